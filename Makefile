@@ -1,0 +1,66 @@
+# omnivoice-rtc — the two commands a newcomer needs are `make dev` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: dev test check lint typecheck unit bench bench-audio bench-shim bench-pipeline deps system-deps go-deps py-deps web-deps clean
+
+## Install everything that is missing (idempotent; second run is fast).
+deps: system-deps go-deps py-deps web-deps
+
+system-deps:
+	@bash scripts/install-debian.sh
+
+go-deps:
+	@bash scripts/install-livekit.sh $(if $(NO_SIP),,--sip)
+
+py-deps: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev,bench]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+web-deps:
+	@bash scripts/install-web.sh
+
+## Start the local stack (livekit-server, redis + livekit-sip, agent worker, web page). Ctrl-C stops all.
+dev: deps
+	$(VENV)/bin/omnivoice-rtc dev
+
+## Install what is missing, then run the whole suite (unit, integration, e2e).
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## ruff + mypy strict + pytest
+check: lint typecheck test
+
+lint: py-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: py-deps
+	$(VENV)/bin/mypy
+
+unit: py-deps
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+bench: bench-audio bench-shim bench-pipeline
+
+bench-audio: deps
+	$(PY) -m bench.audio
+
+bench-shim: deps
+	$(PY) -m bench.shim
+
+bench-pipeline: deps
+	$(PY) -m bench.pipeline
+
+clean:
+	rm -rf $(VENV) bin .cache node_modules

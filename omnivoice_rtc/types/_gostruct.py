@@ -1,0 +1,109 @@
+"""A dataclass mixin that maps fields to Go JSON keys, symmetric in both directions.
+
+Each field declares its Go key with :func:`go_field`. Scalars are type-checked on
+parse; nested values use the ``encode``/``decode`` hooks. ``omitempty`` follows Go:
+the key is left out when the value is the zero value ("", 0, empty list/dict, None).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+from .._gojson import expect_type
+
+Encoder = Callable[[Any], Any]
+Decoder = Callable[[Any, str], Any]
+
+
+def go_field(
+    key: str,
+    *,
+    kind: type | tuple[type, ...] | None = None,
+    omitempty: bool = False,
+    encode: Encoder | None = None,
+    decode: Decoder | None = None,
+    default: Any = dataclasses.MISSING,
+    default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
+) -> Any:
+    """Declare a dataclass field that serializes under the Go JSON key ``key``."""
+    metadata = {"go": key, "kind": kind, "omitempty": omitempty, "encode": encode, "decode": decode}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata, kw_only=True)
+    return dataclasses.field(default=default, metadata=metadata, kw_only=True)
+
+
+def go_inline(factory: Callable[[], Any]) -> Any:
+    """Declare a nested GoStruct whose keys are flattened into the parent's JSON.
+
+    Used to group related Go fields (STT*, TTS*, …) into small option dataclasses
+    while keeping the Go struct's flat JSON shape.
+    """
+    return dataclasses.field(default_factory=factory, metadata={"inline": True}, kw_only=True)
+
+
+def _is_zero(value: Any) -> bool:
+    return value is None or value == "" or value == 0 or value == [] or value == {}
+
+
+class GoStruct:
+    """Mixin for dataclasses whose JSON form is a Go struct's."""
+
+    __go_name__: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the Go-shaped JSON object (keys exactly as Go's encoding/json writes)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]  # reason: mixin only used on dataclasses
+            meta = f.metadata
+            if meta.get("inline"):
+                out.update(getattr(self, f.name).to_dict())
+                continue
+            if "go" not in meta:
+                continue
+            value = getattr(self, f.name)
+            if meta["omitempty"] and _is_zero(value):
+                continue
+            enc = meta["encode"]
+            out[meta["go"]] = enc(value) if enc is not None and value is not None else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Self:
+        """Parse the Go-shaped JSON object; raises ValueError naming the bad key."""
+        owner = cls.__go_name__ or cls.__name__
+        if not isinstance(data, dict):
+            raise ValueError(f"{owner}: expected a JSON object, got {type(data).__name__}")
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # reason: mixin only used on dataclasses
+            meta = f.metadata
+            if meta.get("inline"):
+                sub = f.default_factory  # type: ignore[misc]  # reason: inline fields always have a factory
+                kwargs[f.name] = type(sub()).from_dict(data)
+                continue
+            key = meta.get("go")
+            if key is None or key not in data:
+                continue
+            raw = data[key]
+            if raw is None:
+                continue
+            if meta["decode"] is not None:
+                kwargs[f.name] = meta["decode"](raw, f"{owner}.{key}")
+            elif meta["kind"] is not None:
+                kwargs[f.name] = expect_type(data, key, meta["kind"], owner=owner)
+            else:
+                kwargs[f.name] = raw
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{cls.__go_name__ or cls.__name__}: invalid JSON: {exc.msg}") from exc
+        return cls.from_dict(data)

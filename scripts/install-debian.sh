@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the local stack and the test suite need, only if missing.
+set -euo pipefail
+pkgs=(redis-server espeak-ng sox sip-tester baresip chromium libopus-dev libopusfile-dev libsoxr-dev pkg-config)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing Debian packages: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,38 @@
+"""Shared test configuration.
+
+``require(...)`` is the one place that decides what happens when a server, binary
+or browser a test needs is missing: under CI=true the test fails; on a developer
+machine it is skipped with the reason (run `make test` to install everything).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, what: str) -> None:
+    """Fail under CI (never skip there), skip elsewhere, when ``condition`` is false."""
+    if condition:
+        return
+    message = f"{what} is missing; `make test` installs it"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)  # not under CI: see IN_CI above
+
+
+def require_binary(name: str) -> str:
+    """Return the path of an executable (project bin/ first, then PATH)."""
+    local = ROOT / "bin" / name
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    found = shutil.which(name)
+    require(found is not None, f"binary {name!r}")
+    assert found is not None
+    return found

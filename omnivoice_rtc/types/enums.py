@@ -37,7 +37,8 @@ class InterruptionMode(StrEnum):
 
 
 class EventType(StrEnum):
-    """The 14 session event types of the Go package."""
+    """The 14 session event types of the Go package, plus ``DTMF`` (a Python addition:
+    a keypad digit from a phone caller; ``data`` is ``{"digit": "5"}``)."""
 
     SESSION_STARTED = "session_started"
     SESSION_ENDED = "session_ended"
@@ -53,3 +54,4 @@ class EventType(StrEnum):
     ERROR = "error"
     AUDIO_RECEIVED = "audio_received"
     AUDIO_SENT = "audio_sent"
+    DTMF = "dtmf"

@@ -1,0 +1,1 @@
+"""Voice pipelines for the agent: ``local`` (offline), ``text`` (STT → LLM → TTS), ``realtime``."""

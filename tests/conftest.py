@@ -36,3 +36,8 @@ def require_binary(name: str) -> str:
     require(found is not None, f"binary {name!r}")
     assert found is not None
     return found
+
+# Shared fixtures live in plugins so each owner edits one file:
+# livekit_stack: session-wide livekit-server on free ports (fixture `livekit_server`).
+# agent_worker: the real agent worker process against that server.
+pytest_plugins = ["tests.plugins.livekit_stack", "tests.plugins.agent_worker"]

@@ -80,8 +80,10 @@ class GoStruct:
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # reason: mixin only used on dataclasses
             meta = f.metadata
             if meta.get("inline"):
-                sub = f.default_factory  # type: ignore[misc]  # reason: inline fields always have a factory
-                kwargs[f.name] = type(sub()).from_dict(data)
+                factory = f.default_factory
+                if not callable(factory):
+                    raise TypeError(f"{owner}.{f.name}: inline field needs a default_factory")
+                kwargs[f.name] = type(factory()).from_dict(data)
                 continue
             key = meta.get("go")
             if key is None or key not in data:

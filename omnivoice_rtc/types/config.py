@@ -25,12 +25,12 @@ __all__ = [
     "Config",
     "FunctionCallHandler",
     "FunctionDeclaration",
-    "LiveKitCredentials",
     "LLMOptions",
+    "LiveKitCredentials",
     "ProcessConfig",
     "RealtimeConfig",
-    "SessionOptions",
     "STTOptions",
+    "SessionOptions",
     "TTSOptions",
     "TextPipelineOptions",
     "WebRTCAudioOptions",
@@ -131,7 +131,9 @@ class FunctionDeclaration(GoStruct):
 
     name: str = go_field("name", kind=str, default="")
     description: str = go_field("description", kind=str, omitempty=True, default="")
-    parameters: dict[str, Any] = go_field("parameters", kind=dict, omitempty=True, default_factory=dict)
+    parameters: dict[str, Any] = go_field(
+        "parameters", kind=dict, omitempty=True, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -180,7 +182,9 @@ class RealtimeConfig(GoStruct):
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"RealtimeConfig.temperature: must be within 0..2, got {self.temperature}")
+            raise ValueError(
+                f"RealtimeConfig.temperature: must be within 0..2, got {self.temperature}"
+            )
 
     def to_process_config(self) -> ProcessConfig:
         """Go ``ToProcessConfig``."""
@@ -278,11 +282,15 @@ class BridgeConfig(GoStruct):
     provider: Any = field(default=None, kw_only=True, compare=False)
     process_config: ProcessConfig = field(default_factory=ProcessConfig, kw_only=True)
     from_format: AudioFormat = go_field(
-        "FromFormat", encode=lambda f: f.to_dict(), decode=lambda raw, _n: AudioFormat.from_dict(raw),
+        "FromFormat",
+        encode=lambda f: f.to_dict(),
+        decode=lambda raw, _n: AudioFormat.from_dict(raw),
         default=TWILIO,
     )
     to_format: AudioFormat = go_field(
-        "ToFormat", encode=lambda f: f.to_dict(), decode=lambda raw, _n: AudioFormat.from_dict(raw),
+        "ToFormat",
+        encode=lambda f: f.to_dict(),
+        decode=lambda raw, _n: AudioFormat.from_dict(raw),
         default=OPENAI,
     )
     buffer_size: int = go_field("BufferSize", kind=int, default=100)

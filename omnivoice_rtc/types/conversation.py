@@ -61,4 +61,3 @@ class Turn(GoStruct):
             raise ValueError(f"Turn.role: must be 'user' or 'agent', got {self.role!r}")
         if self.duration_ms < 0:
             raise ValueError("Turn.duration_ms: must be >= 0")
-

@@ -38,13 +38,17 @@ class CallInfo(GoStruct):
     from_: str = go_field("From", kind=str, default="")
     to: str = go_field("To", kind=str, default="")
     direction: str = go_field("Direction", kind=str, default="inbound")
-    start_time: datetime = go_field("StartTime", encode=format_time, decode=_time, default_factory=_now)
+    start_time: datetime = go_field(
+        "StartTime", encode=format_time, decode=_time, default_factory=_now
+    )
     carrier: str = field(default="", kw_only=True)
     attributes: dict[str, str] = field(default_factory=dict, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.direction not in ("inbound", "outbound"):
-            raise ValueError(f"CallInfo.direction: must be 'inbound' or 'outbound', got {self.direction!r}")
+            raise ValueError(
+                f"CallInfo.direction: must be 'inbound' or 'outbound', got {self.direction!r}"
+            )
 
 
 @dataclass(slots=True)
@@ -57,7 +61,9 @@ class ParticipantInfo(GoStruct):
     display_name: str = go_field("DisplayName", kind=str, default="")
     room_name: str = go_field("RoomName", kind=str, default="")
     metadata: str = go_field("Metadata", kind=str, default="")
-    joined_at: datetime = go_field("JoinedAt", encode=format_time, decode=_time, default_factory=_now)
+    joined_at: datetime = go_field(
+        "JoinedAt", encode=format_time, decode=_time, default_factory=_now
+    )
     attributes: dict[str, str] = field(default_factory=dict, kw_only=True)
     kind: str = field(default="standard", kw_only=True)
 
@@ -70,5 +76,7 @@ class RoomInfo(GoStruct):
 
     name: str = go_field("Name", kind=str, default="")
     participant_count: int = go_field("ParticipantCount", kind=int, default=0)
-    created_at: datetime = go_field("CreatedAt", encode=format_time, decode=_time, default_factory=_now)
+    created_at: datetime = go_field(
+        "CreatedAt", encode=format_time, decode=_time, default_factory=_now
+    )
     metadata: str = go_field("Metadata", kind=str, default="")

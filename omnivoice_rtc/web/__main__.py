@@ -1,0 +1,74 @@
+"""``python -m omnivoice_rtc.web [--host H] [--port P] [--routes module:function ...]``.
+
+Serves the page, /api/token, /healthz and /metrics, plus the routes of every installer
+registered in :data:`omnivoice_rtc.web.routes.route_installers`, named with
+``--routes`` or listed (comma-separated) in ``OMNIVOICE_WEB_ROUTES``. Host and port
+default to ``OMNIVOICE_WEB_HOST`` / ``OMNIVOICE_WEB_PORT`` (127.0.0.1:8080).
+Exit status 2 on a configuration error (the message names the setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from .._errors import ConfigError
+from ..settings import Settings
+from .app import VENDOR_JS, create_app
+from .routes import route_installers
+
+logger = logging.getLogger("omnivoice_rtc.web")
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m omnivoice_rtc.web",
+        description="omnivoice-rtc web server: browser page, /api/token, carrier routes.",
+    )
+    parser.add_argument("--host", help="bind address (default OMNIVOICE_WEB_HOST or 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, help="TCP port, 0 = any free one (default OMNIVOICE_WEB_PORT or 8080)"
+    )
+    parser.add_argument(
+        "--routes",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="route installer to apply (repeatable); also OMNIVOICE_WEB_ROUTES=a:b,c:d",
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+        env_specs = [s for s in os.environ.get("OMNIVOICE_WEB_ROUTES", "").split(",") if s.strip()]
+        route_installers.register_specs(env_specs, setting="OMNIVOICE_WEB_ROUTES")
+        route_installers.register_specs(args.routes, setting="--routes")
+        if args.port is not None and not 0 <= args.port <= 65535:
+            raise ConfigError(f"--port: must be between 0 and 65535, got {args.port}")
+        app = create_app(settings, route_installers=route_installers.installers())
+    except ConfigError as exc:
+        print(f"omnivoice_rtc.web: {exc}", file=sys.stderr)
+        return 2
+    if not VENDOR_JS.is_file():
+        logger.warning("livekit-client is not installed; run `make web-deps`")
+    host = args.host if args.host is not None else settings.web.host
+    port = args.port if args.port is not None else settings.web.port
+    logger.info("web server starting", extra={"host": host, "port": port})
+    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The aiohttp application: page, /api/token, /healthz, /metrics, plus installed routes.
+
+Built-in routes:
+
+=====================  ==========================================================
+``GET /``              the browser page (``static/index.html``)
+``GET /static/...``    the page's JS/CSS and ``vendor/livekit-client.umd.js``
+``GET|POST /api/token`` room token for the page (:mod:`omnivoice_rtc.web.token`)
+``GET /healthz``       ``{"status": "ok", ...}`` (200)
+``GET /metrics``       Prometheus text format
+=====================  ==========================================================
+
+Everything else (carrier webhooks, media WebSockets) comes from route installers,
+see :mod:`omnivoice_rtc.web.routes`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Final
+
+from aiohttp import web
+
+from ..settings import Settings
+from .keys import METRICS_KEY, SETTINGS_KEY
+from .metrics import WebMetrics
+from .routes import RouteInstaller
+from .token import handle_token
+
+__all__ = ["STATIC_DIR", "VENDOR_JS", "create_app"]
+
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+VENDOR_JS: Final = STATIC_DIR / "vendor" / "livekit-client.umd.js"
+"""Installed by ``scripts/install-web.sh`` (``make web-deps``); not in git."""
+
+_MAX_REQUEST_BYTES: Final = 1024 * 1024
+"""Largest request body aiohttp accepts for any route (bytes)."""
+
+_STARTED_AT_KEY = web.AppKey("omnivoice_started_at", float)
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_PAGE_CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss: http: https:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(
+        STATIC_DIR / "index.html",
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": _PAGE_CSP,
+            "X-Frame-Options": "DENY",
+        },
+    )
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    return web.json_response(
+        {
+            "status": "ok",
+            "agent_name": settings.agent_name,
+            "page_assets": VENDOR_JS.is_file(),
+            "uptime_s": round(time.monotonic() - request.app[_STARTED_AT_KEY], 3),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS_KEY]
+    response = web.Response(body=metrics.render(), headers={"Cache-Control": "no-store"})
+    response.headers["Content-Type"] = metrics.content_type
+    return response
+
+
+def create_app(
+    settings: Settings, *, route_installers: Iterable[RouteInstaller] = ()
+) -> web.Application:
+    """Build the web application for ``settings``; apply ``route_installers`` in order.
+
+    An installer that routes a method and path already taken raises ValueError here,
+    at startup (aiohttp would otherwise let the first route shadow the second).
+    """
+    metrics = WebMetrics()
+    app = web.Application(
+        middlewares=[metrics.middleware, _security_headers],
+        client_max_size=_MAX_REQUEST_BYTES,
+    )
+    app[SETTINGS_KEY] = settings
+    app[METRICS_KEY] = metrics
+    app[_STARTED_AT_KEY] = time.monotonic()
+
+    app.router.add_get("/", _index, name="page")
+    app.router.add_get("/healthz", _healthz, name="healthz")
+    app.router.add_get("/metrics", _metrics, name="metrics")
+    app.router.add_route("GET", "/api/token", handle_token, name="token")
+    app.router.add_route("POST", "/api/token", handle_token)
+    app.router.add_static("/static/", STATIC_DIR, name="static", follow_symlinks=False)
+
+    for install in route_installers:
+        install(app)
+        _check_unique_routes(app, install)
+    return app
+
+
+def _check_unique_routes(app: web.Application, installer: RouteInstaller) -> None:
+    """aiohttp lets a second route shadow the first silently; refuse that at startup."""
+    seen: set[tuple[str, str]] = set()
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None:
+            continue
+        key = (route.method, resource.canonical)
+        if key in seen:
+            name = getattr(installer, "__qualname__", repr(installer))
+            raise ValueError(
+                f"route installer {name}: {route.method} {resource.canonical} is already routed"
+            )
+        seen.add(key)

@@ -27,11 +27,11 @@ def _ts(created_at: float) -> datetime:
 
 
 def _ms(seconds: float) -> int:
-    return max(0, int(round(seconds * 1000)))
+    return max(0, round(seconds * 1000))
 
 
 def error_source(source: Any) -> str:
-    """"stt" / "llm" / "tts" / "realtime" / "vad" / "unknown" for an ErrorEvent.source."""
+    """ "stt" / "llm" / "tts" / "realtime" / "vad" / "unknown" for an ErrorEvent.source."""
     from livekit.agents import stt, tts, vad
 
     if isinstance(source, llm.RealtimeModel):
@@ -95,7 +95,9 @@ class EventMapper:
             started = self._user_speaking_since
             self._user_speaking_since = None
             data = {"duration_ms": _ms(ev.created_at - started)} if started is not None else None
-            out.append(Event(type=EventType.USER_SPEECH_END, timestamp=_ts(ev.created_at), data=data))
+            out.append(
+                Event(type=EventType.USER_SPEECH_END, timestamp=_ts(ev.created_at), data=data)
+            )
         if ev.new_state == "speaking" and ev.old_state != "speaking":
             self._user_speaking_since = ev.created_at
             out.append(Event(type=EventType.USER_SPEECH_START, timestamp=_ts(ev.created_at)))
@@ -107,7 +109,9 @@ class EventMapper:
             started = self._agent_speaking_since
             self._agent_speaking_since = None
             data = {"duration_ms": _ms(ev.created_at - started)} if started is not None else None
-            out.append(Event(type=EventType.AGENT_SPEECH_END, timestamp=_ts(ev.created_at), data=data))
+            out.append(
+                Event(type=EventType.AGENT_SPEECH_END, timestamp=_ts(ev.created_at), data=data)
+            )
         if ev.new_state == "thinking" and ev.old_state != "thinking":
             out.append(Event(type=EventType.AGENT_THINKING, timestamp=_ts(ev.created_at)))
         elif ev.new_state == "speaking" and ev.old_state != "speaking":
@@ -137,7 +141,11 @@ class EventMapper:
             )
         ]
         if item.interrupted:
-            out.append(Event(type=EventType.INTERRUPTION, timestamp=_ts(ev.created_at), data={"text": text}))
+            out.append(
+                Event(
+                    type=EventType.INTERRUPTION, timestamp=_ts(ev.created_at), data={"text": text}
+                )
+            )
         return out
 
     def tools_executed(self, ev: lk.FunctionToolsExecutedEvent) -> list[Event]:
@@ -151,7 +159,10 @@ class EventMapper:
             Event(
                 type=EventType.ERROR,
                 timestamp=_ts(ev.created_at),
-                data={"source": error_source(ev.source), "recoverable": _error_recoverable(ev.error)},
+                data={
+                    "source": error_source(ev.source),
+                    "recoverable": _error_recoverable(ev.error),
+                },
                 error=_error_message(ev.error),
             )
         ]
@@ -222,8 +233,12 @@ class SessionStats:
             if (delay := report.get("transcription_delay")) is not None:
                 self._stt.append(delay)
             self.turns.append(
-                Turn(role="user", text=item.text_content or "", timestamp=_ts(item.created_at),
-                     duration_ms=duration_ms)
+                Turn(
+                    role="user",
+                    text=item.text_content or "",
+                    timestamp=_ts(item.created_at),
+                    duration_ms=duration_ms,
+                )
             )
             return
         if (ttft := report.get("llm_node_ttft")) is not None:
@@ -233,8 +248,13 @@ class SessionStats:
         if (e2e := report.get("e2e_latency")) is not None:
             self._total.append(e2e)
         self.turns.append(
-            Turn(role="agent", text=item.text_content or "", timestamp=_ts(item.created_at),
-                 duration_ms=duration_ms, tool_calls=self._pending_tools)
+            Turn(
+                role="agent",
+                text=item.text_content or "",
+                timestamp=_ts(item.created_at),
+                duration_ms=duration_ms,
+                tool_calls=self._pending_tools,
+            )
         )
         self._pending_tools = []
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
@@ -297,8 +298,7 @@ class LiveKitSession:
         index = 0
         while True:
             async with self._changed:
-                seen = index
-                await self._changed.wait_for(lambda: seen < len(self._history) or self._ended)
+                await self._changed.wait_for(functools.partial(self._has_news, index))
                 batch = self._history[index:]
             for event in batch:
                 yield event
@@ -307,6 +307,9 @@ class LiveKitSession:
             index += len(batch)
             if self._ended and index >= len(self._history):
                 return
+
+    def _has_news(self, index: int) -> bool:
+        return index < len(self._history) or self._ended
 
     def transcript(self) -> list[Turn]:
         return self._stats.transcript()

@@ -12,8 +12,9 @@ No orphans, even when the supervisor is killed with SIGKILL:
   forked the child, so all children are forked from one supervisor-owned spawner
   thread that lives until :meth:`Supervisor.stop`, whichever thread calls
   :meth:`Supervisor.start`;
-* each child runs in its own session/process group, and :meth:`Supervisor.stop`
-  signals the whole group, so grandchildren go too.
+* each child runs in its own session/process group; :meth:`Supervisor.stop`
+  sends SIGTERM to the child, then clears what is left of its group (SIGTERM,
+  then SIGKILL), so grandchildren go too.
 
 Grandchildren of a supervisor killed with SIGKILL rely on their own parent's death
 handling (livekit-agents job processes exit when their worker goes away).
@@ -52,6 +53,7 @@ _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded before fork: nothing to load in the child
 _POLL_INTERVAL_S = 0.05
 _ERROR_TAIL_LINES = 25
+_GROUP_GRACE_S = 1.0  # grace for grandchildren after their parent has exited
 _stdout_lock = threading.Lock()
 
 
@@ -301,17 +303,25 @@ class Supervisor:
 
     @staticmethod
     def _stop_child(child: _Child) -> None:
+        """SIGTERM the process; once it is gone (or after the grace period) clear its group.
+
+        The leader gets SIGTERM alone first so a process that manages children
+        (livekit-agents jobs) can shut them down itself; whatever is left of its
+        process group then gets SIGTERM, and SIGKILL if it lingers.
+        """
         popen = child.popen
-        if popen.poll() is None or child.group_alive():
-            child.signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + child.spec.stop_timeout_s
-            while time.monotonic() < deadline:
-                if popen.poll() is not None and not child.group_alive():
-                    break
-                time.sleep(_POLL_INTERVAL_S)
-            else:
+        if popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                popen.send_signal(signal.SIGTERM)
+            try:
+                popen.wait(timeout=child.spec.stop_timeout_s)
+            except subprocess.TimeoutExpired:
                 child.signal_group(signal.SIGKILL)
-                with contextlib.suppress(ProcessLookupError):
-                    popen.kill()
-        popen.wait()
+                popen.wait()
+        if child.group_alive():  # grandchildren left behind
+            child.signal_group(signal.SIGTERM)
+            deadline = time.monotonic() + _GROUP_GRACE_S
+            while child.group_alive() and time.monotonic() < deadline:
+                time.sleep(_POLL_INTERVAL_S)
+            child.signal_group(signal.SIGKILL)
         child.reader.join(timeout=2.0)

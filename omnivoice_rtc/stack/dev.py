@@ -1,0 +1,153 @@
+"""The ``omnivoice-rtc dev`` plan: which processes, in which order, with which env.
+
+Order: [SIP's redis] → livekit-server → agent worker → web server → [livekit-sip].
+Parts written by other features are included only when present in the tree:
+``agents/worker.py``, ``omnivoice_rtc/web/__main__.py`` and
+``omnivoice_rtc.sip.stack.sip_specs(settings) -> StackExtension``.
+When ``LIVEKIT_URL`` is not a loopback URL (e.g. LiveKit Cloud) no livekit-server is
+started and the agent and web server use that URL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from ..settings import Settings
+from .livekit import PROJECT_ROOT, livekit_server_spec
+from .specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
+
+__all__ = ["DevOptions", "DevPlan", "build_dev_plan"]
+
+SipSpecs = Callable[[Settings], StackExtension]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DevOptions:
+    """Ports and parts of the dev stack. ``None`` ports come from settings/defaults."""
+
+    livekit_port: int | None = None
+    rtc_tcp_port: int = 7881
+    rtc_udp_port: int = 7882
+    web_port: int | None = None
+    agent: bool = True
+    web: bool = True
+    sip: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DevPlan:
+    """The processes to start and the lines of the banner printed once they are up."""
+
+    specs: tuple[ProcessSpec, ...]
+    urls: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def _load_sip_specs() -> SipSpecs | None:
+    if importlib.util.find_spec("omnivoice_rtc.sip") is None:
+        return None
+    if importlib.util.find_spec("omnivoice_rtc.sip.stack") is None:
+        return None
+    module = importlib.import_module("omnivoice_rtc.sip.stack")
+    sip_specs: SipSpecs = module.sip_specs
+    return sip_specs
+
+
+def _child_env(settings: Settings, livekit_url: str) -> dict[str, str]:
+    return {
+        "LIVEKIT_URL": livekit_url,
+        "LIVEKIT_API_KEY": settings.livekit.api_key,
+        "LIVEKIT_API_SECRET": settings.livekit.api_secret,
+        "OMNIVOICE_AGENT_NAME": settings.agent_name,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
+    """The dev stack for ``settings`` (from the environment) and ``options`` (CLI flags)."""
+    specs: list[ProcessSpec] = []
+    urls: dict[str, str] = {}
+    notes: list[str] = []
+
+    extension = StackExtension()
+    if options.sip:
+        sip_specs = _load_sip_specs()
+        if sip_specs is None:
+            notes.append("SIP: omnivoice_rtc.sip.stack not present; not started")
+        else:
+            extension = sip_specs(settings)
+
+    livekit_url = settings.livekit.url
+    if settings.livekit.is_local:
+        port = options.livekit_port or urlsplit(livekit_url).port or 7880
+        livekit_url = f"ws://127.0.0.1:{port}"
+        specs.extend(extension.before_livekit)
+        specs.append(
+            livekit_server_spec(
+                port=port,
+                tcp_port=options.rtc_tcp_port,
+                udp_port=options.rtc_udp_port,
+                keys={settings.livekit.api_key: settings.livekit.api_secret},
+                redis_host=extension.redis_host,
+            )
+        )
+    else:
+        notes.append(f"LiveKit: using {livekit_url} (LIVEKIT_URL is not local; no server started)")
+    urls["LiveKit"] = livekit_url
+    env = _child_env(settings, livekit_url)
+
+    worker = PROJECT_ROOT / "agents" / "worker.py"
+    if not options.agent:
+        notes.append("agent worker: disabled (--no-agent)")
+    elif worker.is_file():
+        specs.append(
+            ProcessSpec(
+                name="agent",
+                argv=(sys.executable, str(worker), "start"),
+                env=env,
+                cwd=str(PROJECT_ROOT),
+                health=LogCheck(pattern=r"registered worker"),
+                start_timeout_s=120.0,
+                stop_timeout_s=10.0,
+            )
+        )
+        urls["Agent"] = f"{settings.agent_name} (explicit dispatch)"
+    else:
+        notes.append("agent worker: agents/worker.py not present; not started")
+
+    if not options.web:
+        notes.append("web server: disabled (--no-web)")
+    elif (PROJECT_ROOT / "omnivoice_rtc" / "web" / "__main__.py").is_file():
+        web_port = options.web_port or settings.web.port
+        host = settings.web.host
+        probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        web_argv = (sys.executable, "-m", "omnivoice_rtc.web", "--host", host)
+        specs.append(
+            ProcessSpec(
+                name="web",
+                argv=(*web_argv, "--port", str(web_port)),
+                env={**env, "OMNIVOICE_WEB_PORT": str(web_port)},
+                cwd=str(PROJECT_ROOT),
+                health=HttpCheck(url=f"http://{probe_host}:{web_port}/healthz"),
+                start_timeout_s=60.0,
+                ports=(PortUse(port=web_port, protocol="tcp", host=probe_host, purpose="http"),),
+            )
+        )
+        local = f"http://{probe_host}:{web_port}"
+        urls["Web page"] = local + "/"
+        if settings.web.public_url:
+            urls["Public URL"] = settings.web.base_url + "/"
+    else:
+        notes.append("web server: omnivoice_rtc/web/__main__.py not present; not started")
+
+    if settings.livekit.is_local:
+        specs.extend(extension.after_livekit)
+    else:
+        specs.extend(extension.before_livekit + extension.after_livekit)
+    urls.update(extension.urls)
+    return DevPlan(specs=tuple(specs), urls=urls, notes=tuple(notes))

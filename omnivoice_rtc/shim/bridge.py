@@ -1,0 +1,360 @@
+"""CallBridge: where a carrier media frame becomes room audio, and agent audio goes back.
+
+One :class:`CallBridge` joins one carrier media WebSocket (already opened and
+authenticated by :mod:`omnivoice_rtc.shim.handshake`) to one :class:`CallRoom`:
+
+* caller -> room: ``ws frame -> codec.parse -> Media -> InboundAudio.convert ->
+  CallRoom.push_caller_audio`` (in :meth:`CallBridge._on_frame`), behind the
+  :class:`RealTimeBudget` so a stream faster than real time is cut, not queued;
+* agent -> caller: ``CallRoom`` agent frame -> :meth:`_on_agent_audio` -> carrier frames
+  into a bounded drop-oldest queue -> :meth:`_send_loop` writes them as they come (the
+  carrier buffers; no fixed-clock pacer that could fall behind);
+* DTMF both ways, interruption -> the carrier's flush, playback markers, teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Final
+
+from aiohttp import WSMsgType, web
+from livekit import api, rtc
+
+from ..media_streams.base import (
+    Clear,
+    Cleared,
+    Connected,
+    Dtmf,
+    Error,
+    Mark,
+    Media,
+    MediaStreamCodec,
+    SendMark,
+    SendMedia,
+    Start,
+    Stop,
+)
+from ..types import CallInfo, Event, EventType
+from .audio_path import FRAME_MS, InboundAudio, OutboundAudio
+from .policy import (
+    CLOSE_INVALID_DATA,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    CallCounters,
+    MediaPolicy,
+    RealTimeBudget,
+)
+from .room import CallRoom
+
+__all__ = ["BridgeHooks", "CallBridge"]
+
+logger = logging.getLogger(__name__)
+
+_FLUSH_BACKLOG_MS: Final = 100.0
+"""Agent stopped speaking with more than this still buffered at the carrier -> flush (ms)."""
+
+
+class BridgeHooks:
+    """Optional callbacks from a bridge to its session / gateway."""
+
+    __slots__ = ("hangup", "on_closed", "on_event")
+
+    def __init__(
+        self,
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        hangup: Callable[[], Awaitable[None]] | None = None,
+        on_closed: Callable[[str], None] | None = None,
+    ) -> None:
+        self.on_event = on_event or (lambda event: None)
+        """Every event: the agent's ``omnivoice.events`` plus the shim's own."""
+        self.hangup = hangup
+        """Ends the call at the carrier (REST); None = closing the socket is the hang-up."""
+        self.on_closed = on_closed or (lambda reason: None)
+        """Called once when the bridge has torn down, with the reason."""
+
+
+class CallBridge:
+    """One carrier media stream <-> one room participant (see module doc).
+
+    ``codec`` is bound to the stream (``for_start``/``for_connected``), ``opening`` is
+    the ``Start`` (or Vonage ``Connected``) that carried the token, ``room`` is not yet
+    started. :meth:`run` returns when the call is over and everything is released.
+    """
+
+    def __init__(
+        self,
+        *,
+        ws: web.WebSocketResponse,
+        codec: MediaStreamCodec,
+        call: CallInfo,
+        inbound: InboundAudio,
+        outbound: OutboundAudio,
+        room: CallRoom,
+        policy: MediaPolicy | None = None,
+        hooks: BridgeHooks | None = None,
+    ) -> None:
+        self.ws = ws
+        self.codec = codec
+        self.call = call
+        self.room = room
+        self.policy = policy or MediaPolicy()
+        self.hooks = hooks or BridgeHooks()
+        self.counters = CallCounters()
+        self._in = inbound
+        self._out = outbound
+        self._budget = RealTimeBudget(burst_ms=self.policy.burst_ms)
+        max_frames = max(1, self.policy.outbound_queue_ms // FRAME_MS)
+        self._queue: deque[bytes] = deque(maxlen=max_frames)
+        self._queue_ready = asyncio.Event()
+        self._send_task: asyncio.Task[None] | None = None
+        self._end_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._playout_end = 0.0  # monotonic time the carrier finishes what we sent (s)
+        self._since_mark_ms = 0
+        self._marks: dict[str, float] = {}  # mark name -> monotonic send time
+        self._mark_seq = 0
+        self._last_in = 0.0
+        self._ending = ""
+        self._closed = asyncio.Event()
+        self.started_at = time.monotonic()
+        self.last_flush_at: float | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def carrier_backlog_ms(self) -> float:
+        """Estimated audio sent to the carrier but not yet played (ms)."""
+        return max(0.0, self._playout_end - time.monotonic()) * 1000.0
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def run(self) -> str:
+        """Join the room, relay until either side hangs up, tear down. Returns the reason."""
+        reason = "carrier_hangup"
+        try:
+            await self.room.start()
+            self._send_task = asyncio.ensure_future(self._send_loop())
+            reason = await self._read_loop()
+        except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError) as exc:
+            logger.warning(
+                "call bridge failed", extra={"call_id": self.call.call_id, "error": str(exc)}
+            )
+            reason = "error"
+        finally:
+            reason = self._ending or reason
+            await self._teardown(reason)
+        return reason
+
+    async def _read_loop(self) -> str:
+        async for msg in self.ws:
+            if msg.type == WSMsgType.TEXT:
+                frame: str | bytes = msg.data
+            elif msg.type == WSMsgType.BINARY:
+                frame = msg.data
+            else:  # ERROR; CLOSE* end the iteration
+                break
+            if await self._on_frame(frame):
+                return "carrier_stop"
+        return self._ending or "carrier_hangup"
+
+    async def _teardown(self, reason: str) -> None:
+        for task in (self._send_task, self._end_task, *self._tasks):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if not self.ws.closed:
+            await self.ws.close(code=CLOSE_NORMAL)
+        await self.room.aclose()
+        self._closed.set()
+        logger.info(
+            "call ended",
+            extra={"call_id": self.call.call_id, "reason": reason, **self.counters.as_dict()},
+        )
+        self.hooks.on_closed(reason)
+
+    async def end(self, reason: str) -> None:
+        """End the call from our side: carrier hang-up (REST if configured), close the socket."""
+        if self._ending:
+            await self._closed.wait()
+            return
+        self._ending = reason
+        if self.hooks.hangup is not None:
+            try:
+                await self.hooks.hangup()
+            except Exception as exc:  # noqa: BLE001  # reason: REST failure must not keep the call open; logged, socket close follows
+                logger.warning(
+                    "carrier hangup failed", extra={"call_id": self.call.call_id, "error": str(exc)}
+                )
+        if not self.ws.closed:
+            await self.ws.close(code=CLOSE_NORMAL)
+        await self._closed.wait()
+
+    def _end_soon(self, reason: str) -> None:
+        if self._end_task is None and not self._ending:
+            self._end_task = asyncio.ensure_future(self.end(reason))
+
+    # ------------------------------------------------------------------ caller -> room
+
+    async def _on_frame(self, frame: str | bytes) -> bool:
+        """Handle one carrier frame; True when the carrier said the stream stopped."""
+        try:
+            message = self.codec.parse(frame)
+        except ValueError as exc:
+            return await self._bad_frame(frame, exc)
+        match message:
+            case Media():
+                await self._on_media(message.payload)
+            case Dtmf():
+                self.counters.dtmf_in += 1
+                logger.info(
+                    "caller dtmf", extra={"call_id": self.call.call_id, "digit": message.digit}
+                )
+                try:
+                    await self.room.send_dtmf(message.digit)
+                except ValueError:
+                    self.counters.dropped_invalid += 1
+            case Mark():
+                if self._marks.pop(message.name, None) is not None:
+                    self.counters.marks_acked += 1
+            case Stop():
+                return True
+            case Start() | Connected():
+                await self.ws.close(code=CLOSE_POLICY, message=b"second start")
+                self._ending = "policy_second_start"
+            case Cleared():
+                pass
+            case Error():
+                logger.warning(
+                    "carrier stream error",
+                    extra={
+                        "call_id": self.call.call_id,
+                        "code": message.code,
+                        "title": message.title,
+                    },
+                )
+        return False
+
+    async def _bad_frame(self, frame: str | bytes, exc: ValueError) -> bool:
+        text = str(exc)
+        if "audio frame must be exactly" in text:
+            self.counters.dropped_wrong_size += 1
+            return False
+        self.counters.dropped_invalid += 1
+        if self.counters.dropped_invalid >= self.policy.max_invalid_frames:
+            self._ending = "policy_invalid_frames"
+            await self.ws.close(code=CLOSE_INVALID_DATA, message=b"too many invalid frames")
+        return False
+
+    async def _on_media(self, payload: bytes) -> None:
+        if not payload or not self._in.is_whole_samples(payload):
+            self.counters.dropped_wrong_size += 1
+            return
+        ms = self._in.ms_of(payload)
+        if not self._budget.take(ms):
+            self.counters.dropped_too_fast += 1
+            return
+        now = time.monotonic()
+        if self._last_in and (now - self._last_in) * 1000.0 > self.policy.late_gap_ms:
+            self.counters.frames_late += 1
+        self._last_in = now
+        self.counters.frames_in += 1
+        self.counters.bytes_in += len(payload)
+        await self.room.push_caller_audio(self._in.convert(payload))
+
+    # ------------------------------------------------------------------ room -> caller
+
+    def on_agent_audio(self, pcm: bytes) -> None:
+        """CallRoom callback: one agent frame (PCM16) -> carrier frames in the queue."""
+        for frame in self._out.convert(pcm):
+            if len(self._queue) == self._queue.maxlen:
+                self.counters.dropped_outbound += 1  # deque drops the oldest
+            self._queue.append(frame)
+        if self._queue:
+            self._queue_ready.set()
+
+    async def _send_loop(self) -> None:
+        frame_s = FRAME_MS / 1000.0
+        while True:
+            await self._queue_ready.wait()
+            self._queue_ready.clear()
+            while self._queue:
+                payload = self._queue.popleft()
+                await self._send(self.codec.serialize(SendMedia(payload=payload)))
+                self.counters.frames_out += 1
+                self.counters.bytes_out += len(payload)
+                now = time.monotonic()
+                self._playout_end = max(self._playout_end, now) + frame_s
+                self._since_mark_ms += FRAME_MS
+                if self._since_mark_ms >= self.policy.mark_every_ms:
+                    await self._send_mark()
+
+    async def _send_mark(self) -> None:
+        self._since_mark_ms = 0
+        self._mark_seq += 1
+        name = f"ov-{self._mark_seq}"
+        self._marks[name] = time.monotonic()
+        if len(self._marks) > 64:  # carrier never echoes: keep the map bounded
+            self._marks.pop(next(iter(self._marks)))
+        await self._send(self.codec.serialize(SendMark(name=name)))
+        self.counters.marks_sent += 1
+
+    async def _send(self, data: str | bytes) -> None:
+        if self.ws.closed:
+            return
+        if isinstance(data, bytes):
+            await self.ws.send_bytes(data)
+        else:
+            await self.ws.send_str(data)
+
+    async def flush(self, reason: str) -> None:
+        """Barge-in: drop queued agent audio here and at the carrier (clear/clearAudio)."""
+        self._queue.clear()
+        self._out.reset()
+        self._playout_end = 0.0
+        self._since_mark_ms = 0
+        self.counters.flushes += 1
+        self.last_flush_at = time.monotonic()
+        logger.info("carrier flush", extra={"call_id": self.call.call_id, "reason": reason})
+        await self._send(self.codec.serialize(Clear()))
+
+    def on_agent_event(self, event: Event) -> None:
+        """CallRoom callback: an ``omnivoice.events`` event from the agent."""
+        if event.type is EventType.INTERRUPTION and not self.closed:
+            self.spawn(self.flush("interruption"))
+        self.hooks.on_event(event)
+
+    def on_agent_state(self, old: str, new: str) -> None:
+        """CallRoom callback: the agent stopped speaking with audio still buffered -> flush."""
+        if old == "speaking" and new != "speaking" and self.carrier_backlog_ms > _FLUSH_BACKLOG_MS:
+            self.spawn(self.flush("agent_stopped"))
+
+    def on_agent_dtmf(self, digit: str) -> None:
+        """CallRoom callback: none of the four media-stream protocols can play DTMF."""
+        self.counters.dtmf_out_unsupported += 1
+        logger.info(
+            "agent dtmf not sendable on this carrier stream",
+            extra={"call_id": self.call.call_id, "carrier": self.codec.carrier, "digit": digit},
+        )
+
+    def on_agent_left(self) -> None:
+        self._end_soon("agent_left")
+
+    def on_room_disconnected(self) -> None:
+        self._end_soon("room_disconnected")
+
+    def spawn(self, coro: Coroutine[None, None, None]) -> None:
+        if self.closed:
+            coro.close()
+            return
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

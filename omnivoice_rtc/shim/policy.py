@@ -1,0 +1,102 @@
+"""Bad-input policy for one media WebSocket, and the per-call counters it feeds.
+
+Every decision here is local to one call: a hostile stream can only exhaust its own
+budget. Close codes (RFC 6455): 1007 invalid payload data, 1008 policy violation,
+1009 message too big (aiohttp sends it itself when a frame exceeds ``max_frame_bytes``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Final
+
+__all__ = [
+    "CLOSE_INVALID_DATA",
+    "CLOSE_NORMAL",
+    "CLOSE_POLICY",
+    "CLOSE_TOO_BIG",
+    "CallCounters",
+    "MediaPolicy",
+    "RealTimeBudget",
+]
+
+CLOSE_NORMAL: Final = 1000
+CLOSE_INVALID_DATA: Final = 1007
+CLOSE_POLICY: Final = 1008
+CLOSE_TOO_BIG: Final = 1009
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaPolicy:
+    """Limits applied to every media WebSocket."""
+
+    max_frame_bytes: int = 64 * 1024
+    """Largest WebSocket message accepted (bytes); larger closes with 1009."""
+    max_invalid_frames: int = 50
+    """Unparseable frames (bad JSON/base64/fields) tolerated before closing with 1007."""
+    max_frames_before_start: int = 20
+    """Frames accepted before ``start``/``connected`` carries a token (then 1008)."""
+    start_timeout_s: float = 10.0
+    """Seconds to wait for the frames that carry the stream token (then 1008)."""
+    burst_ms: int = 400
+    """Inbound audio allowed ahead of real time (ms); beyond it frames are dropped."""
+    outbound_queue_ms: int = 2000
+    """Agent audio held for a slow socket before the oldest is dropped (ms)."""
+    mark_every_ms: int = 500
+    """Send a playback marker after this much outbound audio (ms)."""
+    late_gap_ms: int = 60
+    """An inbound frame arriving this long after the previous one counts as late (ms)."""
+
+
+@dataclass(slots=True)
+class CallCounters:
+    """Per-call counters (frames and bytes are WebSocket media payloads)."""
+
+    frames_in: int = 0
+    bytes_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+    frames_late: int = 0
+    dropped_invalid: int = 0
+    dropped_before_start: int = 0
+    dropped_wrong_size: int = 0
+    dropped_too_fast: int = 0
+    dropped_outbound: int = 0
+    dtmf_in: int = 0
+    dtmf_out: int = 0
+    dtmf_out_unsupported: int = 0
+    marks_sent: int = 0
+    marks_acked: int = 0
+    flushes: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class RealTimeBudget:
+    """Token bucket of audio time: refills at real time, holds at most ``burst_ms``.
+
+    ``take(ms)`` returns False (drop the frame) when the stream is ahead of real time
+    by more than the burst. Time comes from ``clock`` (monotonic seconds).
+    """
+
+    __slots__ = ("_burst", "_clock", "_credit", "_last")
+
+    def __init__(self, *, burst_ms: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if burst_ms <= 0:
+            raise ValueError(f"RealTimeBudget.burst_ms: must be > 0 ms, got {burst_ms!r}")
+        self._burst = float(burst_ms)
+        self._clock = clock
+        self._credit = float(burst_ms)
+        self._last = clock()
+
+    def take(self, ms: float) -> bool:
+        now = self._clock()
+        self._credit = min(self._burst, self._credit + (now - self._last) * 1000.0)
+        self._last = now
+        if self._credit < ms:
+            return False
+        self._credit -= ms
+        return True

@@ -1,0 +1,133 @@
+"""CallRoom against a real livekit-server, with a real rtc participant standing in for the agent."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+from livekit import api, rtc
+
+from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.shim.room import (
+    CallRoom,
+    RoomAudioOptions,
+    RoomCallbacks,
+    call_participant_identity,
+    call_room_name,
+)
+from omnivoice_rtc.types import Event, EventType
+from tests.integration.shim.room_peer import AgentPeer, rms, tone
+from tests.plugins.livekit_stack import LiveKitServer
+
+pytestmark = pytest.mark.integration
+
+
+async def _until(predicate: object, *, timeout_s: float = 10.0) -> None:
+    async def wait() -> None:
+        while not predicate():  # type: ignore[operator]  # reason: a zero-arg callable
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(wait(), timeout_s)
+
+
+async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
+    livekit_server: LiveKitServer, livekit_api: api.LiveKitAPI
+) -> None:
+    call_id = "CA" + secrets.token_hex(8)
+    room_name = call_room_name("twilio", call_id)
+    identity = call_participant_identity("twilio", call_id)
+    agent_audio: list[bytes] = []
+    agent_dtmf: list[str] = []
+    events: list[Event] = []
+    states: list[tuple[str, str]] = []
+    left = asyncio.Event()
+    room = CallRoom(
+        livekit=LiveKitSettings(
+            url=livekit_server.url,
+            api_key=livekit_server.api_key,
+            api_secret=livekit_server.api_secret,
+        ),
+        room_name=room_name,
+        identity=identity,
+        attributes={"carrier": "twilio", "call_id": call_id, "from": "+15550001", "to": "+15550002", "direction": "inbound"},
+        agent_name="no-such-agent",
+        audio=RoomAudioOptions(publish_rate_hz=8000, subscribe_rate_hz=8000),
+        callbacks=RoomCallbacks(
+            on_agent_audio=agent_audio.append,
+            on_agent_dtmf=agent_dtmf.append,
+            on_event=events.append,
+            on_agent_state=lambda old, new: states.append((old, new)),
+            on_agent_left=left.set,
+        ),
+    )
+    await room.start()
+    peer = AgentPeer(server=livekit_server, room_name=room_name)
+    try:
+        await peer.join()
+        await _until(lambda: room.agent_identity == peer.identity)
+
+        # caller -> agent: 1 s of tone at 8 kHz arrives as audible audio at 24 kHz
+        pcm = tone(rate_hz=8000, ms=1000)
+        for i in range(0, len(pcm), 320):
+            await room.push_caller_audio(pcm[i : i + 320])
+            await asyncio.sleep(0.02)
+        await _until(lambda: rms(bytes(peer.caller_audio)) > 1000)
+        assert peer.caller_kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP
+        assert peer.caller_attributes["carrier"] == "twilio"
+        assert peer.caller_attributes["call_id"] == call_id
+
+        # agent -> caller: 20 ms frames of 8 kHz PCM16 (320 bytes), audible
+        await peer.speak(tone(rate_hz=24000, ms=600))
+        await _until(lambda: rms(b"".join(agent_audio)) > 1000)
+        assert {len(f) for f in agent_audio} == {320}
+
+        # DTMF both ways
+        await room.send_dtmf("5")
+        await _until(lambda: peer.caller_dtmf == ["5"])
+        await peer.send_dtmf("#", 11)
+        await _until(lambda: agent_dtmf == ["#"])
+
+        # events on omnivoice.events and agent state
+        await peer.send_event(
+            Event(type=EventType.USER_TRANSCRIPT, data={"text": "hello", "final": True}),
+            participant=identity,
+        )
+        await peer.send_event(Event(type=EventType.ERROR, error="other"), participant="someone-else")
+        await _until(lambda: len(events) == 1)
+        assert events[0].type is EventType.USER_TRANSCRIPT
+        await peer.set_state("speaking")
+        await _until(lambda: room.agent_state == "speaking")
+        await peer.set_state("listening")
+        await _until(lambda: ("speaking", "listening") in states)
+
+        # the agent leaves: the room notices
+        await peer.leave()
+        await asyncio.wait_for(left.wait(), 10)
+    finally:
+        await peer.leave()
+        await room.aclose()
+    rooms = await livekit_api.room.list_rooms(api.ListRoomsRequest(names=[room_name]))
+    assert list(rooms.rooms) == []
+
+
+async def test_agent_that_never_joins_is_reported(livekit_server: LiveKitServer) -> None:
+    left = asyncio.Event()
+    room = CallRoom(
+        livekit=LiveKitSettings(
+            url=livekit_server.url,
+            api_key=livekit_server.api_key,
+            api_secret=livekit_server.api_secret,
+        ),
+        room_name=call_room_name("vonage", secrets.token_hex(6)),
+        identity="pstn-vonage-x",
+        attributes={"carrier": "vonage"},
+        agent_name="no-such-agent",
+        callbacks=RoomCallbacks(on_agent_left=left.set),
+        agent_join_timeout_s=0.5,
+    )
+    await room.start()
+    try:
+        await asyncio.wait_for(left.wait(), 10)
+    finally:
+        await room.aclose()

@@ -206,6 +206,7 @@ class OpenAIHTTPFake:
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/audio/speech", self._speech)
         app.router.add_get("/v1/models", self._models)
+        app.on_response_prepare.append(_add_request_id)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -473,6 +474,10 @@ class OpenAIHTTPFake:
         if self.options.speech == "espeak":
             return espeak_pcm16(text)
         return tone_pcm16(max(300, self.options.tone_ms_per_char * len(text)))
+
+
+async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:24]}"
 
 
 def _error(status: int, message: str, code: str | None, type_: str) -> web.Response:

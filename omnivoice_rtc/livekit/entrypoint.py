@@ -33,7 +33,7 @@ from livekit import rtc
 from .._errors import ConfigError
 from ..pipelines.factory import PipelineSettings, build_pipeline
 from ..settings import DEFAULT_AGENT_NAME, env_int, env_str
-from ..types import InterruptionMode, ParticipantHandler, SessionOptions
+from ..types import InterruptionMode, LLMProvider, ParticipantHandler, SessionOptions
 from .session import LiveKitSession, participant_info
 
 __all__ = ["AgentSettings", "RoomAgent", "SessionCallback", "run_job"]
@@ -58,6 +58,7 @@ class AgentSettings:
     session: SessionOptions = field(default_factory=SessionOptions)
     join_timeout_s: int = 60
     relay_events: bool = True
+    output_sample_rate_hz: int = 24000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AgentSettings:
@@ -97,9 +98,13 @@ class RoomAgent:
         settings: AgentSettings,
         on_participant: ParticipantHandler | None = None,
         on_session: SessionCallback | None = None,
+        llm_provider: LLMProvider | None = None,
+        until_idle: bool = True,
     ) -> None:
         self._room = room
         self._settings = settings
+        self._llm_provider = llm_provider
+        self._until_idle = until_idle
         self._on_participant = on_participant
         self._on_session = on_session
         self.sessions: dict[str, LiveKitSession] = {}
@@ -141,7 +146,7 @@ class RoomAgent:
                         extra={"participant": p.identity, "reason": str(exc)},
                     )
                     return
-            parts = build_pipeline(self._settings.pipeline)
+            parts = build_pipeline(self._settings.pipeline, llm_provider=self._llm_provider)
             session = LiveKitSession(
                 room=self._room,
                 participant=p,
@@ -149,6 +154,7 @@ class RoomAgent:
                 options=self._settings.session,
                 relay_events=self._settings.relay_events,
                 primary=not self.sessions,
+                output_sample_rate_hz=self._settings.output_sample_rate_hz,
             )
             self.sessions[p.identity] = session
             try:
@@ -181,10 +187,12 @@ class RoomAgent:
             deadline = loop.time() + self._settings.join_timeout_s
             while not self._stopping and self._room.isconnected():
                 served = served or bool(self.sessions or self._starting)
-                if self._idle() and (served or loop.time() >= deadline):
+                if self._until_idle and self._idle() and (served or loop.time() >= deadline):
                     return
                 self._changed.clear()
-                timeout = None if served else max(0.0, deadline - loop.time())
+                timeout = (
+                    None if served or not self._until_idle else max(0.0, deadline - loop.time())
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=timeout)
         finally:
@@ -192,6 +200,15 @@ class RoomAgent:
             self._room.off("participant_disconnected", self._on_disconnected)
             self._room.off("disconnected", self._on_room_disconnected)
             await self.aclose()
+
+    async def drain(self, *, timeout_s: float) -> None:
+        """Take no new participants; let running sessions end for up to ``timeout_s`` s."""
+        self._stopping = True
+        waits = [s.wait_closed() for s in list(self.sessions.values())]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits), timeout=timeout_s)
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Close every session and cancel what is still running."""

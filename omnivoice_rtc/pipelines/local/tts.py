@@ -165,9 +165,12 @@ class _EspeakStream(tts.ChunkedStream):
         assert proc.stdin is not None
         assert proc.stdout is not None
         assert proc.stderr is not None
-        proc.stdin.write(self.input_text.encode("utf-8") + b"\n")
-        await proc.stdin.drain()
-        proc.stdin.close()
+        try:
+            proc.stdin.write(self.input_text.encode("utf-8") + b"\n")
+            await proc.stdin.drain()
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it exited without reading: its exit status below says why
         parser = WavStreamParser()
         pending = b""  # keep PCM16 sample alignment across reads
         initialized = False

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
 from .format import SUPPORTED_RATES
 
@@ -156,15 +157,20 @@ class StreamingResampler:
         buf = np.concatenate((self._history, samples.astype(np.float64, copy=False)))
         count = self.output_len(len(samples))
         out = np.empty(count, dtype=np.float64)
-        if count:
-            windows = np.lib.stride_tricks.sliding_window_view(buf, f.taps_per_phase)
+        if count and f.down == 1 and self._phase_pos == n_hist * f.up:
+            # pure interpolation: one (n, T) @ (T, L) product gives every phase of every input
+            windows = as_strided(buf, (len(samples), f.taps_per_phase), (buf.strides[0],) * 2)
+            out = (windows @ f.phases.T).ravel()
+            end = self._phase_pos + count * f.down
+        elif count:
             first = self._phase_pos
+            stride = buf.strides[0]
             for k0 in range(min(f.up, count)):
                 pos = first + k0 * f.down
-                start = pos // f.up - n_hist  # window start index of output k0
-                step_in = f.down  # L outputs later the newest input moved by M samples
+                start = pos // f.up - n_hist  # window start (buffer index) of output k0
                 n_k = len(range(k0, count, f.up))
-                rows = windows[start : start + step_in * (n_k - 1) + 1 : step_in]
+                # L outputs later the newest input sample has moved by M
+                rows = as_strided(buf[start:], (n_k, f.taps_per_phase), (stride * f.down, stride))
                 out[k0 :: f.up] = rows @ f.phases[pos % f.up]
             end = first + count * f.down
         else:

@@ -1,0 +1,247 @@
+"""Plivo call control: X-Plivo-Signature-V3 (HMAC-SHA256 with nonce), Stream XML
+answer/reject, answer webhook → CallInfo, REST (make call, hang up).
+
+Sources: plivo-python ``utils/signature_v3.py`` (signature), docs.plivo.com XML
+``<Stream>``/``<Hangup>`` and Call API; reference section 4.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import aiohttp
+
+from .._errors import SignatureError
+from ..audio.format import AudioFormat
+from ..media_streams.plivo import MEDIA_FORMAT, format_extra_headers, stream_content_type
+from ..types import CallInfo
+from ._common import CarrierRestError, RestClient, check_url, xml_document
+
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "NONCE_HEADER",
+    "SIGNATURE_HEADER",
+    "PlivoRestClient",
+    "compute_signature_v3",
+    "parse_answer_webhook",
+    "plivo_reject",
+    "plivo_stream",
+    "validate_signature_v3",
+]
+
+CARRIER: Final = "plivo"
+SIGNATURE_HEADER: Final = "X-Plivo-Signature-V3"
+NONCE_HEADER: Final = "X-Plivo-Signature-V3-Nonce"
+DEFAULT_API_BASE_URL: Final = "https://api.plivo.com"
+MAX_EXTRA_HEADERS_BYTES: Final = 512
+
+Params = Mapping[str, str | Sequence[str]]
+
+# ------------------------------------------------------------------ signature
+
+
+def _values(raw: str | Sequence[str]) -> list[str]:
+    return sorted([raw] if isinstance(raw, str) else list(raw))
+
+
+def _sorted_query(params: Mapping[str, list[str]]) -> str:
+    return "&".join(f"{k}={v}" for k in sorted(params) for v in sorted(params[k]))
+
+
+def _signed_string(method: str, url: str, params: Params) -> str:
+    parts = urlsplit(url)
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    query: dict[str, list[str]] = {
+        k: list(v) for k, v in parse_qs(parts.query, keep_blank_values=True).items()
+    }
+    if method == "GET":
+        # As the SDK does: URL query values win over same-named parameters.
+        merged = {key: _values(raw) for key, raw in params.items()}
+        merged.update(query)
+        text = _sorted_query(merged)
+        return f"{base}?{text}" if text else base
+    query_text = _sorted_query(query)
+    if not params:
+        return f"{base}?{query_text}" if query_text else base
+    body = "".join(f"{k}{v}" for k in sorted(params) for v in _values(params[k]))
+    return f"{base}?{query_text}{'.' if query_text else ''}{body}"
+
+
+def compute_signature_v3(
+    *, auth_token: str, url: str, nonce: str, method: str, params: Params
+) -> str:
+    """Base64 HMAC-SHA256 (key: auth token) of the V3 string ``+ "." + nonce``.
+
+    ``url`` is the full URL Plivo requested; ``params`` the POST form fields (for GET, any
+    parameters not already in the URL's query).
+    """
+    method = method.upper()
+    if method not in ("GET", "POST"):
+        raise ValueError(f"{CARRIER}: method must be GET or POST, got {method!r}")
+    message = f"{_signed_string(method, url, params)}.{nonce}".encode()
+    digest = hmac.new(auth_token.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def validate_signature_v3(
+    *,
+    auth_token: str,
+    url: str,
+    nonce: str | None,
+    signature: str | None,
+    method: str,
+    params: Params | None = None,
+) -> None:
+    """Check ``X-Plivo-Signature-V3`` (a comma-separated list, one per active auth token)
+    against ``X-Plivo-Signature-V3-Nonce``; raise SignatureError if no entry matches."""
+    if not signature or not nonce:
+        raise SignatureError(f"{CARRIER}: missing {SIGNATURE_HEADER} or {NONCE_HEADER} header")
+    expected = compute_signature_v3(
+        auth_token=auth_token, url=url, nonce=nonce, method=method, params=params or {}
+    )
+    for candidate in signature.split(","):
+        if hmac.compare_digest(candidate.strip(), expected):
+            return
+    raise SignatureError(f"{CARRIER}: invalid {SIGNATURE_HEADER}")
+
+
+# ------------------------------------------------------------------ markup
+
+
+def plivo_stream(
+    *,
+    url: str,
+    extra_headers: Mapping[str, str],
+    audio_format: AudioFormat = MEDIA_FORMAT,
+    status_callback_url: str | None = None,
+    stream_timeout_s: int = 86400,
+) -> str:
+    """``<Response><Stream bidirectional="true" keepCallAlive="true">wss://…</Stream>``.
+
+    ``extra_headers`` (alphanumeric ``key=value`` pairs, ≤ 512 bytes; e.g. the stream
+    token) arrive as ``extra_headers`` on every WS frame. ``audio_format`` is μ-law 8000 Hz
+    or L16 8000/16000 Hz.
+    """
+    check_url(CARRIER, "<Stream> URL", url, ("wss", "ws"), query_ok=True)
+    headers = format_extra_headers(dict(extra_headers))
+    if len(headers.encode()) > MAX_EXTRA_HEADERS_BYTES:
+        raise ValueError(f"{CARRIER}: extraHeaders must be at most {MAX_EXTRA_HEADERS_BYTES} bytes")
+    if stream_timeout_s <= 0:
+        raise ValueError(f"{CARRIER}: stream_timeout_s must be > 0, got {stream_timeout_s}")
+    attrs = {
+        "bidirectional": "true",
+        "keepCallAlive": "true",
+        "audioTrack": "inbound",
+        "contentType": stream_content_type(audio_format),
+        "streamTimeout": str(stream_timeout_s),
+    }
+    if status_callback_url:
+        attrs["statusCallbackUrl"] = check_url(
+            CARRIER, "statusCallbackUrl", status_callback_url, ("https", "http"), query_ok=True
+        )
+        attrs["statusCallbackMethod"] = "POST"
+    if headers:
+        attrs["extraHeaders"] = headers
+    response = ET.Element("Response")
+    stream = ET.SubElement(response, "Stream", attrs)
+    stream.text = url
+    return xml_document(response)
+
+
+def plivo_reject(reason: str = "rejected") -> str:
+    """``<Response><Hangup reason/>``; ``reason`` is ``rejected`` or ``busy``."""
+    if reason not in ("busy", "rejected"):
+        raise ValueError(f"{CARRIER}: reject reason must be 'busy' or 'rejected', got {reason!r}")
+    response = ET.Element("Response")
+    ET.SubElement(response, "Hangup", {"reason": reason})
+    return xml_document(response)
+
+
+# ------------------------------------------------------------------ webhook
+
+
+def parse_answer_webhook(fields: Mapping[str, str]) -> CallInfo:
+    """Answer URL form fields → CallInfo (``CallUUID``, ``From``, ``To``, ``Direction``)."""
+    call_uuid = fields.get("CallUUID", "")
+    if not call_uuid:
+        raise ValueError(f"{CARRIER}: webhook is missing CallUUID")
+    attrs = {k: fields[k] for k in ("CallStatus", "ALegUUID", "ForwardedFrom") if fields.get(k)}
+    return CallInfo(
+        call_id=call_uuid,
+        from_=fields.get("From", ""),
+        to=fields.get("To", ""),
+        direction="outbound" if fields.get("Direction") == "outbound" else "inbound",
+        carrier=CARRIER,
+        attributes=attrs,
+    )
+
+
+# ------------------------------------------------------------------ REST
+
+
+class PlivoRestClient(RestClient):
+    """Plivo REST (``/v1/Account/{auth_id}/``), HTTP Basic ``auth_id:auth_token``."""
+
+    carrier = CARRIER
+
+    def __init__(
+        self,
+        *,
+        auth_id: str,
+        auth_token: str,
+        base_url: str = DEFAULT_API_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        super().__init__(base_url=base_url, session=session, timeout_s=timeout_s)
+        self._auth_id = auth_id
+        token = base64.b64encode(f"{auth_id}:{auth_token}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
+
+    async def make_call(
+        self, *, to: str, from_: str, answer_url: str, hangup_url: str | None = None
+    ) -> str:
+        """Dial ``to`` from ``from_`` (digits, ``+`` optional); Plivo fetches ``answer_url``
+        (POST) on answer, which returns :func:`plivo_stream`. Returns the request_uuid."""
+        check_url(CARRIER, "answer_url", answer_url, ("https", "http"), query_ok=True)
+        body: dict[str, Any] = {
+            "from": from_.lstrip("+"),
+            "to": to.lstrip("+"),
+            "answer_url": answer_url,
+            "answer_method": "POST",
+        }
+        if hangup_url:
+            body["hangup_url"] = hangup_url
+            body["hangup_method"] = "POST"
+        path = f"/v1/Account/{self._auth_id}/Call/"
+        status, reply = await self._request("POST", path, headers=self._headers, json_body=body)
+        if status not in (200, 201):
+            raise self._fail("POST", path, status, reply)
+        request_uuid = reply.get("request_uuid") if isinstance(reply, dict) else None
+        if isinstance(request_uuid, list) and request_uuid:
+            request_uuid = request_uuid[0]
+        if not isinstance(request_uuid, str):
+            raise self._error("POST", path, status, None, "response has no request_uuid")
+        return request_uuid
+
+    async def hangup(self, call_uuid: str) -> bool:
+        """``DELETE /Call/{uuid}/`` (204). Returns False if the call had already ended (404)."""
+        path = f"/v1/Account/{self._auth_id}/Call/{call_uuid}/"
+        status, reply = await self._request("DELETE", path, headers=self._headers)
+        if status in (200, 204):
+            return True
+        if status == 404:
+            return False
+        raise self._fail("DELETE", path, status, reply)
+
+    def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
+        detail = None
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            detail = body["error"]
+        return self._error(method, path, status, None, detail or "")

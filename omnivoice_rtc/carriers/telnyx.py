@@ -1,0 +1,289 @@
+"""Telnyx call control: Ed25519 webhook signatures, TeXML answer/reject, webhooks → CallInfo,
+Call Control REST (dial with a media stream, hang up).
+
+Sources: telnyx-python ``webhook.py`` (signature, 300 s tolerance), developers.telnyx.com
+TeXML ``<Stream>`` and Call Control ``dial``/``hangup``; reference section 2.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any, Final
+
+import aiohttp
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .._errors import SignatureError
+from ..media_streams.base import Start
+from ..types import CallInfo
+from ._common import CarrierRestError, RestClient, check_url, xml_document
+
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE_S",
+    "TelnyxRestClient",
+    "parse_call_control_webhook",
+    "parse_texml_webhook",
+    "sign_webhook",
+    "stream_token_from_start",
+    "texml_reject",
+    "texml_stream",
+    "verify_signature",
+]
+
+CARRIER: Final = "telnyx"
+SIGNATURE_HEADER: Final = "telnyx-signature-ed25519"
+TIMESTAMP_HEADER: Final = "telnyx-timestamp"
+TOLERANCE_S: Final = 300
+DEFAULT_API_BASE_URL: Final = "https://api.telnyx.com"
+ALREADY_ENDED_CODES: Final = frozenset({"90018"})
+"""90018: call has already ended."""
+_CODECS: Final = ("PCMU", "PCMA", "L16")
+_RATES: Final = (8000, 16000, 24000)
+
+# ------------------------------------------------------------------ signature
+
+
+def verify_signature(
+    *,
+    public_key: str,
+    signature: str | None,
+    timestamp: str | None,
+    raw_body: bytes,
+    now: float | None = None,
+    tolerance_s: float = TOLERANCE_S,
+) -> None:
+    """Check an Ed25519 webhook signature over ``timestamp + "|" + raw_body``.
+
+    ``public_key`` is the Base64 key from the portal; ``signature`` and ``timestamp`` are
+    the ``telnyx-signature-ed25519`` and ``telnyx-timestamp`` headers (Unix seconds).
+    ``raw_body`` must be the exact request bytes. Rejects timestamps more than
+    ``tolerance_s`` seconds from ``now``. Raises SignatureError.
+    """
+    if not signature or not timestamp:
+        raise SignatureError(f"{CARRIER}: missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
+    if not timestamp.isascii() or not timestamp.isdigit():
+        raise SignatureError(f"{CARRIER}: {TIMESTAMP_HEADER} is not a Unix timestamp")
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > tolerance_s:
+        raise SignatureError(f"{CARRIER}: {TIMESTAMP_HEADER} outside the {tolerance_s:g} s window")
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{CARRIER}: public key is not Base64 of 32 bytes") from None
+    try:
+        sig = base64.b64decode(signature, validate=True)
+        key.verify(sig, timestamp.encode("ascii") + b"|" + raw_body)
+    except (binascii.Error, ValueError, InvalidSignature):
+        raise SignatureError(f"{CARRIER}: invalid {SIGNATURE_HEADER}") from None
+
+
+def sign_webhook(private_key: Ed25519PrivateKey, timestamp: str, raw_body: bytes) -> str:
+    """Base64 Ed25519 signature as Telnyx sends it (for simulators and tests)."""
+    return base64.b64encode(private_key.sign(timestamp.encode("ascii") + b"|" + raw_body)).decode()
+
+
+# ------------------------------------------------------------------ markup
+
+
+def texml_stream(
+    *,
+    url: str,
+    parameters: Mapping[str, str],
+    codec: str = "PCMU",
+    sampling_rate: int = 8000,
+    status_callback: str | None = None,
+) -> str:
+    """TeXML ``<Connect><Stream bidirectionalMode="rtp">`` with ``<Parameter>`` children.
+
+    ``codec`` (``PCMU``/``PCMA``/``L16``) and ``sampling_rate`` (Hz) set both directions;
+    ``parameters`` (e.g. the stream token) arrive in ``start.custom_parameters``.
+    """
+    check_url(CARRIER, "<Stream url>", url, ("wss",), query_ok=False)
+    if codec not in _CODECS:
+        raise ValueError(f"{CARRIER}: codec must be one of {', '.join(_CODECS)}, got {codec!r}")
+    if sampling_rate not in _RATES:
+        raise ValueError(
+            f"{CARRIER}: sampling_rate must be 8000, 16000 or 24000 Hz, got {sampling_rate}"
+        )
+    response = ET.Element("Response")
+    connect = ET.SubElement(response, "Connect")
+    attrs = {
+        "url": url,
+        "track": "inbound_track",
+        "codec": codec,
+        "bidirectionalMode": "rtp",
+        "bidirectionalCodec": codec,
+        "bidirectionalSamplingRate": str(sampling_rate),
+    }
+    if status_callback:
+        attrs["statusCallback"] = check_url(
+            CARRIER, "statusCallback", status_callback, ("https", "http"), query_ok=True
+        )
+    stream = ET.SubElement(connect, "Stream", attrs)
+    for key, value in parameters.items():
+        ET.SubElement(stream, "Parameter", {"name": key, "value": value})
+    return xml_document(response)
+
+
+def texml_reject(reason: str = "busy") -> str:
+    """TeXML ``<Response><Reject reason/>``; ``reason`` is ``busy`` or ``rejected``."""
+    if reason not in ("busy", "rejected"):
+        raise ValueError(f"{CARRIER}: reject reason must be 'busy' or 'rejected', got {reason!r}")
+    response = ET.Element("Response")
+    ET.SubElement(response, "Reject", {"reason": reason})
+    return xml_document(response)
+
+
+def stream_token_from_start(start: Start) -> str | None:
+    """The stream token of a Telnyx ``start``: ``custom_parameters["token"]`` (TeXML) or
+    the Base64-decoded ``client_state`` (Call Control dial by :class:`TelnyxRestClient`)."""
+    token = start.custom_parameters.get("token")
+    if token:
+        return token
+    state = start.details.get("client_state")
+    if isinstance(state, str) and state:
+        try:
+            return base64.b64decode(state, validate=True).decode("ascii")
+        except (binascii.Error, ValueError):
+            return None
+    return None
+
+
+# ------------------------------------------------------------------ webhooks
+
+
+def parse_texml_webhook(fields: Mapping[str, str]) -> CallInfo:
+    """TeXML voice webhook form fields → CallInfo. ``CallSid`` is the call_control_id."""
+    call_sid = fields.get("CallSid", "")
+    if not call_sid:
+        raise ValueError(f"{CARRIER}: webhook is missing CallSid")
+    direction = fields.get("Direction", "inbound")
+    attrs = {
+        k: fields[k]
+        for k in ("AccountSid", "CallSidLegacy", "ConnectionId", "CallStatus")
+        if fields.get(k)
+    }
+    return CallInfo(
+        call_id=call_sid,
+        from_=fields.get("From", ""),
+        to=fields.get("To", ""),
+        direction="outbound" if direction.startswith("outbound") else "inbound",
+        carrier=CARRIER,
+        attributes=attrs,
+    )
+
+
+def parse_call_control_webhook(body: Mapping[str, Any]) -> CallInfo:
+    """Call Control webhook JSON (``{"data":{"event_type","payload":{…}}}``) → CallInfo."""
+    data = body.get("data")
+    payload = data.get("payload") if isinstance(data, dict) else None
+    if not isinstance(payload, dict):
+        raise ValueError(f"{CARRIER}: webhook is missing data.payload")
+    call_id = payload.get("call_control_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise ValueError(f"{CARRIER}: webhook is missing data.payload.call_control_id")
+    attrs = {
+        k: payload[k]
+        for k in ("call_leg_id", "call_session_id", "connection_id", "state")
+        if isinstance(payload.get(k), str)
+    }
+    if isinstance(data, dict) and isinstance(data.get("event_type"), str):
+        attrs["event_type"] = data["event_type"]
+    direction = payload.get("direction", "incoming")
+    return CallInfo(
+        call_id=call_id,
+        from_=str(payload.get("from", "")),
+        to=str(payload.get("to", "")),
+        direction="outbound" if direction == "outgoing" else "inbound",
+        carrier=CARRIER,
+        attributes=attrs,
+    )
+
+
+# ------------------------------------------------------------------ REST
+
+
+class TelnyxRestClient(RestClient):
+    """Telnyx Call Control REST (``/v2``), ``Authorization: Bearer <API key>``."""
+
+    carrier = CARRIER
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_API_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        super().__init__(base_url=base_url, session=session, timeout_s=timeout_s)
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+
+    async def make_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        connection_id: str,
+        stream_url: str,
+        stream_token: str | None = None,
+        codec: str = "PCMU",
+        webhook_url: str | None = None,
+    ) -> str:
+        """Dial with a bidirectional RTP media stream to ``stream_url``; return the
+        call_control_id. ``stream_token`` travels as Base64 ``client_state`` and comes back in
+        the WS ``start.client_state`` (see :func:`stream_token_from_start`)."""
+        check_url(CARRIER, "stream_url", stream_url, ("wss", "ws"), query_ok=False)
+        if codec not in _CODECS:
+            raise ValueError(f"{CARRIER}: codec must be one of {', '.join(_CODECS)}, got {codec!r}")
+        body: dict[str, Any] = {
+            "connection_id": connection_id,
+            "to": to,
+            "from": from_,
+            "stream_url": stream_url,
+            "stream_track": "inbound_track",
+            "stream_bidirectional_mode": "rtp",
+            "stream_bidirectional_codec": codec,
+        }
+        if stream_token:
+            body["client_state"] = base64.b64encode(stream_token.encode()).decode("ascii")
+        if webhook_url:
+            body["webhook_url"] = webhook_url
+        status, reply = await self._request(
+            "POST", "/v2/calls", headers=self._headers, json_body=body
+        )
+        if status not in (200, 201):
+            raise self._fail("POST", "/v2/calls", status, reply)
+        data = reply.get("data") if isinstance(reply, dict) else None
+        call_id = data.get("call_control_id") if isinstance(data, dict) else None
+        if not isinstance(call_id, str):
+            raise self._error("POST", "/v2/calls", status, None, "response has no call_control_id")
+        return call_id
+
+    async def hangup(self, call_control_id: str) -> bool:
+        """``POST /v2/calls/{id}/actions/hangup``. Returns False if the call had already ended."""
+        path = f"/v2/calls/{call_control_id}/actions/hangup"
+        status, reply = await self._request("POST", path, headers=self._headers, json_body={})
+        if status in (200, 201):
+            return True
+        error = self._fail("POST", path, status, reply)
+        if error.code in ALREADY_ENDED_CODES:
+            return False
+        raise error
+
+    def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
+        code = detail = None
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            raw = errors[0].get("code")
+            code = str(raw) if raw is not None else None
+            detail = errors[0].get("title") if isinstance(errors[0].get("title"), str) else None
+        return self._error(method, path, status, code, detail or "")

@@ -1,0 +1,285 @@
+"""Vonage Voice call control: signed-webhook JWT (HS256 + payload_hash), NCCO answer/reject,
+answer webhook → CallInfo, Voice REST with an RS256 application JWT.
+
+Sources: vonage-python-sdk ``vonage_jwt`` (verify_jwt.py, jwt.py), developer.vonage.com
+webhooks/NCCO/websockets guides, reference section 3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import aiohttp
+import jwt
+
+from .._errors import SignatureError
+from ..media_streams.vonage import content_type
+from ..types import CallInfo
+from ._common import CarrierRestError, RestClient, check_url
+
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "MAX_HEADERS_BYTES",
+    "VonageRestClient",
+    "make_application_jwt",
+    "make_signed_webhook_jwt",
+    "ncco_reject",
+    "ncco_websocket",
+    "parse_answer_webhook",
+    "payload_hash",
+    "query_payload_hash",
+    "verify_signed_webhook",
+]
+
+CARRIER: Final = "vonage"
+DEFAULT_API_BASE_URL: Final = "https://api.nexmo.com"
+MAX_HEADERS_BYTES: Final = 512
+"""Vonage's limit on the NCCO websocket ``headers`` object (bytes of JSON)."""
+APP_JWT_TTL_S: Final = 900
+
+# ------------------------------------------------------------------ signed webhooks
+
+
+def payload_hash(raw_body: bytes) -> str:
+    """Lowercase hex SHA-256 of a POST body, as in the ``payload_hash`` claim."""
+    return hashlib.sha256(raw_body).hexdigest()
+
+
+def query_payload_hash(query: Sequence[tuple[str, str]]) -> str:
+    """``payload_hash`` for a GET webhook: SHA-256 of the query parameters as a JSON
+    object in their original order, with no whitespace."""
+    text = json.dumps(dict(query), separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def verify_signed_webhook(
+    *,
+    signature_secret: str,
+    authorization: str | None,
+    raw_body: bytes | None = None,
+    query: Sequence[tuple[str, str]] | None = None,
+    leeway_s: float = 30.0,
+) -> dict[str, Any]:
+    """Verify ``Authorization: Bearer <JWT>`` (HS256 with the signature secret) and return
+    its claims; ``exp``/``iat``/``nbf`` are checked when present.
+
+    When ``raw_body`` (POST) or ``query`` (GET) is given, the JWT must carry a
+    ``payload_hash`` claim equal to its SHA-256. Raises SignatureError.
+    """
+    if not authorization or not authorization.startswith("Bearer "):
+        raise SignatureError(f"{CARRIER}: missing Authorization: Bearer <JWT>")
+    token = authorization.removeprefix("Bearer ").strip()
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            signature_secret,
+            algorithms=["HS256"],
+            options={"verify_aud": False},
+            leeway=leeway_s,
+        )
+    except jwt.PyJWTError as exc:
+        raise SignatureError(
+            f"{CARRIER}: invalid signed-webhook JWT: {type(exc).__name__}"
+        ) from None
+    expected: str | None = None
+    if raw_body is not None:
+        expected = payload_hash(raw_body)
+    elif query is not None:
+        expected = query_payload_hash(query)
+    if expected is not None:
+        claimed = claims.get("payload_hash")
+        if not isinstance(claimed, str):
+            raise SignatureError(f"{CARRIER}: signed-webhook JWT has no payload_hash claim")
+        if not hmac.compare_digest(claimed.lower(), expected):
+            raise SignatureError(f"{CARRIER}: payload_hash does not match the request")
+    return claims
+
+
+def make_signed_webhook_jwt(
+    *, signature_secret: str, api_key: str, payload_hash: str | None, issued_at: int | None = None
+) -> str:
+    """An HS256 webhook JWT as Vonage sends it (for simulators and tests)."""
+    iat = int(time.time()) if issued_at is None else issued_at
+    claims: dict[str, Any] = {
+        "iat": iat,
+        "jti": str(uuid.uuid4()),
+        "iss": "Vonage",
+        "api_key": api_key,
+    }
+    if payload_hash is not None:
+        claims["payload_hash"] = payload_hash
+    return jwt.encode(claims, signature_secret, algorithm="HS256")
+
+
+def make_application_jwt(
+    *,
+    application_id: str,
+    private_key: str,
+    issued_at: int | None = None,
+    ttl_s: int = APP_JWT_TTL_S,
+) -> str:
+    """The RS256 application JWT for the Voice REST API (claims ``application_id``,
+    ``iat``, ``jti``, ``exp`` = iat + ttl_s seconds). ``private_key`` is PEM text."""
+    iat = int(time.time()) if issued_at is None else issued_at
+    claims = {
+        "application_id": application_id,
+        "iat": iat,
+        "jti": str(uuid.uuid4()),
+        "exp": iat + ttl_s,
+    }
+    return jwt.encode(claims, private_key, algorithm="RS256")
+
+
+# ------------------------------------------------------------------ NCCO
+
+
+def ncco_websocket(
+    *,
+    uri: str,
+    headers: Mapping[str, str],
+    sample_rate: int = 16000,
+    event_url: str | None = None,
+    from_: str | None = None,
+) -> list[dict[str, Any]]:
+    """An NCCO whose ``connect`` action streams the call to ``uri`` (L16 at ``sample_rate``
+    Hz). ``headers`` (≤ 512 bytes of JSON; e.g. the stream token) reach the WebSocket as
+    top-level keys of ``websocket:connected``."""
+    check_url(CARRIER, "websocket uri", uri, ("wss", "ws"), query_ok=True)
+    encoded = json.dumps(dict(headers), separators=(",", ":")).encode()
+    if len(encoded) > MAX_HEADERS_BYTES:
+        raise ValueError(
+            f"{CARRIER}: websocket headers must be at most {MAX_HEADERS_BYTES} bytes of JSON, "
+            f"got {len(encoded)}"
+        )
+    endpoint = {
+        "type": "websocket",
+        "uri": uri,
+        "content-type": content_type(sample_rate),
+        "headers": dict(headers),
+    }
+    action: dict[str, Any] = {"action": "connect"}
+    if from_:
+        action["from"] = from_
+    if event_url:
+        action["eventType"] = "synchronous"
+        action["eventUrl"] = [
+            check_url(CARRIER, "eventUrl", event_url, ("https", "http"), query_ok=True)
+        ]
+    action["endpoint"] = [endpoint]
+    return [action]
+
+
+def ncco_reject(text: str | None = None) -> list[dict[str, Any]]:
+    """An NCCO with no connect: the call ends when it runs out. With ``text`` Vonage
+    speaks it first; without, the NCCO is empty (``[]``)."""
+    return [{"action": "talk", "text": text}] if text else []
+
+
+# ------------------------------------------------------------------ webhook
+
+
+def parse_answer_webhook(fields: Mapping[str, Any]) -> CallInfo:
+    """Answer webhook (GET query or POST JSON) → CallInfo. ``from_user`` is used for
+    Client SDK calls that have no ``from``."""
+    call_uuid = fields.get("uuid")
+    if not isinstance(call_uuid, str) or not call_uuid:
+        raise ValueError(f"{CARRIER}: webhook is missing uuid")
+    caller = fields.get("from") or fields.get("from_user") or ""
+    attrs = {
+        k: str(fields[k])
+        for k in ("conversation_uuid", "endpoint_type", "region_url")
+        if fields.get(k) is not None
+    }
+    direction = fields.get("direction", "inbound")
+    return CallInfo(
+        call_id=call_uuid,
+        from_=str(caller),
+        to=str(fields.get("to", "")),
+        direction="outbound" if direction == "outbound" else "inbound",
+        carrier=CARRIER,
+        attributes=attrs,
+    )
+
+
+# ------------------------------------------------------------------ REST
+
+
+class VonageRestClient(RestClient):
+    """Vonage Voice REST (``/v1/calls``) with an RS256 application JWT per request."""
+
+    carrier = CARRIER
+
+    def __init__(
+        self,
+        *,
+        application_id: str,
+        private_key: str,
+        base_url: str = DEFAULT_API_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        super().__init__(base_url=base_url, session=session, timeout_s=timeout_s)
+        self._application_id = application_id
+        self._private_key = private_key
+
+    def _headers(self) -> dict[str, str]:
+        token = make_application_jwt(
+            application_id=self._application_id, private_key=self._private_key
+        )
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    async def make_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        ncco: list[dict[str, Any]],
+        event_url: str | None = None,
+    ) -> str:
+        """Dial ``to`` (E.164, ``+`` optional) from ``from_`` running ``ncco`` (e.g. from
+        :func:`ncco_websocket`) once answered; return the call's uuid."""
+        body: dict[str, Any] = {
+            "to": [{"type": "phone", "number": to.lstrip("+")}],
+            "from": {"type": "phone", "number": from_.lstrip("+")},
+            "ncco": ncco,
+        }
+        if event_url:
+            body["event_url"] = [event_url]
+        status, reply = await self._request(
+            "POST", "/v1/calls", headers=self._headers(), json_body=body
+        )
+        if status not in (200, 201):
+            raise self._fail("POST", "/v1/calls", status, reply)
+        call_uuid = reply.get("uuid") if isinstance(reply, dict) else None
+        if not isinstance(call_uuid, str):
+            raise self._error("POST", "/v1/calls", status, None, "response has no uuid")
+        return call_uuid
+
+    async def hangup(self, call_uuid: str) -> bool:
+        """``PUT /v1/calls/{uuid}`` ``{"action":"hangup"}``. Returns False if the call had
+        already ended (404)."""
+        path = f"/v1/calls/{call_uuid}"
+        status, reply = await self._request(
+            "PUT", path, headers=self._headers(), json_body={"action": "hangup"}
+        )
+        if status in (200, 204):
+            return True
+        if status == 404:
+            return False
+        raise self._fail("PUT", path, status, reply)
+
+    def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
+        code = detail = None
+        if isinstance(body, dict):
+            kind = body.get("type")
+            if isinstance(kind, str):
+                code = kind.rpartition("#")[2] or kind
+            title = body.get("title")
+            detail = title if isinstance(title, str) else None
+        return self._error(method, path, status, code, detail or "")

@@ -1,0 +1,338 @@
+"""Declarative SIP provisioning: create or update trunks and dispatch rules by name.
+
+``apply(path)`` loads ``sip/<carrier>.json`` (:func:`load_sip_file`: a malformed file
+raises ValueError naming the file, the field and the reason), then for each object
+finds the server object with the same name and creates it, replaces it in place
+(same id) when it differs, or leaves it alone. The result says which, per object.
+
+The dispatch rule of a file is bound to that file's inbound trunk (``trunk_ids``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from google.protobuf.message import Message
+from livekit import api
+
+from .._errors import OmniVoiceError
+from ..settings import LiveKitSettings
+from .sipfile import SIPFile, load_sip_file
+
+__all__ = [
+    "ApplyResult",
+    "ObjectKind",
+    "Outcome",
+    "ProvisioningError",
+    "SIPObject",
+    "apply",
+    "apply_file",
+    "delete",
+    "list_objects",
+    "load_sip_file",
+]
+
+logger = logging.getLogger(__name__)
+
+ObjectKind = Literal["inbound_trunk", "outbound_trunk", "dispatch_rule"]
+Outcome = Literal["created", "updated", "unchanged", "deleted"]
+
+_M = TypeVar("_M", bound=Message)
+
+# Server-assigned fields, ignored when comparing the file with the server.
+_SERVER_FIELDS = ("sip_trunk_id", "sip_dispatch_rule_id", "created_at", "updated_at")
+
+
+class ProvisioningError(OmniVoiceError):
+    """The server refused a provisioning request, or the server state is ambiguous."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyResult:
+    """What happened to one object: ``kind``, ``name``, server ``id`` and ``outcome``."""
+
+    kind: ObjectKind
+    name: str
+    id: str
+    outcome: Outcome
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.name} ({self.id}): {self.outcome}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SIPObject:
+    """One trunk or dispatch rule on the server (``numbers``: its phone numbers)."""
+
+    kind: ObjectKind
+    id: str
+    name: str
+    numbers: tuple[str, ...] = ()
+    detail: str = ""
+
+    def describe(self) -> str:
+        numbers = ",".join(self.numbers) or "-"
+        return f"{self.kind:<15} {self.id:<20} {self.name:<24} {numbers} {self.detail}".rstrip()
+
+
+@asynccontextmanager
+async def _client(
+    client: api.LiveKitAPI | None, env: Mapping[str, str] | None
+) -> AsyncIterator[api.LiveKitAPI]:
+    if client is not None:
+        yield client
+        return
+    settings = LiveKitSettings.from_env(env)
+    owned = api.LiveKitAPI(
+        url=settings.http_url, api_key=settings.api_key, api_secret=settings.api_secret
+    )
+    try:
+        yield owned
+    finally:
+        await owned.aclose()
+
+
+def _prune_empty(message: Message) -> None:
+    """Clear singular sub-messages that are set but empty (the server sets ``media {}``)."""
+    for field, value in message.ListFields():
+        if field.message_type is None or field.is_repeated:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            continue
+        _prune_empty(value)
+        if value.ByteSize() == 0:
+            message.ClearField(field.name)
+
+
+def _comparable(message: _M) -> _M:
+    """``message`` without server-assigned fields and empty sub-messages."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    for name in _SERVER_FIELDS:
+        if name in copy.DESCRIPTOR.fields_by_name:
+            copy.ClearField(name)
+    _prune_empty(copy)
+    return copy
+
+
+def _single(kind: ObjectKind, name: str, found: Sequence[_M], id_field: str) -> _M | None:
+    if len(found) > 1:
+        ids = ", ".join(str(getattr(item, id_field)) for item in found)
+        raise ProvisioningError(
+            f"{kind} {name}: {len(found)} objects on the server carry this name ({ids}); "
+            "delete the extra ones with `omnivoice-rtc sip delete`"
+        )
+    return found[0] if found else None
+
+
+def _refused(kind: ObjectKind, name: str, exc: api.TwirpError) -> ProvisioningError:
+    return ProvisioningError(f"{kind} {name}: the server refused it: {exc.code}: {exc.message}")
+
+
+async def _apply_inbound(lk: api.LiveKitAPI, desired: api.SIPInboundTrunkInfo) -> ApplyResult:
+    listed = await lk.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())
+    existing = _single(
+        "inbound_trunk",
+        desired.name,
+        [t for t in listed.items if t.name == desired.name],
+        "sip_trunk_id",
+    )
+    try:
+        if existing is None:
+            created = await lk.sip.create_inbound_trunk(
+                api.CreateSIPInboundTrunkRequest(trunk=desired)
+            )
+            return ApplyResult(
+                kind="inbound_trunk", name=desired.name, id=created.sip_trunk_id, outcome="created"
+            )
+        if _comparable(existing) == _comparable(desired):
+            return ApplyResult(
+                kind="inbound_trunk",
+                name=desired.name,
+                id=existing.sip_trunk_id,
+                outcome="unchanged",
+            )
+        await lk.sip.update_inbound_trunk(existing.sip_trunk_id, desired)
+    except api.TwirpError as exc:
+        raise _refused("inbound_trunk", desired.name, exc) from exc
+    return ApplyResult(
+        kind="inbound_trunk", name=desired.name, id=existing.sip_trunk_id, outcome="updated"
+    )
+
+
+async def _apply_outbound(lk: api.LiveKitAPI, desired: api.SIPOutboundTrunkInfo) -> ApplyResult:
+    listed = await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
+    existing = _single(
+        "outbound_trunk",
+        desired.name,
+        [t for t in listed.items if t.name == desired.name],
+        "sip_trunk_id",
+    )
+    try:
+        if existing is None:
+            created = await lk.sip.create_outbound_trunk(
+                api.CreateSIPOutboundTrunkRequest(trunk=desired)
+            )
+            return ApplyResult(
+                kind="outbound_trunk", name=desired.name, id=created.sip_trunk_id, outcome="created"
+            )
+        if _comparable(existing) == _comparable(desired):
+            return ApplyResult(
+                kind="outbound_trunk",
+                name=desired.name,
+                id=existing.sip_trunk_id,
+                outcome="unchanged",
+            )
+        await lk.sip.update_outbound_trunk(existing.sip_trunk_id, desired)
+    except api.TwirpError as exc:
+        raise _refused("outbound_trunk", desired.name, exc) from exc
+    return ApplyResult(
+        kind="outbound_trunk", name=desired.name, id=existing.sip_trunk_id, outcome="updated"
+    )
+
+
+async def _apply_rule(lk: api.LiveKitAPI, desired: api.SIPDispatchRuleInfo) -> ApplyResult:
+    listed = await lk.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())
+    existing = _single(
+        "dispatch_rule",
+        desired.name,
+        [r for r in listed.items if r.name == desired.name],
+        "sip_dispatch_rule_id",
+    )
+    try:
+        if existing is None:
+            created = await lk.sip.create_dispatch_rule(
+                api.CreateSIPDispatchRuleRequest(dispatch_rule=desired)
+            )
+            return ApplyResult(
+                kind="dispatch_rule",
+                name=desired.name,
+                id=created.sip_dispatch_rule_id,
+                outcome="created",
+            )
+        if _comparable(existing) == _comparable(desired):
+            return ApplyResult(
+                kind="dispatch_rule",
+                name=desired.name,
+                id=existing.sip_dispatch_rule_id,
+                outcome="unchanged",
+            )
+        await lk.sip.update_dispatch_rule(existing.sip_dispatch_rule_id, desired)
+    except api.TwirpError as exc:
+        raise _refused("dispatch_rule", desired.name, exc) from exc
+    return ApplyResult(
+        kind="dispatch_rule",
+        name=desired.name,
+        id=existing.sip_dispatch_rule_id,
+        outcome="updated",
+    )
+
+
+async def apply_file(sip_file: SIPFile, *, client: api.LiveKitAPI) -> list[ApplyResult]:
+    """Create or update the objects of a loaded ``sip_file``; one result per object."""
+    results: list[ApplyResult] = []
+    inbound_id = ""
+    if sip_file.inbound_trunk is not None:
+        result = await _apply_inbound(client, sip_file.inbound_trunk)
+        inbound_id = result.id
+        results.append(result)
+    if sip_file.outbound_trunk is not None:
+        results.append(await _apply_outbound(client, sip_file.outbound_trunk))
+    if sip_file.dispatch_rule is not None:
+        rule = api.SIPDispatchRuleInfo()
+        rule.CopyFrom(sip_file.dispatch_rule)
+        if inbound_id:
+            rule.ClearField("trunk_ids")
+            rule.trunk_ids.append(inbound_id)
+        results.append(await _apply_rule(client, rule))
+    for result in results:
+        logger.info(
+            "sip object applied",
+            extra={"kind": result.kind, "object_name": result.name, "outcome": result.outcome},
+        )
+    return results
+
+
+async def apply(
+    path: str | os.PathLike[str],
+    *,
+    client: api.LiveKitAPI | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[ApplyResult]:
+    """Load ``path`` (placeholders from ``env``, default ``os.environ``) and apply it.
+
+    ``client`` defaults to a server API client built from ``LIVEKIT_URL``,
+    ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET`` in ``env``.
+    """
+    sip_file = load_sip_file(path, env=env)
+    async with _client(client, env) as lk:
+        return await apply_file(sip_file, client=lk)
+
+
+async def list_objects(
+    *, client: api.LiveKitAPI | None = None, env: Mapping[str, str] | None = None
+) -> list[SIPObject]:
+    """Every inbound trunk, outbound trunk and dispatch rule on the server."""
+    async with _client(client, env) as lk:
+        inbound = await lk.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())
+        outbound = await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
+        rules = await lk.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())
+    objects = [
+        SIPObject(kind="inbound_trunk", id=t.sip_trunk_id, name=t.name, numbers=tuple(t.numbers))
+        for t in inbound.items
+    ]
+    objects += [
+        SIPObject(
+            kind="outbound_trunk",
+            id=t.sip_trunk_id,
+            name=t.name,
+            numbers=tuple(t.numbers),
+            detail=f"-> {t.address}",
+        )
+        for t in outbound.items
+    ]
+    objects += [
+        SIPObject(
+            kind="dispatch_rule",
+            id=r.sip_dispatch_rule_id,
+            name=r.name,
+            numbers=tuple(r.inbound_numbers),
+            detail=f"trunks={','.join(r.trunk_ids) or '*'}",
+        )
+        for r in rules.items
+    ]
+    return objects
+
+
+async def delete(
+    name: str | None,
+    *,
+    client: api.LiveKitAPI | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[ApplyResult]:
+    """Delete every object named ``name`` (``None``: every trunk and rule on the server).
+
+    Dispatch rules go first so no rule is left pointing at a deleted trunk. Raises
+    ValueError when ``name`` is given and nothing carries it.
+    """
+    async with _client(client, env) as lk:
+        objects = await list_objects(client=lk)
+        chosen = [o for o in objects if name is None or o.name == name]
+        if name is not None and not chosen:
+            raise ValueError(f"no trunk or dispatch rule is named {name!r}")
+        chosen.sort(key=lambda o: o.kind != "dispatch_rule")
+        results: list[ApplyResult] = []
+        for obj in chosen:
+            if obj.kind == "dispatch_rule":
+                await lk.sip.delete_dispatch_rule(
+                    api.DeleteSIPDispatchRuleRequest(sip_dispatch_rule_id=obj.id)
+                )
+            else:
+                await lk.sip.delete_trunk(api.DeleteSIPTrunkRequest(sip_trunk_id=obj.id))
+            results.append(ApplyResult(kind=obj.kind, name=obj.name, id=obj.id, outcome="deleted"))
+    return results

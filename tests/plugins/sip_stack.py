@@ -1,0 +1,178 @@
+"""Pytest plugin: a SIP-capable LiveKit stack (redis + livekit-server + livekit-sip).
+
+SIP APIs on livekit-server need Redis, and livekit-sip reaches livekit-server only
+through Redis, so SIP tests get their own livekit-server (the shared
+``livekit_server`` fixture runs without Redis). Everything runs on loopback, on free
+ports, with a random API key, started by the same supervisor and specs as
+``omnivoice-rtc dev`` (omnivoice_rtc.sip.stack).
+
+Fixtures:
+
+* ``sip_stack`` (session): yields :class:`SIPStack` (``.livekit`` is a
+  :class:`~tests.plugins.livekit_stack.LiveKitServer`, ``.sip_port`` the SIP
+  UDP/TCP port on 127.0.0.1, ``.rtp_ports`` livekit-sip's RTP range).
+* ``sip_api`` (function): an ``api.LiveKitAPI`` for that stack, closed after the test.
+
+Logs: ``<pytest basetemp>/sip-stack-<worker>.log`` (all three processes, prefixed).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from livekit import api
+
+from omnivoice_rtc import StackError
+from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.sip.stack import SIPStackSettings, livekit_sip_spec, redis_spec
+from omnivoice_rtc.stack import Supervisor, free_port, free_ports, livekit_server_spec, port_in_use
+from tests.conftest import require_binary
+from tests.plugins.livekit_stack import LiveKitServer
+
+__all__ = ["SIPStack", "sip_api", "sip_stack", "start_sip_stack"]
+
+_START_ATTEMPTS = 3
+_RTP_PORT_COUNT = 40  # 2 per call leg; tests run a handful of calls at once at most
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SIPStack:
+    """A running redis + livekit-server + livekit-sip on 127.0.0.1."""
+
+    livekit: LiveKitServer
+    sip_port: int
+    rtp_ports: tuple[int, int]
+    redis_port: int
+    log_file: Path
+    sip_host: str = "127.0.0.1"
+
+    @property
+    def sip_address(self) -> str:
+        """``host:port`` of livekit-sip, for a user agent's INVITE."""
+        return f"{self.sip_host}:{self.sip_port}"
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(encoding="utf-8", errors="replace")
+
+
+class _FileSink:
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("a", encoding="utf-8", buffering=1)
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(line + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def _free_udp_range(count: int) -> tuple[int, int]:
+    """``count`` consecutive UDP ports that are free now (in 20000-29999)."""
+    rng = random.Random()
+    for _ in range(200):
+        start = rng.randrange(20000, 30000 - count)
+        if not any(port_in_use(p, protocol="udp") for p in range(start, start + count)):
+            return start, start + count - 1
+    raise StackError(f"no {count} consecutive free UDP ports found in 20000-29999")
+
+
+def start_sip_stack(log_file: Path) -> tuple[Supervisor, SIPStack, _FileSink]:
+    """Start redis, livekit-server (with redis) and livekit-sip on free ports."""
+    livekit_binary = require_binary("livekit-server")
+    sip_binary = require_binary("livekit-sip")
+    redis_binary = require_binary("redis-server")
+    api_key = "sip-" + secrets.token_hex(4)
+    api_secret = secrets.token_urlsafe(32)
+    sink = _FileSink(log_file)
+    last_error: StackError | None = None
+    for _ in range(_START_ATTEMPTS):
+        http_port, rtc_tcp_port, sip_port, redis_port = free_ports(4)
+        udp_port = free_port(protocol="udp")
+        rtp_start, rtp_end = _free_udp_range(_RTP_PORT_COUNT)
+        livekit = LiveKitSettings(
+            url=f"ws://127.0.0.1:{http_port}", api_key=api_key, api_secret=api_secret
+        )
+        sip = SIPStackSettings(
+            sip_port=sip_port,
+            rtp_port_start=rtp_start,
+            rtp_port_end=rtp_end,
+            redis_port=redis_port,
+            log_level="debug",
+        )
+        specs = [
+            redis_spec(port=redis_port, binary=redis_binary),
+            livekit_server_spec(
+                port=http_port,
+                tcp_port=rtc_tcp_port,
+                udp_port=udp_port,
+                keys={api_key: api_secret},
+                redis_host=sip.redis_address,
+                binary=livekit_binary,
+            ),
+            livekit_sip_spec(livekit=livekit, sip=sip, binary=sip_binary),
+        ]
+        supervisor = Supervisor(specs, log_sink=sink)
+        try:
+            supervisor.start()
+        except StackError as exc:
+            if "in use" not in str(exc):
+                sink.close()
+                raise
+            last_error = exc
+            continue
+        server = LiveKitServer(
+            url=livekit.url,
+            http_url=livekit.http_url,
+            api_key=api_key,
+            api_secret=api_secret,
+            log_file=log_file,
+        )
+        stack = SIPStack(
+            livekit=server,
+            sip_port=sip_port,
+            rtp_ports=(rtp_start, rtp_end),
+            redis_port=redis_port,
+            log_file=log_file,
+        )
+        return supervisor, stack, sink
+    sink.close()
+    assert last_error is not None
+    raise last_error
+
+
+@pytest.fixture(scope="session")
+def sip_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SIPStack]:
+    """redis + livekit-server + livekit-sip for the whole session (one per xdist worker)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    log_file = tmp_path_factory.getbasetemp() / f"sip-stack-{worker}.log"
+    supervisor, stack, sink = start_sip_stack(log_file)
+    try:
+        yield stack
+    finally:
+        supervisor.stop()
+        sink.close()
+
+
+@pytest.fixture
+async def sip_api(sip_stack: SIPStack) -> AsyncIterator[api.LiveKitAPI]:
+    """A server API client for ``sip_stack``; closed after the test."""
+    client = api.LiveKitAPI(
+        url=sip_stack.livekit.http_url,
+        api_key=sip_stack.livekit.api_key,
+        api_secret=sip_stack.livekit.api_secret,
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()

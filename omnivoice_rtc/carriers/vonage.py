@@ -146,10 +146,12 @@ def ncco_websocket(
     sample_rate: int = 16000,
     event_url: str | None = None,
     from_: str | None = None,
+    signed_upgrade: bool = False,
 ) -> list[dict[str, Any]]:
     """An NCCO whose ``connect`` action streams the call to ``uri`` (L16 at ``sample_rate``
     Hz). ``headers`` (≤ 512 bytes of JSON; e.g. the stream token) reach the WebSocket as
-    top-level keys of ``websocket:connected``."""
+    top-level keys of ``websocket:connected``. ``signed_upgrade`` adds
+    ``"authorization": {"type": "vonage"}`` so the WS upgrade carries the signed JWT."""
     check_url(CARRIER, "websocket uri", uri, ("wss", "ws"), query_ok=True)
     encoded = json.dumps(dict(headers), separators=(",", ":")).encode()
     if len(encoded) > MAX_HEADERS_BYTES:
@@ -157,12 +159,14 @@ def ncco_websocket(
             f"{CARRIER}: websocket headers must be at most {MAX_HEADERS_BYTES} bytes of JSON, "
             f"got {len(encoded)}"
         )
-    endpoint = {
+    endpoint: dict[str, Any] = {
         "type": "websocket",
         "uri": uri,
         "content-type": content_type(sample_rate),
         "headers": dict(headers),
     }
+    if signed_upgrade:
+        endpoint["authorization"] = {"type": "vonage"}
     action: dict[str, Any] = {"action": "connect"}
     if from_:
         action["from"] = from_

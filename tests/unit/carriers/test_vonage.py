@@ -107,6 +107,8 @@ def test_ncco_golden() -> None:
         ]
         == "audio/l16;rate=8000"
     )
+    signed = ncco_websocket(uri="wss://h/p", headers={}, signed_upgrade=True)
+    assert signed[0]["endpoint"][0]["authorization"] == {"type": "vonage"}
     assert ncco_reject() == []
     assert ncco_reject("Sorry") == [{"action": "talk", "text": "Sorry"}]
     with pytest.raises(

@@ -12,9 +12,9 @@ __all__ = [
     "ConfigError",
     "OmniVoiceError",
     "ProviderError",
+    "SIPCallError",
     "SessionClosedError",
     "SignatureError",
-    "SIPCallError",
     "StackError",
 ]
 

@@ -70,7 +70,9 @@ def duration_from_ns(value: Any, *, field: str) -> timedelta:
     return timedelta(microseconds=value // 1_000)
 
 
-def expect_type(data: dict[str, Any], key: str, kind: type | tuple[type, ...], *, owner: str) -> Any:
+def expect_type(
+    data: dict[str, Any], key: str, kind: type | tuple[type, ...], *, owner: str
+) -> Any:
     """Return ``data[key]`` after checking its JSON type; names owner.key in the error."""
     value = data[key]
     if kind is int or kind == (int,):

@@ -7,8 +7,6 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
-    "AudioEncoding",
-    "AudioFormat",
     "GEMINI_INPUT",
     "GEMINI_OUTPUT",
     "LIVEKIT",
@@ -20,6 +18,8 @@ __all__ = [
     "TWILIO",
     "VONAGE",
     "VONAGE_8K",
+    "AudioEncoding",
+    "AudioFormat",
 ]
 
 
@@ -56,11 +56,21 @@ class AudioFormat:
             try:
                 object.__setattr__(self, "encoding", AudioEncoding(self.encoding))
             except ValueError:
-                raise ValueError(f"AudioFormat.encoding: unsupported encoding {self.encoding!r}") from None
-        if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
-            raise ValueError(f"AudioFormat.sample_rate: must be a positive int (Hz), got {self.sample_rate!r}")
+                raise ValueError(
+                    f"AudioFormat.encoding: unsupported encoding {self.encoding!r}"
+                ) from None
+        if (
+            isinstance(self.sample_rate, bool)
+            or not isinstance(self.sample_rate, int)
+            or self.sample_rate <= 0
+        ):
+            raise ValueError(
+                f"AudioFormat.sample_rate: must be a positive int (Hz), got {self.sample_rate!r}"
+            )
         if self.channels != 1:
-            raise ValueError(f"AudioFormat.channels: only mono (1) is supported, got {self.channels!r}")
+            raise ValueError(
+                f"AudioFormat.channels: only mono (1) is supported, got {self.channels!r}"
+            )
 
     @property
     def bytes_per_sample(self) -> int:
@@ -71,7 +81,11 @@ class AudioFormat:
         return self.sample_rate * duration_ms // 1000 * self.bytes_per_sample
 
     def to_dict(self) -> dict[str, Any]:
-        return {"encoding": str(self.encoding), "sample_rate": self.sample_rate, "channels": self.channels}
+        return {
+            "encoding": str(self.encoding),
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> AudioFormat:
@@ -80,7 +94,11 @@ class AudioFormat:
         for key in ("encoding", "sample_rate"):
             if key not in data:
                 raise ValueError(f"AudioFormat.{key}: missing")
-        return cls(encoding=data["encoding"], sample_rate=data["sample_rate"], channels=data.get("channels", 1))
+        return cls(
+            encoding=data["encoding"],
+            sample_rate=data["sample_rate"],
+            channels=data.get("channels", 1),
+        )
 
 
 TWILIO = AudioFormat(AudioEncoding.MULAW, 8000)

@@ -46,11 +46,10 @@ __all__ = [
     "history_from_chat_ctx",
 ]
 
-GenerateFunction = Callable[
-    [str, list[Turn]],
-    "tuple[str, list[ToolCall]] | Awaitable[tuple[str, list[ToolCall]]]",
-]
-"""A bare ``generate(input, history) -> (text, tool_calls)``, sync or async."""
+GenerateResult = tuple[str, list[ToolCall]] | str
+GenerateFunction = Callable[[str, list[Turn]], GenerateResult | Awaitable[GenerateResult]]
+"""A bare ``generate(input, history) -> (text, tool_calls)``, sync or async; a plain
+``str`` result means no tool calls."""
 
 
 @dataclass(slots=True)

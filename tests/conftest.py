@@ -37,7 +37,13 @@ def require_binary(name: str) -> str:
     assert found is not None
     return found
 
+
 # Shared fixtures live in plugins so each owner edits one file:
 # livekit_stack: session-wide livekit-server on free ports (fixture `livekit_server`).
 # agent_worker: the real agent worker process against that server.
-pytest_plugins = ["tests.plugins.livekit_stack", "tests.plugins.agent_worker"]
+# sip_stack: redis + a redis-backed livekit-server (+ livekit-sip) for SIP tests.
+pytest_plugins = [
+    "tests.plugins.agent_worker",
+    "tests.plugins.livekit_stack",
+    "tests.plugins.sip_stack",
+]

@@ -1,0 +1,130 @@
+"""The ``omnivoice-rtc dev`` plan: order, env, ports, optional parts, LiveKit Cloud."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.stack import HttpCheck, LogCheck, ProcessSpec, StackExtension
+from omnivoice_rtc.stack import dev as dev_module
+from omnivoice_rtc.stack.dev import DevOptions, build_dev_plan
+from omnivoice_rtc.stack.livekit import PROJECT_ROOT, livekit_server_spec
+
+pytestmark = pytest.mark.unit
+
+KEY, SECRET = "APIdev", "dev-secret-long-enough-for-hs256-signing!"
+LOCAL = {"LIVEKIT_API_KEY": KEY, "LIVEKIT_API_SECRET": SECRET}
+NOTHING_ELSE = DevOptions(agent=False, web=False, sip=False)
+
+
+def names(specs: tuple[ProcessSpec, ...]) -> list[str]:
+    return [spec.name for spec in specs]
+
+
+def fake_sip(settings: Settings) -> StackExtension:
+    def spec(name: str) -> ProcessSpec:
+        return ProcessSpec(name=name, argv=("true",))
+
+    return StackExtension(
+        before_livekit=(spec("redis"),),
+        after_livekit=(spec("livekit-sip"),),
+        redis_host="127.0.0.1:6390",
+        urls={"SIP": "sip:127.0.0.1:5060"},
+    )
+
+
+def test_livekit_server_gets_ports_keys_via_env_and_loopback_bind() -> None:
+    plan = build_dev_plan(
+        Settings.from_env(LOCAL),
+        DevOptions(livekit_port=17880, rtc_tcp_port=17881, rtc_udp_port=17882, **_off()),
+    )
+    (server,) = plan.specs
+    argv = list(server.argv)
+    assert server.name == "livekit-server"
+    assert argv[argv.index("--port") + 1] == "17880"
+    assert argv[argv.index("--rtc.tcp_port") + 1] == "17881"
+    assert argv[argv.index("--udp-port") + 1] == "17882"
+    assert argv[argv.index("--bind") + 1] == "127.0.0.1"
+    assert argv[argv.index("--config") + 1] == str(PROJECT_ROOT / "livekit.yaml")
+    assert "--redis-host" not in argv
+    assert SECRET not in " ".join(argv)
+    assert server.env == {"LIVEKIT_KEYS": f"{KEY}: {SECRET}"}
+    assert server.health == HttpCheck(url="http://127.0.0.1:17880/")
+    assert [(p.protocol, p.port) for p in server.ports] == [
+        ("tcp", 17880),
+        ("tcp", 17881),
+        ("udp", 17882),
+    ]
+    assert plan.urls["LiveKit"] == "ws://127.0.0.1:17880"
+
+
+def _off() -> dict[str, bool]:
+    return {"agent": False, "web": False, "sip": False}
+
+
+def test_default_port_comes_from_livekit_url() -> None:
+    plan = build_dev_plan(
+        Settings.from_env({**LOCAL, "LIVEKIT_URL": "ws://localhost:9880"}), NOTHING_ELSE
+    )
+    assert plan.urls["LiveKit"] == "ws://127.0.0.1:9880"
+
+
+def test_full_plan_order_and_child_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dev_module, "_load_sip_specs", lambda: fake_sip)
+    settings = Settings.from_env({**LOCAL, "OMNIVOICE_AGENT_NAME": "my-agent"})
+    plan = build_dev_plan(settings, DevOptions(livekit_port=17880, web_port=18080))
+    expected = ["redis", "livekit-server", "agent", "web", "livekit-sip"]
+    if not (PROJECT_ROOT / "agents" / "worker.py").is_file():
+        expected.remove("agent")
+    if not (PROJECT_ROOT / "omnivoice_rtc" / "web" / "__main__.py").is_file():
+        expected.remove("web")
+    assert names(plan.specs) == expected
+    server = plan.specs[1]
+    assert list(server.argv)[list(server.argv).index("--redis-host") + 1] == "127.0.0.1:6390"
+    assert plan.urls["SIP"] == "sip:127.0.0.1:5060"
+    for spec in plan.specs:
+        if spec.name in ("agent", "web"):
+            assert spec.env["LIVEKIT_URL"] == "ws://127.0.0.1:17880"
+            assert spec.env["LIVEKIT_API_KEY"] == KEY
+            assert spec.env["LIVEKIT_API_SECRET"] == SECRET
+            assert spec.env["OMNIVOICE_AGENT_NAME"] == "my-agent"
+        if spec.name == "agent":
+            assert spec.argv[1:] == (str(PROJECT_ROOT / "agents" / "worker.py"), "start")
+            assert spec.health == LogCheck(pattern=r"registered worker")
+        if spec.name == "web":
+            assert spec.argv[1:] == (
+                "-m", "omnivoice_rtc.web", "--host", "127.0.0.1", "--port", "18080",
+            )  # fmt: skip
+            assert spec.health == HttpCheck(url="http://127.0.0.1:18080/healthz")
+
+
+def test_disabled_parts_are_left_out_with_a_note() -> None:
+    plan = build_dev_plan(Settings.from_env(LOCAL), NOTHING_ELSE)
+    assert names(plan.specs) == ["livekit-server"]
+    assert "agent worker: disabled (--no-agent)" in plan.notes
+    assert "web server: disabled (--no-web)" in plan.notes
+
+
+def test_missing_sip_module_is_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dev_module, "_load_sip_specs", lambda: None)
+    plan = build_dev_plan(Settings.from_env(LOCAL), DevOptions(agent=False, web=False))
+    assert names(plan.specs) == ["livekit-server"]
+    assert "SIP: omnivoice_rtc.sip.stack not present; not started" in plan.notes
+
+
+def test_remote_livekit_url_starts_no_server() -> None:
+    settings = Settings.from_env({**LOCAL, "LIVEKIT_URL": "wss://my-project.livekit.cloud"})
+    plan = build_dev_plan(settings, NOTHING_ELSE)
+    assert "livekit-server" not in names(plan.specs)
+    assert plan.urls["LiveKit"] == "wss://my-project.livekit.cloud"
+    assert any("no server started" in note for note in plan.notes)
+
+
+def test_livekit_server_spec_rejects_bad_keys_and_adds_redis() -> None:
+    with pytest.raises(ValueError, match=r"^keys: must hold at least one API key$"):
+        livekit_server_spec(keys={}, binary="/bin/true")
+    with pytest.raises(ValueError, match=r"^keys: invalid API key/secret pair for key 'a:b'$"):
+        livekit_server_spec(keys={"a:b": "s"}, binary="/bin/true")
+    spec = livekit_server_spec(binary="/bin/true", redis_host="127.0.0.1:6379")
+    assert spec.argv[-2:] == ("--redis-host", "127.0.0.1:6379")
+    assert spec.env == {"LIVEKIT_KEYS": "devkey: secret"}

@@ -25,7 +25,9 @@ from .base import (
     Stop,
 )
 from .detect import codec_for, detect_carrier
+from .framing import Framer
 from .plivo import PlivoCodec
+from .sequence import StreamSequencer
 from .telnyx import TelnyxCodec
 from .twilio import TwilioCodec
 from .vonage import VonageCodec
@@ -38,6 +40,7 @@ __all__ = [
     "Connected",
     "Dtmf",
     "Error",
+    "Framer",
     "InboundMessage",
     "Mark",
     "Media",
@@ -48,6 +51,7 @@ __all__ = [
     "SendMedia",
     "Start",
     "Stop",
+    "StreamSequencer",
     "TelnyxCodec",
     "TwilioCodec",
     "VonageCodec",

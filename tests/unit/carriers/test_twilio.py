@@ -139,3 +139,16 @@ def test_parse_call_webhook() -> None:
     )
     with pytest.raises(ValueError, match=r"^twilio: webhook is missing CallSid$"):
         parse_call_webhook({"From": "+1"})
+
+
+def test_websocket_upgrade_signature_over_wss_url() -> None:
+    url = "wss://voice.example.com/media/twilio"
+    signature = compute_signature(TOKEN, url)
+    validate_signature(auth_token=TOKEN, url=url, signature=signature)
+    validate_signature(
+        auth_token=TOKEN, url="wss://voice.example.com:443/media/twilio", signature=signature
+    )
+    with pytest.raises(SignatureError, match=r"^twilio: invalid X-Twilio-Signature$"):
+        validate_signature(
+            auth_token=TOKEN, url="wss://voice.example.com/media/other", signature=signature
+        )

@@ -51,7 +51,7 @@ def opt_int(carrier: str, obj: Mapping[str, Any], key: str, prefix: str = "") ->
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int:  # exact type: excludes bool
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
@@ -77,7 +77,9 @@ def str_tuple(carrier: str, obj: Mapping[str, Any], key: str, prefix: str = "") 
 
 
 def extras(obj: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
-    skip = set(known)
+    skip = frozenset(known)
+    if obj.keys() <= skip:  # the common case: nothing unmodelled
+        return {}
     return {k: v for k, v in obj.items() if k not in skip}
 
 

@@ -228,6 +228,11 @@ class MediaStreamCodec(Protocol):
         """The audio format :class:`SendMedia` payloads must be in."""
         ...
 
+    def bind(self, message: InboundMessage) -> MediaStreamCodec:
+        """The codec for the frames after ``message`` (bound to the stream id or sample
+        rate a ``Start``/``Connected`` announces; otherwise ``self``)."""
+        ...
+
     def parse(self, frame: str | bytes) -> InboundMessage:
         """Parse one frame received from the carrier. Raises ValueError on bad input."""
         ...

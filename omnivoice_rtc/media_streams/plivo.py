@@ -124,6 +124,11 @@ class PlivoCodec:
         """A codec bound to ``start``'s stream (same output format)."""
         return PlivoCodec(stream_id=start.stream_id, output_format=self._output_format)
 
+    def bind(self, message: InboundMessage) -> PlivoCodec:
+        """The codec to use after ``message``: bound to the stream a ``Start`` opens,
+        otherwise ``self``. Call it on every parsed message; it is cheap."""
+        return self.for_start(message) if isinstance(message, Start) else self
+
     # ------------------------------------------------------------------ inbound
 
     def parse(self, frame: str | bytes) -> InboundMessage:

@@ -116,6 +116,11 @@ class TelnyxCodec:
             stream_id=start.stream_id, output_format=self._output_format, l16_encoding=self._l16
         )
 
+    def bind(self, message: InboundMessage) -> TelnyxCodec:
+        """The codec to use after ``message``: bound to the stream a ``Start`` opens,
+        otherwise ``self``. Call it on every parsed message; it is cheap."""
+        return self.for_start(message) if isinstance(message, Start) else self
+
     # ------------------------------------------------------------------ inbound
 
     def parse(self, frame: str | bytes) -> InboundMessage:

@@ -75,6 +75,11 @@ class TwilioCodec:
         """A codec addressing the stream that ``start`` opened."""
         return TwilioCodec(stream_id=start.stream_id)
 
+    def bind(self, message: InboundMessage) -> TwilioCodec:
+        """The codec to use after ``message``: bound to the stream a ``Start`` opens,
+        otherwise ``self``. Call it on every parsed message; it is cheap."""
+        return self.for_start(message) if isinstance(message, Start) else self
+
     # ------------------------------------------------------------------ inbound
 
     def parse(self, frame: str | bytes) -> InboundMessage:

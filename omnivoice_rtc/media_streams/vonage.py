@@ -105,6 +105,11 @@ class VonageCodec:
                 f"(20 ms of L16 at {self._format.sample_rate} Hz), got {size} bytes"
             )
 
+    def bind(self, message: InboundMessage) -> VonageCodec:
+        """The codec to use after ``message``: bound to the stream a ``Connected`` opens,
+        otherwise ``self``. Call it on every parsed message; it is cheap."""
+        return self.for_connected(message) if isinstance(message, Connected) else self
+
     # ------------------------------------------------------------------ inbound
 
     def parse(self, frame: str | bytes) -> InboundMessage:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from omnivoice_rtc.media_streams import codec_for, detect_carrier
+from omnivoice_rtc.audio.format import AudioEncoding, AudioFormat
+from omnivoice_rtc.media_streams import Clear, Connected, Media, codec_for, detect_carrier
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +55,21 @@ def test_undetectable_frames(frame: str | bytes, message: str) -> None:
     with pytest.raises(ValueError, match=r".") as info:
         detect_carrier(frame)
     assert str(info.value) == message
+
+
+def test_bind_follows_the_opening_message() -> None:
+    for fixture in ("twilio/in_start", "telnyx/in_start", "plivo/in_start", "vonage/in_connected"):
+        frame = (FIX / f"{fixture}.json").read_text()
+        codec = codec_for(detect_carrier(frame))
+        bound = codec.bind(codec.parse(frame))
+        assert bound is not codec, fixture
+        assert bound.bind(Media(payload=b"")) is bound, fixture
+    twilio = codec_for("twilio")
+    start = twilio.parse((FIX / "twilio/in_start.json").read_text())
+    assert '"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0"' in str(
+        twilio.bind(start).serialize(Clear())
+    )
+    vonage = codec_for("vonage").bind(
+        Connected(media_format=AudioFormat(AudioEncoding.PCM16, 8000))
+    )
+    assert vonage.output_format.sample_rate == 8000

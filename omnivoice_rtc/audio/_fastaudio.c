@@ -168,7 +168,7 @@ static PyObject *stream_run(Stream *s, Py_ssize_t n) {
 
 static PyObject *Stream_process(Stream *s, PyObject *arg) {
     Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_FORMAT) < 0) {
+    if (PyObject_GetBuffer(arg, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
         PyErr_Clear();
         PyErr_Format(PyExc_ValueError,
                      "StreamConverter.process: expected bytes-like audio, got %.80s",

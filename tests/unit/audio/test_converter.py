@@ -146,6 +146,14 @@ def test_numpy_int16_array_input_is_accepted(backend: str) -> None:
     assert conv.process(x) == ref.process(x.tobytes())  # type: ignore[arg-type]  # reason: buffer protocol
 
 
+def test_int16_memoryview_input_is_accepted(backend: str) -> None:
+    # what livekit's rtc.AudioFrame.data is: memoryview(...).cast("h")
+    x = noise(24000, 0.02)
+    conv = make(OPENAI, TWILIO, backend)
+    ref = make(OPENAI, TWILIO, backend)
+    assert conv.process(memoryview(bytearray(x.tobytes())).cast("h")) == ref.process(x.tobytes())
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 

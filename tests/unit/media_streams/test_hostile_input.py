@@ -1,0 +1,98 @@
+"""Hostile input: any frame either parses or raises ValueError — never another exception.
+
+Mutations of every golden fixture (deterministic seed): values swapped for other JSON
+types, keys dropped, bytes flipped, truncated frames.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omnivoice_rtc.media_streams import (
+    MediaStreamCodec,
+    PlivoCodec,
+    TelnyxCodec,
+    TwilioCodec,
+    VonageCodec,
+    detect_carrier,
+)
+
+pytestmark = pytest.mark.unit
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "media_streams"
+ODD_VALUES: list[Any] = [None, True, 0, -1, 1.5, "", "x", "-1", [], {}, ["a"], {"a": 1}, "@@@"]
+
+
+def _codecs() -> dict[str, MediaStreamCodec]:
+    return {
+        "twilio": TwilioCodec(stream_id="MZ1"),
+        "telnyx": TelnyxCodec(),
+        "vonage": VonageCodec(),
+        "plivo": PlivoCodec(stream_id="s1"),
+    }
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj):
+            out += _paths(value, (*prefix, index))
+    return out
+
+
+def _mutants(obj: Any, rng: random.Random) -> list[str]:
+    mutants: list[str] = []
+    for path in _paths(obj):
+        for value in rng.sample(ODD_VALUES, 5):
+            copy = json.loads(json.dumps(obj))
+            target = copy
+            for step in path[:-1]:
+                target = target[step]
+            target[path[-1]] = value
+            mutants.append(json.dumps(copy))
+        copy = json.loads(json.dumps(obj))
+        target = copy
+        for step in path[:-1]:
+            target = target[step]
+        if isinstance(target, dict):
+            del target[path[-1]]
+            mutants.append(json.dumps(copy))
+    text = json.dumps(obj)
+    mutants += [text[: rng.randrange(len(text))] for _ in range(5)]
+    return mutants
+
+
+def _check(codec: MediaStreamCodec, frame: str | bytes) -> None:
+    for call in (codec.parse, codec.parse_command, detect_carrier):
+        try:
+            call(frame)
+        except ValueError:
+            pass
+
+
+@pytest.mark.parametrize(
+    "path", sorted(FIXTURES.glob("*/*.json")), ids=lambda p: f"{p.parent.name}/{p.stem}"
+)
+def test_mutated_fixtures_only_raise_value_error(path: Path) -> None:
+    rng = random.Random(path.name)
+    codec = _codecs()[path.parent.name]
+    for frame in _mutants(json.loads(path.read_text()), rng):
+        _check(codec, frame)
+
+
+def test_binary_garbage_only_raises_value_error() -> None:
+    rng = random.Random(5)
+    for codec in _codecs().values():
+        for size in (0, 1, 319, 320, 640, 641, 4096):
+            frame = bytes(rng.randrange(256) for _ in range(size))
+            _check(codec, frame)
+        _check(codec, b"\xff\xfe{")
+        _check(codec, "\ud800")

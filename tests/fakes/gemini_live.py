@@ -227,6 +227,20 @@ class GeminiLiveFake:
             await self._changed.wait_for(lambda: sum(map(predicate, messages)) >= count)
         return [m for m in messages if predicate(m)][count - 1]
 
+    async def wait_until(
+        self,
+        condition: Callable[[], bool],
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109  # reason: a per-call deadline keeps test waits short
+    ) -> None:
+        """Wait until ``condition()`` holds; it is re-checked on every message either way."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(condition)
+
+    def ready_setups(self) -> int:
+        """How many setups were answered with ``setupComplete``."""
+        return sum(1 for m in self.server_messages if "setupComplete" in m)
+
     async def wait_for_server(
         self,
         key: str,

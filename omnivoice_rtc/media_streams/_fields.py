@@ -6,6 +6,8 @@ Messages look like ``twilio: missing field 'start.callSid'`` or
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -139,3 +141,47 @@ def parse_content_type(carrier: str, value: str, *, where: str) -> AudioFormat:
                 raise ValueError(f"{carrier}: {where} has an invalid rate: {value!r}")
             rate = int(raw.strip())
     return wire_format(carrier, parts[0], rate, where=where)
+
+
+_MISSING: Any = object()
+_MEDIA_KEYS: frozenset[str] = frozenset(("track", "chunk", "timestamp", "payload"))
+
+
+def _loose_int(value: Any) -> Any:
+    """int for an int or a decimal string, None for None, ``_MISSING`` for anything else."""
+    if value is None or type(value) is int:
+        return value
+    if type(value) is str and value.isascii() and value.isdigit():
+        return int(value)
+    return _MISSING
+
+
+def fast_media(data: dict[str, Any], seq_key: str, sid_key: str, extra_key: str = "") -> Any:
+    """Fast path for the common, well-formed inbound ``media`` frame.
+
+    Returns ``(payload, stream_id, track, seq, chunk, timestamp, extra)`` or None when
+    anything is unusual; the caller then takes the validating path, which produces the
+    exact error. ``extra_key`` names one top-level key kept verbatim in ``extra`` (Plivo
+    ``extra_headers``).
+    """
+    media = data.get("media")
+    if type(media) is not dict or not media.keys() <= _MEDIA_KEYS:
+        return None
+    if not data.keys() <= {"event", seq_key, sid_key, "media", extra_key}:
+        return None
+    payload, sid, track = media.get("payload"), data.get(sid_key), media.get("track")
+    if type(payload) is not str or (sid is not None and type(sid) is not str):
+        return None
+    if track is not None and type(track) is not str:
+        return None
+    seq = _loose_int(data.get(seq_key))
+    chunk = _loose_int(media.get("chunk"))
+    stamp = _loose_int(media.get("timestamp"))
+    if _MISSING in (seq, chunk, stamp):
+        return None
+    try:
+        audio = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    extra = {extra_key: data[extra_key]} if extra_key in data else {}
+    return audio, sid, track, seq, chunk, stamp, extra

@@ -125,6 +125,19 @@ class TelnyxCodec:
 
     def parse(self, frame: str | bytes) -> InboundMessage:
         data = load_json_object(CARRIER, frame)
+        if data.get("event") == "media":
+            fast = f.fast_media(data, "sequence_number", "stream_id")
+            if fast is not None:
+                payload, sid, track, seq, chunk, stamp, extra = fast
+                return Media(
+                    payload=payload,
+                    stream_id=sid,
+                    track=track,
+                    sequence_number=seq,
+                    chunk=chunk,
+                    timestamp_ms=stamp,
+                    extra=extra,
+                )
         event = f.req_str(CARRIER, data, "event")
         if event == "connected":
             return Connected(

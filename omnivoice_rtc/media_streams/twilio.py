@@ -84,6 +84,19 @@ class TwilioCodec:
 
     def parse(self, frame: str | bytes) -> InboundMessage:
         data = load_json_object(CARRIER, frame)
+        if data.get("event") == "media":
+            fast = f.fast_media(data, "sequenceNumber", "streamSid")
+            if fast is not None:
+                payload, sid, track, seq, chunk, stamp, extra = fast
+                return Media(
+                    payload=payload,
+                    stream_id=sid,
+                    track=track,
+                    sequence_number=seq,
+                    chunk=chunk,
+                    timestamp_ms=stamp,
+                    extra=extra,
+                )
         event = f.req_str(CARRIER, data, "event")
         seq = f.opt_int(CARRIER, data, "sequenceNumber")
         sid = f.opt_str(CARRIER, data, "streamSid")

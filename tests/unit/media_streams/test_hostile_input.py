@@ -95,3 +95,23 @@ def test_binary_garbage_only_raises_value_error() -> None:
             _check(codec, frame)
         _check(codec, b"\xff\xfe{")
         _check(codec, "\ud800")
+
+
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "plivo"])
+def test_fast_media_path_matches_validating_path(
+    carrier: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnivoice_rtc.media_streams import _fields
+
+    frame = (FIXTURES / carrier / "in_media.json").read_text()
+    assert _fields.fast_media(json.loads(frame), *_FAST_KEYS[carrier]) is not None
+    fast = _codecs()[carrier].parse(frame)
+    monkeypatch.setattr(_fields, "fast_media", lambda *args: None)
+    assert _codecs()[carrier].parse(frame) == fast
+
+
+_FAST_KEYS = {
+    "twilio": ("sequenceNumber", "streamSid"),
+    "telnyx": ("sequence_number", "stream_id"),
+    "plivo": ("sequenceNumber", "streamId", "extra_headers"),
+}

@@ -11,21 +11,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from livekit.agents import llm
 from livekit.plugins.openai import realtime
 
 from omnivoice_rtc.audio import g711
 from omnivoice_rtc.audio.format import OPENAI, TWILIO
 from omnivoice_rtc.bridge import RealtimeBridge
+from omnivoice_rtc.pipelines.realtime import build_realtime
 from omnivoice_rtc.types import (
     BridgeConfig,
     Event,
     EventType,
     FunctionDeclaration,
     ProcessConfig,
+    RealtimeConfig,
 )
+from tests.fakes.gemini_live import GeminiFakeOptions, GeminiLiveFake
 from tests.fakes.openai_realtime import FakeToolCall, OpenAIRealtimeFake, RealtimeFakeOptions
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 FRAME = 160  # μ-law bytes per 20 ms at 8 kHz
 
@@ -245,3 +249,48 @@ async def test_function_call_runs_the_handler_and_the_model_answers_with_its_out
         assert bridge.transcript()[-1].tool_calls[0].name == "get_weather"
     finally:
         await _stop(fake, bridge, tasks, model)
+
+
+async def test_for_twilio_gemini_sends_16k_and_plays_the_24k_reply_as_mulaw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    options = GeminiFakeOptions(user_transcript="book a table", reply_text="Table booked.")
+    async with GeminiLiveFake(options) as fake:
+        # google-genai dials wss:// and reads SSL_CERT_FILE when its client is created
+        monkeypatch.setenv("SSL_CERT_FILE", fake.ca_file)
+        parts = build_realtime(
+            RealtimeConfig(provider="gemini", api_key="g-test", base_url=fake.base_url)
+        )
+        assert isinstance(parts.llm, llm.RealtimeModel)
+        bridge = RealtimeBridge.for_twilio_gemini(parts.llm, ProcessConfig())
+        rec = Recorder()
+        await bridge.start()
+        tasks = [
+            asyncio.create_task(_pump_events(bridge, rec)),
+            asyncio.create_task(_pump_audio(bridge, rec)),
+        ]
+        try:
+            await fake.wait_for_server("setupComplete")
+            frames = speech_then_silence()
+            await _send(bridge, frames)
+            user = await rec.wait_for(EventType.USER_TRANSCRIPT)
+            agent = await rec.wait_for(EventType.AGENT_TRANSCRIPT)
+            await rec.wait_for(EventType.AGENT_SPEECH_END)
+        finally:
+            await bridge.aclose()
+            await asyncio.wait_for(asyncio.gather(*tasks), 10)
+            await parts.llm.aclose()
+    assert user.data == {"text": "book a table", "final": True}
+    assert agent.data == {"text": "Table booked.", "interrupted": False}
+    sent_ulaw = sum(len(f) for f in frames)
+    # 16 kHz PCM16 in: 4 bytes per μ-law byte (the plugin may hold back a partial chunk)
+    assert 0.8 * 4 * sent_ulaw <= fake.audio_bytes_received <= 4 * sent_ulaw
+    reply_pcm24 = sum(t.audio_bytes for t in fake.turns if t.kind == "message")
+    out = b"".join(rec.audio)
+    assert abs(len(out) - reply_pcm24 // 6) <= FRAME
+    decoded = np.frombuffer(g711.ulaw_decode(out), dtype=np.int16).astype(np.float64)
+    assert float(np.sqrt(np.mean(decoded**2))) > 1000.0
+    assert [(t.role, t.text) for t in bridge.transcript()] == [
+        ("user", "book a table"),
+        ("agent", "Table booked."),
+    ]

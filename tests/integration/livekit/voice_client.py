@@ -55,13 +55,23 @@ def espeak_pcm(text: str, *, voice: str = "en-us", wpm: int = 140) -> np.ndarray
 
 
 def participant_token(
-    server_key: str, server_secret: str, *, room: str, identity: str, agent_name: str | None = None
+    server_key: str,
+    server_secret: str,
+    *,
+    room: str,
+    identity: str,
+    agent_name: str | None = None,
+    hidden: bool = False,
 ) -> str:
-    """A room-join token; with ``agent_name`` the room dispatches that agent when created."""
+    """A room-join token; with ``agent_name`` the room dispatches that agent when created.
+
+    ``hidden`` participants are invisible to others (the agent serves no session for
+    them) but still receive data packets: an observer of ``omnivoice.events``.
+    """
     token = (
         api.AccessToken(server_key, server_secret)
         .with_identity(identity)
-        .with_grants(api.VideoGrants(room_join=True, room=room))
+        .with_grants(api.VideoGrants(room_join=True, room=room, hidden=hidden))
     )
     if agent_name:
         token = token.with_room_config(

@@ -1,0 +1,151 @@
+"""The real agent worker (agents/worker.py) in realtime and text mode, in a real
+livekit-server room, with its provider endpoints pointed at loopback fakes of OpenAI.
+
+A real rtc participant speaks an espeak-ng sentence; the fakes detect the speech by its
+energy (realtime) or segment-and-upload (text), answer with scripted words and
+non-silent audio, and the participant must hear more than 0.5 s of agent audio and see
+the user/agent transcript events.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+import pytest
+
+from omnivoice_rtc.types import EventType
+from tests.fakes.gemini_live import GeminiFakeOptions, GeminiLiveFake
+from tests.fakes.openai_http import OpenAIHTTPFake, OpenAIHTTPFakeOptions
+from tests.fakes.openai_realtime import OpenAIRealtimeFake, RealtimeFakeOptions
+from tests.integration.livekit.voice_client import VoiceClient, espeak_pcm, participant_token
+from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.livekit_stack import LiveKitServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+SENTENCE = "what is the weather in paris"
+
+
+async def _converse(server: LiveKitServer, worker: AgentWorker, prefix: str) -> VoiceClient:
+    room = f"{prefix}-{secrets.token_hex(3)}"
+    token = participant_token(
+        server.api_key,
+        server.api_secret,
+        room=room,
+        identity="caller-1",
+        agent_name=worker.agent_name,
+    )
+    client = VoiceClient(url=server.url, token=token)
+    await client.connect()
+    await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=60)
+    return client
+
+
+async def test_realtime_worker_against_openai_realtime_fake(
+    livekit_server: LiveKitServer, agent_worker_factory: Callable[..., AgentWorker]
+) -> None:
+    options = RealtimeFakeOptions(
+        user_transcript=SENTENCE,
+        reply_text="It is sunny in Paris today.",
+        pacing=1.0,
+    )
+    async with OpenAIRealtimeFake(options) as fake:
+        worker = agent_worker_factory(
+            env={
+                "OMNIVOICE_PIPELINE": "realtime",
+                "OMNIVOICE_REALTIME_PROVIDER": "openai",
+                "OMNIVOICE_REALTIME_BASE_URL": fake.base_url,
+                "OPENAI_API_KEY": "sk-test",
+            }
+        )
+        client = await _converse(livekit_server, worker, "rt")
+        try:
+            spoken_end = await client.say(espeak_pcm(SENTENCE))
+            heard = await client.wait_for_event(EventType.USER_TRANSCRIPT, timeout_s=30)
+            assert heard.event.data is not None
+            assert heard.event.data["text"] == SENTENCE
+            said = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=30)
+            assert said.event.data is not None
+            assert said.event.data["text"] == "It is sunny in Paris today."
+            await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=30)
+            assert client.agent_speech_seconds(since=spoken_end) > 0.5
+        finally:
+            await client.aclose()
+        # the fake heard the participant's speech by its energy, over the real WebSocket
+        started = [
+            e for e in fake.server_events if e["type"] == "input_audio_buffer.speech_started"
+        ]
+        assert started
+        assert fake.connections[0].headers["Authorization"] == "Bearer sk-test"
+        assert fake.responses[0].status == "completed"
+
+
+async def test_text_worker_against_openai_http_fake(
+    livekit_server: LiveKitServer, agent_worker_factory: Callable[..., AgentWorker]
+) -> None:
+    options = OpenAIHTTPFakeOptions(
+        transcript=SENTENCE, reply=lambda heard: f"You asked {heard}.", speech="espeak"
+    )
+    async with OpenAIHTTPFake(options) as fake:
+        worker = agent_worker_factory(
+            env={
+                "OMNIVOICE_PIPELINE": "text",
+                "OMNIVOICE_STT_BASE_URL": fake.base_url,
+                "OMNIVOICE_LLM_BASE_URL": fake.base_url,
+                "OMNIVOICE_TTS_BASE_URL": fake.base_url,
+                "OPENAI_API_KEY": "sk-test",
+            }
+        )
+        client = await _converse(livekit_server, worker, "text")
+        try:
+            spoken_end = await client.say(espeak_pcm(SENTENCE))
+            heard = await client.wait_for_event(EventType.USER_TRANSCRIPT, timeout_s=30)
+            assert heard.event.data is not None
+            assert heard.event.data["text"] == SENTENCE
+            said = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=30)
+            assert said.event.data is not None
+            assert said.event.data["text"] == f"You asked {SENTENCE}."
+            await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=30)
+            assert client.agent_speech_seconds(since=spoken_end) > 0.5
+        finally:
+            await client.aclose()
+        # the speech the participant published reached the transcription endpoint
+        uploads = fake.requests_to("/v1/audio/transcriptions")
+        assert uploads
+        assert uploads[0].body["file"]["size"] > 16000  # > 0.5 s of s16le audio at >= 16 kHz
+        assert fake.requests_to("/v1/audio/speech")
+
+
+async def test_realtime_worker_against_gemini_live_fake(
+    livekit_server: LiveKitServer, agent_worker_factory: Callable[..., AgentWorker]
+) -> None:
+    options = GeminiFakeOptions(
+        user_transcript=SENTENCE, reply_text="Gemini says it is sunny.", pacing=1.0
+    )
+    async with GeminiLiveFake(options) as fake:
+        worker = agent_worker_factory(
+            env={
+                "OMNIVOICE_PIPELINE": "realtime",
+                "OMNIVOICE_REALTIME_PROVIDER": "gemini",
+                "OMNIVOICE_REALTIME_BASE_URL": fake.base_url,
+                "GOOGLE_API_KEY": "g-test",
+                # google-genai dials wss:// and must trust the fake's self-signed certificate
+                "SSL_CERT_FILE": fake.ca_file,
+            }
+        )
+        client = await _converse(livekit_server, worker, "gemini")
+        try:
+            spoken_end = await client.say(espeak_pcm(SENTENCE))
+            heard = await client.wait_for_event(EventType.USER_TRANSCRIPT, timeout_s=30)
+            assert heard.event.data is not None
+            assert heard.event.data["text"] == SENTENCE
+            said = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=30)
+            assert said.event.data is not None
+            assert said.event.data["text"] == "Gemini says it is sunny."
+            await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=30)
+            assert client.agent_speech_seconds(since=spoken_end) > 0.5
+        finally:
+            await client.aclose()
+        assert fake.connections[0]["headers"]["x-goog-api-key"] == "g-test"
+        assert fake.turns[0].status == "completed"

@@ -148,11 +148,7 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
 
     previous = {signum: signal.signal(signum, on_signal) for signum in _STOP_SIGNALS}
     try:
-        try:
-            supervisor.start()
-        except KeyboardInterrupt:
-            stdout_sink("omnivoice-rtc dev: interrupted during start-up; stopped")
-            return 0
+        supervisor.start()
         started = True
         for line in _banner(plan):
             stdout_sink(line)
@@ -162,6 +158,9 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
         if failure is not None:
             raise failure
         stdout_sink("omnivoice-rtc dev: stopped")
+        return 0
+    except KeyboardInterrupt:  # a signal during start-up (Supervisor.start cleaned up)
+        stdout_sink("omnivoice-rtc dev: interrupted during start-up; stopped")
         return 0
     finally:
         supervisor.stop()

@@ -121,17 +121,40 @@ class _Child:
         return StackError(f"{self.spec.name}: {problem}\nlast log lines:\n{text}")
 
     def group_alive(self) -> bool:
-        try:
-            os.killpg(self.popen.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # pgid reused by someone else's group: not ours any more
-            return False
-        return True
+        """True while a non-zombie process is left in the child's process group."""
+        return _group_has_live_members(self.popen.pid)
 
     def signal_group(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signum)
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    """Whether process group ``pgid`` still has a running (non-zombie) member.
+
+    Zombies are ignored: orphans re-parented to a PID 1 that does not reap (some
+    containers) would otherwise look alive forever. Without /proc, fall back to
+    ``killpg(pgid, 0)``.
+    """
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):  # exited meanwhile
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def _http_ok(url: str) -> bool:

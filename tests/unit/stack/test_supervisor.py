@@ -403,3 +403,39 @@ def test_free_ports_are_distinct_and_free_for_tcp_and_udp() -> None:
         assert not port_in_use(port, protocol="udp")
     udp = free_port(protocol="udp")
     assert not port_in_use(udp, protocol="udp")
+
+
+class Interrupted(BaseException):
+    """Stands in for KeyboardInterrupt raised by a signal handler."""
+
+
+def test_an_interrupt_during_start_stops_what_was_started(sink: Lines) -> None:
+    reporter = """
+        import os, time
+        print(f"pid {os.getpid()}", flush=True)
+        time.sleep(600)
+    """
+    spec = py("slow", reporter, health=LogCheck(pattern="never"), start_timeout_s=GUARD_S)
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise Interrupted
+
+    def send_when_started() -> None:
+        deadline = time.monotonic() + GUARD_S
+        while time.monotonic() < deadline:
+            if any("[slow] pid" in line for line in sink.snapshot()):
+                os.kill(os.getpid(), signal.SIGUSR1)
+                return
+            time.sleep(0.02)
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    sender = threading.Thread(target=send_when_started)
+    try:
+        sender.start()
+        with pytest.raises(Interrupted):
+            Supervisor([spec], log_sink=sink).start()
+    finally:
+        sender.join()
+        signal.signal(signal.SIGUSR1, previous)
+    pid = next(int(line.split()[-1]) for line in sink.snapshot() if "[slow] pid" in line)
+    assert wait_gone([pid]) == []

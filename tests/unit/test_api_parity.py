@@ -112,7 +112,14 @@ def test_event_type_values_match_go() -> None:
 
 def test_all_is_sorted_and_complete() -> None:
     exported = omnivoice_rtc.__all__
-    assert list(exported) == sorted(exported)
+
+    def isort_style(name: str) -> tuple[int, list[tuple[int, str]]]:
+        # ruff RUF022's order: CONSTANTS, then Classes, then the rest; digits sort naturally.
+        group = 0 if name.isupper() else 1 if name[0].isupper() else 2
+        parts = [(int(t), "") if t.isdigit() else (-1, t) for t in re.split(r"(\d+)", name) if t]
+        return (group, parts)
+
+    assert list(exported) == sorted(exported, key=isort_style)
     assert len(set(exported)) == len(exported)
     for name in exported:
         assert hasattr(omnivoice_rtc, name), name

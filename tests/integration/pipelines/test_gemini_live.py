@@ -157,3 +157,18 @@ async def test_setup_refused_is_reported_as_an_error(monkeypatch: pytest.MonkeyP
             await parts.llm.aclose()
     assert isinstance(error, llm.RealtimeModelError)
     assert "1008" in str(error.error)
+
+
+async def test_endpoint_from_google_gemini_base_url(
+    fake: GeminiLiveFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no RealtimeConfig.base_url, google-genai's own GOOGLE_GEMINI_BASE_URL applies."""
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.base_url)
+    parts = build_realtime(RealtimeConfig(provider="gemini", api_key="g-env"))
+    session = parts.llm.session()
+    try:
+        await fake.wait_for_server("setupComplete")
+    finally:
+        await session.aclose()
+        await parts.llm.aclose()
+    assert fake.connections[0]["headers"]["x-goog-api-key"] == "g-env"

@@ -138,3 +138,19 @@ async def test_failed_response_is_reported_as_a_recoverable_error() -> None:
     assert error.recoverable is True
     assert "response failed" in str(error.error)
     assert fake.responses[0].status == "failed"
+
+
+async def test_endpoint_from_openai_base_url(
+    fake: OpenAIRealtimeFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no RealtimeConfig.base_url, the plugin's own OPENAI_BASE_URL applies."""
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    parts = build_realtime(RealtimeConfig(provider="openai"))
+    session = parts.llm.session()
+    try:
+        await fake.wait_for_client_event("session.update")
+    finally:
+        await session.aclose()
+        await parts.llm.aclose()
+    assert fake.connections[0].headers["Authorization"] == "Bearer sk-env"

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from livekit import api
 
-from omnivoice_rtc.stack import free_port, free_ports, port_in_use
+from omnivoice_rtc.stack import free_port, free_ports
 from tests.conftest import require_binary
 
 pytestmark = pytest.mark.integration
@@ -164,8 +164,6 @@ async def test_dev_prints_the_url_and_ctrl_c_stops_everything(runs: list[DevRun]
     run.proc.send_signal(signal.SIGINT)
     assert run.proc.wait(timeout=GUARD_S) == 0
     assert wait_gone(list(children)) == []
-    assert not port_in_use(run.http_port)
-    assert not port_in_use(run.udp_port, protocol="udp")
 
 
 def test_dev_stack_dies_with_the_cli_even_on_sigkill(runs: list[DevRun]) -> None:

@@ -64,7 +64,7 @@ def test_oversized_session_ended_drops_oldest_turns() -> None:
     "payload", [b"not json", b"[1]", b'{"type": "nope"}', b'{"type": "error", "participant": 3}']
 )
 def test_bad_packets_raise_value_error(payload: bytes) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"packet|type|unknown"):
         decode_event_packet(payload)
 
 

@@ -159,8 +159,9 @@ class StreamingResampler:
         out = np.empty(count, dtype=np.float64)
         if count and f.down == 1 and self._phase_pos == n_hist * f.up:
             # pure interpolation: one (n, T) @ (T, L) product gives every phase of every input
+            # overlapping windows are not BLAS-compatible: a contiguous copy is faster
             windows = as_strided(buf, (len(samples), f.taps_per_phase), (buf.strides[0],) * 2)
-            out = (windows @ f.phases.T).ravel()
+            out = (np.ascontiguousarray(windows) @ f.phases.T).ravel()
             end = self._phase_pos + count * f.down
         elif count:
             first = self._phase_pos
@@ -171,7 +172,7 @@ class StreamingResampler:
                 n_k = len(range(k0, count, f.up))
                 # L outputs later the newest input sample has moved by M
                 rows = as_strided(buf[start:], (n_k, f.taps_per_phase), (stride * f.down, stride))
-                out[k0 :: f.up] = rows @ f.phases[pos % f.up]
+                out[k0 :: f.up] = np.ascontiguousarray(rows) @ f.phases[pos % f.up]
             end = first + count * f.down
         else:
             end = self._phase_pos

@@ -154,3 +154,30 @@ async def test_endpoint_from_openai_base_url(
         await session.aclose()
         await parts.llm.aclose()
     assert fake.connections[0].headers["Authorization"] == "Bearer sk-env"
+
+
+async def test_speech_during_a_response_cancels_it() -> None:
+    """Barge-in: the fake's server VAD hears new speech while it streams a paced answer,
+    cancels the response (status cancelled, reason turn_detected) and the plugin reports
+    the user's speech start."""
+    options = RealtimeFakeOptions(reply_text="word " * 60, pacing=1.0)
+    async with OpenAIRealtimeFake(options) as fake:
+        parts = build_realtime(
+            RealtimeConfig(provider="openai", api_key="k", base_url=fake.base_url)
+        )
+        session = parts.llm.session()
+        speech_started = Recorder(session, "input_speech_started")
+        try:
+            push_utterance(session.push_audio, speech_pcm("tell me a long story"))
+            await fake.wait_for_server_event("response.output_audio.delta")
+            push_utterance(session.push_audio, speech_pcm("stop"), silence_ms=0)
+            done = await fake.wait_for_server_event("response.done")
+            await speech_started.wait(lambda _ev: len(speech_started.events) >= 2)
+        finally:
+            await session.aclose()
+            await parts.llm.aclose()
+    assert done["response"]["status"] == "cancelled"
+    assert done["response"]["status_details"]["reason"] == "turn_detected"
+    assert fake.responses[0].status == "cancelled"
+    full_reply_bytes = len("word " * 60) * options.tone_ms_per_char * 48
+    assert fake.responses[0].audio_bytes < full_reply_bytes

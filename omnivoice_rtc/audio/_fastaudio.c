@@ -166,8 +166,15 @@ static PyObject *stream_run(Stream *s, Py_ssize_t n) {
     return result;
 }
 
+static int stream_ready(const Stream *s) {
+    if (s->coeffs != NULL && s->buf != NULL) return 1;
+    PyErr_SetString(PyExc_RuntimeError, "_fastaudio.Stream: not initialised");
+    return 0;
+}
+
 static PyObject *Stream_process(Stream *s, PyObject *arg) {
     Py_buffer view;
+    if (!stream_ready(s)) return NULL;
     if (PyObject_GetBuffer(arg, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
         PyErr_Clear();
         PyErr_Format(PyExc_ValueError,
@@ -220,6 +227,7 @@ static PyObject *Stream_process(Stream *s, PyObject *arg) {
 }
 
 static PyObject *Stream_flush(Stream *s, PyObject *Py_UNUSED(ignored)) {
+    if (!stream_ready(s)) return NULL;
     Py_ssize_t n = s->flush_in;
     if (stream_reserve(s, n) < 0) return NULL;
     memset(s->buf + (s->taps - 1), 0, sizeof(float) * (size_t)n);
@@ -235,6 +243,7 @@ static PyObject *Stream_flush(Stream *s, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *Stream_reset(Stream *s, PyObject *Py_UNUSED(ignored)) {
+    if (!stream_ready(s)) return NULL;
     stream_reset(s);
     Py_RETURN_NONE;
 }
@@ -326,7 +335,10 @@ static PyTypeObject StreamType = {
 };
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "_fastaudio", "Compiled frame path of omnivoice_rtc.audio.", -1, NULL,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_fastaudio",
+    .m_doc = "Compiled frame path of omnivoice_rtc.audio.",
+    .m_size = -1,
 };
 
 PyMODINIT_FUNC PyInit__fastaudio(void) {

@@ -228,3 +228,14 @@ def test_auto_backend_prefers_compiled_when_built(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv(BACKEND_ENV, raising=False)
     want = "c" if compiled_backend_available() else "numpy"
     assert StreamConverter(from_format=TWILIO, to_format=OPENAI).backend == want
+
+
+def test_uninitialised_compiled_stream_raises_instead_of_crashing() -> None:
+    require(compiled_backend_available(), "compiled extension omnivoice_rtc.audio._fastaudio")
+    from omnivoice_rtc.audio import _fastaudio
+
+    stream = _fastaudio.Stream.__new__(_fastaudio.Stream)
+    with pytest.raises(RuntimeError, match=r"^_fastaudio.Stream: not initialised$"):
+        stream.process(b"\xff" * 160)
+    with pytest.raises(RuntimeError, match=r"^_fastaudio.Stream: not initialised$"):
+        stream.flush()

@@ -12,6 +12,8 @@ Fixtures:
   :class:`~tests.plugins.livekit_stack.LiveKitServer`, ``.sip_port`` the SIP
   UDP/TCP port on 127.0.0.1, ``.rtp_ports`` livekit-sip's RTP range).
 * ``sip_api`` (function): an ``api.LiveKitAPI`` for that stack, closed after the test.
+* ``sip_agent_worker`` (session): the real agent worker (agents/worker.py, local
+  pipeline) registered with the SIP stack's livekit-server.
 
 Logs: ``<pytest basetemp>/sip-stack-<worker>.log`` (all three processes, prefixed).
 """
@@ -34,9 +36,10 @@ from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.sip.stack import SIPStackSettings, livekit_sip_spec, redis_spec
 from omnivoice_rtc.stack import Supervisor, free_port, free_ports, livekit_server_spec, port_in_use
 from tests.conftest import require_binary
+from tests.plugins.agent_worker import AgentWorker, start_agent_worker
 from tests.plugins.livekit_stack import LiveKitServer
 
-__all__ = ["SIPStack", "sip_api", "sip_stack", "start_sip_stack"]
+__all__ = ["SIPStack", "sip_agent_worker", "sip_api", "sip_stack", "start_sip_stack"]
 
 _START_ATTEMPTS = 3
 _RTP_PORT_COUNT = 40  # 2 per call leg; tests run a handful of calls at once at most
@@ -176,3 +179,15 @@ async def sip_api(sip_stack: SIPStack) -> AsyncIterator[api.LiveKitAPI]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def sip_agent_worker(
+    sip_stack: SIPStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AgentWorker]:
+    """The real agent worker on the SIP stack's livekit-server (dispatched by rules)."""
+    worker = start_agent_worker(sip_stack.livekit, log_dir=tmp_path_factory.getbasetemp())
+    try:
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,176 @@
+"""Inbound SIP calls: SIPp INVITEs livekit-sip, the dispatch rule puts the caller in a
+room with the real agent, and a real RTP peer speaks, listens and presses keys."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from livekit import api
+
+from omnivoice_rtc import CallRejectedError
+from omnivoice_rtc.sip.gateway import SIPGateway, SIPGatewayOptions
+from omnivoice_rtc.sip.session import SIPSession
+from omnivoice_rtc.stack import free_port
+from omnivoice_rtc.types import CallInfo, Event, EventType, Session
+from tests.conftest import require_binary
+from tests.e2e.sip.helpers import (
+    CALLER,
+    DID,
+    ROOM_PREFIX,
+    livekit_settings,
+    provision,
+    room_names,
+    wait_for,
+    wait_for_event,
+)
+from tests.e2e.sip.rtp_peer import RtpPeer, espeak_ulaw
+from tests.e2e.sip.sipp import Sipp, start_sipp
+from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.sip_stack import SIPStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+SENTENCE = "I would like to order a pizza"
+
+
+@pytest.fixture
+async def gateway(
+    sip_stack: SIPStack, sip_api: api.LiveKitAPI, sip_agent_worker: AgentWorker, tmp_path: Path
+) -> AsyncIterator[SIPGateway]:
+    await provision(sip_api, tmp_path, agent_name=sip_agent_worker.agent_name)
+    gw = SIPGateway(
+        livekit=livekit_settings(sip_stack),
+        options=SIPGatewayOptions(agent_name=sip_agent_worker.agent_name, poll_interval_s=0.2),
+    )
+    await gw.start()
+    try:
+        yield gw
+    finally:
+        await gw.stop()
+
+
+async def _call(
+    stack: SIPStack, tmp_path: Path, rtp: RtpPeer, *, to: str = DID, local_ip: str = "127.0.0.1"
+) -> Sipp:
+    return await start_sipp(
+        binary=require_binary("sipp"),
+        scenario="uac_call.xml",
+        remote=stack.sip_address,
+        service=to,
+        port=free_port(protocol="udp", host=local_ip),
+        log_dir=tmp_path,
+        keys={"caller": CALLER, "rtp_port": str(rtp.port)},
+        local_ip=local_ip,
+    )
+
+
+async def test_call_is_answered_heard_keyed_and_hung_up(
+    gateway: SIPGateway, sip_stack: SIPStack, sip_api: api.LiveKitAPI, tmp_path: Path
+) -> None:
+    calls: list[CallInfo] = []
+    gateway.on_call(calls.append)
+    rtp = await RtpPeer.open()
+    sipp = await _call(sip_stack, tmp_path, rtp)
+    events: list[Event] = []
+    reader: asyncio.Task[None] | None = None
+    try:
+
+        async def one_session() -> Session | None:
+            sessions = gateway.list_sessions()
+            return sessions[0] if sessions else None
+
+        session = await wait_for(one_session, timeout_s=60, what="a SIP session in the gateway")
+        assert isinstance(session, SIPSession)
+
+        async def read() -> None:
+            async for event in session.events():
+                events.append(event)
+
+        reader = asyncio.get_running_loop().create_task(read())
+        assert len(calls) == 1
+        call = calls[0]
+        assert call.direction == "inbound"
+        assert call.to == DID
+        assert call.from_ == CALLER
+        assert call.call_id.startswith("SCL_")
+        assert call.attributes["sip.ruleID"].startswith("SDR_")
+        assert session.id == call.call_id
+        assert session.room_name.startswith(ROOM_PREFIX)
+
+        # livekit-sip answers once the agent is in the room; its SDP tells where RTP goes.
+        rtp.start(await sipp.remote_media(timeout_s=60))
+        await asyncio.sleep(1.0)  # let the agent's VAD see silence first
+        spoken_at = time.monotonic()
+        rtp.play(espeak_ulaw(SENTENCE))
+        transcript = await wait_for_event(events, EventType.USER_TRANSCRIPT, timeout_s=60)
+        words = str(transcript.data["text"]).split() if isinstance(transcript.data, dict) else []
+        # pocketsphinx on 8 kHz phone audio: most, not always all, of the words.
+        assert len({"would", "like", "order", "pizza"} & set(words)) >= 3, transcript.data
+
+        async def agent_audio() -> int | None:
+            loud = rtp.loud_packets(since=spoken_at)
+            return loud if loud >= 25 else None  # >= 0.5 s of non-silent PCMU
+
+        await wait_for(agent_audio, timeout_s=60, what="the agent's answer as non-silent RTP")
+        print(f"loud PCMU packets from livekit-sip: {rtp.loud_packets(since=spoken_at)}")
+
+        marker = len(events)
+        rtp.send_dtmf("5")
+        dtmf = await wait_for_event(events, EventType.DTMF, timeout_s=30, since=marker)
+        assert isinstance(dtmf.data, dict)
+        assert dtmf.data["digit"] == "5"
+
+        sipp.send_hangup_cue()
+        assert await sipp.wait(timeout_s=30) == 0, sipp.messages("received")
+        assert await asyncio.wait_for(session.wait_closed(), 30) == "hangup"
+
+        async def room_gone() -> bool | None:
+            return True if session.room_name not in await room_names(sip_api) else None
+
+        await wait_for(room_gone, timeout_s=30, what="the call's room to be deleted")
+        assert [t.role for t in session.transcript()][:1] == ["user"]
+    finally:
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        await sipp.kill()
+        await rtp.aclose()
+
+
+async def test_rejected_call_ends_and_leaves_no_room(
+    gateway: SIPGateway, sip_stack: SIPStack, sip_api: api.LiveKitAPI, tmp_path: Path
+) -> None:
+    seen: list[CallInfo] = []
+
+    def reject(call: CallInfo) -> None:
+        seen.append(call)
+        raise CallRejectedError("not today", reason="blocked")
+
+    gateway.on_call(reject)
+    rtp = await RtpPeer.open()
+    sipp = await _call(sip_stack, tmp_path, rtp)
+    try:
+        # The caller gets an error response or a BYE; the scenario fails either way.
+        assert await sipp.wait(timeout_s=60) != 0
+        received = sipp.messages("received")
+        assert (
+            any(code >= 400 for code in sipp.status_codes()) or "BYE" in sipp.received_requests()
+        ), received
+        assert len(seen) == 1
+        assert seen[0].from_ == CALLER
+
+        async def no_call_room() -> bool | None:
+            names = await room_names(sip_api)
+            return True if not any(n.startswith(ROOM_PREFIX) for n in names) else None
+
+        await wait_for(no_call_room, timeout_s=30, what="the rejected call's room to be deleted")
+        assert gateway.list_sessions() == []
+    finally:
+        await sipp.kill()
+        await rtp.aclose()

@@ -294,3 +294,22 @@ async def test_for_twilio_gemini_sends_16k_and_plays_the_24k_reply_as_mulaw(
         ("user", "book a table"),
         ("agent", "Table booked."),
     ]
+
+
+async def test_model_error_becomes_an_error_event_and_the_call_goes_on() -> None:
+    options = RealtimeFakeOptions(
+        user_transcript="are you there",
+        reply_text="Yes.",
+        error_on={"input_audio_buffer.append": {"message": "bad chunk", "code": "invalid_value"}},
+    )
+    fake, bridge, rec, tasks, model = await _start(options)
+    try:
+        await _send(bridge, speech_then_silence())
+        error = await rec.wait_for(EventType.ERROR)
+        agent = await rec.wait_for(EventType.AGENT_TRANSCRIPT)
+    finally:
+        await _stop(fake, bridge, tasks, model)
+    assert error.data == {"source": "realtime", "recoverable": True}
+    assert error.error
+    assert agent.data == {"text": "Yes.", "interrupted": False}
+    assert bridge.metrics().error_count == 1

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import as_strided
 
 from .format import SUPPORTED_RATES
 
@@ -123,8 +122,27 @@ def design_filter(from_rate: int, to_rate: int) -> PolyphaseFilter:
     return PolyphaseFilter(from_rate, to_rate, up, down, taps, taps_per_phase, phases, half // down)
 
 
+def _windows(buf: Float64Array, start: int, rows: int, cols: int, row_step: int) -> Float64Array:
+    """Contiguous copy of ``rows`` windows of ``cols`` samples of ``buf``, ``row_step`` apart.
+
+    (A read-only strided view copied once: overlapping windows are not BLAS-compatible, and
+    ``np.ndarray(buffer=...)`` is much cheaper per call than ``as_strided``.)
+    """
+    item = buf.itemsize
+    view: Float64Array = np.ndarray(
+        (rows, cols),
+        dtype=np.float64,
+        buffer=buf,
+        offset=start * item,
+        strides=(row_step * item, item),
+    )
+    return np.ascontiguousarray(view)
+
+
 def _to_int16(y: Float64Array) -> Int16Array:
-    return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+    np.rint(y, out=y)
+    np.clip(y, -32768, 32767, out=y)
+    return y.astype(np.int16)
 
 
 class StreamingResampler:
@@ -159,20 +177,18 @@ class StreamingResampler:
         out = np.empty(count, dtype=np.float64)
         if count and f.down == 1 and self._phase_pos == n_hist * f.up:
             # pure interpolation: one (n, T) @ (T, L) product gives every phase of every input
-            # overlapping windows are not BLAS-compatible: a contiguous copy is faster
-            windows = as_strided(buf, (len(samples), f.taps_per_phase), (buf.strides[0],) * 2)
-            out = (np.ascontiguousarray(windows) @ f.phases.T).ravel()
+            windows = _windows(buf, 0, len(samples), f.taps_per_phase, 1)
+            out = (windows @ f.phases.T).ravel()
             end = self._phase_pos + count * f.down
         elif count:
             first = self._phase_pos
-            stride = buf.strides[0]
             for k0 in range(min(f.up, count)):
                 pos = first + k0 * f.down
                 start = pos // f.up - n_hist  # window start (buffer index) of output k0
                 n_k = len(range(k0, count, f.up))
                 # L outputs later the newest input sample has moved by M
-                rows = as_strided(buf[start:], (n_k, f.taps_per_phase), (stride * f.down, stride))
-                out[k0 :: f.up] = np.ascontiguousarray(rows) @ f.phases[pos % f.up]
+                rows = _windows(buf, start, n_k, f.taps_per_phase, f.down)
+                out[k0 :: f.up] = rows @ f.phases[pos % f.up]
             end = first + count * f.down
         else:
             end = self._phase_pos

@@ -31,14 +31,18 @@ from typing import Any
 from livekit import rtc
 
 from .._errors import ConfigError
+from ..pipelines.base import PipelineParts
 from ..pipelines.factory import PipelineSettings, build_pipeline
 from ..settings import DEFAULT_AGENT_NAME, env_int, env_str
 from ..types import InterruptionMode, LLMProvider, ParticipantHandler, SessionOptions
 from .session import LiveKitSession, participant_info
 
-__all__ = ["AgentSettings", "RoomAgent", "SessionCallback", "run_job"]
+__all__ = ["AgentSettings", "PartsFactory", "RoomAgent", "SessionCallback", "run_job"]
 
 logger = logging.getLogger(__name__)
+
+PartsFactory = Callable[[], PipelineParts]
+"""Builds the parts of one session (your own livekit-agents plugins instead of settings)."""
 
 SessionCallback = Callable[[LiveKitSession], Awaitable[None] | None]
 """Called with each session once it has started (the gateway registers it)."""
@@ -100,10 +104,12 @@ class RoomAgent:
         on_session: SessionCallback | None = None,
         llm_provider: LLMProvider | None = None,
         until_idle: bool = True,
+        parts_factory: PartsFactory | None = None,
     ) -> None:
         self._room = room
         self._settings = settings
         self._llm_provider = llm_provider
+        self._parts_factory = parts_factory
         self._until_idle = until_idle
         self._on_participant = on_participant
         self._on_session = on_session
@@ -146,7 +152,11 @@ class RoomAgent:
                         extra={"participant": p.identity, "reason": str(exc)},
                     )
                     return
-            parts = build_pipeline(self._settings.pipeline, llm_provider=self._llm_provider)
+            parts = (
+                self._parts_factory()
+                if self._parts_factory is not None
+                else build_pipeline(self._settings.pipeline, llm_provider=self._llm_provider)
+            )
             session = LiveKitSession(
                 room=self._room,
                 participant=p,

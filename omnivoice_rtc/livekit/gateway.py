@@ -32,7 +32,7 @@ from ..types import (
     WebRTCSession,
 )
 from . import tokens
-from .entrypoint import AgentSettings, RoomAgent
+from .entrypoint import AgentSettings, PartsFactory, RoomAgent
 from .names import validate_room_name
 from .session import LiveKitSession
 
@@ -68,7 +68,8 @@ class LiveKitGateway:
     """WebRTCGateway on LiveKit rooms; see the module docstring.
 
     ``settings`` overrides what is derived from ``config`` (pipeline, session options);
-    ``llm_provider`` drives the text pipeline's LLM; ``drain_timeout_s`` bounds stop().
+    ``llm_provider`` drives the text pipeline's LLM; ``parts_factory`` replaces the
+    configured pipeline with your own parts per session; ``drain_timeout_s`` bounds stop().
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class LiveKitGateway:
         config: WebRTCConfig | None = None,
         settings: AgentSettings | None = None,
         llm_provider: LLMProvider | None = None,
+        parts_factory: PartsFactory | None = None,
         drain_timeout_s: float = 10.0,
     ) -> None:
         self._config = config or WebRTCConfig()
@@ -87,6 +89,7 @@ class LiveKitGateway:
             output_sample_rate_hz=self._config.audio.sample_rate,
         )
         self._llm_provider = llm_provider
+        self._parts_factory = parts_factory
         self._drain_timeout_s = drain_timeout_s
         self._handler: ParticipantHandler | None = None
         self._livekit: LiveKitSettings | None = None
@@ -104,7 +107,8 @@ class LiveKitGateway:
         if self._started:
             return
         self._livekit = _credentials(self._config)
-        build_pipeline(self._settings.pipeline, llm_provider=self._llm_provider)  # fail fast
+        if self._parts_factory is None:  # fail fast on bad settings
+            build_pipeline(self._settings.pipeline, llm_provider=self._llm_provider)
         self._started = True
         if self._config.room_name:
             await self.join_room(self._config.room_name)
@@ -158,6 +162,7 @@ class LiveKitGateway:
             on_participant=self._handler,
             llm_provider=self._llm_provider,
             until_idle=False,
+            parts_factory=self._parts_factory,
         )
         self._agent_task = asyncio.create_task(
             self._agent.run(), name=f"omnivoice.gateway.{room_name}"

@@ -640,6 +640,21 @@ class _Connection:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        record = self.response
+        if record is not None and record.status == "in_progress":
+            # cancelled before its task ever ran: report it the way the task would have
+            record.status = "cancelled"
+            await self.send(
+                {
+                    "type": "response.done",
+                    "response": {
+                        **self.response_object(record, {}),
+                        "status": "cancelled",
+                        "status_details": {"type": "cancelled", "reason": reason},
+                        "usage": _usage(0),
+                    },
+                }
+            )
 
     async def start_response(self, params: dict[str, Any], *, trigger: str) -> None:
         kind, text = self.plan_response()
@@ -647,7 +662,23 @@ class _Connection:
         self.fake.responses.append(record)
         self.response = record
         self.cancel_reason = "client_cancelled"
-        self.response_task = asyncio.create_task(self.run_response(record, params))
+        response = self.response_object(record, params)
+        # client events are handled one at a time, so nothing can cancel in between
+        await self.send({"type": "response.created", "response": response})
+        self.response_task = asyncio.create_task(self.run_response(record, response))
+
+    def response_object(self, record: ResponseRecord, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": record.id,
+            "object": "realtime.response",
+            "status": "in_progress",
+            "status_details": None,
+            "output": [],
+            "conversation_id": "conv_fake",
+            "output_modalities": ["audio"],
+            "metadata": params.get("metadata"),
+            "usage": None,
+        }
 
     def plan_response(self) -> tuple[Literal["message", "function_call"], str]:
         last = self.items[-1] if self.items else None
@@ -669,22 +700,10 @@ class _Connection:
             sample_rate=SAMPLE_RATE,
         )
 
-    async def run_response(self, record: ResponseRecord, params: dict[str, Any]) -> None:
-        response: dict[str, Any] = {
-            "id": record.id,
-            "object": "realtime.response",
-            "status": "in_progress",
-            "status_details": None,
-            "output": [],
-            "conversation_id": "conv_fake",
-            "output_modalities": ["audio"],
-            "metadata": params.get("metadata"),
-            "usage": None,
-        }
+    async def run_response(self, record: ResponseRecord, response: dict[str, Any]) -> None:
         output: list[dict[str, Any]] = []
         item_id = _new_id("item")
         try:
-            await self.send({"type": "response.created", "response": response})
             if self.opts.latency_ms:
                 await asyncio.sleep(self.opts.latency_ms / 1000)
             if self.opts.fail_responses > 0:
@@ -846,9 +865,16 @@ class _Connection:
                 "transcript": record.text,
             }
         )
-        part = {"type": "output_audio", "transcript": record.text}
-        await self.send({"type": "response.content_part.done", **part_base, "part": part})
-        done = {**item, "status": "completed", "content": [part]}
+        await self.send(
+            {
+                "type": "response.content_part.done",
+                **part_base,
+                "part": {"type": "audio", "transcript": record.text},
+            }
+        )
+        # inside a conversation item the same content is typed "output_audio"
+        content = {"type": "output_audio", "transcript": record.text}
+        done = {**item, "status": "completed", "content": [content]}
         for stored in self.items:
             if stored["id"] == item_id:
                 stored.update(done)

@@ -406,7 +406,16 @@ class RealtimeBridge:
             chat_ctx = session.chat_ctx.copy()
             chat_ctx.items.extend(outputs)
             await session.update_chat_ctx(chat_ctx)
-            session.generate_reply()
+            try:
+                await session.generate_reply()
+            except llm.RealtimeError as exc:
+                self._stats.errors += 1
+                self._emit(
+                    EventType.ERROR,
+                    time.time(),
+                    {"source": "realtime", "recoverable": True},
+                    error=f"reply after function call failed: {exc}",
+                )
 
     async def _call_function(self, call: llm.FunctionCall) -> llm.FunctionCallOutput:
         started = time.monotonic()

@@ -33,11 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Never, cast
 
 import numpy as np
 from livekit import api, rtc
 from livekit.agents import Agent, AgentSession, APIConnectOptions, room_io, stt, tts, utils
 from livekit.agents.language import LanguageCode
+from livekit.agents.voice.turn import TurnHandlingOptions
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 
 from omnivoice_rtc.livekit.gateway import LiveKitGateway
@@ -59,7 +61,7 @@ USER_SENTENCE = "hello there how are you"
 AGENT_RATE_HZ = 24000
 
 
-class InstantSTT(stt.STT):
+class InstantSTT(stt.STT[Never]):
     """Zero-latency fake STT: every utterance is ``USER_SENTENCE``."""
 
     def __init__(self) -> None:
@@ -80,7 +82,7 @@ class InstantSTT(stt.STT):
         )
 
 
-class InstantTTS(tts.TTS):
+class InstantTTS(tts.TTS[Never]):
     """Zero-latency fake TTS: returns pre-rendered speech (24 kHz PCM16) at once."""
 
     def __init__(self, pcm: bytes) -> None:
@@ -165,10 +167,13 @@ class BareAgent:
             vad=p.vad,
             aec_warmup_duration=None,
             user_away_timeout=None,
-            turn_handling={
-                **p.session_options["turn_handling"],
-                "interruption": {"enabled": True, "mode": "vad"},
-            },
+            turn_handling=cast(
+                TurnHandlingOptions,
+                {
+                    **p.session_options["turn_handling"],
+                    "interruption": {"enabled": True, "mode": "vad"},
+                },
+            ),
         )
         await self.session.start(
             Agent(instructions="bench"),

@@ -30,13 +30,14 @@ import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, room_io
 from livekit.agents.voice import events as lk
 from livekit.agents.voice import io as lk_io
+from livekit.agents.voice.turn import TurnHandlingOptions
 
 from .._errors import SessionClosedError
 from ..pipelines.base import PipelineParts
@@ -227,7 +228,7 @@ class LiveKitSession:
             tts=parts.tts,
             vad=parts.vad,
             tools=list(parts.tools),
-            turn_handling=turn_handling,
+            turn_handling=cast(TurnHandlingOptions, turn_handling),
             **opts,
         )
         self._session = session

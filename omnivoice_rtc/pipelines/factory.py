@@ -169,13 +169,13 @@ def build_pipeline(
     elif settings.mode is PipelineMode.REALTIME:
         if settings.realtime is None:
             raise ConfigError("OMNIVOICE_PIPELINE: realtime mode needs a RealtimeConfig")
-        from .realtime import build_realtime  # type: ignore[import-not-found,unused-ignore] -- reason: owned by the providers helper, may not exist yet
+        from .realtime import build_realtime
 
         parts = build_realtime(settings.realtime)
     else:
         if settings.text is None:
             raise ConfigError("OMNIVOICE_PIPELINE: text mode needs TextPipelineOptions")
-        from .text import build_text  # type: ignore[import-not-found,unused-ignore] -- reason: owned by the providers helper, may not exist yet
+        from .text import build_text
 
         parts = build_text(settings.text, llm_provider=llm_provider)
     if settings.instructions:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Never
 
 from livekit.agents import APIConnectOptions, llm, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
@@ -61,7 +61,7 @@ def _last_user_text(chat_ctx: llm.ChatContext) -> str:
     return ""
 
 
-class RulesResponderLLM(llm.LLM):
+class RulesResponderLLM(llm.LLM[Never]):
     """livekit-agents LLM that answers with :func:`respond`; never calls tools."""
 
     def __init__(self, *, responder: Callable[[str], str] = respond) -> None:

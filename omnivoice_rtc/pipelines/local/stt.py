@@ -16,7 +16,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Never
 
 import numpy as np
 from livekit import rtc
@@ -99,7 +99,7 @@ def _decode(pcm16_16k: bytes) -> tuple[str, float]:
         _POOL.release(decoder)
 
 
-class PocketSphinxSTT(stt.STT):
+class PocketSphinxSTT(stt.STT[Never]):
     """livekit-agents STT that recognizes US English offline with pocketsphinx."""
 
     def __init__(self, *, language: str = "en") -> None:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import shutil
 import struct
+from typing import Never
 
 from livekit.agents import APIConnectOptions, APIError, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
@@ -96,7 +97,7 @@ def find_espeak(binary: str = "espeak-ng") -> str:
     return path
 
 
-class EspeakTTS(tts.TTS):
+class EspeakTTS(tts.TTS[Never]):
     """livekit-agents TTS that speaks with espeak-ng; 22050 Hz mono PCM16.
 
     ``voice`` is an espeak-ng voice name (``en-us``); ``words_per_minute`` its ``-s`` rate.

@@ -13,7 +13,8 @@ import contextlib
 import subprocess
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,8 +121,8 @@ class VoiceClient:
         )
         self._spawn(self._mic())
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.create_task(coro)  # type: ignore[arg-type]  # a coroutine object
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from livekit.agents import APIError, llm, metrics, tts
+from livekit.agents.language import LanguageCode
 from livekit.agents.voice import events as lk
 
 from omnivoice_rtc.livekit.event_map import EventMapper, SessionStats, error_source, tool_calls_from
@@ -84,7 +85,9 @@ def test_only_final_non_empty_transcripts_are_mapped() -> None:
         mapper.user_transcribed(lk.UserInputTranscribedEvent(transcript="  ", is_final=True)) == []
     )
     [event] = mapper.user_transcribed(
-        lk.UserInputTranscribedEvent(transcript=" hello there ", is_final=True, language="en")
+        lk.UserInputTranscribedEvent(
+            transcript=" hello there ", is_final=True, language=LanguageCode("en")
+        )
     )
     assert event.type is EventType.USER_TRANSCRIPT
     assert event.data == {"text": "hello there", "final": True, "language": "en"}

@@ -39,8 +39,8 @@ import numpy as np
 from livekit import api, rtc
 from livekit.agents import Agent, AgentSession, APIConnectOptions, room_io, stt, tts, utils
 from livekit.agents.language import LanguageCode
-from livekit.agents.voice.turn import TurnHandlingOptions
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
+from livekit.agents.voice.turn import TurnHandlingOptions
 
 from omnivoice_rtc.livekit.gateway import LiveKitGateway
 from omnivoice_rtc.pipelines.base import PipelineParts

@@ -14,8 +14,8 @@ import subprocess
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from livekit import api, rtc

@@ -33,6 +33,7 @@
 
   const page = {
     room: null,
+    details: null, // {room, identity, url} of the current join
     connection: 'idle',
     agentIdentity: null,
     agentState: 'absent',
@@ -252,7 +253,10 @@
         try {
           const event = JSON.parse(new TextDecoder().decode(payload));
           page.events.push(event);
-          addEventLine(event.type || JSON.stringify(event).slice(0, 120));
+          // audio_received/audio_sent are byte counters (1/s): kept, not listed.
+          if (event.type !== 'audio_received' && event.type !== 'audio_sent') {
+            addEventLine(event.type || JSON.stringify(event).slice(0, 120));
+          }
         } catch (err) {
           addEventLine(`unreadable event: ${err}`);
         }
@@ -268,6 +272,7 @@
     setConnection('connecting');
     try {
       const details = await fetchToken();
+      page.details = { room: details.room, identity: details.identity, url: details.url };
       const room = new LK.Room({ adaptiveStream: true, dynacast: true });
       page.room = room;
       wireRoom(room);
@@ -348,14 +353,16 @@
 
   window.omnivoice = {
     get connection() { return page.connection; },
+    get room() { return page.details && page.details.room; },
+    get identity() { return page.details && page.details.identity; },
     get agentState() { return page.agentState; },
     get agentStatesSeen() { return page.agentStatesSeen.slice(); },
     get agentIdentity() { return page.agentIdentity; },
     get errors() { return page.errors.slice(); },
     get events() { return page.events.slice(); },
     transcript() {
-      return Array.from(page.segments.values(), (s) => ({
-        role: s.role, identity: s.identity, text: s.text, final: s.final,
+      return Array.from(page.segments.entries(), ([segment, s]) => ({
+        segment, role: s.role, identity: s.identity, text: s.text, final: s.final,
       }));
     },
     agentAudioStats,

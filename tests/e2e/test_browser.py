@@ -1,0 +1,284 @@
+"""e2e: headless Chromium joins the page, speaks a WAV, and the real agent answers.
+
+Real peers only: Debian's chromium (driven by Playwright for Python through
+``executable_path``; Playwright cannot download its own browser here) with an
+espeak-ng WAV as its fake microphone, our web server in-process, the session's
+real livekit-server (``livekit_server``) and the real agent worker with the keyless
+local pipeline (``agent_worker``).
+
+The WAV is [2 s silence][sentence][8 s silence] and Chromium loops it, so the agent
+hears the sentence again every ~12 s whenever it joined; the test waits (bounded)
+until the page's transcript shows the user's words, the agent's answer, the agent's
+states and non-silent agent audio, then leaves and checks the room is left.
+A screenshot is kept in ``test-artifacts/browser-e2e.png``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from livekit import api
+from playwright.async_api import Page, async_playwright
+
+from omnivoice_rtc.settings import LiveKitSettings, Settings, TokenSettings
+from omnivoice_rtc.web import WebServer
+from tests.conftest import ROOT, require_binary
+from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.livekit_stack import LiveKitServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+SENTENCE = "Please tell me the weather today."
+KEY_WORDS = ("weather", "today")
+"""The user's turn counts as heard when its transcript contains one of these words."""
+LEAD_SILENCE_S = 2.0
+TAIL_SILENCE_S = 8.0
+WAIT_FOR_TURN_S = 150.0
+"""Upper bound for the whole exchange (the CPU is shared with the agent's STT/TTS)."""
+MIN_AGENT_AUDIO_ENERGY = 0.01
+"""WebRTC totalAudioEnergy (sum of level² × seconds) of the agent's track; silence
+stays below 1e-6, a spoken answer is well above 0.05."""
+REDISPATCH_AFTER_S = 30.0
+"""Dispatch the agent again if it has not joined this long after the last dispatch."""
+ARTIFACTS = ROOT / "test-artifacts"
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these Chromium's own background connections are refused here and stall it.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+)
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """espeak-ng's 16-bit mono WAV of :data:`SENTENCE`, padded with silence."""
+    espeak = require_binary("espeak-ng")
+    directory = tmp_path_factory.mktemp("browser-audio")
+    raw_path = directory / "sentence.wav"
+    subprocess.run(
+        [espeak, "-v", "en-us", "-s", "150", "-w", str(raw_path), SENTENCE],
+        check=True,
+        capture_output=True,
+    )
+    with wave.open(str(raw_path), "rb") as source:
+        params = source.getparams()
+        frames = source.readframes(source.getnframes())
+    assert params.nchannels == 1
+    assert params.sampwidth == 2
+    bytes_per_second = params.framerate * params.sampwidth
+    out_path = directory / "speech.wav"
+    with wave.open(str(out_path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(params.framerate)
+        out.writeframes(b"\0" * int(LEAD_SILENCE_S * bytes_per_second))
+        out.writeframes(frames)
+        out.writeframes(b"\0" * int(TAIL_SILENCE_S * bytes_per_second))
+    return out_path
+
+
+@pytest.fixture
+async def web_server(
+    livekit_server: LiveKitServer, agent_worker: AgentWorker
+) -> AsyncIterator[WebServer]:
+    """Our web server, in-process on a free port, minting tokens for the test server."""
+    settings = Settings(
+        livekit=LiveKitSettings(
+            url=livekit_server.url,
+            api_key=livekit_server.api_key,
+            api_secret=livekit_server.api_secret,
+        ),
+        tokens=TokenSettings(agent_name=agent_worker.agent_name),
+    )
+    server = WebServer(settings=settings, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.aclose()
+
+
+@pytest.fixture
+async def page(speech_wav: Path, tmp_path: Path) -> AsyncIterator[Page]:
+    """A fresh headless Chromium profile whose microphone plays ``speech_wav`` in a loop."""
+    chromium = require_binary("chromium")
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=chromium,
+            headless=True,
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}"],
+        )
+        try:
+            yield context.pages[0] if context.pages else await context.new_page()
+        finally:
+            await context.close()
+
+
+async def _page_state(page: Page) -> dict[str, Any]:
+    state: dict[str, Any] = await page.evaluate(
+        """async () => ({
+            connection: omnivoice.connection,
+            agentState: omnivoice.agentState,
+            agentStatesSeen: omnivoice.agentStatesSeen,
+            transcript: omnivoice.transcript(),
+            events: omnivoice.events.map((e) => e.type),
+            errors: omnivoice.errors,
+            agentAudio: await omnivoice.agentAudioStats(),
+        })"""
+    )
+    return state
+
+
+def _heard(segment: dict[str, Any]) -> bool:
+    return segment["role"] == "user" and any(w in segment["text"].lower() for w in KEY_WORDS)
+
+
+def _exchange_done(state: dict[str, Any]) -> bool:
+    transcript = state["transcript"]
+    heard = [i for i, segment in enumerate(transcript) if _heard(segment)]
+    answered = (
+        any(
+            s["role"] == "agent" and s["final"] and s["text"].strip()
+            for s in transcript[heard[0] :]
+        )
+        if heard
+        else False
+    )
+    audio = state["agentAudio"] or {}
+    return (
+        answered
+        and "speaking" in state["agentStatesSeen"]
+        and audio.get("totalAudioEnergy", 0.0) > MIN_AGENT_AUDIO_ENERGY
+    )
+
+
+async def _wait_for_exchange(
+    page: Page, *, livekit_api: api.LiveKitAPI, worker: AgentWorker, room: str
+) -> tuple[dict[str, Any], int]:
+    """Poll the page until the exchange is done (or the bound passes).
+
+    livekit-server never retries a dispatch the worker could not take (it refuses
+    one when the worker reports CPU load above its target, which happens on a busy
+    test machine), so when no agent joined within :data:`REDISPATCH_AFTER_S` the test
+    dispatches it again through the API. Returns the last state and that count.
+    """
+    deadline = time.monotonic() + WAIT_FOR_TURN_S
+    next_redispatch = time.monotonic() + REDISPATCH_AFTER_S
+    redispatches = 0
+    state = await _page_state(page)
+    while not _exchange_done(state) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        state = await _page_state(page)
+        if state["agentState"] in ("absent", "waiting") and time.monotonic() > next_redispatch:
+            await worker.dispatch(livekit_api, room)
+            redispatches += 1
+            next_redispatch = time.monotonic() + REDISPATCH_AFTER_S
+    return state, redispatches
+
+
+async def _wait_for_connection(page: Page, wanted: str, *, timeout_s: float) -> None:
+    """Poll the page's connection state (page.evaluate is exempt from the page's CSP,
+    unlike Playwright's wait_for_function, which needs 'unsafe-eval')."""
+    deadline = time.monotonic() + timeout_s
+    state = await page.evaluate("window.omnivoice.connection")
+    while state != wanted and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        state = await page.evaluate("window.omnivoice.connection")
+    assert state == wanted, f"page connection stayed {state!r}, expected {wanted!r}"
+
+
+async def _participants(livekit_api: api.LiveKitAPI, room: str) -> set[str]:
+    """Identities in ``room``; empty once the server has deleted the room."""
+    try:
+        response = await livekit_api.room.list_participants(api.ListParticipantsRequest(room=room))
+    except api.ServerError as exc:
+        if exc.code == api.ServerErrorCode.NOT_FOUND:
+            return set()
+        raise
+    return {p.identity for p in response.participants}
+
+
+async def test_browser_joins_speaks_and_agent_answers(
+    page: Page, web_server: WebServer, livekit_api: api.LiveKitAPI, agent_worker: AgentWorker
+) -> None:
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+
+    await page.goto(f"{web_server.url}/")
+    await page.click("#join")
+    await _wait_for_connection(page, "connected", timeout_s=60.0)
+    room = await page.evaluate("window.omnivoice.room")
+    identity = await page.evaluate("window.omnivoice.identity")
+    assert room.startswith("web-")
+    assert identity.startswith("visitor-")
+
+    state, redispatches = await _wait_for_exchange(
+        page, livekit_api=livekit_api, worker=agent_worker, room=room
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "browser-e2e.png"), full_page=True)
+
+    context = (
+        f"page state: {state}\nre-dispatches: {redispatches}\n"
+        f"worker log tail:\n{agent_worker.log_text()[-2000:]}"
+    )
+    transcript = state["transcript"]
+    user_turns = [s for s in transcript if _heard(s)]
+    assert user_turns, f"the page's transcript never showed the user's words {KEY_WORDS}\n{context}"
+    assert user_turns[0]["identity"] == identity
+    first_heard = transcript.index(user_turns[0])
+    agent_answers = [
+        s for s in transcript[first_heard:] if s["role"] == "agent" and s["final"] and s["text"]
+    ]
+    assert agent_answers, f"no agent answer after the user's turn\n{context}"
+    assert agent_answers[0]["text"].startswith("You said:"), context
+    assert {"listening", "thinking", "speaking"} <= set(state["agentStatesSeen"]), context
+    assert state["agentAudio"]["totalAudioEnergy"] > MIN_AGENT_AUDIO_ENERGY, context
+    # The session relays its events on the data topic; the page received them in order.
+    events = state["events"]
+    assert events[0] == "session_started", context
+    assert events.index("user_transcript") < events.index("agent_speech_start"), context
+    assert state["errors"] == [], context
+    assert page_errors == [], context
+
+    # What the page shows on screen is what the state says.
+    heard_bubble = page.locator(f"#transcript .turn[data-segment='{user_turns[0]['segment']}']")
+    assert await heard_bubble.get_attribute("data-role") == "user"
+    heard_text = (await heard_bubble.inner_text()).lower()
+    assert any(word in heard_text for word in KEY_WORDS)
+    answer_bubble = page.locator(f"#transcript .turn[data-segment='{agent_answers[0]['segment']}']")
+    assert await answer_bubble.get_attribute("data-role") == "agent"
+    assert "You said:" in await answer_bubble.inner_text()
+    assert await page.get_attribute("#agent-state", "data-state") in (
+        "listening",
+        "thinking",
+        "speaking",
+    )
+
+    # The visitor and the agent are both in the room; Leave takes the visitor out.
+    assert identity in await _participants(livekit_api, room)
+    await page.click("#leave")
+    await _wait_for_connection(page, "idle", timeout_s=30.0)
+    remaining = await _participants(livekit_api, room)
+    deadline = time.monotonic() + 30.0
+    while identity in remaining and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        remaining = await _participants(livekit_api, room)
+    assert identity not in remaining

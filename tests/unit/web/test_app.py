@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -139,3 +140,33 @@ def test_load_route_installer_errors(spec: str, message: str) -> None:
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_route_installer(spec)
+
+
+def _install_ws_echo(app: web.Application) -> None:
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        async for message in socket:
+            await socket.send_str(f"echo:{message.data}")
+        return socket
+
+    app.router.add_get("/media/ws", echo)
+
+
+async def test_route_installers_can_add_websockets(make_client: ClientFactory) -> None:
+    client = await make_client(route_installers=[_install_ws_echo])
+    socket = await client.ws_connect("/media/ws")
+    await socket.send_str("frame")
+    assert await socket.receive_str() == "echo:frame"
+    await socket.close()
+    # The server counts the request when its handler returns, just after the close
+    # handshake the client waited for: poll (bounded) instead of racing it.
+    counted = 'omnivoice_http_requests_total{method="GET",route="/media/ws",status="101"} 1.0'
+    text = ""
+    for _ in range(200):
+        text = await (await client.get("/metrics")).text()
+        if counted in text:
+            break
+        await asyncio.sleep(0.01)
+    assert counted in text
+    assert 'omnivoice_http_request_duration_seconds_count{route="/media/ws"}' not in text

@@ -254,7 +254,8 @@ async def test_browser_joins_speaks_and_agent_answers(
     # The session relays its events on the data topic; the page received them in order.
     events = state["events"]
     assert events[0] == "session_started", context
-    assert events.index("user_transcript") < events.index("agent_speech_start"), context
+    first_user_transcript = events.index("user_transcript")
+    assert "agent_speech_start" in events[first_user_transcript:], context
     assert state["errors"] == [], context
     assert page_errors == [], context
 
@@ -282,3 +283,39 @@ async def test_browser_joins_speaks_and_agent_answers(
         await asyncio.sleep(0.2)
         remaining = await _participants(livekit_api, room)
     assert identity not in remaining
+
+
+async def test_page_asks_for_the_key_when_the_server_requires_one(
+    page: Page, livekit_server: LiveKitServer, livekit_api: api.LiveKitAPI
+) -> None:
+    """With OMNIVOICE_TOKEN_KEY set, Join first gets 401, the page shows the key field,
+    and Join with the key connects the visitor to its room."""
+    settings = Settings(
+        livekit=LiveKitSettings(
+            url=livekit_server.url,
+            api_key=livekit_server.api_key,
+            api_secret=livekit_server.api_secret,
+        ),
+        tokens=TokenSettings(key="e2e-shared-key", agent_name="omnivoice-e2e-no-such-agent"),
+    )
+    server = WebServer(settings=settings, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        await page.goto(f"{server.url}/")
+        assert await page.is_hidden("#key")
+        await page.click("#join")
+        await page.wait_for_selector("#key", state="visible", timeout=30_000)
+        await page.wait_for_selector("#error", state="visible", timeout=30_000)
+        assert "access key" in await page.inner_text("#error")
+        await _wait_for_connection(page, "idle", timeout_s=30.0)
+
+        await page.fill("#key", "e2e-shared-key")
+        await page.click("#join")
+        await _wait_for_connection(page, "connected", timeout_s=60.0)
+        room = await page.evaluate("window.omnivoice.room")
+        identity = await page.evaluate("window.omnivoice.identity")
+        assert identity in await _participants(livekit_api, room)
+        await page.click("#leave")
+        await _wait_for_connection(page, "idle", timeout_s=30.0)
+    finally:
+        await server.aclose()

@@ -177,9 +177,11 @@ static PyObject *Stream_process(Stream *s, PyObject *arg) {
     if (!stream_ready(s)) return NULL;
     if (PyObject_GetBuffer(arg, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
         PyErr_Clear();
+        PyObject *type_name = PyType_GetName(Py_TYPE(arg)); /* short name, like type(x).__name__ */
+        if (type_name == NULL) return NULL;
         PyErr_Format(PyExc_ValueError,
-                     "StreamConverter.process: expected bytes-like audio, got %.80s",
-                     Py_TYPE(arg)->tp_name);
+                     "StreamConverter.process: expected bytes-like audio, got %U", type_name);
+        Py_DECREF(type_name);
         return NULL;
     }
     const char *fmt = view.format ? view.format : "B";

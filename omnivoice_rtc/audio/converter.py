@@ -96,9 +96,11 @@ def _samples_from(frame: Any, fmt: AudioFormat) -> npt.NDArray[np.int16]:
     try:
         view = memoryview(frame)
     except TypeError:
+        view = None
+    if view is None or not view.c_contiguous:
         raise ValueError(
             f"StreamConverter.process: expected bytes-like audio, got {type(frame).__name__}"
-        ) from None
+        )
     bps = fmt.encoding.bytes_per_sample
     item = view.format.lstrip("<=@")
     if item not in ("B", "b", "c") and not (item == "h" and bps == 2):

@@ -184,6 +184,14 @@ def test_wrong_dtype_is_rejected(backend: str) -> None:
         ulaw.process(np.zeros(160, dtype=np.int16))  # type: ignore[arg-type]  # reason: the error under test
 
 
+def test_non_contiguous_array_is_rejected(backend: str) -> None:
+    conv = make(GEMINI_INPUT, TWILIO, backend)
+    with pytest.raises(
+        ValueError, match=r"^StreamConverter.process: expected bytes-like audio, got ndarray$"
+    ):
+        conv.process(np.zeros(640, dtype=np.int16)[::2])  # type: ignore[arg-type]  # reason: the error under test
+
+
 def test_non_bytes_is_rejected(backend: str) -> None:
     conv = make(GEMINI_INPUT, TWILIO, backend)
     with pytest.raises(

@@ -19,13 +19,14 @@
   const ATTR_TRACK_ID = 'lk.transcribed_track_id';
   const MAX_EVENTS_SHOWN = 200;
   const LEVEL_POLL_MS = 100;
+  const AGENT_WAIT_HINT_MS = 20000;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
     form: $('join-form'), join: $('join'), leave: $('leave'), mute: $('mute'),
     room: $('room'), name: $('display-name'), key: $('key'),
     connection: $('connection'), agentState: $('agent-state'),
-    error: $('error'), roomInfo: $('room-info'),
+    error: $('error'), notice: $('notice'), roomInfo: $('room-info'),
     transcript: $('transcript'), transcriptEmpty: $('transcript-empty'),
     events: $('events'), micLevel: $('mic-level'), agentLevel: $('agent-level'),
     audioSink: $('audio-sink'),
@@ -43,6 +44,7 @@
     events: [],
     errors: [],
     levelTimer: null,
+    agentWaitTimer: null,
   };
 
   // ---------------------------------------------------------------- UI helpers
@@ -75,6 +77,11 @@
     page.errors.push(message);
     ui.error.textContent = message;
     ui.error.hidden = false;
+  }
+
+  function setNotice(message) {
+    ui.notice.textContent = message;
+    ui.notice.hidden = !message;
   }
 
   function clearError() {
@@ -155,6 +162,7 @@
 
   function trackAgent(participant) {
     if (!isAgent(participant)) return;
+    setNotice('');
     page.agentIdentity = participant.identity;
     const state = participant.attributes[ATTR_AGENT_STATE];
     setAgentState(state || 'initializing');
@@ -286,6 +294,11 @@
       startLevelMeters(room);
       setConnection('connected');
       if (page.agentState === 'absent') setAgentState('waiting');
+      page.agentWaitTimer = window.setTimeout(() => {
+        if (page.room === room && page.agentState === 'waiting') {
+          setNotice('The agent has not joined yet. Is the agent worker running? (Leave and Join to retry.)');
+        }
+      }, AGENT_WAIT_HINT_MS);
     } catch (err) {
       showError(err && err.message ? err.message : String(err));
       await leave();
@@ -294,6 +307,9 @@
 
   function teardown() {
     stopLevelMeters();
+    if (page.agentWaitTimer !== null) window.clearTimeout(page.agentWaitTimer);
+    page.agentWaitTimer = null;
+    setNotice('');
     for (const element of Array.from(ui.audioSink.children)) element.remove();
     page.room = null;
     page.agentIdentity = null;

@@ -10,6 +10,7 @@ from livekit import rtc
 from livekit.agents import llm
 from livekit.agents.voice import io
 
+from tests.conftest import require_binary
 from tests.fakes.openai_http import espeak_pcm16, pcm16_rms
 
 __all__ = [
@@ -27,6 +28,7 @@ FRAME_SAMPLES = MIC_RATE_HZ // 100  # 10 ms
 
 def speech_pcm(text: str) -> bytes:
     """espeak-ng speech of ``text`` at 48 kHz s16le mono (a participant's mic rate)."""
+    require_binary("espeak-ng")
     return espeak_pcm16(text, sample_rate=MIC_RATE_HZ)
 
 

@@ -8,6 +8,7 @@ non-microphone source) are each refused. Room helpers create/list/delete.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 import uuid
@@ -44,8 +45,9 @@ async def rooms() -> AsyncIterator[list[rtc.Room]]:
     """Rooms created by a test; disconnected after it."""
     created: list[rtc.Room] = []
     yield created
-    for room in created:
-        await room.disconnect()
+    for room in created:  # bounded: a wedged FFI call must fail the test, not hang the run
+        async with asyncio.timeout(GUARD_S):
+            await room.disconnect()
 
 
 async def connect(server: LiveKitServer, token: str, rooms: list[rtc.Room]) -> rtc.Room:
@@ -126,12 +128,16 @@ async def test_published_microphone_audio_reaches_the_other_participant(
                     if loud_frames >= 20:
                         break
         finally:
-            await stream.aclose()
+            async with asyncio.timeout(GUARD_S):
+                await stream.aclose()
         assert loud_frames >= 20
     finally:
         stop.set()
-        await publisher
-        await source.aclose()
+        publisher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await publisher
+        async with asyncio.timeout(GUARD_S):
+            await source.aclose()
 
 
 async def test_server_applies_the_microphone_only_grant(

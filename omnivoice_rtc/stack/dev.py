@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ..settings import Settings
+from ..settings import Settings, env_int
 from .livekit import PROJECT_ROOT, livekit_server_spec
 from .specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
 
@@ -105,15 +106,27 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
     if not options.agent:
         notes.append("agent worker: disabled (--no-agent)")
     elif worker.is_file():
+        health_port = env_int(
+            os.environ, "OMNIVOICE_WORKER_HTTP_PORT", 8081, minimum=0, maximum=65535
+        )
+        agent_env = dict(env)
+        # On a developer machine the worker should take jobs even when the CPU is busy.
+        agent_env.setdefault(
+            "OMNIVOICE_WORKER_LOAD_THRESHOLD",
+            os.environ.get("OMNIVOICE_WORKER_LOAD_THRESHOLD", "100"),
+        )
         specs.append(
             ProcessSpec(
                 name="agent",
                 argv=(sys.executable, str(worker), "start"),
-                env=env,
+                env=agent_env,
                 cwd=str(PROJECT_ROOT),
                 health=LogCheck(pattern=r"registered worker"),
                 start_timeout_s=120.0,
                 stop_timeout_s=10.0,
+                ports=(
+                    (PortUse(port=health_port, purpose="worker health"),) if health_port else ()
+                ),
             )
         )
         urls["Agent"] = f"{settings.agent_name} (explicit dispatch)"

@@ -71,6 +71,8 @@ def test_default_port_comes_from_livekit_url() -> None:
 
 def test_full_plan_order_and_child_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dev_module, "_load_sip_specs", lambda: fake_sip)
+    monkeypatch.delenv("OMNIVOICE_WORKER_LOAD_THRESHOLD", raising=False)
+    monkeypatch.setenv("OMNIVOICE_WORKER_HTTP_PORT", "18081")
     settings = Settings.from_env({**LOCAL, "OMNIVOICE_AGENT_NAME": "my-agent"})
     plan = build_dev_plan(settings, DevOptions(livekit_port=17880, web_port=18080))
     expected = ["redis", "livekit-server", "agent", "web", "livekit-sip"]
@@ -91,6 +93,8 @@ def test_full_plan_order_and_child_environment(monkeypatch: pytest.MonkeyPatch) 
         if spec.name == "agent":
             assert spec.argv[1:] == (str(PROJECT_ROOT / "agents" / "worker.py"), "start")
             assert spec.health == LogCheck(pattern=r"registered worker")
+            assert spec.env["OMNIVOICE_WORKER_LOAD_THRESHOLD"] == "100"
+            assert [(p.protocol, p.port) for p in spec.ports] == [("tcp", 18081)]
         if spec.name == "web":
             assert spec.argv[1:] == (
                 "-m", "omnivoice_rtc.web", "--host", "127.0.0.1", "--port", "18080",

@@ -20,7 +20,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Final
 
 from aiohttp import WSMsgType, web
 from livekit import api, rtc
@@ -54,9 +53,6 @@ from .room import CallRoom
 __all__ = ["BridgeHooks", "CallBridge"]
 
 logger = logging.getLogger(__name__)
-
-_FLUSH_BACKLOG_MS: Final = 100.0
-"""Agent stopped speaking with more than this still buffered at the carrier -> flush (ms)."""
 
 
 class BridgeHooks:
@@ -98,6 +94,7 @@ class CallBridge:
         room: CallRoom,
         policy: MediaPolicy | None = None,
         hooks: BridgeHooks | None = None,
+        counters: CallCounters | None = None,
     ) -> None:
         self.ws = ws
         self.codec = codec
@@ -105,7 +102,7 @@ class CallBridge:
         self.room = room
         self.policy = policy or MediaPolicy()
         self.hooks = hooks or BridgeHooks()
-        self.counters = CallCounters()
+        self.counters = counters or CallCounters()
         self._in = inbound
         self._out = outbound
         self._budget = RealTimeBudget(burst_ms=self.policy.burst_ms)
@@ -113,6 +110,11 @@ class CallBridge:
         self._queue: deque[bytes] = deque(maxlen=max_frames)
         self._queue_ready = asyncio.Event()
         self._send_task: asyncio.Task[None] | None = None
+        self._publish_task: asyncio.Task[None] | None = None
+        self._caller_queue: deque[bytes] = deque(
+            maxlen=max(1, self.policy.inbound_queue_ms // FRAME_MS)
+        )
+        self._caller_ready = asyncio.Event()
         self._end_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._playout_end = 0.0  # monotonic time the carrier finishes what we sent (s)
@@ -122,8 +124,12 @@ class CallBridge:
         self._last_in = 0.0
         self._ending = ""
         self._closed = asyncio.Event()
+        self.relaying = asyncio.Event()
+        """Set once the room is joined and frames are being relayed."""
         self.started_at = time.monotonic()
         self.last_flush_at: float | None = None
+        self._user_spoke_over_agent = False
+        self._frames_out_at_flush = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -141,7 +147,9 @@ class CallBridge:
         reason = "carrier_hangup"
         try:
             await self.room.start()
+            self.relaying.set()
             self._send_task = asyncio.ensure_future(self._send_loop())
+            self._publish_task = asyncio.ensure_future(self._publish_loop())
             reason = await self._read_loop()
         except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError) as exc:
             logger.warning(
@@ -166,7 +174,7 @@ class CallBridge:
         return self._ending or "carrier_hangup"
 
     async def _teardown(self, reason: str) -> None:
-        for task in (self._send_task, self._end_task, *self._tasks):
+        for task in (self._send_task, self._publish_task, self._end_task, *self._tasks):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -192,7 +200,8 @@ class CallBridge:
                 await self.hooks.hangup()
             except Exception as exc:  # noqa: BLE001  # reason: REST failure must not keep the call open; logged, socket close follows
                 logger.warning(
-                    "carrier hangup failed", extra={"call_id": self.call.call_id, "error": str(exc)}
+                    "carrier hangup failed",
+                    extra={"call_id": self.call.call_id, "error": repr(exc)},
                 )
         if not self.ws.closed:
             await self.ws.close(code=CLOSE_NORMAL)
@@ -268,7 +277,19 @@ class CallBridge:
         self._last_in = now
         self.counters.frames_in += 1
         self.counters.bytes_in += len(payload)
-        await self.room.push_caller_audio(self._in.convert(payload))
+        if len(self._caller_queue) == self._caller_queue.maxlen:
+            self.counters.dropped_too_fast += 1  # the deque drops the oldest frame
+        self._caller_queue.append(self._in.convert(payload))
+        self._caller_ready.set()
+
+    async def _publish_loop(self) -> None:
+        """Caller audio -> room. Never blocks the socket reader: a publisher slower
+        than the carrier loses the oldest audio instead of adding delay."""
+        while True:
+            await self._caller_ready.wait()
+            self._caller_ready.clear()
+            while self._caller_queue:
+                await self.room.push_caller_audio(self._caller_queue.popleft())
 
     # ------------------------------------------------------------------ room -> caller
 
@@ -327,15 +348,31 @@ class CallBridge:
         await self._send(self.codec.serialize(Clear()))
 
     def on_agent_event(self, event: Event) -> None:
-        """CallRoom callback: an ``omnivoice.events`` event from the agent."""
-        if event.type is EventType.INTERRUPTION and not self.closed:
-            self.spawn(self.flush("interruption"))
+        """CallRoom callback: an ``omnivoice.events`` event from the agent.
+
+        ``user_speech_start`` while the agent speaks marks a possible barge-in (see
+        :meth:`on_agent_state`); ``interruption`` flushes unless that already happened.
+        """
+        if event.type is EventType.USER_SPEECH_START:
+            self._user_spoke_over_agent = self.room.agent_state == "speaking"
+        elif event.type is EventType.INTERRUPTION:
+            self._flush_once("interruption")
         self.hooks.on_event(event)
 
     def on_agent_state(self, old: str, new: str) -> None:
-        """CallRoom callback: the agent stopped speaking with audio still buffered -> flush."""
-        if old == "speaking" and new != "speaking" and self.carrier_backlog_ms > _FLUSH_BACKLOG_MS:
-            self.spawn(self.flush("agent_stopped"))
+        """CallRoom callback: the agent stopped speaking because the caller talked over it
+        -> flush what the carrier still buffers (the ``interruption`` event comes later)."""
+        if new == "speaking":
+            self._user_spoke_over_agent = False
+        elif old == "speaking" and self._user_spoke_over_agent:
+            self._flush_once("agent_interrupted")
+
+    def _flush_once(self, reason: str) -> None:
+        """Flush unless nothing was sent since the last flush (one barge-in, one clear)."""
+        if self.closed or self.counters.frames_out == self._frames_out_at_flush:
+            return
+        self._frames_out_at_flush = self.counters.frames_out
+        self.spawn(self.flush(reason))
 
     def on_agent_dtmf(self, digit: str) -> None:
         """CallRoom callback: none of the four media-stream protocols can play DTMF."""

@@ -24,6 +24,7 @@ from typing import Final
 
 from aiohttp import WSMsgType, web
 
+from ..carriers import telnyx as telnyx_api
 from ..carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
 from ..media_streams.base import Carrier, Connected, MediaStreamCodec, Start
 from ..media_streams.detect import codec_for, detect_carrier
@@ -33,13 +34,21 @@ from ..media_streams.twilio import TwilioCodec
 from ..media_streams.vonage import VonageCodec
 from .policy import CLOSE_POLICY, CallCounters, MediaPolicy
 
-__all__ = ["TOKEN_PARAMETER", "OpenedStream", "StreamRejected", "open_stream"]
+__all__ = [
+    "PENDING_CALL_PREFIX",
+    "TOKEN_PARAMETER",
+    "OpenedStream",
+    "StreamRejected",
+    "open_stream",
+]
 
 logger = logging.getLogger(__name__)
 
 TOKEN_PARAMETER: Final = "token"
 """Name of the custom parameter / header that carries the one-time stream token."""
 TELNYX_TOKEN_HEADER: Final = "x-telnyx-streaming-auth-token"
+PENDING_CALL_PREFIX: Final = "pending-"
+"""Call id of a token issued by ``make_call`` before the carrier assigned the real id."""
 
 
 class StreamRejected(Exception):
@@ -72,13 +81,18 @@ def _bind(codec: MediaStreamCodec, message: Start | Connected) -> MediaStreamCod
 
 
 def _token_from(
-    carrier: Carrier, message: Start | Connected, headers: Mapping[str, str]
+    carrier: Carrier,
+    message: Start | Connected,
+    headers: Mapping[str, str],
+    connected_token: str | None,
 ) -> str | None:
     token = message.custom_parameters.get(TOKEN_PARAMETER)
     if token:
         return token
     if carrier == "telnyx":
-        return headers.get(TELNYX_TOKEN_HEADER) or None
+        if isinstance(message, Start):
+            token = telnyx_api.stream_token_from_start(message)
+        return token or headers.get(TELNYX_TOKEN_HEADER) or connected_token or None
     if carrier == "vonage":
         auth = headers.get("Authorization", "")
         if auth.startswith("Bearer ") and "." not in auth:  # a custom token, not Vonage's JWT
@@ -121,6 +135,7 @@ async def open_stream(
     deadline = loop.time() + policy.start_timeout_s
     headers = headers or {}
     codec: MediaStreamCodec | None = None
+    connected_token: str | None = None
     try:
         for _ in range(policy.max_frames_before_start + 1):
             frame = await _next_frame(ws, deadline)
@@ -141,16 +156,20 @@ async def open_stream(
                 isinstance(message, Connected) and carrier == "vonage"
             )
             if not is_opening:
-                if not isinstance(message, Connected):
+                if isinstance(message, Connected):
+                    extra_token = message.extra.get(TELNYX_TOKEN_HEADER)
+                    connected_token = extra_token if isinstance(extra_token, str) else None
+                else:
                     counters.dropped_before_start += 1
                 continue
             assert isinstance(message, Start | Connected)  # reason: is_opening above
-            token = _token_from(carrier, message, headers)
+            token = _token_from(carrier, message, headers, connected_token)
             try:
                 grant = tokens.redeem(token, carrier)
             except StreamTokenError as exc:
                 raise StreamRejected(f"stream token {exc.reason}", code=CLOSE_POLICY) from None
-            if isinstance(message, Start) and message.call_id != grant.call_id:
+            pending = grant.call_id.startswith(PENDING_CALL_PREFIX)  # dialled by make_call
+            if isinstance(message, Start) and not pending and message.call_id != grant.call_id:
                 raise StreamRejected("stream token is for another call", code=CLOSE_POLICY)
             return OpenedStream(
                 carrier=carrier,

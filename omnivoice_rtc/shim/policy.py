@@ -42,6 +42,8 @@ class MediaPolicy:
     """Seconds to wait for the frames that carry the stream token (then 1008)."""
     burst_ms: int = 400
     """Inbound audio allowed ahead of real time (ms); beyond it frames are dropped."""
+    inbound_queue_ms: int = 200
+    """Caller audio waiting for the room publisher (ms); beyond it the oldest is dropped."""
     outbound_queue_ms: int = 2000
     """Agent audio held for a slow socket before the oldest is dropped (ms)."""
     mark_every_ms: int = 500

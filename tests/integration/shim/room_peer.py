@@ -78,7 +78,9 @@ class AgentPeer:
         self.caller_kind = participant.kind
         self.caller_attributes = dict(participant.attributes)
         if track.kind == rtc.TrackKind.KIND_AUDIO:
-            task = asyncio.ensure_future(self._record(rtc.AudioStream.from_track(track=track, sample_rate=self.rate_hz)))
+            task = asyncio.ensure_future(
+                self._record(rtc.AudioStream.from_track(track=track, sample_rate=self.rate_hz))
+            )
             self._tasks.add(task)
 
     async def _record(self, stream: rtc.AudioStream) -> None:
@@ -94,7 +96,9 @@ class AgentPeer:
         step = self.rate_hz * frame_ms // 1000 * 2
         for i in range(0, len(pcm) - step + 1, step):
             chunk = pcm[i : i + step]
-            await self._source.capture_frame(rtc.AudioFrame(chunk, self.rate_hz, 1, len(chunk) // 2))
+            await self._source.capture_frame(
+                rtc.AudioFrame(chunk, self.rate_hz, 1, len(chunk) // 2)
+            )
 
     async def send_event(self, event: Event, *, participant: str) -> None:
         payload = encode_event(event, participant=participant, session_id="test")

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 async def _until(predicate: object, *, timeout_s: float = 10.0) -> None:
     async def wait() -> None:
-        while not predicate():  # type: ignore[operator]  # reason: a zero-arg callable
+        while not predicate():  # type: ignore[operator]  # noqa: ASYNC110  # reason: a zero-arg callable; polls state set by livekit callbacks
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(wait(), timeout_s)
@@ -50,7 +50,13 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
         ),
         room_name=room_name,
         identity=identity,
-        attributes={"carrier": "twilio", "call_id": call_id, "from": "+15550001", "to": "+15550002", "direction": "inbound"},
+        attributes={
+            "carrier": "twilio",
+            "call_id": call_id,
+            "from": "+15550001",
+            "to": "+15550002",
+            "direction": "inbound",
+        },
         agent_name="no-such-agent",
         audio=RoomAudioOptions(publish_rate_hz=8000, subscribe_rate_hz=8000),
         callbacks=RoomCallbacks(
@@ -93,7 +99,9 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
             Event(type=EventType.USER_TRANSCRIPT, data={"text": "hello", "final": True}),
             participant=identity,
         )
-        await peer.send_event(Event(type=EventType.ERROR, error="other"), participant="someone-else")
+        await peer.send_event(
+            Event(type=EventType.ERROR, error="other"), participant="someone-else"
+        )
         await _until(lambda: len(events) == 1)
         assert events[0].type is EventType.USER_TRANSCRIPT
         await peer.set_state("speaking")

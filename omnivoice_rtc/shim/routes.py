@@ -1,0 +1,116 @@
+"""Carrier routes for the one web server: four carriers' webhooks and media WebSockets.
+
+===============================  =============================================================
+``GET|POST /carriers/{c}/answer``  answer webhook of carrier ``c`` (twilio/telnyx/vonage/plivo)
+``GET /carriers/{c}/media``        media WebSocket of carrier ``c``
+``GET /carriers/media``            media WebSocket; the carrier is detected from its first frame
+===============================  =============================================================
+
+Use :func:`carrier_route_installer` with ``create_app(settings, route_installers=[...])``,
+or call :func:`install_carrier_routes` on an application directly. The gateways are
+started on app startup and stopped (calls ended) on app cleanup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Final
+
+from aiohttp import web
+
+from ..media_streams.base import Carrier, MediaStreamCodec
+from ..web.routes import RouteInstaller
+from .gateway import GENERIC_MEDIA_PATH, MediaStreamGateway, answer_path, media_path
+from .handshake import StreamRejected, open_stream
+from .policy import CallCounters
+
+__all__ = [
+    "CARRIER_GATEWAYS_KEY",
+    "carrier_route_installer",
+    "install_carrier_routes",
+]
+
+CARRIER_GATEWAYS_KEY: Final = web.AppKey("omnivoice_carrier_gateways", dict)
+"""``app[CARRIER_GATEWAYS_KEY]``: carrier name -> :class:`MediaStreamGateway`."""
+_CLOSE_TRY_AGAIN: Final = 1013
+
+
+def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamGateway]) -> None:
+    """Add webhook and WebSocket routes for ``gateways`` (one per carrier) to ``app``."""
+    by_carrier: dict[Carrier, MediaStreamGateway] = {}
+    for gateway in gateways:
+        carrier = gateway.adapter.carrier
+        if carrier in by_carrier:
+            raise ValueError(f"install_carrier_routes: two gateways for carrier {carrier!r}")
+        by_carrier[carrier] = gateway
+    if not by_carrier:
+        raise ValueError("install_carrier_routes: no gateways given")
+    if len({id(g.runtime.tokens) for g in by_carrier.values()}) != 1:
+        raise ValueError(
+            "install_carrier_routes: all gateways must share one ShimRuntime token store"
+        )
+    app[CARRIER_GATEWAYS_KEY] = by_carrier
+    codecs: dict[Carrier, MediaStreamCodec] = {c: g.adapter.codec() for c, g in by_carrier.items()}
+
+    for carrier, gateway in by_carrier.items():
+        app.router.add_route("POST", answer_path(carrier), gateway.handle_webhook)
+        app.router.add_route("GET", answer_path(carrier), gateway.handle_webhook)
+        app.router.add_get(media_path(carrier), _media_handler(by_carrier, codecs, carrier))
+    app.router.add_get(GENERIC_MEDIA_PATH, _media_handler(by_carrier, codecs, None))
+
+    async def start_gateways(_app: web.Application) -> None:
+        for gateway in by_carrier.values():
+            await gateway.start()
+
+    async def stop_gateways(_app: web.Application) -> None:
+        for gateway in by_carrier.values():
+            await gateway.stop()
+
+    app.on_startup.append(start_gateways)
+    app.on_shutdown.append(stop_gateways)
+
+
+def carrier_route_installer(gateways: Iterable[MediaStreamGateway]) -> RouteInstaller:
+    """A route installer (``(app) -> None``) for ``create_app(route_installers=...)``."""
+    chosen = tuple(gateways)
+
+    def install(app: web.Application) -> None:
+        install_carrier_routes(app, chosen)
+
+    return install
+
+
+def _media_handler(
+    gateways: Mapping[Carrier, MediaStreamGateway],
+    codecs: Mapping[Carrier, MediaStreamCodec],
+    carrier: Carrier | None,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        any_gateway = next(iter(gateways.values()))
+        policy = any_gateway.runtime.policy
+        ws = web.WebSocketResponse(max_msg_size=policy.max_frame_bytes, autoping=True)
+        await ws.prepare(request)
+        if carrier is not None and not gateways[carrier].started:
+            await ws.close(code=_CLOSE_TRY_AGAIN, message=b"gateway not started")
+            return ws
+        counters = CallCounters()
+        try:
+            opened = await open_stream(
+                ws,
+                tokens=any_gateway.runtime.tokens,
+                policy=policy,
+                counters=counters,
+                carrier=carrier,
+                codecs=codecs,
+                headers=request.headers,
+            )
+        except StreamRejected:
+            return ws
+        gateway = gateways.get(opened.carrier)
+        if gateway is None or not gateway.started:
+            await ws.close(code=_CLOSE_TRY_AGAIN, message=b"gateway not started")
+            return ws
+        await gateway.run_stream(ws, opened, counters)
+        return ws
+
+    return handle

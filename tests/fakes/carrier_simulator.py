@@ -1,0 +1,522 @@
+"""A carrier, simulated from each carrier's documented protocol (reference sections 1-4).
+
+It does what Twilio, Telnyx, Vonage or Plivo do when a call arrives at a number pointed
+at our server: POST (or GET) a correctly signed answer webhook, read the markup it gets
+back, open the WebSocket the markup names (with the token where the markup put it),
+stream caller audio as that carrier's frames at real-time pace, and play what comes
+back: it decodes outbound media, echoes marks after the audio before them has
+"played" (a playout clock), drops queued audio and echoes pending marks on a clear,
+and records every command with its arrival time.
+
+Messages are built with the carriers package's codecs (their serialize side) and the
+webhook signatures with its signing helpers, so this file holds only the choreography.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import secrets
+import ssl
+import time
+import xml.etree.ElementTree as ET
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import aiohttp
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from omnivoice_rtc.audio.converter import StreamConverter
+from omnivoice_rtc.audio.format import PLIVO, TELNYX, TWILIO, AudioEncoding, AudioFormat
+from omnivoice_rtc.carriers import plivo as plivo_api
+from omnivoice_rtc.carriers import telnyx as telnyx_api
+from omnivoice_rtc.carriers import twilio as twilio_api
+from omnivoice_rtc.carriers import vonage as vonage_api
+from omnivoice_rtc.media_streams.base import (
+    Carrier,
+    Clear,
+    Connected,
+    Dtmf,
+    Mark,
+    Media,
+    MediaStreamCodec,
+    SendMark,
+    SendMedia,
+    Start,
+    Stop,
+)
+from omnivoice_rtc.media_streams.plivo import PlivoCodec, parse_extra_headers
+from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.media_streams.vonage import VonageCodec
+
+__all__ = ["CarrierSecrets", "CarrierSimulator", "StreamTarget", "pcm16"]
+
+FRAME_MS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierSecrets:
+    """What each carrier signs with; the server is configured with the public halves."""
+
+    twilio_auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    telnyx_private_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    vonage_signature_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    vonage_api_key: str = "abcd1234"
+    plivo_auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @property
+    def telnyx_public_key(self) -> str:
+        from cryptography.hazmat.primitives import serialization
+
+        raw = self.telnyx_private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return base64.b64encode(raw).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTarget:
+    """Where the markup told the carrier to stream, and the values it asked to send along."""
+
+    url: str
+    parameters: dict[str, str]
+    sample_rate: int = 8000
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    return samples.astype(np.int16).tobytes()
+
+
+@dataclass
+class _Playout:
+    """The carrier's playback buffer: audio plays at real time after it arrives."""
+
+    ends_at: float = 0.0
+    pending_marks: list[tuple[float, str]] = field(default_factory=list)
+
+
+class CarrierSimulator:
+    """One simulated call of ``carrier`` against ``base_url`` (``https://host:port``)."""
+
+    def __init__(
+        self,
+        *,
+        carrier: Carrier,
+        base_url: str,
+        secrets_: CarrierSecrets,
+        ssl_context: ssl.SSLContext | None = None,
+        call_id: str | None = None,
+        caller: str = "+15550100",
+        callee: str = "+15550199",
+    ) -> None:
+        self.carrier = carrier
+        self.base_url = base_url.rstrip("/")
+        self.secrets = secrets_
+        self.ssl = ssl_context
+        self.caller, self.callee = caller, callee
+        self.call_id = call_id or self._new_call_id()
+        self.stream_id = {"twilio": "MZ", "telnyx": "", "plivo": "", "vonage": ""}[carrier] + (
+            secrets.token_hex(16)
+        )
+        self.codec: MediaStreamCodec = self._codec(8000 if carrier != "vonage" else 16000)
+        self.http: aiohttp.ClientSession | None = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.received_pcm = bytearray()
+        """Agent audio as decoded PCM16 at the carrier rate."""
+        self.commands: list[tuple[float, str]] = []
+        """(monotonic time, command type) of everything the shim sent."""
+        self.clears: list[float] = []
+        self.close_code: int | None = None
+        self._playout = _Playout()
+        self._reader: asyncio.Task[None] | None = None
+        self._marker: asyncio.Task[None] | None = None
+        self._seq = 0
+        self._chunk = 0
+        self._format: AudioFormat = TWILIO
+        self._mic: asyncio.Task[None] | None = None
+        self._mic_queue: deque[bytes] = deque()
+        self._mic_waiters: list[asyncio.Future[float]] = []
+
+    # ------------------------------------------------------------------ setup
+
+    def _new_call_id(self) -> str:
+        if self.carrier == "twilio":
+            return "CA" + secrets.token_hex(16)
+        if self.carrier == "telnyx":
+            return "v3:" + secrets.token_urlsafe(18)
+        return str(__import__("uuid").uuid4())
+
+    def _codec(self, rate: int) -> MediaStreamCodec:
+        if self.carrier == "twilio":
+            return TwilioCodec(stream_id=self.stream_id)
+        if self.carrier == "telnyx":
+            return TelnyxCodec(stream_id=self.stream_id)
+        if self.carrier == "vonage":
+            return VonageCodec(sample_rate=rate)
+        return PlivoCodec(stream_id=self.stream_id)
+
+    async def __aenter__(self) -> CarrierSimulator:
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl or False))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+        if self.http is not None:
+            await self.http.close()
+
+    # ------------------------------------------------------------------ webhook
+
+    def answer_url(self) -> str:
+        return f"{self.base_url}/carriers/{self.carrier}/answer"
+
+    def webhook_fields(self) -> dict[str, str]:
+        if self.carrier == "twilio":
+            return {
+                "CallSid": self.call_id,
+                "AccountSid": "AC" + "0" * 32,
+                "From": self.caller,
+                "To": self.callee,
+                "CallStatus": "ringing",
+                "Direction": "inbound",
+                "ApiVersion": "2010-04-01",
+            }
+        if self.carrier == "telnyx":
+            return {
+                "CallSid": self.call_id,
+                "AccountSid": secrets.token_hex(8),
+                "From": self.caller,
+                "To": self.callee,
+                "CallStatus": "ringing",
+                "Direction": "inbound",
+            }
+        if self.carrier == "vonage":
+            return {
+                "to": self.callee.lstrip("+"),
+                "from": self.caller.lstrip("+"),
+                "uuid": self.call_id,
+                "conversation_uuid": "CON-" + self.call_id,
+            }
+        return {
+            "CallUUID": self.call_id,
+            "From": self.caller.lstrip("+"),
+            "To": self.callee.lstrip("+"),
+            "Direction": "inbound",
+            "CallStatus": "ringing",
+        }
+
+    async def post_answer_webhook(
+        self, *, signed: Literal["ok", "missing", "wrong"] = "ok", url: str | None = None
+    ) -> tuple[int, str]:
+        """Send the answer webhook as the carrier does; returns (status, body)."""
+        assert self.http is not None
+        url = url or self.answer_url()
+        fields = self.webhook_fields()
+        headers: dict[str, str] = {}
+        if self.carrier == "vonage":  # GET by default, query string, JWT over the query
+            url = f"{url}?{urlencode(fields)}"
+            hash_ = vonage_api.query_payload_hash(list(fields.items()))
+            secret = self.secrets.vonage_signature_secret if signed == "ok" else "wrong-secret"
+            token = vonage_api.make_signed_webhook_jwt(
+                signature_secret=secret, api_key=self.secrets.vonage_api_key, payload_hash=hash_
+            )
+            if signed != "missing":
+                headers["Authorization"] = f"Bearer {token}"
+            async with self.http.get(url, headers=headers) as resp:
+                return resp.status, await resp.text()
+        body = urlencode(fields).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if signed != "missing":
+            headers.update(self._signature_headers(url, fields, body, wrong=signed == "wrong"))
+        async with self.http.post(url, data=body, headers=headers) as resp:
+            return resp.status, await resp.text()
+
+    def _signature_headers(
+        self, url: str, fields: dict[str, str], body: bytes, *, wrong: bool
+    ) -> dict[str, str]:
+        if self.carrier == "twilio":
+            token = "wrong" if wrong else self.secrets.twilio_auth_token
+            return {"X-Twilio-Signature": twilio_api.compute_signature(token, url, fields)}
+        if self.carrier == "telnyx":
+            key = Ed25519PrivateKey.generate() if wrong else self.secrets.telnyx_private_key
+            ts = str(int(time.time()))
+            return {
+                "telnyx-timestamp": ts,
+                "telnyx-signature-ed25519": telnyx_api.sign_webhook(key, ts, body),
+            }
+        nonce = str(secrets.randbelow(10**20))
+        token = "wrong" if wrong else self.secrets.plivo_auth_token
+        sig = plivo_api.compute_signature_v3(
+            auth_token=token, url=url, nonce=nonce, method="POST", params=fields
+        )
+        return {"X-Plivo-Signature-V3": sig, "X-Plivo-Signature-V3-Nonce": nonce}
+
+    def stream_target(self, markup: str) -> StreamTarget:
+        """Read the answer markup as the carrier would: stream URL, parameters, rate."""
+        if self.carrier == "vonage":
+            ncco: list[dict[str, Any]] = json.loads(markup)
+            endpoint = ncco[0]["endpoint"][0]
+            rate = int(endpoint["content-type"].split("rate=")[1])
+            return StreamTarget(endpoint["uri"], dict(endpoint.get("headers", {})), rate)
+        root = ET.fromstring(markup)
+        if self.carrier == "plivo":
+            stream = root.find("Stream")
+            assert stream is not None
+            assert stream.text
+            headers = parse_extra_headers(stream.get("extraHeaders", ""))
+            return StreamTarget(stream.text.strip(), headers)
+        stream = root.find("Connect/Stream")
+        assert stream is not None
+        params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+        return StreamTarget(stream.get("url", ""), params)
+
+    # ------------------------------------------------------------------ media stream
+
+    async def open_stream(
+        self, target: StreamTarget, *, headers: dict[str, str] | None = None
+    ) -> None:
+        """Connect the WebSocket and send the carrier's opening messages."""
+        assert self.http is not None
+        self.ws = await self.http.ws_connect(target.url, headers=headers or {}, max_msg_size=0)
+        self._reader = asyncio.ensure_future(self._read())
+        self._marker = asyncio.ensure_future(self._echo_marks())
+        if self.carrier == "vonage":
+            self.codec = self._codec(target.sample_rate)
+            self._format = AudioFormat(AudioEncoding.PCM16, target.sample_rate)
+            await self._send(
+                self.codec.serialize(
+                    Connected(media_format=self._format, custom_parameters=dict(target.parameters))
+                )
+            )
+            return
+        self._format = {"twilio": TWILIO, "telnyx": TELNYX, "plivo": PLIVO}[self.carrier]
+        if self.carrier == "twilio":
+            await self._send(self.codec.serialize(Connected(protocol="Call", version="1.0.0")))
+        elif self.carrier == "telnyx":
+            await self._send(self.codec.serialize(Connected(version="1.0.0")))
+        await self._send(self.codec.serialize(self.start_message(target.parameters)))
+
+    def start_message(self, parameters: dict[str, str]) -> Start:
+        encoding = {"twilio": "audio/x-mulaw", "telnyx": "PCMU", "plivo": "audio/x-mulaw"}
+        return Start(
+            call_id=self.call_id,
+            stream_id=self.stream_id,
+            account_id="AC" + "0" * 32 if self.carrier == "twilio" else None,
+            tracks=("inbound",),
+            custom_parameters=parameters,
+            media_format=self._format,
+            wire_encoding=encoding[self.carrier],
+            sequence_number=self._next_seq(),
+        )
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def _send(self, data: str | bytes) -> None:
+        assert self.ws is not None
+        if isinstance(data, bytes):
+            await self.ws.send_bytes(data)
+        else:
+            await self.ws.send_str(data)
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send anything (hostile tests)."""
+        await self._send(data)
+
+    def media_frames(self, pcm: bytes, rate_hz: int) -> list[bytes]:
+        """PCM16 at ``rate_hz`` -> this carrier's 20 ms payloads."""
+        conv = StreamConverter(
+            from_format=AudioFormat(AudioEncoding.PCM16, rate_hz), to_format=self._format
+        )
+        wire = conv.process(pcm) + conv.flush()
+        size = self._format.frame_bytes(FRAME_MS)
+        wire += bytes(size - len(wire) % size) if len(wire) % size else b""
+        return [wire[i : i + size] for i in range(0, len(wire), size)]
+
+    def media_message(self, payload: bytes) -> str | bytes:
+        self._chunk += 1
+        if self.carrier == "vonage":
+            return self.codec.serialize(Media(payload=payload))
+        return self.codec.serialize(
+            Media(
+                payload=payload,
+                stream_id=self.stream_id,
+                track="inbound",
+                sequence_number=self._next_seq(),
+                chunk=self._chunk,
+                timestamp_ms=(self._chunk - 1) * FRAME_MS,
+            )
+        )
+
+    async def stream_pcm(self, pcm: bytes, rate_hz: int, *, speed: float = 1.0) -> float:
+        """Send ``pcm`` as media frames paced at ``speed`` x real time (a clock that
+        catches up). Returns the monotonic time the first frame went out."""
+        frames = self.media_frames(pcm, rate_hz)
+        started = time.monotonic()
+        for i, payload in enumerate(frames):
+            await self._send(self.media_message(payload))
+            due = started + (i + 1) * FRAME_MS / 1000.0 / speed
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return started
+
+    def start_mic(self) -> None:
+        """Stream continuously, as a phone line does: queued speech, else silence."""
+        if self._mic is None:
+            self._mic = asyncio.ensure_future(self._mic_loop())
+
+    async def _mic_loop(self) -> None:
+        silence = bytes(self._format.frame_bytes(FRAME_MS))
+        if self._format.encoding is AudioEncoding.MULAW:
+            silence = b"\xff" * len(silence)
+        started = time.monotonic()
+        sent = 0
+        while self.ws is not None and not self.ws.closed:
+            payload = self._mic_queue.popleft() if self._mic_queue else silence
+            if self._mic_waiters and payload is not silence:
+                onset = self._mic_waiters.pop(0)
+                if not onset.done():
+                    onset.set_result(time.monotonic())
+            try:
+                await self._send(self.media_message(payload))
+            except (ConnectionResetError, RuntimeError):  # the server closed the socket
+                return
+            sent += 1
+            delay = started + sent * FRAME_MS / 1000.0 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    async def say(self, pcm: bytes, rate_hz: int, *, wait: bool = True) -> float:
+        """Queue speech on the running mic; returns the monotonic time its first frame
+        went out (and, with ``wait``, returns after its last frame went out)."""
+        frames = self.media_frames(pcm, rate_hz)
+        onset: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._mic_waiters.append(onset)
+        self._mic_queue.extend(frames)
+        started = await onset
+        if wait:
+            await asyncio.sleep(len(frames) * FRAME_MS / 1000.0)
+        return started
+
+    async def send_dtmf(self, digit: str) -> None:
+        if self.carrier == "vonage":
+            await self._send(self.codec.serialize(Dtmf(digit=digit, duration_ms=260)))
+        else:
+            await self._send(
+                self.codec.serialize(
+                    Dtmf(
+                        digit=digit,
+                        stream_id=self.stream_id,
+                        track="inbound_track" if self.carrier == "twilio" else None,
+                        sequence_number=self._next_seq(),
+                    )
+                )
+            )
+
+    async def hang_up(self) -> None:
+        """The caller hangs up: Twilio/Telnyx send stop, then every carrier closes."""
+        if self._mic is not None:
+            self._mic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mic
+            self._mic = None
+        if self.ws is None or self.ws.closed:
+            return
+        if self.carrier in ("twilio", "telnyx"):
+            await self._send(
+                self.codec.serialize(
+                    Stop(
+                        call_id=self.call_id,
+                        stream_id=self.stream_id,
+                        sequence_number=self._next_seq(),
+                    )
+                )
+            )
+        await self.ws.close()
+
+    async def close(self) -> None:
+        for task in (self._mic, self._reader, self._marker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.ws is not None and not self.ws.closed:
+            await self.ws.close()
+
+    async def wait_closed(self, timeout_s: float = 15.0) -> int | None:
+        """Wait for the server to close the socket; returns the close code."""
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._reader), timeout_s)
+        return self.close_code
+
+    # ------------------------------------------------------------------ what comes back
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                break
+            now = time.monotonic()
+            command = self.codec.parse_command(msg.data)
+            self.commands.append((now, command.type))
+            if isinstance(command, SendMedia):
+                self._play(command.payload, now)
+            elif isinstance(command, SendMark):
+                self._playout.pending_marks.append((max(now, self._playout.ends_at), command.name))
+            elif isinstance(command, Clear):
+                self.clears.append(now)
+                await self._clear()
+        self.close_code = self.ws.close_code
+
+    def _play(self, payload: bytes, now: float) -> None:
+        conv = StreamConverter(
+            from_format=self.codec.output_format,
+            to_format=AudioFormat(AudioEncoding.PCM16, self.codec.output_format.sample_rate),
+        )
+        self.received_pcm += conv.process(payload)
+        ms = len(payload) / self.codec.output_format.frame_bytes(1)
+        self._playout.ends_at = max(self._playout.ends_at, now) + ms / 1000.0
+
+    async def _clear(self) -> None:
+        self._playout.ends_at = 0.0
+        marks, self._playout.pending_marks = self._playout.pending_marks, []
+        for _, name in marks:
+            await self._echo(name)
+        if self.carrier == "vonage":
+            await self._send(json.dumps({"event": "websocket:cleared"}))
+        elif self.carrier == "plivo":
+            await self._send(json.dumps({"event": "clearedAudio", "streamId": self.stream_id}))
+
+    async def _echo_marks(self) -> None:
+        while True:
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            due = [m for m in self._playout.pending_marks if m[0] <= now]
+            self._playout.pending_marks = [m for m in self._playout.pending_marks if m[0] > now]
+            for _, name in due:
+                await self._echo(name)
+
+    async def _echo(self, name: str) -> None:
+        if self.ws is None or self.ws.closed:
+            return
+        mark = Mark(name=name, stream_id=None if self.carrier == "vonage" else self.stream_id)
+        await self._send(self.codec.serialize(mark))
+
+    def received_seconds(self, *, threshold: float = 500.0) -> float:
+        """Seconds of received agent audio whose 20 ms RMS exceeds ``threshold``."""
+        rate = self.codec.output_format.sample_rate
+        samples = np.frombuffer(bytes(self.received_pcm), dtype=np.int16).astype(np.float64)
+        n = rate * FRAME_MS // 1000
+        frames = samples[: len(samples) // n * n].reshape(-1, n)
+        if not len(frames):
+            return 0.0
+        loud = np.sqrt((frames**2).mean(axis=1)) > threshold
+        return float(loud.sum()) * FRAME_MS / 1000.0

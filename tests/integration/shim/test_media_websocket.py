@@ -1,0 +1,316 @@
+"""Media WebSockets against the real web app, real aiohttp WebSockets and a real livekit-server.
+
+No agent worker here (the dispatched agent name has no worker): these tests cover the
+stream side - tokens, bad-input policy, carrier detection, hang-up paths, make_call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+import pytest
+from aiohttp import web
+from livekit import api
+
+from omnivoice_rtc.carriers.twilio import TwilioRestClient
+from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.settings import LiveKitSettings, Settings
+from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
+from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.policy import MediaPolicy
+from omnivoice_rtc.shim.room import call_room_name
+from omnivoice_rtc.shim.routes import carrier_route_installer
+from omnivoice_rtc.shim.session import PstnSession
+from omnivoice_rtc.web import create_app
+from tests.fakes.carrier_rest import CarrierRestFake
+from tests.fakes.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget
+from tests.integration.shim.room_peer import AgentPeer, tone
+from tests.plugins.livekit_stack import LiveKitServer
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT_SID = "AC" + "1" * 32
+
+
+@dataclass
+class App:
+    base_url: str
+    ws_base: str
+    runtime: ShimRuntime
+    gateways: dict[Carrier, MediaStreamGateway]
+    rest: CarrierRestFake
+    secrets: CarrierSecrets
+
+
+@pytest.fixture
+async def shim_app(livekit_server: LiveKitServer) -> AsyncIterator[App]:
+    rest = CarrierRestFake()
+    await rest.start()
+    lk = LiveKitSettings(
+        url=livekit_server.url, api_key=livekit_server.api_key, api_secret=livekit_server.api_secret
+    )
+    secrets_ = CarrierSecrets()
+    runtime = ShimRuntime(
+        livekit=lk,
+        agent_name="no-agent-" + secrets.token_hex(3),
+        policy=MediaPolicy(max_invalid_frames=5, burst_ms=200),
+        agent_join_timeout_s=120,
+    )
+    twilio_rest = TwilioRestClient(
+        account_sid=ACCOUNT_SID, auth_token="tok", base_url=rest.base_url
+    )
+    gateways: dict[Carrier, MediaStreamGateway] = {
+        "twilio": MediaStreamGateway(
+            adapter=TwilioAdapter(auth_token=secrets_.twilio_auth_token, rest=twilio_rest),
+            runtime=runtime,
+            from_number="+15550000",
+            public_base_url="https://shim.example.com",
+        ),
+        "telnyx": MediaStreamGateway(
+            adapter=TelnyxAdapter(public_key=secrets_.telnyx_public_key), runtime=runtime
+        ),
+        "vonage": MediaStreamGateway(
+            adapter=VonageAdapter(signature_secret=secrets_.vonage_signature_secret),
+            runtime=runtime,
+        ),
+        "plivo": MediaStreamGateway(
+            adapter=PlivoAdapter(auth_token=secrets_.plivo_auth_token), runtime=runtime
+        ),
+    }
+    app = create_app(
+        Settings(livekit=lk), route_installers=[carrier_route_installer(gateways.values())]
+    )
+    runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # reason: aiohttp exposes the bound port only here
+    try:
+        yield App(
+            base_url=f"http://127.0.0.1:{port}",
+            ws_base=f"ws://127.0.0.1:{port}",
+            runtime=runtime,
+            gateways=gateways,
+            rest=rest,
+            secrets=secrets_,
+        )
+    finally:
+        await runner.cleanup()
+        await rest.aclose()
+
+
+def _sim(app: App, carrier: Carrier) -> CarrierSimulator:
+    return CarrierSimulator(carrier=carrier, base_url=app.base_url, secrets_=app.secrets)
+
+
+def _target(app: App, carrier: Carrier, token: str, *, generic: bool = False) -> StreamTarget:
+    path = "/carriers/media" if generic else f"/carriers/{carrier}/media"
+    rate = 16000 if carrier == "vonage" else 8000
+    return StreamTarget(f"{app.ws_base}{path}", {"token": token}, rate)
+
+
+async def _session(app: App, carrier: Carrier, call_id: str) -> PstnSession:
+    """The call's session once its bridge relays (room joined)."""
+    for _ in range(600):
+        session = app.gateways[carrier].get_session(call_id)
+        if session is not None and session.bridge is not None:
+            await asyncio.wait_for(session.bridge.relaying.wait(), 30)
+            return session
+        await asyncio.sleep(0.05)
+    raise TimeoutError(call_id)
+
+
+async def _room_exists(lk: api.LiveKitAPI, name: str) -> bool:
+    rooms = await lk.room.list_rooms(api.ListRoomsRequest(names=[name]))
+    return bool(rooms.rooms)
+
+
+async def test_unknown_and_reused_tokens_close_1008_before_a_room_exists(
+    shim_app: App, livekit_api: api.LiveKitAPI
+) -> None:
+    async with _sim(shim_app, "twilio") as stranger:
+        await stranger.open_stream(_target(shim_app, "twilio", "0" * 32))
+        assert await stranger.wait_closed() == 1008
+        assert not await _room_exists(livekit_api, call_room_name("twilio", stranger.call_id))
+
+    async with _sim(shim_app, "plivo") as first, _sim(shim_app, "plivo") as replay:
+        token = shim_app.runtime.tokens.issue(first.call_id, "plivo")
+        await first.open_stream(_target(shim_app, "plivo", token))
+        await _session(shim_app, "plivo", first.call_id)
+        replay.call_id = first.call_id
+        await replay.open_stream(_target(shim_app, "plivo", token))
+        assert await replay.wait_closed() == 1008
+        await first.hang_up()
+
+    async with _sim(shim_app, "vonage") as wrong_carrier:
+        token = shim_app.runtime.tokens.issue(wrong_carrier.call_id, "twilio")
+        await wrong_carrier.open_stream(_target(shim_app, "vonage", token))
+        assert await wrong_carrier.wait_closed() == 1008
+        assert not await _room_exists(livekit_api, call_room_name("vonage", wrong_carrier.call_id))
+
+
+async def test_hostile_streams_are_cut_off_while_a_healthy_call_is_untouched(
+    shim_app: App,
+) -> None:
+    tokens = shim_app.runtime.tokens
+
+    async def opened(carrier: Carrier) -> CarrierSimulator:
+        sim = _sim(shim_app, carrier)
+        await sim.__aenter__()
+        await sim.open_stream(_target(shim_app, carrier, tokens.issue(sim.call_id, carrier)))
+        return sim
+
+    async def oversized() -> int | None:
+        sim = await opened("twilio")
+        await sim.send_raw("x" * (shim_app.runtime.policy.max_frame_bytes + 1))
+        code = await sim.wait_closed()
+        await sim.__aexit__(None, None, None)
+        return code
+
+    async def garbage() -> int | None:
+        sim = await opened("telnyx")
+        for _ in range(10):
+            await sim.send_raw("{not json")
+        code = await sim.wait_closed()
+        await sim.__aexit__(None, None, None)
+        return code
+
+    async def second_start() -> int | None:
+        sim = await opened("twilio")
+        await sim.send_raw(sim.codec.serialize(sim.start_message({})))
+        code = await sim.wait_closed()
+        await sim.__aexit__(None, None, None)
+        return code
+
+    async def counted() -> dict[str, int]:
+        sim = await opened("vonage")
+        session = await _session(shim_app, "vonage", sim.call_id)
+        await sim.send_raw(b"\x00" * 100)  # not 640 bytes
+        for payload in sim.media_frames(tone(rate_hz=16000, ms=3000), 16000):
+            await sim.send_raw(sim.media_message(payload))  # 3 s at once: too fast
+        assert session.bridge is not None
+        counters = session.bridge.counters
+        await _until(lambda: counters.frames_in + counters.dropped_too_fast >= 150)
+        await sim.hang_up()
+        await sim.__aexit__(None, None, None)
+        return counters.as_dict()
+
+    async def healthy() -> tuple[int, dict[str, int]]:
+        sim = await opened("plivo")
+        session = await _session(shim_app, "plivo", sim.call_id)
+        frames = sim.media_frames(tone(rate_hz=8000, ms=3000), 8000)
+        await sim.stream_pcm(tone(rate_hz=8000, ms=3000), 8000)
+        assert session.bridge is not None
+        bridge = session.bridge
+        await _until(lambda: bridge.counters.frames_in >= len(frames))
+        counters = session.bridge.counters.as_dict()
+        await sim.hang_up()
+        await sim.__aexit__(None, None, None)
+        return len(frames), counters
+
+    codes, garbage_code, start_code, hostile, (sent, ok) = await asyncio.gather(
+        oversized(), garbage(), second_start(), counted(), healthy()
+    )
+    assert codes == 1009
+    assert garbage_code == 1007
+    assert start_code == 1008
+    assert hostile["dropped_wrong_size"] == 1
+    assert hostile["dropped_too_fast"] > 0
+    assert hostile["frames_in"] < 150
+    assert ok["frames_in"] == sent
+    assert sum(v for k, v in ok.items() if k.startswith("dropped_")) == 0
+    assert ok["frames_late"] <= 2
+
+
+async def test_media_before_start_is_counted_and_the_generic_path_detects_the_carrier(
+    shim_app: App,
+) -> None:
+    async with _sim(shim_app, "plivo") as sim:
+        token = shim_app.runtime.tokens.issue(sim.call_id, "plivo")
+        target = _target(shim_app, "plivo", token, generic=True)
+        assert sim.http is not None
+        sim.ws = await sim.http.ws_connect(target.url)
+        media = sim.media_message(bytes(160))
+        await sim.send_raw(media)  # detection fails on media: counted, dropped
+        await sim.send_raw(sim.codec.serialize(sim.start_message({"token": token})))
+        session = await _session(shim_app, "plivo", sim.call_id)
+        assert session.bridge is not None
+        assert session.bridge.codec.carrier == "plivo"
+        assert session.bridge.counters.dropped_before_start == 1
+        await sim.ws.close()
+
+
+async def test_agent_leaving_hangs_up_over_rest_and_closes_the_stream(
+    shim_app: App, livekit_server: LiveKitServer, livekit_api: api.LiveKitAPI
+) -> None:
+    call_id = "CA" + secrets.token_hex(16)
+    shim_app.rest.respond(
+        "POST", f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{call_id}.json", 200, {"sid": call_id}
+    )
+    async with _sim(shim_app, "twilio") as sim:
+        sim.call_id = call_id
+        token = shim_app.runtime.tokens.issue(call_id, "twilio", context={"from": "+1555"})
+        await sim.open_stream(_target(shim_app, "twilio", token))
+        sim.start_mic()
+        session = await _session(shim_app, "twilio", call_id)
+        assert session.from_ == "+1555"
+        peer = AgentPeer(server=livekit_server, room_name=call_room_name("twilio", call_id))
+        await peer.join()
+        await peer.speak(tone(rate_hz=24000, ms=1000))
+        await asyncio.sleep(0.5)
+        await peer.leave()
+        assert await sim.wait_closed() == 1000
+    await asyncio.wait_for(_closed(session), 10)
+    hangups = [r for r in shim_app.rest.requests if r.path.endswith(f"/Calls/{call_id}.json")]
+    assert len(hangups) == 1
+    assert dict(parse_qsl(hangups[0].body.decode())) == {"Status": "completed"}
+    assert session.end_reason == "agent_left"
+    assert sim.received_seconds(threshold=300) > 0.3
+    deadline = time.monotonic() + 10
+    while await _room_exists(livekit_api, call_room_name("twilio", call_id)):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+
+
+async def test_make_call_dials_over_rest_and_binds_the_stream(shim_app: App) -> None:
+    call_id = "CA" + secrets.token_hex(16)
+    path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
+    shim_app.rest.respond("POST", path, 201, {"sid": call_id})
+    session = await shim_app.gateways["twilio"].make_call("+15551234")
+    assert session.id == call_id
+    assert session.direction == "outbound"
+    request = shim_app.rest.requests[-1]
+    assert request.method == "POST"
+    assert request.path == path
+    assert request.headers["Authorization"].startswith("Basic ")
+    form = dict(request.form())
+    assert form["To"] == "+15551234"
+    assert form["From"] == "+15550000"
+    assert 'url="wss://shim.example.com/carriers/twilio/media"' in form["Twiml"]
+    async with _sim(shim_app, "twilio") as sim:
+        sim.call_id = call_id
+        twiml_target = sim.stream_target(form["Twiml"])
+        # the carrier would connect to the public URL; we connect to the same path locally
+        await sim.open_stream(_target(shim_app, "twilio", twiml_target.parameters["token"]))
+        bound = await _session(shim_app, "twilio", call_id)
+        assert bound is session
+        await sim.hang_up()
+    await asyncio.wait_for(_closed(session), 10)
+    assert json.dumps(session.metrics().to_dict())
+
+
+async def _closed(session: PstnSession) -> None:
+    await _until(lambda: session.closed)
+
+
+async def _until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)

@@ -72,9 +72,8 @@ class WebServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server  # reason: aiohttp exposes the bound socket only here
-        sockets = getattr(server, "sockets", None) or []
-        self._port = sockets[0].getsockname()[1] if sockets else self._requested_port
+        addresses = runner.addresses  # (host, port, ...) of every bound socket
+        self._port = int(addresses[0][1]) if addresses else self._requested_port
         logger.info("web server listening", extra={"url": self.url})
 
     async def aclose(self) -> None:

@@ -9,7 +9,9 @@ the user/agent transcript events.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from collections.abc import Callable
 
 import pytest
@@ -18,13 +20,24 @@ from omnivoice_rtc.types import EventType
 from tests.fakes.gemini_live import GeminiFakeOptions, GeminiLiveFake
 from tests.fakes.openai_http import OpenAIHTTPFake, OpenAIHTTPFakeOptions
 from tests.fakes.openai_realtime import OpenAIRealtimeFake, RealtimeFakeOptions
-from tests.integration.livekit.voice_client import VoiceClient, espeak_pcm, participant_token
+from tests.integration.livekit.voice_client import (
+    SILENCE_RMS,
+    VoiceClient,
+    espeak_pcm,
+    participant_token,
+)
 from tests.plugins.agent_worker import AgentWorker
 from tests.plugins.livekit_stack import LiveKitServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 SENTENCE = "what is the weather in paris"
+
+
+async def _until(condition: Callable[[], bool], *, timeout_s: float = 30.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110  # reason: VoiceClient records agent audio frames without signalling
+            await asyncio.sleep(0.05)
 
 
 async def _converse(server: LiveKitServer, worker: AgentWorker, prefix: str) -> VoiceClient:
@@ -149,3 +162,56 @@ async def test_realtime_worker_against_gemini_live_fake(
             await client.aclose()
         assert fake.connections[0]["headers"]["x-goog-api-key"] == "g-test"
         assert fake.turns[0].status == "completed"
+
+
+async def test_barge_in_on_the_realtime_worker(
+    livekit_server: LiveKitServer, agent_worker_factory: Callable[..., AgentWorker]
+) -> None:
+    """The participant talks over a long paced answer: the fake's server VAD cancels the
+    response, the agent stops speaking and emits an interruption event."""
+    reply = "This is a very long answer that keeps going. " * 8
+    options = RealtimeFakeOptions(user_transcript=SENTENCE, reply_text=reply, pacing=1.0)
+    async with OpenAIRealtimeFake(options) as fake:
+        full_reply_s = len(reply) * options.tone_ms_per_char / 1000
+        worker = agent_worker_factory(
+            env={
+                "OMNIVOICE_PIPELINE": "realtime",
+                "OMNIVOICE_REALTIME_BASE_URL": fake.base_url,
+                "OPENAI_API_KEY": "sk-test",
+            }
+        )
+        client = await _converse(livekit_server, worker, "rt-barge")
+        try:
+            spoken_end = await client.say(espeak_pcm(SENTENCE))
+            started = await client.wait_for_event(EventType.AGENT_SPEECH_START, timeout_s=30)
+            # let some words play first: an interruption before any transcript was forwarded
+            # adds no interrupted message to the conversation
+            await _until(lambda: client.agent_speech_seconds(since=spoken_end) >= 1.5)
+            barge_pcm = espeak_pcm("stop stop please stop")
+            barge_start = time.monotonic()
+            await client.say(barge_pcm)
+            interruption = await client.wait_for_event(
+                EventType.INTERRUPTION, timeout_s=30, since=started.received_at
+            )
+            await client.wait_for_event(
+                EventType.AGENT_SPEECH_END, timeout_s=30, since=started.received_at
+            )
+            heard_s = client.agent_speech_seconds(since=spoken_end)
+            loud_before_event = [
+                f.received_at
+                for f in client.agent_audio
+                if barge_start <= f.received_at <= interruption.received_at and f.rms > SILENCE_RMS
+            ]
+            # recorded, not asserted (timings depend on the machine)
+            if loud_before_event:
+                last_audio = loud_before_event[-1]
+                print(
+                    f"barge-in (realtime fake): user speech start -> last agent audio "
+                    f"{last_audio - barge_start:.3f} s, -> interruption event "
+                    f"{interruption.received_at - barge_start:.3f} s"
+                )
+        finally:
+            await client.aclose()
+        cancelled = [r for r in fake.responses if r.status == "cancelled"]
+        assert cancelled, fake.responses
+        assert 0.0 < heard_s < full_reply_s

@@ -27,7 +27,7 @@ from ..settings import Settings
 from .keys import METRICS_KEY, SETTINGS_KEY
 from .metrics import WebMetrics
 from .routes import RouteInstaller
-from .token import handle_token
+from .token import TOKEN_LIMITER_KEY, handle_token, new_token_limiter
 
 __all__ = ["STATIC_DIR", "VENDOR_JS", "create_app"]
 
@@ -102,6 +102,7 @@ def create_app(
     )
     app[SETTINGS_KEY] = settings
     app[METRICS_KEY] = metrics
+    app[TOKEN_LIMITER_KEY] = new_token_limiter()
     app[_STARTED_AT_KEY] = time.monotonic()
 
     app.router.add_get("/", _index, name="page")

@@ -55,7 +55,7 @@ class WebMetrics:
         )
         self.tokens_refused = Counter(
             "omnivoice_tokens_refused",
-            "Requests to /api/token refused, by reason (unauthorized, bad_request).",
+            "Requests to /api/token refused, by reason (unauthorized, rate_limited, bad_request).",
             ["reason"],
             registry=self.registry,
         )

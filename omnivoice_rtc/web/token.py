@@ -9,6 +9,10 @@
   the page).
 * The agent (``OMNIVOICE_AGENT_NAME``) is dispatched through the token's room
   configuration, so it joins when the visitor does.
+* At most :data:`TOKENS_PER_ADDRESS` requests per :data:`RATE_WINDOW_S` seconds per
+  client address (every token dispatches an agent; refused ones count too, which
+  slows down guessing the key); over that: 429 with Retry-After.
+  Behind a proxy all clients share the proxy's address.
 * With ``OMNIVOICE_TOKEN_KEY`` set, the caller must send ``Authorization: Bearer <key>``
   or ``X-Omnivoice-Key: <key>`` (compared in constant time); otherwise 401.
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import re
 import secrets
 from collections.abc import Mapping
@@ -34,16 +39,21 @@ from aiohttp import web
 from ..livekit.tokens import generate_client_token
 from ..settings import Settings
 from .keys import METRICS_KEY, SETTINGS_KEY
+from .ratelimit import SlidingWindowLimiter
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_DISPLAY_NAME_CHARS",
+    "RATE_WINDOW_S",
     "RESERVED_ROOM_PREFIXES",
     "ROOM_NAME_PATTERN",
+    "TOKENS_PER_ADDRESS",
+    "TOKEN_LIMITER_KEY",
     "TokenRequestError",
     "handle_token",
     "new_identity",
     "new_room_name",
+    "new_token_limiter",
     "validate_display_name",
     "validate_room_name",
 ]
@@ -58,16 +68,29 @@ MAX_DISPLAY_NAME_CHARS: Final = 64
 MAX_BODY_BYTES: Final = 4096
 """Largest accepted request body (bytes)."""
 
+TOKENS_PER_ADDRESS: Final = 30
+RATE_WINDOW_S: Final = 60.0
+
 _ALLOWED_FIELDS: Final = frozenset({"room", "name"})
 _KEY_HEADER: Final = "X-Omnivoice-Key"
+_REFUSAL_REASONS: Final = {401: "unauthorized", 429: "rate_limited"}
+
+
+TOKEN_LIMITER_KEY = web.AppKey("omnivoice_token_limiter", SlidingWindowLimiter)
+"""The app's /api/token rate limiter (created by :func:`~omnivoice_rtc.web.create_app`)."""
+
+
+def new_token_limiter() -> SlidingWindowLimiter:
+    return SlidingWindowLimiter(limit=TOKENS_PER_ADDRESS, window_s=RATE_WINDOW_S)
 
 
 class TokenRequestError(ValueError):
     """Bad input to /api/token; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(self, message: str, *, status: int = 400, retry_after_s: float = 0.0) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 def new_identity() -> str:
@@ -156,11 +179,24 @@ async def _read_fields(request: web.Request) -> Mapping[str, Any]:
     return fields
 
 
-def _error(message: str, status: int) -> web.Response:
+def _check_rate(request: web.Request) -> None:
+    wait_s = request.app[TOKEN_LIMITER_KEY].hit(request.remote or "unknown")
+    if wait_s > 0:
+        raise TokenRequestError(
+            f"too many token requests: at most {TOKENS_PER_ADDRESS} per "
+            f"{RATE_WINDOW_S:g} s per address",
+            status=429,
+            retry_after_s=wait_s,
+        )
+
+
+def _error(exc: TokenRequestError) -> web.Response:
     headers = {"Cache-Control": "no-store"}
-    if status == 401:
+    if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="omnivoice"'
-    return web.json_response({"error": message}, status=status, headers=headers)
+    if exc.status == 429:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
 
 
 async def handle_token(request: web.Request) -> web.Response:
@@ -168,16 +204,17 @@ async def handle_token(request: web.Request) -> web.Response:
     settings: Settings = request.app[SETTINGS_KEY]
     metrics = request.app[METRICS_KEY]
     try:
+        _check_rate(request)  # first: also slows down guessing the shared key
         _check_key(request, settings.tokens.key)
         fields = await _read_fields(request)
         room_field = fields.get("room")
         room = new_room_name() if room_field in (None, "") else validate_room_name(room_field)
         name = validate_display_name(fields.get("name", ""))
     except TokenRequestError as exc:
-        reason = "unauthorized" if exc.status == 401 else "bad_request"
+        reason = _REFUSAL_REASONS.get(exc.status, "bad_request")
         metrics.tokens_refused.labels(reason=reason).inc()
         logger.info("token request refused", extra={"status": exc.status, "reason": str(exc)})
-        return _error(str(exc), exc.status)
+        return _error(exc)
 
     identity = new_identity()
     token = generate_client_token(

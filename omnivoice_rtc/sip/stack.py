@@ -61,7 +61,8 @@ class SIPStackSettings:
     RTP media (UDP, inclusive; livekit-sip binds them on all interfaces);
     ``bind_ip``: where signaling listens; ``public_ip``: the address announced in
     SIP and SDP (empty: ``bind_ip``, or must be set when ``bind_ip`` is 0.0.0.0);
-    ``redis_port``: the loopback redis-server.
+    ``redis_port``: the loopback redis-server. ``max_cpu_utilization`` (0, 1]:
+    livekit-sip refuses calls above this CPU share (1.0: never, the local default).
     """
 
     sip_port: int = 5060
@@ -71,6 +72,7 @@ class SIPStackSettings:
     public_ip: str = ""
     redis_port: int = 6379
     log_level: str = "info"
+    max_cpu_utilization: float = 1.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,6 +84,10 @@ class SIPStackSettings:
             raise ValueError(
                 f"rtp_port_end: must be >= rtp_port_start ({self.rtp_port_start}), "
                 f"got {self.rtp_port_end}"
+            )
+        if not 0 < self.max_cpu_utilization <= 1:
+            raise ValueError(
+                f"max_cpu_utilization: must be in (0, 1], got {self.max_cpu_utilization}"
             )
         if self.log_level not in _LOG_LEVELS:
             raise ValueError(f"log_level: must be one of {', '.join(_LOG_LEVELS)}")
@@ -184,6 +190,7 @@ def livekit_sip_config(
         "SIP_BIND_IP": sip.bind_ip,
         "SIP_PUBLIC_IP": sip.announced_ip,
         "LOG_LEVEL": sip.log_level,
+        "MAX_CPU_UTILIZATION": str(sip.max_cpu_utilization),
     }
     for name, value in values.items():
         if any(c in value for c in "\n\"'#") or value != value.strip():

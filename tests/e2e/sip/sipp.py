@@ -117,15 +117,28 @@ async def start_sipp(
     keys: dict[str, str] | None = None,
     local_ip: str = "127.0.0.1",
     timeout_s: int = 120,
+    replace: dict[str, str] | None = None,
 ) -> Sipp:
-    """Start SIPp with ``tests/fixtures/sip/<scenario>`` for one call (``-m 1``)."""
+    """Start SIPp with ``tests/fixtures/sip/<scenario>`` for one call (``-m 1``).
+
+    ``replace``: text substituted into a copy of the scenario before SIPp reads it
+    (SIPp checks status lines such as ``SIP/2.0 486 Busy Here`` at load time, so they
+    cannot come from ``-key``).
+    """
     call_id = f"e2e-{secrets.token_hex(6)}@{local_ip}"
     message_file = log_dir / f"sipp-{scenario.removesuffix('.xml')}-{port}.log"
+    scenario_file = SCENARIOS / scenario
+    if replace:
+        text = scenario_file.read_text(encoding="utf-8")
+        for old, new in replace.items():
+            text = text.replace(old, new)
+        scenario_file = log_dir / f"{scenario.removesuffix('.xml')}-{port}.xml"
+        scenario_file.write_text(text, encoding="utf-8")
     argv = [binary]
     if remote:
         argv.append(remote)
     argv += [
-        "-sf", str(SCENARIOS / scenario),
+        "-sf", str(scenario_file),
         "-i", local_ip,
         "-p", str(port),
         "-m", "1",

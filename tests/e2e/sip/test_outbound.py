@@ -1,0 +1,170 @@
+"""Outbound SIP calls: make_call dials a local SIPp user agent through the outbound trunk.
+
+Answered: audio flows both ways (the agent hears the callee and answers with RTP).
+Busy (486) or declined (603): make_call raises SIPCallError carrying the SIP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+from livekit import api
+
+from omnivoice_rtc import SIPCallError
+from omnivoice_rtc.sip.gateway import SIPGateway, SIPGatewayOptions
+from omnivoice_rtc.sip.session import SIPSession
+from omnivoice_rtc.stack import free_port
+from omnivoice_rtc.types import Event, EventType
+from tests.conftest import require_binary
+from tests.e2e.sip.helpers import (
+    DID,
+    livekit_settings,
+    provision,
+    room_names,
+    wait_for,
+    wait_for_event,
+)
+from tests.e2e.sip.rtp_peer import RtpPeer, espeak_ulaw
+from tests.e2e.sip.sipp import Sipp, start_sipp
+from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.sip_stack import SIPStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+CALLEE = "+15550100777"
+SENTENCE = "I would like to order a pizza"
+
+
+async def _callee(
+    sip_api: api.LiveKitAPI,
+    sip_stack: SIPStack,
+    worker: AgentWorker,
+    tmp_path: Path,
+    *,
+    scenario: str,
+    keys: dict[str, str] | None = None,
+    replace: dict[str, str] | None = None,
+) -> tuple[Sipp, SIPGateway]:
+    port = free_port(protocol="udp")
+    await provision(
+        sip_api, tmp_path, agent_name=worker.agent_name, outbound_address=f"127.0.0.1:{port}"
+    )
+    sipp = await start_sipp(
+        binary=require_binary("sipp"),
+        scenario=scenario,
+        port=port,
+        log_dir=tmp_path,
+        keys=keys,
+        replace=replace,
+    )
+    gateway = SIPGateway(
+        livekit=livekit_settings(sip_stack),
+        options=SIPGatewayOptions(
+            outbound_trunk="e2e-outbound",
+            agent_name=worker.agent_name,
+            poll_interval_s=0.2,
+            ringing_timeout_s=20,
+        ),
+    )
+    await gateway.start()
+    return sipp, gateway
+
+
+async def test_answered_call_carries_audio_both_ways(
+    sip_api: api.LiveKitAPI, sip_stack: SIPStack, sip_agent_worker: AgentWorker, tmp_path: Path
+) -> None:
+    rtp = await RtpPeer.open()
+    sipp, gateway = await _callee(
+        sip_api, sip_stack, sip_agent_worker, tmp_path,
+        scenario="uas_answer.xml", keys={"rtp_port": str(rtp.port)},
+    )  # fmt: skip
+    events: list[Event] = []
+    reader: asyncio.Task[None] | None = None
+    try:
+        session = await gateway.make_call(CALLEE)
+        assert isinstance(session, SIPSession)
+        assert session.direction == "outbound"
+        assert session.to == CALLEE
+        assert session.from_ == DID
+        assert session.id.startswith("SCL_")
+        assert gateway.get_session(session.id) is session
+
+        async def read() -> None:
+            async for event in session.events():
+                events.append(event)
+
+        reader = asyncio.get_running_loop().create_task(read())
+        rtp.start(await sipp.remote_media(timeout_s=10))  # livekit-sip's offer in the INVITE
+        await asyncio.sleep(1.0)
+        spoken_at = time.monotonic()
+        rtp.play(espeak_ulaw(SENTENCE))
+        transcript = await wait_for_event(events, EventType.USER_TRANSCRIPT, timeout_s=60)
+        words = str(transcript.data["text"]).split() if isinstance(transcript.data, dict) else []
+        assert len({"would", "like", "order", "pizza"} & set(words)) >= 3, transcript.data
+
+        async def agent_audio() -> int | None:
+            loud = rtp.loud_packets(since=spoken_at)
+            return loud if loud >= 25 else None
+
+        await wait_for(agent_audio, timeout_s=60, what="the agent's answer as non-silent RTP")
+
+        await session.close()  # livekit-sip sends BYE; the uas scenario then ends well
+        assert await sipp.wait(timeout_s=30) == 0, sipp.messages("received")
+        assert "BYE" in sipp.received_requests()
+
+        async def room_gone() -> bool | None:
+            return True if session.room_name not in await room_names(sip_api) else None
+
+        await wait_for(room_gone, timeout_s=30, what="the call's room to be deleted")
+    finally:
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        await gateway.stop()
+        await sipp.kill()
+        await rtp.aclose()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "name"),
+    [
+        ("486 Busy Here", 486, "SIP_STATUS_BUSY_HERE"),
+        ("603 Decline", 603, "SIP_STATUS_GLOBAL_DECLINE"),
+    ],
+    ids=["busy", "decline"],
+)
+async def test_refused_call_raises_sip_call_error(
+    sip_api: api.LiveKitAPI,
+    sip_stack: SIPStack,
+    sip_agent_worker: AgentWorker,
+    tmp_path: Path,
+    status: str,
+    code: int,
+    name: str,
+) -> None:
+    sipp, gateway = await _callee(
+        sip_api, sip_stack, sip_agent_worker, tmp_path,
+        scenario="uas_reject.xml", replace={"STATUS_LINE": status},
+    )  # fmt: skip
+    try:
+        with pytest.raises(SIPCallError) as info:
+            await gateway.make_call(CALLEE)
+        assert info.value.sip_status_code == code
+        assert info.value.sip_status == name  # livekit-server reports its enum name
+        assert str(info.value) == f"call failed: SIP {code} {name}"
+        assert gateway.list_sessions() == []
+        assert await sipp.wait(timeout_s=30) == 0, sipp.messages("received")
+
+        async def no_outbound_room() -> bool | None:
+            names = await room_names(sip_api)
+            return True if not any(n.startswith("sip-out") for n in names) else None
+
+        await wait_for(no_outbound_room, timeout_s=30, what="the failed call's room to go")
+    finally:
+        await gateway.stop()
+        await sipp.kill()

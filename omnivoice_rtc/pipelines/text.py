@@ -20,7 +20,8 @@ raises :class:`~omnivoice_rtc.ConfigError` naming the variable; an OpenAI-compat
 
 With ``llm_provider`` given, the LLM is an :class:`LLMProviderAdapter` around it and the
 LLM options are ignored. The OpenAI transcription endpoint is not streaming, so the
-pipeline includes silero VAD (livekit-agents segments speech with it).
+pipeline includes silero VAD (livekit-agents segments speech with it); the instance is
+shared by every session of the process (``pipelines.local.load_vad``).
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def build_text(
     options: TextPipelineOptions, llm_provider: LLMProvider | GenerateFunction | None = None
 ) -> PipelineParts:
     """Build the STT → LLM → TTS pipeline. ConfigError names the bad setting or env var."""
-    from livekit.plugins import silero
+    from .local import load_vad
 
     stt_ = build_stt(options.stt)
     llm_: llm.LLM[Any] = (
@@ -174,6 +175,6 @@ def build_text(
         stt=stt_,
         llm=llm_,
         tts=tts_,
-        vad=silero.VAD.load(),
+        vad=load_vad(),  # the process-wide silero VAD the local pipeline also uses
         instructions=options.llm.system_prompt or _DEFAULT_INSTRUCTIONS,
     )

@@ -215,3 +215,40 @@ async def test_barge_in_on_the_realtime_worker(
         cancelled = [r for r in fake.responses if r.status == "cancelled"]
         assert cancelled, fake.responses
         assert 0.0 < heard_s < full_reply_s
+
+
+async def test_provider_error_becomes_an_error_event_and_the_session_continues(
+    livekit_server: LiveKitServer, agent_worker_factory: Callable[..., AgentWorker]
+) -> None:
+    """The fake fails the first response (response.done status=failed): the participant
+    gets an ERROR event from the realtime source, and the next utterance is answered."""
+    options = RealtimeFakeOptions(
+        user_transcript=SENTENCE, reply_text="Second time lucky.", fail_responses=1
+    )
+    async with OpenAIRealtimeFake(options) as fake:
+        worker = agent_worker_factory(
+            env={
+                "OMNIVOICE_PIPELINE": "realtime",
+                "OMNIVOICE_REALTIME_BASE_URL": fake.base_url,
+                "OPENAI_API_KEY": "sk-test",
+            }
+        )
+        client = await _converse(livekit_server, worker, "rt-error")
+        try:
+            await client.say(espeak_pcm(SENTENCE))
+            error = await client.wait_for_event(EventType.ERROR, timeout_s=30)
+            assert error.event.data is not None
+            assert error.event.data["source"] == "realtime"
+            assert error.event.data["recoverable"] is True
+            assert error.event.error is not None
+            assert "failed" in error.event.error
+            second_end = await client.say(espeak_pcm(SENTENCE))
+            said = await client.wait_for_event(
+                EventType.AGENT_TRANSCRIPT, timeout_s=30, since=error.received_at
+            )
+            assert said.event.data is not None
+            assert said.event.data["text"] == "Second time lucky."
+            assert client.agent_speech_seconds(since=second_end) > 0.5
+        finally:
+            await client.aclose()
+        assert [r.status for r in fake.responses] == ["failed", "completed"]

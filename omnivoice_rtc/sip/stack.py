@@ -20,7 +20,6 @@ from .._errors import ConfigError
 from ..settings import LiveKitSettings, Settings, env_int, env_str
 from ..stack import (
     PROJECT_ROOT,
-    LogCheck,
     PortUse,
     ProcessSpec,
     StackExtension,
@@ -41,7 +40,6 @@ LIVEKIT_SIP_TEMPLATE = PROJECT_ROOT / "sip" / "livekit-sip.yaml"
 
 _REDIS_FAIL = r"Address already in use|Could not create server TCP listening socket"
 _SIP_FAIL = r"address already in use|could not start|failed to start"
-_SIP_READY = r"sip service ready"
 _LOG_LEVELS = ("debug", "info", "warn", "error")
 
 
@@ -215,7 +213,8 @@ def livekit_sip_spec(
             "SIP_CONFIG_BODY": livekit_sip_config(livekit=livekit, sip=sip),
             **sip.extra_env,
         },
-        health=LogCheck(pattern=_SIP_READY),
+        # "sip service ready" is logged at debug level only; SIP TCP accepts right after.
+        health=TcpCheck(port=sip.sip_port, host=probe_host),
         start_timeout_s=30.0,
         stop_timeout_s=5.0,
         fail_pattern=_SIP_FAIL,

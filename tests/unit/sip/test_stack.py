@@ -10,7 +10,7 @@ import yaml  # type: ignore[import-untyped]  # PyYAML (a livekit-agents dependen
 from omnivoice_rtc import ConfigError
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.sip.stack import SIPStackSettings, livekit_sip_config, sip_specs
-from omnivoice_rtc.stack import LogCheck, TcpCheck
+from omnivoice_rtc.stack import TcpCheck
 
 pytestmark = pytest.mark.unit
 
@@ -81,7 +81,8 @@ def test_sip_specs_order_redis_host_and_secret_not_in_argv() -> None:
     redis, sip = extension.before_livekit[0], extension.after_livekit[0]
     assert isinstance(redis.health, TcpCheck)
     assert redis.health.port == 6391
-    assert isinstance(sip.health, LogCheck)
+    assert isinstance(sip.health, TcpCheck)
+    assert sip.health.port == 5071
     assert "topsecret" not in " ".join(sip.argv)
     assert "api_secret: topsecret" in sip.env["SIP_CONFIG_BODY"]
     assert extension.urls["SIP"] == "sip:127.0.0.1:5071"

@@ -1,8 +1,10 @@
 """Audio converter benchmark: full-duplex cost per 20 ms frame, latency and frame regularity.
 
-Run: ``python -m bench.audio`` (``make bench-audio``). Options: ``--iterations N``,
+Run: ``python -m bench.audio`` (``make bench-audio``). Options: ``--batch-ms MS``,
 ``--repeats N``, ``--rates 16000,24000,48000``, ``--markdown`` (print the table for
-docs/benchmarks.md).
+docs/benchmarks.md). Every peer's timed batch lasts about ``--batch-ms`` (its frame count is
+calibrated on a warm-up), so fast and slow peers face the same odds of a quiet window on a
+busy machine; peers are interleaved and the best batch of each is kept.
 
 One *duplex frame* is what a phone call's media path does every 20 ms: inbound 160 bytes of
 μ-law 8 kHz -> PCM16 at the model/room rate, and outbound 20 ms of PCM16 at that rate ->
@@ -338,7 +340,7 @@ def pcm_samples(b: bytes) -> npt.NDArray[np.int16]:
     return np.frombuffer(b, dtype=np.int16)
 
 
-def measure(rates: list[int], iterations: int, repeats: int) -> tuple[list[Row], list[str]]:
+def measure(rates: list[int], batch_s: float, repeats: int) -> tuple[list[Row], list[str]]:
     peers, notes = available_peers()
     rng = np.random.default_rng(5)
     loop = asyncio.new_event_loop()
@@ -352,12 +354,15 @@ def measure(rates: list[int], iterations: int, repeats: int) -> tuple[list[Row],
             pcm = [s.tobytes() for s in speechlike]
             ulaw = [ulaw_bytes(s[:: rate // 8000]) for s in speechlike]
             duplexes = {p.name: p.make(rate) for p in peers}
-            for d in duplexes.values():  # warm up (allocations, first-call setup)
+            iterations: dict[str, int] = {}
+            for name, d in duplexes.items():  # warm up, then size each batch to ~batch_s
                 time_duplex(d, ulaw, pcm, 200, loop)
+                per_frame = min(time_duplex(d, ulaw, pcm, 200, loop) for _ in range(3))
+                iterations[name] = max(200, round(batch_s / per_frame))
             samples: dict[str, list[float]] = {name: [] for name in duplexes}
             for _ in range(repeats):  # interleave peers so drift hits all of them alike
                 for name, d in duplexes.items():
-                    samples[name].append(time_duplex(d, ulaw, pcm, iterations, loop))
+                    samples[name].append(time_duplex(d, ulaw, pcm, iterations[name], loop))
             best = {name: min(v) for name, v in samples.items()}
             base = best["audioop-only"]
             for p in peers:
@@ -432,9 +437,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.audio", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--iterations", type=int, default=2000, help="duplex frames per timed batch"
+        "--batch-ms", type=float, default=40.0, help="duration of one timed batch per peer (ms)"
     )
-    parser.add_argument("--repeats", type=int, default=7, help="timed batches per peer (best kept)")
+    parser.add_argument(
+        "--repeats", type=int, default=15, help="timed batches per peer (best kept)"
+    )
     parser.add_argument("--rates", default="16000,24000,48000", help="comma-separated Hz")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args(argv)
@@ -447,10 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
     print(
-        f"# best of {args.repeats} batches x {args.iterations} duplex 20 ms frames "
+        f"# best of {args.repeats} batches of ~{args.batch_ms:g} ms of duplex 20 ms frames "
         "(μ-law 8 kHz in -> PCM16 rate, PCM16 rate -> μ-law 8 kHz out)"
     )
-    rows, notes = measure(rates, args.iterations, args.repeats)
+    rows, notes = measure(rates, args.batch_ms / 1000.0, args.repeats)
     for note in notes:
         print(f"note: {note}")
     print(render(rows, args.markdown))

@@ -15,7 +15,9 @@ session settings documented in docs/sessions.md. Worker knobs:
 ``OMNIVOICE_WORKER_EXECUTOR``   process (default) | thread: how jobs run
 ``OMNIVOICE_WORKER_HTTP_PORT``  health-check port (default 8081 in start mode; 0 = any)
 ``OMNIVOICE_WORKER_LOAD_THRESHOLD`` percent CPU load above which the worker stops
-                                taking jobs in start mode (default 70; 100 = never)
+                                taking jobs in start mode (default 70). 100 disables load
+                                shedding: the worker reports load 0, because livekit-server
+                                also skips workers whose reported load is high (busy CI boxes)
 """
 
 from __future__ import annotations
@@ -63,7 +65,10 @@ server = AgentServer(
     job_executor_type=_executor(),
     port=env_int(os.environ, "OMNIVOICE_WORKER_HTTP_PORT", 8081, minimum=0, maximum=65535),
     load_threshold=math.inf if _load_pct >= 100 else _load_pct / 100,
+    # model loading (silero, imports) can exceed livekit's 10 s default on a busy 2-core box
+    initialize_process_timeout=30.0,
     setup_fnc=None,
+    load_fnc=(lambda: 0.0) if _load_pct >= 100 else None,
 )
 
 

@@ -33,8 +33,9 @@ from livekit import rtc
 from .._errors import ConfigError
 from ..pipelines.base import PipelineParts
 from ..pipelines.factory import PipelineSettings, build_pipeline
+from ..pipelines.local import shutdown_decoder
 from ..settings import DEFAULT_AGENT_NAME, env_int, env_str
-from ..types import InterruptionMode, LLMProvider, ParticipantHandler, SessionOptions
+from ..types import InterruptionMode, LLMProvider, ParticipantHandler, PipelineMode, SessionOptions
 from .session import LiveKitSession, participant_info
 
 __all__ = ["AgentSettings", "PartsFactory", "RoomAgent", "SessionCallback", "run_job"]
@@ -233,6 +234,10 @@ class RoomAgent:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _stop_local_decoder() -> None:
+    shutdown_decoder()
+
+
 async def run_job(ctx: Any, settings: AgentSettings) -> None:
     """livekit-agents entrypoint body: connect, serve the room, then end the job."""
     await ctx.connect()
@@ -241,5 +246,8 @@ async def run_job(ctx: Any, settings: AgentSettings) -> None:
     logger.info("job connected", extra={"room": ctx.room.name, "agent_name": settings.agent_name})
     agent = RoomAgent(room=ctx.room, settings=settings)
     ctx.add_shutdown_callback(agent.aclose)
+    if settings.pipeline.mode is PipelineMode.LOCAL:
+        # one job per process: stop the STT decoder process so this one can exit
+        ctx.add_shutdown_callback(_stop_local_decoder)
     await agent.run()
     ctx.shutdown("no participants left")

@@ -19,7 +19,7 @@ from typing import Any
 from ...settings import env_int, env_str
 from ..base import PipelineParts
 from .responder import RulesResponderLLM, respond
-from .stt import PocketSphinxSTT
+from .stt import PocketSphinxSTT, shutdown_decoder
 from .stt import prewarm as prewarm_stt
 from .tts import EspeakTTS, find_espeak
 
@@ -32,6 +32,7 @@ __all__ = [
     "load_vad",
     "prewarm",
     "respond",
+    "shutdown_decoder",
 ]
 
 LOCAL_INSTRUCTIONS = "Offline rules-and-echo responder (no language model)."
@@ -83,10 +84,11 @@ def load_vad(*, min_silence_ms: int = 400) -> Any:
 
 
 def prewarm(options: LocalPipelineOptions | None = None) -> None:
-    """Load the VAD and one STT decoder now (a worker's prewarm hook calls this)."""
+    """Load the VAD now and start the STT decoder process in the background (a worker's
+    prewarm hook calls this)."""
     options = options or LocalPipelineOptions()
     load_vad(min_silence_ms=options.vad_min_silence_ms)
-    prewarm_stt()
+    prewarm_stt(wait=False)
 
 
 def build_local(options: LocalPipelineOptions | None = None) -> PipelineParts:

@@ -7,20 +7,26 @@ so each VAD-delimited utterance is decoded once speech ends.
 Audio arrives at any sample rate (Hz) and channel count; it is mixed to mono and
 resampled to 16000 Hz with livekit's high-quality resampler before decoding (the
 acoustic model is trained at 16 kHz; a filterless resampler halves accuracy).
-Decoding is CPU-bound (~0.2 s per second of speech) and runs in a worker thread.
+Decoding is CPU-bound (~0.2 s per second of speech on an idle core) and pocketsphinx
+holds the GIL while it decodes, so it runs in one decoder process (spawned once per
+process that uses this STT): the event loop keeps serving audio meanwhile; utterances
+of concurrent sessions in one process are decoded one after another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing as mp
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Never
 
 import numpy as np
 from livekit import rtc
-from livekit.agents import stt, utils
+from livekit.agents import APIConnectionError, stt, utils
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 
@@ -58,9 +64,39 @@ class _DecoderPool:
 _POOL = _DecoderPool()
 
 
-def prewarm() -> None:
-    """Load one decoder now (call from a worker's prewarm hook) so the first turn is fast."""
+_executor_lock = threading.Lock()
+_executor: ProcessPoolExecutor | None = None
+
+
+def _decoder_processes() -> ProcessPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+        return _executor
+
+
+def _load_decoder() -> bool:
     _POOL.release(_POOL.acquire())
+    return True
+
+
+def prewarm(*, wait: bool = False) -> None:
+    """Start the decoder process and let it load its model (~1-3 s) so the first turn is
+    fast. A worker's prewarm hook calls this without waiting."""
+    future = _decoder_processes().submit(_load_decoder)
+    if wait:
+        future.result()
+
+
+def shutdown_decoder() -> None:
+    """Stop this process's decoder process (a job's shutdown hook calls this so the job
+    process can exit; the next recognition starts a new one)."""
+    global _executor
+    with _executor_lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 def pcm16_to_decoder_input(pcm: bytes, *, sample_rate_hz: int, num_channels: int) -> bytes:
@@ -83,6 +119,13 @@ def pcm16_to_decoder_input(pcm: bytes, *, sample_rate_hz: int, num_channels: int
     return bytes(out)
 
 
+def transcribe(pcm16: bytes, sample_rate_hz: int, num_channels: int) -> tuple[str, float]:
+    """Resample and decode one utterance (runs in a decoder process)."""
+    return _decode(
+        pcm16_to_decoder_input(pcm16, sample_rate_hz=sample_rate_hz, num_channels=num_channels)
+    )
+
+
 def _decode(pcm16_16k: bytes) -> tuple[str, float]:
     """Decode one utterance; returns (lower-case words, posterior confidence 0..1)."""
     decoder = _POOL.acquire()
@@ -97,6 +140,12 @@ def _decode(pcm16_16k: bytes) -> tuple[str, float]:
         return hyp.hypstr.strip(), max(0.0, min(1.0, confidence))
     finally:
         _POOL.release(decoder)
+
+
+def _reset_decoder_processes() -> None:
+    global _executor
+    with _executor_lock:
+        _executor = None
 
 
 class PocketSphinxSTT(stt.STT[Never]):
@@ -122,14 +171,19 @@ class PocketSphinxSTT(stt.STT[Never]):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         frame = rtc.combine_audio_frames(buffer)
-        pcm = await asyncio.to_thread(
-            pcm16_to_decoder_input,
-            frame.data.tobytes(),
-            sample_rate_hz=frame.sample_rate,
-            num_channels=frame.num_channels,
-        )
         started = time.perf_counter()
-        text, confidence = await asyncio.to_thread(_decode, pcm)
+        loop = asyncio.get_running_loop()
+        try:
+            text, confidence = await loop.run_in_executor(
+                _decoder_processes(),
+                transcribe,
+                frame.data.tobytes(),
+                frame.sample_rate,
+                frame.num_channels,
+            )
+        except BrokenProcessPool as exc:
+            _reset_decoder_processes()
+            raise APIConnectionError("pocketsphinx decoder process died", retryable=True) from exc
         logger.debug(
             "pocketsphinx decoded utterance",
             extra={"text": text, "decode_ms": int((time.perf_counter() - started) * 1000)},

@@ -21,7 +21,7 @@ from omnivoice_rtc.types import EventType, LiveKitCredentials, WebRTCConfig
 from tests.integration.livekit.voice_client import VoiceClient, espeak_pcm, participant_token
 from tests.plugins.livekit_stack import LiveKitServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def _config(server: LiveKitServer) -> WebRTCConfig:
@@ -89,9 +89,9 @@ async def test_text_turn_fills_transcript_and_metrics(
         assert gateway.list_sessions() == [session]
         await client.wait_for_event(EventType.SESSION_STARTED)
         await session.send_text("hello there")
-        agent = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=30)
+        agent = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
         assert agent.event.data["text"] == "Hello! You said: hello there."
-        await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=30)
+        await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=90)
         assert client.agent_speech_seconds() > 0.5
         await session.close()
         turns = session.transcript()
@@ -215,10 +215,10 @@ async def test_provider_error_becomes_error_event_and_spares_other_sessions(
         await good.wait_for_event(EventType.SESSION_STARTED)
         await bad_session.send_text("hello there")
         await good_session.send_text("hello there")
-        error = await bad.wait_for_event(EventType.ERROR, timeout_s=30)
+        error = await bad.wait_for_event(EventType.ERROR, timeout_s=90)
         assert error.event.data["source"] == "tts"
         assert "espeak-ng" in (error.event.error or "")
-        await good.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=30)
+        await good.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=90)
         assert good.agent_speech_seconds() > 0.5
         assert bad.agent_speech_seconds() == 0.0
         assert not good_session.closed

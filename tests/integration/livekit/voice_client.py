@@ -213,7 +213,7 @@ class VoiceClient:
         self,
         kind: EventType,
         *,
-        timeout_s: float = 30.0,
+        timeout_s: float = 60.0,
         since: float = 0.0,
         where: Callable[[Event], bool] | None = None,
     ) -> ReceivedEvent:

@@ -208,16 +208,16 @@ class CallRoom:
         lk = self._api()
         try:
             await lk.room.create_room(
-                api.CreateRoomRequest(
-                    name=self.room_name,
-                    empty_timeout=30,
-                    departure_timeout=5,
-                    agents=[api.RoomAgentDispatch(agent_name=self._agent_name)],
-                )
+                api.CreateRoomRequest(name=self.room_name, empty_timeout=30, departure_timeout=5)
+            )
+            self._room_created = True
+            # An explicit dispatch, not CreateRoomRequest.agents: livekit-server 1.13 honours
+            # the latter only for the first room of a worker session (measured in tests).
+            await lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name=self._agent_name, room=self.room_name)
             )
         finally:
             await lk.aclose()
-        self._room_created = True
         self._wire_room_events()
         await self._room.connect(
             self._livekit.url, self._token(), options=rtc.RoomOptions(auto_subscribe=True)

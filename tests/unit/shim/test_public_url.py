@@ -1,0 +1,34 @@
+"""Which public URL webhooks are checked against, and the wss URL put in markup."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+
+from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.shim.gateway import ShimRuntime
+
+pytestmark = pytest.mark.unit
+
+FORWARDED = {"Host": "10.0.0.5:8080", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "x.example"}
+
+
+def _runtime(**kw: object) -> ShimRuntime:
+    return ShimRuntime(livekit=LiveKitSettings(), agent_name="a", **kw)  # type: ignore[arg-type]  # reason: test kwargs
+
+
+def test_forwarded_headers_are_ignored_unless_trusted() -> None:
+    request = make_mocked_request("POST", "/carriers/twilio/answer", headers=FORWARDED)
+    assert _runtime().base_url(request) == "http://10.0.0.5:8080"
+    assert _runtime(trust_forwarded=True).base_url(request) == "https://x.example"
+
+
+def test_configured_public_url_wins_over_the_request() -> None:
+    request = make_mocked_request("POST", "/carriers/twilio/answer", headers=FORWARDED)
+    runtime = _runtime(public_base_url="https://tunnel.example/")
+    assert runtime.base_url(request) == "https://tunnel.example"
+
+
+def test_ws_base() -> None:
+    assert ShimRuntime.ws_base("https://h:1") == "wss://h:1"
+    assert ShimRuntime.ws_base("http://h") == "ws://h"

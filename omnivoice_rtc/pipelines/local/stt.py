@@ -95,8 +95,16 @@ def shutdown_decoder() -> None:
     global _executor
     with _executor_lock:
         executor, _executor = _executor, None
-    if executor is not None:
-        executor.shutdown(wait=False, cancel_futures=True)
+    if executor is None:
+        return
+    # the executor has no public way to stop busy workers; a decoder holds no state worth
+    # keeping, so terminate them so the manager thread (non-daemon) ends promptly
+    processes = list((executor._processes or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=2.0)
 
 
 def pcm16_to_decoder_input(pcm: bytes, *, sample_rate_hz: int, num_channels: int) -> bytes:

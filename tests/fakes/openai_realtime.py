@@ -24,7 +24,8 @@ API:
   ``fake.function_outputs`` (``function_call_output`` items the client created),
   ``fake.responses`` (one :class:`ResponseRecord` per response: id, kind, text, status).
 * Waiters: ``await fake.wait_for_client_event(type)`` / ``wait_for_server_event(type)``
-  (return the n-th matching event; raise TimeoutError after ``timeout`` s).
+  (return the n-th matching event; raise TimeoutError after ``timeout`` s);
+  ``await fake.wait_idle()`` until no session is open (``fake.open_connections``).
 * Knobs (:class:`RealtimeFakeOptions`): scripted ``user_transcript`` and ``reply_text``
   (string or ``fn(user_transcript) -> str``), a scripted ``tool_call`` made once before the
   first answer (the answer after the client's ``function_call_output`` and
@@ -150,6 +151,20 @@ class OpenAIRealtimeFake:
             await self._changed.wait_for(lambda: len(matches()) >= count)
         return matches()[count - 1]
 
+    @property
+    def open_connections(self) -> int:
+        """WebSocket sessions currently open."""
+        return len(self._conns)
+
+    async def wait_idle(
+        self,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109  # reason: a per-call deadline keeps test waits short
+    ) -> None:
+        """Wait until no WebSocket session is open (e.g. between tests sharing a fake)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: not self._conns)
+
     async def wait_for_client_event(
         self,
         type_: str,
@@ -210,4 +225,5 @@ class OpenAIRealtimeFake:
         finally:
             self._conns.discard(conn)
             await conn.close()
+            await self._notify()
         return ws

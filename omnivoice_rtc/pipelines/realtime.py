@@ -169,7 +169,8 @@ def build_function_tools(
 
     Each tool calls ``handler(call_id, name, arguments_json)`` (sync or async) and
     returns its result to the model: a ``str`` as is, anything else JSON-encoded.
-    An exception becomes a ``ToolError`` whose message the model sees.
+    An exception becomes a ``ToolError`` whose message the model sees. A sync handler
+    runs on the agent's event loop: keep it quick, or make it async.
     Without a handler, no tool is registered (Go: "if nil, function calls are ignored").
     """
     if not functions:

@@ -24,7 +24,7 @@ import os
 import random
 import secrets
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,14 @@ from livekit import api
 from omnivoice_rtc import StackError
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.sip.stack import SIPStackSettings, livekit_sip_spec, redis_spec
-from omnivoice_rtc.stack import Supervisor, free_port, free_ports, livekit_server_spec, port_in_use
+from omnivoice_rtc.stack import (
+    PROJECT_ROOT,
+    Supervisor,
+    free_port,
+    free_ports,
+    livekit_server_spec,
+    port_in_use,
+)
 from tests.conftest import require_binary
 from tests.plugins.agent_worker import AgentWorker, start_agent_worker
 from tests.plugins.livekit_stack import LiveKitServer
@@ -42,6 +49,10 @@ from tests.plugins.livekit_stack import LiveKitServer
 __all__ = ["SIPStack", "sip_agent_worker", "sip_api", "sip_stack", "start_sip_stack"]
 
 _START_ATTEMPTS = 3
+# livekit-server dispatches a job only to workers whose reported load (machine CPU,
+# 0-1) is below agents.target_load (default 0.7). On a busy 2-core CI box the load is
+# ~1.0 and every dispatch fails ("no servers available"); 2.0 means "always dispatch".
+_AGENTS_CONFIG = "\nagents:\n  target_load: 2.0\n"
 _RTP_PORT_COUNT = 40  # 2 per call leg; tests run a handful of calls at once at most
 
 
@@ -98,6 +109,12 @@ def start_sip_stack(log_file: Path) -> tuple[Supervisor, SIPStack, _FileSink]:
     api_key = "sip-" + secrets.token_hex(4)
     api_secret = secrets.token_urlsafe(32)
     sink = _FileSink(log_file)
+    base = PROJECT_ROOT / "livekit.yaml"
+    config = log_file.with_suffix(".livekit.yaml")
+    base_text = base.read_text(encoding="utf-8") if base.is_file() else ""
+    if "\nagents:" not in base_text:
+        base_text += _AGENTS_CONFIG
+    config.write_text(base_text, encoding="utf-8")
     last_error: StackError | None = None
     for _ in range(_START_ATTEMPTS):
         http_port, rtc_tcp_port, sip_port, redis_port = free_ports(4)
@@ -122,6 +139,7 @@ def start_sip_stack(log_file: Path) -> tuple[Supervisor, SIPStack, _FileSink]:
                 keys={api_key: api_secret},
                 redis_host=sip.redis_address,
                 binary=livekit_binary,
+                config=config,
             ),
             livekit_sip_spec(livekit=livekit, sip=sip, binary=sip_binary),
         ]
@@ -154,17 +172,29 @@ def start_sip_stack(log_file: Path) -> tuple[Supervisor, SIPStack, _FileSink]:
     raise last_error
 
 
+_SHARED: dict[str, object] = {}
+"""One stack (and one worker) per test process, even when several conftest files import
+these fixtures (each import is a separate fixture definition with its own cache)."""
+
+
 @pytest.fixture(scope="session")
-def sip_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SIPStack]:
+def sip_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SIPStack:
     """redis + livekit-server + livekit-sip for the whole session (one per xdist worker)."""
+    stack = _SHARED.get("stack")
+    if isinstance(stack, SIPStack):
+        return stack
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     log_file = tmp_path_factory.getbasetemp() / f"sip-stack-{worker}.log"
     supervisor, stack, sink = start_sip_stack(log_file)
-    try:
-        yield stack
-    finally:
+
+    def stop() -> None:
+        _SHARED.pop("stack", None)
         supervisor.stop()
         sink.close()
+
+    request.config.add_cleanup(stop)
+    _SHARED["stack"] = stack
+    return stack
 
 
 @pytest.fixture
@@ -183,11 +213,18 @@ async def sip_api(sip_stack: SIPStack) -> AsyncIterator[api.LiveKitAPI]:
 
 @pytest.fixture(scope="session")
 def sip_agent_worker(
-    sip_stack: SIPStack, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AgentWorker]:
+    request: pytest.FixtureRequest, sip_stack: SIPStack, tmp_path_factory: pytest.TempPathFactory
+) -> AgentWorker:
     """The real agent worker on the SIP stack's livekit-server (dispatched by rules)."""
-    worker = start_agent_worker(sip_stack.livekit, log_dir=tmp_path_factory.getbasetemp())
-    try:
-        yield worker
-    finally:
-        worker.stop()
+    worker = _SHARED.get("worker")
+    if isinstance(worker, AgentWorker):
+        return worker
+    started = start_agent_worker(sip_stack.livekit, log_dir=tmp_path_factory.getbasetemp())
+
+    def stop() -> None:
+        _SHARED.pop("worker", None)
+        started.stop()
+
+    request.config.add_cleanup(stop)  # runs before the stack's cleanup (LIFO)
+    _SHARED["worker"] = started
+    return started

@@ -166,6 +166,10 @@ class RtpPeer(asyncio.DatagramProtocol):
         """PCMU packets received after ``since`` (monotonic s) louder than ``threshold_rms``."""
         return sum(1 for r in self.received if r.at >= since and r.rms > threshold_rms)
 
+    def first_loud_after(self, at: float, *, threshold_rms: float = 300.0) -> float | None:
+        """Arrival time (monotonic s) of the first loud PCMU packet after ``at``."""
+        return next((r.at for r in self.received if r.at >= at and r.rms > threshold_rms), None)
+
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time()

@@ -105,19 +105,20 @@ async def test_call_is_answered_heard_keyed_and_hung_up(
         # livekit-sip answers once the agent is in the room; its SDP tells where RTP goes.
         rtp.start(await sipp.remote_media(timeout_s=60))
         await asyncio.sleep(1.0)  # let the agent's VAD see silence first
-        spoken_at = time.monotonic()
-        rtp.play(espeak_ulaw(SENTENCE))
+        speech_end = time.monotonic() + rtp.play(espeak_ulaw(SENTENCE))
         transcript = await wait_for_event(events, EventType.USER_TRANSCRIPT, timeout_s=60)
         words = str(transcript.data["text"]).split() if isinstance(transcript.data, dict) else []
         # pocketsphinx on 8 kHz phone audio: most, not always all, of the words.
         assert len({"would", "like", "order", "pizza"} & set(words)) >= 3, transcript.data
 
         async def agent_audio() -> int | None:
-            loud = rtp.loud_packets(since=spoken_at)
+            loud = rtp.loud_packets(since=speech_end)
             return loud if loud >= 25 else None  # >= 0.5 s of non-silent PCMU
 
         await wait_for(agent_audio, timeout_s=60, what="the agent's answer as non-silent RTP")
-        print(f"loud PCMU packets from livekit-sip: {rtp.loud_packets(since=spoken_at)}")
+        first = rtp.first_loud_after(speech_end)
+        assert first is not None
+        print(f"end of caller speech -> first agent RTP at the phone: {first - speech_end:.3f} s")
 
         marker = len(events)
         rtp.send_dtmf("5")

@@ -100,17 +100,19 @@ async def test_answered_call_carries_audio_both_ways(
         reader = asyncio.get_running_loop().create_task(read())
         rtp.start(await sipp.remote_media(timeout_s=10))  # livekit-sip's offer in the INVITE
         await asyncio.sleep(1.0)
-        spoken_at = time.monotonic()
-        rtp.play(espeak_ulaw(SENTENCE))
+        speech_end = time.monotonic() + rtp.play(espeak_ulaw(SENTENCE))
         transcript = await wait_for_event(events, EventType.USER_TRANSCRIPT, timeout_s=60)
         words = str(transcript.data["text"]).split() if isinstance(transcript.data, dict) else []
         assert len({"would", "like", "order", "pizza"} & set(words)) >= 3, transcript.data
 
         async def agent_audio() -> int | None:
-            loud = rtp.loud_packets(since=spoken_at)
+            loud = rtp.loud_packets(since=speech_end)
             return loud if loud >= 25 else None
 
         await wait_for(agent_audio, timeout_s=60, what="the agent's answer as non-silent RTP")
+        first = rtp.first_loud_after(speech_end)
+        assert first is not None
+        print(f"end of caller speech -> first agent RTP at the phone: {first - speech_end:.3f} s")
 
         await session.close()  # livekit-sip sends BYE; the uas scenario then ends well
         assert await sipp.wait(timeout_s=30) == 0, sipp.messages("received")

@@ -172,3 +172,28 @@ async def test_endpoint_from_google_gemini_base_url(
         await session.aclose()
         await parts.llm.aclose()
     assert fake.connections[0]["headers"]["x-goog-api-key"] == "g-env"
+
+
+async def test_speech_during_a_model_turn_interrupts_it(fake: GeminiLiveFake) -> None:
+    """Barge-in: new speech while the fake streams a paced turn stops the turn, the fake
+    sends ``interrupted`` and the plugin reports the user's speech start."""
+    fake.options.reply_text = "word " * 60
+    fake.options.pacing = 1.0
+    parts = build_realtime(RealtimeConfig(provider="gemini", api_key="g", base_url=fake.base_url))
+    session = parts.llm.session()
+    speech_started = Recorder(session, "input_speech_started")
+    generations = Recorder(session, "generation_created")
+    try:
+        await fake.wait_for_server("setupComplete")
+        push_utterance(session.push_audio, speech_pcm("tell me a long story"))
+        await generations.wait()  # the plugin signals a speech start as a generation begins
+        before = len(speech_started.events)
+        push_utterance(session.push_audio, speech_pcm("stop"), silence_ms=0)
+        await fake.wait_for_server("interrupted")
+        await speech_started.wait(lambda _ev: len(speech_started.events) > before)
+    finally:
+        await session.aclose()
+        await parts.llm.aclose()
+    assert fake.turns[0].status == "interrupted"
+    full_reply_bytes = len("word " * 60) * fake.options.tone_ms_per_char * 48
+    assert fake.turns[0].audio_bytes < full_reply_bytes

@@ -9,7 +9,9 @@ Environment (docs/sessions.md has the full table):
 
 ``OMNIVOICE_PIPELINE``            local | text | realtime. Default: realtime when
                                   OPENAI_API_KEY or GOOGLE_API_KEY is set, else local.
-``OMNIVOICE_REALTIME_PROVIDER``   openai | gemini (default: openai if OPENAI_API_KEY is set).
+``OMNIVOICE_REALTIME_PROVIDER``   openai | gemini | a name registered with
+                                  ``register_realtime_provider`` (default: openai if
+                                  OPENAI_API_KEY is set).
 ``OMNIVOICE_REALTIME_MODEL`` / ``_VOICE`` / ``_BASE_URL``, ``OMNIVOICE_INSTRUCTIONS``.
 ``OMNIVOICE_STT_PROVIDER`` / ``_MODEL`` / ``_LANGUAGE`` / ``_BASE_URL`` / ``_API_KEY``,
 ``OMNIVOICE_LLM_*`` and ``OMNIVOICE_TTS_*`` (``_VOICE`` instead of ``_LANGUAGE``) for the
@@ -49,7 +51,6 @@ PROVIDER_KEY_ENV = {
 }
 """Which environment variable holds the API key of each provider name."""
 
-_REALTIME_PROVIDERS = ("openai", "gemini")
 _TEXT_PROVIDERS = ("openai", "google")
 
 
@@ -103,12 +104,22 @@ class PipelineSettings:
             default_provider = (
                 "openai" if env_str(env, "OPENAI_API_KEY", "") or not has_key else "gemini"
             )
+            from .registry import realtime_provider_names
+
             provider = _choice(
-                env, "OMNIVOICE_REALTIME_PROVIDER", default_provider, _REALTIME_PROVIDERS
+                env,
+                "OMNIVOICE_REALTIME_PROVIDER",
+                default_provider,
+                tuple(realtime_provider_names()),
+            )
+            api_key = (
+                _key_for(env, provider, "OMNIVOICE_REALTIME_API_KEY", "realtime")
+                if provider in PROVIDER_KEY_ENV
+                else env_str(env, "OMNIVOICE_REALTIME_API_KEY", "")
             )
             realtime = RealtimeConfig(
                 provider=provider,
-                api_key=_key_for(env, provider, "OMNIVOICE_REALTIME_API_KEY", "realtime"),
+                api_key=api_key,
                 model=env_str(env, "OMNIVOICE_REALTIME_MODEL", ""),
                 voice=env_str(env, "OMNIVOICE_REALTIME_VOICE", ""),
                 instructions=instructions,

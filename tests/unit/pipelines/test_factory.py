@@ -109,3 +109,30 @@ def test_agent_settings_from_env() -> None:
         AgentSettings.from_env({"OMNIVOICE_INTERRUPTION_MODE": "sometimes"})
     with pytest.raises(ConfigError, match="OMNIVOICE_MAX_SESSION_DURATION_S"):
         AgentSettings.from_env({"OMNIVOICE_MAX_SESSION_DURATION_S": "-1"})
+
+
+class AcmeFactory:
+    """A user-registered realtime provider (RealtimeProviderFactory protocol)."""
+
+    name = "acme"
+
+    def create(self, config: RealtimeConfig) -> object:
+        raise NotImplementedError
+
+
+def test_registered_realtime_provider_is_accepted() -> None:
+    from omnivoice_rtc.pipelines.registry import (
+        register_realtime_provider,
+        unregister_realtime_provider,
+    )
+
+    register_realtime_provider(AcmeFactory())
+    try:
+        settings = PipelineSettings.from_env(
+            {"OMNIVOICE_PIPELINE": "realtime", "OMNIVOICE_REALTIME_PROVIDER": "acme"}
+        )
+        assert settings.realtime is not None
+        assert settings.realtime.provider == "acme"
+        assert settings.realtime.api_key == ""
+    finally:
+        unregister_realtime_provider("acme")

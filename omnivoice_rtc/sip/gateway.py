@@ -89,6 +89,7 @@ class SIPGateway:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, SIPSession] = {}
         self._seen: set[tuple[str, str]] = set()  # (room, identity) already handled
+        self._dialing: set[str] = set()  # rooms of make_call() calls not yet answered
         self._outbound_trunk_id = ""
 
     # ------------------------------------------------------------------ Gateway protocol
@@ -162,6 +163,7 @@ class SIPGateway:
         room_name = f"{self._options.outbound_room_prefix}-{secrets.token_hex(6)}"
         identity = f"sip-{secrets.token_hex(4)}"
         self._seen.add((room_name, identity))
+        self._dialing.add(room_name)
         await lk.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name=self._options.agent_name, room=room_name)
         )
@@ -177,6 +179,7 @@ class SIPGateway:
         try:
             await lk.sip.create_sip_participant(request)
         except api.SipCallError as exc:
+            self._dialing.discard(room_name)
             await self._delete_room(room_name)
             code = exc.sip_status_code or 0
             status = exc.sip_status or exc.message
@@ -188,8 +191,10 @@ class SIPGateway:
                 f"call failed: SIP {code} {status}", sip_status_code=code, sip_status=status
             ) from exc
         except api.TwirpError:
+            self._dialing.discard(room_name)
             await self._delete_room(room_name)
             raise
+        self._dialing.discard(room_name)
         participant = await lk.room.get_participant(
             api.RoomParticipantIdentity(room=room_name, identity=identity)
         )
@@ -227,11 +232,18 @@ class SIPGateway:
     async def _scan(self) -> None:
         lk = self._require_api()
         rooms = await lk.room.list_rooms(api.ListRoomsRequest())
+        names = {room.name for room in rooms.rooms}
+        # Forget rooms that are gone (keeps _seen bounded); dialing rooms may not exist yet.
+        self._seen = {key for key in self._seen if key[0] in names or key[0] in self._dialing}
         for room in rooms.rooms:
             listed = await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))
             for participant in listed.participants:
                 key = (room.name, participant.identity)
                 if participant.kind != _SIP_KIND or key in self._seen:
+                    continue
+                if "sip.ruleID" not in participant.attributes:
+                    # Not (yet) an inbound call: a dispatch rule admits every inbound call
+                    # and livekit-sip sets sip.ruleID; look again at the next scan.
                     continue
                 self._seen.add(key)
                 self._spawn(self._on_inbound(room.name, participant))
@@ -289,6 +301,7 @@ class SIPGateway:
         await session.wait_closed()
         await session.aclose()
         await self._delete_room(session.room_name)
+        self._sessions.pop(session.id, None)
 
     async def _hangup(self, session: SIPSession) -> None:
         lk = self._require_api()

@@ -99,6 +99,7 @@ async def test_call_is_answered_heard_keyed_and_hung_up(
         assert call.from_ == CALLER
         assert call.call_id.startswith("SCL_")
         assert call.attributes["sip.ruleID"].startswith("SDR_")
+        assert call.carrier == "e2e", call.attributes  # the rule's attributes
         assert session.id == call.call_id
         assert session.room_name.startswith(ROOM_PREFIX)
 

@@ -225,18 +225,27 @@ def livekit_sip_spec(
     )
 
 
-def sip_specs(settings: Settings, *, sip: SIPStackSettings | None = None) -> StackExtension:
+def sip_specs(
+    settings: Settings, *, sip: SIPStackSettings | None = None, livekit_url: str | None = None
+) -> StackExtension:
     """redis-server (before livekit-server) and livekit-sip (after it) for ``settings``.
 
-    ``sip`` defaults to :meth:`SIPStackSettings.from_env`. With a non-local
-    ``LIVEKIT_URL`` (LiveKit Cloud) nothing is started: Cloud runs SIP itself.
+    ``sip`` defaults to :meth:`SIPStackSettings.from_env`. ``livekit_url`` (ws URL)
+    overrides ``settings.livekit.url`` when the dev stack moved livekit-server to
+    another port. With a non-local ``LIVEKIT_URL`` (LiveKit Cloud) nothing is started:
+    Cloud runs SIP itself.
     """
     if not settings.livekit.is_local:
         return StackExtension(urls={"SIP": "not started locally (LIVEKIT_URL is not local)"})
     sip = SIPStackSettings.from_env() if sip is None else sip
+    livekit = settings.livekit
+    if livekit_url is not None:
+        livekit = LiveKitSettings(
+            url=livekit_url, api_key=livekit.api_key, api_secret=livekit.api_secret
+        )
     return StackExtension(
         before_livekit=(redis_spec(port=sip.redis_port),),
-        after_livekit=(livekit_sip_spec(livekit=settings.livekit, sip=sip),),
+        after_livekit=(livekit_sip_spec(livekit=livekit, sip=sip),),
         redis_host=sip.redis_address,
         urls={"SIP": sip.sip_uri, "Redis": f"redis://{sip.redis_address}"},
     )

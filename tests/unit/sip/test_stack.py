@@ -94,3 +94,9 @@ def test_no_local_sip_stack_for_livekit_cloud() -> None:
     assert extension.before_livekit == ()
     assert extension.after_livekit == ()
     assert extension.redis_host is None
+
+
+def test_livekit_url_override_reaches_livekit_sip() -> None:
+    extension = sip_specs(Settings(), sip=SIPStackSettings(), livekit_url="ws://127.0.0.1:7999")
+    body = extension.after_livekit[0].env["SIP_CONFIG_BODY"]
+    assert "ws_url: ws://127.0.0.1:7999" in body

@@ -6,6 +6,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm builds the page's JS (livekit-client). Machines of this kind ship Node.js + npm
+# already; take Debian's only when there is none, so we never shadow a newer install.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

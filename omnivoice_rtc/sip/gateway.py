@@ -9,9 +9,9 @@ the ``on_call`` handler: returning accepts (a :class:`SIPSession` is tracked),
 raising rejects (the participant is removed, livekit-sip ends the SIP call, and the
 room is deleted).
 
-Outbound: :meth:`SIPGateway.make_call` dispatches the agent to a new room and asks
-livekit-server to dial through the outbound trunk (``CreateSIPParticipant`` with
-``wait_until_answered``). A failed call raises :class:`~omnivoice_rtc.SIPCallError`
+Outbound: :meth:`SIPGateway.make_call` creates a room, asks livekit-server to dial
+through the outbound trunk (``CreateSIPParticipant`` with ``wait_until_answered``) and
+dispatches the agent once the callee answered. A failed call raises :class:`~omnivoice_rtc.SIPCallError`
 with the SIP status (e.g. 486 Busy Here, 603 Decline).
 
     gateway = SIPGateway(livekit=LiveKitSettings.from_env(),
@@ -164,9 +164,6 @@ class SIPGateway:
         identity = f"sip-{secrets.token_hex(4)}"
         self._seen.add((room_name, identity))
         self._dialing.add(room_name)
-        await lk.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=self._options.agent_name, room=room_name)
-        )
         request = api.CreateSIPParticipantRequest(
             sip_trunk_id=self._outbound_trunk_id,
             sip_call_to=to,
@@ -177,9 +174,9 @@ class SIPGateway:
         )
         request.ringing_timeout.FromTimedelta(timedelta(seconds=self._options.ringing_timeout_s))
         try:
+            await lk.room.create_room(api.CreateRoomRequest(name=room_name))
             await lk.sip.create_sip_participant(request)
         except api.SipCallError as exc:
-            self._dialing.discard(room_name)
             await self._delete_room(room_name)
             code = exc.sip_status_code or 0
             status = exc.sip_status or exc.message
@@ -190,11 +187,16 @@ class SIPGateway:
             raise SIPCallError(
                 f"call failed: SIP {code} {status}", sip_status_code=code, sip_status=status
             ) from exc
-        except api.TwirpError:
-            self._dialing.discard(room_name)
-            await self._delete_room(room_name)
+        except BaseException:  # other API errors, cancellation: no room is left behind
+            await asyncio.shield(self._delete_room(room_name))
             raise
-        self._dialing.discard(room_name)
+        finally:
+            self._dialing.discard(room_name)
+        # Dispatch the agent only once the callee answered: a failed call never gets an
+        # agent (which would re-create the deleted room by joining it).
+        await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=self._options.agent_name, room=room_name)
+        )
         participant = await lk.room.get_participant(
             api.RoomParticipantIdentity(room=room_name, identity=identity)
         )

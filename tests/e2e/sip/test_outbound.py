@@ -99,7 +99,9 @@ async def test_answered_call_carries_audio_both_ways(
 
         reader = asyncio.get_running_loop().create_task(read())
         rtp.start(await sipp.remote_media(timeout_s=10))  # livekit-sip's offer in the INVITE
-        await asyncio.sleep(1.0)
+        # The agent is dispatched once the callee answered: speak when it listens.
+        await wait_for_event(events, EventType.SESSION_STARTED, timeout_s=60)
+        await asyncio.sleep(0.5)
         speech_end = time.monotonic() + rtp.play(espeak_ulaw(SENTENCE))
         transcript = await wait_for_event(events, EventType.USER_TRANSCRIPT, timeout_s=60)
         words = str(transcript.data["text"]).split() if isinstance(transcript.data, dict) else []

@@ -28,6 +28,7 @@ import contextlib
 import inspect
 import logging
 import secrets
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -45,6 +46,7 @@ __all__ = ["SIPGateway", "SIPGatewayOptions"]
 logger = logging.getLogger(__name__)
 
 _SIP_KIND = 3  # livekit.ParticipantInfo.Kind.SIP
+_REJECTED_ROOM_WATCH_S = 120.0
 ROUTE_NAME = "livekit/sip"
 
 
@@ -90,6 +92,9 @@ class SIPGateway:
         self._sessions: dict[str, SIPSession] = {}
         self._seen: set[tuple[str, str]] = set()  # (room, identity) already handled
         self._dialing: set[str] = set()  # rooms of make_call() calls not yet answered
+        # Rooms of rejected calls -> monotonic deadline (s): an agent dispatched by the
+        # rule may join after the room was deleted and re-create it; delete it again.
+        self._rejected: dict[str, float] = {}
         self._outbound_trunk_id = ""
 
     # ------------------------------------------------------------------ Gateway protocol
@@ -235,6 +240,10 @@ class SIPGateway:
         lk = self._require_api()
         rooms = await lk.room.list_rooms(api.ListRoomsRequest())
         names = {room.name for room in rooms.rooms}
+        now = time.monotonic()
+        self._rejected = {n: t for n, t in self._rejected.items() if t > now}
+        for name in names & self._rejected.keys():
+            await self._delete_room(name)
         # Forget rooms that are gone (keeps _seen bounded); dialing rooms may not exist yet.
         self._seen = {key for key in self._seen if key[0] in names or key[0] in self._dialing}
         for room in rooms.rooms:
@@ -287,6 +296,7 @@ class SIPGateway:
                 api.RoomParticipantIdentity(room=room_name, identity=identity)
             )
         await self._delete_room(room_name)
+        self._rejected[room_name] = time.monotonic() + _REJECTED_ROOM_WATCH_S
 
     async def _track(self, call: CallInfo, room_name: str, identity: str) -> SIPSession:
         session = SIPSession(call=call, room_name=room_name, identity=identity, hangup=self._hangup)

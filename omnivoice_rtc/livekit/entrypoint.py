@@ -30,12 +30,13 @@ from typing import Any
 
 from livekit import rtc
 
-from .._errors import ConfigError
+from .._errors import ConfigError, SessionClosedError
 from ..pipelines.base import PipelineParts
 from ..pipelines.factory import PipelineSettings, build_pipeline
 from ..pipelines.local import shutdown_decoder
 from ..settings import DEFAULT_AGENT_NAME, env_int, env_str
 from ..types import InterruptionMode, LLMProvider, ParticipantHandler, PipelineMode, SessionOptions
+from .control import CONTROL_TOPIC, ControlCommand, decode_control
 from .session import LiveKitSession, participant_info
 
 __all__ = ["AgentSettings", "PartsFactory", "RoomAgent", "SessionCallback", "run_job"]
@@ -142,6 +143,39 @@ class RoomAgent:
     def _on_room_disconnected(self, *_: Any) -> None:
         self._changed.set()
 
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic != CONTROL_TOPIC:
+            return
+        sender = packet.participant.identity if packet.participant is not None else ""
+        try:
+            command = decode_control(packet.data)
+        except ValueError as exc:
+            logger.warning("ignored control packet", extra={"sender": sender, "reason": str(exc)})
+            return
+        session = self.sessions.get(command.participant or sender)
+        if session is None and not command.participant and len(self.sessions) == 1:
+            session = next(iter(self.sessions.values()))
+        if session is None:
+            logger.warning(
+                "control packet for no session",
+                extra={"sender": sender, "participant": command.participant},
+            )
+            return
+        task = asyncio.create_task(self._apply(session, command), name="omnivoice.control")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _apply(self, session: LiveKitSession, command: ControlCommand) -> None:
+        try:
+            if command.type == "say":
+                await session.send_text(command.text)
+            elif command.type == "interrupt":
+                session.interrupt()
+            else:
+                await session.close()
+        except SessionClosedError:
+            logger.info("control command for a closed session", extra={"type": command.type})
+
     async def _serve(self, p: rtc.RemoteParticipant) -> None:
         try:
             if self._on_participant is not None:
@@ -190,6 +224,7 @@ class RoomAgent:
         self._room.on("participant_connected", self._on_connected)
         self._room.on("participant_disconnected", self._on_disconnected)
         self._room.on("disconnected", self._on_room_disconnected)
+        self._room.on("data_received", self._on_data)
         try:
             for p in list(self._room.remote_participants.values()):
                 self._on_connected(p)
@@ -210,6 +245,7 @@ class RoomAgent:
             self._room.off("participant_connected", self._on_connected)
             self._room.off("participant_disconnected", self._on_disconnected)
             self._room.off("disconnected", self._on_room_disconnected)
+            self._room.off("data_received", self._on_data)
             await self.aclose()
 
     async def drain(self, *, timeout_s: float) -> None:

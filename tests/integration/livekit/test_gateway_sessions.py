@@ -9,9 +9,11 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from omnivoice_rtc import CallRejectedError, ConfigError, ParticipantInfo, SessionOptions
+from omnivoice_rtc.livekit.control import CONTROL_TOPIC, ControlCommand, encode_control
 from omnivoice_rtc.livekit.entrypoint import AgentSettings
 from omnivoice_rtc.livekit.gateway import LiveKitGateway
 from omnivoice_rtc.livekit.session import GOODBYE_TEXT, LiveKitSession
@@ -236,3 +238,58 @@ async def test_bad_configuration_fails_at_start(livekit_server: LiveKitServer) -
     gw = LiveKitGateway(config=_config(livekit_server), settings=settings)
     with pytest.raises(ConfigError, match="OMNIVOICE_ESPEAK_BIN"):
         await gw.start()
+
+
+async def test_control_topic_say_and_close(
+    livekit_server: LiveKitServer, gateway: LiveKitGateway
+) -> None:
+    room = _room()
+    await gateway.join_room(room)
+    client = await _client(livekit_server, room, "remote-control")
+    try:
+        session = await _session_for(gateway, "remote-control")
+        await client.wait_for_event(EventType.SESSION_STARTED)
+        publish = client.room.local_participant.publish_data
+        await publish(b"not json", reliable=True, topic=CONTROL_TOPIC)  # ignored
+        await publish(
+            encode_control(ControlCommand(type="say", text="hello there")),
+            reliable=True,
+            topic=CONTROL_TOPIC,
+        )
+        agent = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
+        assert agent.event.data["text"] == "Hello! You said: hello there."
+        await publish(
+            encode_control(ControlCommand(type="close", participant="remote-control")),
+            reliable=True,
+            topic=CONTROL_TOPIC,
+        )
+        ended = await client.wait_for_event(EventType.SESSION_ENDED, timeout_s=60)
+        assert ended.event.data["reason"] == "user_initiated"
+        await asyncio.wait_for(session.wait_closed(), timeout=30)
+        assert session.pending_tasks() == []
+    finally:
+        await client.aclose()
+
+
+async def test_send_audio_reaches_the_participant(
+    livekit_server: LiveKitServer, gateway: LiveKitGateway
+) -> None:
+    room = _room()
+    await gateway.join_room(room)
+    client = await _client(livekit_server, room, "listener")
+    try:
+        session = await _session_for(gateway, "listener")
+        await client.wait_for_event(EventType.SESSION_STARTED)
+        t = np.arange(24000) / 24000
+        tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)  # 1 s, 440 Hz, 24 kHz
+        await session.send_audio(tone.tobytes(), sample_rate_hz=24000)
+        for _ in range(100):
+            if client.agent_speech_seconds() > 0.5:
+                break
+            await asyncio.sleep(0.1)
+        assert client.agent_speech_seconds() > 0.5
+        assert session.transcript() == []  # played audio is not a conversation turn
+        with pytest.raises(ValueError, match="even length"):
+            await session.send_audio(b"\x00\x01\x02")
+    finally:
+        await client.aclose()

@@ -19,7 +19,7 @@ from omnivoice_rtc.livekit.gateway import LiveKitGateway
 from omnivoice_rtc.livekit.session import GOODBYE_TEXT, LiveKitSession
 from omnivoice_rtc.pipelines.factory import PipelineSettings
 from omnivoice_rtc.pipelines.local import LocalPipelineOptions
-from omnivoice_rtc.types import EventType, LiveKitCredentials, WebRTCConfig
+from omnivoice_rtc.types import Event, EventType, LiveKitCredentials, WebRTCConfig
 from tests.integration.livekit.voice_client import VoiceClient, espeak_pcm, participant_token
 from tests.plugins.livekit_stack import LiveKitServer
 
@@ -293,3 +293,27 @@ async def test_send_audio_reaches_the_participant(
             await session.send_audio(b"\x00\x01\x02")
     finally:
         await client.aclose()
+
+
+async def test_dtmf_from_the_participant_becomes_a_dtmf_event(
+    livekit_server: LiveKitServer, gateway: LiveKitGateway
+) -> None:
+    room = _room()
+    await gateway.join_room(room)
+    client = await _client(livekit_server, room, "keypad")
+    try:
+        session = await _session_for(gateway, "keypad")
+        await client.wait_for_event(EventType.SESSION_STARTED)
+        await client.room.local_participant.publish_dtmf(code=5, digit="5")
+        dtmf = await client.wait_for_event(EventType.DTMF, timeout_s=60)
+        assert dtmf.event.data == {"digit": "5"}
+        assert [e.data async for e in _until(session, EventType.DTMF)] == [{"digit": "5"}]
+    finally:
+        await client.aclose()
+
+
+async def _until(session: LiveKitSession, kind: EventType) -> AsyncIterator[Event]:
+    async for event in session.events():
+        if event.type is kind:
+            yield event
+            return

@@ -14,8 +14,8 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from ..settings import Settings, env_int
@@ -24,7 +24,11 @@ from .specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
 
 __all__ = ["DevOptions", "DevPlan", "build_dev_plan"]
 
-SipSpecs = Callable[[Settings], StackExtension]
+
+class SipSpecs(Protocol):
+    """``omnivoice_rtc.sip.stack.sip_specs``: redis + livekit-sip around livekit-server."""
+
+    def __call__(self, settings: Settings, *, livekit_url: str | None = None) -> StackExtension: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,18 +79,21 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
     urls: dict[str, str] = {}
     notes: list[str] = []
 
+    livekit_url = settings.livekit.url
+    port = options.livekit_port or urlsplit(livekit_url).port or 7880
+    if settings.livekit.is_local:
+        livekit_url = f"ws://127.0.0.1:{port}"
+
     extension = StackExtension()
     if options.sip:
         sip_specs = _load_sip_specs()
         if sip_specs is None:
             notes.append("SIP: omnivoice_rtc.sip.stack not present; not started")
         else:
-            extension = sip_specs(settings)
+            # livekit-sip must follow livekit-server when --livekit-port moved it.
+            extension = sip_specs(settings, livekit_url=livekit_url)
 
-    livekit_url = settings.livekit.url
     if settings.livekit.is_local:
-        port = options.livekit_port or urlsplit(livekit_url).port or 7880
-        livekit_url = f"ws://127.0.0.1:{port}"
         specs.extend(extension.before_livekit)
         specs.append(
             livekit_server_spec(

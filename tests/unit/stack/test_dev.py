@@ -21,7 +21,12 @@ def names(specs: tuple[ProcessSpec, ...]) -> list[str]:
     return [spec.name for spec in specs]
 
 
-def fake_sip(settings: Settings) -> StackExtension:
+SIP_CALLS: list[str | None] = []
+
+
+def fake_sip(settings: Settings, *, livekit_url: str | None = None) -> StackExtension:
+    SIP_CALLS.append(livekit_url)
+
     def spec(name: str) -> ProcessSpec:
         return ProcessSpec(name=name, argv=("true",))
 
@@ -74,7 +79,9 @@ def test_full_plan_order_and_child_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("OMNIVOICE_WORKER_LOAD_THRESHOLD", raising=False)
     monkeypatch.setenv("OMNIVOICE_WORKER_HTTP_PORT", "18081")
     settings = Settings.from_env({**LOCAL, "OMNIVOICE_AGENT_NAME": "my-agent"})
+    SIP_CALLS.clear()
     plan = build_dev_plan(settings, DevOptions(livekit_port=17880, web_port=18080))
+    assert SIP_CALLS == ["ws://127.0.0.1:17880"]  # livekit-sip follows the moved server
     expected = ["redis", "livekit-server", "agent", "web", "livekit-sip"]
     if not (PROJECT_ROOT / "agents" / "worker.py").is_file():
         expected.remove("agent")

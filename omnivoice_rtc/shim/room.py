@@ -92,8 +92,10 @@ class RoomAudioOptions:
     """Rate the agent's audio is delivered at (livekit rtc resamples from 48 kHz)."""
     frame_ms: int = 20
     """Agent audio frame size delivered to the callback (ms)."""
-    source_queue_ms: int = 100
-    """livekit AudioSource queue (ms): bounds how far caller audio can run ahead."""
+    source_queue_ms: int = 0
+    """livekit AudioSource queue (ms). 0 = direct capture (10 ms frames straight to WebRTC).
+    A queue is a fixed-clock pacer: once a backlog forms (e.g. audio arriving before the
+    track is sending) it never drains; measured +120 ms p50 for 100 ms (docs/benchmarks.md)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -276,14 +278,18 @@ class CallRoom:
     # ------------------------------------------------------------------ media
 
     async def push_caller_audio(self, pcm: bytes) -> None:
-        """Publish one frame of caller audio (PCM16 mono at ``publish_rate_hz``)."""
+        """Publish caller audio (PCM16 mono at ``publish_rate_hz``, a whole number of 10 ms)."""
         if self._source is None or self._closed:
             return
-        samples = len(pcm) // 2
-        if samples == 0:
+        rate = self.audio.publish_rate_hz
+        if self.audio.source_queue_ms:
+            if len(pcm) >= 2:
+                await self._source.capture_frame(rtc.AudioFrame(pcm, rate, 1, len(pcm) // 2))
             return
-        frame = rtc.AudioFrame(pcm, self.audio.publish_rate_hz, 1, samples)
-        await self._source.capture_frame(frame)
+        step = rate // 100 * 2  # direct capture takes 10 ms frames only
+        for offset in range(0, len(pcm) - step + 1, step):
+            chunk = pcm[offset : offset + step]
+            await self._source.capture_frame(rtc.AudioFrame(chunk, rate, 1, step // 2))
 
     def clear_caller_audio(self) -> None:
         """Drop caller audio queued in the AudioSource but not yet sent."""

@@ -1,0 +1,32 @@
+"""Gateways from the environment: which carriers are served, REST only when configured."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnivoice_rtc import ConfigError
+from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.shim.config import gateways_from_env
+
+pytestmark = pytest.mark.unit
+
+
+def test_only_carriers_with_a_webhook_key_are_served() -> None:
+    env = {
+        "TWILIO_AUTH_TOKEN": "t",
+        "TWILIO_ACCOUNT_SID": "AC1",
+        "PLIVO_AUTH_TOKEN": "p",
+        "OMNIVOICE_TRUST_FORWARDED": "yes",
+    }
+    gateways = gateways_from_env(Settings(), env)
+    assert [g.name for g in gateways] == ["twilio", "plivo"]
+    twilio, plivo = gateways
+    assert getattr(twilio.adapter, "rest", None) is not None
+    assert getattr(plivo.adapter, "rest", None) is None  # no PLIVO_AUTH_ID: no REST
+    assert twilio.runtime is plivo.runtime
+    assert twilio.runtime.trust_forwarded
+
+
+def test_bad_trust_forwarded_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="OMNIVOICE_TRUST_FORWARDED: must be true or false"):
+        gateways_from_env(Settings(), {"OMNIVOICE_TRUST_FORWARDED": "maybe"})

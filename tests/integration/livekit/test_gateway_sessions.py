@@ -19,7 +19,15 @@ from omnivoice_rtc.livekit.gateway import LiveKitGateway
 from omnivoice_rtc.livekit.session import GOODBYE_TEXT, LiveKitSession
 from omnivoice_rtc.pipelines.factory import PipelineSettings
 from omnivoice_rtc.pipelines.local import LocalPipelineOptions
-from omnivoice_rtc.types import Event, EventType, LiveKitCredentials, WebRTCConfig
+from omnivoice_rtc.types import (
+    Event,
+    EventType,
+    LiveKitCredentials,
+    ProviderName,
+    WebRTCConfig,
+    WebRTCGateway,
+    WebRTCSession,
+)
 from tests.integration.livekit.voice_client import VoiceClient, espeak_pcm, participant_token
 from tests.plugins.livekit_stack import LiveKitServer
 
@@ -88,7 +96,15 @@ async def test_text_turn_fills_transcript_and_metrics(
     client = await _client(livekit_server, room, "texter")
     try:
         session = await _session_for(gateway, "texter")
+        assert isinstance(gateway, WebRTCGateway)
+        assert isinstance(session, WebRTCSession)
+        assert gateway.name is ProviderName.LIVEKIT
         assert gateway.list_sessions() == [session]
+        assert session.participant.identity == "texter"
+        assert session.room_name == room
+        assert session.agent_identity.startswith("agent-")  # _config() identity
+        token = gateway.generate_client_token(room, "guest-1", "Guest")
+        assert token.count(".") == 2
         await client.wait_for_event(EventType.SESSION_STARTED)
         await session.send_text("hello there")
         agent = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)

@@ -13,7 +13,8 @@ LIVEKIT_API_KEY, LIVEKIT_API_SECRET, the pipeline (OMNIVOICE_PIPELINE, ...) and
 session settings documented in docs/sessions.md. Worker knobs:
 
 ``OMNIVOICE_WORKER_EXECUTOR``   process (default) | thread: how jobs run
-``OMNIVOICE_WORKER_HTTP_PORT``  health-check port (default 8081 in start mode; 0 = any)
+``OMNIVOICE_WORKER_HTTP_PORT``  health-check port (default: 8081 in start mode, any free
+                                port in dev mode; 0 = any)
 ``OMNIVOICE_WORKER_LOAD_THRESHOLD`` percent CPU load above which the worker stops
                                 taking jobs in start mode (default 70). 100 disables load
                                 shedding: the worker reports load 0, because livekit-server
@@ -28,6 +29,7 @@ import os
 import sys
 
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
+from livekit.agents.worker import ServerEnvOption
 
 from omnivoice_rtc import ConfigError
 from omnivoice_rtc.livekit.entrypoint import AgentSettings, run_job
@@ -63,7 +65,11 @@ _load_pct = env_int(os.environ, "OMNIVOICE_WORKER_LOAD_THRESHOLD", 70, minimum=1
 
 server = AgentServer(
     job_executor_type=_executor(),
-    port=env_int(os.environ, "OMNIVOICE_WORKER_HTTP_PORT", 8081, minimum=0, maximum=65535),
+    port=(
+        env_int(os.environ, "OMNIVOICE_WORKER_HTTP_PORT", 8081, minimum=0, maximum=65535)
+        if os.environ.get("OMNIVOICE_WORKER_HTTP_PORT", "").strip()
+        else ServerEnvOption(dev_default=0, prod_default=8081)  # livekit-agents' default
+    ),
     load_threshold=math.inf if _load_pct >= 100 else _load_pct / 100,
     # model loading (silero, imports) can exceed livekit's 10 s default on a busy 2-core box
     initialize_process_timeout=30.0,

@@ -20,6 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from typing import Final
 
 from aiohttp import WSMsgType, web
 from livekit import api, rtc
@@ -51,6 +52,10 @@ from .policy import (
 from .room import CallRoom
 
 __all__ = ["BridgeHooks", "CallBridge"]
+
+_STALE_AFTER_FLUSH_S: Final = 1.0
+"""After a flush, agent audio is treated as the interrupted speech's tail for this long (s)
+unless the agent starts speaking again."""
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +135,7 @@ class CallBridge:
         self.last_flush_at: float | None = None
         self._user_spoke_over_agent = False
         self._frames_out_at_flush = 0
+        self._stale_until = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -294,7 +300,14 @@ class CallBridge:
     # ------------------------------------------------------------------ room -> caller
 
     def on_agent_audio(self, pcm: bytes) -> None:
-        """CallRoom callback: one agent frame (PCM16) -> carrier frames in the queue."""
+        """CallRoom callback: one agent frame (PCM16) -> carrier frames in the queue.
+
+        Right after a barge-in flush, audio still in flight from the interrupted speech
+        is dropped (until the agent speaks again, at most ``_STALE_AFTER_FLUSH_S``).
+        """
+        if self._stale_until and time.monotonic() < self._stale_until:
+            self.counters.dropped_outbound += 1
+            return
         for frame in self._out.convert(pcm):
             if len(self._queue) == self._queue.maxlen:
                 self.counters.dropped_outbound += 1  # deque drops the oldest
@@ -338,6 +351,7 @@ class CallBridge:
 
     async def flush(self, reason: str) -> None:
         """Barge-in: drop queued agent audio here and at the carrier (clear/clearAudio)."""
+        self._stale_until = time.monotonic() + _STALE_AFTER_FLUSH_S
         self._queue.clear()
         self._out.reset()
         self._playout_end = 0.0
@@ -364,6 +378,7 @@ class CallBridge:
         -> flush what the carrier still buffers (the ``interruption`` event comes later)."""
         if new == "speaking":
             self._user_spoke_over_agent = False
+            self._stale_until = 0.0
         elif old == "speaking" and self._user_spoke_over_agent:
             self._flush_once("agent_interrupted")
 

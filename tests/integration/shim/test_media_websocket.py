@@ -27,6 +27,7 @@ from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.room import call_room_name
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.shim.session import PstnSession
+from omnivoice_rtc.types import Event, EventType
 from omnivoice_rtc.web import create_app
 from tests.fakes.carrier_rest import CarrierRestFake
 from tests.fakes.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget
@@ -314,3 +315,42 @@ async def _until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "vonage", "plivo"])
+async def test_barge_in_sends_the_carriers_flush(
+    carrier: Carrier, shim_app: App, livekit_server: LiveKitServer
+) -> None:
+    """The agent stops speaking after the caller talked over it -> one flush in the
+    carrier's own form (clear / clearAudio / {"action":"clear"}); marks come back."""
+    async with _sim(shim_app, carrier) as sim:
+        token = shim_app.runtime.tokens.issue(sim.call_id, carrier)
+        await sim.open_stream(_target(shim_app, carrier, token))
+        session = await _session(shim_app, carrier, sim.call_id)
+        bridge = session.bridge
+        assert bridge is not None
+        peer = AgentPeer(server=livekit_server, room_name=bridge.room.room_name)
+        await peer.join()
+        try:
+            await _until(lambda: bridge.room.agent_identity == peer.identity)
+            await peer.set_state("speaking")
+            await _until(lambda: bridge.room.agent_state == "speaking")
+            await peer.speak(tone(rate_hz=24000, ms=1200))
+            await _until(lambda: bridge.counters.marks_acked > 0)
+            identity = bridge.room.identity
+            await peer.send_event(Event(type=EventType.USER_SPEECH_START), participant=identity)
+            await _until(lambda: any(e.type is EventType.USER_SPEECH_START for e in seen(session)))
+            await peer.set_state("listening")
+            await _until(lambda: len(sim.clears) == 1)
+            # the later interruption event does not flush again (nothing sent since)
+            await peer.send_event(Event(type=EventType.INTERRUPTION), participant=identity)
+            await _until(lambda: any(e.type is EventType.INTERRUPTION for e in seen(session)))
+            assert bridge.counters.flushes == 1
+            assert len(sim.clears) == 1
+        finally:
+            await peer.leave()
+            await sim.hang_up()
+
+
+def seen(session: PstnSession) -> list[Event]:
+    return list(session._events)  # reason: the session's record of events so far

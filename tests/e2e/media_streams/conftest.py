@@ -1,0 +1,129 @@
+"""The real web server with the four carriers' routes, over TLS, for carrier simulators.
+
+Carriers only speak https/wss (Twilio's ``<Stream url>`` must be ``wss://``), so the
+server runs with a self-signed certificate for 127.0.0.1 and the simulators trust it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.settings import LiveKitSettings, Settings
+from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
+from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.policy import MediaPolicy
+from omnivoice_rtc.shim.routes import carrier_route_installer
+from omnivoice_rtc.web import create_app
+from tests.fakes.carrier_simulator import CarrierSecrets
+from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.livekit_stack import LiveKitServer
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "shim.pem", directory / "shim.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class ShimServer:
+    base_url: str
+    secrets: CarrierSecrets
+    client_ssl: ssl.SSLContext
+    gateways: dict[Carrier, MediaStreamGateway]
+    runtime: ShimRuntime
+
+
+@pytest.fixture(scope="session")
+async def shim_server(
+    livekit_server: LiveKitServer,
+    agent_worker: AgentWorker,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ShimServer]:
+    cert, key = _self_signed(tmp_path_factory.mktemp("shim-tls"))
+    server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ssl.load_cert_chain(cert, key)
+    client_ssl = ssl.create_default_context(cafile=str(cert))
+    lk = LiveKitSettings(
+        url=livekit_server.url, api_key=livekit_server.api_key, api_secret=livekit_server.api_secret
+    )
+    secrets_ = CarrierSecrets()
+    # roomier inbound buffers than the defaults: this test process hosts five simulated
+    # calls, the shim and five livekit rtc connections on a 2-core box shared with agents
+    runtime = ShimRuntime(
+        livekit=lk,
+        agent_name=agent_worker.agent_name,
+        agent_join_timeout_s=90,
+        policy=MediaPolicy(inbound_queue_ms=600, burst_ms=1000),
+    )
+    gateways: dict[Carrier, MediaStreamGateway] = {
+        "twilio": MediaStreamGateway(
+            adapter=TwilioAdapter(auth_token=secrets_.twilio_auth_token), runtime=runtime
+        ),
+        "telnyx": MediaStreamGateway(
+            adapter=TelnyxAdapter(public_key=secrets_.telnyx_public_key), runtime=runtime
+        ),
+        "vonage": MediaStreamGateway(
+            adapter=VonageAdapter(signature_secret=secrets_.vonage_signature_secret),
+            runtime=runtime,
+        ),
+        "plivo": MediaStreamGateway(
+            adapter=PlivoAdapter(auth_token=secrets_.plivo_auth_token), runtime=runtime
+        ),
+    }
+    app = create_app(
+        Settings(livekit=lk), route_installers=[carrier_route_installer(gateways.values())]
+    )
+    runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ssl)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # reason: aiohttp exposes the bound port only here
+    try:
+        yield ShimServer(
+            base_url=f"https://127.0.0.1:{port}",
+            secrets=secrets_,
+            client_ssl=client_ssl,
+            gateways=gateways,
+            runtime=runtime,
+        )
+    finally:
+        await runner.cleanup()

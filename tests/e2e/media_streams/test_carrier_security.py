@@ -1,0 +1,39 @@
+"""Signed webhooks: unsigned or mis-signed answers get 403 and create nothing."""
+
+from __future__ import annotations
+
+import pytest
+from livekit import api
+
+from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.shim.room import call_room_name
+from tests.e2e.media_streams.conftest import ShimServer
+from tests.fakes.carrier_simulator import CarrierSimulator
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "vonage", "plivo"])
+async def test_bad_signatures_get_403_and_create_nothing(
+    carrier: Carrier, shim_server: ShimServer, livekit_api: api.LiveKitAPI
+) -> None:
+    tokens_before = len(shim_server.runtime.tokens)
+    async with CarrierSimulator(
+        carrier=carrier,
+        base_url=shim_server.base_url,
+        secrets_=shim_server.secrets,
+        ssl_context=shim_server.client_ssl,
+    ) as sim:
+        for signed in ("missing", "wrong"):
+            status, body = await sim.post_answer_webhook(signed=signed)
+            assert status == 403, (signed, body)
+        assert len(shim_server.runtime.tokens) == tokens_before
+        # the same request correctly signed is answered (so the 403s were the signatures)
+        status, body = await sim.post_answer_webhook(signed="ok")
+        assert status == 200, body
+        assert sim.stream_target(body).parameters["token"]
+    rooms = await livekit_api.room.list_rooms(
+        api.ListRoomsRequest(names=[call_room_name(carrier, sim.call_id)])
+    )
+    assert list(rooms.rooms) == []
+    assert shim_server.gateways[carrier].get_session(sim.call_id) is None

@@ -2,7 +2,15 @@
 
 The public API is stated here once; everything else lives in private or
 sub-package modules. See docs/api-mapping.md for the Go → Python name map.
+
+Names that pull in livekit-agents, livekit rtc or the carrier clients (gateways,
+sessions, the bridge, the provider registry) load on first access, so
+``import omnivoice_rtc`` stays cheap for code that only needs the value types.
 """
+
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._errors import (
     CallRejectedError,
@@ -14,6 +22,7 @@ from ._errors import (
     SIPCallError,
     StackError,
 )
+from .audio.converter import AudioConverter, StreamConverter
 from .audio.format import (
     GEMINI_INPUT,
     GEMINI_OUTPUT,
@@ -29,8 +38,9 @@ from .audio.format import (
     AudioEncoding,
     AudioFormat,
 )
+from .livekit import create_room, delete_room, generate_client_token, list_rooms
+from .settings import Settings
 from .types import (
-    AudioConverter,
     BridgeConfig,
     CallHandler,
     CallInfo,
@@ -66,6 +76,49 @@ from .types import (
     WebRTCSession,
 )
 
+if _TYPE_CHECKING:
+    from .bridge import RealtimeBridge
+    from .carriers import CarrierRestError, StreamTokenStore
+    from .livekit.gateway import LiveKitGateway
+    from .livekit.session import LiveKitSession
+    from .pipelines.llm_adapter import LLMProviderAdapter
+    from .pipelines.registry import (
+        get_realtime_provider,
+        realtime_provider_names,
+        register_realtime_provider,
+    )
+    from .shim.gateway import MediaStreamGateway
+    from .shim.session import PstnSession
+    from .sip.gateway import SIPGateway, SIPGatewayOptions
+    from .sip.session import SIPSession
+
+_LAZY: dict[str, str] = {
+    "CarrierRestError": ".carriers",
+    "LLMProviderAdapter": ".pipelines.llm_adapter",
+    "LiveKitGateway": ".livekit.gateway",
+    "LiveKitSession": ".livekit.session",
+    "MediaStreamGateway": ".shim.gateway",
+    "PstnSession": ".shim.session",
+    "RealtimeBridge": ".bridge",
+    "SIPGateway": ".sip.gateway",
+    "SIPGatewayOptions": ".sip.gateway",
+    "SIPSession": ".sip.session",
+    "StreamTokenStore": ".carriers",
+    "get_realtime_provider": ".pipelines.registry",
+    "realtime_provider_names": ".pipelines.registry",
+    "register_realtime_provider": ".pipelines.registry",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'omnivoice_rtc' has no attribute {name!r}")
+    value = getattr(_import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -87,6 +140,7 @@ __all__ = [
     "CallHandler",
     "CallInfo",
     "CallRejectedError",
+    "CarrierRestError",
     "Config",
     "ConfigError",
     "Event",
@@ -97,7 +151,11 @@ __all__ = [
     "InterruptionMode",
     "LLMOptions",
     "LLMProvider",
+    "LLMProviderAdapter",
     "LiveKitCredentials",
+    "LiveKitGateway",
+    "LiveKitSession",
+    "MediaStreamGateway",
     "Metrics",
     "OmniVoiceError",
     "ParticipantHandler",
@@ -106,16 +164,24 @@ __all__ = [
     "ProcessConfig",
     "ProviderError",
     "ProviderName",
+    "PstnSession",
+    "RealtimeBridge",
     "RealtimeConfig",
     "RealtimeProviderFactory",
     "RoomInfo",
     "SIPCallError",
+    "SIPGateway",
+    "SIPGatewayOptions",
+    "SIPSession",
     "STTOptions",
     "Session",
     "SessionClosedError",
     "SessionOptions",
+    "Settings",
     "SignatureError",
     "StackError",
+    "StreamConverter",
+    "StreamTokenStore",
     "TTSOptions",
     "TextPipelineOptions",
     "ToolCall",
@@ -124,4 +190,11 @@ __all__ = [
     "WebRTCConfig",
     "WebRTCGateway",
     "WebRTCSession",
+    "create_room",
+    "delete_room",
+    "generate_client_token",
+    "get_realtime_provider",
+    "list_rooms",
+    "realtime_provider_names",
+    "register_realtime_provider",
 ]

@@ -126,3 +126,39 @@ def test_all_is_sorted_and_complete() -> None:
     public = {n for n in vars(omnivoice_rtc) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(omnivoice_rtc, n)).__name__ == "module"}
     assert public - modules - set(exported) == set()
+
+
+@pytest.mark.parametrize(
+    ("implementation", "protocol"),
+    [
+        ("AudioConverter", "AudioConverter"),
+        ("LiveKitGateway", "WebRTCGateway"),
+        ("LiveKitSession", "WebRTCSession"),
+        ("MediaStreamGateway", "Gateway"),
+        ("PstnSession", "Session"),
+        ("SIPGateway", "Gateway"),
+        ("SIPSession", "Session"),
+        ("LLMProviderAdapter", None),
+    ],
+)
+def test_implementations_cover_their_go_interface(
+    implementation: str, protocol: str | None
+) -> None:
+    """Each concrete class has every member of the Go interface it implements."""
+    from omnivoice_rtc import types
+
+    cls = getattr(omnivoice_rtc, implementation)
+    assert isinstance(cls, type)
+    if protocol is None:
+        return
+    proto = getattr(types, protocol)
+    members = {
+        name
+        for name in vars(proto)
+        if (not name.startswith("_")
+        and callable(getattr(proto, name, None)))
+        or isinstance(vars(proto)[name], property)
+    }
+    assert members, protocol
+    missing = sorted(m for m in members if not hasattr(cls, m))
+    assert missing == []

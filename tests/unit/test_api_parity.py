@@ -155,8 +155,7 @@ def test_implementations_cover_their_go_interface(
     members = {
         name
         for name in vars(proto)
-        if (not name.startswith("_")
-        and callable(getattr(proto, name, None)))
+        if (not name.startswith("_") and callable(getattr(proto, name, None)))
         or isinstance(vars(proto)[name], property)
     }
     assert members, protocol

@@ -61,6 +61,15 @@ def _executor() -> JobExecutorType:
 
 
 SETTINGS = _load_settings()
+
+# livekit plugins register themselves on import and must do so on the main thread; jobs
+# run in threads in console mode (and with OMNIVOICE_WORKER_EXECUTOR=thread), so import
+# the ones the pipeline uses here rather than lazily inside a job.
+import livekit.plugins.silero  # noqa: E402 -- reason: see the comment above
+
+if SETTINGS.pipeline.mode is not PipelineMode.LOCAL:
+    import livekit.plugins.google
+    import livekit.plugins.openai  # noqa: F401 -- reason: see the comment above
 _load_pct = env_int(os.environ, "OMNIVOICE_WORKER_LOAD_THRESHOLD", 70, minimum=1, maximum=100)
 
 server = AgentServer(

@@ -271,7 +271,7 @@ class RoomAgent:
 
 
 async def _stop_local_decoder() -> None:
-    shutdown_decoder()
+    await asyncio.to_thread(shutdown_decoder)  # joins the decoder process (blocking)
 
 
 async def run_job(ctx: Any, settings: AgentSettings) -> None:

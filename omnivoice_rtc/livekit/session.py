@@ -9,9 +9,8 @@ room on the ``omnivoice.events`` data topic (:mod:`.event_relay`).
 
 Interruption modes (``SessionOptions.interruption_mode``):
 
-* ``immediate``: the agent pauses as soon as the user has spoken for 0.5 s (VAD) and
-  stops for good once the words are transcribed (livekit "vad" interruptions, no AEC
-  warm-up; a cough that produces no words resumes the agent after 2 s).
+* ``immediate``: the agent stops for good as soon as the user has spoken for 0.5 s (VAD;
+  livekit "vad" interruptions with ``resume_false_interruption`` off, no AEC warm-up).
 * ``after_sentence``: talking over the agent does nothing until the user's utterance
   has been transcribed with at least 2 words (``min_words=2``, ``min_duration=1.0 s``):
   the agent is interrupted after the user's sentence, not by a noise or "uh-huh".
@@ -68,7 +67,7 @@ def interruption_settings(mode: InterruptionMode) -> dict[str, Any]:
         return {"enabled": False}
     if mode is InterruptionMode.AFTER_SENTENCE:
         return {"enabled": True, "mode": "vad", "min_words": 2, "min_duration": 1.0}
-    return {"enabled": True, "mode": "vad", "min_duration": 0.5}
+    return {"enabled": True, "mode": "vad", "min_duration": 0.5, "resume_false_interruption": False}
 
 
 def participant_info(p: rtc.RemoteParticipant, room_name: str) -> ParticipantInfo:

@@ -15,6 +15,7 @@ def test_interruption_modes() -> None:
     immediate = interruption_settings(InterruptionMode.IMMEDIATE)
     assert immediate["enabled"] is True
     assert immediate["mode"] == "vad"
+    assert immediate["resume_false_interruption"] is False
     after = interruption_settings(InterruptionMode.AFTER_SENTENCE)
     assert after["min_words"] >= 2
     assert after["min_duration"] > immediate["min_duration"]

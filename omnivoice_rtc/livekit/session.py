@@ -35,7 +35,6 @@ import numpy as np
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, room_io
 from livekit.agents.voice import events as lk
-from livekit.agents.voice import io as lk_io
 from livekit.agents.voice.turn import TurnHandlingOptions
 
 from .._errors import SessionClosedError
@@ -51,6 +50,7 @@ from ..types import (
 )
 from .event_map import EventMapper, SessionStats
 from .event_relay import EventRelay
+from .io_counters import CountingAudioInput, CountingAudioOutput
 
 __all__ = ["GOODBYE_TEXT", "LiveKitSession", "interruption_settings", "participant_info"]
 
@@ -90,43 +90,6 @@ def participant_info(p: rtc.RemoteParticipant, room_name: str) -> ParticipantInf
         attributes={str(k): str(v) for k, v in attributes.items()},
         kind=kind,
     )
-
-
-class _CountingAudioInput(lk_io.AudioInput):
-    def __init__(self, source: lk_io.AudioInput, stats: SessionStats) -> None:
-        super().__init__(label="omnivoice.count_in", source=source)
-        self._stats = stats
-
-    async def __anext__(self) -> rtc.AudioFrame:
-        frame = await super().__anext__()
-        self._stats.audio_bytes_received += len(frame.data) * 2  # int16 samples
-        return frame
-
-
-class _CountingAudioOutput(lk_io.AudioOutput):
-    def __init__(self, next_in_chain: lk_io.AudioOutput, stats: SessionStats) -> None:
-        super().__init__(
-            label="omnivoice.count_out",
-            capabilities=lk_io.AudioOutputCapabilities(pause=True),
-            next_in_chain=next_in_chain,
-            sample_rate=next_in_chain.sample_rate,
-        )
-        self._stats = stats
-
-    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        await super().capture_frame(frame)
-        self._stats.audio_bytes_sent += len(frame.data) * 2
-        assert self.next_in_chain is not None
-        await self.next_in_chain.capture_frame(frame)
-
-    def flush(self) -> None:
-        super().flush()
-        assert self.next_in_chain is not None
-        self.next_in_chain.flush()
-
-    def clear_buffer(self) -> None:
-        assert self.next_in_chain is not None
-        self.next_in_chain.clear_buffer()
 
 
 class LiveKitSession:
@@ -258,9 +221,9 @@ class LiveKitSession:
             session_host=False,
         )
         if session.input.audio is not None:
-            session.input.audio = _CountingAudioInput(session.input.audio, self._stats)
+            session.input.audio = CountingAudioInput(session.input.audio, self._stats)
         if session.output.audio is not None:
-            session.output.audio = _CountingAudioOutput(session.output.audio, self._stats)
+            session.output.audio = CountingAudioOutput(session.output.audio, self._stats)
         self._emit(
             Event(
                 type=EventType.SESSION_STARTED,

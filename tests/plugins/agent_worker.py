@@ -92,7 +92,7 @@ def start_agent_worker(
             child_env.pop(key, None)  # the default worker is the keyless local pipeline
     log = log_file.open("ab")
     process = subprocess.Popen(
-        [sys.executable, os.environ.get("OMNIVOICE_TEST_WORKER_SCRIPT", str(ROOT / "agents" / "worker.py")), "start", "--log-level", "debug"],
+        [sys.executable, str(ROOT / "agents" / "worker.py"), "start", "--log-level", "debug"],
         cwd=ROOT,
         env=child_env,
         stdout=log,

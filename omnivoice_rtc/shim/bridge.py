@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType, web
 from livekit import api, rtc
 
 from ..media_streams.base import (
@@ -45,6 +45,7 @@ from .policy import (
     CLOSE_INVALID_DATA,
     CLOSE_NORMAL,
     CLOSE_POLICY,
+    CLOSE_TOO_BIG,
     CallCounters,
     MediaPolicy,
     RealTimeBudget,
@@ -174,6 +175,9 @@ class CallBridge:
             elif msg.type == WSMsgType.BINARY:
                 frame = msg.data
             else:  # ERROR; CLOSE* end the iteration
+                error = msg.data
+                if isinstance(error, WebSocketError) and error.code == CLOSE_TOO_BIG:
+                    self._ending = "policy_frame_too_big"  # aiohttp sent close 1009
                 break
             if await self._on_frame(frame):
                 return "carrier_stop"

@@ -140,6 +140,7 @@ class CarrierSimulator:
         self._chunk = 0
         self._format: AudioFormat = TWILIO
         self._mic: asyncio.Task[None] | None = None
+        self._player: StreamConverter | None = None
         self._mic_queue: deque[bytes] = deque()
         self._mic_waiters: list[asyncio.Future[float]] = []
 
@@ -477,11 +478,12 @@ class CarrierSimulator:
         self.close_code = self.ws.close_code
 
     def _play(self, payload: bytes, now: float) -> None:
-        conv = StreamConverter(
-            from_format=self.codec.output_format,
-            to_format=AudioFormat(AudioEncoding.PCM16, self.codec.output_format.sample_rate),
-        )
-        self.received_pcm += conv.process(payload)
+        if self._player is None or self._player.from_format != self.codec.output_format:
+            self._player = StreamConverter(
+                from_format=self.codec.output_format,
+                to_format=AudioFormat(AudioEncoding.PCM16, self.codec.output_format.sample_rate),
+            )
+        self.received_pcm += self._player.process(payload)
         ms = len(payload) / self.codec.output_format.frame_bytes(1)
         self._playout.ends_at = max(self._playout.ends_at, now) + ms / 1000.0
 

@@ -323,7 +323,10 @@ def _paired(sent: list[float], a: list[float], b: list[float]) -> list[float]:
 async def _start_shim(
     lk: LiveKitSettings, agent_name: str
 ) -> tuple[web.AppRunner, int, MediaStreamGateway]:
-    runtime = ShimRuntime(livekit=lk, agent_name=agent_name, agent_join_timeout_s=3600)
+    queue_ms = int(os.environ.get("BENCH_SHIM_SOURCE_QUEUE_MS", "0"))
+    runtime = ShimRuntime(
+        livekit=lk, agent_name=agent_name, agent_join_timeout_s=3600, source_queue_ms=queue_ms
+    )
     gateway = MediaStreamGateway(adapter=TwilioAdapter(auth_token="bench"), runtime=runtime)
     app = create_app(Settings(livekit=lk), route_installers=[carrier_route_installer([gateway])])
     runner = web.AppRunner(app, access_log=None)

@@ -73,6 +73,9 @@ class ShimRuntime:
     trust_forwarded: bool = False
     participant_kind: Literal["sip", "standard"] = "sip"
     agent_join_timeout_s: float = 20.0
+    source_queue_ms: int = 0
+    """livekit AudioSource queue for caller audio (ms); 0 = direct capture of 10 ms frames
+    (see :class:`~omnivoice_rtc.shim.room.RoomAudioOptions`)."""
 
     def base_url(self, request: web.Request) -> str:
         """Scheme://host of the public URL this request was made to (no trailing slash)."""
@@ -284,6 +287,7 @@ class MediaStreamGateway:
             audio=RoomAudioOptions(
                 publish_rate_hz=room_rate_for(in_format),
                 subscribe_rate_hz=room_rate_for(out_format),
+                source_queue_ms=self.runtime.source_queue_ms,
             ),
             callbacks=callbacks,
             participant_kind=self.runtime.participant_kind,

@@ -53,6 +53,16 @@ class DevPlan:
     notes: tuple[str, ...] = ()
 
 
+CARRIER_ROUTES = "omnivoice_rtc.shim.config:install_from_env"
+"""Route installer for the carrier webhooks and media WebSockets."""
+CARRIER_WEBHOOK_KEYS = (
+    ("twilio", "TWILIO_AUTH_TOKEN"),
+    ("telnyx", "TELNYX_PUBLIC_KEY"),
+    ("vonage", "VONAGE_SIGNATURE_SECRET"),
+    ("plivo", "PLIVO_AUTH_TOKEN"),
+)
+
+
 def _load_sip_specs() -> SipSpecs | None:
     if importlib.util.find_spec("omnivoice_rtc.sip") is None:
         return None
@@ -146,7 +156,16 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         web_port = options.web_port or settings.web.port
         host = settings.web.host
         probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        web_argv = (sys.executable, "-m", "omnivoice_rtc.web", "--host", host)
+        web_argv: tuple[str, ...] = (sys.executable, "-m", "omnivoice_rtc.web", "--host", host)
+        carriers = [name for name, key in CARRIER_WEBHOOK_KEYS if os.environ.get(key)]
+        if carriers:
+            # Carrier webhooks + media WebSockets on the same server (docs/shim.md).
+            web_argv += ("--routes", CARRIER_ROUTES)
+        else:
+            notes.append(
+                "carrier routes: off (set TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY, "
+                "VONAGE_SIGNATURE_SECRET or PLIVO_AUTH_TOKEN to answer carrier media streams)"
+            )
         specs.append(
             ProcessSpec(
                 name="web",
@@ -160,6 +179,9 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         )
         local = f"http://{probe_host}:{web_port}"
         urls["Web page"] = local + "/"
+        base = settings.web.base_url if settings.web.public_url else local
+        for name in carriers:
+            urls[f"{name} answer webhook"] = f"{base}/carriers/{name}/answer"
         if settings.web.public_url:
             urls["Public URL"] = settings.web.base_url + "/"
     else:

@@ -139,3 +139,21 @@ def test_livekit_server_spec_rejects_bad_keys_and_adds_redis() -> None:
     spec = livekit_server_spec(binary="/bin/true", redis_host="127.0.0.1:6379")
     assert spec.argv[-2:] == ("--redis-host", "127.0.0.1:6379")
     assert spec.env == {"LIVEKIT_KEYS": "devkey: secret"}
+
+
+def test_carrier_routes_are_served_when_a_webhook_key_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not (PROJECT_ROOT / "omnivoice_rtc" / "web" / "__main__.py").is_file():
+        pytest.fail("web server module missing")
+    for _name, key in dev_module.CARRIER_WEBHOOK_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    settings = Settings.from_env(LOCAL)
+    options = DevOptions(web_port=18080, agent=False, sip=False)
+    web = next(s for s in build_dev_plan(settings, options).specs if s.name == "web")
+    assert "--routes" not in web.argv
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    plan = build_dev_plan(settings, options)
+    web = next(s for s in plan.specs if s.name == "web")
+    assert web.argv[web.argv.index("--routes") + 1] == dev_module.CARRIER_ROUTES
+    assert plan.urls["twilio answer webhook"] == "http://127.0.0.1:18080/carriers/twilio/answer"

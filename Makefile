@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: dev test check lint typecheck unit bench bench-audio bench-shim bench-pipeline deps system-deps go-deps py-deps web-deps clean
+.PHONY: dev test check static lint typecheck unit bench bench-audio bench-shim bench-pipeline deps system-deps go-deps py-deps web-deps clean
 
 ## Install everything that is missing (idempotent; second run is fast).
 deps: system-deps go-deps py-deps web-deps
@@ -34,12 +34,15 @@ web-deps:
 dev: deps
 	$(VENV)/bin/omnivoice-rtc dev
 
-## Install what is missing, then run the whole suite (unit, integration, e2e).
+## Install what is missing, then run the whole suite: ruff, mypy strict, pytest (unit, integration, e2e).
 test: deps
+	$(MAKE) --no-print-directory static
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## ruff + mypy strict + pytest
-check: lint typecheck test
+## ruff + mypy strict + pytest (same as test; kept for muscle memory)
+check: test
+
+static: lint typecheck
 
 lint: py-deps
 	$(VENV)/bin/ruff check .

@@ -41,10 +41,30 @@ class CountingAudioOutput(lk_io.AudioOutput):
         self._stats = stats
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        assert self.next_in_chain is not None
+        # hand the frame on first and count the segment only once the chain took it:
+        # livekit's TranscriptSynchronizer awaits a segment rotation before counting, and
+        # a speech cancelled there (barge-in, close) must not leave a segment counted
+        # here that nothing downstream will ever finish -- wait_for_playout() would
+        # hang, and with it the speech task, AgentSession drain/close and the job
+        await self.next_in_chain.capture_frame(frame)
         await super().capture_frame(frame)
         self._stats.audio_bytes_sent += len(frame.data) * 2
-        assert self.next_in_chain is not None
-        await self.next_in_chain.capture_frame(frame)
+
+    def on_playback_finished(
+        self,
+        *,
+        playback_position: float,
+        interrupted: bool,
+        synchronized_transcript: str | None = None,
+    ) -> None:
+        if not self._pending_playback_count:
+            return  # a segment the chain counted but whose capture was cancelled before ours
+        super().on_playback_finished(
+            playback_position=playback_position,
+            interrupted=interrupted,
+            synchronized_transcript=synchronized_transcript,
+        )
 
     def flush(self) -> None:
         super().flush()

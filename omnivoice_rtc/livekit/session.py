@@ -52,11 +52,18 @@ from .event_map import EventMapper, SessionStats
 from .event_relay import EventRelay
 from .io_counters import CountingAudioInput, CountingAudioOutput
 
-__all__ = ["GOODBYE_TEXT", "LiveKitSession", "interruption_settings", "participant_info"]
+__all__ = [
+    "CLOSE_TIMEOUT_S",
+    "GOODBYE_TEXT",
+    "LiveKitSession",
+    "interruption_settings",
+    "participant_info",
+]
 
 logger = logging.getLogger(__name__)
 
 GOODBYE_TEXT = "Our time is up. Goodbye!"
+CLOSE_TIMEOUT_S = 20.0  # s; safety bound on AgentSession close (its drain awaits every speech)
 _AUDIO_REPORT_INTERVAL_S = 1.0
 _HISTORY_LIMIT = 10_000
 
@@ -203,6 +210,7 @@ class LiveKitSession:
         session.on("error", self._on_error)
         session.on("close", self._on_close)
         self._room.on("sip_dtmf_received", self._on_dtmf)
+        self._room.on("participant_disconnected", self._on_participant_left)
         if self._relay is not None:
             self._relay.start()
         await session.start(
@@ -244,10 +252,17 @@ class LiveKitSession:
         await self._closed.wait()
 
     async def close(self) -> None:
-        """End the session (idempotent); returns once it is fully torn down."""
+        """End the session (idempotent); returns once it is torn down, or after
+        ``CLOSE_TIMEOUT_S`` s with a warning if livekit-agents' close does not finish."""
         if self._session is not None and not self._ended:
             self._close_reason = self._close_reason or "user_initiated"
-            await self._session.aclose()
+            try:  # shielded: a timed-out close keeps running, its lock is not ours to break
+                await asyncio.wait_for(asyncio.shield(self._session.aclose()), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning(
+                    "agent session did not close in time; finishing without it",
+                    extra={"session": self._id, "timeout_s": CLOSE_TIMEOUT_S},
+                )
         await self._finish()
 
     async def aclose(self) -> None:
@@ -379,6 +394,21 @@ class LiveKitSession:
             return
         self._emit(EventMapper.dtmf(ev.digit))
 
+    def _on_participant_left(self, p: rtc.RemoteParticipant) -> None:
+        if p.identity == self._remote.identity and not self._finishing:
+            self._spawn(self._close_if_stuck(), "omnivoice.close_watchdog")
+
+    async def _close_if_stuck(self) -> None:
+        """livekit closes the session on disconnect; make sure it ends (so does the job)."""
+        try:
+            await asyncio.wait_for(self._closed.wait(), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning(
+                "session still open after its participant left; closing it",
+                extra={"session": self._id, "timeout_s": CLOSE_TIMEOUT_S},
+            )
+            await self.close()
+
     def _on_close(self, ev: lk.CloseEvent) -> None:
         reason = self._close_reason or ev.reason.value
         self._stats.close(ended_at=ev.created_at)
@@ -442,6 +472,7 @@ class LiveKitSession:
         self._finishing = True
         current = asyncio.current_task()
         self._room.off("sip_dtmf_received", self._on_dtmf)
+        self._room.off("participant_disconnected", self._on_participant_left)
         if not self._ended:  # torn down without a close event (e.g. start failed)
             self._stats.close()
             self._emit(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..audio.format import AudioEncoding, AudioFormat
+from .base import Media
 
 
 def _path(prefix: str, key: str) -> str:
@@ -156,13 +157,15 @@ def _loose_int(value: Any) -> Any:
     return _MISSING
 
 
-def fast_media(data: dict[str, Any], seq_key: str, sid_key: str, extra_key: str = "") -> Any:
+def fast_media(
+    data: dict[str, Any], seq_key: str, sid_key: str, extra_key: str = ""
+) -> Media | None:
     """Fast path for the common, well-formed inbound ``media`` frame.
 
-    Returns ``(payload, stream_id, track, seq, chunk, timestamp, extra)`` or None when
-    anything is unusual; the caller then takes the validating path, which produces the
-    exact error. ``extra_key`` names one top-level key kept verbatim in ``extra`` (Plivo
-    ``extra_headers``).
+    Returns the :class:`Media` or None when anything is unusual; the caller then takes
+    the validating path, which produces the exact error. ``seq_key``/``sid_key`` are the
+    carrier's top-level keys; ``extra_key`` names one top-level key kept verbatim in
+    ``extra`` (Plivo ``extra_headers``).
     """
     media = data.get("media")
     if type(media) is not dict or not media.keys() <= _MEDIA_KEYS:
@@ -183,5 +186,12 @@ def fast_media(data: dict[str, Any], seq_key: str, sid_key: str, extra_key: str 
         audio = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         return None
-    extra = {extra_key: data[extra_key]} if extra_key in data else {}
-    return audio, sid, track, seq, chunk, stamp, extra
+    return Media(
+        payload=audio,
+        stream_id=sid,
+        track=track,
+        sequence_number=seq,
+        chunk=chunk,
+        timestamp_ms=stamp,
+        extra={extra_key: data[extra_key]} if extra_key in data else {},
+    )

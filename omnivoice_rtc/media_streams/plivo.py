@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from ..audio.format import PLIVO, PLIVO_L16_8K, PLIVO_L16_16K, AudioEncoding, AudioFormat
 from . import _fields as f
+from ._json_codec import JsonStreamCodec
 from .base import (
-    Carrier,
     Clear,
     Cleared,
     Connected,
@@ -35,7 +35,6 @@ from .base import (
     SendMedia,
     Start,
     Stop,
-    b64decode_payload,
     b64encode_payload,
     dump_json,
     load_json_object,
@@ -92,79 +91,36 @@ def format_extra_headers(headers: dict[str, str] | Any) -> str:
     return ",".join(f"{k}={v}" for k, v in headers.items())
 
 
-class PlivoCodec:
+class PlivoCodec(JsonStreamCodec):
     """Plivo stream frames ⇄ typed messages.
 
     ``output_format`` is what :class:`SendMedia` payloads are in (μ-law 8000 Hz or L16
     8000/16000 Hz); ``stream_id`` addresses ``checkpoint``/``clearAudio``.
     """
 
-    __slots__ = ("_output_format", "_stream_id")
+    __slots__ = ()
+
+    _CARRIER = CARRIER
+    _NAME = "Plivo"
+    _SEQ_KEY = "sequenceNumber"
+    _SID_KEY = "streamId"
+    _FRAME_EXTRA_KEY = "extra_headers"
+    _SEQ_AS_STRING = False
 
     def __init__(
         self, *, stream_id: str | None = None, output_format: AudioFormat = MEDIA_FORMAT
     ) -> None:
         wire_content_type(output_format)  # validates
-        self._stream_id = stream_id
-        self._output_format = output_format
-
-    @property
-    def carrier(self) -> Carrier:
-        return "plivo"
-
-    @property
-    def output_format(self) -> AudioFormat:
-        return self._output_format
-
-    @property
-    def stream_id(self) -> str | None:
-        return self._stream_id
-
-    def for_start(self, start: Start) -> PlivoCodec:
-        """A codec bound to ``start``'s stream (same output format)."""
-        return PlivoCodec(stream_id=start.stream_id, output_format=self._output_format)
-
-    def bind(self, message: InboundMessage) -> PlivoCodec:
-        """The codec to use after ``message``: bound to the stream a ``Start`` opens,
-        otherwise ``self``. Call it on every parsed message; it is cheap."""
-        return self.for_start(message) if isinstance(message, Start) else self
+        super().__init__(stream_id=stream_id, output_format=output_format)
 
     # ------------------------------------------------------------------ inbound
 
-    def parse(self, frame: str | bytes) -> InboundMessage:
-        data = load_json_object(CARRIER, frame)
-        if data.get("event") == "media":
-            fast = f.fast_media(data, "sequenceNumber", "streamId", "extra_headers")
-            if fast is not None:
-                payload, sid, track, seq, chunk, stamp, extra = fast
-                return Media(
-                    payload=payload,
-                    stream_id=sid,
-                    track=track,
-                    sequence_number=seq,
-                    chunk=chunk,
-                    timestamp_ms=stamp,
-                    extra=extra,
-                )
-        event = f.req_str(CARRIER, data, "event")
-        seq = f.opt_int(CARRIER, data, "sequenceNumber")
-        sid = f.opt_str(CARRIER, data, "streamId")
+    def _parse_event(self, event: str, data: dict[str, Any]) -> InboundMessage:
+        seq, sid = self._stream_head(data)
         if event == "start":
             return self._parse_start(data, seq)
-        known: tuple[str, ...] = ("event", "sequenceNumber", "streamId", event)
         if event == "media":
-            media = f.req_obj(CARRIER, data, "media")
-            return Media(
-                payload=b64decode_payload(
-                    CARRIER, "media.payload", f.req(CARRIER, media, "payload", "media")
-                ),
-                stream_id=sid,
-                track=f.opt_str(CARRIER, media, "track", "media"),
-                sequence_number=seq,
-                chunk=f.opt_int(CARRIER, media, "chunk", "media"),
-                timestamp_ms=f.opt_int(CARRIER, media, "timestamp", "media"),
-                extra=f.extras(data, known),
-            )
+            return self._parse_media(data, seq, sid, self._frame_extra(data, event))
         if event == "dtmf":
             dtmf = f.req_obj(CARRIER, data, "dtmf")
             return Dtmf(
@@ -173,27 +129,24 @@ class PlivoCodec:
                 track=f.opt_str(CARRIER, dtmf, "track", "dtmf"),
                 sequence_number=seq,
                 timestamp_ms=f.opt_int(CARRIER, dtmf, "timestamp", "dtmf"),
-                extra=f.extras(data, known),
+                extra=self._frame_extra(data, event),
             )
         if event in ("playedStream", "played"):
             return Mark(
                 name=f.req_str(CARRIER, data, "name"),
                 stream_id=sid,
                 sequence_number=seq,
-                extra=f.extras(data, (*known, "name")),
+                extra=self._frame_extra(data, event, "name"),
             )
         if event == "clearedAudio":
-            return Cleared(stream_id=sid, sequence_number=seq, extra=f.extras(data, known))
+            return Cleared(stream_id=sid, sequence_number=seq, extra=self._frame_extra(data, event))
         if event == "stop":  # not documented; accepted for robustness
-            return Stop(stream_id=sid, sequence_number=seq, extra=f.extras(data, known))
-        raise ValueError(f"{CARRIER}: unknown event {event!r}")
+            return Stop(stream_id=sid, sequence_number=seq, extra=self._frame_extra(data, event))
+        raise self._unknown(event)
 
     def _parse_start(self, data: dict[str, Any], seq: int | None) -> Start:
         start = f.req_obj(CARRIER, data, "start")
-        fmt = f.req_obj(CARRIER, start, "mediaFormat", "start")
-        encoding = f.req_str(CARRIER, fmt, "encoding", "start.mediaFormat")
-        rate = f.opt_int(CARRIER, fmt, "sampleRate", "start.mediaFormat") or 8000
-        media_format = f.wire_format(CARRIER, encoding, rate, where="start.mediaFormat.encoding")
+        encoding, media_format = self._start_format(start, "mediaFormat", "sampleRate")
         headers = f.opt_str(CARRIER, data, "extra_headers")
         return Start(
             call_id=f.req_str(CARRIER, start, "callId", "start"),
@@ -220,16 +173,14 @@ class PlivoCodec:
                 raise ValueError(f"{CARRIER}: missing field 'media.sampleRate'")
             fmt = f.wire_format(CARRIER, ctype, rate, where="media.contentType")
             wire_content_type(fmt)
-            payload = b64decode_payload(
-                CARRIER, "media.payload", f.req(CARRIER, media, "payload", "media")
-            )
+            payload = self._media_payload(media)
             self._check_payload(fmt, len(payload))
             return SendMedia(payload=payload, stream_id=sid, media_format=fmt)
         if event == "checkpoint":
             return SendMark(name=f.req_str(CARRIER, data, "name"), stream_id=sid)
         if event == "clearAudio":
             return Clear(stream_id=sid)
-        raise ValueError(f"{CARRIER}: unknown event {event!r}")
+        raise self._unknown(event)
 
     @staticmethod
     def _check_payload(fmt: AudioFormat, size: int) -> None:
@@ -239,12 +190,6 @@ class PlivoCodec:
             )
 
     # ------------------------------------------------------------------ serialize
-
-    def _sid(self, stream_id: str | None) -> str:
-        sid = stream_id or self._stream_id
-        if not sid:
-            raise ValueError(f"{CARRIER}: streamId unknown: bind the codec with for_start()")
-        return sid
 
     def serialize(self, message: OutboundCommand | InboundMessage) -> str:
         out: dict[str, Any]
@@ -264,12 +209,13 @@ class PlivoCodec:
                 return dump_json(
                     {
                         "event": "checkpoint",
-                        "streamId": self._sid(message.stream_id),
+                        "streamId": self._require_sid(message.stream_id),
                         "name": message.name,
                     }
                 )
             case Clear():
-                return dump_json({"event": "clearAudio", "streamId": self._sid(message.stream_id)})
+                sid = self._require_sid(message.stream_id)
+                return dump_json({"event": "clearAudio", "streamId": sid})
             case Start():
                 start: dict[str, Any] = {"callId": message.call_id}
                 f.put(start, "streamId", message.stream_id)
@@ -310,11 +256,5 @@ class PlivoCodec:
             case Stop():
                 out = self._head("stop", message.sequence_number, message.stream_id)
             case Connected() | Error():
-                raise ValueError(f"{CARRIER}: Plivo sends no {message.type!r} message")
+                raise self._sends_no(message)
         return dump_json({**out, **message.extra})
-
-    def _head(self, event: str, seq: int | None, sid: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"event": event}
-        f.put(out, "sequenceNumber", seq)
-        f.put(out, "streamId", sid or self._stream_id)
-        return out

@@ -17,26 +17,8 @@ from typing import Any, Final
 
 from ..audio.format import TELNYX, AudioEncoding, AudioFormat
 from . import _fields as f
-from .base import (
-    Carrier,
-    Clear,
-    Cleared,
-    Connected,
-    Dtmf,
-    Error,
-    InboundMessage,
-    Mark,
-    Media,
-    OutboundCommand,
-    SendMark,
-    SendMedia,
-    Start,
-    Stop,
-    b64decode_payload,
-    b64encode_payload,
-    dump_json,
-    load_json_object,
-)
+from ._json_codec import TwilioStyleCodec
+from .base import Error, InboundMessage, Start
 
 __all__ = [
     "AUTH_TOKEN_KEY",
@@ -75,7 +57,7 @@ def bidirectional_codec_name(fmt: AudioFormat) -> str:
     return _CODEC_NAMES[fmt.encoding]
 
 
-class TelnyxCodec:
+class TelnyxCodec(TwilioStyleCodec):
     """Telnyx media-stream frames ⇄ typed messages.
 
     ``output_format`` is the bidirectional codec and sampling rate set in the answer
@@ -83,7 +65,16 @@ class TelnyxCodec:
     payloads: RTP L16 is big-endian (RFC 3551); Telnyx does not document it.
     """
 
-    __slots__ = ("_l16", "_output_format", "_stream_id")
+    __slots__ = ("_l16",)
+
+    _CARRIER = CARRIER
+    _NAME = "Telnyx"
+    _SEQ_KEY = "sequence_number"
+    _SID_KEY = "stream_id"
+    _CALL_KEY = "call_control_id"
+    _ACCOUNT_KEY = "user_id"
+    _DTMF_TRACK = False
+    _COMMANDS_NEED_SID = False
 
     def __init__(
         self,
@@ -94,127 +85,22 @@ class TelnyxCodec:
     ) -> None:
         if output_format.encoding not in _CODEC_NAMES:
             raise ValueError(f"{CARRIER}: unsupported output encoding {output_format.encoding!s}")
-        self._stream_id = stream_id
-        self._output_format = output_format
+        super().__init__(stream_id=stream_id, output_format=output_format)
         self._l16 = l16_encoding
-
-    @property
-    def carrier(self) -> Carrier:
-        return "telnyx"
-
-    @property
-    def output_format(self) -> AudioFormat:
-        return self._output_format
-
-    @property
-    def stream_id(self) -> str | None:
-        return self._stream_id
-
-    def for_start(self, start: Start) -> TelnyxCodec:
-        """A codec bound to the stream that ``start`` opened (same output format)."""
-        return TelnyxCodec(
-            stream_id=start.stream_id, output_format=self._output_format, l16_encoding=self._l16
-        )
-
-    def bind(self, message: InboundMessage) -> TelnyxCodec:
-        """The codec to use after ``message``: bound to the stream a ``Start`` opens,
-        otherwise ``self``. Call it on every parsed message; it is cheap."""
-        return self.for_start(message) if isinstance(message, Start) else self
 
     # ------------------------------------------------------------------ inbound
 
-    def parse(self, frame: str | bytes) -> InboundMessage:
-        data = load_json_object(CARRIER, frame)
-        if data.get("event") == "media":
-            fast = f.fast_media(data, "sequence_number", "stream_id")
-            if fast is not None:
-                payload, sid, track, seq, chunk, stamp, extra = fast
-                return Media(
-                    payload=payload,
-                    stream_id=sid,
-                    track=track,
-                    sequence_number=seq,
-                    chunk=chunk,
-                    timestamp_ms=stamp,
-                    extra=extra,
-                )
-        event = f.req_str(CARRIER, data, "event")
-        if event == "connected":
-            return Connected(
-                protocol=f.opt_str(CARRIER, data, "protocol"),
-                version=f.opt_str(CARRIER, data, "version"),
-                extra=f.extras(data, ("event", "protocol", "version")),
-            )
-        seq = f.opt_int(CARRIER, data, "sequence_number")
-        sid = f.opt_str(CARRIER, data, "stream_id")
-        extra = f.extras(data, ("event", "sequence_number", "stream_id", event))
-        if event == "start":
-            return self._parse_start(data, seq, sid, extra)
-        if event == "media":
-            media = f.req_obj(CARRIER, data, "media")
-            return Media(
-                payload=b64decode_payload(
-                    CARRIER, "media.payload", f.req(CARRIER, media, "payload", "media")
-                ),
-                stream_id=sid,
-                track=f.opt_str(CARRIER, media, "track", "media"),
-                sequence_number=seq,
-                chunk=f.opt_int(CARRIER, media, "chunk", "media"),
-                timestamp_ms=f.opt_int(CARRIER, media, "timestamp", "media"),
-                extra=extra,
-            )
-        if event == "dtmf":
-            dtmf = f.req_obj(CARRIER, data, "dtmf")
-            return Dtmf(
-                digit=f.req_str(CARRIER, dtmf, "digit", "dtmf"),
-                stream_id=sid,
-                sequence_number=seq,
-                extra=extra,
-            )
-        if event == "mark":
-            mark = f.req_obj(CARRIER, data, "mark")
-            return Mark(
-                name=f.req_str(CARRIER, mark, "name", "mark"),
-                stream_id=sid,
-                sequence_number=seq,
-                extra=extra,
-            )
-        if event == "stop":
-            stop = data.get("stop")
-            stop = stop if isinstance(stop, dict) else {}
-            return Stop(
-                call_id=f.opt_str(CARRIER, stop, "call_control_id", "stop"),
-                account_id=f.opt_str(CARRIER, stop, "user_id", "stop"),
-                stream_id=sid,
-                sequence_number=seq,
-                extra=extra,
-            )
-        if event == "error":
-            # Documented as "error"; some clients read "payload": accept both.
-            key = "payload" if "error" not in data and "payload" in data else "error"
-            err = f.req_obj(CARRIER, data, key)
-            code = f.req(CARRIER, err, "code", key)
-            if isinstance(code, bool) or not isinstance(code, str | int):
-                raise ValueError(f"{CARRIER}: field '{key}.code' must be a string or integer")
-            return Error(
-                code=str(code),
-                title=f.opt_str(CARRIER, err, "title", key) or "",
-                detail=f.opt_str(CARRIER, err, "detail", key) or "",
-                stream_id=sid,
-                sequence_number=seq,
-                extra=f.extras(extra, ("payload",)),
-            )
-        raise ValueError(f"{CARRIER}: unknown event {event!r}")
+    def _parse_event(self, event: str, data: dict[str, Any]) -> InboundMessage:
+        if event == "connected":  # parsed before the stream head is validated
+            return self._parse_connected(data)
+        return super()._parse_event(event, data)
 
     def _parse_start(
         self, data: dict[str, Any], seq: int | None, sid: str | None, extra: dict[str, Any]
     ) -> Start:
         start = f.req_obj(CARRIER, data, "start")
-        fmt = f.req_obj(CARRIER, start, "media_format", "start")
-        encoding = f.req_str(CARRIER, fmt, "encoding", "start.media_format")
-        rate = f.opt_int(CARRIER, fmt, "sample_rate", "start.media_format") or 8000
-        media_format = f.wire_format(
-            CARRIER, encoding, rate, where="start.media_format.encoding", l16=self._l16
+        encoding, media_format = self._start_format(
+            start, "media_format", "sample_rate", l16=self._l16
         )
         params_key = "custom_parameters" if "custom_parameters" in start else "customParameters"
         return Start(
@@ -229,23 +115,30 @@ class TelnyxCodec:
             extra=extra,
         )
 
-    def parse_command(self, frame: str | bytes) -> OutboundCommand:
-        data = load_json_object(CARRIER, frame)
-        event = f.req_str(CARRIER, data, "event")
-        sid = f.opt_str(CARRIER, data, "stream_id")
-        if event == "media":
-            media = f.req_obj(CARRIER, data, "media")
-            payload = b64decode_payload(
-                CARRIER, "media.payload", f.req(CARRIER, media, "payload", "media")
-            )
-            self._check_media_size(len(payload))
-            return SendMedia(payload=payload, stream_id=sid)
-        if event == "mark":
-            mark = f.req_obj(CARRIER, data, "mark")
-            return SendMark(name=f.req_str(CARRIER, mark, "name", "mark"), stream_id=sid)
-        if event == "clear":
-            return Clear(stream_id=sid)
-        raise ValueError(f"{CARRIER}: unknown event {event!r}")
+    def _parse_other(
+        self,
+        event: str,
+        data: dict[str, Any],
+        seq: int | None,
+        sid: str | None,
+        extra: dict[str, Any],
+    ) -> InboundMessage:
+        if event != "error":
+            raise self._unknown(event)
+        # Documented as "error"; some clients read "payload": accept both.
+        key = "payload" if "error" not in data and "payload" in data else "error"
+        err = f.req_obj(CARRIER, data, key)
+        code = f.req(CARRIER, err, "code", key)
+        if isinstance(code, bool) or not isinstance(code, str | int):
+            raise ValueError(f"{CARRIER}: field '{key}.code' must be a string or integer")
+        return Error(
+            code=str(code),
+            title=f.opt_str(CARRIER, err, "title", key) or "",
+            detail=f.opt_str(CARRIER, err, "detail", key) or "",
+            stream_id=sid,
+            sequence_number=seq,
+            extra=f.extras(extra, ("payload",)),
+        )
 
     def _check_media_size(self, size: int) -> None:
         fmt = self._output_format
@@ -259,74 +152,22 @@ class TelnyxCodec:
 
     # ------------------------------------------------------------------ serialize
 
-    def serialize(self, message: OutboundCommand | InboundMessage) -> str:
-        out: dict[str, Any]
-        match message:
-            case SendMedia():
-                self._check_media_size(len(message.payload))
-                out = {"event": "media"}
-                f.put(out, "stream_id", message.stream_id)
-                out["media"] = {"payload": b64encode_payload(message.payload)}
-                return dump_json(out)
-            case SendMark():
-                out = {"event": "mark"}
-                f.put(out, "stream_id", message.stream_id)
-                out["mark"] = {"name": message.name}
-                return dump_json(out)
-            case Clear():
-                out = {"event": "clear"}
-                f.put(out, "stream_id", message.stream_id)
-                return dump_json(out)
-            case Connected():
-                out = {"event": "connected"}
-                f.put(out, "protocol", message.protocol)
-                f.put(out, "version", message.version)
-            case Start():
-                start: dict[str, Any] = {}
-                f.put(start, "user_id", message.account_id)
-                start["call_control_id"] = message.call_id
-                start.update(message.details)
-                start["custom_parameters"] = dict(message.custom_parameters)
-                start["media_format"] = {
-                    "encoding": message.wire_encoding,
-                    "sample_rate": message.media_format.sample_rate,
-                    "channels": message.media_format.channels,
-                }
-                out = self._head("start", message.sequence_number, message.stream_id)
-                out["start"] = start
-            case Media():
-                media: dict[str, Any] = {}
-                f.put(media, "track", message.track)
-                f.put(media, "chunk", f.as_num_str(message.chunk))
-                f.put(media, "timestamp", f.as_num_str(message.timestamp_ms))
-                media["payload"] = b64encode_payload(message.payload)
-                out = self._head("media", message.sequence_number, message.stream_id)
-                out["media"] = media
-            case Dtmf():
-                out = self._head("dtmf", message.sequence_number, message.stream_id)
-                out["dtmf"] = {"digit": message.digit}
-            case Mark():
-                out = self._head("mark", message.sequence_number, message.stream_id)
-                out["mark"] = {"name": message.name}
-            case Stop():
-                stop: dict[str, Any] = {}
-                f.put(stop, "user_id", message.account_id)
-                f.put(stop, "call_control_id", message.call_id)
-                out = self._head("stop", message.sequence_number, message.stream_id)
-                out["stop"] = stop
-            case Error():
-                out = self._head("error", message.sequence_number, message.stream_id)
-                out["error"] = {
-                    "title": message.title,
-                    "code": message.code,
-                    "detail": message.detail,
-                }
-            case Cleared():
-                raise ValueError(f"{CARRIER}: Telnyx sends no 'cleared' message")
-        return dump_json({**out, **message.extra})
+    def _serialize_start(self, message: Start) -> dict[str, Any]:
+        start: dict[str, Any] = {}
+        f.put(start, "user_id", message.account_id)
+        start["call_control_id"] = message.call_id
+        start.update(message.details)
+        start["custom_parameters"] = dict(message.custom_parameters)
+        start["media_format"] = {
+            "encoding": message.wire_encoding,
+            "sample_rate": message.media_format.sample_rate,
+            "channels": message.media_format.channels,
+        }
+        out = self._head("start", message.sequence_number, message.stream_id)
+        out["start"] = start
+        return out
 
-    def _head(self, event: str, seq: int | None, sid: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"event": event}
-        f.put(out, "sequence_number", f.as_num_str(seq))
-        f.put(out, "stream_id", sid or self._stream_id)
+    def _serialize_error(self, message: Error) -> dict[str, Any]:
+        out = self._head("error", message.sequence_number, message.stream_id)
+        out["error"] = {"title": message.title, "code": message.code, "detail": message.detail}
         return out

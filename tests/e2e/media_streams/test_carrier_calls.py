@@ -124,8 +124,10 @@ async def _talk(
 
     if carrier == "twilio":  # one long answer: the box runs five calls at once
         # barge-in: talk over a long answer -> the shim flushes the carrier's buffer
+        # The long answer is asked for by text (Session.send_text -> omnivoice.control "say"),
+        # so the barge-in does not hang on PocketSphinx hearing "story" on a loaded box.
         asked = time.monotonic()
-        await sim.say(espeak("please tell me a story", rate_hz=rate), rate)
+        await session.send_text("please tell me a story")
         await log.wait_for(EventType.AGENT_SPEECH_START, since=asked, timeout_s=60)
         playing = len(sim.received_pcm)
         await until(lambda: len(sim.received_pcm) - playing >= rate * 2, timeout_s=30)

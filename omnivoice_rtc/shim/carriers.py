@@ -101,7 +101,37 @@ def _form(request: WebhookRequest) -> dict[str, str]:
     return fields
 
 
-class TwilioAdapter:
+class _RestCallControl(Protocol):
+    async def hangup(self, call_id: str, /) -> bool: ...
+    async def aclose(self) -> None: ...
+
+
+class _CallControlAdapter:
+    """What every adapter shares: hang-up and close through its optional REST client."""
+
+    rest: _RestCallControl | None
+
+    async def hangup(self, call_id: str) -> None:
+        if self.rest is not None:
+            await self.rest.hangup(call_id)
+
+    async def aclose(self) -> None:
+        if self.rest is not None:
+            await self.rest.aclose()
+
+
+def _json_object(request: WebhookRequest, carrier: str) -> dict[str, Any]:
+    """The webhook's JSON body; ValueError when it is not a JSON object."""
+    try:
+        body = json.loads(request.raw_body)
+    except json.JSONDecodeError:
+        raise ValueError(f"{carrier}: webhook body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ValueError(f"{carrier}: webhook JSON must be an object")
+    return body
+
+
+class TwilioAdapter(_CallControlAdapter):
     """Twilio: ``auth_token`` signs webhooks; ``rest`` places and ends calls (optional)."""
 
     carrier: Carrier = "twilio"
@@ -137,16 +167,8 @@ class TwilioAdapter:
         twiml = twilio_api.twiml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token})
         return Dialled(call_id=await rest.make_call(to=to, from_=from_, twiml=twiml))
 
-    async def hangup(self, call_id: str) -> None:
-        if self.rest is not None:
-            await self.rest.hangup(call_id)
 
-    async def aclose(self) -> None:
-        if self.rest is not None:
-            await self.rest.aclose()
-
-
-class TelnyxAdapter:
+class TelnyxAdapter(_CallControlAdapter):
     """Telnyx TeXML: ``public_key`` (Base64 Ed25519) checks webhooks; ``connection_id``
     is the Call Control app used by :meth:`dial`."""
 
@@ -172,13 +194,7 @@ class TelnyxAdapter:
         )
         if request.form or request.method == "GET":
             return telnyx_api.parse_texml_webhook(_form(request))
-        try:
-            body = json.loads(request.raw_body)
-        except json.JSONDecodeError:
-            raise ValueError("telnyx: webhook body is neither a form nor JSON") from None
-        if not isinstance(body, dict):
-            raise ValueError("telnyx: webhook JSON must be an object")
-        return telnyx_api.parse_call_control_webhook(body)
+        return telnyx_api.parse_call_control_webhook(_json_object(request, self.carrier))
 
     def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
         texml = telnyx_api.texml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token})
@@ -203,16 +219,8 @@ class TelnyxAdapter:
         )
         return Dialled(call_id=call_id)
 
-    async def hangup(self, call_id: str) -> None:
-        if self.rest is not None:
-            await self.rest.hangup(call_id)
 
-    async def aclose(self) -> None:
-        if self.rest is not None:
-            await self.rest.aclose()
-
-
-class VonageAdapter:
+class VonageAdapter(_CallControlAdapter):
     """Vonage: ``signature_secret`` checks signed webhooks (JWT + payload hash);
     ``sample_rate`` (8000/16000 Hz) is the L16 rate asked for in the NCCO."""
 
@@ -236,18 +244,9 @@ class VonageAdapter:
             raw_body=request.raw_body if request.method == "POST" else None,
             query=request.query if request.method == "GET" else None,
         )
-        fields: dict[str, Any]
         if request.method == "GET":
-            fields = dict(request.query)
-        else:
-            try:
-                body = json.loads(request.raw_body)
-            except json.JSONDecodeError:
-                raise ValueError("vonage: webhook body is not JSON") from None
-            if not isinstance(body, dict):
-                raise ValueError("vonage: webhook JSON must be an object")
-            fields = body
-        return vonage_api.parse_answer_webhook(fields)
+            return vonage_api.parse_answer_webhook(dict(request.query))
+        return vonage_api.parse_answer_webhook(_json_object(request, self.carrier))
 
     def _ncco(self, ws_url: str, token: str) -> list[dict[str, Any]]:
         return vonage_api.ncco_websocket(
@@ -270,16 +269,8 @@ class VonageAdapter:
         call_id = await rest.make_call(to=to, from_=from_, ncco=self._ncco(ws_url, token))
         return Dialled(call_id=call_id)
 
-    async def hangup(self, call_id: str) -> None:
-        if self.rest is not None:
-            await self.rest.hangup(call_id)
 
-    async def aclose(self) -> None:
-        if self.rest is not None:
-            await self.rest.aclose()
-
-
-class PlivoAdapter:
+class PlivoAdapter(_CallControlAdapter):
     """Plivo: ``auth_token`` checks V3 signatures. Outbound calls fetch our answer URL
     (Plivo's REST API has no inline XML), which then answers like an inbound call."""
 
@@ -315,14 +306,6 @@ class PlivoAdapter:
     ) -> Dialled:
         rest = _require(self.rest, self.carrier)
         return Dialled(call_id=await rest.make_call(to=to, from_=from_, answer_url=answer_url))
-
-    async def hangup(self, call_id: str) -> None:
-        if self.rest is not None:
-            await self.rest.hangup(call_id)
-
-    async def aclose(self) -> None:
-        if self.rest is not None:
-            await self.rest.aclose()
 
 
 def _require(rest: Any, carrier: str) -> Any:

@@ -128,6 +128,27 @@ def start_dev(*extra: str, http_port: int | None = None) -> DevRun:
     return DevRun(proc, lines, http, udp, key, secret)
 
 
+def start_dev_ready(runs: list[DevRun], *extra: str) -> tuple[DevRun, str]:
+    """``start_dev`` until livekit-server is up; returns the run and its "LiveKit:" line.
+
+    Free ports are only free when probed: another process on this box may bind one
+    before livekit-server does ("bind: address already in use"). That is the test's
+    port race, not the behaviour under test (test_dev_names_livekit_server_... covers
+    it), so a start that hit it is retried on new ports, at most three times.
+    """
+    for attempt in range(3):
+        run = start_dev(*extra)
+        runs.append(run)
+        try:
+            return run, run.wait_for("LiveKit:")
+        except AssertionError as exc:
+            if "address already in use" not in str(exc) or attempt == 2:
+                raise
+            run.proc.kill()
+            run.proc.wait()
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture
 def runs() -> Iterator[list[DevRun]]:
     started: list[DevRun] = []
@@ -139,9 +160,7 @@ def runs() -> Iterator[list[DevRun]]:
 
 
 async def test_dev_prints_the_url_and_ctrl_c_stops_everything(runs: list[DevRun]) -> None:
-    run = start_dev()
-    runs.append(run)
-    line = run.wait_for("LiveKit:")
+    run, line = start_dev_ready(runs)
     assert line.split() == ["LiveKit:", f"ws://127.0.0.1:{run.http_port}"]
     web_line = run.wait_for(("Web page:", "note: web server"))
     run.wait_for("Press Ctrl-C to stop.")
@@ -167,8 +186,7 @@ async def test_dev_prints_the_url_and_ctrl_c_stops_everything(runs: list[DevRun]
 
 
 def test_dev_stack_dies_with_the_cli_even_on_sigkill(runs: list[DevRun]) -> None:
-    run = start_dev("--no-web")
-    runs.append(run)
+    run, _ = start_dev_ready(runs, "--no-web")
     run.wait_for("Press Ctrl-C to stop.")
     children = list(children_of(run.proc.pid))
     assert children

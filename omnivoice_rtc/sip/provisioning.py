@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -134,102 +134,75 @@ def _refused(kind: ObjectKind, name: str, exc: api.TwirpError) -> ProvisioningEr
     return ProvisioningError(f"{kind} {name}: the server refused it: {exc.code}: {exc.message}")
 
 
-async def _apply_inbound(lk: api.LiveKitAPI, desired: api.SIPInboundTrunkInfo) -> ApplyResult:
-    listed = await lk.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())
-    existing = _single(
-        "inbound_trunk",
-        desired.name,
-        [t for t in listed.items if t.name == desired.name],
-        "sip_trunk_id",
-    )
+_SIPObject = TypeVar(
+    "_SIPObject", api.SIPInboundTrunkInfo, api.SIPOutboundTrunkInfo, api.SIPDispatchRuleInfo
+)
+
+
+async def _reconcile(
+    kind: ObjectKind,
+    desired: _SIPObject,
+    *,
+    listed: Sequence[_SIPObject],
+    id_field: str,
+    create: Callable[[], Awaitable[_SIPObject]],
+    update: Callable[[str], Awaitable[object]],
+) -> ApplyResult:
+    """Create, leave or update the one object named like ``desired`` (matched by name)."""
+    name = desired.name
+    existing = _single(kind, name, [item for item in listed if item.name == name], id_field)
     try:
         if existing is None:
-            created = await lk.sip.create_inbound_trunk(
-                api.CreateSIPInboundTrunkRequest(trunk=desired)
-            )
+            created = await create()
             return ApplyResult(
-                kind="inbound_trunk", name=desired.name, id=created.sip_trunk_id, outcome="created"
+                kind=kind, name=name, id=getattr(created, id_field), outcome="created"
             )
+        existing_id: str = getattr(existing, id_field)
         if _comparable(existing) == _comparable(desired):
-            return ApplyResult(
-                kind="inbound_trunk",
-                name=desired.name,
-                id=existing.sip_trunk_id,
-                outcome="unchanged",
-            )
-        await lk.sip.update_inbound_trunk(existing.sip_trunk_id, desired)
+            return ApplyResult(kind=kind, name=name, id=existing_id, outcome="unchanged")
+        await update(existing_id)
     except api.TwirpError as exc:
-        raise _refused("inbound_trunk", desired.name, exc) from exc
-    return ApplyResult(
-        kind="inbound_trunk", name=desired.name, id=existing.sip_trunk_id, outcome="updated"
+        raise _refused(kind, name, exc) from exc
+    return ApplyResult(kind=kind, name=name, id=existing_id, outcome="updated")
+
+
+async def _apply_inbound(lk: api.LiveKitAPI, desired: api.SIPInboundTrunkInfo) -> ApplyResult:
+    listed = await lk.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())
+    return await _reconcile(
+        "inbound_trunk",
+        desired,
+        listed=listed.items,
+        id_field="sip_trunk_id",
+        create=lambda: lk.sip.create_inbound_trunk(api.CreateSIPInboundTrunkRequest(trunk=desired)),
+        update=lambda trunk_id: lk.sip.update_inbound_trunk(trunk_id, desired),
     )
 
 
 async def _apply_outbound(lk: api.LiveKitAPI, desired: api.SIPOutboundTrunkInfo) -> ApplyResult:
     listed = await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
-    existing = _single(
+    return await _reconcile(
         "outbound_trunk",
-        desired.name,
-        [t for t in listed.items if t.name == desired.name],
-        "sip_trunk_id",
-    )
-    try:
-        if existing is None:
-            created = await lk.sip.create_outbound_trunk(
-                api.CreateSIPOutboundTrunkRequest(trunk=desired)
-            )
-            return ApplyResult(
-                kind="outbound_trunk", name=desired.name, id=created.sip_trunk_id, outcome="created"
-            )
-        if _comparable(existing) == _comparable(desired):
-            return ApplyResult(
-                kind="outbound_trunk",
-                name=desired.name,
-                id=existing.sip_trunk_id,
-                outcome="unchanged",
-            )
-        await lk.sip.update_outbound_trunk(existing.sip_trunk_id, desired)
-    except api.TwirpError as exc:
-        raise _refused("outbound_trunk", desired.name, exc) from exc
-    return ApplyResult(
-        kind="outbound_trunk", name=desired.name, id=existing.sip_trunk_id, outcome="updated"
+        desired,
+        listed=listed.items,
+        id_field="sip_trunk_id",
+        create=lambda: lk.sip.create_outbound_trunk(
+            api.CreateSIPOutboundTrunkRequest(trunk=desired)
+        ),
+        update=lambda trunk_id: lk.sip.update_outbound_trunk(trunk_id, desired),
     )
 
 
 async def _apply_rule(lk: api.LiveKitAPI, desired: api.SIPDispatchRuleInfo) -> ApplyResult:
     listed = await lk.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())
-    existing = _single(
+    return await _reconcile(
         "dispatch_rule",
-        desired.name,
-        [r for r in listed.items if r.name == desired.name],
-        "sip_dispatch_rule_id",
-    )
-    try:
-        if existing is None:
-            created = await lk.sip.create_dispatch_rule(
-                api.CreateSIPDispatchRuleRequest(dispatch_rule=desired)
-            )
-            return ApplyResult(
-                kind="dispatch_rule",
-                name=desired.name,
-                id=created.sip_dispatch_rule_id,
-                outcome="created",
-            )
-        if _comparable(existing) == _comparable(desired):
-            return ApplyResult(
-                kind="dispatch_rule",
-                name=desired.name,
-                id=existing.sip_dispatch_rule_id,
-                outcome="unchanged",
-            )
-        await lk.sip.update_dispatch_rule(existing.sip_dispatch_rule_id, desired)
-    except api.TwirpError as exc:
-        raise _refused("dispatch_rule", desired.name, exc) from exc
-    return ApplyResult(
-        kind="dispatch_rule",
-        name=desired.name,
-        id=existing.sip_dispatch_rule_id,
-        outcome="updated",
+        desired,
+        listed=listed.items,
+        id_field="sip_dispatch_rule_id",
+        create=lambda: lk.sip.create_dispatch_rule(
+            api.CreateSIPDispatchRuleRequest(dispatch_rule=desired)
+        ),
+        update=lambda rule_id: lk.sip.update_dispatch_rule(rule_id, desired),
     )
 
 

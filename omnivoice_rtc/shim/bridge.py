@@ -288,7 +288,7 @@ class CallBridge:
         self.counters.frames_in += 1
         self.counters.bytes_in += len(payload)
         if len(self._caller_queue) == self._caller_queue.maxlen:
-            self.counters.dropped_too_fast += 1  # the deque drops the oldest frame
+            self.counters.dropped_backlog += 1  # the deque drops the oldest frame
         self._caller_queue.append(self._in.convert(payload))
         self._caller_ready.set()
 

@@ -65,6 +65,7 @@ class CallCounters:
     dropped_before_start: int = 0
     dropped_wrong_size: int = 0
     dropped_too_fast: int = 0
+    dropped_backlog: int = 0
     dropped_outbound: int = 0
     dtmf_in: int = 0
     dtmf_out: int = 0

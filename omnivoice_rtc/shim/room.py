@@ -25,6 +25,7 @@ from typing import Final, Literal
 from livekit import api, rtc
 
 from ..livekit.event_relay import EVENTS_TOPIC, decode_event_packet
+from ..livekit.ffi_router import capture_frame, ffi_router
 from ..settings import LiveKitSettings
 from ..types import Event, EventType
 
@@ -284,12 +285,12 @@ class CallRoom:
         rate = self.audio.publish_rate_hz
         if self.audio.source_queue_ms:
             if len(pcm) >= 2:
-                await self._source.capture_frame(rtc.AudioFrame(pcm, rate, 1, len(pcm) // 2))
+                await capture_frame(self._source, rtc.AudioFrame(pcm, rate, 1, len(pcm) // 2))
             return
         step = rate // 100 * 2  # direct capture takes 10 ms frames only
         for offset in range(0, len(pcm) - step + 1, step):
             chunk = pcm[offset : offset + step]
-            await self._source.capture_frame(rtc.AudioFrame(chunk, rate, 1, step // 2))
+            await capture_frame(self._source, rtc.AudioFrame(chunk, rate, 1, step // 2))
 
     def clear_caller_audio(self) -> None:
         """Drop caller audio queued in the AudioSource but not yet sent."""
@@ -351,6 +352,9 @@ class CallRoom:
             num_channels=1,
             frame_size_ms=self.audio.frame_ms,
         )
+        router = ffi_router()
+        if router is not None:
+            router.route_stream(stream)
         self._agent.stream_task = asyncio.ensure_future(self._pump_agent_audio(stream))
 
     async def _pump_agent_audio(self, stream: rtc.AudioStream) -> None:
@@ -360,6 +364,9 @@ class CallRoom:
                 self._cb.on_agent_audio(bytes(event.frame.data.cast("B")))
         finally:
             await stream.aclose()
+            router = ffi_router()
+            if router is not None:
+                router.unroute_stream(stream)
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity != self._agent.identity or self._agent.left:

@@ -20,6 +20,10 @@ from tests.fakes.carrier_simulator import CarrierSimulator
 pytestmark = pytest.mark.e2e
 
 SENTENCE = "I would like to order a pizza"
+KEY_WORDS = frozenset({"would", "like", "order", "pizza"})
+ATTEMPTS = 3
+"""A caller who is not understood says it again; PocketSphinx on 8 kHz speech that went
+through Opus and a loaded 2-core box mishears now and then (docs/shim.md)."""
 
 
 CARRIERS: tuple[Carrier, ...] = ("twilio", "telnyx", "vonage", "plivo")
@@ -33,9 +37,13 @@ async def test_four_carriers_and_a_hostile_call_at_once(
     The calls take turns to talk so the 2-core box runs one speech pipeline at a time."""
     require_binary("espeak-ng")
     floor = asyncio.Lock()
+    all_started = asyncio.Barrier(len(CARRIERS))
     all_talked = asyncio.Barrier(len(CARRIERS))
     results = await asyncio.gather(
-        *(_answered_call(c, shim_server, livekit_api, floor, all_talked) for c in CARRIERS),
+        *(
+            _answered_call(c, shim_server, livekit_api, floor, (all_started, all_talked))
+            for c in CARRIERS
+        ),
         _hostile_call(shim_server),
         return_exceptions=True,
     )
@@ -72,8 +80,10 @@ async def _answered_call(
     shim_server: ShimServer,
     livekit_api: api.LiveKitAPI,
     floor: asyncio.Lock,
-    all_talked: asyncio.Barrier,
+    barriers: tuple[asyncio.Barrier, asyncio.Barrier],
 ) -> None:
+    """One call; ``barriers``: all sessions started (no job is still starting while one
+    talks), all calls talked (none hangs up before the others are done)."""
     async with CarrierSimulator(
         carrier=carrier,
         base_url=shim_server.base_url,
@@ -89,18 +99,48 @@ async def _answered_call(
         log = EventLog(session)
         try:
             await log.wait_for(EventType.SESSION_STARTED, timeout_s=60)
+            await asyncio.wait_for(barriers[0].wait(), 120)
             async with floor:
                 await _talk(carrier, sim, session, log)
-            await asyncio.wait_for(all_talked.wait(), 300)
+            await asyncio.wait_for(barriers[1].wait(), 300)
         except BaseException:
-            await all_talked.abort()
+            for barrier in barriers:
+                await barrier.abort()
             raise
         finally:
             await log.aclose()
             await sim.hang_up()
         room = call_room_name(carrier, session.id)
         assert await room_is_gone(livekit_api, room)
-        assert session.closed
+        await until(lambda: session.closed, timeout_s=15, what="session not closed")
+
+
+async def _say_until_understood(
+    carrier: Carrier, sim: CarrierSimulator, log: EventLog, rate: int
+) -> None:
+    """Say SENTENCE until the session's final user transcripts of one attempt (VAD may cut
+    it in two) hold two of its key words and the agent has answered."""
+    speech = espeak(SENTENCE, rate_hz=rate)
+    heard: list[str] = []
+    for _ in range(ATTEMPTS):
+        said = time.monotonic()
+        await sim.say(speech, rate)
+        try:  # nothing recognized at all -> no transcript and no answer: say it again
+            await log.wait_for(EventType.USER_TRANSCRIPT, since=said, timeout_s=30)
+        except TimeoutError:
+            heard.append("")
+            continue
+        await log.wait_for(EventType.AGENT_SPEECH_END, since=said, timeout_s=60)
+        texts = [
+            str(e.data["text"])
+            for at, e in log.events
+            if at >= said and e.type is EventType.USER_TRANSCRIPT and e.data.get("final")
+        ]
+        heard.append(" / ".join(texts))
+        print(f"{carrier}: heard {heard[-1]!r}")
+        if len(set(" ".join(texts).lower().split()) & KEY_WORDS) >= 2:
+            return
+    raise AssertionError(f"{carrier}: not understood in {ATTEMPTS} attempts: {heard}")
 
 
 async def _talk(
@@ -108,12 +148,7 @@ async def _talk(
 ) -> None:
     """One turn, DTMF and (Twilio) a barge-in, with everything checked on the way."""
     rate = sim.codec.output_format.sample_rate
-    await sim.say(espeak(SENTENCE, rate_hz=rate), rate)
-    _, heard = await log.wait_for(EventType.USER_TRANSCRIPT, timeout_s=60)
-    print(f"{carrier}: heard {heard.data['text']!r}")
-    words = set(heard.data["text"].lower().split())
-    assert len(words & {"would", "like", "order", "pizza"}) >= 2, heard.data
-    await log.wait_for(EventType.AGENT_SPEECH_END, timeout_s=60)
+    await _say_until_understood(carrier, sim, log, rate)
     assert sim.received_seconds() > 0.5
 
     digit_sent = time.monotonic()

@@ -40,10 +40,12 @@ class MediaPolicy:
     """Frames accepted before ``start``/``connected`` carries a token (then 1008)."""
     start_timeout_s: float = 10.0
     """Seconds to wait for the frames that carry the stream token (then 1008)."""
-    burst_ms: int = 400
-    """Inbound audio allowed ahead of real time (ms); beyond it frames are dropped."""
-    inbound_queue_ms: int = 200
-    """Caller audio waiting for the room publisher (ms); beyond it the oldest is dropped."""
+    burst_ms: int = 1000
+    """Inbound audio allowed ahead of real time (ms); beyond it frames are dropped. A
+    network stall of up to this long is caught up without losing the caller's words."""
+    inbound_queue_ms: int = 500
+    """Caller audio waiting for the room publisher (ms); beyond it the oldest is dropped
+    (counted as ``dropped_backlog``). Empty in steady state: capture keeps up."""
     outbound_queue_ms: int = 2000
     """Agent audio held for a slow socket before the oldest is dropped (ms)."""
     mark_every_ms: int = 500
@@ -66,6 +68,7 @@ class CallCounters:
     dropped_wrong_size: int = 0
     dropped_too_fast: int = 0
     dropped_backlog: int = 0
+    """Caller frames dropped because the room publisher fell ``inbound_queue_ms`` behind."""
     dropped_outbound: int = 0
     dtmf_in: int = 0
     dtmf_out: int = 0

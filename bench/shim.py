@@ -18,7 +18,9 @@ every loop is bounded; a private livekit-server is started on free ports and sto
    this process, CPU 1) stream μ-law at real time while a synthetic agent feeds 20 ms of
    audio per call per 20 ms into each bridge (the outbound path without N extra room
    peers). A step passes with zero frames lost both ways and the shim's 20 ms timer late
-   by < 40 ms at p99 (overload over TCP shows up as delay, not loss).
+   by < 40 ms at p99 (overload over TCP shows up as delay, not loss). Run twice: with our
+   FFI event router (omnivoice_rtc/livekit/ffi_router.py) and with livekit rtc's own event
+   delivery (``OMNIVOICE_FFI_ROUTING=0``), the peer for the ratio.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from livekit import api, rtc
 from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import TWILIO, AudioEncoding, AudioFormat
 from omnivoice_rtc.audio.g711 import ulaw_decode, ulaw_encode
+from omnivoice_rtc.livekit.ffi_router import ROUTING_ENV
 from omnivoice_rtc.media_streams.base import Connected, Media, SendMedia, Start
 from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.settings import LiveKitSettings, Settings
@@ -358,8 +361,12 @@ async def _open_twilio(
 # ---------------------------------------------------------------- 3. capacity
 
 
-def _shim_process(lk: dict[str, str], port_q: Any, cmd_q: Any, result_q: Any) -> None:
+def _shim_process(
+    lk: dict[str, str], port_q: Any, cmd_q: Any, result_q: Any, routing: bool = True
+) -> None:
     import logging
+
+    os.environ[ROUTING_ENV] = "1" if routing else "0"
 
     logging.basicConfig(level=logging.WARNING, format="shim: %(levelname)s %(name)s %(message)s")
     logging.getLogger("omnivoice_rtc.shim").setLevel(logging.INFO)
@@ -487,7 +494,7 @@ async def _capacity_step(
 
 
 async def bench_capacity(
-    lk: LiveKitSettings, steps: list[int], seconds: float
+    lk: LiveKitSettings, steps: list[int], seconds: float, *, routing: bool = True
 ) -> list[dict[str, float]]:
     ctx = mp.get_context("spawn")
     port_q, cmd_q, result_q = ctx.Queue(), ctx.Queue(), ctx.Queue()
@@ -496,7 +503,7 @@ async def bench_capacity(
         os.sched_setaffinity(0, {1})
     results = []
     for n in steps:
-        proc = ctx.Process(target=_shim_process, args=(lk_dict, port_q, cmd_q, result_q))
+        proc = ctx.Process(target=_shim_process, args=(lk_dict, port_q, cmd_q, result_q, routing))
         proc.start()
         port = port_q.get(timeout=60)
         try:
@@ -507,6 +514,7 @@ async def bench_capacity(
             if proc.is_alive():
                 proc.kill()
         report["n"] = n
+        report["routing"] = float(routing)
         report["ok"] = float(
             report["dropped"] == 0
             and report["frames_in"] >= report["sent"] * 0.99
@@ -525,7 +533,7 @@ async def bench_capacity(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", default="10,25,50,100,150")
+    parser.add_argument("--calls", default="5,10,15,20,25,30,40,50,100")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--skip-capacity", action="store_true")
     parser.add_argument("--markdown", action="store_true")
@@ -539,13 +547,24 @@ def main() -> None:
         capacity: list[dict[str, float]] = []
         if not args.skip_capacity:
             steps = [int(x) for x in args.calls.split(",")]
-            capacity = asyncio.run(bench_capacity(server.lk, steps, args.seconds))
+            for routing in (True, False):
+                capacity += asyncio.run(
+                    bench_capacity(server.lk, steps, args.seconds, routing=routing)
+                )
             for row in capacity:
                 print(f"capacity: {json.dumps(row)}")
+            ours, sdk = (_most_calls(capacity, routing) for routing in (1.0, 0.0))
+            ratio = f"{ours / sdk:.1f}x" if sdk else "n/a (the SDK path passed no step)"
+            print(f"calls per core: routed {ours}, livekit rtc delivery {sdk}, ratio {ratio}")
     finally:
         server.supervisor.stop()
     if args.markdown:
         print(_markdown(cost, latency, capacity))
+
+
+def _most_calls(rows: list[dict[str, float]], routing: float) -> int:
+    """The largest passing step of one capacity run (0 when none passed)."""
+    return max((int(r["n"]) for r in rows if r["routing"] == routing and r["ok"]), default=0)
 
 
 def _markdown(cost: dict[str, float], lat: dict[str, float], cap: list[dict[str, float]]) -> str:
@@ -567,7 +586,7 @@ def _markdown(cost: dict[str, float], lat: dict[str, float], cap: list[dict[str,
     ]
     for row in cap:
         lines.append(
-            f"| {int(row['n'])} calls on one core: lost in/out, timer late p99, shim CPU | "
+            f"| {int(row['n'])} calls on one core, {'routed' if row['routing'] else 'SDK delivery'}: lost in/out, timer late p99, shim CPU | "
             f"{int(row['sent'] - row['frames_in'])} / {max(0, int(row['frames_out'] - row['received']))}, "
             f"{row['late_p99_ms']:.1f} ms, {row['cpu_pct']:.0f}% {'ok' if row['ok'] else 'FAIL'} |"
         )

@@ -14,13 +14,15 @@ its waiter (one ``call_soon_threadsafe``); every other event takes the SDK's own
 unchanged. It relies on three private attributes of livekit rtc (``FfiQueue.put``,
 ``AudioStream._ffi_queue``/``_ffi_handle``/``_loop``, ``AudioSource._ffi_handle``);
 :func:`ffi_router` checks them and returns ``None`` when they are missing, and callers
-then use the SDK's public calls (correct, only slower).
+then use the SDK's public calls (correct, only slower). ``OMNIVOICE_FFI_ROUTING=0`` turns
+the router off (the benchmark's A/B switch, or a way out should it misbehave).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -29,9 +31,12 @@ from livekit import rtc
 from livekit.rtc._ffi_client import FfiClient  # reason: the router wraps this queue
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
-__all__ = ["CaptureFrameError", "FfiEventRouter", "capture_frame", "ffi_router"]
+__all__ = ["ROUTING_ENV", "CaptureFrameError", "FfiEventRouter", "capture_frame", "ffi_router"]
 
 logger = logging.getLogger(__name__)
+
+ROUTING_ENV = "OMNIVOICE_FFI_ROUTING"
+"""Set to ``0`` to leave livekit rtc's FFI event delivery as the SDK ships it."""
 
 
 class CaptureFrameError(RuntimeError):
@@ -158,6 +163,8 @@ def ffi_router() -> FfiEventRouter | None:
     """The process's router, installed on first use; ``None`` if this livekit rtc lacks
     what it relies on (callers then use the SDK's public calls)."""
     global _router, _unsupported
+    if os.environ.get(ROUTING_ENV, "1").strip() == "0":
+        return _router  # off: never installed in this process (None)
     with _install_lock:
         if _router is None and not _unsupported:
             if not _sdk_supports_routing():

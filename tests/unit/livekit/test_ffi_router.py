@@ -113,3 +113,11 @@ async def test_a_refused_capture_raises_with_livekits_message() -> None:
     assert event.capture_audio_frame.error == "frame too big"
     assert router.pending == (0, 0)
     assert not fallen
+
+
+def test_routing_off_by_environment_leaves_the_sdk_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnivoice_rtc.livekit import ffi_router as module
+
+    monkeypatch.setattr(module, "_router", None)
+    monkeypatch.setenv(module.ROUTING_ENV, "0")
+    assert module.ffi_router() is None

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from livekit import api
 
@@ -106,3 +106,42 @@ async def wait_for_event(
         return next((e for e in events[since:] if e.type is kind), None)
 
     return await wait_for(probe, timeout_s=timeout_s, what=f"event {kind.value}")
+
+
+KEY_WORDS = frozenset({"would", "like", "order", "pizza"})
+"""Content words of the callers' sentence ("I would like to order a pizza")."""
+
+
+class Speaker(Protocol):
+    """What plays caller audio: :class:`tests.e2e.sip.rtp_peer.RtpPeer`."""
+
+    def play(self, ulaw: bytes) -> float: ...
+
+
+async def say_until_understood(
+    events: list[Event], speaker: Speaker, pcmu: bytes, *, attempts: int = 3
+) -> float:
+    """Play ``pcmu`` until the final user transcripts of one attempt (VAD may cut it in two)
+    hold two of :data:`KEY_WORDS` and the agent has answered; a caller who is misheard says
+    it again. PocketSphinx on 8 kHz PCMU is rough ("what like an order up the"), more so
+    on a loaded 2-core box. Returns the monotonic time the understood attempt ended."""
+    heard: list[str] = []
+    for _ in range(attempts):
+        marker = len(events)
+        speech_end = time.monotonic() + speaker.play(pcmu)
+        try:  # nothing recognized at all -> no transcript: say it again
+            await wait_for_event(events, EventType.USER_TRANSCRIPT, timeout_s=30, since=marker)
+        except AssertionError:
+            heard.append("")
+            continue
+        await wait_for_event(events, EventType.AGENT_SPEECH_END, timeout_s=60, since=marker)
+        texts = [
+            str(e.data.get("text", ""))
+            for e in events[marker:]
+            if e.type is EventType.USER_TRANSCRIPT and isinstance(e.data, dict)
+        ]
+        heard.append(" / ".join(texts))
+        print(f"caller heard as {heard[-1]!r}")
+        if len(set(" ".join(texts).lower().split()) & KEY_WORDS) >= 2:
+            return speech_end
+    raise AssertionError(f"not understood in {attempts} attempts: {heard}")

@@ -25,6 +25,7 @@ from typing import Final
 from aiohttp import WebSocketError, WSMsgType, web
 from livekit import api, rtc
 
+from ..audio.dtmf import dtmf_tone
 from ..media_streams.base import (
     Clear,
     Cleared,
@@ -394,12 +395,21 @@ class CallBridge:
         self.spawn(self.flush(reason))
 
     def on_agent_dtmf(self, digit: str) -> None:
-        """CallRoom callback: none of the four media-stream protocols can play DTMF."""
-        self.counters.dtmf_out_unsupported += 1
+        """CallRoom callback: the agent keyed a digit for the caller's line. None of the four
+        media-stream protocols has a message for it, so it goes in-band: the digit's tone
+        pair (100 ms, then 60 ms of silence) joins the outbound audio, after what is queued."""
+        try:
+            tone = dtmf_tone(digit, sample_rate_hz=self._out.room_rate_hz)
+        except ValueError:
+            logger.warning("agent dtmf digit not playable", extra={"digit": digit})
+            return
+        self.counters.dtmf_out += 1
         logger.info(
-            "agent dtmf not sendable on this carrier stream",
+            "agent dtmf sent in-band",
             extra={"call_id": self.call.call_id, "carrier": self.codec.carrier, "digit": digit},
         )
+        self._stale_until = 0.0  # the agent is talking to the line again
+        self.on_agent_audio(tone)
 
     def on_agent_left(self) -> None:
         self._end_soon("agent_left")

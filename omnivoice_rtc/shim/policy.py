@@ -72,7 +72,7 @@ class CallCounters:
     dropped_outbound: int = 0
     dtmf_in: int = 0
     dtmf_out: int = 0
-    dtmf_out_unsupported: int = 0
+    """Agent digits played to the caller as in-band tones."""
     marks_sent: int = 0
     marks_acked: int = 0
     flushes: int = 0

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from livekit import api
 
+from omnivoice_rtc.audio.dtmf import detect_dtmf
 from omnivoice_rtc.carriers.twilio import TwilioRestClient
 from omnivoice_rtc.media_streams.base import Carrier
 from omnivoice_rtc.settings import LiveKitSettings, Settings
@@ -354,3 +355,36 @@ async def test_barge_in_sends_the_carriers_flush(
 
 def seen(session: PstnSession) -> list[Event]:
     return list(session._events)  # reason: the session's record of events so far
+
+
+@pytest.mark.parametrize("carrier", ["twilio", "vonage"])
+async def test_agent_dtmf_reaches_the_caller_as_in_band_tones(
+    carrier: Carrier, shim_app: App, livekit_server: LiveKitServer
+) -> None:
+    """The agent keys 4, 2 (room DTMF) -> the carrier receives the tone pairs in its own
+    frames (μ-law 8 kHz for Twilio, L16 16 kHz for Vonage), read back by a Goertzel
+    detector."""
+    async with _sim(shim_app, carrier) as sim:
+        token = shim_app.runtime.tokens.issue(sim.call_id, carrier)
+        await sim.open_stream(_target(shim_app, carrier, token))
+        session = await _session(shim_app, carrier, sim.call_id)
+        bridge = session.bridge
+        assert bridge is not None
+        peer = AgentPeer(server=livekit_server, room_name=bridge.room.room_name)
+        await peer.join()
+        try:
+            await _until(lambda: bridge.room.agent_identity == peer.identity)
+            before = len(sim.received_pcm)
+            await peer.send_dtmf("4", 4)
+            await peer.send_dtmf("2", 2)
+            await _until(lambda: bridge.counters.dtmf_out == 2)
+            rate = 16000 if carrier == "vonage" else 8000
+            heard = ""
+            deadline = time.monotonic() + 10
+            while heard != "42" and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                heard = detect_dtmf(bytes(sim.received_pcm[before:]), sample_rate_hz=rate)
+            assert heard == "42"
+        finally:
+            await peer.leave()
+            await sim.hang_up()

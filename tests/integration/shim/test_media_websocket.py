@@ -7,6 +7,7 @@ stream side - tokens, bad-input policy, carrier detection, hang-up paths, make_c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -22,6 +23,7 @@ from omnivoice_rtc.audio.dtmf import detect_dtmf
 from omnivoice_rtc.carriers.twilio import TwilioRestClient
 from omnivoice_rtc.media_streams.base import Carrier
 from omnivoice_rtc.settings import LiveKitSettings, Settings
+from omnivoice_rtc.shim.bridge import CallBridge
 from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
 from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.policy import MediaPolicy
@@ -318,39 +320,59 @@ async def _until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "vonage", "plivo"])
-async def test_barge_in_sends_the_carriers_flush(
-    carrier: Carrier, shim_app: App, livekit_server: LiveKitServer
-) -> None:
-    """The agent stops speaking after the caller talked over it -> one flush in the
-    carrier's own form (clear / clearAudio / {"action":"clear"}); marks come back."""
-    async with _sim(shim_app, carrier) as sim:
-        token = shim_app.runtime.tokens.issue(sim.call_id, carrier)
-        await sim.open_stream(_target(shim_app, carrier, token))
-        session = await _session(shim_app, carrier, sim.call_id)
+@dataclass
+class AgentCall:
+    """A simulated carrier call whose room holds a stand-in agent peer."""
+
+    sim: CarrierSimulator
+    session: PstnSession
+    bridge: CallBridge
+    peer: AgentPeer
+
+
+@contextlib.asynccontextmanager
+async def _call_with_agent(
+    app: App, carrier: Carrier, livekit_server: LiveKitServer
+) -> AsyncIterator[AgentCall]:
+    """A call on ``carrier`` joined by an AgentPeer the bridge has recognised as its agent."""
+    async with _sim(app, carrier) as sim:
+        token = app.runtime.tokens.issue(sim.call_id, carrier)
+        await sim.open_stream(_target(app, carrier, token))
+        session = await _session(app, carrier, sim.call_id)
         bridge = session.bridge
         assert bridge is not None
         peer = AgentPeer(server=livekit_server, room_name=bridge.room.room_name)
         await peer.join()
         try:
             await _until(lambda: bridge.room.agent_identity == peer.identity)
-            await peer.set_state("speaking")
-            await _until(lambda: bridge.room.agent_state == "speaking")
-            await peer.speak(tone(rate_hz=24000, ms=1200))
-            await _until(lambda: bridge.counters.marks_acked > 0)
-            identity = bridge.room.identity
-            await peer.send_event(Event(type=EventType.USER_SPEECH_START), participant=identity)
-            await _until(lambda: any(e.type is EventType.USER_SPEECH_START for e in seen(session)))
-            await peer.set_state("listening")
-            await _until(lambda: len(sim.clears) == 1)
-            # the later interruption event does not flush again (nothing sent since)
-            await peer.send_event(Event(type=EventType.INTERRUPTION), participant=identity)
-            await _until(lambda: any(e.type is EventType.INTERRUPTION for e in seen(session)))
-            assert bridge.counters.flushes == 1
-            assert len(sim.clears) == 1
+            yield AgentCall(sim, session, bridge, peer)
         finally:
             await peer.leave()
             await sim.hang_up()
+
+
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "vonage", "plivo"])
+async def test_barge_in_sends_the_carriers_flush(
+    carrier: Carrier, shim_app: App, livekit_server: LiveKitServer
+) -> None:
+    """The agent stops speaking after the caller talked over it -> one flush in the
+    carrier's own form (clear / clearAudio / {"action":"clear"}); marks come back."""
+    async with _call_with_agent(shim_app, carrier, livekit_server) as call:
+        sim, session, bridge, peer = call.sim, call.session, call.bridge, call.peer
+        await peer.set_state("speaking")
+        await _until(lambda: bridge.room.agent_state == "speaking")
+        await peer.speak(tone(rate_hz=24000, ms=1200))
+        await _until(lambda: bridge.counters.marks_acked > 0)
+        identity = bridge.room.identity
+        await peer.send_event(Event(type=EventType.USER_SPEECH_START), participant=identity)
+        await _until(lambda: any(e.type is EventType.USER_SPEECH_START for e in seen(session)))
+        await peer.set_state("listening")
+        await _until(lambda: len(sim.clears) == 1)
+        # the later interruption event does not flush again (nothing sent since)
+        await peer.send_event(Event(type=EventType.INTERRUPTION), participant=identity)
+        await _until(lambda: any(e.type is EventType.INTERRUPTION for e in seen(session)))
+        assert bridge.counters.flushes == 1
+        assert len(sim.clears) == 1
 
 
 def seen(session: PstnSession) -> list[Event]:
@@ -364,27 +386,15 @@ async def test_agent_dtmf_reaches_the_caller_as_in_band_tones(
     """The agent keys 4, 2 (room DTMF) -> the carrier receives the tone pairs in its own
     frames (μ-law 8 kHz for Twilio, L16 16 kHz for Vonage), read back by a Goertzel
     detector."""
-    async with _sim(shim_app, carrier) as sim:
-        token = shim_app.runtime.tokens.issue(sim.call_id, carrier)
-        await sim.open_stream(_target(shim_app, carrier, token))
-        session = await _session(shim_app, carrier, sim.call_id)
-        bridge = session.bridge
-        assert bridge is not None
-        peer = AgentPeer(server=livekit_server, room_name=bridge.room.room_name)
-        await peer.join()
-        try:
-            await _until(lambda: bridge.room.agent_identity == peer.identity)
-            before = len(sim.received_pcm)
-            await peer.send_dtmf("4", 4)
-            await peer.send_dtmf("2", 2)
-            await _until(lambda: bridge.counters.dtmf_out == 2)
-            rate = 16000 if carrier == "vonage" else 8000
-            heard = ""
-            deadline = time.monotonic() + 10
-            while heard != "42" and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-                heard = detect_dtmf(bytes(sim.received_pcm[before:]), sample_rate_hz=rate)
-            assert heard == "42"
-        finally:
-            await peer.leave()
-            await sim.hang_up()
+    async with _call_with_agent(shim_app, carrier, livekit_server) as call:
+        before = len(call.sim.received_pcm)
+        await call.peer.send_dtmf("4", 4)
+        await call.peer.send_dtmf("2", 2)
+        await _until(lambda: call.bridge.counters.dtmf_out == 2)
+        rate = 16000 if carrier == "vonage" else 8000
+        heard = ""
+        deadline = time.monotonic() + 10
+        while heard != "42" and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            heard = detect_dtmf(bytes(call.sim.received_pcm[before:]), sample_rate_hz=rate)
+        assert heard == "42"

@@ -58,6 +58,8 @@ __all__ = ["BridgeHooks", "CallBridge"]
 _STALE_AFTER_FLUSH_S: Final = 1.0
 """After a flush, agent audio is treated as the interrupted speech's tail for this long (s)
 unless the agent starts speaking again."""
+_MAX_DIGITS_BEFORE_ROOM: Final = 16
+"""Caller digits held while the room is being joined (more are dropped: nobody is there)."""
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +131,7 @@ class CallBridge:
         self._marks: dict[str, float] = {}  # mark name -> monotonic send time
         self._mark_seq = 0
         self._last_in = 0.0
+        self._digits_before_room: list[str] = []
         self._ending = ""
         self._closed = asyncio.Event()
         self.relaying = asyncio.Event()
@@ -151,20 +154,44 @@ class CallBridge:
         return self._closed.is_set()
 
     async def run(self) -> str:
-        """Join the room, relay until either side hangs up, tear down. Returns the reason."""
+        """Join the room, relay until either side hangs up, tear down. Returns the reason.
+
+        The socket is read from the start: audio that arrives while the room is being
+        joined has no listener yet and is counted (``dropped_before_room``) instead of
+        piling up in TCP and hitting the real-time budget as a burst; digits are held and
+        published once joined; a carrier ``stop`` during the join ends the call at once.
+        """
         reason = "carrier_hangup"
+        reader = asyncio.ensure_future(self._read_loop())
         try:
-            await self.room.start()
-            self.relaying.set()
-            self._send_task = asyncio.ensure_future(self._send_loop())
-            self._publish_task = asyncio.ensure_future(self._publish_loop())
-            reason = await self._read_loop()
+            joining = asyncio.ensure_future(self.room.start())
+            try:
+                await asyncio.wait({reader, joining}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not joining.done():  # the caller hung up (or we were cancelled) first
+                    joining.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await joining
+            if not reader.done():
+                joining.result()  # raises the join's error
+                self._budget = RealTimeBudget(burst_ms=self.policy.burst_ms)
+                self.relaying.set()
+                self._send_task = asyncio.ensure_future(self._send_loop())
+                self._publish_task = asyncio.ensure_future(self._publish_loop())
+                for digit in self._digits_before_room:
+                    await self._send_caller_dtmf(digit)
+                self._digits_before_room.clear()
+            reason = await reader
         except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError) as exc:
             logger.warning(
                 "call bridge failed", extra={"call_id": self.call.call_id, "error": str(exc)}
             )
             reason = "error"
         finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
             reason = self._ending or reason
             await self._teardown(reason)
         return reason
@@ -238,10 +265,10 @@ class CallBridge:
                 logger.info(
                     "caller dtmf", extra={"call_id": self.call.call_id, "digit": message.digit}
                 )
-                try:
-                    await self.room.send_dtmf(message.digit)
-                except ValueError:
-                    self.counters.dropped_invalid += 1
+                if self.relaying.is_set():
+                    await self._send_caller_dtmf(message.digit)
+                elif len(self._digits_before_room) < _MAX_DIGITS_BEFORE_ROOM:
+                    self._digits_before_room.append(message.digit)
             case Mark():
                 if self._marks.pop(message.name, None) is not None:
                     self.counters.marks_acked += 1
@@ -263,6 +290,12 @@ class CallBridge:
                 )
         return False
 
+    async def _send_caller_dtmf(self, digit: str) -> None:
+        try:
+            await self.room.send_dtmf(digit)
+        except ValueError:
+            self.counters.dropped_invalid += 1
+
     async def _bad_frame(self, frame: str | bytes, exc: ValueError) -> bool:
         text = str(exc)
         if "audio frame must be exactly" in text:
@@ -277,6 +310,9 @@ class CallBridge:
     async def _on_media(self, payload: bytes) -> None:
         if not payload or not self._in.is_whole_samples(payload):
             self.counters.dropped_wrong_size += 1
+            return
+        if not self.relaying.is_set():
+            self.counters.dropped_before_room += 1
             return
         ms = self._in.ms_of(payload)
         if not self._budget.take(ms):

@@ -43,9 +43,11 @@ class MediaPolicy:
     burst_ms: int = 1000
     """Inbound audio allowed ahead of real time (ms); beyond it frames are dropped. A
     network stall of up to this long is caught up without losing the caller's words."""
-    inbound_queue_ms: int = 500
+    inbound_queue_ms: int = 1000
     """Caller audio waiting for the room publisher (ms); beyond it the oldest is dropped
-    (counted as ``dropped_backlog``). Empty in steady state: capture keeps up."""
+    (counted as ``dropped_backlog``). Empty in steady state: direct capture drains it in
+    milliseconds once livekit's capture callbacks flow again, so it costs latency only
+    while they stall (seen up to ~1 s on a loaded 2-core box, for all calls at once)."""
     outbound_queue_ms: int = 2000
     """Agent audio held for a slow socket before the oldest is dropped (ms)."""
     mark_every_ms: int = 500
@@ -66,6 +68,8 @@ class CallCounters:
     dropped_invalid: int = 0
     dropped_before_start: int = 0
     dropped_wrong_size: int = 0
+    dropped_before_room: int = 0
+    """Caller frames that arrived while the room was being joined (no listener yet)."""
     dropped_too_fast: int = 0
     dropped_backlog: int = 0
     """Caller frames dropped because the room publisher fell ``inbound_queue_ms`` behind."""

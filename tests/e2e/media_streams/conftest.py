@@ -92,7 +92,7 @@ async def shim_server(
         livekit=lk,
         agent_name=agent_worker.agent_name,
         agent_join_timeout_s=90,
-        policy=MediaPolicy(inbound_queue_ms=600, burst_ms=1000),
+        policy=MediaPolicy(),
     )
     gateways: dict[Carrier, MediaStreamGateway] = {
         "twilio": MediaStreamGateway(

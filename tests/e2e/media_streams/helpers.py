@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import subprocess
 import time
 from collections.abc import Callable
@@ -27,8 +28,12 @@ async def until(predicate: Callable[[], bool], *, timeout_s: float, what: object
         await asyncio.sleep(0.05)
 
 
+@functools.lru_cache(maxsize=32)
 def espeak(text: str, *, rate_hz: int, wpm: int = 140) -> bytes:
-    """espeak-ng speech of ``text`` as PCM16 mono at ``rate_hz`` (8000 or 16000)."""
+    """espeak-ng speech of ``text`` as PCM16 mono at ``rate_hz`` (8000 or 16000).
+
+    Synchronous (a subprocess): call it before calls start, or in a thread, so the shim
+    sharing this event loop is not stalled; results are cached."""
     wav = subprocess.run(
         ["espeak-ng", "--stdout", "-v", "en-us", "-s", str(wpm), text],
         check=True,

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 SENTENCE = "I would like to order a pizza"
 KEY_WORDS = frozenset({"would", "like", "order", "pizza"})
+BARGE_IN = "stop talking please"
 ATTEMPTS = 3
 """A caller who is not understood says it again; PocketSphinx on 8 kHz speech that went
 through Opus and a loaded 2-core box mishears now and then (docs/shim.md)."""
@@ -36,6 +37,9 @@ async def test_four_carriers_and_a_hostile_call_at_once(
     by side; none ends before all have talked) next to a hostile stream that gets cut off.
     The calls take turns to talk so the 2-core box runs one speech pipeline at a time."""
     require_binary("espeak-ng")
+    for rate in (8000, 16000):  # synthesize now: the shim shares this event loop
+        for text in (SENTENCE, BARGE_IN):
+            espeak(text, rate_hz=rate)
     floor = asyncio.Lock()
     all_started = asyncio.Barrier(len(CARRIERS))
     all_talked = asyncio.Barrier(len(CARRIERS))
@@ -166,7 +170,7 @@ async def _talk(
         await log.wait_for(EventType.AGENT_SPEECH_START, since=asked, timeout_s=60)
         playing = len(sim.received_pcm)
         await until(lambda: len(sim.received_pcm) - playing >= rate * 2, timeout_s=30)
-        onset = await sim.say(espeak("stop talking please", rate_hz=rate), rate, wait=False)
+        onset = await sim.say(espeak(BARGE_IN, rate_hz=rate), rate, wait=False)
         await until(
             lambda: any(t >= onset for t in sim.clears),
             timeout_s=60,

@@ -398,3 +398,25 @@ async def test_agent_dtmf_reaches_the_caller_as_in_band_tones(
             await asyncio.sleep(0.1)
             heard = detect_dtmf(bytes(call.sim.received_pcm[before:]), sample_rate_hz=rate)
         assert heard == "42"
+
+
+async def test_audio_sent_while_the_room_is_joined_is_counted_not_burst_into_it(
+    shim_app: App,
+) -> None:
+    """Frames that arrive before the room exists have no listener: counted as
+    dropped_before_room, not queued in TCP and cut later by the real-time budget; a digit
+    pressed meanwhile is counted (and published once joined)."""
+    async with _sim(shim_app, "twilio") as sim:
+        token = shim_app.runtime.tokens.issue(sim.call_id, "twilio")
+        await sim.open_stream(_target(shim_app, "twilio", token))
+        for _ in range(20):  # 400 ms of audio at once, long before a room is joined
+            await sim.send_raw(sim.media_message(b"\xff" * 160))
+        await sim.send_dtmf("3")
+        session = await _session(shim_app, "twilio", sim.call_id)
+        assert session.bridge is not None
+        counters = session.bridge.counters
+        await _until(lambda: counters.dtmf_in == 1)
+        assert counters.dropped_before_room > 0
+        assert counters.dropped_before_room + counters.frames_in == 20
+        assert counters.dropped_too_fast == counters.dropped_backlog == 0
+        await sim.hang_up()

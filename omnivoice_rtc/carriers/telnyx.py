@@ -211,6 +211,26 @@ def parse_call_control_webhook(body: Mapping[str, Any]) -> CallInfo:
 # ------------------------------------------------------------------ REST
 
 
+_REJECT_CAUSES = ("CALL_REJECTED", "USER_BUSY", "NOT_FOUND", "TEMPORARILY_UNAVAILABLE")
+
+
+def _stream_fields(stream_url: str, stream_token: str | None, codec: str) -> dict[str, Any]:
+    """The media-stream fields shared by dial and answer: caller audio to ``stream_url``,
+    our audio back over RTP in ``codec``, the stream token as Base64 ``client_state``."""
+    check_url(CARRIER, "stream_url", stream_url, ("wss", "ws"), query_ok=False)
+    if codec not in _CODECS:
+        raise ValueError(f"{CARRIER}: codec must be one of {', '.join(_CODECS)}, got {codec!r}")
+    fields: dict[str, Any] = {
+        "stream_url": stream_url,
+        "stream_track": "inbound_track",
+        "stream_bidirectional_mode": "rtp",
+        "stream_bidirectional_codec": codec,
+    }
+    if stream_token:
+        fields["client_state"] = base64.b64encode(stream_token.encode()).decode("ascii")
+    return fields
+
+
 class TelnyxRestClient(RestClient):
     """Telnyx Call Control REST (``/v2``), ``Authorization: Bearer <API key>``."""
 
@@ -241,20 +261,12 @@ class TelnyxRestClient(RestClient):
         """Dial with a bidirectional RTP media stream to ``stream_url``; return the
         call_control_id. ``stream_token`` travels as Base64 ``client_state`` and comes back in
         the WS ``start.client_state`` (see :func:`stream_token_from_start`)."""
-        check_url(CARRIER, "stream_url", stream_url, ("wss", "ws"), query_ok=False)
-        if codec not in _CODECS:
-            raise ValueError(f"{CARRIER}: codec must be one of {', '.join(_CODECS)}, got {codec!r}")
         body: dict[str, Any] = {
             "connection_id": connection_id,
             "to": to,
             "from": from_,
-            "stream_url": stream_url,
-            "stream_track": "inbound_track",
-            "stream_bidirectional_mode": "rtp",
-            "stream_bidirectional_codec": codec,
+            **_stream_fields(stream_url, stream_token, codec),
         }
-        if stream_token:
-            body["client_state"] = base64.b64encode(stream_token.encode()).decode("ascii")
         if webhook_url:
             body["webhook_url"] = webhook_url
         status, reply = await self._request(
@@ -267,6 +279,42 @@ class TelnyxRestClient(RestClient):
         if not isinstance(call_id, str):
             raise self._error("POST", "/v2/calls", status, None, "response has no call_control_id")
         return call_id
+
+    async def answer(
+        self,
+        call_control_id: str,
+        *,
+        stream_url: str,
+        stream_token: str | None = None,
+        codec: str = "PCMU",
+    ) -> None:
+        """Answer a parked inbound Call Control call with a bidirectional RTP media stream
+        to ``stream_url`` (``POST /v2/calls/{id}/actions/answer``); ``stream_token`` travels
+        as Base64 ``client_state`` and comes back in the WS ``start``."""
+        path = f"/v2/calls/{call_control_id}/actions/answer"
+        body = {
+            **_stream_fields(stream_url, stream_token, codec),
+            "stream_bidirectional_target_legs": "self",
+            "send_silence_when_idle": True,
+        }
+        status, reply = await self._request("POST", path, headers=self._headers, json_body=body)
+        if status not in (200, 201):
+            raise self._fail("POST", path, status, reply)
+
+    async def reject(self, call_control_id: str, *, cause: str = "CALL_REJECTED") -> None:
+        """Refuse a parked inbound call (``POST /v2/calls/{id}/actions/reject``); ``cause``
+        is one of CALL_REJECTED (SIP 603), USER_BUSY (486), NOT_FOUND (404),
+        TEMPORARILY_UNAVAILABLE (480)."""
+        if cause not in _REJECT_CAUSES:
+            raise ValueError(
+                f"{CARRIER}: reject cause must be one of {', '.join(_REJECT_CAUSES)}, got {cause!r}"
+            )
+        path = f"/v2/calls/{call_control_id}/actions/reject"
+        status, reply = await self._request(
+            "POST", path, headers=self._headers, json_body={"cause": cause}
+        )
+        if status not in (200, 201):
+            raise self._fail("POST", path, status, reply)
 
     async def hangup(self, call_control_id: str) -> bool:
         """``POST /v2/calls/{id}/actions/hangup``. Returns False if the call had already ended."""

@@ -167,6 +167,11 @@ class CallBridge:
             joining = asyncio.ensure_future(self.room.start())
             try:
                 await asyncio.wait({reader, joining}, return_when=asyncio.FIRST_COMPLETED)
+                if reader.done() and not self._ending:  # the caller hung up during the join:
+                    # say so before the join is cancelled, so nothing it triggers (a room
+                    # disconnect) ends the call "from our side" with a REST hang-up
+                    failed = reader.exception() is not None
+                    self._ending = "error" if failed else reader.result()
             finally:
                 if not joining.done():  # the caller hung up (or we were cancelled) first
                     joining.cancel()
@@ -192,7 +197,9 @@ class CallBridge:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
-            reason = self._ending or reason
+            # recorded before teardown: leaving the room must not look like a reason to end
+            # the call from our side (a REST hang-up of a call the carrier already ended)
+            reason = self._ending = self._ending or reason
             await self._teardown(reason)
         return reason
 

@@ -10,7 +10,8 @@ Webhooks answered here:
 carrier    signature                                    accept / reject
 =========  ===========================================  =====================================
 twilio     ``X-Twilio-Signature`` (form POST or GET)    TwiML ``<Connect><Stream>`` / ``<Reject>``
-telnyx     Ed25519 ``telnyx-signature-ed25519``         TeXML ``<Connect><Stream rtp>`` / ``<Reject>``
+telnyx     Ed25519 ``telnyx-signature-ed25519``         TeXML ``<Connect><Stream rtp>`` / ``<Reject>``;
+                                                        Call Control: REST ``answer`` / ``reject``
 vonage     ``Authorization: Bearer`` HS256 JWT          NCCO ``connect`` websocket / ``[]``
 plivo      ``X-Plivo-Signature-V3`` + nonce             ``<Stream bidirectional>`` / ``<Hangup>``
 =========  ===========================================  =====================================
@@ -81,8 +82,13 @@ class CarrierAdapter(Protocol):
         """Check the signature (SignatureError) and parse the call (ValueError)."""
         ...
 
-    def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response: ...
-    def reject(self, reason: str) -> web.Response: ...
+    def is_new_call(self, call: CallInfo) -> bool:
+        """False for a webhook that only reports on a call (answered, hung up, ...): it is
+        acknowledged and asks nobody anything."""
+        ...
+
+    async def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response: ...
+    async def reject(self, call: CallInfo, reason: str) -> web.Response: ...
     def codec(self) -> MediaStreamCodec: ...
     async def dial(
         self, *, to: str, from_: str, ws_url: str, answer_url: str, token: str
@@ -110,6 +116,9 @@ class _CallControlAdapter:
     """What every adapter shares: hang-up and close through its optional REST client."""
 
     rest: _RestCallControl | None
+
+    def is_new_call(self, call: CallInfo) -> bool:
+        return True
 
     async def hangup(self, call_id: str) -> None:
         if self.rest is not None:
@@ -150,11 +159,11 @@ class TwilioAdapter(_CallControlAdapter):
         )
         return twilio_api.parse_call_webhook(_form(request))
 
-    def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
+    async def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
         twiml = twilio_api.twiml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token})
         return web.Response(text=twiml, content_type=_XML)
 
-    def reject(self, reason: str) -> web.Response:
+    async def reject(self, call: CallInfo, reason: str) -> web.Response:
         return web.Response(text=twilio_api.twiml_reject(_reason(reason)), content_type=_XML)
 
     def codec(self) -> MediaStreamCodec:
@@ -169,8 +178,17 @@ class TwilioAdapter(_CallControlAdapter):
 
 
 class TelnyxAdapter(_CallControlAdapter):
-    """Telnyx TeXML: ``public_key`` (Base64 Ed25519) checks webhooks; ``connection_id``
-    is the Call Control app used by :meth:`dial`."""
+    """Telnyx, both of its webhook styles at one URL:
+
+    * **TeXML** (form webhooks): answered with ``<Connect><Stream>`` markup.
+    * **Call Control** (JSON ``call.initiated``; the call waits parked): answered over REST,
+      ``actions/answer`` with the stream and the token as ``client_state``, or
+      ``actions/reject``; needs ``rest``. Call Control's other events (``call.answered``,
+      ``call.hangup``, ``streaming.*``, and ``call.initiated`` of calls we dialled) are
+      acknowledged with 200 and nothing else.
+
+    ``public_key`` (Base64 Ed25519) checks every webhook; ``connection_id`` is the Call
+    Control app used by :meth:`dial`."""
 
     carrier: Carrier = "telnyx"
 
@@ -196,12 +214,25 @@ class TelnyxAdapter(_CallControlAdapter):
             return telnyx_api.parse_texml_webhook(_form(request))
         return telnyx_api.parse_call_control_webhook(_json_object(request, self.carrier))
 
-    def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
-        texml = telnyx_api.texml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token})
-        return web.Response(text=texml, content_type=_XML)
+    def is_new_call(self, call: CallInfo) -> bool:
+        event = call.attributes.get("event_type")
+        return event is None or (event == "call.initiated" and call.direction == "inbound")
 
-    def reject(self, reason: str) -> web.Response:
-        return web.Response(text=telnyx_api.texml_reject(_reason(reason)), content_type=_XML)
+    async def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
+        if not _is_call_control(call):
+            texml = telnyx_api.texml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token})
+            return web.Response(text=texml, content_type=_XML)
+        rest = _require(self.rest, self.carrier, "answering a Call Control call")
+        await rest.answer(call.call_id, stream_url=ws_url, stream_token=token)
+        return web.json_response({})
+
+    async def reject(self, call: CallInfo, reason: str) -> web.Response:
+        if not _is_call_control(call):
+            return web.Response(text=telnyx_api.texml_reject(_reason(reason)), content_type=_XML)
+        cause = "USER_BUSY" if _reason(reason) == "busy" else "CALL_REJECTED"
+        rest = _require(self.rest, self.carrier, "rejecting a Call Control call")
+        await rest.reject(call.call_id, cause=cause)
+        return web.json_response({})
 
     def codec(self) -> MediaStreamCodec:
         return TelnyxCodec()
@@ -218,6 +249,11 @@ class TelnyxAdapter(_CallControlAdapter):
             stream_token=token,
         )
         return Dialled(call_id=call_id)
+
+
+def _is_call_control(call: CallInfo) -> bool:
+    """A Telnyx call offered by a Call Control webhook (JSON), not by TeXML (form)."""
+    return "event_type" in call.attributes
 
 
 class VonageAdapter(_CallControlAdapter):
@@ -253,10 +289,10 @@ class VonageAdapter(_CallControlAdapter):
             uri=ws_url, headers={TOKEN_PARAMETER: token}, sample_rate=self._rate
         )
 
-    def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
+    async def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
         return web.json_response(self._ncco(ws_url, token))
 
-    def reject(self, reason: str) -> web.Response:
+    async def reject(self, call: CallInfo, reason: str) -> web.Response:
         return web.json_response(vonage_api.ncco_reject())
 
     def codec(self) -> MediaStreamCodec:
@@ -291,11 +327,11 @@ class PlivoAdapter(_CallControlAdapter):
         )
         return plivo_api.parse_answer_webhook(_form(request))
 
-    def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
+    async def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
         xml = plivo_api.plivo_stream(url=ws_url, extra_headers={TOKEN_PARAMETER: token})
         return web.Response(text=xml, content_type=_XML)
 
-    def reject(self, reason: str) -> web.Response:
+    async def reject(self, call: CallInfo, reason: str) -> web.Response:
         return web.Response(text=plivo_api.plivo_reject(_reason(reason)), content_type=_XML)
 
     def codec(self) -> MediaStreamCodec:
@@ -308,9 +344,9 @@ class PlivoAdapter(_CallControlAdapter):
         return Dialled(call_id=await rest.make_call(to=to, from_=from_, answer_url=answer_url))
 
 
-def _require(rest: Any, carrier: str) -> Any:
+def _require(rest: Any, carrier: str, what: str = "make_call") -> Any:
     if rest is None:
-        raise ValueError(f"{carrier}: make_call needs REST credentials (no REST client configured)")
+        raise ValueError(f"{carrier}: {what} needs REST credentials (no REST client configured)")
     return rest
 
 

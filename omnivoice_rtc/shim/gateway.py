@@ -22,6 +22,7 @@ from typing import Final, Literal
 from aiohttp import web
 
 from .._errors import CallRejectedError, SignatureError
+from ..carriers._common import CarrierRestError
 from ..carriers.stream_tokens import StreamTokenStore
 from ..media_streams.base import Start
 from ..settings import LiveKitSettings
@@ -213,7 +214,20 @@ class MediaStreamGateway:
             return web.Response(status=403, text="invalid signature")
         except ValueError as exc:
             return web.Response(status=400, text=str(exc))
-        pending = request.query.get("pending", "")
+        if not self.adapter.is_new_call(call):
+            return web.json_response({})  # a status report on a call: nothing to decide
+        try:
+            return await self._answer(call, request.query.get("pending", ""), base)
+        except (ValueError, CarrierRestError) as exc:  # no REST client, or the REST call failed
+            logger.error(
+                "call could not be answered",
+                extra={"carrier": self.adapter.carrier, "call_id": call.call_id, "error": str(exc)},
+            )
+            status = 502 if isinstance(exc, CarrierRestError) else 500
+            return web.Response(status=status, text=str(exc))
+
+    async def _answer(self, call: CallInfo, pending: str, base: str) -> web.Response:
+        """Ask the handler (unless we dialled this call), then accept or reject it."""
         if pending in self._pending:  # answer of a call we dialled (Plivo): no handler
             token = self.runtime.tokens.issue(
                 pending, self.adapter.carrier, context={"direction": "outbound"}
@@ -223,14 +237,14 @@ class MediaStreamGateway:
                 await self._ask_handler(call)
             except CallRejectedError as exc:
                 logger.info("call rejected by handler", extra={"call_id": call.call_id})
-                return self.adapter.reject(exc.reason)
+                return await self.adapter.reject(call, exc.reason)
             token = self.runtime.tokens.issue(
                 call.call_id,
                 self.adapter.carrier,
                 context={"from": call.from_, "to": call.to, "direction": call.direction},
             )
         ws_url = ShimRuntime.ws_base(base) + media_path(self.adapter.carrier)
-        return self.adapter.accept(call, ws_url=ws_url, token=token)
+        return await self.adapter.accept(call, ws_url=ws_url, token=token)
 
     async def _ask_handler(self, call: CallInfo) -> None:
         if self._handler is None:

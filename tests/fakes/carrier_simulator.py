@@ -278,10 +278,54 @@ class CarrierSimulator:
 
     # ------------------------------------------------------------------ media stream
 
+    async def post_call_control_event(
+        self, event_type: str, *, direction: Literal["incoming", "outgoing"] = "incoming"
+    ) -> tuple[int, str]:
+        """Telnyx Call Control: POST a signed JSON event about this call (``call.initiated``
+        offers a parked call; the others report on it); returns (status, body)."""
+        assert self.http is not None
+        assert self.carrier == "telnyx"
+        body = json.dumps(
+            {
+                "data": {
+                    "event_type": event_type,
+                    "id": secrets.token_hex(16),
+                    "occurred_at": "2026-12-03T08:00:00.000000Z",
+                    "record_type": "event",
+                    "payload": {
+                        "call_control_id": self.call_id,
+                        "call_leg_id": "leg-" + self.call_id[-8:],
+                        "call_session_id": "session-" + self.call_id[-8:],
+                        "connection_id": "conn-1",
+                        "from": self.caller,
+                        "to": self.callee,
+                        "direction": direction,
+                        "state": "parked" if event_type == "call.initiated" else "answered",
+                    },
+                },
+                "meta": {"attempt": 1, "delivered_to": self.answer_url()},
+            }
+        ).encode()
+        ts = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "telnyx-timestamp": ts,
+            "telnyx-signature-ed25519": telnyx_api.sign_webhook(
+                self.secrets.telnyx_private_key, ts, body
+            ),
+        }
+        async with self.http.post(self.answer_url(), data=body, headers=headers) as resp:
+            return resp.status, await resp.text()
+
     async def open_stream(
-        self, target: StreamTarget, *, headers: dict[str, str] | None = None
+        self,
+        target: StreamTarget,
+        *,
+        headers: dict[str, str] | None = None,
+        start_details: dict[str, str] | None = None,
     ) -> None:
-        """Connect the WebSocket and send the carrier's opening messages."""
+        """Connect the WebSocket and send the carrier's opening messages; ``start_details``
+        go into ``start`` as they are (Telnyx Call Control's ``client_state``)."""
         assert self.http is not None
         self.ws = await self.http.ws_connect(target.url, headers=headers or {}, max_msg_size=0)
         self._reader = asyncio.ensure_future(self._read())
@@ -300,9 +344,13 @@ class CarrierSimulator:
             await self._send(self.codec.serialize(Connected(protocol="Call", version="1.0.0")))
         elif self.carrier == "telnyx":
             await self._send(self.codec.serialize(Connected(version="1.0.0")))
-        await self._send(self.codec.serialize(self.start_message(target.parameters)))
+        await self._send(
+            self.codec.serialize(self.start_message(target.parameters, start_details or {}))
+        )
 
-    def start_message(self, parameters: dict[str, str]) -> Start:
+    def start_message(
+        self, parameters: dict[str, str], details: dict[str, str] | None = None
+    ) -> Start:
         encoding = {"twilio": "audio/x-mulaw", "telnyx": "PCMU", "plivo": "audio/x-mulaw"}
         return Start(
             call_id=self.call_id,
@@ -310,6 +358,7 @@ class CarrierSimulator:
             account_id="AC" + "0" * 32 if self.carrier == "twilio" else None,
             tracks=("inbound",),
             custom_parameters=parameters,
+            details=dict(details or {}),
             media_format=self._format,
             wire_encoding=encoding[self.carrier],
             sequence_number=self._next_seq(),

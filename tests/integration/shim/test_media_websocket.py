@@ -19,7 +19,9 @@ import pytest
 from aiohttp import web
 from livekit import api
 
+from omnivoice_rtc import CallRejectedError
 from omnivoice_rtc.audio.dtmf import detect_dtmf
+from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
 from omnivoice_rtc.carriers.twilio import TwilioRestClient
 from omnivoice_rtc.media_streams.base import Carrier
 from omnivoice_rtc.settings import LiveKitSettings, Settings
@@ -30,7 +32,7 @@ from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.room import call_room_name
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.shim.session import PstnSession
-from omnivoice_rtc.types import Event, EventType
+from omnivoice_rtc.types import CallInfo, Event, EventType
 from omnivoice_rtc.web import create_app
 from tests.fakes.carrier_rest import CarrierRestFake
 from tests.fakes.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget
@@ -77,7 +79,11 @@ async def shim_app(livekit_server: LiveKitServer) -> AsyncIterator[App]:
             public_base_url="https://shim.example.com",
         ),
         "telnyx": MediaStreamGateway(
-            adapter=TelnyxAdapter(public_key=secrets_.telnyx_public_key), runtime=runtime
+            adapter=TelnyxAdapter(
+                public_key=secrets_.telnyx_public_key,
+                rest=TelnyxRestClient(api_key="KEY", base_url=rest.base_url),
+            ),
+            runtime=runtime,
         ),
         "vonage": MediaStreamGateway(
             adapter=VonageAdapter(signature_secret=secrets_.vonage_signature_secret),
@@ -420,3 +426,60 @@ async def test_audio_sent_while_the_room_is_joined_is_counted_not_burst_into_it(
         assert counters.dropped_before_room + counters.frames_in == 20
         assert counters.dropped_too_fast == counters.dropped_backlog == 0
         await sim.hang_up()
+
+
+async def test_telnyx_call_control_is_answered_over_rest_and_reports_are_acknowledged(
+    shim_app: App,
+) -> None:
+    """Call Control: call.initiated -> the handler -> REST actions/answer carrying the
+    stream URL and the token as client_state -> the stream with that client_state binds
+    the session. Later events (and call.initiated of a call we dialled) get 200 and ask
+    nobody; a rejected call is refused over REST with the matching cause."""
+    gateway = shim_app.gateways["telnyx"]
+    offered: list[CallInfo] = []
+
+    def on_call(call: CallInfo) -> None:
+        offered.append(call)
+        if call.to == "+15550000002":
+            raise CallRejectedError("line busy", reason="busy")
+
+    gateway.on_call(on_call)
+    async with _sim(shim_app, "telnyx") as sim:
+        sim.call_id = "v3:" + secrets.token_hex(12)
+        answer_path = f"/v2/calls/{sim.call_id}/actions/answer"
+        shim_app.rest.respond("POST", answer_path, 200, {"data": {"result": "ok"}})
+        assert await sim.post_call_control_event("call.initiated") == (200, "{}")
+        assert [c.call_id for c in offered] == [sim.call_id]
+        answer = shim_app.rest.requests[-1]
+        assert (answer.method, answer.path) == ("POST", answer_path)
+        assert answer.headers["Authorization"] == "Bearer KEY"
+        body = answer.json()
+        assert body["stream_url"] == f"{shim_app.ws_base}/carriers/telnyx/media"
+        assert body["stream_bidirectional_mode"] == "rtp"
+        client_state = body["client_state"]
+        for report in ("call.answered", "streaming.started"):
+            assert await sim.post_call_control_event(report) == (200, "{}")
+        assert len(offered) == 1
+        assert len(shim_app.rest.requests) == 1
+        target = StreamTarget(body["stream_url"], {}, 8000)
+        await sim.open_stream(target, start_details={"client_state": client_state})
+        session = await _session(shim_app, "telnyx", sim.call_id)
+        assert (session.from_, session.to, session.direction) == (sim.caller, sim.callee, "inbound")
+        await sim.hang_up()
+        assert await sim.post_call_control_event("call.hangup") == (200, "{}")
+    async with _sim(shim_app, "telnyx") as dialled:  # ours: reported, not offered
+        assert await dialled.post_call_control_event("call.initiated", direction="outgoing") == (
+            200,
+            "{}",
+        )
+    async with _sim(shim_app, "telnyx") as busy:
+        busy.callee = "+15550000002"
+        busy.call_id = "v3:" + secrets.token_hex(12)
+        reject_path = f"/v2/calls/{busy.call_id}/actions/reject"
+        shim_app.rest.respond("POST", reject_path, 200, {"data": {"result": "ok"}})
+        assert await busy.post_call_control_event("call.initiated") == (200, "{}")
+        reject = shim_app.rest.requests[-1]
+        assert (reject.path, reject.json()) == (reject_path, {"cause": "USER_BUSY"})
+    assert len(offered) == 2
+    paths = [r.path for r in shim_app.rest.requests]
+    assert paths == [answer_path, reject_path], paths

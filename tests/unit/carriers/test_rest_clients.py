@@ -89,6 +89,17 @@ async def test_twilio_already_ended_and_errors(fake: CarrierRestFake) -> None:
 # ------------------------------------------------------------------ Telnyx
 
 
+def _telnyx_stream_fields(token: bytes) -> dict[str, str]:
+    """What Telnyx dial and answer both carry: the bidirectional RTP stream and the token."""
+    return {
+        "stream_url": "wss://voice.example.com/media/telnyx",
+        "stream_track": "inbound_track",
+        "stream_bidirectional_mode": "rtp",
+        "stream_bidirectional_codec": "PCMU",
+        "client_state": base64.b64encode(token).decode(),
+    }
+
+
 async def test_telnyx_make_call_and_hangup(fake: CarrierRestFake) -> None:
     fake.respond(
         "POST", "/v2/calls", 200, {"data": {"call_control_id": "v3:cc1", "call_leg_id": "l"}}
@@ -119,13 +130,39 @@ async def test_telnyx_make_call_and_hangup(fake: CarrierRestFake) -> None:
         "connection_id": "conn-1",
         "to": "+13125550100",
         "from": "+13125550199",
-        "stream_url": "wss://voice.example.com/media/telnyx",
-        "stream_track": "inbound_track",
-        "stream_bidirectional_mode": "rtp",
-        "stream_bidirectional_codec": "PCMU",
-        "client_state": base64.b64encode(b"tok123").decode(),
+        **_telnyx_stream_fields(b"tok123"),
     }
     assert (hang.method, hang.path, hang.json()) == ("POST", "/v2/calls/v3:cc1/actions/hangup", {})
+
+
+async def test_telnyx_answer_and_reject_a_parked_call(fake: CarrierRestFake) -> None:
+    fake.respond("POST", "/v2/calls/v3:in1/actions/answer", 200, {"data": {"result": "ok"}})
+    fake.respond("POST", "/v2/calls/v3:in2/actions/reject", 200, {"data": {"result": "ok"}})
+    async with TelnyxRestClient(api_key="KEY123", base_url=fake.base_url) as client:
+        await client.answer(
+            "v3:in1", stream_url="wss://voice.example.com/media/telnyx", stream_token="tok9"
+        )
+        await client.reject("v3:in2", cause="USER_BUSY")
+        with pytest.raises(
+            ValueError,
+            match=r"^telnyx: reject cause must be one of CALL_REJECTED, USER_BUSY, NOT_FOUND, "
+            r"TEMPORARILY_UNAVAILABLE, got 'nope'$",
+        ):
+            await client.reject("v3:in2", cause="nope")
+        with pytest.raises(CarrierRestError, match=r"actions/answer returned HTTP 404"):
+            await client.answer("v3:unknown", stream_url="wss://voice.example.com/media/telnyx")
+    answer, reject, _ = fake.requests
+    assert (answer.method, answer.path) == ("POST", "/v2/calls/v3:in1/actions/answer")
+    assert answer.headers["Authorization"] == "Bearer KEY123"
+    assert answer.json() == {
+        **_telnyx_stream_fields(b"tok9"),
+        "stream_bidirectional_target_legs": "self",
+        "send_silence_when_idle": True,
+    }
+    assert (reject.path, reject.json()) == (
+        "/v2/calls/v3:in2/actions/reject",
+        {"cause": "USER_BUSY"},
+    )
 
 
 async def test_telnyx_error_code(fake: CarrierRestFake) -> None:

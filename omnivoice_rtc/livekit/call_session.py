@@ -18,6 +18,7 @@ a route implements two hooks: how a command reaches the room and how to hang up.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -79,6 +80,11 @@ class CallSession(ABC):
         return 0, 0
 
     # ------------------------------------------------------------------ Session protocol
+
+    def _rebind(self, call_id: str) -> None:
+        """Adopt the carrier's real call id once it is known (a dial that first returned a
+        request id); the rest of the call record stays."""
+        self._call = dataclasses.replace(self._call, call_id=call_id)
 
     @property
     def id(self) -> str:

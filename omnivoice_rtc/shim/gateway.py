@@ -261,6 +261,11 @@ class MediaStreamGateway:
         if grant.call_id.startswith(PENDING_CALL_PREFIX):
             session = self._pending.pop(grant.call_id, None)
             if session is not None:
+                real_id = start.call_id if isinstance(start, Start) else ""
+                if real_id and real_id != session.id:  # Plivo's dial returned a request id
+                    self._sessions.pop(session.id, None)
+                    session._rebind(real_id)
+                    self._sessions[real_id] = session
                 return session
         call_id = start.call_id if isinstance(start, Start) else grant.call_id
         ctx = grant.context

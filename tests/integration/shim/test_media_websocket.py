@@ -21,6 +21,7 @@ from livekit import api
 
 from omnivoice_rtc import CallRejectedError
 from omnivoice_rtc.audio.dtmf import detect_dtmf
+from omnivoice_rtc.carriers.plivo import PlivoRestClient
 from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
 from omnivoice_rtc.carriers.twilio import TwilioRestClient
 from omnivoice_rtc.media_streams.base import Carrier
@@ -42,6 +43,7 @@ from tests.plugins.livekit_stack import LiveKitServer
 pytestmark = pytest.mark.integration
 
 ACCOUNT_SID = "AC" + "1" * 32
+PLIVO_AUTH_ID = "MA" + "2" * 18
 
 
 @dataclass
@@ -90,7 +92,15 @@ async def shim_app(livekit_server: LiveKitServer) -> AsyncIterator[App]:
             runtime=runtime,
         ),
         "plivo": MediaStreamGateway(
-            adapter=PlivoAdapter(auth_token=secrets_.plivo_auth_token), runtime=runtime
+            adapter=PlivoAdapter(
+                auth_token=secrets_.plivo_auth_token,
+                rest=PlivoRestClient(
+                    auth_id=PLIVO_AUTH_ID, auth_token="tok", base_url=rest.base_url
+                ),
+            ),
+            runtime=runtime,
+            from_number="+15550000",
+            public_base_url="https://shim.example.com",
         ),
     }
     app = create_app(
@@ -483,3 +493,29 @@ async def test_telnyx_call_control_is_answered_over_rest_and_reports_are_acknowl
     assert len(offered) == 2
     paths = [r.path for r in shim_app.rest.requests]
     assert paths == [answer_path, reject_path], paths
+
+
+async def test_plivo_make_call_adopts_the_call_uuid_and_hangs_up_with_it(shim_app: App) -> None:
+    """Plivo's dial returns a request_uuid; the answered call's CallUUID (answer webhook,
+    then the stream's start) becomes the session id, so REST hang-up names the real call."""
+    gateway = shim_app.gateways["plivo"]
+    request_uuid = secrets.token_hex(16)
+    dial_path = f"/v1/Account/{PLIVO_AUTH_ID}/Call/"
+    shim_app.rest.respond("POST", dial_path, 201, {"request_uuid": request_uuid})
+    session = await gateway.make_call("+15551234")
+    assert session.id == request_uuid  # all we know until the call is answered
+    answer_url = dict(shim_app.rest.requests[-1].json())["answer_url"]
+    pending = answer_url.split("?pending=")[1]
+    async with _sim(shim_app, "plivo") as sim:  # Plivo fetches our answer URL on answer
+        status, markup = await sim.post_answer_webhook(url=f"{sim.answer_url()}?pending={pending}")
+        assert status == 200, markup
+        await sim.open_stream(sim.stream_target(markup))
+        bound = await _session(shim_app, "plivo", sim.call_id)
+        assert bound is session
+        assert session.id == sim.call_id
+        assert gateway.get_session(request_uuid) is None
+        assert gateway.list_sessions().count(session) == 1
+        hangup_path = f"/v1/Account/{PLIVO_AUTH_ID}/Call/{sim.call_id}/"
+        shim_app.rest.respond("DELETE", hangup_path, 204, None)
+        await session.close()
+        assert shim_app.rest.requests[-1].path == hangup_path

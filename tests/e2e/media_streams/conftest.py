@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,6 +27,7 @@ from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.web import create_app
 from tests.fakes.carrier_simulator import CarrierSecrets
+from tests.fakes.local_site import serve_on_free_port
 from tests.plugins.agent_worker import AgentWorker
 from tests.plugins.livekit_stack import LiveKitServer
 
@@ -112,11 +112,7 @@ async def shim_server(
     app = create_app(
         Settings(livekit=lk), route_installers=[carrier_route_installer(gateways.values())]
     )
-    runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ssl)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # reason: aiohttp exposes the bound port only here
+    runner, port = await serve_on_free_port(app, ssl_context=server_ssl)
     try:
         yield ShimServer(
             base_url=f"https://127.0.0.1:{port}",

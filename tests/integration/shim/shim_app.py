@@ -1,0 +1,148 @@
+"""The shim as the web server runs it, for integration tests: all four carriers' gateways
+on a real aiohttp server, REST clients pointed at a loopback fake, plus the helpers the
+tests share (a simulator per carrier, stream targets, waits)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from omnivoice_rtc.carriers.plivo import PlivoRestClient
+from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
+from omnivoice_rtc.carriers.twilio import TwilioRestClient
+from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.settings import LiveKitSettings, Settings
+from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
+from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.policy import MediaPolicy
+from omnivoice_rtc.shim.routes import carrier_route_installer
+from omnivoice_rtc.shim.session import PstnSession
+from omnivoice_rtc.web import create_app
+from tests.fakes.carrier_rest import CarrierRestFake
+from tests.fakes.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget
+from tests.fakes.local_site import serve_on_free_port
+from tests.plugins.livekit_stack import LiveKitServer
+
+__all__ = [
+    "ACCOUNT_SID",
+    "PLIVO_AUTH_ID",
+    "App",
+    "closed",
+    "session_for",
+    "sim_for",
+    "start_shim_app",
+    "stream_target",
+    "until",
+]
+
+ACCOUNT_SID = "AC" + "1" * 32
+PLIVO_AUTH_ID = "MA" + "2" * 18
+
+
+@dataclass
+class App:
+    base_url: str
+    ws_base: str
+    runtime: ShimRuntime
+    gateways: dict[Carrier, MediaStreamGateway]
+    rest: CarrierRestFake
+    secrets: CarrierSecrets
+
+
+async def start_shim_app(livekit_server: LiveKitServer) -> AsyncIterator[App]:
+    rest = CarrierRestFake()
+    await rest.start()
+    lk = LiveKitSettings(
+        url=livekit_server.url, api_key=livekit_server.api_key, api_secret=livekit_server.api_secret
+    )
+    secrets_ = CarrierSecrets()
+    runtime = ShimRuntime(
+        livekit=lk,
+        agent_name="no-agent-" + secrets.token_hex(3),
+        policy=MediaPolicy(max_invalid_frames=5, burst_ms=200),
+        agent_join_timeout_s=120,
+    )
+    twilio_rest = TwilioRestClient(
+        account_sid=ACCOUNT_SID, auth_token="tok", base_url=rest.base_url
+    )
+    gateways: dict[Carrier, MediaStreamGateway] = {
+        "twilio": MediaStreamGateway(
+            adapter=TwilioAdapter(auth_token=secrets_.twilio_auth_token, rest=twilio_rest),
+            runtime=runtime,
+            from_number="+15550000",
+            public_base_url="https://shim.example.com",
+        ),
+        "telnyx": MediaStreamGateway(
+            adapter=TelnyxAdapter(
+                public_key=secrets_.telnyx_public_key,
+                rest=TelnyxRestClient(api_key="KEY", base_url=rest.base_url),
+            ),
+            runtime=runtime,
+        ),
+        "vonage": MediaStreamGateway(
+            adapter=VonageAdapter(signature_secret=secrets_.vonage_signature_secret),
+            runtime=runtime,
+        ),
+        "plivo": MediaStreamGateway(
+            adapter=PlivoAdapter(
+                auth_token=secrets_.plivo_auth_token,
+                rest=PlivoRestClient(
+                    auth_id=PLIVO_AUTH_ID, auth_token="tok", base_url=rest.base_url
+                ),
+            ),
+            runtime=runtime,
+            from_number="+15550000",
+            public_base_url="https://shim.example.com",
+        ),
+    }
+    app = create_app(
+        Settings(livekit=lk), route_installers=[carrier_route_installer(gateways.values())]
+    )
+    runner, port = await serve_on_free_port(app)
+    try:
+        yield App(
+            base_url=f"http://127.0.0.1:{port}",
+            ws_base=f"ws://127.0.0.1:{port}",
+            runtime=runtime,
+            gateways=gateways,
+            rest=rest,
+            secrets=secrets_,
+        )
+    finally:
+        await runner.cleanup()
+        await rest.aclose()
+
+
+def sim_for(app: App, carrier: Carrier) -> CarrierSimulator:
+    return CarrierSimulator(carrier=carrier, base_url=app.base_url, secrets_=app.secrets)
+
+
+def stream_target(app: App, carrier: Carrier, token: str, *, generic: bool = False) -> StreamTarget:
+    path = "/carriers/media" if generic else f"/carriers/{carrier}/media"
+    rate = 16000 if carrier == "vonage" else 8000
+    return StreamTarget(f"{app.ws_base}{path}", {"token": token}, rate)
+
+
+async def session_for(app: App, carrier: Carrier, call_id: str) -> PstnSession:
+    """The call's session once its bridge relays (room joined)."""
+    for _ in range(600):
+        session = app.gateways[carrier].get_session(call_id)
+        if session is not None and session.bridge is not None:
+            await asyncio.wait_for(session.bridge.relaying.wait(), 30)
+            return session
+        await asyncio.sleep(0.05)
+    raise TimeoutError(call_id)
+
+
+async def closed(session: PstnSession) -> None:
+    await until(lambda: session.closed)
+
+
+async def until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)

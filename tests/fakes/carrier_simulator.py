@@ -21,10 +21,9 @@ import json
 import secrets
 import ssl
 import time
-import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlencode
 
 import aiohttp
@@ -33,9 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import PLIVO, TELNYX, TWILIO, AudioEncoding, AudioFormat
-from omnivoice_rtc.carriers import plivo as plivo_api
 from omnivoice_rtc.carriers import telnyx as telnyx_api
-from omnivoice_rtc.carriers import twilio as twilio_api
 from omnivoice_rtc.carriers import vonage as vonage_api
 from omnivoice_rtc.media_streams.base import (
     Carrier,
@@ -50,10 +47,17 @@ from omnivoice_rtc.media_streams.base import (
     Start,
     Stop,
 )
-from omnivoice_rtc.media_streams.plivo import PlivoCodec, parse_extra_headers
+from omnivoice_rtc.media_streams.plivo import PlivoCodec
 from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
 from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.media_streams.vonage import VonageCodec
+from tests.fakes.carrier_webhooks import (
+    CallParties,
+    call_control_event,
+    signature_headers,
+    stream_target_from_markup,
+    webhook_fields,
+)
 
 __all__ = ["CarrierSecrets", "CarrierSimulator", "StreamTarget", "pcm16"]
 
@@ -176,40 +180,11 @@ class CarrierSimulator:
     def answer_url(self) -> str:
         return f"{self.base_url}/carriers/{self.carrier}/answer"
 
+    def parties(self) -> CallParties:
+        return CallParties(self.carrier, self.call_id, self.caller, self.callee)
+
     def webhook_fields(self) -> dict[str, str]:
-        if self.carrier == "twilio":
-            return {
-                "CallSid": self.call_id,
-                "AccountSid": "AC" + "0" * 32,
-                "From": self.caller,
-                "To": self.callee,
-                "CallStatus": "ringing",
-                "Direction": "inbound",
-                "ApiVersion": "2010-04-01",
-            }
-        if self.carrier == "telnyx":
-            return {
-                "CallSid": self.call_id,
-                "AccountSid": secrets.token_hex(8),
-                "From": self.caller,
-                "To": self.callee,
-                "CallStatus": "ringing",
-                "Direction": "inbound",
-            }
-        if self.carrier == "vonage":
-            return {
-                "to": self.callee.lstrip("+"),
-                "from": self.caller.lstrip("+"),
-                "uuid": self.call_id,
-                "conversation_uuid": "CON-" + self.call_id,
-            }
-        return {
-            "CallUUID": self.call_id,
-            "From": self.caller.lstrip("+"),
-            "To": self.callee.lstrip("+"),
-            "Direction": "inbound",
-            "CallStatus": "ringing",
-        }
+        return webhook_fields(self.parties())
 
     async def post_answer_webhook(
         self, *, signed: Literal["ok", "missing", "wrong"] = "ok", url: str | None = None
@@ -240,41 +215,13 @@ class CarrierSimulator:
     def _signature_headers(
         self, url: str, fields: dict[str, str], body: bytes, *, wrong: bool
     ) -> dict[str, str]:
-        if self.carrier == "twilio":
-            token = "wrong" if wrong else self.secrets.twilio_auth_token
-            return {"X-Twilio-Signature": twilio_api.compute_signature(token, url, fields)}
-        if self.carrier == "telnyx":
-            key = Ed25519PrivateKey.generate() if wrong else self.secrets.telnyx_private_key
-            ts = str(int(time.time()))
-            return {
-                "telnyx-timestamp": ts,
-                "telnyx-signature-ed25519": telnyx_api.sign_webhook(key, ts, body),
-            }
-        nonce = str(secrets.randbelow(10**20))
-        token = "wrong" if wrong else self.secrets.plivo_auth_token
-        sig = plivo_api.compute_signature_v3(
-            auth_token=token, url=url, nonce=nonce, method="POST", params=fields
+        return signature_headers(
+            self.carrier, self.secrets, url=url, fields=fields, body=body, wrong=wrong
         )
-        return {"X-Plivo-Signature-V3": sig, "X-Plivo-Signature-V3-Nonce": nonce}
 
     def stream_target(self, markup: str) -> StreamTarget:
         """Read the answer markup as the carrier would: stream URL, parameters, rate."""
-        if self.carrier == "vonage":
-            ncco: list[dict[str, Any]] = json.loads(markup)
-            endpoint = ncco[0]["endpoint"][0]
-            rate = int(endpoint["content-type"].split("rate=")[1])
-            return StreamTarget(endpoint["uri"], dict(endpoint.get("headers", {})), rate)
-        root = ET.fromstring(markup)
-        if self.carrier == "plivo":
-            stream = root.find("Stream")
-            assert stream is not None
-            assert stream.text
-            headers = parse_extra_headers(stream.get("extraHeaders", ""))
-            return StreamTarget(stream.text.strip(), headers)
-        stream = root.find("Connect/Stream")
-        assert stream is not None
-        params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
-        return StreamTarget(stream.get("url", ""), params)
+        return StreamTarget(*stream_target_from_markup(self.carrier, markup))
 
     # ------------------------------------------------------------------ media stream
 
@@ -285,27 +232,9 @@ class CarrierSimulator:
         offers a parked call; the others report on it); returns (status, body)."""
         assert self.http is not None
         assert self.carrier == "telnyx"
-        body = json.dumps(
-            {
-                "data": {
-                    "event_type": event_type,
-                    "id": secrets.token_hex(16),
-                    "occurred_at": "2026-12-03T08:00:00.000000Z",
-                    "record_type": "event",
-                    "payload": {
-                        "call_control_id": self.call_id,
-                        "call_leg_id": "leg-" + self.call_id[-8:],
-                        "call_session_id": "session-" + self.call_id[-8:],
-                        "connection_id": "conn-1",
-                        "from": self.caller,
-                        "to": self.callee,
-                        "direction": direction,
-                        "state": "parked" if event_type == "call.initiated" else "answered",
-                    },
-                },
-                "meta": {"attempt": 1, "delivered_to": self.answer_url()},
-            }
-        ).encode()
+        body = call_control_event(
+            self.parties(), event_type, direction=direction, delivered_to=self.answer_url()
+        )
         ts = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",

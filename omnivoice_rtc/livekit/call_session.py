@@ -79,12 +79,12 @@ class CallSession(ABC):
         """Caller audio bytes (received, sent) counted by the route, for local metrics."""
         return 0, 0
 
-    # ------------------------------------------------------------------ Session protocol
-
     def _rebind(self, call_id: str) -> None:
         """Adopt the carrier's real call id once it is known (a dial that first returned a
         request id); the rest of the call record stays."""
         self._call = dataclasses.replace(self._call, call_id=call_id)
+
+    # ------------------------------------------------------------------ Session protocol
 
     @property
     def id(self) -> str:

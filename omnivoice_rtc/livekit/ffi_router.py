@@ -31,7 +31,7 @@ from livekit import rtc
 from livekit.rtc._ffi_client import FfiClient  # reason: the router wraps this queue
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
-__all__ = ["ROUTING_ENV", "CaptureFrameError", "FfiEventRouter", "capture_frame", "ffi_router"]
+__all__ = ["ROUTING_ENV", "CaptureFrameError", "FfiEventRouter", "ffi_router"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +114,10 @@ class FfiEventRouter:
             self._captures[async_id] = (loop, future)
         try:
             callback = await future
-        finally:
+        except asyncio.CancelledError:  # resolved captures were already taken off by _put
             with self._lock:
                 self._captures.pop(async_id, None)
+            raise
         if callback.capture_audio_frame.error:
             raise CaptureFrameError(callback.capture_audio_frame.error)
 
@@ -163,6 +164,8 @@ def ffi_router() -> FfiEventRouter | None:
     """The process's router, installed on first use; ``None`` if this livekit rtc lacks
     what it relies on (callers then use the SDK's public calls)."""
     global _router, _unsupported
+    if _router is not None:
+        return _router
     if os.environ.get(ROUTING_ENV, "1").strip() == "0":
         return _router  # off: never installed in this process (None)
     with _install_lock:
@@ -175,12 +178,3 @@ def ffi_router() -> FfiEventRouter | None:
             _router = FfiEventRouter(original_put=queue.put)
             queue.put = _router._put  # the one hook: an instance attribute shadows the method
         return _router
-
-
-async def capture_frame(source: rtc.AudioSource, frame: rtc.AudioFrame) -> None:
-    """Capture through the router when available, else through the SDK."""
-    router = ffi_router()
-    if router is None or not hasattr(source, "_ffi_handle"):
-        await source.capture_frame(frame)
-        return
-    await router.capture_frame(source, frame)

@@ -215,8 +215,9 @@ class TelnyxAdapter(_CallControlAdapter):
         return telnyx_api.parse_call_control_webhook(_json_object(request, self.carrier))
 
     def is_new_call(self, call: CallInfo) -> bool:
-        event = call.attributes.get("event_type")
-        return event is None or (event == "call.initiated" and call.direction == "inbound")
+        if not _is_call_control(call):
+            return True  # TeXML only calls the answer URL to offer a call
+        return call.attributes["event_type"] == "call.initiated" and call.direction == "inbound"
 
     async def accept(self, call: CallInfo, *, ws_url: str, token: str) -> web.Response:
         if not _is_call_control(call):

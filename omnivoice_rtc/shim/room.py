@@ -25,7 +25,7 @@ from typing import Final, Literal
 from livekit import api, rtc
 
 from ..livekit.event_relay import EVENTS_TOPIC, decode_event_packet
-from ..livekit.ffi_router import capture_frame, ffi_router
+from ..livekit.ffi_router import ffi_router
 from ..settings import LiveKitSettings
 from ..types import Event, EventType
 
@@ -159,6 +159,7 @@ class CallRoom:
         self._agent_join_timeout_s = agent_join_timeout_s
         self._room = rtc.Room()
         self._source: rtc.AudioSource | None = None
+        self._router = ffi_router()  # once: capture runs 100 times a second per call
         self._agent = _AgentLink()
         self._tasks: set[asyncio.Task[None]] = set()
         self._room_created = False
@@ -228,6 +229,8 @@ class CallRoom:
         self._source = rtc.AudioSource(
             self.audio.publish_rate_hz, 1, queue_size_ms=self.audio.source_queue_ms
         )
+        if not hasattr(self._source, "_ffi_handle"):  # reason: the router names it by handle
+            self._router = None  # this livekit rtc changed: use its public calls
         track = rtc.LocalAudioTrack.create_audio_track("caller", self._source)
         await self._room.local_participant.publish_track(
             track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
@@ -285,12 +288,20 @@ class CallRoom:
         rate = self.audio.publish_rate_hz
         if self.audio.source_queue_ms:
             if len(pcm) >= 2:
-                await capture_frame(self._source, rtc.AudioFrame(pcm, rate, 1, len(pcm) // 2))
+                await self._capture(rtc.AudioFrame(pcm, rate, 1, len(pcm) // 2))
             return
         step = rate // 100 * 2  # direct capture takes 10 ms frames only
         for offset in range(0, len(pcm) - step + 1, step):
             chunk = pcm[offset : offset + step]
-            await capture_frame(self._source, rtc.AudioFrame(chunk, rate, 1, step // 2))
+            await self._capture(rtc.AudioFrame(chunk, rate, 1, step // 2))
+
+    async def _capture(self, frame: rtc.AudioFrame) -> None:
+        """One frame into the caller's AudioSource, through the FFI router when installed."""
+        assert self._source is not None
+        if self._router is None:
+            await self._source.capture_frame(frame)
+        else:
+            await self._router.capture_frame(self._source, frame)
 
     def clear_caller_audio(self) -> None:
         """Drop caller audio queued in the AudioSource but not yet sent."""
@@ -352,9 +363,8 @@ class CallRoom:
             num_channels=1,
             frame_size_ms=self.audio.frame_ms,
         )
-        router = ffi_router()
-        if router is not None:
-            router.route_stream(stream)
+        if self._router is not None:
+            self._router.route_stream(stream)
         self._agent.stream_task = asyncio.ensure_future(self._pump_agent_audio(stream))
 
     async def _pump_agent_audio(self, stream: rtc.AudioStream) -> None:
@@ -364,9 +374,8 @@ class CallRoom:
                 self._cb.on_agent_audio(bytes(event.frame.data.cast("B")))
         finally:
             await stream.aclose()
-            router = ffi_router()
-            if router is not None:
-                router.unroute_stream(stream)
+            if self._router is not None:
+                self._router.unroute_stream(stream)
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity != self._agent.identity or self._agent.left:

@@ -10,7 +10,7 @@ import pytest
 from livekit import rtc
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
-from omnivoice_rtc.livekit.ffi_router import FfiEventRouter, capture_frame, ffi_router
+from omnivoice_rtc.livekit.ffi_router import FfiEventRouter, ffi_router
 
 pytestmark = pytest.mark.unit
 
@@ -95,7 +95,7 @@ async def test_capture_through_the_installed_router_resolves_on_livekits_callbac
     before = router.routed_events
     try:
         for _ in range(5):
-            await capture_frame(source, rtc.AudioFrame(bytes(160), 8000, 1, 80))
+            await router.capture_frame(source, rtc.AudioFrame(bytes(160), 8000, 1, 80))
         assert router.routed_events - before == 5
         assert router.pending[0] == 0
     finally:

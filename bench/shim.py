@@ -14,13 +14,8 @@ every loop is bounded; a private livekit-server is started on free ports and sto
    the baseline; added = shim - direct (p50/p99). Then the rate question: bursts published at
    8 kHz vs 48 kHz (we resample), and agent audio subscribed at 8 kHz vs at 48 kHz followed by
    our 48k->8k converter, each pair measured at the same time on the same audio.
-3. **Calls per core**: the shim in its own process pinned to CPU 0; N Twilio clients (in
-   this process, CPU 1) stream μ-law at real time while a synthetic agent feeds 20 ms of
-   audio per call per 20 ms into each bridge (the outbound path without N extra room
-   peers). A step passes with zero frames lost both ways and the shim's 20 ms timer late
-   by < 40 ms at p99 (overload over TCP shows up as delay, not loss). Run twice: with our
-   FFI event router (omnivoice_rtc/livekit/ffi_router.py) and with livekit rtc's own event
-   delivery (``OMNIVOICE_FFI_ROUTING=0``), the peer for the ratio.
+3. **Calls per core**: :mod:`bench.shim_capacity`, the native media process (omnivoice-media)
+   against livekit rtc in the shim process (with and without our FFI event router).
 """
 
 from __future__ import annotations
@@ -29,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing as mp
 import os
 import secrets
 import sys
@@ -46,13 +40,14 @@ from livekit import api, rtc
 from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import TWILIO, AudioEncoding, AudioFormat
 from omnivoice_rtc.audio.g711 import ulaw_decode, ulaw_encode
-from omnivoice_rtc.livekit.ffi_router import ROUTING_ENV
 from omnivoice_rtc.media_streams.base import Connected, Media, SendMedia, Start
 from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
 from omnivoice_rtc.shim.carriers import TwilioAdapter
 from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.native_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.stack import Supervisor, free_port, free_ports, livekit_server_spec
 from omnivoice_rtc.web import create_app
@@ -222,10 +217,14 @@ def _latencies(sent: list[float], onsets: list[float]) -> list[float]:
     return out
 
 
-async def bench_latency(lk: LiveKitSettings, bursts: int = 50) -> dict[str, float]:
-    """All paths at once, in the call's own room, on the same bursts (paired differences)."""
+async def bench_latency(
+    lk: LiveKitSettings, bursts: int = 50, *, native: bool = False
+) -> dict[str, float]:
+    """All paths at once, in the call's own room, on the same bursts (paired differences).
+    ``native``: the shim's room is joined by omnivoice-media (G.711 published)."""
     frames = _burst_frames(bursts)
-    runner, port, gateway = await _start_shim(lk, "none")
+    process = NativeMediaProcess() if native else None
+    runner, port, gateway = await _start_shim(lk, "none", native=process)
     call_id = "CA" + secrets.token_hex(16)
     token = gateway.runtime.tokens.issue(call_id, "twilio")
     room_name = f"call-twilio-{call_id}"
@@ -308,6 +307,8 @@ async def bench_latency(lk: LiveKitSettings, bursts: int = 50) -> dict[str, floa
     await ws.close()
     await http.close()
     await runner.cleanup()
+    if process is not None:
+        await process.aclose()
     return results
 
 
@@ -324,11 +325,15 @@ def _paired(sent: list[float], a: list[float], b: list[float]) -> list[float]:
 
 
 async def _start_shim(
-    lk: LiveKitSettings, agent_name: str
+    lk: LiveKitSettings, agent_name: str, *, native: NativeMediaProcess | None = None
 ) -> tuple[web.AppRunner, int, MediaStreamGateway]:
     queue_ms = int(os.environ.get("BENCH_SHIM_SOURCE_QUEUE_MS", "0"))
     runtime = ShimRuntime(
-        livekit=lk, agent_name=agent_name, agent_join_timeout_s=3600, source_queue_ms=queue_ms
+        livekit=lk,
+        agent_name=agent_name,
+        agent_join_timeout_s=3600,
+        source_queue_ms=queue_ms,
+        native_media=NativeMediaOptions(process=native) if native is not None else None,
     )
     gateway = MediaStreamGateway(adapter=TwilioAdapter(auth_token="bench"), runtime=runtime)
     app = create_app(Settings(livekit=lk), route_installers=[carrier_route_installer([gateway])])
@@ -358,216 +363,54 @@ async def _open_twilio(
     return ws, codec
 
 
-# ---------------------------------------------------------------- 3. capacity
-
-
-def _shim_process(
-    lk: dict[str, str], port_q: Any, cmd_q: Any, result_q: Any, routing: bool = True
-) -> None:
-    import logging
-
-    os.environ[ROUTING_ENV] = "1" if routing else "0"
-
-    logging.basicConfig(level=logging.WARNING, format="shim: %(levelname)s %(name)s %(message)s")
-    logging.getLogger("omnivoice_rtc.shim").setLevel(logging.INFO)
-    with contextlib.suppress(AttributeError, OSError):
-        os.sched_setaffinity(0, {0})
-    asyncio.run(_shim_main(LiveKitSettings(**lk), port_q, cmd_q, result_q))
-
-
-async def _shim_main(lk: LiveKitSettings, port_q: Any, cmd_q: Any, result_q: Any) -> None:
-    runner, port, gateway = await _start_shim(lk, "none")
-    loop = asyncio.get_running_loop()
-    port_q.put(port)
-    lateness: list[float] = []
-    fed = 0
-    agent_pcm = _tone(8000, FRAME_MS, freq=440)
-
-    async def synthetic_agent() -> None:
-        nonlocal fed
-        t0 = time.monotonic()
-        tick = 0
-        while True:
-            tick += 1
-            due = t0 + tick * FRAME_MS / 1000
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            lateness.append((time.monotonic() - due) * 1000)
-            for bridge in list(gateway._bridges):  # reason: bench reaches in to feed agent audio
-                if bridge.relaying.is_set():
-                    bridge.on_agent_audio(agent_pcm)
-                    fed += 1
-
-    feeder = asyncio.ensure_future(synthetic_agent())
-    while True:
-        cmd = await loop.run_in_executor(None, cmd_q.get)
-        if cmd == "stop":
-            break
-        if cmd == "reset":
-            for bridge in gateway._bridges:  # count the measured window only
-                bridge.counters.__init__()  # type: ignore[misc]  # reason: reset a dataclass in place
-            lateness.clear()
-            fed = 0
-            cpu0 = time.process_time()
-            wall0 = time.monotonic()
-            continue
-        if cmd == "report":
-            counters = [b.counters.as_dict() for b in gateway._bridges]
-            result_q.put(
-                {
-                    "late_p99_ms": _pct(lateness, 0.99),
-                    "cpu_pct": 100 * (time.process_time() - cpu0) / (time.monotonic() - wall0),
-                    "frames_in": sum(c["frames_in"] for c in counters),
-                    "frames_out": sum(c["frames_out"] for c in counters),
-                    "dropped": sum(
-                        v for c in counters for k, v in c.items() if k.startswith("dropped")
-                    ),
-                    **{
-                        k: sum(c[k] for c in counters)
-                        for k in ("dropped_too_fast", "dropped_outbound", "frames_late")
-                    },
-                    "calls": len(counters),
-                }
-            )
-        if cmd.startswith("token "):
-            call_id = cmd.split()[1]
-            result_q.put(gateway.runtime.tokens.issue(call_id, "twilio"))
-    feeder.cancel()
-    await runner.cleanup()
-
-
-async def _capacity_step(
-    port: int, n: int, seconds: float, cmd_q: Any, result_q: Any
-) -> dict[str, float]:
-    loop = asyncio.get_running_loop()
-    silence = b"\xff" * 160
-    received = [0] * n
-    sent = [0] * n
-
-    grants: list[tuple[str, str]] = []
-    for _ in range(n):  # one at a time: the reply queue is shared
-        call_id = "CA" + secrets.token_hex(16)
-        cmd_q.put(f"token {call_id}")
-        grants.append((call_id, await loop.run_in_executor(None, result_q.get)))
-
-    async def call(
-        i: int, http: aiohttp.ClientSession, ready: asyncio.Event, go: asyncio.Event
-    ) -> None:
-        call_id, token = grants[i]
-        ws, codec = await _open_twilio(http, port, token, call_id)
-
-        async def reader() -> None:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT and '"media"' in msg.data[:20]:
-                    received[i] += 1
-
-        r = asyncio.ensure_future(reader())
-        wire = codec.serialize(Media(payload=silence, stream_id=codec.stream_id))
-        ready.set()
-        await go.wait()
-        t0 = time.monotonic()
-        frames = int(seconds * 1000 / FRAME_MS)
-        for k in range(frames):
-            await ws.send_str(wire)
-            sent[i] += 1
-            await asyncio.sleep(max(0.0, t0 + (k + 1) * FRAME_MS / 1000 - time.monotonic()))
-        await asyncio.sleep(0.5)
-        r.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await r
-        await ws.close()
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        readies = [asyncio.Event() for _ in range(n)]
-        go = asyncio.Event()
-        tasks = [asyncio.ensure_future(call(i, http, readies[i], go)) for i in range(n)]
-        await asyncio.gather(*(e.wait() for e in readies))
-        await asyncio.sleep(3.0)  # rooms joined
-        cmd_q.put("reset")
-        go.set()
-        await asyncio.sleep(seconds + 0.2)
-        cmd_q.put("report")
-        report: dict[str, float] = await loop.run_in_executor(None, result_q.get)
-        await asyncio.gather(*tasks)
-    report["sent"] = sum(sent)
-    report["received"] = sum(received)
-    return report
-
-
-async def bench_capacity(
-    lk: LiveKitSettings, steps: list[int], seconds: float, *, routing: bool = True
-) -> list[dict[str, float]]:
-    ctx = mp.get_context("spawn")
-    port_q, cmd_q, result_q = ctx.Queue(), ctx.Queue(), ctx.Queue()
-    lk_dict = {"url": lk.url, "api_key": lk.api_key, "api_secret": lk.api_secret}
-    with contextlib.suppress(AttributeError, OSError):
-        os.sched_setaffinity(0, {1})
-    results = []
-    for n in steps:
-        proc = ctx.Process(target=_shim_process, args=(lk_dict, port_q, cmd_q, result_q, routing))
-        proc.start()
-        port = port_q.get(timeout=60)
-        try:
-            report = await _capacity_step(port, n, seconds, cmd_q, result_q)
-        finally:
-            cmd_q.put("stop")
-            proc.join(30)
-            if proc.is_alive():
-                proc.kill()
-        report["n"] = n
-        report["routing"] = float(routing)
-        report["ok"] = float(
-            report["dropped"] == 0
-            and report["frames_in"] >= report["sent"] * 0.99
-            and report["received"] >= report["frames_out"] * 0.99
-            and report["late_p99_ms"] < LATE_BOUND_MS
-        )
-        print(json.dumps(report), file=sys.stderr)
-        results.append(report)
-        if not report["ok"]:
-            break
-    return results
-
-
 # ---------------------------------------------------------------- main
 
 
 def main() -> None:
+    from .shim_capacity import BACKENDS, bench_capacity, most_calls
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", default="5,10,15,20,25,30,40,50,100")
+    parser.add_argument("--calls", default="5,10,15,20,25,30,40,50,75,100,125,150")
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--skip-capacity", action="store_true")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     cost = bench_frame_cost()
     print(f"frame cost (µs CPU per duplex 20 ms frame): {json.dumps(cost)}")
     server = start_livekit()
+    backends = args.backends.split(",")
     try:
-        latency = asyncio.run(bench_latency(server.lk))
-        print(f"latency (ms): {json.dumps({k: round(v, 1) for k, v in latency.items()})}")
-        capacity: list[dict[str, float]] = []
+        latency: dict[str, dict[str, float]] = {}
+        for name in ("rtc", "native"):
+            latency[name] = asyncio.run(bench_latency(server.lk, native=name == "native"))
+            rounded = {k: round(v, 1) for k, v in latency[name].items()}
+            print(f"latency {name} (ms): {json.dumps(rounded)}")
+        capacity: list[dict[str, Any]] = []
         if not args.skip_capacity:
             steps = [int(x) for x in args.calls.split(",")]
-            for routing in (True, False):
+            for backend in backends:
                 capacity += asyncio.run(
-                    bench_capacity(server.lk, steps, args.seconds, routing=routing)
+                    bench_capacity(server.lk, steps, args.seconds, backend=backend)
                 )
             for row in capacity:
                 print(f"capacity: {json.dumps(row)}")
-            ours, sdk = (_most_calls(capacity, routing) for routing in (1.0, 0.0))
-            ratio = f"{ours / sdk:.1f}x" if sdk else "n/a (the SDK path passed no step)"
-            print(f"calls per core: routed {ours}, livekit rtc delivery {sdk}, ratio {ratio}")
+            best = {backend: most_calls(capacity, backend) for backend in backends}
+            print(f"calls per core: {json.dumps(best)}")
+            if best.get("native"):
+                for peer in backends[1:]:
+                    ratio = f"{best['native'] / best[peer]:.1f}x" if best[peer] else "n/a"
+                    print(f"calls per core, native vs {peer}: {ratio}")
     finally:
         server.supervisor.stop()
     if args.markdown:
         print(_markdown(cost, latency, capacity))
 
 
-def _most_calls(rows: list[dict[str, float]], routing: float) -> int:
-    """The largest passing step of one capacity run (0 when none passed)."""
-    return max((int(r["n"]) for r in rows if r["routing"] == routing and r["ok"]), default=0)
-
-
-def _markdown(cost: dict[str, float], lat: dict[str, float], cap: list[dict[str, float]]) -> str:
+def _markdown(
+    cost: dict[str, float], latencies: dict[str, dict[str, float]], cap: list[dict[str, Any]]
+) -> str:
+    lat = latencies["rtc"]
     lines = [
         "| measure | value |",
         "|---|---|",
@@ -580,13 +423,18 @@ def _markdown(cost: dict[str, float], lat: dict[str, float], cap: list[dict[str,
     lines += [
         f"| carrier frame -> room subscriber, via shim, p50 / p99 | {lat['shim_p50']:.1f} / {lat['shim_p99']:.1f} ms |",
         f"| same audio published directly at 8 kHz, p50 / p99 | {lat['pub8000_p50']:.1f} / {lat['pub8000_p99']:.1f} ms |",
-        f"| **added by the shim** (paired per burst), p50 / p99 | **{lat['shim_added_p50']:.1f} / {lat['shim_added_p99']:.1f} ms** |",
+    ]
+    for name, values in latencies.items():
+        lines.append(
+            f"| **added by the shim, {name}** (paired per burst), p50 / p99 | **{values['shim_added_p50']:.1f} / {values['shim_added_p99']:.1f} ms** |"
+        )
+    lines += [
         f"| publish at 8 kHz vs 48 kHz (ours resampled), p50 | {lat['pub8000_p50']:.1f} vs {lat['pub48000_p50']:.1f} ms |",
         f"| subscribe at 8 kHz vs 48 kHz + our 48k->8k, p50 | {lat['sub8k_p50']:.1f} vs {lat['sub48k+ours_p50']:.1f} ms |",
     ]
     for row in cap:
         lines.append(
-            f"| {int(row['n'])} calls on one core, {'routed' if row['routing'] else 'SDK delivery'}: lost in/out, timer late p99, shim CPU | "
+            f"| {int(row['n'])} calls on one core, {row['backend']}: lost in/out, timer late p99, CPU | "
             f"{int(row['sent'] - row['frames_in'])} / {max(0, int(row['frames_out'] - row['received']))}, "
             f"{row['late_p99_ms']:.1f} ms, {row['cpu_pct']:.0f}% {'ok' if row['ok'] else 'FAIL'} |"
         )

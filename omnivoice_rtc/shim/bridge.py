@@ -51,7 +51,7 @@ from .policy import (
     MediaPolicy,
     RealTimeBudget,
 )
-from .room import CallRoom
+from .room_base import CallRoomBase
 
 __all__ = ["BridgeHooks", "CallBridge"]
 
@@ -100,7 +100,7 @@ class CallBridge:
         call: CallInfo,
         inbound: InboundAudio,
         outbound: OutboundAudio,
-        room: CallRoom,
+        room: CallRoomBase,
         policy: MediaPolicy | None = None,
         hooks: BridgeHooks | None = None,
         counters: CallCounters | None = None,

@@ -31,9 +31,11 @@ from .audio_path import InboundAudio, OutboundAudio, room_rate_for
 from .bridge import BridgeHooks, CallBridge
 from .carriers import CarrierAdapter, WebhookRequest, form_fields
 from .handshake import PENDING_CALL_PREFIX, OpenedStream
+from .native_room import NativeCallRoom, NativeMediaOptions
 from .policy import CallCounters, MediaPolicy
 from .room import (
     CallRoom,
+    CallRoomBase,
     RoomAudioOptions,
     RoomCallbacks,
     call_participant_identity,
@@ -77,6 +79,9 @@ class ShimRuntime:
     source_queue_ms: int = 0
     """livekit AudioSource queue for caller audio (ms); 0 = direct capture of 10 ms frames
     (see :class:`~omnivoice_rtc.shim.room.RoomAudioOptions`)."""
+    native_media: NativeMediaOptions | None = None
+    """Join call rooms through the ``omnivoice-media`` process instead of livekit rtc in this
+    process (:class:`~omnivoice_rtc.shim.native_room.NativeCallRoom`); None = livekit rtc."""
 
     def base_url(self, request: web.Request) -> str:
         """Scheme://host of the public URL this request was made to (no trailing slash)."""
@@ -282,6 +287,42 @@ class MediaStreamGateway:
         self._sessions[call.call_id] = session
         return session
 
+    def _call_room(
+        self,
+        *,
+        room_name: str,
+        identity: str,
+        attributes: dict[str, str],
+        audio: RoomAudioOptions,
+        callbacks: RoomCallbacks,
+    ) -> CallRoomBase:
+        """The call's room, joined in this process or by the native media process."""
+        rt = self.runtime
+        if rt.native_media is not None:
+            return NativeCallRoom(
+                livekit=rt.livekit,
+                room_name=room_name,
+                identity=identity,
+                attributes=attributes,
+                agent_name=rt.agent_name,
+                native=rt.native_media,
+                audio=audio,
+                callbacks=callbacks,
+                participant_kind=rt.participant_kind,
+                agent_join_timeout_s=rt.agent_join_timeout_s,
+            )
+        return CallRoom(
+            livekit=rt.livekit,
+            room_name=room_name,
+            identity=identity,
+            attributes=attributes,
+            agent_name=rt.agent_name,
+            audio=audio,
+            callbacks=callbacks,
+            participant_kind=rt.participant_kind,
+            agent_join_timeout_s=rt.agent_join_timeout_s,
+        )
+
     async def run_stream(
         self, ws: web.WebSocketResponse, opened: OpenedStream, counters: CallCounters
     ) -> None:
@@ -291,8 +332,7 @@ class MediaStreamGateway:
         in_format = opened.start.media_format if opened.start else opened.codec.output_format
         out_format = opened.codec.output_format
         callbacks = RoomCallbacks()
-        room = CallRoom(
-            livekit=self.runtime.livekit,
+        room = self._call_room(
             room_name=call_room_name(opened.carrier, call.call_id),
             identity=call_participant_identity(opened.carrier, call.call_id),
             attributes={
@@ -302,15 +342,12 @@ class MediaStreamGateway:
                 "to": call.to,
                 "direction": call.direction,
             },
-            agent_name=self.runtime.agent_name,
             audio=RoomAudioOptions(
                 publish_rate_hz=room_rate_for(in_format),
                 subscribe_rate_hz=room_rate_for(out_format),
                 source_queue_ms=self.runtime.source_queue_ms,
             ),
             callbacks=callbacks,
-            participant_kind=self.runtime.participant_kind,
-            agent_join_timeout_s=self.runtime.agent_join_timeout_s,
         )
         bridge = CallBridge(
             ws=ws,

@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: dev test check static lint typecheck unit bench bench-audio bench-shim bench-pipeline deps system-deps go-deps py-deps web-deps clean
+.PHONY: dev test check static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline deps system-deps go-deps py-deps web-deps clean
 
 ## Install everything that is missing (idempotent; second run is fast).
 deps: system-deps go-deps py-deps web-deps
@@ -17,6 +17,7 @@ system-deps:
 
 go-deps:
 	@bash scripts/install-livekit.sh $(if $(NO_SIP),,--sip)
+	@bash scripts/install-native.sh
 
 py-deps: $(STAMP)
 
@@ -34,9 +35,10 @@ web-deps:
 dev: deps
 	$(VENV)/bin/omnivoice-rtc dev
 
-## Install what is missing, then run the whole suite: ruff, mypy strict, pytest (unit, integration, e2e).
+## Install what is missing, then run the whole suite: ruff, mypy strict, go vet + go test, pytest (unit, integration, e2e).
 test: deps
 	$(MAKE) --no-print-directory static
+	$(MAKE) --no-print-directory go-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## ruff + mypy strict + pytest (same as test; kept for muscle memory)
@@ -50,6 +52,11 @@ lint: py-deps
 
 typecheck: py-deps
 	$(VENV)/bin/mypy
+
+## The native media participant's own checks (gofmt, go vet, go test).
+go-test:
+	@cd native/omnivoice-media && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	cd native/omnivoice-media && CGO_ENABLED=1 go vet -mod=readonly . && CGO_ENABLED=1 go test -mod=readonly -count=1 .
 
 unit: py-deps
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)

@@ -167,7 +167,8 @@ func (p *agentAudioPump) decode(packet *rtp.Packet, emit func([]byte) error) err
 		}
 		for missing := min(int(gap)-1, maxConcealedPackets); missing > 0 && p.dec != nil; missing-- {
 			if n, err := p.dec.LastPacketDuration(); err == nil && n > 0 && n <= len(p.pcm) {
-				if err := p.dec.DecodePLC(p.pcm[:n]); err == nil {
+				// DecodePLC conceals cap(pcm) samples: cap it at one packet
+				if err := p.dec.DecodePLC(p.pcm[:n:n]); err == nil {
 					if err := p.append(p.pcm[:n], emit); err != nil {
 						return err
 					}

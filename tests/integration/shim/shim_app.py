@@ -14,9 +14,11 @@ from omnivoice_rtc.carriers.plivo import PlivoRestClient
 from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
 from omnivoice_rtc.carriers.twilio import TwilioRestClient
 from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
 from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.native_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.shim.session import PstnSession
@@ -52,7 +54,11 @@ class App:
     secrets: CarrierSecrets
 
 
-async def start_shim_app(livekit_server: LiveKitServer) -> AsyncIterator[App]:
+async def start_shim_app(
+    livekit_server: LiveKitServer, *, native: bool = False
+) -> AsyncIterator[App]:
+    """``native``: call rooms are joined by a real omnivoice-media process."""
+    media = NativeMediaProcess() if native else None
     rest = CarrierRestFake()
     await rest.start()
     lk = LiveKitSettings(
@@ -64,6 +70,7 @@ async def start_shim_app(livekit_server: LiveKitServer) -> AsyncIterator[App]:
         agent_name="no-agent-" + secrets.token_hex(3),
         policy=MediaPolicy(max_invalid_frames=5, burst_ms=200),
         agent_join_timeout_s=120,
+        native_media=NativeMediaOptions(process=media) if media is not None else None,
     )
     twilio_rest = TwilioRestClient(
         account_sid=ACCOUNT_SID, auth_token="tok", base_url=rest.base_url
@@ -114,6 +121,8 @@ async def start_shim_app(livekit_server: LiveKitServer) -> AsyncIterator[App]:
     finally:
         await runner.cleanup()
         await rest.aclose()
+        if media is not None:
+            await media.aclose()
 
 
 def sim_for(app: App, carrier: Carrier) -> CarrierSimulator:

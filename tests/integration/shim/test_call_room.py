@@ -1,16 +1,23 @@
-"""CallRoom against a real livekit-server, with a real rtc participant standing in for the agent."""
+"""Both call rooms against a real livekit-server, with a real rtc participant standing in for
+the agent: CallRoom (livekit rtc in this process) and NativeCallRoom (the real
+omnivoice-media process, G.711 at 8 kHz, Opus at 16 kHz)."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from livekit import api, rtc
 
+from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.shim.native_room import NativeCallRoom, NativeMediaOptions
 from omnivoice_rtc.shim.room import (
     CallRoom,
+    CallRoomBase,
     RoomAudioOptions,
     RoomCallbacks,
     call_participant_identity,
@@ -31,8 +38,30 @@ async def _until(predicate: object, *, timeout_s: float = 10.0) -> None:
     await asyncio.wait_for(wait(), timeout_s)
 
 
+@pytest.fixture
+async def media_process() -> AsyncIterator[NativeMediaProcess]:
+    process = NativeMediaProcess()
+    try:
+        yield process
+    finally:
+        await process.aclose()
+
+
+def _make_room(backend: str, process: NativeMediaProcess, **kwargs: Any) -> CallRoomBase:
+    if backend == "native":
+        return NativeCallRoom(native=NativeMediaOptions(process=process), **kwargs)
+    return CallRoom(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("backend", "rate_hz"), [("rtc", 8000), ("native", 8000), ("native", 16000)]
+)
 async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
-    livekit_server: LiveKitServer, livekit_api: api.LiveKitAPI
+    backend: str,
+    rate_hz: int,
+    media_process: NativeMediaProcess,
+    livekit_server: LiveKitServer,
+    livekit_api: api.LiveKitAPI,
 ) -> None:
     call_id = "CA" + secrets.token_hex(8)
     room_name = call_room_name("twilio", call_id)
@@ -42,7 +71,9 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
     events: list[Event] = []
     states: list[tuple[str, str]] = []
     left = asyncio.Event()
-    room = CallRoom(
+    room = _make_room(
+        backend,
+        media_process,
         livekit=LiveKitSettings(
             url=livekit_server.url,
             api_key=livekit_server.api_key,
@@ -58,7 +89,7 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
             "direction": "inbound",
         },
         agent_name="no-such-agent",
-        audio=RoomAudioOptions(publish_rate_hz=8000, subscribe_rate_hz=8000),
+        audio=RoomAudioOptions(publish_rate_hz=rate_hz, subscribe_rate_hz=rate_hz),
         callbacks=RoomCallbacks(
             on_agent_audio=agent_audio.append,
             on_agent_dtmf=agent_dtmf.append,
@@ -73,20 +104,23 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
         await peer.join()
         await _until(lambda: room.agent_identity == peer.identity)
 
-        # caller -> agent: 1 s of tone at 8 kHz arrives as audible audio at 24 kHz
-        pcm = tone(rate_hz=8000, ms=1000)
-        for i in range(0, len(pcm), 320):
-            await room.push_caller_audio(pcm[i : i + 320])
+        # caller -> agent: 1 s of tone at the carrier rate arrives as audible audio at 24 kHz
+        pcm = tone(rate_hz=rate_hz, ms=1000)
+        frame = rate_hz // 50 * 2
+        for i in range(0, len(pcm), frame):
+            await room.push_caller_audio(pcm[i : i + frame])
             await asyncio.sleep(0.02)
         await _until(lambda: rms(bytes(peer.caller_audio)) > 1000)
         assert peer.caller_kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP
         assert peer.caller_attributes["carrier"] == "twilio"
         assert peer.caller_attributes["call_id"] == call_id
+        if isinstance(room, NativeCallRoom):  # G.711 forwarded as is; Opus only off 8 kHz
+            assert room.codec == ("pcmu" if rate_hz == 8000 else "opus")
 
-        # agent -> caller: 20 ms frames of 8 kHz PCM16 (320 bytes), audible
+        # agent -> caller: 20 ms frames of PCM16 at the carrier rate, audible
         await peer.speak(tone(rate_hz=24000, ms=600))
         await _until(lambda: rms(b"".join(agent_audio)) > 1000)
-        assert {len(f) for f in agent_audio} == {320}
+        assert {len(f) for f in agent_audio} == {frame}
 
         # DTMF both ways
         await room.send_dtmf("5")
@@ -119,9 +153,14 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
     assert list(rooms.rooms) == []
 
 
-async def test_agent_that_never_joins_is_reported(livekit_server: LiveKitServer) -> None:
+@pytest.mark.parametrize("backend", ["rtc", "native"])
+async def test_agent_that_never_joins_is_reported(
+    backend: str, media_process: NativeMediaProcess, livekit_server: LiveKitServer
+) -> None:
     left = asyncio.Event()
-    room = CallRoom(
+    room = _make_room(
+        backend,
+        media_process,
         livekit=LiveKitSettings(
             url=livekit_server.url,
             api_key=livekit_server.api_key,

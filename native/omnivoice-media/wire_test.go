@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// testdata/messages.bin is what omnivoice_rtc/native/wire.py encodes for these messages
+// (tests/unit/native/test_wire.py checks the Python side against the same bytes).
+func TestGoldenMessagesFromPython(t *testing.T) {
+	raw, err := os.ReadFile("testdata/messages.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(bytes.NewReader(raw))
+	var kinds []byte
+	var payloads [][]byte
+	for {
+		kind, payload, err := readMessage(r)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, kind)
+		payloads = append(payloads, payload)
+	}
+	if string(kinds) != "JACDM" {
+		t.Fatalf("kinds %q, want %q", kinds, "JACDM")
+	}
+	var join joinRequest
+	if err := json.Unmarshal(payloads[0], &join); err != nil {
+		t.Fatal(err)
+	}
+	if err := join.validate(); err != nil {
+		t.Fatalf("golden join does not validate: %v", err)
+	}
+	if join.PublishRateHz != 8000 || join.SubscribeRateHz != 16000 || join.FrameMs != 20 || join.OpusComplexity != 5 {
+		t.Fatalf("join decoded as %+v", join)
+	}
+	if !bytes.Equal(payloads[1], []byte{0, 1, 2, 3, 4, 5, 6, 7}) || len(payloads[2]) != 0 {
+		t.Fatalf("audio %v clear %v", payloads[1], payloads[2])
+	}
+	header, body, err := splitHeader(payloads[4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(header) != `{"topic":"omnivoice.events","destinations":["agent-1"]}` || string(body) != `{"type":"x"}` {
+		t.Fatalf("data header %s body %s", header, body)
+	}
+	// symmetric: encoding what was read gives the same bytes back
+	var again []byte
+	for i, kind := range kinds {
+		again = append(again, encodeMessage(kind, payloads[i])...)
+	}
+	if !bytes.Equal(again, raw) {
+		t.Fatal("re-encoded messages differ from the golden bytes")
+	}
+}
+
+func TestReadMessageRejectsOversizedPayload(t *testing.T) {
+	raw := []byte{'A', 0x00, 0x10, 0x00, 0x01} // 1 MiB + 1
+	_, _, err := readMessage(bufio.NewReader(bytes.NewReader(raw)))
+	if err == nil || err.Error() != "message of 1048577 bytes exceeds the 1048576 byte cap" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestReadMessageTruncated(t *testing.T) {
+	raw := []byte{'A', 0, 0, 0, 4, 1, 2}
+	if _, _, err := readMessage(bufio.NewReader(bytes.NewReader(raw))); err != io.ErrUnexpectedEOF {
+		t.Fatalf("err = %v, want unexpected EOF", err)
+	}
+}
+
+func TestSplitHeaderErrors(t *testing.T) {
+	if _, _, err := splitHeader([]byte{1}); err == nil || err.Error() != "message of 1 bytes has no header length" {
+		t.Fatalf("err = %v", err)
+	}
+	if _, _, err := splitHeader([]byte{0, 5, '{', '}'}); err == nil || err.Error() != "header of 5 bytes overruns the 4 byte message" {
+		t.Fatalf("err = %v", err)
+	}
+	header, body, err := splitHeader(joinHeader([]byte(`{}`), []byte("xyz")))
+	if err != nil || string(header) != "{}" || string(body) != "xyz" {
+		t.Fatalf("round trip: %s %s %v", header, body, err)
+	}
+}
+
+func TestJoinValidation(t *testing.T) {
+	good := joinRequest{URL: "ws://x", Token: "t", PublishRateHz: 8000, SubscribeRateHz: 8000, FrameMs: 20, OpusComplexity: 5}
+	if err := good.validate(); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]func(j *joinRequest){
+		"join needs url and token": func(j *joinRequest) { j.Token = "" },
+		"publish_rate_hz 44100 is not one of 8000, 12000, 16000, 24000, 48000": func(j *joinRequest) { j.PublishRateHz = 44100 },
+		"subscribe_rate_hz 0 is not one of 8000, 12000, 16000, 24000, 48000":   func(j *joinRequest) { j.SubscribeRateHz = 0 },
+		"frame_ms 25 is not a multiple of 10 between 10 and 60":                func(j *joinRequest) { j.FrameMs = 25 },
+		"opus_complexity 11 is not between 0 and 10":                           func(j *joinRequest) { j.OpusComplexity = 11 },
+	}
+	for want, mutate := range cases {
+		j := good
+		mutate(&j)
+		if err := j.validate(); err == nil || !strings.EqualFold(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+}

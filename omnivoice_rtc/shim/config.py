@@ -14,6 +14,11 @@ plivo      ``PLIVO_AUTH_TOKEN``         + ``PLIVO_AUTH_ID``
 
 ``OMNIVOICE_PUBLIC_URL`` is the https URL carriers reach; ``OMNIVOICE_TRUST_FORWARDED=1``
 takes scheme/host from ``X-Forwarded-Proto``/``X-Forwarded-Host`` (behind your own proxy).
+
+``OMNIVOICE_SHIM_MEDIA`` picks who joins the call rooms: ``native`` (the ``omnivoice-media``
+process that ``make deps`` builds: G.711 published as is, about 5x the calls per core),
+``rtc`` (livekit rtc in this process, no extra binary) or ``auto`` (the default: native
+when the binary is found, else rtc).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from .._errors import ConfigError
+from .._errors import ConfigError, StackError
 from ..carriers import (
     PlivoRestClient,
     PlivoSettings,
@@ -34,13 +39,16 @@ from ..carriers import (
     VonageRestClient,
     VonageSettings,
 )
+from ..native import MEDIA_BINARY, NativeMediaProcess
 from ..settings import Settings
+from ..stack.livekit import find_binary
 from ..web.keys import SETTINGS_KEY
 from .carriers import CarrierAdapter, PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
 from .gateway import MediaStreamGateway, ShimRuntime
+from .native_room import NativeMediaOptions
 from .routes import install_carrier_routes
 
-__all__ = ["gateways_from_env", "install_from_env"]
+__all__ = ["gateways_from_env", "install_from_env", "native_media_from_env"]
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -89,6 +97,25 @@ def _adapters(env: Mapping[str, str]) -> list[tuple[CarrierAdapter, str]]:
     return out
 
 
+def native_media_from_env(env: Mapping[str, str]) -> NativeMediaOptions | None:
+    """``OMNIVOICE_SHIM_MEDIA``: native media options, or None for livekit rtc."""
+    choice = env.get("OMNIVOICE_SHIM_MEDIA", "auto").strip().lower() or "auto"
+    if choice not in ("auto", "native", "rtc"):
+        raise ConfigError(f"OMNIVOICE_SHIM_MEDIA: must be auto, native or rtc, got {choice!r}")
+    if choice == "rtc":
+        return None
+    try:
+        binary = find_binary(MEDIA_BINARY)
+    except StackError:
+        if choice == "native":
+            raise ConfigError(
+                f"OMNIVOICE_SHIM_MEDIA=native: {MEDIA_BINARY} not found in bin/ or PATH; "
+                "run `make deps`"
+            ) from None
+        return None
+    return NativeMediaOptions(process=NativeMediaProcess(binary=binary))
+
+
 def gateways_from_env(
     settings: Settings, env: Mapping[str, str] | None = None
 ) -> list[MediaStreamGateway]:
@@ -102,6 +129,7 @@ def gateways_from_env(
         agent_name=settings.tokens.agent_name,
         public_base_url=settings.web.public_url,
         trust_forwarded=trust in _TRUE,
+        native_media=native_media_from_env(env),
     )
     return [
         MediaStreamGateway(adapter=adapter, runtime=runtime, from_number=caller_id)
@@ -118,3 +146,11 @@ def install_from_env(app: web.Application) -> None:
             "set at least one carrier's webhook key to serve carrier routes"
         )
     install_carrier_routes(app, gateways)
+    native = gateways[0].runtime.native_media
+    if native is not None:
+        process = native.process
+
+        async def stop_media_process(_app: web.Application) -> None:
+            await process.aclose()
+
+        app.on_cleanup.append(stop_media_process)

@@ -20,9 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
 from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.native_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.web import create_app
@@ -72,12 +74,16 @@ class ShimServer:
     runtime: ShimRuntime
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=["rtc", "native"])
 async def shim_server(
     livekit_server: LiveKitServer,
     agent_worker: AgentWorker,
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[ShimServer]:
+    """The shim over TLS with all four carriers; its call rooms joined by livekit rtc in this
+    process (``rtc``) or by a real omnivoice-media process (``native``)."""
+    media = NativeMediaProcess() if request.param == "native" else None
     cert, key = _self_signed(tmp_path_factory.mktemp("shim-tls"))
     server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ssl.load_cert_chain(cert, key)
@@ -93,6 +99,7 @@ async def shim_server(
         agent_name=agent_worker.agent_name,
         agent_join_timeout_s=90,
         policy=MediaPolicy(),
+        native_media=NativeMediaOptions(process=media) if media is not None else None,
     )
     gateways: dict[Carrier, MediaStreamGateway] = {
         "twilio": MediaStreamGateway(
@@ -123,3 +130,5 @@ async def shim_server(
         )
     finally:
         await runner.cleanup()
+        if media is not None:
+            await media.aclose()

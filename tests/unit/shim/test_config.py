@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from omnivoice_rtc import ConfigError
+from omnivoice_rtc._errors import StackError
 from omnivoice_rtc.settings import Settings
-from omnivoice_rtc.shim.config import gateways_from_env
+from omnivoice_rtc.shim.config import gateways_from_env, native_media_from_env
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +31,20 @@ def test_only_carriers_with_a_webhook_key_are_served() -> None:
 def test_bad_trust_forwarded_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="OMNIVOICE_TRUST_FORWARDED: must be true or false"):
         gateways_from_env(Settings(), {"OMNIVOICE_TRUST_FORWARDED": "maybe"})
+
+
+def test_shim_media_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "rtc"}) is None
+    native = native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "native"})  # built by make deps
+    assert native is not None
+    assert native_media_from_env({}) is not None  # auto: the binary is there
+    with pytest.raises(ConfigError, match=r"^OMNIVOICE_SHIM_MEDIA: must be auto, native or rtc"):
+        native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "fast"})
+
+    def missing(name: str) -> str:
+        raise StackError(f"{name}: binary not found in bin/ or PATH; run `make deps`")
+
+    monkeypatch.setattr("omnivoice_rtc.shim.config.find_binary", missing)
+    assert native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "auto"}) is None
+    with pytest.raises(ConfigError, match=r"^OMNIVOICE_SHIM_MEDIA=native: omnivoice-media not"):
+        native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "native"})

@@ -374,6 +374,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--skip-capacity", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     cost = bench_frame_cost()
@@ -382,7 +383,7 @@ def main() -> None:
     backends = args.backends.split(",")
     try:
         latency: dict[str, dict[str, float]] = {}
-        for name in ("rtc", "native"):
+        for name in () if args.skip_latency else ("rtc", "native"):
             latency[name] = asyncio.run(bench_latency(server.lk, native=name == "native"))
             rounded = {k: round(v, 1) for k, v in latency[name].items()}
             print(f"latency {name} (ms): {json.dumps(rounded)}")
@@ -403,7 +404,7 @@ def main() -> None:
                     print(f"calls per core, native vs {peer}: {ratio}")
     finally:
         server.supervisor.stop()
-    if args.markdown:
+    if args.markdown and latency:
         print(_markdown(cost, latency, capacity))
 
 

@@ -123,8 +123,14 @@ async def _shim_main(
                         for k in ("dropped_too_fast", "dropped_outbound", "frames_late")
                     },
                     "calls": len(counters),
+                    "media_cpus": sorted(os.sched_getaffinity(native.pid))
+                    if native is not None and native.pid is not None
+                    else [],
                 }
             )
+        if cmd == "relaying":
+            result_q.put(sum(1 for b in gateway._bridges if b.relaying.is_set()))
+            continue
         if cmd.startswith("token "):
             call_id = cmd.split()[1]
             result_q.put(gateway.runtime.tokens.issue(call_id, "twilio"))
@@ -180,7 +186,14 @@ async def _capacity_step(
         go = asyncio.Event()
         tasks = [asyncio.ensure_future(call(i, http, readies[i], go)) for i in range(n)]
         await asyncio.gather(*(e.wait() for e in readies))
-        await asyncio.sleep(3.0)  # rooms joined
+        joined = 0
+        for _ in range(120):  # every room joined (measure the steady state, not the joins)
+            cmd_q.put("relaying")
+            joined = await loop.run_in_executor(None, result_q.get)
+            if joined >= n:
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
         cmd_q.put("reset")
         go.set()
         await asyncio.sleep(seconds + 0.2)

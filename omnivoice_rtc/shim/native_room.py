@@ -144,7 +144,8 @@ class NativeCallRoom(CallRoomBase):
             return
         self._send(MessageKind.CALLER_AUDIO, pcm)
         if self._writer.transport.get_write_buffer_size() > _DRAIN_ABOVE_BYTES:
-            await self._writer.drain()
+            with contextlib.suppress(ConnectionError):  # reason: the reader reports it
+                await self._writer.drain()
 
     def clear_caller_audio(self) -> None:
         self._send(MessageKind.CLEAR_AUDIO)
@@ -168,8 +169,14 @@ class NativeCallRoom(CallRoomBase):
                 if kind is MessageKind.AGENT_AUDIO:
                     self._agent.audio_frames += 1
                     self._cb.on_agent_audio(payload)
-                else:
+                    continue
+                try:
                     self._dispatch(kind, payload)
+                except (ValueError, KeyError, TypeError) as exc:  # one bad message, not the call
+                    logger.warning(
+                        "bad message from omnivoice-media",
+                        extra={"kind": kind.name, "error": repr(exc)},
+                    )
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the process closed the call: reported below
         except ValueError as exc:

@@ -35,10 +35,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "omnivoice-media: -socket is required")
 		os.Exit(2)
 	}
-	if !*verbose {
-		lksdk.SetLogger(protoLogger.GetLogger().WithValues()) // keep the SDK's default level
-		protoLogger.InitFromConfig(&protoLogger.Config{Level: "warn"}, "omnivoice-media")
+	level := "warn" // one line per call at info would add up at a hundred calls
+	if *verbose {
+		level = "info"
 	}
+	protoLogger.InitFromConfig(&protoLogger.Config{Level: level}, "omnivoice-media")
+	lksdk.SetLogger(protoLogger.GetLogger())
 	_ = os.Remove(*socketPath)
 	listener, err := net.Listen("unix", *socketPath)
 	if err != nil {

@@ -15,7 +15,8 @@ every loop is bounded; a private livekit-server is started on free ports and sto
    8 kHz vs 48 kHz (we resample), and agent audio subscribed at 8 kHz vs at 48 kHz followed by
    our 48k->8k converter, each pair measured at the same time on the same audio.
 3. **Calls per core**: :mod:`bench.shim_capacity`, the native media process (omnivoice-media)
-   against livekit rtc in the shim process (with and without our FFI event router).
+   against livekit rtc in the shim process (with and without our FFI event router), and
+   :mod:`bench.pipecat_capacity`, pipecat's own Twilio WebSocket path (no room) as a peer.
 """
 
 from __future__ import annotations
@@ -367,12 +368,13 @@ async def _open_twilio(
 
 
 def main() -> None:
+    from .pipecat_capacity import bench_pipecat_capacity
     from .shim_capacity import BACKENDS, bench_capacity, most_calls
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", default="5,10,15,20,25,30,40,50,75,100,125,150")
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--backends", default=",".join((*BACKENDS, "pipecat")))
     parser.add_argument("--skip-capacity", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--markdown", action="store_true")
@@ -391,6 +393,9 @@ def main() -> None:
         if not args.skip_capacity:
             steps = [int(x) for x in args.calls.split(",")]
             for backend in backends:
+                if backend == "pipecat":  # its own Twilio WebSocket path, no room (peer)
+                    capacity += asyncio.run(bench_pipecat_capacity(steps, args.seconds))
+                    continue
                 capacity += asyncio.run(
                     bench_capacity(server.lk, steps, args.seconds, backend=backend)
                 )
@@ -434,10 +439,13 @@ def _markdown(
         f"| subscribe at 8 kHz vs 48 kHz + our 48k->8k, p50 | {lat['sub8k_p50']:.1f} vs {lat['sub48k+ours_p50']:.1f} ms |",
     ]
     for row in cap:
+        if row["backend"] == "pipecat":  # an echo: what came back against what went in
+            lost = f"{max(0, int(row['sent'] - row['received']))} round trip"
+        else:
+            lost = f"{int(row['sent'] - row['frames_in'])} / {max(0, int(row['frames_out'] - row['received']))}"
         lines.append(
             f"| {int(row['n'])} calls on one core, {row['backend']}: lost in/out, timer late p99, CPU | "
-            f"{int(row['sent'] - row['frames_in'])} / {max(0, int(row['frames_out'] - row['received']))}, "
-            f"{row['late_p99_ms']:.1f} ms, {row['cpu_pct']:.0f}% {'ok' if row['ok'] else 'FAIL'} |"
+            f"{lost}, {row['late_p99_ms']:.1f} ms, {row['cpu_pct']:.0f}% {'ok' if row['ok'] else 'FAIL'} |"
         )
     return "\n".join(lines)
 

@@ -24,16 +24,14 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
-from omnivoice_rtc.audio.format import TWILIO
-from omnivoice_rtc.media_streams.base import Connected, Media, Start
-from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.stack import free_ports
 
-from .shim import FRAME_MS, LATE_BOUND_MS, _pct
+from .shim import FRAME_MS, LATE_BOUND_MS, _open_twilio, _pct, run_twilio_caller
 
 __all__ = ["bench_pipecat_capacity"]
 
@@ -136,45 +134,35 @@ async def _step(n: int, seconds: float) -> dict[str, Any]:
     sent = [0] * n
     received = [0] * n
     """20 ms frames' worth of μ-law received (pipecat batches 40 ms per message)."""
-    silence = b"\xff" * 160
     go = asyncio.Event()
     measuring = asyncio.Event()
 
-    async def call(i: int, http: aiohttp.ClientSession) -> None:
-        codec = TwilioCodec(stream_id="MZ" + secrets.token_hex(16))
-        ws = await http.ws_connect(f"ws://127.0.0.1:{ports[i]}")
-        await ws.send_str(codec.serialize(Connected(protocol="Call", version="1.0.0")))
-        start = Start(
-            call_id="CA" + secrets.token_hex(16),
-            stream_id=codec.stream_id,
-            custom_parameters={},
-            media_format=TWILIO,
-            wire_encoding="audio/x-mulaw",
-            tracks=("inbound",),
-        )
-        await ws.send_str(codec.serialize(start))
-
-        async def reader() -> None:
-            async for msg in ws:
-                media = msg.type == aiohttp.WSMsgType.TEXT and '"media"' in msg.data[:20]
-                if media and measuring.is_set():  # pipecat sends 40 ms chunks: count bytes
-                    payload = json.loads(msg.data)["media"]["payload"]
-                    received[i] += len(base64.b64decode(payload)) // 160
-
-        r = asyncio.ensure_future(reader())
-        wire = codec.serialize(Media(payload=silence, stream_id=codec.stream_id))
-        await go.wait()
-        t0 = time.monotonic()
-        for k in range(int(seconds * 1000 / FRAME_MS)):
-            await ws.send_str(wire)
+    def count_sent(i: int) -> Callable[[], None]:
+        def count() -> None:
             if measuring.is_set():
                 sent[i] += 1
-            await asyncio.sleep(max(0.0, t0 + (k + 1) * FRAME_MS / 1000 - time.monotonic()))
-        await asyncio.sleep(0.5)
-        r.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await r
-        await ws.close()
+
+        return count
+
+    def count_received(i: int) -> Callable[[str], None]:
+        def count(data: str) -> None:
+            if measuring.is_set():  # pipecat sends 40 ms chunks: count bytes
+                payload = json.loads(data)["media"]["payload"]
+                received[i] += len(base64.b64decode(payload)) // 160
+
+        return count
+
+    async def call(i: int, http: aiohttp.ClientSession) -> None:
+        url = f"ws://127.0.0.1:{ports[i]}"
+        ws, codec = await _open_twilio(http, url, call_id="CA" + secrets.token_hex(16))
+        await run_twilio_caller(
+            ws,
+            codec,
+            seconds=seconds,
+            go=go,
+            on_sent=count_sent(i),
+            on_media=count_received(i),
+        )
 
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:

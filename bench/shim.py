@@ -230,7 +230,9 @@ async def bench_latency(
     token = gateway.runtime.tokens.issue(call_id, "twilio")
     room_name = f"call-twilio-{call_id}"
     http = aiohttp.ClientSession()
-    ws, codec = await _open_twilio(http, port, token, call_id)
+    ws, codec = await _open_twilio(
+        http, f"ws://127.0.0.1:{port}/carriers/twilio/media", call_id=call_id, token=token
+    )
     pubs: dict[int, tuple[rtc.Room, rtc.AudioSource, StreamConverter | None]] = {}
     for rate in (8000, 48000):
         room = rtc.Room()
@@ -347,21 +349,55 @@ async def _start_shim(
 
 
 async def _open_twilio(
-    http: aiohttp.ClientSession, port: int, token: str, call_id: str
+    http: aiohttp.ClientSession, url: str, *, call_id: str, token: str = ""
 ) -> tuple[aiohttp.ClientWebSocketResponse, TwilioCodec]:
+    """A Twilio media stream to ``url``: connected + start (with the stream token, if any)."""
     codec = TwilioCodec(stream_id="MZ" + secrets.token_hex(16))
-    ws = await http.ws_connect(f"ws://127.0.0.1:{port}/carriers/twilio/media")
+    ws = await http.ws_connect(url)
     await ws.send_str(codec.serialize(Connected(protocol="Call", version="1.0.0")))
     start = Start(
         call_id=call_id,
         stream_id=codec.stream_id,
-        custom_parameters={"token": token},
+        custom_parameters={"token": token} if token else {},
         media_format=TWILIO,
         wire_encoding="audio/x-mulaw",
         tracks=("inbound",),
     )
     await ws.send_str(codec.serialize(start))
     return ws, codec
+
+
+async def run_twilio_caller(
+    ws: aiohttp.ClientWebSocketResponse,
+    codec: TwilioCodec,
+    *,
+    seconds: float,
+    go: asyncio.Event,
+    on_sent: Callable[[], None],
+    on_media: Callable[[str], None],
+) -> None:
+    """The capacity benches' caller: once ``go`` is set, one 20 ms frame of μ-law silence per
+    20 ms (paced against the start, so a late tick catches up) for ``seconds``; every media
+    message received goes to ``on_media``; then 0.5 s for the last replies and close."""
+
+    async def reader() -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT and '"media"' in msg.data[:20]:
+                on_media(msg.data)
+
+    receiving = asyncio.ensure_future(reader())
+    wire = codec.serialize(Media(payload=b"\xff" * 160, stream_id=codec.stream_id))
+    await go.wait()
+    t0 = time.monotonic()
+    for k in range(int(seconds * 1000 / FRAME_MS)):
+        await ws.send_str(wire)
+        on_sent()
+        await asyncio.sleep(max(0.0, t0 + (k + 1) * FRAME_MS / 1000 - time.monotonic()))
+    await asyncio.sleep(0.5)
+    receiving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await receiving
+    await ws.close()
 
 
 # ---------------------------------------------------------------- main

@@ -23,17 +23,25 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 
 from omnivoice_rtc.livekit.ffi_router import ROUTING_ENV
-from omnivoice_rtc.media_streams.base import Media
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings
 
-from .shim import FRAME_MS, LATE_BOUND_MS, _open_twilio, _pct, _start_shim, _tone
+from .shim import (
+    FRAME_MS,
+    LATE_BOUND_MS,
+    _open_twilio,
+    _pct,
+    _start_shim,
+    _tone,
+    run_twilio_caller,
+)
 
 __all__ = ["BACKENDS", "bench_capacity", "most_calls"]
 
@@ -144,7 +152,6 @@ async def _capacity_step(
     port: int, n: int, seconds: float, cmd_q: Any, result_q: Any
 ) -> dict[str, float]:
     loop = asyncio.get_running_loop()
-    silence = b"\xff" * 160
     received = [0] * n
     sent = [0] * n
 
@@ -154,32 +161,27 @@ async def _capacity_step(
         cmd_q.put(f"token {call_id}")
         grants.append((call_id, await loop.run_in_executor(None, result_q.get)))
 
+    def counter(counts: list[int], i: int) -> Callable[..., None]:
+        def count(*_: object) -> None:
+            counts[i] += 1
+
+        return count
+
     async def call(
         i: int, http: aiohttp.ClientSession, ready: asyncio.Event, go: asyncio.Event
     ) -> None:
         call_id, token = grants[i]
-        ws, codec = await _open_twilio(http, port, token, call_id)
-
-        async def reader() -> None:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT and '"media"' in msg.data[:20]:
-                    received[i] += 1
-
-        r = asyncio.ensure_future(reader())
-        wire = codec.serialize(Media(payload=silence, stream_id=codec.stream_id))
+        url = f"ws://127.0.0.1:{port}/carriers/twilio/media"
+        ws, codec = await _open_twilio(http, url, call_id=call_id, token=token)
         ready.set()
-        await go.wait()
-        t0 = time.monotonic()
-        frames = int(seconds * 1000 / FRAME_MS)
-        for k in range(frames):
-            await ws.send_str(wire)
-            sent[i] += 1
-            await asyncio.sleep(max(0.0, t0 + (k + 1) * FRAME_MS / 1000 - time.monotonic()))
-        await asyncio.sleep(0.5)
-        r.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await r
-        await ws.close()
+        await run_twilio_caller(
+            ws,
+            codec,
+            seconds=seconds,
+            go=go,
+            on_sent=counter(sent, i),
+            on_media=counter(received, i),
+        )
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         readies = [asyncio.Event() for _ in range(n)]

@@ -36,6 +36,7 @@ from .policy import CallCounters, MediaPolicy
 from .room import (
     CallRoom,
     CallRoomBase,
+    CallRoomSpec,
     RoomAudioOptions,
     RoomCallbacks,
     call_participant_identity,
@@ -287,41 +288,11 @@ class MediaStreamGateway:
         self._sessions[call.call_id] = session
         return session
 
-    def _call_room(
-        self,
-        *,
-        room_name: str,
-        identity: str,
-        attributes: dict[str, str],
-        audio: RoomAudioOptions,
-        callbacks: RoomCallbacks,
-    ) -> CallRoomBase:
-        """The call's room, joined in this process or by the native media process."""
-        rt = self.runtime
-        if rt.native_media is not None:
-            return NativeCallRoom(
-                livekit=rt.livekit,
-                room_name=room_name,
-                identity=identity,
-                attributes=attributes,
-                agent_name=rt.agent_name,
-                native=rt.native_media,
-                audio=audio,
-                callbacks=callbacks,
-                participant_kind=rt.participant_kind,
-                agent_join_timeout_s=rt.agent_join_timeout_s,
-            )
-        return CallRoom(
-            livekit=rt.livekit,
-            room_name=room_name,
-            identity=identity,
-            attributes=attributes,
-            agent_name=rt.agent_name,
-            audio=audio,
-            callbacks=callbacks,
-            participant_kind=rt.participant_kind,
-            agent_join_timeout_s=rt.agent_join_timeout_s,
-        )
+    def _call_room(self, spec: CallRoomSpec, callbacks: RoomCallbacks) -> CallRoomBase:
+        """The call's room, joined by the native media process or by livekit rtc here."""
+        if self.runtime.native_media is not None:
+            return NativeCallRoom(spec=spec, native=self.runtime.native_media, callbacks=callbacks)
+        return CallRoom(spec=spec, callbacks=callbacks)
 
     async def run_stream(
         self, ws: web.WebSocketResponse, opened: OpenedStream, counters: CallCounters
@@ -332,7 +303,9 @@ class MediaStreamGateway:
         in_format = opened.start.media_format if opened.start else opened.codec.output_format
         out_format = opened.codec.output_format
         callbacks = RoomCallbacks()
-        room = self._call_room(
+        rt = self.runtime
+        spec = CallRoomSpec(
+            livekit=rt.livekit,
             room_name=call_room_name(opened.carrier, call.call_id),
             identity=call_participant_identity(opened.carrier, call.call_id),
             attributes={
@@ -342,13 +315,16 @@ class MediaStreamGateway:
                 "to": call.to,
                 "direction": call.direction,
             },
+            agent_name=rt.agent_name,
             audio=RoomAudioOptions(
                 publish_rate_hz=room_rate_for(in_format),
                 subscribe_rate_hz=room_rate_for(out_format),
-                source_queue_ms=self.runtime.source_queue_ms,
+                source_queue_ms=rt.source_queue_ms,
             ),
-            callbacks=callbacks,
+            participant_kind=rt.participant_kind,
+            agent_join_timeout_s=rt.agent_join_timeout_s,
         )
+        room = self._call_room(spec, callbacks)
         bridge = CallBridge(
             ws=ws,
             codec=opened.codec,

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from .._errors import StackError
 from ..native import NativeMediaProcess
@@ -26,8 +26,7 @@ from ..native.wire import (
     read_message,
     split_header,
 )
-from ..settings import LiveKitSettings
-from .room_base import EVENTS_TOPIC, CallRoomBase, RoomAudioOptions, RoomCallbacks, dtmf_code
+from .room_base import EVENTS_TOPIC, CallRoomBase, CallRoomSpec, RoomCallbacks, dtmf_code
 
 __all__ = ["NativeCallRoom", "NativeMediaOptions"]
 
@@ -63,28 +62,11 @@ class NativeCallRoom(CallRoomBase):
     def __init__(
         self,
         *,
-        livekit: LiveKitSettings,
-        room_name: str,
-        identity: str,
-        attributes: dict[str, str],
-        agent_name: str,
+        spec: CallRoomSpec,
         native: NativeMediaOptions,
-        audio: RoomAudioOptions | None = None,
         callbacks: RoomCallbacks | None = None,
-        participant_kind: Literal["sip", "standard"] = "sip",
-        agent_join_timeout_s: float = 20.0,
     ) -> None:
-        super().__init__(
-            livekit=livekit,
-            room_name=room_name,
-            identity=identity,
-            attributes=attributes,
-            agent_name=agent_name,
-            audio=audio,
-            callbacks=callbacks,
-            participant_kind=participant_kind,
-            agent_join_timeout_s=agent_join_timeout_s,
-        )
+        super().__init__(spec=spec, callbacks=callbacks)
         self._native = native
         self._writer: asyncio.StreamWriter | None = None
         self._disconnected = False
@@ -96,7 +78,7 @@ class NativeCallRoom(CallRoomBase):
         await self._create_room()
         reader, self._writer = await asyncio.open_unix_connection(socket_path)
         join = {
-            "url": self._livekit.url,
+            "url": self.spec.livekit.url,
             "token": self._token(),
             "publish_rate_hz": self.audio.publish_rate_hz,
             "subscribe_rate_hz": self.audio.subscribe_rate_hz,

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Literal
 
 from livekit import rtc
 
 from ..livekit.ffi_router import ffi_router
-from ..settings import LiveKitSettings
 from .room_base import (
     AGENT_STATE_ATTRIBUTE,
     EVENTS_TOPIC,
     CallRoomBase,
+    CallRoomSpec,
     RoomAudioOptions,
     RoomCallbacks,
     call_participant_identity,
@@ -40,6 +39,7 @@ __all__ = [
     "EVENTS_TOPIC",
     "CallRoom",
     "CallRoomBase",
+    "CallRoomSpec",
     "RoomAudioOptions",
     "RoomCallbacks",
     "call_participant_identity",
@@ -51,30 +51,8 @@ __all__ = [
 class CallRoom(CallRoomBase):
     """A call room joined through livekit rtc: Opus encoded by libwebrtc in this process."""
 
-    def __init__(
-        self,
-        *,
-        livekit: LiveKitSettings,
-        room_name: str,
-        identity: str,
-        attributes: dict[str, str],
-        agent_name: str,
-        audio: RoomAudioOptions | None = None,
-        callbacks: RoomCallbacks | None = None,
-        participant_kind: Literal["sip", "standard"] = "sip",
-        agent_join_timeout_s: float = 20.0,
-    ) -> None:
-        super().__init__(
-            livekit=livekit,
-            room_name=room_name,
-            identity=identity,
-            attributes=attributes,
-            agent_name=agent_name,
-            audio=audio,
-            callbacks=callbacks,
-            participant_kind=participant_kind,
-            agent_join_timeout_s=agent_join_timeout_s,
-        )
+    def __init__(self, *, spec: CallRoomSpec, callbacks: RoomCallbacks | None = None) -> None:
+        super().__init__(spec=spec, callbacks=callbacks)
         self._room = rtc.Room()
         self._source: rtc.AudioSource | None = None
         self._router = ffi_router()  # once: capture runs 100 times a second per call
@@ -88,7 +66,7 @@ class CallRoom(CallRoomBase):
         await self._create_room()
         self._wire_room_events()
         await self._room.connect(
-            self._livekit.url, self._token(), options=rtc.RoomOptions(auto_subscribe=True)
+            self.spec.livekit.url, self._token(), options=rtc.RoomOptions(auto_subscribe=True)
         )
         self._source = rtc.AudioSource(
             self.audio.publish_rate_hz, 1, queue_size_ms=self.audio.source_queue_ms

@@ -28,6 +28,7 @@ __all__ = [
     "AGENT_STATE_ATTRIBUTE",
     "EVENTS_TOPIC",
     "CallRoomBase",
+    "CallRoomSpec",
     "RoomAudioOptions",
     "RoomCallbacks",
     "call_participant_identity",
@@ -113,6 +114,22 @@ class RoomCallbacks:
     """Our own connection to the room ended."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRoomSpec:
+    """Which room, who joins it as the caller, and which agent is dispatched into it."""
+
+    livekit: LiveKitSettings
+    room_name: str
+    identity: str
+    attributes: dict[str, str]
+    """The caller participant's attributes (carrier, call_id, from, to, direction)."""
+    agent_name: str
+    audio: RoomAudioOptions = field(default_factory=RoomAudioOptions)
+    participant_kind: Literal["sip", "standard"] = "sip"
+    agent_join_timeout_s: float = 20.0
+    """How long the agent has to join before ``on_agent_left`` (s)."""
+
+
 @dataclass(slots=True)
 class _AgentLink:
     identity: str = ""
@@ -130,28 +147,12 @@ class CallRoomBase(abc.ABC):
     ``await aclose()`` (leaves and deletes the room; idempotent).
     """
 
-    def __init__(
-        self,
-        *,
-        livekit: LiveKitSettings,
-        room_name: str,
-        identity: str,
-        attributes: dict[str, str],
-        agent_name: str,
-        audio: RoomAudioOptions | None = None,
-        callbacks: RoomCallbacks | None = None,
-        participant_kind: Literal["sip", "standard"] = "sip",
-        agent_join_timeout_s: float = 20.0,
-    ) -> None:
-        self._livekit = livekit
-        self.room_name = room_name
-        self.identity = identity
-        self._attributes = dict(attributes)
-        self._agent_name = agent_name
-        self.audio = audio or RoomAudioOptions()
+    def __init__(self, *, spec: CallRoomSpec, callbacks: RoomCallbacks | None = None) -> None:
+        self.spec = spec
+        self.room_name = spec.room_name
+        self.identity = spec.identity
+        self.audio = spec.audio
         self._cb = callbacks or RoomCallbacks()
-        self._kind = participant_kind
-        self._agent_join_timeout_s = agent_join_timeout_s
         self._agent = _AgentLink()
         self._tasks: set[asyncio.Task[None]] = set()
         self._room_created = False
@@ -197,18 +198,18 @@ class CallRoomBase(abc.ABC):
 
     def _api(self) -> api.LiveKitAPI:
         return api.LiveKitAPI(
-            url=self._livekit.http_url,
-            api_key=self._livekit.api_key,
-            api_secret=self._livekit.api_secret,
+            url=self.spec.livekit.http_url,
+            api_key=self.spec.livekit.api_key,
+            api_secret=self.spec.livekit.api_secret,
         )
 
     def _token(self) -> str:
         return (
-            api.AccessToken(self._livekit.api_key, self._livekit.api_secret)
+            api.AccessToken(self.spec.livekit.api_key, self.spec.livekit.api_secret)
             .with_identity(self.identity)
-            .with_name(self._attributes.get("from", self.identity))
-            .with_kind(self._kind)
-            .with_attributes(self._attributes)
+            .with_name(self.spec.attributes.get("from", self.identity))
+            .with_kind(self.spec.participant_kind)
+            .with_attributes(dict(self.spec.attributes))
             .with_grants(
                 api.VideoGrants(
                     room_join=True,
@@ -231,7 +232,7 @@ class CallRoomBase(abc.ABC):
             # An explicit dispatch, not CreateRoomRequest.agents: livekit-server 1.13 honours
             # the latter only for the first room of a worker session (measured in tests).
             await lk.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(agent_name=self._agent_name, room=self.room_name)
+                api.CreateAgentDispatchRequest(agent_name=self.spec.agent_name, room=self.room_name)
             )
         finally:
             await lk.aclose()
@@ -310,7 +311,7 @@ class CallRoomBase(abc.ABC):
 
     async def _watch_agent_join(self) -> None:
         try:
-            await asyncio.wait_for(self._agent.seen.wait(), self._agent_join_timeout_s)
+            await asyncio.wait_for(self._agent.seen.wait(), self.spec.agent_join_timeout_s)
         except TimeoutError:
             logger.warning("agent did not join the call room", extra={"room": self.room_name})
             self._agent.left = True

@@ -4,6 +4,7 @@ connection gets a precise error and closes only that connection."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -110,9 +111,20 @@ async def test_a_hostile_connection_does_not_touch_a_healthy_call(
                 break
             await asyncio.sleep(0.1)
         assert identities == {"healthy"}
-        for _ in range(50):  # the healthy call still takes audio
+        for _ in range(50):  # the healthy call still takes audio and stays connected
             writer.write(encode_message(MessageKind.CALLER_AUDIO, bytes(320)))
         await writer.drain()
+        seen = []  # what the healthy call hears: room news, no error, no close (EOF raises)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                kind, _ = await asyncio.wait_for(read_message(reader), 1.0)
+                seen.append(kind)
+        assert MessageKind.ERROR not in seen
+        assert MessageKind.DISCONNECTED not in seen
+        participants = await livekit_api.room.list_participants(
+            api.ListParticipantsRequest(room=room)
+        )
+        assert {p.identity for p in participants.participants} == {"healthy"}
     finally:
         writer.close()
         await livekit_api.room.delete_room(api.DeleteRoomRequest(room=room))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from livekit import api, rtc
@@ -18,6 +17,7 @@ from omnivoice_rtc.shim.native_room import NativeCallRoom, NativeMediaOptions
 from omnivoice_rtc.shim.room import (
     CallRoom,
     CallRoomBase,
+    CallRoomSpec,
     RoomAudioOptions,
     RoomCallbacks,
     call_participant_identity,
@@ -38,6 +38,10 @@ async def _until(predicate: object, *, timeout_s: float = 10.0) -> None:
     await asyncio.wait_for(wait(), timeout_s)
 
 
+def _settings(server: LiveKitServer) -> LiveKitSettings:
+    return LiveKitSettings(url=server.url, api_key=server.api_key, api_secret=server.api_secret)
+
+
 @pytest.fixture
 async def media_process() -> AsyncIterator[NativeMediaProcess]:
     process = NativeMediaProcess()
@@ -47,10 +51,13 @@ async def media_process() -> AsyncIterator[NativeMediaProcess]:
         await process.aclose()
 
 
-def _make_room(backend: str, process: NativeMediaProcess, **kwargs: Any) -> CallRoomBase:
+def _make_room(
+    backend: str, process: NativeMediaProcess, spec: CallRoomSpec, callbacks: RoomCallbacks
+) -> CallRoomBase:
     if backend == "native":
-        return NativeCallRoom(native=NativeMediaOptions(process=process), **kwargs)
-    return CallRoom(**kwargs)
+        native = NativeMediaOptions(process=process)
+        return NativeCallRoom(spec=spec, native=native, callbacks=callbacks)
+    return CallRoom(spec=spec, callbacks=callbacks)
 
 
 @pytest.mark.parametrize(
@@ -71,14 +78,8 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
     events: list[Event] = []
     states: list[tuple[str, str]] = []
     left = asyncio.Event()
-    room = _make_room(
-        backend,
-        media_process,
-        livekit=LiveKitSettings(
-            url=livekit_server.url,
-            api_key=livekit_server.api_key,
-            api_secret=livekit_server.api_secret,
-        ),
+    spec = CallRoomSpec(
+        livekit=_settings(livekit_server),
         room_name=room_name,
         identity=identity,
         attributes={
@@ -90,7 +91,12 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
         },
         agent_name="no-such-agent",
         audio=RoomAudioOptions(publish_rate_hz=rate_hz, subscribe_rate_hz=rate_hz),
-        callbacks=RoomCallbacks(
+    )
+    room = _make_room(
+        backend,
+        media_process,
+        spec,
+        RoomCallbacks(
             on_agent_audio=agent_audio.append,
             on_agent_dtmf=agent_dtmf.append,
             on_event=events.append,
@@ -158,21 +164,15 @@ async def test_agent_that_never_joins_is_reported(
     backend: str, media_process: NativeMediaProcess, livekit_server: LiveKitServer
 ) -> None:
     left = asyncio.Event()
-    room = _make_room(
-        backend,
-        media_process,
-        livekit=LiveKitSettings(
-            url=livekit_server.url,
-            api_key=livekit_server.api_key,
-            api_secret=livekit_server.api_secret,
-        ),
+    spec = CallRoomSpec(
+        livekit=_settings(livekit_server),
         room_name=call_room_name("vonage", secrets.token_hex(6)),
         identity="pstn-vonage-x",
         attributes={"carrier": "vonage"},
         agent_name="no-such-agent",
-        callbacks=RoomCallbacks(on_agent_left=left.set),
         agent_join_timeout_s=0.5,
     )
+    room = _make_room(backend, media_process, spec, RoomCallbacks(on_agent_left=left.set))
     await room.start()
     try:
         await asyncio.wait_for(left.wait(), 10)

@@ -17,7 +17,7 @@ from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.native.wire import MessageKind, encode_message, join_header
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.shim.native_room import NativeCallRoom, NativeMediaOptions
-from omnivoice_rtc.shim.room import RoomCallbacks
+from omnivoice_rtc.shim.room import CallRoomSpec, RoomCallbacks
 from omnivoice_rtc.types import Event, EventType
 
 pytestmark = pytest.mark.unit
@@ -33,11 +33,13 @@ async def test_messages_drive_the_agent_link_and_callbacks() -> None:
     got: dict[str, list[object]] = {k: [] for k in ("audio", "dtmf", "event", "state", "left")}
     disconnected = asyncio.Event()
     room = NativeCallRoom(
-        livekit=LiveKitSettings(),
-        room_name="call-twilio-CA1",
-        identity=CALLER,
-        attributes={},
-        agent_name="a",
+        spec=CallRoomSpec(
+            livekit=LiveKitSettings(),
+            room_name="call-twilio-CA1",
+            identity=CALLER,
+            attributes={},
+            agent_name="a",
+        ),
         native=NativeMediaOptions(process=NativeMediaProcess(binary="/nonexistent")),
         callbacks=RoomCallbacks(
             on_agent_audio=got["audio"].append,

@@ -32,7 +32,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 from livekit.agents.worker import ServerEnvOption
 
 from omnivoice_rtc import ConfigError
-from omnivoice_rtc.livekit.entrypoint import AgentSettings, run_job
+from omnivoice_rtc.agent.job import AgentSettings, run_job
 from omnivoice_rtc.pipelines.local import prewarm as prewarm_local
 from omnivoice_rtc.settings import env_int, env_str
 from omnivoice_rtc.types import PipelineMode

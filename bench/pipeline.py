@@ -43,12 +43,12 @@ from livekit.agents.language import LanguageCode
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.voice.turn import TurnHandlingOptions
 
-from omnivoice_rtc.livekit.gateway import LiveKitGateway
-from omnivoice_rtc.pipelines.base import PipelineParts
+from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
 from omnivoice_rtc.pipelines.local import load_vad
 from omnivoice_rtc.pipelines.local.responder import RulesResponderLLM
+from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import LiveKitCredentials, WebRTCConfig
-from tests.integration.livekit.voice_client import VoiceClient, espeak_pcm, participant_token
+from tests.integration.agent.voice_client import VoiceClient, espeak_pcm, participant_token
 from tests.plugins.livekit_stack import LiveKitServer, start_livekit_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -41,14 +41,14 @@ from livekit import api, rtc
 from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import TWILIO, AudioEncoding, AudioFormat
 from omnivoice_rtc.audio.g711 import ulaw_decode, ulaw_encode
-from omnivoice_rtc.media_streams.base import Connected, Media, SendMedia, Start
+from omnivoice_rtc.media_streams.messages import Connected, Media, SendMedia, Start
 from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
 from omnivoice_rtc.shim.carriers import TwilioAdapter
-from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
-from omnivoice_rtc.shim.native_room import NativeMediaOptions
+from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.stack import Supervisor, free_port, free_ports, livekit_server_spec
 from omnivoice_rtc.web import create_app

@@ -12,7 +12,7 @@ from importlib import import_module as _import_module
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from ._errors import (
+from omnivoice_rtc._errors import (
     CallRejectedError,
     ConfigError,
     OmniVoiceError,
@@ -22,8 +22,8 @@ from ._errors import (
     SIPCallError,
     StackError,
 )
-from .audio.converter import AudioConverter, StreamConverter
-from .audio.format import (
+from omnivoice_rtc.audio.converter import AudioConverter, StreamConverter
+from omnivoice_rtc.audio.format import (
     GEMINI_INPUT,
     GEMINI_OUTPUT,
     LIVEKIT,
@@ -38,9 +38,9 @@ from .audio.format import (
     AudioEncoding,
     AudioFormat,
 )
-from .livekit import create_room, delete_room, generate_client_token, list_rooms
-from .settings import Settings
-from .types import (
+from omnivoice_rtc.livekit import create_room, delete_room, generate_client_token, list_rooms
+from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.types import (
     BridgeConfig,
     CallHandler,
     CallInfo,
@@ -77,32 +77,32 @@ from .types import (
 )
 
 if _TYPE_CHECKING:
-    from .bridge import RealtimeBridge
-    from .carriers import CarrierRestError, StreamTokenStore
-    from .livekit.gateway import LiveKitGateway
-    from .livekit.session import LiveKitSession
-    from .pipelines.llm_adapter import LLMProviderAdapter
-    from .pipelines.registry import (
+    from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
+    from omnivoice_rtc.agent.livekit_session import LiveKitSession
+    from omnivoice_rtc.carriers import CarrierRestError, StreamTokenStore
+    from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter
+    from omnivoice_rtc.pipelines.registry import (
         get_realtime_provider,
         realtime_provider_names,
         register_realtime_provider,
     )
-    from .shim.gateway import MediaStreamGateway
-    from .shim.session import PstnSession
-    from .sip.gateway import SIPGateway, SIPGatewayOptions
-    from .sip.session import SIPSession
+    from omnivoice_rtc.realtime_bridge import RealtimeBridge
+    from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway
+    from omnivoice_rtc.shim.pstn_session import PstnSession
+    from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
+    from omnivoice_rtc.sip.sip_session import SIPSession
 
 _LAZY: dict[str, str] = {
     "CarrierRestError": ".carriers",
     "LLMProviderAdapter": ".pipelines.llm_adapter",
-    "LiveKitGateway": ".livekit.gateway",
-    "LiveKitSession": ".livekit.session",
-    "MediaStreamGateway": ".shim.gateway",
-    "PstnSession": ".shim.session",
-    "RealtimeBridge": ".bridge",
-    "SIPGateway": ".sip.gateway",
-    "SIPGatewayOptions": ".sip.gateway",
-    "SIPSession": ".sip.session",
+    "LiveKitGateway": ".agent.livekit_gateway",
+    "LiveKitSession": ".agent.livekit_session",
+    "MediaStreamGateway": ".shim.media_stream_gateway",
+    "PstnSession": ".shim.pstn_session",
+    "RealtimeBridge": ".realtime_bridge",
+    "SIPGateway": ".sip.sip_gateway",
+    "SIPGatewayOptions": ".sip.sip_gateway",
+    "SIPSession": ".sip.sip_session",
     "StreamTokenStore": ".carriers",
     "get_realtime_provider": ".pipelines.registry",
     "realtime_provider_names": ".pipelines.registry",

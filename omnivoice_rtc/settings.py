@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ._errors import ConfigError
+from omnivoice_rtc._errors import ConfigError
 
 __all__ = [
     "DEFAULT_AGENT_NAME",

@@ -4,10 +4,20 @@ The frame path of a call is :class:`StreamConverter` (one per direction); whole 
 through :class:`AudioConverter` (Go ``AudioConverter``).
 """
 
-from .converter import AudioConverter, StreamConverter, compiled_backend_available, convert
-from .format import SUPPORTED_RATES, AudioEncoding, AudioFormat
-from .g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from .resampler import PolyphaseFilter, StreamingResampler, design_filter, resample
+from omnivoice_rtc.audio.converter import (
+    AudioConverter,
+    StreamConverter,
+    compiled_backend_available,
+    convert,
+)
+from omnivoice_rtc.audio.format import SUPPORTED_RATES, AudioEncoding, AudioFormat
+from omnivoice_rtc.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from omnivoice_rtc.audio.resampler import (
+    PolyphaseFilter,
+    StreamingResampler,
+    design_filter,
+    resample,
+)
 
 __all__ = [
     "SUPPORTED_RATES",

@@ -27,13 +27,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import g711
-from .format import AudioEncoding, AudioFormat
-from .resampler import StreamingResampler, check_rate, design_filter
+from omnivoice_rtc.audio import g711
+from omnivoice_rtc.audio.format import AudioEncoding, AudioFormat
+from omnivoice_rtc.audio.resampler import StreamingResampler, check_rate, design_filter
 
 _fastaudio: ModuleType | None
 try:
-    from . import _fastaudio
+    from omnivoice_rtc.audio import _fastaudio
 except ImportError:  # pragma: no cover - exercised when the extension was not built
     _fastaudio = None
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .format import SUPPORTED_RATES
+from omnivoice_rtc.audio.format import SUPPORTED_RATES
 
 __all__ = [
     "PolyphaseFilter",

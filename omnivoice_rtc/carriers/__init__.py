@@ -7,13 +7,18 @@ Per-carrier functions live in :mod:`.twilio`, :mod:`.telnyx`, :mod:`.vonage` and
 
 from __future__ import annotations
 
-from ._common import CarrierRestError
-from .plivo import PlivoRestClient
-from .settings import PlivoSettings, TelnyxSettings, TwilioSettings, VonageSettings
-from .stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
-from .telnyx import TelnyxRestClient
-from .twilio import TwilioRestClient
-from .vonage import VonageRestClient
+from omnivoice_rtc.carriers._common import CarrierRestError
+from omnivoice_rtc.carriers.plivo import PlivoRestClient
+from omnivoice_rtc.carriers.settings import (
+    PlivoSettings,
+    TelnyxSettings,
+    TwilioSettings,
+    VonageSettings,
+)
+from omnivoice_rtc.carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
+from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
+from omnivoice_rtc.carriers.twilio import TwilioRestClient
+from omnivoice_rtc.carriers.vonage import VonageRestClient
 
 __all__ = [
     "CarrierRestError",

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from .._errors import ProviderError
+from omnivoice_rtc._errors import ProviderError
 
 __all__ = ["CarrierRestError", "RestClient", "check_url", "xml_document"]
 

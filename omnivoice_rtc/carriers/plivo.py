@@ -17,11 +17,15 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiohttp
 
-from .._errors import SignatureError
-from ..audio.format import AudioFormat
-from ..media_streams.plivo import MEDIA_FORMAT, format_extra_headers, stream_content_type
-from ..types import CallInfo
-from ._common import CarrierRestError, RestClient, check_url, xml_document
+from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc.audio.format import AudioFormat
+from omnivoice_rtc.carriers._common import CarrierRestError, RestClient, check_url, xml_document
+from omnivoice_rtc.media_streams.plivo import (
+    MEDIA_FORMAT,
+    format_extra_headers,
+    stream_content_type,
+)
+from omnivoice_rtc.types import CallInfo
 
 __all__ = [
     "DEFAULT_API_BASE_URL",

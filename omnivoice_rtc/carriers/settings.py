@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
-from .._errors import ConfigError
-from . import plivo, telnyx, twilio, vonage
+from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.carriers import plivo, telnyx, twilio, vonage
 
 __all__ = ["PlivoSettings", "TelnyxSettings", "TwilioSettings", "VonageSettings"]
 

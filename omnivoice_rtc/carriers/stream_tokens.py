@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from .._errors import SignatureError
-from ..media_streams.base import CARRIERS, Carrier
+from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc.media_streams.messages import CARRIERS, Carrier
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",

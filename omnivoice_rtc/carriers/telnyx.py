@@ -18,10 +18,10 @@ import aiohttp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .._errors import SignatureError
-from ..media_streams.base import Start
-from ..types import CallInfo
-from ._common import CarrierRestError, RestClient, check_url, xml_document
+from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc.carriers._common import CarrierRestError, RestClient, check_url, xml_document
+from omnivoice_rtc.media_streams.messages import Start
+from omnivoice_rtc.types import CallInfo
 
 __all__ = [
     "DEFAULT_API_BASE_URL",

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiohttp
 
-from .._errors import SignatureError
-from ..types import CallInfo
-from ._common import CarrierRestError, RestClient, check_url, xml_document
+from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc.carriers._common import CarrierRestError, RestClient, check_url, xml_document
+from omnivoice_rtc.types import CallInfo
 
 __all__ = [
     "DEFAULT_API_BASE_URL",

@@ -18,10 +18,10 @@ from typing import Any, Final
 import aiohttp
 import jwt
 
-from .._errors import SignatureError
-from ..media_streams.vonage import content_type
-from ..types import CallInfo
-from ._common import CarrierRestError, RestClient, check_url
+from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc.carriers._common import CarrierRestError, RestClient, check_url
+from omnivoice_rtc.media_streams.vonage import content_type
+from omnivoice_rtc.types import CallInfo
 
 __all__ = [
     "DEFAULT_API_BASE_URL",

@@ -1,8 +1,8 @@
-"""LiveKit helpers: client tokens, room/identity validation and room management."""
+"""LiveKit helpers: names, rooms, tokens, the data topics, the FFI event router."""
 
-from .names import MAX_NAME_LENGTH, validate_identity, validate_room_name
-from .rooms import create_room, delete_room, list_rooms, room_info_from_proto
-from .tokens import (
+from omnivoice_rtc.livekit.names import MAX_NAME_LENGTH, validate_identity, validate_room_name
+from omnivoice_rtc.livekit.rooms import create_room, delete_room, list_rooms, room_info_from_proto
+from omnivoice_rtc.livekit.tokens import (
     DEFAULT_TOKEN_TTL,
     MAX_TOKEN_TTL,
     ApiKeyPair,

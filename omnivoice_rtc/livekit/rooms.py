@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from livekit import api
 from livekit.api.room_service import RoomService
 
-from ..types import RoomInfo
-from .names import validate_room_name
+from omnivoice_rtc.livekit.names import validate_room_name
+from omnivoice_rtc.types import RoomInfo
 
 __all__ = ["RoomClient", "create_room", "delete_room", "list_rooms", "room_info_from_proto"]
 

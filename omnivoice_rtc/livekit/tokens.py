@@ -14,8 +14,8 @@ from typing import Protocol
 import jwt
 from livekit import api
 
-from ..settings import LiveKitSettings
-from .names import validate_identity, validate_room_name
+from omnivoice_rtc.livekit.names import validate_identity, validate_room_name
+from omnivoice_rtc.settings import LiveKitSettings
 
 __all__ = [
     "DEFAULT_TOKEN_TTL",

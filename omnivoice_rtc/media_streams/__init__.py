@@ -6,7 +6,9 @@ No I/O here: a codec turns one frame into one typed message and back. The shim
 
 from __future__ import annotations
 
-from .base import (
+from omnivoice_rtc.media_streams.detect import codec_for, detect_carrier
+from omnivoice_rtc.media_streams.framing import Framer
+from omnivoice_rtc.media_streams.messages import (
     CARRIERS,
     Carrier,
     Clear,
@@ -24,13 +26,11 @@ from .base import (
     Start,
     Stop,
 )
-from .detect import codec_for, detect_carrier
-from .framing import Framer
-from .plivo import PlivoCodec
-from .sequence import StreamSequencer
-from .telnyx import TelnyxCodec
-from .twilio import TwilioCodec
-from .vonage import VonageCodec
+from omnivoice_rtc.media_streams.plivo import PlivoCodec
+from omnivoice_rtc.media_streams.sequence import StreamSequencer
+from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.media_streams.vonage import VonageCodec
 
 __all__ = [
     "CARRIERS",

@@ -11,8 +11,8 @@ import binascii
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..audio.format import AudioEncoding, AudioFormat
-from .base import Media
+from omnivoice_rtc.audio.format import AudioEncoding, AudioFormat
+from omnivoice_rtc.media_streams.messages import Media
 
 
 def _path(prefix: str, key: str) -> str:

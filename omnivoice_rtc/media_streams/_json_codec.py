@@ -16,9 +16,9 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar, Self
 
-from ..audio.format import AudioEncoding, AudioFormat
-from . import _fields as f
-from .base import (
+from omnivoice_rtc.audio.format import AudioEncoding, AudioFormat
+from omnivoice_rtc.media_streams import _fields as f
+from omnivoice_rtc.media_streams.messages import (
     Carrier,
     Clear,
     Cleared,

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Carrier, MediaStreamCodec, load_json_object
-from .plivo import PlivoCodec
-from .telnyx import TelnyxCodec
-from .twilio import TwilioCodec
-from .vonage import VonageCodec
+from omnivoice_rtc.media_streams.messages import Carrier, MediaStreamCodec, load_json_object
+from omnivoice_rtc.media_streams.plivo import PlivoCodec
+from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.media_streams.vonage import VonageCodec
 
 __all__ = ["codec_for", "detect_carrier"]
 

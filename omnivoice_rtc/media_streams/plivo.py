@@ -18,10 +18,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..audio.format import PLIVO, PLIVO_L16_8K, PLIVO_L16_16K, AudioEncoding, AudioFormat
-from . import _fields as f
-from ._json_codec import JsonStreamCodec
-from .base import (
+from omnivoice_rtc.audio.format import (
+    PLIVO,
+    PLIVO_L16_8K,
+    PLIVO_L16_16K,
+    AudioEncoding,
+    AudioFormat,
+)
+from omnivoice_rtc.media_streams import _fields as f
+from omnivoice_rtc.media_streams._json_codec import JsonStreamCodec
+from omnivoice_rtc.media_streams.messages import (
     Clear,
     Cleared,
     Connected,

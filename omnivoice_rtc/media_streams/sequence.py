@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .base import Carrier, Connected, InboundMessage, Start, Stop
+from omnivoice_rtc.media_streams.messages import Carrier, Connected, InboundMessage, Start, Stop
 
 __all__ = ["StreamSequencer"]
 

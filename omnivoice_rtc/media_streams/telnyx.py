@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..audio.format import TELNYX, AudioEncoding, AudioFormat
-from . import _fields as f
-from ._json_codec import TwilioStyleCodec
-from .base import Error, InboundMessage, Start
+from omnivoice_rtc.audio.format import TELNYX, AudioEncoding, AudioFormat
+from omnivoice_rtc.media_streams import _fields as f
+from omnivoice_rtc.media_streams._json_codec import TwilioStyleCodec
+from omnivoice_rtc.media_streams.messages import Error, InboundMessage, Start
 
 __all__ = [
     "AUTH_TOKEN_KEY",

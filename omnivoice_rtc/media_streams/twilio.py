@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..audio.format import TWILIO, AudioFormat
-from . import _fields as f
-from ._json_codec import TwilioStyleCodec
-from .base import Start
+from omnivoice_rtc.audio.format import TWILIO, AudioFormat
+from omnivoice_rtc.media_streams import _fields as f
+from omnivoice_rtc.media_streams._json_codec import TwilioStyleCodec
+from omnivoice_rtc.media_streams.messages import Start
 
 __all__ = ["FRAME_BYTES", "FRAME_MS", "MEDIA_FORMAT", "WIRE_ENCODING", "TwilioCodec"]
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..audio.format import VONAGE, VONAGE_8K, AudioEncoding, AudioFormat
-from . import _fields as f
-from .base import (
+from omnivoice_rtc.audio.format import VONAGE, VONAGE_8K, AudioEncoding, AudioFormat
+from omnivoice_rtc.media_streams import _fields as f
+from omnivoice_rtc.media_streams.messages import (
     Carrier,
     Clear,
     Cleared,

@@ -6,6 +6,6 @@ Opus per call) and the agent's Opus track is decoded straight to the carrier's r
 :class:`NativeMediaProcess` owns the process; :mod:`.wire` is the framing spoken with it.
 """
 
-from .process import MEDIA_BINARY, NativeMediaProcess
+from omnivoice_rtc.native.process import MEDIA_BINARY, NativeMediaProcess
 
 __all__ = ["MEDIA_BINARY", "NativeMediaProcess"]

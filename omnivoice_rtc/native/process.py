@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from .._errors import StackError
-from ..stack.livekit import find_binary
+from omnivoice_rtc._errors import StackError
+from omnivoice_rtc.stack.livekit_server import find_binary
 
 __all__ = ["MEDIA_BINARY", "NativeMediaProcess"]
 

@@ -2,7 +2,7 @@
 
 :class:`PipelineSettings` is read from the environment (``from_env``) or from a
 ``WebRTCConfig`` (``from_webrtc_config``); :func:`build_pipeline` turns it into
-:class:`~omnivoice_rtc.pipelines.base.PipelineParts`. Realtime and text builders live
+:class:`~omnivoice_rtc.pipelines.parts.PipelineParts`. Realtime and text builders live
 in ``omnivoice_rtc.pipelines.realtime`` / ``.text`` and are imported only when chosen.
 
 Environment (docs/sessions.md has the full table):
@@ -27,9 +27,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .._errors import ConfigError
-from ..settings import env_str
-from ..types import (
+from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.pipelines.local import LocalPipelineOptions, build_local
+from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.settings import env_str
+from omnivoice_rtc.types import (
     LLMOptions,
     LLMProvider,
     PipelineMode,
@@ -39,8 +41,6 @@ from ..types import (
     TTSOptions,
     WebRTCConfig,
 )
-from .base import PipelineParts
-from .local import LocalPipelineOptions, build_local
 
 __all__ = ["PROVIDER_KEY_ENV", "PipelineSettings", "build_pipeline"]
 
@@ -104,7 +104,7 @@ class PipelineSettings:
             default_provider = (
                 "openai" if env_str(env, "OPENAI_API_KEY", "") or not has_key else "gemini"
             )
-            from .registry import realtime_provider_names
+            from omnivoice_rtc.pipelines.registry import realtime_provider_names
 
             provider = _choice(
                 env,
@@ -180,13 +180,13 @@ def build_pipeline(
     elif settings.mode is PipelineMode.REALTIME:
         if settings.realtime is None:
             raise ConfigError("OMNIVOICE_PIPELINE: realtime mode needs a RealtimeConfig")
-        from .realtime import build_realtime
+        from omnivoice_rtc.pipelines.realtime import build_realtime
 
         parts = build_realtime(settings.realtime)
     else:
         if settings.text is None:
             raise ConfigError("OMNIVOICE_PIPELINE: text mode needs TextPipelineOptions")
-        from .text import build_text
+        from omnivoice_rtc.pipelines.text import build_text
 
         parts = build_text(settings.text, llm_provider=llm_provider)
     if settings.instructions:

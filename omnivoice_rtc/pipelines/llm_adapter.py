@@ -36,8 +36,8 @@ from livekit.agents.types import (
     NotGivenOr,
 )
 
-from ..types.conversation import ToolCall, Turn
-from ..types.protocols import LLMProvider
+from omnivoice_rtc.types.conversation import ToolCall, Turn
+from omnivoice_rtc.types.protocols import LLMProvider
 
 __all__ = [
     "GenerateFunction",

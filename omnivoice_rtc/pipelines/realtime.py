@@ -27,9 +27,9 @@ from typing import Any
 
 from livekit.agents import RunContext, llm
 
-from .._errors import ConfigError
-from ..types.config import FunctionCallHandler, FunctionDeclaration, RealtimeConfig
-from .base import PipelineParts
+from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.types.config import FunctionCallHandler, FunctionDeclaration, RealtimeConfig
 
 __all__ = [
     "DEFAULT_GEMINI_MODEL",
@@ -38,7 +38,6 @@ __all__ = [
     "OpenAIRealtimeFactory",
     "build_function_tools",
     "build_realtime",
-    "load_plugins",
 ]
 
 logger = logging.getLogger(__name__)
@@ -47,18 +46,6 @@ DEFAULT_OPENAI_MODEL = "gpt-realtime"
 DEFAULT_GEMINI_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 _DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Keep answers short."
 _CONNECT_TIMEOUT_MS = 10_000
-
-
-def load_plugins() -> None:
-    """Import the livekit plugins this module uses.
-
-    livekit-agents requires plugins to be registered on the main thread; an agent
-    worker calls this at import time so a later lazy build never imports them from a
-    job thread.
-    """
-    import livekit.plugins.google  # reason: the import registers the plugin
-    import livekit.plugins.openai  # reason: the import registers the plugin
-    import livekit.plugins.silero  # noqa: F401  # reason: the import registers the plugin
 
 
 def _resolve_key(explicit: str, env_names: tuple[str, ...], setting: str) -> str:
@@ -195,7 +182,7 @@ def build_realtime(config: RealtimeConfig) -> PipelineParts:
     Raises ConfigError for an unknown provider (naming ``RealtimeConfig.provider``) or a
     missing key (naming the env var).
     """
-    from .registry import get_realtime_provider
+    from omnivoice_rtc.pipelines.registry import get_realtime_provider
 
     factory = get_realtime_provider(config.provider or "openai")
     model = factory.create(config)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import threading
 
-from .._errors import ConfigError
-from ..types.protocols import RealtimeProviderFactory
+from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.types.protocols import RealtimeProviderFactory
 
 __all__ = [
     "get_realtime_provider",
@@ -103,7 +103,7 @@ def _ensure_builtins() -> None:
     global _builtins_loaded
     if _builtins_loaded:
         return
-    from .realtime import GeminiRealtimeFactory, OpenAIRealtimeFactory
+    from omnivoice_rtc.pipelines.realtime import GeminiRealtimeFactory, OpenAIRealtimeFactory
 
     with _lock:
         for factory in (OpenAIRealtimeFactory(), GeminiRealtimeFactory()):

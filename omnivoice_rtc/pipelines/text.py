@@ -31,11 +31,11 @@ from typing import Any
 
 from livekit.agents import llm, stt, tts
 
-from .._errors import ConfigError
-from ..types.config import LLMOptions, STTOptions, TextPipelineOptions, TTSOptions
-from ..types.protocols import LLMProvider
-from .base import PipelineParts
-from .llm_adapter import GenerateFunction, LLMProviderAdapter
+from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.pipelines.llm_adapter import GenerateFunction, LLMProviderAdapter
+from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.types.config import LLMOptions, STTOptions, TextPipelineOptions, TTSOptions
+from omnivoice_rtc.types.protocols import LLMProvider
 
 __all__ = ["TEXT_PROVIDERS", "build_llm", "build_stt", "build_text", "build_tts"]
 
@@ -163,7 +163,7 @@ def build_text(
     options: TextPipelineOptions, llm_provider: LLMProvider | GenerateFunction | None = None
 ) -> PipelineParts:
     """Build the STT → LLM → TTS pipeline. ConfigError names the bad setting or env var."""
-    from .local import load_vad
+    from omnivoice_rtc.pipelines.local import load_vad
 
     stt_ = build_stt(options.stt)
     llm_: llm.LLM[Any] = (

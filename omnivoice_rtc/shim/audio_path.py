@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..audio.converter import StreamConverter
-from ..audio.format import AudioEncoding, AudioFormat
+from omnivoice_rtc.audio.converter import StreamConverter
+from omnivoice_rtc.audio.format import AudioEncoding, AudioFormat
 
 __all__ = ["FRAME_MS", "InboundAudio", "OutboundAudio", "room_rate_for"]
 

@@ -27,17 +27,17 @@ from typing import Any, Protocol
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from ..carriers import plivo as plivo_api
-from ..carriers import telnyx as telnyx_api
-from ..carriers import twilio as twilio_api
-from ..carriers import vonage as vonage_api
-from ..media_streams.base import Carrier, MediaStreamCodec
-from ..media_streams.plivo import PlivoCodec
-from ..media_streams.telnyx import TelnyxCodec
-from ..media_streams.twilio import TwilioCodec
-from ..media_streams.vonage import VonageCodec
-from ..types import CallInfo
-from .handshake import TOKEN_PARAMETER
+from omnivoice_rtc.carriers import plivo as plivo_api
+from omnivoice_rtc.carriers import telnyx as telnyx_api
+from omnivoice_rtc.carriers import twilio as twilio_api
+from omnivoice_rtc.carriers import vonage as vonage_api
+from omnivoice_rtc.media_streams.messages import Carrier, MediaStreamCodec
+from omnivoice_rtc.media_streams.plivo import PlivoCodec
+from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.media_streams.vonage import VonageCodec
+from omnivoice_rtc.shim.handshake import TOKEN_PARAMETER
+from omnivoice_rtc.types import CallInfo
 
 __all__ = [
     "CarrierAdapter",

@@ -24,15 +24,15 @@ from typing import Final
 
 from aiohttp import WSMsgType, web
 
-from ..carriers import telnyx as telnyx_api
-from ..carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
-from ..media_streams.base import Carrier, Connected, MediaStreamCodec, Start
-from ..media_streams.detect import codec_for, detect_carrier
-from ..media_streams.plivo import PlivoCodec
-from ..media_streams.telnyx import TelnyxCodec
-from ..media_streams.twilio import TwilioCodec
-from ..media_streams.vonage import VonageCodec
-from .policy import CLOSE_POLICY, CallCounters, MediaPolicy
+from omnivoice_rtc.carriers import telnyx as telnyx_api
+from omnivoice_rtc.carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
+from omnivoice_rtc.media_streams.detect import codec_for, detect_carrier
+from omnivoice_rtc.media_streams.messages import Carrier, Connected, MediaStreamCodec, Start
+from omnivoice_rtc.media_streams.plivo import PlivoCodec
+from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.media_streams.vonage import VonageCodec
+from omnivoice_rtc.shim.policy import CLOSE_POLICY, CallCounters, MediaPolicy
 
 __all__ = [
     "PENDING_CALL_PREFIX",

@@ -18,11 +18,16 @@ from typing import Final
 
 from aiohttp import web
 
-from ..media_streams.base import Carrier, MediaStreamCodec
-from ..web.routes import RouteInstaller
-from .gateway import GENERIC_MEDIA_PATH, MediaStreamGateway, answer_path, media_path
-from .handshake import StreamRejected, open_stream
-from .policy import CallCounters
+from omnivoice_rtc.media_streams.messages import Carrier, MediaStreamCodec
+from omnivoice_rtc.shim.handshake import StreamRejected, open_stream
+from omnivoice_rtc.shim.media_stream_gateway import (
+    GENERIC_MEDIA_PATH,
+    MediaStreamGateway,
+    answer_path,
+    media_path,
+)
+from omnivoice_rtc.shim.policy import CallCounters
+from omnivoice_rtc.web.installers import RouteInstaller
 
 __all__ = [
     "CARRIER_GATEWAYS_KEY",

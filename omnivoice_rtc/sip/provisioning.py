@@ -20,9 +20,9 @@ from typing import Literal, TypeVar
 from google.protobuf.message import Message
 from livekit import api
 
-from .._errors import OmniVoiceError
-from ..settings import LiveKitSettings
-from .sipfile import SIPFile, load_sip_file
+from omnivoice_rtc._errors import OmniVoiceError
+from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.sip.sipfile import SIPFile, load_sip_file
 
 __all__ = [
     "ApplyResult",

@@ -2,12 +2,12 @@
 
 ``omnivoice-rtc dev`` and the pytest fixture ``livekit_server`` both use this code.
 Features that add processes (SIP: redis + livekit-sip) return a
-:class:`StackExtension` from ``omnivoice_rtc.sip.stack.sip_specs(settings)``.
+:class:`StackExtension` from ``omnivoice_rtc.sip.processes.sip_specs(settings)``.
 """
 
-from .livekit import PROJECT_ROOT, find_binary, livekit_server_spec
-from .ports import free_port, free_ports, port_in_use
-from .specs import (
+from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, find_binary, livekit_server_spec
+from omnivoice_rtc.stack.ports import free_port, free_ports, port_in_use
+from omnivoice_rtc.stack.specs import (
     HealthCheck,
     HttpCheck,
     LogCheck,
@@ -16,7 +16,7 @@ from .specs import (
     StackExtension,
     TcpCheck,
 )
-from .supervisor import LogSink, Supervisor, stdout_sink
+from omnivoice_rtc.stack.supervisor import LogSink, Supervisor, stdout_sink
 
 __all__ = [
     "PROJECT_ROOT",

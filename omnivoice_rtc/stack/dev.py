@@ -3,7 +3,7 @@
 Order: [SIP's redis] → livekit-server → agent worker → web server → [livekit-sip].
 Parts written by other features are included only when present in the tree:
 ``agents/worker.py``, ``omnivoice_rtc/web/__main__.py`` and
-``omnivoice_rtc.sip.stack.sip_specs(settings) -> StackExtension``.
+``omnivoice_rtc.sip.processes.sip_specs(settings) -> StackExtension``.
 When ``LIVEKIT_URL`` is not a loopback URL (e.g. LiveKit Cloud) no livekit-server is
 started and the agent and web server use that URL.
 """
@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from ..settings import Settings, env_int
-from .livekit import PROJECT_ROOT, livekit_server_spec
-from .specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
+from omnivoice_rtc.settings import Settings, env_int
+from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
+from omnivoice_rtc.stack.specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
 
 __all__ = ["DevOptions", "DevPlan", "build_dev_plan"]
 
 
 class SipSpecs(Protocol):
-    """``omnivoice_rtc.sip.stack.sip_specs``: redis + livekit-sip around livekit-server."""
+    """``omnivoice_rtc.sip.processes.sip_specs``: redis + livekit-sip around livekit-server."""
 
     def __call__(self, settings: Settings, *, livekit_url: str | None = None) -> StackExtension: ...
 
@@ -53,7 +53,7 @@ class DevPlan:
     notes: tuple[str, ...] = ()
 
 
-CARRIER_ROUTES = "omnivoice_rtc.shim.config:install_from_env"
+CARRIER_ROUTES = "omnivoice_rtc.shim.install:install_from_env"
 """Route installer for the carrier webhooks and media WebSockets."""
 CARRIER_WEBHOOK_KEYS = (
     ("twilio", "TWILIO_AUTH_TOKEN"),
@@ -66,9 +66,9 @@ CARRIER_WEBHOOK_KEYS = (
 def _load_sip_specs() -> SipSpecs | None:
     if importlib.util.find_spec("omnivoice_rtc.sip") is None:
         return None
-    if importlib.util.find_spec("omnivoice_rtc.sip.stack") is None:
+    if importlib.util.find_spec("omnivoice_rtc.sip.processes") is None:
         return None
-    module = importlib.import_module("omnivoice_rtc.sip.stack")
+    module = importlib.import_module("omnivoice_rtc.sip.processes")
     sip_specs: SipSpecs = module.sip_specs
     return sip_specs
 
@@ -98,7 +98,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
     if options.sip:
         sip_specs = _load_sip_specs()
         if sip_specs is None:
-            notes.append("SIP: omnivoice_rtc.sip.stack not present; not started")
+            notes.append("SIP: omnivoice_rtc.sip.processes not present; not started")
         else:
             # livekit-sip must follow livekit-server when --livekit-port moved it.
             extension = sip_specs(settings, livekit_url=livekit_url)

@@ -40,9 +40,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
-from .._errors import StackError
-from .ports import port_in_use
-from .specs import HealthCheck, HttpCheck, LogCheck, ProcessSpec, TcpCheck
+from omnivoice_rtc._errors import StackError
+from omnivoice_rtc.stack.ports import port_in_use
+from omnivoice_rtc.stack.specs import HealthCheck, HttpCheck, LogCheck, ProcessSpec, TcpCheck
 
 __all__ = ["LogSink", "Supervisor", "stdout_sink"]
 

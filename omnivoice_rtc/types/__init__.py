@@ -1,6 +1,6 @@
 """Value types and interfaces of the Go ``gateway`` package, ported to Python."""
 
-from .config import (
+from omnivoice_rtc.types.config import (
     BridgeConfig,
     Config,
     FunctionCallHandler,
@@ -16,12 +16,12 @@ from .config import (
     WebRTCAudioOptions,
     WebRTCConfig,
 )
-from .conversation import ToolCall, Turn
-from .enums import EventType, InterruptionMode, PipelineMode, ProviderName
-from .events import Event
-from .info import CallInfo, ParticipantInfo, RoomInfo
-from .metrics import Metrics
-from .protocols import (
+from omnivoice_rtc.types.conversation import ToolCall, Turn
+from omnivoice_rtc.types.enums import EventType, InterruptionMode, PipelineMode, ProviderName
+from omnivoice_rtc.types.events import Event
+from omnivoice_rtc.types.info import CallInfo, ParticipantInfo, RoomInfo
+from omnivoice_rtc.types.metrics import Metrics
+from omnivoice_rtc.types.protocols import (
     AudioConverter,
     CallHandler,
     Gateway,

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
-from .._gojson import expect_type
+from omnivoice_rtc._gojson import expect_type
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[Any, str], Any]

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from .._gojson import duration_from_ns, duration_to_ns
-from ..audio.format import OPENAI, TWILIO, AudioFormat
-from ._gostruct import GoStruct, go_field, go_inline
-from .enums import InterruptionMode, PipelineMode
+from omnivoice_rtc._gojson import duration_from_ns, duration_to_ns
+from omnivoice_rtc.audio.format import OPENAI, TWILIO, AudioFormat
+from omnivoice_rtc.types._gostruct import GoStruct, go_field, go_inline
+from omnivoice_rtc.types.enums import InterruptionMode, PipelineMode
 
 __all__ = [
     "BridgeConfig",

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from .._gojson import format_time, parse_time
-from ._gostruct import GoStruct, go_field
+from omnivoice_rtc._gojson import format_time, parse_time
+from omnivoice_rtc.types._gostruct import GoStruct, go_field
 
 __all__ = ["Role", "ToolCall", "Turn"]
 

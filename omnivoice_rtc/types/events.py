@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .._gojson import format_time, parse_time
-from ._gostruct import GoStruct, go_field
-from .enums import EventType
+from omnivoice_rtc._gojson import format_time, parse_time
+from omnivoice_rtc.types._gostruct import GoStruct, go_field
+from omnivoice_rtc.types.enums import EventType
 
 __all__ = ["Event"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._gostruct import GoStruct, go_field
+from omnivoice_rtc.types._gostruct import GoStruct, go_field
 
 __all__ = ["Metrics"]
 

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from ..audio.format import AudioFormat
-from .config import RealtimeConfig
-from .conversation import ToolCall, Turn
-from .enums import ProviderName
-from .events import Event
-from .info import CallInfo, ParticipantInfo
-from .metrics import Metrics
+from omnivoice_rtc.audio.format import AudioFormat
+from omnivoice_rtc.types.config import RealtimeConfig
+from omnivoice_rtc.types.conversation import ToolCall, Turn
+from omnivoice_rtc.types.enums import ProviderName
+from omnivoice_rtc.types.events import Event
+from omnivoice_rtc.types.info import CallInfo, ParticipantInfo
+from omnivoice_rtc.types.metrics import Metrics
 
 __all__ = [
     "AudioConverter",

@@ -1,7 +1,7 @@
 """``python -m omnivoice_rtc.web [--host H] [--port P] [--routes module:function ...]``.
 
 Serves the page, /api/token, /healthz and /metrics, plus the routes of every installer
-registered in :data:`omnivoice_rtc.web.routes.route_installers`, named with
+registered in :data:`omnivoice_rtc.web.installers.route_installers`, named with
 ``--routes`` or listed (comma-separated) in ``OMNIVOICE_WEB_ROUTES``. Host and port
 default to ``OMNIVOICE_WEB_HOST`` / ``OMNIVOICE_WEB_PORT`` (127.0.0.1:8080).
 Exit status 2 on a configuration error (the message names the setting).
@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .._errors import ConfigError
-from ..settings import Settings
-from .app import VENDOR_JS, create_app
-from .routes import route_installers
+from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.web.app import VENDOR_JS, create_app
+from omnivoice_rtc.web.installers import route_installers
 
 logger = logging.getLogger("omnivoice_rtc.web")
 

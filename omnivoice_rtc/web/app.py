@@ -5,13 +5,13 @@ Built-in routes:
 =====================  ==========================================================
 ``GET /``              the browser page (``static/index.html``)
 ``GET /static/...``    the page's JS/CSS and ``vendor/livekit-client.umd.js``
-``GET|POST /api/token`` room token for the page (:mod:`omnivoice_rtc.web.token`)
+``GET|POST /api/token`` room token for the page (:mod:`omnivoice_rtc.web.token_endpoint`)
 ``GET /healthz``       ``{"status": "ok", ...}`` (200)
 ``GET /metrics``       Prometheus text format
 =====================  ==========================================================
 
 Everything else (carrier webhooks, media WebSockets) comes from route installers,
-see :mod:`omnivoice_rtc.web.routes`.
+see :mod:`omnivoice_rtc.web.installers`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Final
 
 from aiohttp import web
 
-from ..settings import Settings
-from .keys import METRICS_KEY, SETTINGS_KEY
-from .metrics import WebMetrics
-from .routes import RouteInstaller
-from .token import TOKEN_LIMITER_KEY, handle_token, new_token_limiter
+from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.web.installers import RouteInstaller
+from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY
+from omnivoice_rtc.web.prometheus import WebMetrics
+from omnivoice_rtc.web.token_endpoint import TOKEN_LIMITER_KEY, handle_token, new_token_limiter
 
 __all__ = ["STATIC_DIR", "VENDOR_JS", "create_app"]
 

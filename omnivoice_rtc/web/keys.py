@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..settings import Settings
-from .metrics import WebMetrics
+from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.web.prometheus import WebMetrics
 
 __all__ = ["METRICS_KEY", "SETTINGS_KEY"]
 
 SETTINGS_KEY = web.AppKey("omnivoice_settings", Settings)
 """The :class:`~omnivoice_rtc.settings.Settings` the app was created with."""
 METRICS_KEY = web.AppKey("omnivoice_metrics", WebMetrics)
-"""The app's :class:`~omnivoice_rtc.web.metrics.WebMetrics` (``.registry`` for your own)."""
+"""The app's :class:`~omnivoice_rtc.web.prometheus.WebMetrics` (``.registry`` for your own)."""

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from ..settings import Settings
-from .app import create_app
-from .routes import RouteInstaller
+from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.web.app import create_app
+from omnivoice_rtc.web.installers import RouteInstaller
 
 __all__ = ["WebServer"]
 

@@ -34,7 +34,7 @@ from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import PLIVO, TELNYX, TWILIO, AudioEncoding, AudioFormat
 from omnivoice_rtc.carriers import telnyx as telnyx_api
 from omnivoice_rtc.carriers import vonage as vonage_api
-from omnivoice_rtc.media_streams.base import (
+from omnivoice_rtc.media_streams.messages import (
     Carrier,
     Clear,
     Connected,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from omnivoice_rtc.carriers import plivo as plivo_api
 from omnivoice_rtc.carriers import telnyx as telnyx_api
 from omnivoice_rtc.carriers import twilio as twilio_api
-from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.media_streams.messages import Carrier
 from omnivoice_rtc.media_streams.plivo import parse_extra_headers
 
 __all__ = [

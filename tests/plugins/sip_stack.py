@@ -4,7 +4,7 @@ SIP APIs on livekit-server need Redis, and livekit-sip reaches livekit-server on
 through Redis, so SIP tests get their own livekit-server (the shared
 ``livekit_server`` fixture runs without Redis). Everything runs on loopback, on free
 ports, with a random API key, started by the same supervisor and specs as
-``omnivoice-rtc dev`` (omnivoice_rtc.sip.stack).
+``omnivoice-rtc dev`` (omnivoice_rtc.sip.processes).
 
 Fixtures:
 
@@ -33,7 +33,7 @@ from livekit import api
 
 from omnivoice_rtc import StackError
 from omnivoice_rtc.settings import LiveKitSettings
-from omnivoice_rtc.sip.stack import SIPStackSettings, livekit_sip_spec, redis_spec
+from omnivoice_rtc.sip.processes import SIPStackSettings, livekit_sip_spec, redis_spec
 from omnivoice_rtc.stack import (
     PROJECT_ROOT,
     Supervisor,

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...settings import env_int, env_str
-from ..base import PipelineParts
-from .responder import RulesResponderLLM, respond
-from .stt import PocketSphinxSTT, shutdown_decoder
-from .stt import prewarm as prewarm_stt
-from .tts import EspeakTTS, find_espeak
+from omnivoice_rtc.pipelines.local.responder import RulesResponderLLM, respond
+from omnivoice_rtc.pipelines.local.stt import PocketSphinxSTT, shutdown_decoder
+from omnivoice_rtc.pipelines.local.stt import prewarm as prewarm_stt
+from omnivoice_rtc.pipelines.local.tts import EspeakTTS, find_espeak
+from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.settings import env_int, env_str
 
 __all__ = [
     "EspeakTTS",

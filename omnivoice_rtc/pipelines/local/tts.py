@@ -22,7 +22,7 @@ from typing import Never
 from livekit.agents import APIConnectOptions, APIError, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 
-from ..._errors import ConfigError
+from omnivoice_rtc._errors import ConfigError
 
 __all__ = ["ESPEAK_SAMPLE_RATE_HZ", "EspeakTTS", "WavStreamParser"]
 

@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.media_streams.messages import Carrier
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
-from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
-from omnivoice_rtc.shim.native_room import NativeMediaOptions
+from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.web import create_app

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from livekit import api, rtc
 
-from omnivoice_rtc.shim.gateway import MediaStreamGateway
-from omnivoice_rtc.shim.session import PstnSession
+from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway
+from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.types import Event, EventType
 
 __all__ = ["EventLog", "espeak", "room_is_gone", "until", "wait_for_session"]

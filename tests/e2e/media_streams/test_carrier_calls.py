@@ -8,9 +8,9 @@ import time
 import pytest
 from livekit import api
 
-from omnivoice_rtc.media_streams.base import Carrier
-from omnivoice_rtc.shim.room import call_room_name
-from omnivoice_rtc.shim.session import PstnSession
+from omnivoice_rtc.media_streams.messages import Carrier
+from omnivoice_rtc.shim.pstn_session import PstnSession
+from omnivoice_rtc.shim.rtc_call_room import call_room_name
 from omnivoice_rtc.types import EventType
 from tests.conftest import require_binary
 from tests.e2e.media_streams.conftest import ShimServer

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from livekit import api
 
-from omnivoice_rtc.media_streams.base import Carrier
-from omnivoice_rtc.shim.room import call_room_name
+from omnivoice_rtc.media_streams.messages import Carrier
+from omnivoice_rtc.shim.rtc_call_room import call_room_name
 from tests.e2e.media_streams.conftest import ShimServer
 from tests.fakes.carrier_simulator import CarrierSimulator
 

@@ -12,8 +12,8 @@ import pytest
 from livekit import api
 
 from omnivoice_rtc import CallRejectedError
-from omnivoice_rtc.sip.gateway import SIPGateway, SIPGatewayOptions
-from omnivoice_rtc.sip.session import SIPSession
+from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
+from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
 from omnivoice_rtc.types import CallInfo, Event, EventType, Session
 from tests.conftest import require_binary

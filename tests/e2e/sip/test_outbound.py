@@ -14,8 +14,8 @@ import pytest
 from livekit import api
 
 from omnivoice_rtc import SIPCallError
-from omnivoice_rtc.sip.gateway import SIPGateway, SIPGatewayOptions
-from omnivoice_rtc.sip.session import SIPSession
+from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
+from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
 from omnivoice_rtc.types import Event, EventType
 from tests.conftest import require_binary

@@ -13,7 +13,7 @@ import pytest
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, APIConnectOptions, APIStatusError, llm
 
-from omnivoice_rtc.pipelines.base import PipelineParts
+from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.pipelines.realtime import build_function_tools
 from omnivoice_rtc.pipelines.text import build_text
 from omnivoice_rtc.types import (

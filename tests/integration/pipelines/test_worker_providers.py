@@ -20,7 +20,7 @@ from omnivoice_rtc.types import EventType
 from tests.fakes.gemini_live import GeminiFakeOptions, GeminiLiveFake
 from tests.fakes.openai_http import OpenAIHTTPFake, OpenAIHTTPFakeOptions
 from tests.fakes.openai_realtime import OpenAIRealtimeFake, RealtimeFakeOptions
-from tests.integration.livekit.voice_client import (
+from tests.integration.agent.voice_client import (
     SILENCE_RMS,
     VoiceClient,
     espeak_pcm,

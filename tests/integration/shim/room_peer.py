@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from livekit import api, rtc
 
-from omnivoice_rtc.livekit.event_relay import EVENTS_TOPIC, encode_event
+from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, encode_event
 from omnivoice_rtc.types import Event
 from tests.plugins.livekit_stack import LiveKitServer
 

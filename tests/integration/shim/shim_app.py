@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from omnivoice_rtc.carriers.plivo import PlivoRestClient
 from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
 from omnivoice_rtc.carriers.twilio import TwilioRestClient
-from omnivoice_rtc.media_streams.base import Carrier
+from omnivoice_rtc.media_streams.messages import Carrier
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
-from omnivoice_rtc.shim.gateway import MediaStreamGateway, ShimRuntime
-from omnivoice_rtc.shim.native_room import NativeMediaOptions
+from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
+from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.shim.routes import carrier_route_installer
-from omnivoice_rtc.shim.session import PstnSession
 from omnivoice_rtc.web import create_app
 from tests.fakes.carrier_rest import CarrierRestFake
 from tests.fakes.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget

@@ -13,8 +13,8 @@ from livekit import api, rtc
 
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings
-from omnivoice_rtc.shim.native_room import NativeCallRoom, NativeMediaOptions
-from omnivoice_rtc.shim.room import (
+from omnivoice_rtc.shim.native_call_room import NativeCallRoom, NativeMediaOptions
+from omnivoice_rtc.shim.rtc_call_room import (
     CallRoom,
     CallRoomBase,
     CallRoomSpec,

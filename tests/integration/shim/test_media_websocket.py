@@ -19,10 +19,10 @@ import pytest
 from livekit import api
 
 from omnivoice_rtc.audio.dtmf import detect_dtmf
-from omnivoice_rtc.media_streams.base import Carrier
-from omnivoice_rtc.shim.bridge import CallBridge
-from omnivoice_rtc.shim.room import call_room_name
-from omnivoice_rtc.shim.session import PstnSession
+from omnivoice_rtc.media_streams.messages import Carrier
+from omnivoice_rtc.shim.call_bridge import CallBridge
+from omnivoice_rtc.shim.pstn_session import PstnSession
+from omnivoice_rtc.shim.rtc_call_room import call_room_name
 from omnivoice_rtc.types import Event, EventType
 from tests.fakes.carrier_simulator import CarrierSimulator
 from tests.integration.shim.room_peer import AgentPeer, tone

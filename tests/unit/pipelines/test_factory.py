@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from omnivoice_rtc import ConfigError, PipelineMode, RealtimeConfig, WebRTCConfig
-from omnivoice_rtc.livekit.entrypoint import AgentSettings
+from omnivoice_rtc.agent.job import AgentSettings
 from omnivoice_rtc.pipelines.factory import PipelineSettings, build_pipeline
 from omnivoice_rtc.types import InterruptionMode
 from tests.conftest import require_binary

@@ -6,7 +6,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from omnivoice_rtc.settings import LiveKitSettings
-from omnivoice_rtc.shim.gateway import ShimRuntime
+from omnivoice_rtc.shim.media_stream_gateway import ShimRuntime
 
 pytestmark = pytest.mark.unit
 

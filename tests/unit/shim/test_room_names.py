@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omnivoice_rtc.shim.room import call_participant_identity, call_room_name, dtmf_code
+from omnivoice_rtc.shim.rtc_call_room import call_participant_identity, call_room_name, dtmf_code
 
 pytestmark = pytest.mark.unit
 

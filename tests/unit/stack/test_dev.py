@@ -8,7 +8,7 @@ from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack import HttpCheck, LogCheck, ProcessSpec, StackExtension
 from omnivoice_rtc.stack import dev as dev_module
 from omnivoice_rtc.stack.dev import DevOptions, build_dev_plan
-from omnivoice_rtc.stack.livekit import PROJECT_ROOT, livekit_server_spec
+from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
 
 pytestmark = pytest.mark.unit
 
@@ -120,7 +120,7 @@ def test_missing_sip_module_is_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dev_module, "_load_sip_specs", lambda: None)
     plan = build_dev_plan(Settings.from_env(LOCAL), DevOptions(agent=False, web=False))
     assert names(plan.specs) == ["livekit-server"]
-    assert "SIP: omnivoice_rtc.sip.stack not present; not started" in plan.notes
+    assert "SIP: omnivoice_rtc.sip.processes not present; not started" in plan.notes
 
 
 def test_remote_livekit_url_starts_no_server() -> None:

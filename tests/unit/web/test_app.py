@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from omnivoice_rtc.web import METRICS_KEY, SETTINGS_KEY, STATIC_DIR, RouteInstallerRegistry
-from omnivoice_rtc.web.routes import load_route_installer
+from omnivoice_rtc.web.installers import load_route_installer
 
 from .conftest import ClientFactory, make_settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from omnivoice_rtc.web.ratelimit import SlidingWindowLimiter
-from omnivoice_rtc.web.token import RATE_WINDOW_S, TOKENS_PER_ADDRESS
+from omnivoice_rtc.web.token_endpoint import RATE_WINDOW_S, TOKENS_PER_ADDRESS
 
 from .conftest import ClientFactory, make_settings
 

@@ -1,0 +1,76 @@
+"""Audio I/O wrappers that count the PCM16 bytes a session receives and sends.
+
+They sit in livekit-agents' audio chains (``session.input.audio`` /
+``session.output.audio``) like its own wrappers do, and feed
+:class:`~.event_map.SessionStats` (``audio_bytes_received`` / ``audio_bytes_sent``).
+"""
+
+from __future__ import annotations
+
+from livekit import rtc
+from livekit.agents.voice import io as lk_io
+
+from omnivoice_rtc.agent.event_map import SessionStats
+
+__all__ = ["CountingAudioInput", "CountingAudioOutput"]
+
+
+class CountingAudioInput(lk_io.AudioInput):
+    """Passes frames through from ``source``; adds their PCM16 bytes to ``stats``."""
+
+    def __init__(self, source: lk_io.AudioInput, stats: SessionStats) -> None:
+        super().__init__(label="omnivoice.count_in", source=source)
+        self._stats = stats
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        frame = await super().__anext__()
+        self._stats.audio_bytes_received += len(frame.data) * 2  # int16 samples
+        return frame
+
+
+class CountingAudioOutput(lk_io.AudioOutput):
+    """Passes frames on to ``next_in_chain``; adds their PCM16 bytes to ``stats``."""
+
+    def __init__(self, next_in_chain: lk_io.AudioOutput, stats: SessionStats) -> None:
+        super().__init__(
+            label="omnivoice.count_out",
+            capabilities=lk_io.AudioOutputCapabilities(pause=True),
+            next_in_chain=next_in_chain,
+            sample_rate=next_in_chain.sample_rate,
+        )
+        self._stats = stats
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        assert self.next_in_chain is not None
+        # hand the frame on first and count the segment only once the chain took it:
+        # livekit's TranscriptSynchronizer awaits a segment rotation before counting, and
+        # a speech cancelled there (barge-in, close) must not leave a segment counted
+        # here that nothing downstream will ever finish -- wait_for_playout() would
+        # hang, and with it the speech task, AgentSession drain/close and the job
+        await self.next_in_chain.capture_frame(frame)
+        await super().capture_frame(frame)
+        self._stats.audio_bytes_sent += len(frame.data) * 2
+
+    def on_playback_finished(
+        self,
+        *,
+        playback_position: float,
+        interrupted: bool,
+        synchronized_transcript: str | None = None,
+    ) -> None:
+        if not self._pending_playback_count:
+            return  # a segment the chain counted but whose capture was cancelled before ours
+        super().on_playback_finished(
+            playback_position=playback_position,
+            interrupted=interrupted,
+            synchronized_transcript=synchronized_transcript,
+        )
+
+    def flush(self) -> None:
+        super().flush()
+        assert self.next_in_chain is not None
+        self.next_in_chain.flush()
+
+    def clear_buffer(self) -> None:
+        assert self.next_in_chain is not None
+        self.next_in_chain.clear_buffer()

@@ -1,0 +1,295 @@
+"""The agent's job logic, shared by agents/worker.py (dispatched jobs) and LiveKitGateway
+(rooms joined directly).
+
+:class:`RoomAgent` serves one connected ``rtc.Room``: it starts a
+:class:`~.session.LiveKitSession` for every remote participant of kind standard or SIP
+(agents, egress and ingress are ignored) whom the optional participant handler accepts,
+and finishes when the last session has ended and no such participant is left (or when
+nobody joined within ``join_timeout_s``).
+
+:class:`AgentSettings` reads the environment:
+
+``OMNIVOICE_AGENT_NAME``             dispatch name (default ``omnivoice-agent``)
+``OMNIVOICE_INTERRUPTION_MODE``      immediate | after_sentence | disabled
+``OMNIVOICE_MAX_SESSION_DURATION_S`` 0 = unlimited (seconds)
+``OMNIVOICE_JOIN_TIMEOUT_S``         how long a job waits for a participant (default 60 s)
+plus the pipeline variables of :mod:`omnivoice_rtc.pipelines.factory`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from livekit import rtc
+
+from omnivoice_rtc._errors import ConfigError, SessionClosedError
+from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
+from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
+from omnivoice_rtc.pipelines.factory import PipelineSettings, build_pipeline
+from omnivoice_rtc.pipelines.local import shutdown_decoder
+from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.settings import DEFAULT_AGENT_NAME, env_int, env_str
+from omnivoice_rtc.types import (
+    InterruptionMode,
+    LLMProvider,
+    ParticipantHandler,
+    PipelineMode,
+    SessionOptions,
+)
+
+__all__ = ["AgentSettings", "PartsFactory", "RoomAgent", "SessionCallback", "run_job"]
+
+logger = logging.getLogger(__name__)
+
+PartsFactory = Callable[[], PipelineParts]
+"""Builds the parts of one session (your own livekit-agents plugins instead of settings)."""
+
+SessionCallback = Callable[[LiveKitSession], Awaitable[None] | None]
+"""Called with each session once it has started (the gateway registers it)."""
+
+_SERVED_KINDS = (
+    rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
+    rtc.ParticipantKind.PARTICIPANT_KIND_SIP,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentSettings:
+    """Everything a job needs besides the room."""
+
+    agent_name: str = DEFAULT_AGENT_NAME
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    session: SessionOptions = field(default_factory=SessionOptions)
+    join_timeout_s: int = 60
+    relay_events: bool = True
+    output_sample_rate_hz: int = 24000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AgentSettings:
+        env = os.environ if env is None else env
+        mode_raw = env_str(env, "OMNIVOICE_INTERRUPTION_MODE", "immediate").lower()
+        try:
+            mode = InterruptionMode(mode_raw)
+        except ValueError:
+            raise ConfigError(
+                "OMNIVOICE_INTERRUPTION_MODE: must be one of immediate, after_sentence, "
+                f"disabled; got {mode_raw!r}"
+            ) from None
+        max_s = env_int(env, "OMNIVOICE_MAX_SESSION_DURATION_S", 0, minimum=0, maximum=24 * 3600)
+        return cls(
+            agent_name=env_str(env, "OMNIVOICE_AGENT_NAME", DEFAULT_AGENT_NAME),
+            pipeline=PipelineSettings.from_env(env),
+            session=SessionOptions(
+                max_session_duration=timedelta(seconds=max_s), interruption_mode=mode
+            ),
+            join_timeout_s=env_int(env, "OMNIVOICE_JOIN_TIMEOUT_S", 60, minimum=1, maximum=3600),
+        )
+
+
+async def _call(handler: Callable[..., Any], *args: Any) -> None:
+    result = handler(*args)
+    if inspect.isawaitable(result):
+        await result
+
+
+class RoomAgent:
+    """Serves the participants of one connected room (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        room: rtc.Room,
+        settings: AgentSettings,
+        on_participant: ParticipantHandler | None = None,
+        on_session: SessionCallback | None = None,
+        llm_provider: LLMProvider | None = None,
+        until_idle: bool = True,
+        parts_factory: PartsFactory | None = None,
+    ) -> None:
+        self._room = room
+        self._settings = settings
+        self._llm_provider = llm_provider
+        self._parts_factory = parts_factory
+        self._until_idle = until_idle
+        self._on_participant = on_participant
+        self._on_session = on_session
+        self.sessions: dict[str, LiveKitSession] = {}
+        self._starting: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._changed = asyncio.Event()
+        self._stopping = False
+
+    def _eligible(self, p: rtc.RemoteParticipant) -> bool:
+        return p.kind in _SERVED_KINDS
+
+    def _on_connected(self, p: rtc.RemoteParticipant) -> None:
+        if (
+            self._stopping
+            or not self._eligible(p)
+            or p.identity in self.sessions
+            or p.identity in self._starting
+        ):
+            return
+        self._starting.add(p.identity)
+        task = asyncio.create_task(self._serve(p), name=f"omnivoice.serve.{p.identity}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_disconnected(self, _p: rtc.RemoteParticipant) -> None:
+        self._changed.set()
+
+    def _on_room_disconnected(self, *_: Any) -> None:
+        self._changed.set()
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic != CONTROL_TOPIC:
+            return
+        sender = packet.participant.identity if packet.participant is not None else ""
+        try:
+            command = decode_control(packet.data)
+        except ValueError as exc:
+            logger.warning("ignored control packet", extra={"sender": sender, "reason": str(exc)})
+            return
+        session = self.sessions.get(command.participant or sender)
+        if session is None and not command.participant and len(self.sessions) == 1:
+            session = next(iter(self.sessions.values()))
+        if session is None:
+            logger.warning(
+                "control packet for no session",
+                extra={"sender": sender, "participant": command.participant},
+            )
+            return
+        task = asyncio.create_task(self._apply(session, command), name="omnivoice.control")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _apply(self, session: LiveKitSession, command: ControlCommand) -> None:
+        try:
+            if command.type == "say":
+                await session.send_text(command.text)
+            elif command.type == "interrupt":
+                session.interrupt()
+            else:
+                await session.close()
+        except SessionClosedError:
+            logger.info("control command for a closed session", extra={"type": command.type})
+
+    async def _serve(self, p: rtc.RemoteParticipant) -> None:
+        try:
+            if self._on_participant is not None:
+                try:
+                    await _call(self._on_participant, participant_info(p, self._room.name))
+                except Exception as exc:  # noqa: BLE001 -- reason: a handler that raises rejects the participant (documented contract)
+                    logger.info(
+                        "participant rejected by handler",
+                        extra={"participant": p.identity, "reason": str(exc)},
+                    )
+                    return
+            parts = (
+                self._parts_factory()
+                if self._parts_factory is not None
+                else build_pipeline(self._settings.pipeline, llm_provider=self._llm_provider)
+            )
+            session = LiveKitSession(
+                room=self._room,
+                participant=p,
+                parts=parts,
+                options=self._settings.session,
+                relay_events=self._settings.relay_events,
+                primary=not self.sessions,
+                output_sample_rate_hz=self._settings.output_sample_rate_hz,
+            )
+            self.sessions[p.identity] = session
+            try:
+                await session.start()
+            except Exception:
+                await session.close()
+                raise
+            if self._on_session is not None:
+                await _call(self._on_session, session)
+            await session.wait_closed()
+        finally:
+            self._starting.discard(p.identity)
+            self.sessions.pop(p.identity, None)
+            self._changed.set()
+
+    def _idle(self) -> bool:
+        others = [p for p in self._room.remote_participants.values() if self._eligible(p)]
+        return not self.sessions and not self._starting and not others
+
+    async def run(self) -> None:
+        """Serve until idle after at least one participant (or join timeout), or stop()."""
+        self._room.on("participant_connected", self._on_connected)
+        self._room.on("participant_disconnected", self._on_disconnected)
+        self._room.on("disconnected", self._on_room_disconnected)
+        self._room.on("data_received", self._on_data)
+        try:
+            for p in list(self._room.remote_participants.values()):
+                self._on_connected(p)
+            served = False
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._settings.join_timeout_s
+            while not self._stopping and self._room.isconnected():
+                served = served or bool(self.sessions or self._starting)
+                if self._until_idle and self._idle() and (served or loop.time() >= deadline):
+                    return
+                self._changed.clear()
+                timeout = (
+                    None if served or not self._until_idle else max(0.0, deadline - loop.time())
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=timeout)
+        finally:
+            self._room.off("participant_connected", self._on_connected)
+            self._room.off("participant_disconnected", self._on_disconnected)
+            self._room.off("disconnected", self._on_room_disconnected)
+            self._room.off("data_received", self._on_data)
+            await self.aclose()
+
+    async def drain(self, *, timeout_s: float) -> None:
+        """Take no new participants; let running sessions end for up to ``timeout_s`` s."""
+        self._stopping = True
+        waits = [s.wait_closed() for s in list(self.sessions.values())]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits), timeout=timeout_s)
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every session and cancel what is still running."""
+        self._stopping = True
+        self._changed.set()
+        await asyncio.gather(
+            *(s.close() for s in list(self.sessions.values())), return_exceptions=True
+        )
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _stop_local_decoder() -> None:
+    await asyncio.to_thread(shutdown_decoder)  # joins the decoder process (blocking)
+
+
+async def run_job(ctx: Any, settings: AgentSettings) -> None:
+    """livekit-agents entrypoint body: connect, serve the room, then end the job."""
+    await ctx.connect()
+    if ctx.is_fake_job():  # console mode: no real room to relay events to
+        settings = replace(settings, relay_events=False)
+    logger.info("job connected", extra={"room": ctx.room.name, "agent_name": settings.agent_name})
+    agent = RoomAgent(room=ctx.room, settings=settings)
+    ctx.add_shutdown_callback(agent.aclose)
+    if settings.pipeline.mode is PipelineMode.LOCAL:
+        # one job per process: stop the STT decoder process so this one can exit
+        ctx.add_shutdown_callback(_stop_local_decoder)
+    await agent.run()
+    ctx.shutdown("no participants left")

@@ -1,0 +1,500 @@
+"""LiveKitSession: one conversation with one remote participant, on livekit-agents'
+AgentSession (implements :class:`~omnivoice_rtc.types.WebRTCSession`).
+
+The session subscribes to AgentSession events, maps them with
+:class:`~.event_map.EventMapper`, keeps transcript/metrics in
+:class:`~.event_map.SessionStats`, offers them through :meth:`events` (every call
+gets its own iterator that replays from the first event) and relays each one to the
+room on the ``omnivoice.events`` data topic (:mod:`.event_relay`).
+
+Interruption modes (``SessionOptions.interruption_mode``):
+
+* ``immediate``: the agent stops for good as soon as the user has spoken for 0.5 s (VAD;
+  livekit "vad" interruptions with ``resume_false_interruption`` off, no AEC warm-up).
+* ``after_sentence``: talking over the agent does nothing until the user's utterance
+  has been transcribed with at least 2 words (``min_words=2``, ``min_duration=1.0 s``):
+  the agent is interrupted after the user's sentence, not by a noise or "uh-huh".
+* ``disabled``: the agent always finishes (``interruption.enabled = False``).
+
+``max_session_duration`` > 0: when it elapses the agent says a goodbye (not
+interruptible, at most 10 s) and the session closes with reason ``max_duration``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import numpy as np
+from livekit import rtc
+from livekit.agents import Agent, AgentSession, room_io
+from livekit.agents.voice import events as lk
+from livekit.agents.voice.turn import TurnHandlingOptions
+
+from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.agent.event_map import EventMapper, SessionStats
+from omnivoice_rtc.agent.event_relay import EventRelay
+from omnivoice_rtc.agent.io_counters import CountingAudioInput, CountingAudioOutput
+from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.types import (
+    Event,
+    EventType,
+    InterruptionMode,
+    Metrics,
+    ParticipantInfo,
+    SessionOptions,
+    Turn,
+)
+
+__all__ = [
+    "CLOSE_TIMEOUT_S",
+    "GOODBYE_TEXT",
+    "LiveKitSession",
+    "interruption_settings",
+    "participant_info",
+]
+
+logger = logging.getLogger(__name__)
+
+GOODBYE_TEXT = "Our time is up. Goodbye!"
+CLOSE_TIMEOUT_S = 20.0  # s; safety bound on AgentSession close (its drain awaits every speech)
+_AUDIO_REPORT_INTERVAL_S = 1.0
+_HISTORY_LIMIT = 10_000
+
+
+def interruption_settings(mode: InterruptionMode) -> dict[str, Any]:
+    """livekit-agents ``turn_handling["interruption"]`` for an omnivoice InterruptionMode."""
+    if mode is InterruptionMode.DISABLED:
+        return {"enabled": False}
+    if mode is InterruptionMode.AFTER_SENTENCE:
+        return {"enabled": True, "mode": "vad", "min_words": 2, "min_duration": 1.0}
+    return {"enabled": True, "mode": "vad", "min_duration": 0.5, "resume_false_interruption": False}
+
+
+def participant_info(p: rtc.RemoteParticipant, room_name: str) -> ParticipantInfo:
+    kind = {
+        rtc.ParticipantKind.PARTICIPANT_KIND_SIP: "sip",
+        rtc.ParticipantKind.PARTICIPANT_KIND_AGENT: "agent",
+        rtc.ParticipantKind.PARTICIPANT_KIND_INGRESS: "ingress",
+        rtc.ParticipantKind.PARTICIPANT_KIND_EGRESS: "egress",
+    }.get(p.kind, "standard")
+
+    def text(value: object) -> str:  # console mode's mock participant has non-str fields
+        return value if isinstance(value, str) else ""
+
+    attributes = p.attributes if isinstance(p.attributes, dict) else {}
+    return ParticipantInfo(
+        identity=text(p.identity),
+        display_name=text(p.name),
+        room_name=room_name,
+        metadata=text(p.metadata),
+        attributes={str(k): str(v) for k, v in attributes.items()},
+        kind=kind,
+    )
+
+
+class LiveKitSession:
+    """A voice session with one remote participant of a connected ``rtc.Room``.
+
+    Create, then ``await start()``; ``await wait_closed()`` returns once the session
+    ended (participant left, close(), max duration, or unrecoverable provider errors).
+    """
+
+    def __init__(
+        self,
+        *,
+        room: rtc.Room,
+        participant: rtc.RemoteParticipant,
+        parts: PipelineParts,
+        options: SessionOptions | None = None,
+        relay_events: bool = True,
+        primary: bool = True,
+        output_sample_rate_hz: int = 24000,
+    ) -> None:
+        self._room = room
+        self._remote = participant
+        self._info = participant_info(participant, room.name)
+        self._parts = parts
+        self._options = options or SessionOptions()
+        self._primary = primary
+        self._output_rate = output_sample_rate_hz
+        self._id = f"{room.name}/{participant.identity}"
+        self._mapper = EventMapper()
+        self._stats = SessionStats()
+        self._history: list[Event] = []
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = asyncio.Event()
+        self._finishing = False
+        self._ended = False
+        self._close_reason = ""
+        self._session: AgentSession[None] | None = None
+        self._relay = (
+            EventRelay(
+                publisher=room.local_participant,
+                participant=participant.identity,
+                session_id=self._id,
+            )
+            if relay_events
+            else None
+        )
+
+    # -- WebRTCSession properties ---------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def participant(self) -> ParticipantInfo:
+        return self._info
+
+    @property
+    def room_name(self) -> str:
+        return self._room.name
+
+    @property
+    def agent_identity(self) -> str:
+        return self._room.local_participant.identity
+
+    @property
+    def start_time(self) -> datetime:
+        return datetime.fromtimestamp(self._stats.started_at, UTC)
+
+    @property
+    def duration(self) -> timedelta:
+        end = self._stats.ended_at if self._stats.ended_at is not None else time.time()
+        return timedelta(seconds=end - self._stats.started_at)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    @property
+    def agent_session(self) -> AgentSession[None] | None:
+        """The underlying livekit-agents AgentSession (None before start)."""
+        return self._session
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        parts = self._parts
+        opts = dict(parts.session_options)
+        turn_handling = dict(opts.pop("turn_handling", {}))
+        turn_handling["interruption"] = {
+            **turn_handling.get("interruption", {}),
+            **interruption_settings(self._options.interruption_mode),
+        }
+        opts.setdefault("aec_warmup_duration", None)
+        opts.setdefault("user_away_timeout", None)
+        session: AgentSession[None] = AgentSession(
+            stt=parts.stt,
+            llm=parts.llm,
+            tts=parts.tts,
+            vad=parts.vad,
+            tools=list(parts.tools),
+            turn_handling=cast(TurnHandlingOptions, turn_handling),
+            **opts,
+        )
+        self._session = session
+        session.on("user_state_changed", self._on_user_state)
+        session.on("agent_state_changed", self._on_agent_state)
+        session.on("user_input_transcribed", self._on_transcribed)
+        session.on("conversation_item_added", self._on_item)
+        session.on("function_tools_executed", self._on_tools)
+        session.on("metrics_collected", self._stats.on_metrics)
+        session.on("error", self._on_error)
+        session.on("close", self._on_close)
+        self._room.on("sip_dtmf_received", self._on_dtmf)
+        self._room.on("participant_disconnected", self._on_participant_left)
+        if self._relay is not None:
+            self._relay.start()
+        await session.start(
+            Agent(instructions=parts.instructions),
+            room=self._room,
+            room_options=room_io.RoomOptions(
+                participant_identity=self._remote.identity,
+                close_on_disconnect=True,
+                text_input=self._primary,
+                audio_output=room_io.AudioOutputOptions(
+                    sample_rate=self._output_rate,
+                    track_name=f"omnivoice-agent-{self._remote.identity}",
+                ),
+            ),
+            record=False,
+            session_host=False,
+        )
+        if session.input.audio is not None:
+            session.input.audio = CountingAudioInput(session.input.audio, self._stats)
+        if session.output.audio is not None:
+            session.output.audio = CountingAudioOutput(session.output.audio, self._stats)
+        self._emit(
+            Event(
+                type=EventType.SESSION_STARTED,
+                data={
+                    "participant": self._remote.identity,
+                    "room": self._room.name,
+                    "pipeline": parts.name,
+                    "interruption_mode": str(self._options.interruption_mode),
+                },
+            )
+        )
+        self._spawn(self._report_audio(), "omnivoice.audio_report")
+        limit = self._options.max_session_duration.total_seconds()
+        if limit > 0:
+            self._spawn(self._enforce_max_duration(limit), "omnivoice.max_duration")
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        """End the session (idempotent); returns once it is torn down, or after
+        ``CLOSE_TIMEOUT_S`` s with a warning if livekit-agents' close does not finish."""
+        if self._session is not None and not self._ended:
+            self._close_reason = self._close_reason or "user_initiated"
+            try:  # shielded: a timed-out close keeps running, its lock is not ours to break
+                await asyncio.wait_for(asyncio.shield(self._session.aclose()), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning(
+                    "agent session did not close in time; finishing without it",
+                    extra={"session": self._id, "timeout_s": CLOSE_TIMEOUT_S},
+                )
+        await self._finish()
+
+    async def aclose(self) -> None:
+        await self.close()
+
+    # -- WebRTCSession methods ------------------------------------------------------------
+    def events(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        index = 0
+        while True:
+            async with self._changed:
+                await self._changed.wait_for(functools.partial(self._has_news, index))
+                batch = self._history[index:]
+            for event in batch:
+                yield event
+                if event.type is EventType.SESSION_ENDED:
+                    return
+            index += len(batch)
+            if self._ended and index >= len(self._history):
+                return
+
+    def _has_news(self, index: int) -> bool:
+        return index < len(self._history) or self._ended
+
+    def transcript(self) -> list[Turn]:
+        return self._stats.transcript()
+
+    def metrics(self) -> Metrics:
+        return self._stats.metrics()
+
+    def _require_running(self) -> AgentSession[None]:
+        if self._session is None or self._ended:
+            raise SessionClosedError(f"session {self._id} is not running")
+        return self._session
+
+    async def send_text(self, text: str) -> None:
+        """A user turn from text (bypasses STT); the agent answers it by voice."""
+        if not text.strip():
+            raise ValueError("send_text: text must not be empty")
+        session = self._require_running()
+        self._emit(
+            Event(
+                type=EventType.USER_TRANSCRIPT, data={"text": text, "final": True, "source": "text"}
+            )
+        )
+        session.generate_reply(user_input=text)
+
+    async def send_audio(
+        self, samples: Sequence[int] | bytes, *, sample_rate_hz: int = 24000
+    ) -> None:
+        """Play PCM16 mono audio (``bytes`` little-endian, or a sequence of int samples)
+        at ``sample_rate_hz`` Hz to the participant, queued like agent speech."""
+        session = self._require_running()
+        if isinstance(samples, bytes | bytearray):
+            if len(samples) % 2:
+                raise ValueError("send_audio: PCM16 bytes must have an even length")
+            pcm = np.frombuffer(samples, dtype="<i2")
+        else:
+            pcm = np.asarray(samples, dtype=np.int64)
+            if pcm.size and (pcm.min() < -32768 or pcm.max() > 32767):
+                raise ValueError("send_audio: samples must be within -32768..32767")
+            pcm = pcm.astype("<i2")
+        if pcm.size == 0:
+            return
+        frame_len = sample_rate_hz // 50  # 20 ms frames
+
+        async def frames() -> AsyncIterable[rtc.AudioFrame]:
+            for start in range(0, pcm.size, frame_len):
+                chunk = pcm[start : start + frame_len]
+                yield rtc.AudioFrame(chunk.tobytes(), sample_rate_hz, 1, chunk.size)
+
+        handle = session.say("", audio=frames(), add_to_chat_ctx=False)
+        await handle.wait_for_playout()
+
+    def interrupt(self) -> None:
+        """Stop the agent's current speech now (no-op when it is silent or closed)."""
+        if self._session is None or self._ended:
+            return
+        try:
+            self._session.interrupt(force=True)
+        except RuntimeError as exc:
+            logger.debug("interrupt ignored", extra={"reason": str(exc)})
+
+    # -- event handlers -------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        if self._ended:
+            return
+        self._stats.on_event(event)
+        if len(self._history) < _HISTORY_LIMIT or event.type is EventType.SESSION_ENDED:
+            self._history.append(event)
+        if self._relay is not None:
+            self._relay.publish(event)
+        self._spawn(self._notify(), "omnivoice.notify")
+        if event.type is EventType.SESSION_ENDED:
+            self._ended = True
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _emit_all(self, events: list[Event]) -> None:
+        for event in events:
+            self._emit(event)
+
+    def _on_user_state(self, ev: lk.UserStateChangedEvent) -> None:
+        self._emit_all(self._mapper.user_state(ev))
+
+    def _on_agent_state(self, ev: lk.AgentStateChangedEvent) -> None:
+        self._emit_all(self._mapper.agent_state(ev))
+
+    def _on_transcribed(self, ev: lk.UserInputTranscribedEvent) -> None:
+        self._emit_all(self._mapper.user_transcribed(ev))
+
+    def _on_item(self, ev: lk.ConversationItemAddedEvent) -> None:
+        self._stats.on_conversation_item(ev)
+        self._emit_all(self._mapper.conversation_item(ev))
+
+    def _on_tools(self, ev: lk.FunctionToolsExecutedEvent) -> None:
+        self._stats.on_tools_executed(ev)
+        self._emit_all(self._mapper.tools_executed(ev))
+
+    def _on_error(self, ev: lk.ErrorEvent) -> None:
+        self._emit_all(self._mapper.error(ev))
+
+    def _on_dtmf(self, ev: rtc.SipDTMF) -> None:
+        if ev.participant is not None and ev.participant.identity != self._remote.identity:
+            return
+        self._emit(EventMapper.dtmf(ev.digit))
+
+    def _on_participant_left(self, p: rtc.RemoteParticipant) -> None:
+        if p.identity == self._remote.identity and not self._finishing:
+            self._spawn(self._close_if_stuck(), "omnivoice.close_watchdog")
+
+    async def _close_if_stuck(self) -> None:
+        """livekit closes the session on disconnect; make sure it ends (so does the job)."""
+        try:
+            await asyncio.wait_for(self._closed.wait(), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning(
+                "session still open after its participant left; closing it",
+                extra={"session": self._id, "timeout_s": CLOSE_TIMEOUT_S},
+            )
+            await self.close()
+
+    def _on_close(self, ev: lk.CloseEvent) -> None:
+        reason = self._close_reason or ev.reason.value
+        self._stats.close(ended_at=ev.created_at)
+        data = {
+            "reason": reason,
+            "metrics": self._stats.metrics().to_dict(),
+            "transcript": [turn.to_dict() for turn in self._stats.transcript()],
+        }
+        error = None
+        if ev.error is not None:
+            inner = getattr(ev.error, "error", None)
+            error = str(inner) if inner is not None else str(ev.error)
+        self._emit(Event(type=EventType.SESSION_ENDED, data=data, error=error))
+        self._spawn(self._finish(), "omnivoice.finish")
+
+    # -- owned tasks ----------------------------------------------------------------------
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _report_audio(self) -> None:
+        last_in = last_out = 0
+        while not self._ended:
+            await asyncio.sleep(_AUDIO_REPORT_INTERVAL_S)
+            received, sent = self._stats.audio_bytes_received, self._stats.audio_bytes_sent
+            if received > last_in:
+                self._emit(
+                    Event(
+                        type=EventType.AUDIO_RECEIVED,
+                        data={"bytes": received - last_in, "total_bytes": received},
+                    )
+                )
+            if sent > last_out:
+                self._emit(
+                    Event(
+                        type=EventType.AUDIO_SENT,
+                        data={"bytes": sent - last_out, "total_bytes": sent},
+                    )
+                )
+            last_in, last_out = received, sent
+
+    async def _enforce_max_duration(self, limit_s: float) -> None:
+        await asyncio.sleep(limit_s)
+        if self._session is None or self._ended:
+            return
+        self._close_reason = "max_duration"
+        with contextlib.suppress(RuntimeError):
+            self._session.interrupt(force=True)
+        try:
+            handle = self._session.say(GOODBYE_TEXT, allow_interruptions=False)
+            await asyncio.wait_for(handle.wait_for_playout(), timeout=10.0)
+        except (RuntimeError, TimeoutError) as exc:
+            logger.warning("goodbye not played before closing", extra={"error": str(exc)})
+        self._spawn(self.close(), "omnivoice.max_duration_close")
+
+    async def _finish(self) -> None:
+        if self._finishing:
+            await self._closed.wait()
+            return
+        self._finishing = True
+        current = asyncio.current_task()
+        self._room.off("sip_dtmf_received", self._on_dtmf)
+        self._room.off("participant_disconnected", self._on_participant_left)
+        if not self._ended:  # torn down without a close event (e.g. start failed)
+            self._stats.close()
+            self._emit(
+                Event(
+                    type=EventType.SESSION_ENDED,
+                    data={
+                        "reason": self._close_reason or "error",
+                        "metrics": self._stats.metrics().to_dict(),
+                        "transcript": [t.to_dict() for t in self._stats.transcript()],
+                    },
+                )
+            )
+        await self._notify()
+        if self._relay is not None:
+            await self._relay.aclose()
+        others = [t for t in self._tasks if t is not current]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        self._closed.set()
+
+    def pending_tasks(self) -> list[asyncio.Task[Any]]:
+        """Tasks this session still owns (empty once closed; tests assert it)."""
+        current = asyncio.current_task()
+        return [t for t in self._tasks if not t.done() and t is not current]

@@ -1,0 +1,151 @@
+"""The two data topics the agent and the processes that observe a call share.
+
+``omnivoice.events`` (agent -> room): Relay session events to the room as JSON data packets on topic ``omnivoice.events``.
+
+Out-of-process observers (the phone shim, the browser page, tests) subscribe to the
+room's data and see every session the agent runs there.
+
+Wire format (one reliable data packet per event, sent to every participant)::
+
+    {"type": "user_transcript",                  # EventType value
+     "timestamp": "2026-11-24T10:00:00.123Z",    # RFC 3339, UTC
+     "data": {...},                               # optional, per type (docs/sessions.md)
+     "error": "...",                              # optional, error message
+     "participant": "web-3f2a",                   # identity of the session's user
+     "session_id": "RM_x/web-3f2a"}               # LiveKitSession.id
+
+``session_ended`` data is ``{"reason": str, "metrics": Metrics.to_dict(),
+"transcript": [Turn.to_dict(), ...]}``; when the packet would exceed
+:data:`MAX_PAYLOAD_BYTES` the oldest turns are dropped and ``"transcript_truncated":
+true`` is added.
+
+``omnivoice.control`` (room -> agent): Commands to the agent over the room: data topic ``omnivoice.control``.
+
+Processes that do not hold the session object (the carrier shims, SIP call control,
+a browser) steer it by publishing one reliable data packet per command::
+
+    {"type": "say", "text": "What is my balance?", "participant": "caller-1"}
+    {"type": "interrupt", "participant": "caller-1"}
+    {"type": "close", "participant": "caller-1"}
+
+* ``say``: a user turn from text, bypassing STT (``LiveKitSession.send_text``); the agent
+  answers it by voice. ``text`` is required and non-empty.
+* ``interrupt``: stop the agent's current speech (``LiveKitSession.interrupt``).
+* ``close``: end that session (``LiveKitSession.close``).
+
+``participant`` (optional) is the identity of the session's user. When it is absent the
+command is for the sender's own session; when the sender has none and the room has
+exactly one session, for that one. Malformed packets are logged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from omnivoice_rtc.types import Event
+
+__all__ = [
+    "CONTROL_TOPIC",
+    "EVENTS_TOPIC",
+    "MAX_PAYLOAD_BYTES",
+    "ControlCommand",
+    "decode_control",
+    "decode_event_packet",
+    "encode_control",
+    "encode_event",
+]
+
+EVENTS_TOPIC: Final = "omnivoice.events"
+CONTROL_TOPIC: Final = "omnivoice.control"
+MAX_PAYLOAD_BYTES: Final = 14_000
+"""Keep packets under LiveKit's ~15 KiB reliable data packet guidance."""
+
+# --------------------------------------------------------------------------- events
+
+
+def encode_event(event: Event, *, participant: str, session_id: str) -> bytes:
+    """The JSON packet for ``event`` (UTF-8), shrunk to fit :data:`MAX_PAYLOAD_BYTES`."""
+    body: dict[str, Any] = event.to_dict()
+    body["participant"] = participant
+    body["session_id"] = session_id
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    data = body.get("data")
+    if len(raw) <= MAX_PAYLOAD_BYTES or not isinstance(data, dict) or "transcript" not in data:
+        return raw
+    turns = list(data["transcript"])
+    while turns and len(raw) > MAX_PAYLOAD_BYTES:
+        turns.pop(0)
+        body["data"] = {**data, "transcript": turns, "transcript_truncated": True}
+        raw = json.dumps(body, separators=(",", ":")).encode()
+    return raw
+
+
+def decode_event_packet(payload: bytes | str) -> tuple[Event, str, str]:
+    """Parse a packet back into (Event, participant identity, session id); ValueError if bad."""
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"omnivoice.events packet: invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ValueError("omnivoice.events packet: expected a JSON object")
+    participant = body.pop("participant", "")
+    session_id = body.pop("session_id", "")
+    if not isinstance(participant, str) or not isinstance(session_id, str):
+        raise ValueError("omnivoice.events packet: participant and session_id must be strings")
+    return Event.from_dict(body), participant, session_id
+
+
+# --------------------------------------------------------------------------- control
+
+
+CommandType = Literal["say", "interrupt", "close"]
+_TYPES: Final = ("say", "interrupt", "close")
+
+
+@dataclass(frozen=True, slots=True)
+class ControlCommand:
+    """One decoded command; ``participant`` is "" when the packet named none."""
+
+    type: CommandType
+    text: str = ""
+    participant: str = ""
+
+
+def encode_control(command: ControlCommand) -> bytes:
+    """The UTF-8 JSON packet for ``command`` (ValueError for an empty ``say`` text)."""
+    if command.type not in _TYPES:
+        raise ValueError(
+            f"control command type: must be one of {', '.join(_TYPES)}; got {command.type!r}"
+        )
+    if command.type == "say" and not command.text.strip():
+        raise ValueError("control command 'say': text must not be empty")
+    body: dict[str, str] = {"type": command.type}
+    if command.type == "say":
+        body["text"] = command.text
+    if command.participant:
+        body["participant"] = command.participant
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_control(payload: bytes | str) -> ControlCommand:
+    """Parse a control packet; ValueError with the reason when it is malformed."""
+    try:
+        body = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"omnivoice.control packet: invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ValueError("omnivoice.control packet: expected a JSON object")
+    kind = body.get("type")
+    if kind not in _TYPES:
+        raise ValueError(
+            f"omnivoice.control packet: type must be one of {', '.join(_TYPES)}; got {kind!r}"
+        )
+    participant = body.get("participant", "")
+    if not isinstance(participant, str):
+        raise ValueError("omnivoice.control packet: participant must be a string")
+    text = body.get("text", "")
+    if kind == "say" and (not isinstance(text, str) or not text.strip()):
+        raise ValueError("omnivoice.control packet: 'say' needs a non-empty string 'text'")
+    return ControlCommand(type=kind, text=text if kind == "say" else "", participant=participant)

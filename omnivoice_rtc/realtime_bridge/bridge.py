@@ -1,0 +1,489 @@
+"""RealtimeBridge: telephony audio <-> a livekit-agents realtime model session, no room needed.
+
+Port of the Go ``RealtimeBridge``. Inbound telephony frames (e.g. μ-law 8 kHz from Twilio) are
+converted in one call each to the model's PCM16 input format and pushed into
+``RealtimeModel.session()``; the model's reply audio is converted back to the telephony format
+and delivered as 20 ms frames through :meth:`RealtimeBridge.audio_out`. The bridge reports Go
+``Event`` s, keeps the transcript (``Turn`` s) and ``Metrics``.
+
+Events (``Event.data``): ``session_started``; ``user_speech_start``; ``user_speech_end``
+``{"duration_ms"}``; ``user_transcript`` ``{"text", "final": True}``; ``agent_thinking``;
+``agent_speech_start``; ``agent_transcript`` ``{"text", "interrupted"}``; ``agent_speech_end``
+``{"duration_ms"}``; ``tool_call`` (a ``ToolCall`` as JSON); ``interruption`` ``{"text"}``;
+``error`` ``{"source": "realtime", "recoverable"}`` with ``Event.error``; ``session_ended``.
+Per-frame ``audio_received``/``audio_sent`` events are not emitted (they would be 100 a
+second); the byte counts are in :meth:`RealtimeBridge.metrics`.
+
+Queues: ``audio_out`` holds at most ``BridgeConfig.buffer_size`` frames and drops the oldest
+when its reader falls behind (late audio is worse than lost audio on a call); ``events``
+holds at most 1,000 events, also dropping the oldest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Self
+
+from livekit import rtc
+from livekit.agents import llm
+
+from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.audio.converter import StreamConverter
+from omnivoice_rtc.audio.format import GEMINI_INPUT, OPENAI, TWILIO, AudioEncoding, AudioFormat
+from omnivoice_rtc.realtime_bridge._stats import BridgeStats
+from omnivoice_rtc.types import (
+    BridgeConfig,
+    Event,
+    EventType,
+    Metrics,
+    ProcessConfig,
+    ToolCall,
+    Turn,
+)
+from omnivoice_rtc.types.config import FunctionCallHandler
+
+__all__ = ["RealtimeBridge"]
+
+logger = logging.getLogger(__name__)
+
+_EVENT_QUEUE_MAX = 1000
+_END = object()
+
+
+def _queue_put_drop_oldest(queue: asyncio.Queue[Any], item: Any) -> bool:
+    """Put without blocking; when full, drop the oldest item first. True if one was dropped."""
+    dropped = False
+    while True:
+        try:
+            queue.put_nowait(item)
+            return dropped
+        except asyncio.QueueFull:
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()
+                dropped = True
+
+
+class RealtimeBridge:
+    """Bridges one telephony audio stream with one realtime model session.
+
+    ``config.provider`` is a livekit-agents ``llm.RealtimeModel`` (owned by the caller: the
+    bridge closes its session, never the model). ``config.to_format`` is the model's input
+    format (PCM16); the reply audio is converted from whatever rate the model sends.
+    ``on_function_call(call_id, name, arguments_json)`` (sync or async) answers the
+    functions of ``config.process_config``; without it function calls are reported as
+    ``tool_call`` events and answered with an error so the model carries on.
+    """
+
+    def __init__(
+        self, *, config: BridgeConfig, on_function_call: FunctionCallHandler | None = None
+    ) -> None:
+        if not isinstance(config.provider, llm.RealtimeModel):
+            raise ValueError(
+                "BridgeConfig.provider: expected a livekit.agents.llm.RealtimeModel, got "
+                f"{type(config.provider).__name__}"
+            )
+        if config.to_format.encoding is not AudioEncoding.PCM16:
+            raise ValueError(
+                "BridgeConfig.to_format: a realtime model takes PCM16 little-endian, got "
+                f"{config.to_format.encoding}"
+            )
+        self.config = config
+        self._on_function_call = on_function_call
+        self._inbound = StreamConverter(from_format=config.from_format, to_format=config.to_format)
+        self._outbound: dict[int, StreamConverter] = {}
+        self._out_frame_bytes = config.from_format.frame_bytes(20)
+        self._audio_out: asyncio.Queue[bytes | object] = asyncio.Queue(config.buffer_size)
+        self._events: asyncio.Queue[Event | object] = asyncio.Queue(_EVENT_QUEUE_MAX)
+        self._stats = BridgeStats()
+        self._session: llm.RealtimeSession[Any] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._generating = 0  # replies in progress
+        self._interrupted_generation: set[int] = set()
+        self._generation_seq = 0
+        self._closed = False
+        self._frames_dropped = 0
+
+    # -- Go constructors ------------------------------------------------------------------
+
+    @classmethod
+    def for_twilio(
+        cls, provider: llm.RealtimeModel, process_config: ProcessConfig | None = None
+    ) -> Self:
+        """Twilio (μ-law 8 kHz) <-> OpenAI Realtime (PCM16 24 kHz)."""
+        return cls(
+            config=BridgeConfig(
+                provider=provider,
+                process_config=process_config or ProcessConfig(),
+                from_format=TWILIO,
+                to_format=OPENAI,
+            )
+        )
+
+    @classmethod
+    def for_twilio_gemini(
+        cls, provider: llm.RealtimeModel, process_config: ProcessConfig | None = None
+    ) -> Self:
+        """Twilio (μ-law 8 kHz) <-> Gemini Live (PCM16 16 kHz in, 24 kHz out)."""
+        return cls(
+            config=BridgeConfig(
+                provider=provider,
+                process_config=process_config or ProcessConfig(),
+                from_format=TWILIO,
+                to_format=GEMINI_INPUT,
+            )
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the model session, apply instructions and functions, emit session_started."""
+        if self._closed:
+            raise SessionClosedError("RealtimeBridge.start: the bridge is closed")
+        if self._session is not None:
+            raise RuntimeError("RealtimeBridge.start: already started")
+        session = self.config.provider.session()
+        self._session = session
+        session.on("input_speech_started", self._on_speech_started)
+        session.on("input_speech_stopped", self._on_speech_stopped)
+        session.on("input_audio_transcription_completed", self._on_user_transcript)
+        session.on("generation_created", self._on_generation)
+        session.on("metrics_collected", self._on_metrics)
+        session.on("error", self._on_error)
+        pc = self.config.process_config
+        if pc.instructions:
+            await session.update_instructions(pc.instructions)
+        if pc.functions:
+            await session.update_tools([self._declared_tool(f.name) for f in pc.functions])
+        now = time.time()
+        self._stats.started_at = now
+        self._emit(EventType.SESSION_STARTED, now)
+
+    async def aclose(self) -> None:
+        """Close the model session, cancel the bridge's tasks, end both iterators."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        session, self._session = self._session, None
+        if session is not None:
+            await session.aclose()
+        now = time.time()
+        self._stats.ended_at = now
+        self._emit(EventType.SESSION_ENDED, now)
+        _queue_put_drop_oldest(self._events, _END)
+        _queue_put_drop_oldest(self._audio_out, _END)
+
+    close = aclose
+    """Go ``Close``: an alias of :meth:`aclose` (a coroutine)."""
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- audio ------------------------------------------------------------------------------
+
+    def send_audio(self, audio: bytes | bytearray | memoryview) -> None:
+        """Convert one telephony frame (``config.from_format``) and push it to the model.
+
+        Raises SessionClosedError before :meth:`start` or after :meth:`aclose`, ValueError
+        for a malformed frame (e.g. odd length for PCM16).
+        """
+        session = self._session
+        if session is None or self._closed:
+            raise SessionClosedError("RealtimeBridge.send_audio: the bridge is not running")
+        pcm = self._inbound.process(audio)
+        self._stats.audio_bytes_received += len(audio)
+        if pcm:
+            session.push_audio(
+                rtc.AudioFrame(pcm, self.config.to_format.sample_rate, 1, len(pcm) // 2)
+            )
+
+    async def audio_out(self) -> AsyncIterator[bytes]:
+        """Reply audio in ``config.from_format``, 20 ms per item; ends when the bridge closes."""
+        while True:
+            item = await self._audio_out.get()
+            if item is _END:
+                return
+            assert isinstance(item, bytes)  # reason: only bytes and _END are queued
+            yield item
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Session events in order; ends after ``session_ended``."""
+        while True:
+            item = await self._events.get()
+            if item is _END:
+                return
+            assert isinstance(item, Event)  # reason: only Event and _END are queued
+            yield item
+
+    def transcript(self) -> list[Turn]:
+        """The conversation so far (a copy)."""
+        return list(self._stats.turns)
+
+    def metrics(self) -> Metrics:
+        """Counters and latencies (ms) so far."""
+        return self._stats.metrics()
+
+    def interrupt(self) -> None:
+        """Cancel the agent's current reply and drop its queued audio (Go ``Interrupt``)."""
+        session = self._session
+        if session is None or self._closed:
+            return
+        had_audio = self._clear_audio_out()
+        if self._generating or had_audio:
+            self._interrupted_generation.add(self._generation_seq)
+            self._stats.interruptions += 1
+            self._emit(EventType.INTERRUPTION, time.time(), {"text": ""})
+        session.interrupt()
+
+    # -- session events -------------------------------------------------------------------
+
+    def _on_speech_started(self, _ev: llm.InputSpeechStartedEvent) -> None:
+        now = time.time()
+        self._stats.user_speech_started(now)
+        self._emit(EventType.USER_SPEECH_START, now)
+        if self._generating or not self._audio_out.empty():
+            self.interrupt()  # barge-in
+
+    def _on_speech_stopped(self, _ev: llm.InputSpeechStoppedEvent) -> None:
+        now = time.time()
+        duration = self._stats.user_speech_stopped(now)
+        self._emit(EventType.USER_SPEECH_END, now, {"duration_ms": round(duration * 1000)})
+
+    def _on_user_transcript(self, ev: llm.InputTranscriptionCompleted) -> None:
+        text = ev.transcript.strip()
+        if not ev.is_final or not text:
+            return
+        self._stats.user_turn(text, 0.0)
+        self._emit(EventType.USER_TRANSCRIPT, time.time(), {"text": text, "final": True})
+        logger.debug("user transcript", extra={"transcript": text})
+
+    def _on_metrics(self, ev: Any) -> None:
+        ttft = getattr(ev, "ttft", None)
+        if getattr(ev, "type", "") == "realtime_model_metrics" and isinstance(ttft, float):
+            self._stats.llm_ttft(ttft)
+
+    def _on_error(self, ev: llm.RealtimeModelError) -> None:
+        self._stats.errors += 1
+        self._emit(
+            EventType.ERROR,
+            ev.timestamp,
+            {"source": "realtime", "recoverable": ev.recoverable},
+            error=str(ev.error) or type(ev.error).__name__,
+        )
+        logger.warning("realtime model error", extra={"error": repr(ev.error)})
+
+    def _on_generation(self, ev: llm.GenerationCreatedEvent) -> None:
+        if self._closed:
+            return
+        self._generation_seq += 1
+        self._generating += 1
+        self._emit(EventType.AGENT_THINKING, time.time())
+        self._spawn(self._run_generation(ev, self._generation_seq))
+
+    # -- replies ----------------------------------------------------------------------------
+
+    async def _run_generation(self, ev: llm.GenerationCreatedEvent, seq: int) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._run_functions(ev))
+                async for message in ev.message_stream:
+                    group.create_task(self._run_message(message, seq))
+        finally:
+            self._generating -= 1
+
+    async def _run_message(self, message: llm.MessageGeneration, seq: int) -> None:
+        text_parts: list[str] = []
+
+        async def collect_text() -> None:
+            async for delta in message.text_stream:
+                text_parts.append(str(delta))
+
+        text_task = asyncio.create_task(collect_text())
+        try:
+            samples, rate = await self._forward_audio(message.audio_stream, seq)
+        finally:
+            await text_task
+        text = "".join(text_parts).strip()
+        interrupted = seq in self._interrupted_generation
+        duration_s = samples / rate if rate else 0.0
+        now = time.time()
+        if samples:
+            self._emit(EventType.AGENT_SPEECH_END, now, {"duration_ms": round(duration_s * 1000)})
+        if text or samples:
+            self._stats.agent_turn(text, duration_s)
+            self._emit(EventType.AGENT_TRANSCRIPT, now, {"text": text, "interrupted": interrupted})
+            logger.debug("agent transcript", extra={"transcript": text})
+
+    async def _forward_audio(
+        self, frames: AsyncIterator[rtc.AudioFrame] | Any, seq: int
+    ) -> tuple[int, int]:
+        """Convert reply frames to telephony 20 ms frames; returns (samples, rate in Hz)."""
+        samples = 0
+        rate = 0
+        pending = bytearray()
+        converter: StreamConverter | None = None
+        async for frame in frames:
+            if seq in self._interrupted_generation:
+                continue  # drain without playing
+            if converter is None or frame.sample_rate != rate:
+                rate = frame.sample_rate
+                converter = self._outbound_converter(rate)
+                converter.reset()
+            if samples == 0:
+                now = time.time()
+                self._stats.first_agent_audio(now)
+                self._emit(EventType.AGENT_SPEECH_START, now)
+            samples += frame.samples_per_channel
+            pending += converter.process(frame.data)
+            self._push_out(pending, final=False)
+        if converter is not None and seq not in self._interrupted_generation:
+            pending += converter.flush()
+            self._push_out(pending, final=True)
+        return samples, rate
+
+    def _push_out(self, pending: bytearray, *, final: bool) -> None:
+        size = self._out_frame_bytes
+        while len(pending) >= size or (final and pending):
+            chunk = bytes(pending[:size])
+            del pending[:size]
+            self._stats.audio_bytes_sent += len(chunk)
+            if _queue_put_drop_oldest(self._audio_out, chunk):
+                self._frames_dropped += 1
+                if self._frames_dropped in (1, 100, 1000):
+                    logger.warning(
+                        "audio_out reader is behind; dropped oldest frames",
+                        extra={"dropped": self._frames_dropped},
+                    )
+
+    def _outbound_converter(self, rate: int) -> StreamConverter:
+        conv = self._outbound.get(rate)
+        if conv is None:
+            conv = StreamConverter(
+                from_format=AudioFormat(AudioEncoding.PCM16, rate),
+                to_format=self.config.from_format,
+            )
+            self._outbound[rate] = conv
+        return conv
+
+    def _clear_audio_out(self) -> bool:
+        had = False
+        while True:
+            try:
+                item = self._audio_out.get_nowait()
+            except asyncio.QueueEmpty:
+                return had
+            if item is _END:  # keep the end marker
+                self._audio_out.put_nowait(item)
+                return had
+            had = True
+
+    # -- functions --------------------------------------------------------------------------
+
+    def _declared_tool(self, name: str) -> llm.RawFunctionTool[Any, Any]:
+        decl = next(f for f in self.config.process_config.functions if f.name == name)
+        schema = {
+            "name": decl.name,
+            "description": decl.description,
+            "parameters": dict(decl.parameters or {"type": "object", "properties": {}}),
+        }
+
+        async def not_called_here(raw_arguments: dict[str, object]) -> str:
+            raise llm.ToolError("executed by RealtimeBridge")  # the bridge runs calls itself
+
+        return llm.function_tool(not_called_here, raw_schema=schema)
+
+    async def _run_functions(self, ev: llm.GenerationCreatedEvent) -> None:
+        outputs: list[llm.FunctionCallOutput] = []
+        async for call in ev.function_stream:
+            outputs.append(await self._call_function(call))
+        session = self._session
+        if outputs and session is not None and not self._closed:
+            chat_ctx = session.chat_ctx.copy()
+            chat_ctx.items.extend(outputs)
+            await session.update_chat_ctx(chat_ctx)
+            try:
+                await session.generate_reply()
+            except llm.RealtimeError as exc:
+                self._stats.errors += 1
+                self._emit(
+                    EventType.ERROR,
+                    time.time(),
+                    {"source": "realtime", "recoverable": True},
+                    error=f"reply after function call failed: {exc}",
+                )
+
+    async def _call_function(self, call: llm.FunctionCall) -> llm.FunctionCallOutput:
+        started = time.monotonic()
+        error = ""
+        result = ""
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError:
+            arguments = {}
+            error = "arguments are not valid JSON"
+        handler = self._on_function_call
+        if not error and handler is None:
+            error = "no function handler configured"
+        if not error and handler is not None:
+            try:
+                value = handler(call.call_id, call.name, call.arguments or "{}")
+                if inspect.isawaitable(value):
+                    value = await value
+                result = value if isinstance(value, str) else json.dumps(value, default=str)
+            except Exception as exc:  # noqa: BLE001 - reason: reported to the model and as an event
+                error = f"{type(exc).__name__}: {exc}"
+                logger.warning("function call failed", extra={"function": call.name})
+        record = ToolCall(
+            name=call.name,
+            arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
+            result=result,
+            error=error,
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+        self._stats.tool_call(record)
+        self._emit(EventType.TOOL_CALL, time.time(), record.to_dict())
+        return llm.FunctionCallOutput(
+            call_id=call.call_id, name=call.name, output=error or result, is_error=bool(error)
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _emit(
+        self, kind: EventType, now: float, data: Any = None, *, error: str | None = None
+    ) -> None:
+        event = Event(type=kind, timestamp=BridgeStats.timestamp(now), data=data, error=error)
+        if _queue_put_drop_oldest(self._events, event):
+            logger.warning("events reader is behind; dropped the oldest event")
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._stats.errors += 1
+            self._emit(
+                EventType.ERROR,
+                time.time(),
+                {"source": "bridge", "recoverable": True},
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            logger.error("bridge reply task failed", exc_info=exc)

@@ -1,0 +1,314 @@
+"""What every call room has, whichever participant carries the media.
+
+:class:`CallRoomBase` creates the room with our agent dispatched, mints the caller's token,
+deletes the room, and tracks the agent (identity, ``lk.agent.state``, DTMF, events, leaving)
+from plain identities and attributes. Two subclasses carry the media:
+:class:`~omnivoice_rtc.shim.rtc_call_room.CallRoom` (livekit rtc in this process) and
+:class:`~omnivoice_rtc.shim.native_call_room.NativeCallRoom` (the ``omnivoice-media`` process).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from livekit import api
+
+from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, decode_event_packet
+from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.types import Event, EventType
+
+__all__ = [
+    "AGENT_STATE_ATTRIBUTE",
+    "EVENTS_TOPIC",
+    "CallRoomBase",
+    "CallRoomSpec",
+    "RoomAudioOptions",
+    "RoomCallbacks",
+    "call_participant_identity",
+    "call_room_name",
+    "dtmf_code",
+]
+
+logger = logging.getLogger(__name__)
+
+AGENT_STATE_ATTRIBUTE: Final = "lk.agent.state"
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_MAX_ID_CHARS: Final = 64
+
+_DTMF_CODES: Final[dict[str, int]] = {
+    **{str(d): d for d in range(10)},
+    "*": 10,
+    "#": 11,
+    "A": 12,
+    "B": 13,
+    "C": 14,
+    "D": 15,
+}
+
+
+def _sanitise(value: str) -> str:
+    cleaned = _NAME_UNSAFE.sub("-", value).strip("-")[:_MAX_ID_CHARS]
+    if not cleaned:
+        raise ValueError(f"call id {value!r} has no usable characters")
+    return cleaned
+
+
+def call_room_name(carrier: str, call_id: str) -> str:
+    """``call-<carrier>-<id>`` with anything outside ``[A-Za-z0-9_-]`` replaced by ``-``."""
+    return f"call-{_sanitise(carrier)}-{_sanitise(call_id)}"
+
+
+def call_participant_identity(carrier: str, call_id: str) -> str:
+    """``pstn-<carrier>-<id>``: the caller's identity in the room (derived from the call,
+    never chosen by the caller, so it cannot replace someone else)."""
+    return f"pstn-{_sanitise(carrier)}-{_sanitise(call_id)}"
+
+
+def dtmf_code(digit: str) -> int:
+    """RFC 4733 event code of a DTMF digit (``0``-``9``, ``*``, ``#``, ``A``-``D``)."""
+    try:
+        return _DTMF_CODES[digit.upper()]
+    except KeyError:
+        raise ValueError(f"invalid DTMF digit {digit!r}") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomAudioOptions:
+    """Audio rates (Hz) and sizes at the room boundary."""
+
+    publish_rate_hz: int = 8000
+    """Rate of the caller's audio as published (the carrier's rate avoids a second resampler)."""
+    subscribe_rate_hz: int = 8000
+    """Rate the agent's audio is delivered at (livekit rtc resamples from 48 kHz)."""
+    frame_ms: int = 20
+    """Agent audio frame size delivered to the callback (ms)."""
+    source_queue_ms: int = 0
+    """livekit AudioSource queue (ms). 0 = direct capture (10 ms frames straight to WebRTC).
+    A queue is a fixed-clock pacer: once a backlog forms (e.g. audio arriving before the
+    track is sending) it never drains; measured +120 ms p50 for 100 ms (docs/benchmarks.md)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class RoomCallbacks:
+    """What the room tells its owner. All are called on the event loop; keep them quick."""
+
+    on_agent_audio: Callable[[bytes], None] = lambda pcm: None
+    """One frame of the agent's audio, PCM16 at ``subscribe_rate_hz``."""
+    on_agent_dtmf: Callable[[str], None] = lambda digit: None
+    """The agent sent a DTMF digit (``publish_dtmf``) for the caller's line."""
+    on_event: Callable[[Event], None] = lambda event: None
+    """An ``omnivoice.events`` event from the agent."""
+    on_agent_state: Callable[[str, str], None] = lambda old, new: None
+    """``lk.agent.state`` changed (old, new)."""
+    on_agent_left: Callable[[], None] = lambda: None
+    """The agent participant left the room (or never joined in time)."""
+    on_disconnected: Callable[[], None] = lambda: None
+    """Our own connection to the room ended."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRoomSpec:
+    """Which room, who joins it as the caller, and which agent is dispatched into it."""
+
+    livekit: LiveKitSettings
+    room_name: str
+    identity: str
+    attributes: dict[str, str]
+    """The caller participant's attributes (carrier, call_id, from, to, direction)."""
+    agent_name: str
+    audio: RoomAudioOptions = field(default_factory=RoomAudioOptions)
+    participant_kind: Literal["sip", "standard"] = "sip"
+    agent_join_timeout_s: float = 20.0
+    """How long the agent has to join before ``on_agent_left`` (s)."""
+
+
+@dataclass(slots=True)
+class _AgentLink:
+    identity: str = ""
+    state: str = ""
+    audio_frames: int = 0
+    left: bool = False
+    seen: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class CallRoomBase(abc.ABC):
+    """One call's room: created with our agent dispatched, joined as the caller.
+
+    Lifecycle: ``await start()`` (creates the room, dispatches the agent, connects,
+    publishes the caller track), then ``push_caller_audio`` per frame, then
+    ``await aclose()`` (leaves and deletes the room; idempotent).
+    """
+
+    def __init__(self, *, spec: CallRoomSpec, callbacks: RoomCallbacks | None = None) -> None:
+        self.spec = spec
+        self.room_name = spec.room_name
+        self.identity = spec.identity
+        self.audio = spec.audio
+        self._cb = callbacks or RoomCallbacks()
+        self._agent = _AgentLink()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._room_created = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ media (subclasses)
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Create the room with the agent dispatched, join it and publish the caller track."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Stop every task, leave the room and delete it. Safe to call more than once."""
+
+    @abc.abstractmethod
+    async def push_caller_audio(self, pcm: bytes) -> None:
+        """Publish caller audio (PCM16 mono at ``publish_rate_hz``, a whole number of 10 ms)."""
+
+    @abc.abstractmethod
+    async def send_dtmf(self, digit: str) -> None:
+        """Publish a caller keypress into the room (agents see ``sip_dtmf_received``)."""
+
+    @abc.abstractmethod
+    async def send_data(self, payload: bytes, *, topic: str) -> None:
+        """Send a reliable data message to the agent only (or the room if it is unknown)."""
+
+    # ------------------------------------------------------------------ room control
+
+    @property
+    def agent_identity(self) -> str:
+        """The agent's identity once it has joined, else ``""``."""
+        return self._agent.identity
+
+    @property
+    def agent_state(self) -> str:
+        """The agent's ``lk.agent.state`` (``""`` until known)."""
+        return self._agent.state
+
+    def _api(self) -> api.LiveKitAPI:
+        return api.LiveKitAPI(
+            url=self.spec.livekit.http_url,
+            api_key=self.spec.livekit.api_key,
+            api_secret=self.spec.livekit.api_secret,
+        )
+
+    def _token(self) -> str:
+        return (
+            api.AccessToken(self.spec.livekit.api_key, self.spec.livekit.api_secret)
+            .with_identity(self.identity)
+            .with_name(self.spec.attributes.get("from", self.identity))
+            .with_kind(self.spec.participant_kind)
+            .with_attributes(dict(self.spec.attributes))
+            .with_grants(
+                api.VideoGrants(
+                    room_join=True,
+                    room=self.room_name,
+                    can_publish=True,
+                    can_subscribe=True,
+                    can_publish_data=True,
+                )
+            )
+            .to_jwt()
+        )
+
+    async def _create_room(self) -> None:
+        lk = self._api()
+        try:
+            await lk.room.create_room(
+                api.CreateRoomRequest(name=self.room_name, empty_timeout=30, departure_timeout=5)
+            )
+            self._room_created = True
+            # An explicit dispatch, not CreateRoomRequest.agents: livekit-server 1.13 honours
+            # the latter only for the first room of a worker session (measured in tests).
+            await lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name=self.spec.agent_name, room=self.room_name)
+            )
+        finally:
+            await lk.aclose()
+
+    async def delete_room(self) -> None:
+        """Delete the room (removes the agent too); a room already gone is fine."""
+        lk = self._api()
+        try:
+            await lk.room.delete_room(api.DeleteRoomRequest(room=self.room_name))
+        except api.TwirpError as exc:
+            if exc.code != api.TwirpErrorCode.NOT_FOUND:
+                logger.warning(
+                    "room delete failed", extra={"room": self.room_name, "error": str(exc)}
+                )
+        finally:
+            await lk.aclose()
+
+    def _spawn(self, coro: Coroutine[None, None, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _cancel_tasks(self, extra: list[asyncio.Task[None]]) -> None:
+        tasks = [*self._tasks, *extra]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    # ------------------------------------------------------------------ the agent
+
+    def _note_agent(self, identity: str, attributes: dict[str, str]) -> bool:
+        """A participant of kind agent is in the room; the first one is *the* agent.
+        True when ``identity`` is the agent."""
+        if not self._agent.identity:
+            self._agent.identity = identity
+            self._agent.state = attributes.get(AGENT_STATE_ATTRIBUTE, "")
+            self._agent.seen.set()
+        return identity == self._agent.identity
+
+    def _participant_left(self, identity: str) -> None:
+        if identity != self._agent.identity or self._agent.left:
+            return
+        self._agent.left = True
+        logger.info("agent left the call room", extra={"room": self.room_name})
+        self._cb.on_agent_left()
+
+    def _attributes_changed(self, identity: str, changed: dict[str, str]) -> None:
+        if identity != self._agent.identity or AGENT_STATE_ATTRIBUTE not in changed:
+            return
+        old, self._agent.state = self._agent.state, changed[AGENT_STATE_ATTRIBUTE]
+        if old != self._agent.state:
+            self._cb.on_agent_state(old, self._agent.state)
+
+    def _dtmf_received(self, sender: str | None, digit: str) -> None:
+        if sender == self.identity:
+            return  # our own caller digits echoed back
+        if sender is not None and self._agent.identity and sender != self._agent.identity:
+            return
+        self._cb.on_agent_dtmf(digit)
+
+    def _deliver_event_json(self, raw: bytes) -> None:
+        try:
+            event, participant, _session_id = decode_event_packet(raw)
+        except ValueError as exc:
+            logger.warning("bad omnivoice event from agent", extra={"error": str(exc)})
+            return
+        if participant and participant != self.identity:
+            return  # a session the agent runs for someone else in this room
+        if event.type is EventType.INTERRUPTION:
+            logger.debug("agent interruption event", extra={"room": self.room_name})
+        self._cb.on_event(event)
+
+    async def _watch_agent_join(self) -> None:
+        try:
+            await asyncio.wait_for(self._agent.seen.wait(), self.spec.agent_join_timeout_s)
+        except TimeoutError:
+            logger.warning("agent did not join the call room", extra={"room": self.room_name})
+            self._agent.left = True
+            self._cb.on_agent_left()

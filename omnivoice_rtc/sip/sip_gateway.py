@@ -1,0 +1,330 @@
+"""SIPGateway: phone calls over SIP trunks through livekit-sip (Go ``Gateway``).
+
+Inbound: a carrier (or any SIP user agent) sends INVITE to livekit-sip; an inbound
+trunk and a dispatch rule (``omnivoice-rtc sip apply``) put the caller into a new
+room as a participant of kind ``sip`` and dispatch the agent there. The gateway
+finds such participants (it polls the RoomService every ``poll_interval_s``), builds
+a :class:`~omnivoice_rtc.types.CallInfo` from their ``sip.*`` attributes and asks
+the ``on_call`` handler: returning accepts (a :class:`SIPSession` is tracked),
+raising rejects (the participant is removed, livekit-sip ends the SIP call, and the
+room is deleted).
+
+Outbound: :meth:`SIPGateway.make_call` creates a room, asks livekit-server to dial
+through the outbound trunk (``CreateSIPParticipant`` with ``wait_until_answered``) and
+dispatches the agent once the callee answered. A failed call raises :class:`~omnivoice_rtc.SIPCallError`
+with the SIP status (e.g. 486 Busy Here, 603 Decline).
+
+    gateway = SIPGateway(livekit=LiveKitSettings.from_env(),
+                         options=SIPGatewayOptions(outbound_trunk="twilio-outbound"))
+    gateway.on_call(handler)
+    await gateway.start()
+    session = await gateway.make_call("+15105550100")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import secrets
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from livekit import api
+
+from omnivoice_rtc._errors import CallRejectedError, ConfigError, SIPCallError
+from omnivoice_rtc.settings import DEFAULT_AGENT_NAME, LiveKitSettings
+from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
+from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName, Session
+
+__all__ = ["SIPGateway", "SIPGatewayOptions"]
+
+logger = logging.getLogger(__name__)
+
+_SIP_KIND = 3  # livekit.ParticipantInfo.Kind.SIP
+_REJECTED_ROOM_WATCH_S = 120.0
+ROUTE_NAME = "livekit/sip"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SIPGatewayOptions:
+    """How the gateway finds calls and dials out.
+
+    ``outbound_trunk``: name or id (``ST_…``) of the outbound trunk for
+    :meth:`SIPGateway.make_call` (empty: outbound calls are refused).
+    ``agent_name``: the agent dispatched to outbound-call rooms.
+    ``poll_interval_s``: seconds between RoomService scans for new SIP participants.
+    ``ringing_timeout_s``: seconds an outbound call may ring before it fails.
+    ``outbound_room_prefix``: outbound rooms are ``<prefix>-<random>``.
+    """
+
+    outbound_trunk: str = ""
+    agent_name: str = DEFAULT_AGENT_NAME
+    poll_interval_s: float = 0.5
+    ringing_timeout_s: float = 30.0
+    outbound_room_prefix: str = "sip-out"
+
+    def __post_init__(self) -> None:
+        if self.poll_interval_s <= 0:
+            raise ValueError(f"poll_interval_s: must be > 0 s, got {self.poll_interval_s}")
+        if self.ringing_timeout_s <= 0:
+            raise ValueError(f"ringing_timeout_s: must be > 0 s, got {self.ringing_timeout_s}")
+        if not self.agent_name.strip():
+            raise ValueError("agent_name: must not be empty")
+
+
+class SIPGateway:
+    """PSTN gateway over LiveKit SIP (route ``livekit/sip``); see the module docstring."""
+
+    def __init__(
+        self, *, livekit: LiveKitSettings, options: SIPGatewayOptions | None = None
+    ) -> None:
+        self._livekit = livekit
+        self._options = options or SIPGatewayOptions()
+        self._handler: CallHandler | None = None
+        self._api: api.LiveKitAPI | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sessions: dict[str, SIPSession] = {}
+        self._seen: set[tuple[str, str]] = set()  # (room, identity) already handled
+        self._dialing: set[str] = set()  # rooms of make_call() calls not yet answered
+        # Rooms of rejected calls -> monotonic deadline (s): an agent dispatched by the
+        # rule may join after the room was deleted and re-create it; delete it again.
+        self._rejected: dict[str, float] = {}
+        self._outbound_trunk_id = ""
+
+    # ------------------------------------------------------------------ Gateway protocol
+
+    @property
+    def name(self) -> ProviderName:
+        """``ProviderName.LIVEKIT`` (the route is :attr:`route`, ``livekit/sip``)."""
+        return ProviderName.LIVEKIT
+
+    @property
+    def route(self) -> str:
+        return ROUTE_NAME
+
+    def on_call(self, handler: CallHandler) -> None:
+        """Set the handler asked about each inbound call (return accepts, raise rejects)."""
+        self._handler = handler
+
+    async def start(self) -> None:
+        """Resolve the outbound trunk (if any) and start watching rooms for SIP calls."""
+        if self._api is not None:
+            return
+        self._api = api.LiveKitAPI(
+            url=self._livekit.http_url,
+            api_key=self._livekit.api_key,
+            api_secret=self._livekit.api_secret,
+        )
+        try:
+            if self._options.outbound_trunk:
+                self._outbound_trunk_id = await self._resolve_trunk(self._options.outbound_trunk)
+        except BaseException:
+            await self._api.aclose()
+            self._api = None
+            raise
+        self._poll_task = asyncio.get_running_loop().create_task(self._poll_loop())
+
+    async def stop(self) -> None:
+        """Stop watching, leave every observed room (calls in progress go on)."""
+        poll, self._poll_task = self._poll_task, None
+        if poll is not None:
+            poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poll
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for session in list(self._sessions.values()):
+            await session.aclose()
+        self._sessions.clear()
+        if self._api is not None:
+            await self._api.aclose()
+            self._api = None
+
+    def get_session(self, call_id: str) -> Session | None:
+        return self._sessions.get(call_id)
+
+    def list_sessions(self) -> list[Session]:
+        return [s for s in self._sessions.values() if not s.closed]
+
+    async def make_call(self, to: str) -> Session:
+        """Dial ``to`` (E.164 number or SIP user) through the outbound trunk; wait for answer.
+
+        Raises SIPCallError(sip_status_code, sip_status) when the call fails (busy,
+        declined, no answer), ConfigError when no outbound trunk is configured.
+        """
+        lk = self._require_api()
+        if not self._outbound_trunk_id:
+            raise ConfigError("SIPGatewayOptions.outbound_trunk: required for make_call")
+        if not to or any(c.isspace() for c in to):
+            raise ValueError(f"to: must be a phone number or SIP user without spaces, got {to!r}")
+        room_name = f"{self._options.outbound_room_prefix}-{secrets.token_hex(6)}"
+        identity = f"sip-{secrets.token_hex(4)}"
+        self._seen.add((room_name, identity))
+        self._dialing.add(room_name)
+        request = api.CreateSIPParticipantRequest(
+            sip_trunk_id=self._outbound_trunk_id,
+            sip_call_to=to,
+            room_name=room_name,
+            participant_identity=identity,
+            participant_name="Phone",
+            wait_until_answered=True,
+        )
+        request.ringing_timeout.FromTimedelta(timedelta(seconds=self._options.ringing_timeout_s))
+        try:
+            await lk.room.create_room(api.CreateRoomRequest(name=room_name))
+            await lk.sip.create_sip_participant(request)
+        except api.SipCallError as exc:
+            await self._delete_room(room_name)
+            code = exc.sip_status_code or 0
+            status = exc.sip_status or exc.message
+            logger.info(
+                "outbound sip call failed",
+                extra={"to": to, "sip_status_code": code, "sip_status": status},
+            )
+            raise SIPCallError(
+                f"call failed: SIP {code} {status}", sip_status_code=code, sip_status=status
+            ) from exc
+        except BaseException:  # other API errors, cancellation: no room is left behind
+            await asyncio.shield(self._delete_room(room_name))
+            raise
+        finally:
+            self._dialing.discard(room_name)
+        # Dispatch the agent only once the callee answered: a failed call never gets an
+        # agent (which would re-create the deleted room by joining it).
+        await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=self._options.agent_name, room=room_name)
+        )
+        participant = await lk.room.get_participant(
+            api.RoomParticipantIdentity(room=room_name, identity=identity)
+        )
+        call = call_info_from_attributes(
+            dict(participant.attributes), direction="outbound", fallback_id=participant.sid
+        )
+        return await self._track(call, room_name, identity)
+
+    # ------------------------------------------------------------------ internals
+
+    def _require_api(self) -> api.LiveKitAPI:
+        if self._api is None:
+            raise RuntimeError("SIPGateway: call start() first")
+        return self._api
+
+    async def _resolve_trunk(self, name_or_id: str) -> str:
+        lk = self._require_api()
+        listed = await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
+        for trunk in listed.items:
+            if name_or_id in (trunk.sip_trunk_id, trunk.name):
+                return trunk.sip_trunk_id
+        raise ConfigError(
+            f"SIPGatewayOptions.outbound_trunk: no outbound trunk is named {name_or_id!r} "
+            "(omnivoice-rtc sip apply creates it)"
+        )
+
+    async def _poll_loop(self) -> None:
+        while True:
+            try:
+                await self._scan()
+            except api.TwirpError as exc:
+                logger.warning("sip room scan failed", extra={"error": str(exc)})
+            await asyncio.sleep(self._options.poll_interval_s)
+
+    async def _scan(self) -> None:
+        lk = self._require_api()
+        rooms = await lk.room.list_rooms(api.ListRoomsRequest())
+        names = {room.name for room in rooms.rooms}
+        now = time.monotonic()
+        self._rejected = {n: t for n, t in self._rejected.items() if t > now}
+        for name in names & self._rejected.keys():
+            await self._delete_room(name)
+        # Forget rooms that are gone (keeps _seen bounded); dialing rooms may not exist yet.
+        self._seen = {key for key in self._seen if key[0] in names or key[0] in self._dialing}
+        for room in rooms.rooms:
+            listed = await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))
+            for participant in listed.participants:
+                key = (room.name, participant.identity)
+                if participant.kind != _SIP_KIND or key in self._seen:
+                    continue
+                if "sip.ruleID" not in participant.attributes:
+                    # Not (yet) an inbound call: a dispatch rule admits every inbound call
+                    # and livekit-sip sets sip.ruleID; look again at the next scan.
+                    continue
+                self._seen.add(key)
+                self._spawn(self._on_inbound(room.name, participant))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("sip gateway task failed", exc_info=task.exception())
+
+    async def _on_inbound(self, room_name: str, participant: api.ParticipantInfo) -> None:
+        call = call_info_from_attributes(
+            dict(participant.attributes), direction="inbound", fallback_id=participant.sid
+        )
+        logger.info("sip call", extra={"call_id": call.call_id, "from": call.from_, "to": call.to})
+        if self._handler is not None:
+            try:
+                result = self._handler(call)
+                if inspect.isawaitable(result):
+                    await result
+            except CallRejectedError as exc:
+                await self._reject(room_name, participant.identity, call.call_id, exc.reason)
+                return
+            except Exception as exc:  # noqa: BLE001 - any handler error means "reject" (Go CallHandler error); logged
+                logger.warning("call handler raised; rejecting", extra={"error": repr(exc)})
+                await self._reject(room_name, participant.identity, call.call_id, "handler_error")
+                return
+        await self._track(call, room_name, participant.identity)
+
+    async def _reject(self, room_name: str, identity: str, call_id: str, reason: str) -> None:
+        logger.info("sip call rejected", extra={"call_id": call_id, "reason": reason})
+        lk = self._require_api()
+        with contextlib.suppress(api.TwirpError):  # already gone: nothing left to end
+            await lk.room.remove_participant(
+                api.RoomParticipantIdentity(room=room_name, identity=identity)
+            )
+        await self._delete_room(room_name)
+        self._rejected[room_name] = time.monotonic() + _REJECTED_ROOM_WATCH_S
+
+    async def _track(self, call: CallInfo, room_name: str, identity: str) -> SIPSession:
+        session = SIPSession(call=call, room_name=room_name, identity=identity, hangup=self._hangup)
+        self._sessions[session.id] = session
+        await session.observe(
+            url=self._livekit.url,
+            api_key=self._livekit.api_key,
+            api_secret=self._livekit.api_secret,
+        )
+        self._spawn(self._end_when_closed(session))
+        return session
+
+    async def _end_when_closed(self, session: SIPSession) -> None:
+        await session.wait_closed()
+        await session.aclose()
+        await self._delete_room(session.room_name)
+        self._sessions.pop(session.id, None)
+
+    async def _hangup(self, session: SIPSession) -> None:
+        lk = self._require_api()
+        with contextlib.suppress(api.TwirpError):
+            await lk.room.remove_participant(
+                api.RoomParticipantIdentity(room=session.room_name, identity=session.identity)
+            )
+        session.mark_closed("session_closed")
+
+    async def _delete_room(self, room_name: str) -> None:
+        if self._api is None:
+            return
+        with contextlib.suppress(api.TwirpError):  # already gone
+            await self._api.room.delete_room(api.DeleteRoomRequest(room=room_name))

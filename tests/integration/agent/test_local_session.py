@@ -1,0 +1,139 @@
+"""The real worker (agents/worker.py, local pipeline) against a real livekit-server,
+with a real rtc participant speaking espeak-ng audio and a hidden observer reading the
+``omnivoice.events`` data topic (it sees session_ended after the speaker left)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+import pytest
+
+from omnivoice_rtc.pipelines.local.responder import STORY
+from omnivoice_rtc.types import EventType, Metrics, Turn
+from tests.integration.agent.voice_client import VoiceClient, espeak_pcm, participant_token
+from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.livekit_stack import LiveKitServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+SENTENCE = "I would like to order a pizza"
+
+
+async def _join(
+    server: LiveKitServer, worker: AgentWorker, room: str, identity: str, *, hidden: bool = False
+) -> VoiceClient:
+    token = participant_token(
+        server.api_key,
+        server.api_secret,
+        room=room,
+        identity=identity,
+        agent_name=worker.agent_name,
+        hidden=hidden,
+    )
+    client = VoiceClient(url=server.url, token=token)
+    await client.connect()
+    return client
+
+
+async def test_spoken_sentence_gets_a_spoken_answer(
+    livekit_server: LiveKitServer, agent_worker: AgentWorker
+) -> None:
+    room = f"local-{secrets.token_hex(3)}"
+    observer = await _join(livekit_server, agent_worker, room, "observer", hidden=True)
+    client = await _join(livekit_server, agent_worker, room, "caller-1")
+    try:
+        await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=120)
+        spoken_end = await client.say(espeak_pcm(SENTENCE))
+        transcript = await client.wait_for_event(EventType.USER_TRANSCRIPT, timeout_s=90)
+        words = transcript.event.data["text"].split()
+        assert "pizza" in words, transcript.event.data
+        assert "order" in words, transcript.event.data
+        assert transcript.participant == "caller-1"
+        await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=90)
+        agent_text = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=10)
+        assert "pizza" in agent_text.event.data["text"]
+        assert client.agent_speech_seconds(since=spoken_end) > 0.5
+        first_audio = client.first_agent_audio_after(spoken_end)
+        assert first_audio is not None
+        print(
+            f"end of speech -> first agent audio at the participant: {first_audio - spoken_end:.3f} s"
+        )
+    finally:
+        await client.aclose()
+    try:
+        ended = await observer.wait_for_event(EventType.SESSION_ENDED, timeout_s=90)
+    finally:
+        await observer.aclose()
+    assert ended.participant == "caller-1"
+    assert ended.event.data["reason"] == "participant_disconnected"
+    turns = [Turn.from_dict(t) for t in ended.event.data["transcript"]]
+    assert [t.role for t in turns] == ["user", "agent"]
+    assert "pizza" in turns[0].text
+    assert turns[1].text.startswith("You said:")
+    metrics = Metrics.from_dict(ended.event.data["metrics"])
+    assert metrics.turn_count == 2
+    assert metrics.audio_bytes_received > 0
+    assert metrics.audio_bytes_sent > 0
+    assert metrics.user_speech_duration_ms > 0
+    assert metrics.agent_speech_duration_ms > 0
+    assert metrics.avg_stt_latency_ms > 0
+    assert metrics.avg_total_latency_ms > 0
+    order = observer.event_types()
+    expected = [
+        EventType.SESSION_STARTED,
+        EventType.USER_SPEECH_START,
+        EventType.USER_SPEECH_END,
+        EventType.USER_TRANSCRIPT,
+        EventType.AGENT_THINKING,
+        EventType.AGENT_SPEECH_START,
+        EventType.AGENT_SPEECH_END,
+        EventType.SESSION_ENDED,
+    ]
+    positions = [order.index(kind) for kind in expected]
+    assert positions == sorted(positions), order
+    assert EventType.AUDIO_RECEIVED in order
+    assert EventType.AUDIO_SENT in order
+
+
+async def test_barge_in_stops_the_agent(
+    livekit_server: LiveKitServer, agent_worker: AgentWorker
+) -> None:
+    room = f"barge-{secrets.token_hex(3)}"
+    client = await _join(livekit_server, agent_worker, room, "interrupter")
+    try:
+        await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=120)
+        # the long answer is asked for by chat text (livekit's lk.chat topic), so the
+        # test does not depend on how well pocketsphinx hears "story"; the barge-in is spoken
+        await client.room.local_participant.send_text("please tell me a story", topic="lk.chat")
+        speaking = await client.wait_for_event(EventType.AGENT_SPEECH_START, timeout_s=90)
+        # let the story play for a while, then talk over it
+        for _ in range(300):  # up to 30 s
+            if client.agent_speech_seconds(since=speaking.received_at) >= 2.0:
+                break
+            await asyncio.sleep(0.1)
+        barge = espeak_pcm("stop talking please")
+        barge_start = time.monotonic()
+        await client.say(barge, wait=False)
+        interruption = await client.wait_for_event(EventType.INTERRUPTION, timeout_s=90)
+        for r in client.events:
+            if r.received_at >= barge_start and r.event.type not in (
+                EventType.AUDIO_RECEIVED,
+                EventType.AUDIO_SENT,
+            ):
+                print(f"  +{r.received_at - barge_start:.3f} s {r.event.type}")
+        assert interruption.event.data["text"]
+        assert len(interruption.event.data["text"]) < len(STORY)  # the story was cut short
+        last_audio = client.last_agent_audio()
+        assert last_audio is not None
+        heard = client.agent_speech_seconds(since=speaking.received_at)
+        story_s = len(STORY.split()) / 170 * 60
+        assert heard < story_s  # the agent did not finish the ~15 s story
+        print(
+            f"barge-in: user started at +0, agent audio stopped at +{last_audio - barge_start:.3f} s, "
+            f"interruption event at +{interruption.received_at - barge_start:.3f} s "
+            f"(agent spoke {heard:.1f} s of ~{story_s:.0f} s)"
+        )
+    finally:
+        await client.aclose()

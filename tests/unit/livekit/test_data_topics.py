@@ -1,0 +1,57 @@
+"""The omnivoice.control command packets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from omnivoice_rtc.livekit.data_topics import (
+    CONTROL_TOPIC,
+    ControlCommand,
+    decode_control,
+    encode_control,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def test_round_trip_and_wire_shape() -> None:
+    assert CONTROL_TOPIC == "omnivoice.control"
+    say = ControlCommand(type="say", text="What is my balance?", participant="caller-1")
+    assert json.loads(encode_control(say)) == {
+        "type": "say",
+        "text": "What is my balance?",
+        "participant": "caller-1",
+    }
+    assert decode_control(encode_control(say)) == say
+    assert json.loads(encode_control(ControlCommand(type="interrupt"))) == {"type": "interrupt"}
+    assert decode_control(b'{"type": "close"}') == ControlCommand(type="close")
+
+
+def test_what_the_shim_and_sip_sessions_send_is_accepted() -> None:
+    assert decode_control(json.dumps({"type": "say", "text": "hi"}).encode()) == ControlCommand(
+        type="say", text="hi"
+    )
+    assert decode_control(json.dumps({"type": "interrupt"}).encode()).type == "interrupt"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"\xff", "invalid JSON"),
+        (b"[]", "JSON object"),
+        (b'{"type": "dance"}', "type must be one of"),
+        (b'{"type": "say"}', "non-empty string 'text'"),
+        (b'{"type": "say", "text": "  "}', "non-empty string 'text'"),
+        (b'{"type": "close", "participant": 7}', "participant must be a string"),
+    ],
+)
+def test_malformed_packets(payload: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        decode_control(payload)
+
+
+def test_encode_rejects_empty_say() -> None:
+    with pytest.raises(ValueError, match="text must not be empty"):
+        encode_control(ControlCommand(type="say", text=""))

@@ -1,0 +1,50 @@
+"""Gateways from the environment: which carriers are served, REST only when configured."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnivoice_rtc import ConfigError
+from omnivoice_rtc._errors import StackError
+from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.shim.install import gateways_from_env, native_media_from_env
+
+pytestmark = pytest.mark.unit
+
+
+def test_only_carriers_with_a_webhook_key_are_served() -> None:
+    env = {
+        "TWILIO_AUTH_TOKEN": "t",
+        "TWILIO_ACCOUNT_SID": "AC1",
+        "PLIVO_AUTH_TOKEN": "p",
+        "OMNIVOICE_TRUST_FORWARDED": "yes",
+    }
+    gateways = gateways_from_env(Settings(), env)
+    assert [g.name for g in gateways] == ["twilio", "plivo"]
+    twilio, plivo = gateways
+    assert getattr(twilio.adapter, "rest", None) is not None
+    assert getattr(plivo.adapter, "rest", None) is None  # no PLIVO_AUTH_ID: no REST
+    assert twilio.runtime is plivo.runtime
+    assert twilio.runtime.trust_forwarded
+
+
+def test_bad_trust_forwarded_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="OMNIVOICE_TRUST_FORWARDED: must be true or false"):
+        gateways_from_env(Settings(), {"OMNIVOICE_TRUST_FORWARDED": "maybe"})
+
+
+def test_shim_media_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "rtc"}) is None
+    native = native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "native"})  # built by make deps
+    assert native is not None
+    assert native_media_from_env({}) is not None  # auto: the binary is there
+    with pytest.raises(ConfigError, match=r"^OMNIVOICE_SHIM_MEDIA: must be auto, native or rtc"):
+        native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "fast"})
+
+    def missing(name: str) -> str:
+        raise StackError(f"{name}: binary not found in bin/ or PATH; run `make deps`")
+
+    monkeypatch.setattr("omnivoice_rtc.shim.install.find_binary", missing)
+    assert native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "auto"}) is None
+    with pytest.raises(ConfigError, match=r"^OMNIVOICE_SHIM_MEDIA=native: omnivoice-media not"):
+        native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "native"})

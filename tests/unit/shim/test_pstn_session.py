@@ -1,0 +1,74 @@
+"""PstnSession: transcript, metrics and event fan-out from the agent's events."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from omnivoice_rtc import SessionClosedError
+from omnivoice_rtc.shim.pstn_session import PstnSession
+from omnivoice_rtc.types import CallInfo, Event, EventType, Metrics, Turn
+
+pytestmark = pytest.mark.unit
+
+
+def _session() -> PstnSession:
+    return PstnSession(call=CallInfo(call_id="CA1", from_="+1555", to="+1666", carrier="twilio"))
+
+
+def test_transcript_comes_from_final_transcript_events() -> None:
+    session = _session()
+    session.on_event(Event(type=EventType.USER_TRANSCRIPT, data={"text": "hi", "final": True}))
+    session.on_event(Event(type=EventType.USER_TRANSCRIPT, data={"text": "h", "final": False}))
+    session.on_event(
+        Event(type=EventType.AGENT_TRANSCRIPT, data={"text": "hello", "interrupted": False})
+    )
+    session.on_event(Event(type=EventType.INTERRUPTION, data={"text": "hello"}))
+    assert [(t.role, t.text) for t in session.transcript()] == [("user", "hi"), ("agent", "hello")]
+    metrics = session.metrics()
+    assert metrics.turn_count == 2
+    assert metrics.interruption_count == 1
+
+
+def test_session_ended_report_wins() -> None:
+    session = _session()
+    report = {
+        "reason": "participant_disconnected",
+        "metrics": Metrics(turn_count=7).to_dict(),
+        "transcript": [Turn(role="user", text="pizza").to_dict()],
+    }
+    session.on_event(Event(type=EventType.SESSION_ENDED, data=report))
+    assert session.metrics().turn_count == 7
+    assert [t.text for t in session.transcript()] == ["pizza"]
+
+
+async def test_events_replay_then_follow_and_end_with_the_call() -> None:
+    session = _session()
+    session.on_event(Event(type=EventType.SESSION_STARTED))
+    seen: list[EventType] = []
+
+    async def read() -> None:
+        async for event in session.events():
+            seen.append(event.type)
+
+    reader = asyncio.ensure_future(read())
+    await asyncio.sleep(0)
+    session.on_event(Event(type=EventType.DTMF, data={"digit": "5"}))
+    session.on_closed("carrier_stop")
+    await asyncio.wait_for(reader, 1)
+    assert seen == [EventType.SESSION_STARTED, EventType.DTMF]
+    assert session.closed
+    assert session.end_reason == "carrier_stop"
+    assert session.id == "CA1"
+    assert session.from_ == "+1555"
+    assert session.duration.total_seconds() >= 0
+
+
+async def test_commands_on_a_session_without_a_stream_raise() -> None:
+    session = _session()
+    with pytest.raises(SessionClosedError, match="session 'CA1' is closed"):
+        session.interrupt()
+    with pytest.raises(SessionClosedError):
+        await session.send_text("hello")
+    await session.close()  # nothing to hang up: no error

@@ -1,0 +1,86 @@
+"""SIPSession bookkeeping: CallInfo from sip.* attributes, events, transcript, close."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from omnivoice_rtc import SessionClosedError
+from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
+from omnivoice_rtc.types import CallInfo, Event, EventType, Metrics
+
+pytestmark = pytest.mark.unit
+
+ATTRS = {
+    "sip.callID": "SCL_abc",
+    "sip.phoneNumber": "+15105550199",
+    "sip.trunkPhoneNumber": "+15105550100",
+    "sip.ruleID": "SDR_x",
+    "omnivoice.carrier": "twilio",
+}
+
+
+def test_inbound_call_info() -> None:
+    call = call_info_from_attributes(ATTRS, direction="inbound", fallback_id="PA_1")
+    assert (call.call_id, call.from_, call.to) == ("SCL_abc", "+15105550199", "+15105550100")
+    assert call.direction == "inbound"
+    assert call.carrier == "twilio"
+    assert call.attributes == ATTRS
+
+
+def test_outbound_call_info_swaps_parties_and_defaults() -> None:
+    attrs = {"sip.phoneNumber": "+15105550199", "sip.trunkPhoneNumber": "+15105550100"}
+    call = call_info_from_attributes(attrs, direction="outbound", fallback_id="PA_1")
+    assert (call.call_id, call.from_, call.to) == ("PA_1", "+15105550100", "+15105550199")
+    assert call.carrier == "sip"
+
+
+async def _hangup(session: SIPSession) -> None:
+    session.mark_closed("session_closed")
+
+
+def _session() -> SIPSession:
+    call = CallInfo(call_id="SCL_abc", from_="+1", to="+2", direction="inbound")
+    return SIPSession(call=call, room_name="r", identity="sip_1", hangup=_hangup)
+
+
+async def test_events_transcript_and_final_report() -> None:
+    session = _session()
+    seen: list[Event] = []
+
+    async def read() -> None:
+        async for event in session.events():
+            seen.append(event)
+
+    reader = asyncio.get_running_loop().create_task(read())
+    await asyncio.sleep(0)
+    session.on_event(Event(type=EventType.USER_TRANSCRIPT, data={"text": "hello", "final": True}))
+    session.on_event(Event(type=EventType.AGENT_TRANSCRIPT, data={"text": "hi", "final": True}))
+    session.on_event(Event(type=EventType.DTMF, data={"digit": "5"}))
+    assert [(t.role, t.text) for t in session.transcript()] == [("user", "hello"), ("agent", "hi")]
+    assert session.metrics().turn_count == 2
+    report = Metrics(session_duration_ms=1234, turn_count=7)
+    session.on_event(Event(type=EventType.SESSION_ENDED, data={"metrics": report.to_dict()}))
+    assert session.metrics().turn_count == 7
+    await session.close()
+    await asyncio.wait_for(reader, 5)
+    assert [e.type for e in seen] == [
+        EventType.USER_TRANSCRIPT,
+        EventType.AGENT_TRANSCRIPT,
+        EventType.DTMF,
+        EventType.SESSION_ENDED,
+    ]
+    assert session.closed
+    assert await session.wait_closed() == "session_closed"
+    # A late reader still gets the history, then the end.
+    assert [e.type async for e in session.events()][-1] is EventType.SESSION_ENDED
+
+
+async def test_closed_session_refuses_commands() -> None:
+    session = _session()
+    session.mark_closed("hangup")
+    with pytest.raises(SessionClosedError, match=r"^session 'SCL_abc' is closed$"):
+        await session.send_text("hi")
+    with pytest.raises(SessionClosedError, match=r"^session 'SCL_abc' is closed$"):
+        session.interrupt()

@@ -14,13 +14,24 @@ from typing import Any as _Any
 
 from omnivoice_rtc._errors import (
     CallRejectedError,
+    CaptureFrameError,
+    CarrierRestError,
     ConfigError,
+    FrameSizeError,
+    LimitError,
     OmniVoiceError,
+    ProtocolError,
     ProviderError,
+    ReplayError,
+    RequestError,
     SessionClosedError,
     SignatureError,
     SIPCallError,
     StackError,
+    StreamRejected,
+    StreamTokenError,
+    TokenRequestError,
+    UnsupportedActionError,
 )
 from omnivoice_rtc.audio.converter import AudioConverter, StreamConverter
 from omnivoice_rtc.audio.format import (
@@ -79,7 +90,7 @@ from omnivoice_rtc.types import (
 if _TYPE_CHECKING:
     from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
     from omnivoice_rtc.agent.livekit_session import LiveKitSession
-    from omnivoice_rtc.carriers import CarrierRestError, StreamTokenStore
+    from omnivoice_rtc.carriers import StreamTokenStore
     from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter
     from omnivoice_rtc.pipelines.registry import (
         get_realtime_provider,
@@ -93,7 +104,6 @@ if _TYPE_CHECKING:
     from omnivoice_rtc.sip.sip_session import SIPSession
 
 _LAZY: dict[str, str] = {
-    "CarrierRestError": ".carriers",
     "LLMProviderAdapter": ".pipelines.llm_adapter",
     "LiveKitGateway": ".agent.livekit_gateway",
     "LiveKitSession": ".agent.livekit_session",
@@ -140,11 +150,13 @@ __all__ = [
     "CallHandler",
     "CallInfo",
     "CallRejectedError",
+    "CaptureFrameError",
     "CarrierRestError",
     "Config",
     "ConfigError",
     "Event",
     "EventType",
+    "FrameSizeError",
     "FunctionCallHandler",
     "FunctionDeclaration",
     "Gateway",
@@ -152,6 +164,7 @@ __all__ = [
     "LLMOptions",
     "LLMProvider",
     "LLMProviderAdapter",
+    "LimitError",
     "LiveKitCredentials",
     "LiveKitGateway",
     "LiveKitSession",
@@ -162,12 +175,15 @@ __all__ = [
     "ParticipantInfo",
     "PipelineMode",
     "ProcessConfig",
+    "ProtocolError",
     "ProviderError",
     "ProviderName",
     "PstnSession",
     "RealtimeBridge",
     "RealtimeConfig",
     "RealtimeProviderFactory",
+    "ReplayError",
+    "RequestError",
     "RoomInfo",
     "SIPCallError",
     "SIPGateway",
@@ -181,11 +197,15 @@ __all__ = [
     "SignatureError",
     "StackError",
     "StreamConverter",
+    "StreamRejected",
+    "StreamTokenError",
     "StreamTokenStore",
     "TTSOptions",
     "TextPipelineOptions",
+    "TokenRequestError",
     "ToolCall",
     "Turn",
+    "UnsupportedActionError",
     "WebRTCAudioOptions",
     "WebRTCConfig",
     "WebRTCGateway",

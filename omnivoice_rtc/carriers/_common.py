@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from omnivoice_rtc._errors import ProviderError
+from omnivoice_rtc._errors import CarrierRestError
 
 __all__ = ["CarrierRestError", "RestClient", "check_url", "xml_document"]
 
@@ -42,18 +42,6 @@ def check_url(
             f"pass values as parameters instead, got {url!r}"
         )
     return url
-
-
-class CarrierRestError(ProviderError):
-    """A carrier REST call failed. ``status`` is the HTTP status (0 when no response),
-    ``code`` the carrier's error code when its body has one (Twilio ``code``, Telnyx
-    ``errors[0].code``, Vonage ``type``/``title``, Plivo ``error``)."""
-
-    def __init__(self, message: str, *, carrier: str, status: int, code: str | None) -> None:
-        super().__init__(message)
-        self.carrier = carrier
-        self.status = status
-        self.code = code
 
 
 class RestClient:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc._errors import StreamTokenError
 from omnivoice_rtc.media_streams.messages import CARRIERS, Carrier
 
 __all__ = [
@@ -48,18 +48,6 @@ class StreamGrant:
     carrier: Carrier
     issued_at: float
     context: Mapping[str, str] = field(default_factory=_empty)
-
-
-class StreamTokenError(SignatureError, ValueError):
-    """A stream token is unknown, expired, already used or for another carrier.
-
-    ``reason`` is one of ``missing``, ``unknown``, ``expired``, ``used``, ``wrong_carrier``.
-    The shim answers it by closing the WebSocket with policy-violation code 1008.
-    """
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(slots=True)

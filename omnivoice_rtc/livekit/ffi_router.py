@@ -31,16 +31,14 @@ from livekit import rtc
 from livekit.rtc._ffi_client import FfiClient  # reason: the router wraps this queue
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
+from omnivoice_rtc._errors import CaptureFrameError
+
 __all__ = ["ROUTING_ENV", "CaptureFrameError", "FfiEventRouter", "ffi_router"]
 
 logger = logging.getLogger(__name__)
 
 ROUTING_ENV = "OMNIVOICE_FFI_ROUTING"
 """Set to ``0`` to leave livekit rtc's FFI event delivery as the SDK ships it."""
-
-
-class CaptureFrameError(RuntimeError):
-    """livekit refused a captured audio frame (the message is livekit's)."""
 
 
 def _resolve(future: asyncio.Future[Any], event: Any) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from omnivoice_rtc._errors import FrameSizeError
 from omnivoice_rtc.audio.format import VONAGE, VONAGE_8K, AudioEncoding, AudioFormat
 from omnivoice_rtc.media_streams import _fields as f
 from omnivoice_rtc.media_streams.messages import (
@@ -100,9 +101,11 @@ class VonageCodec:
 
     def _check_audio(self, size: int) -> None:
         if size != self.frame_bytes:
-            raise ValueError(
+            raise FrameSizeError(
                 f"{CARRIER}: audio frame must be exactly {self.frame_bytes} bytes "
-                f"(20 ms of L16 at {self._format.sample_rate} Hz), got {size} bytes"
+                f"(20 ms of L16 at {self._format.sample_rate} Hz), got {size} bytes",
+                size=size,
+                expected=self.frame_bytes,
             )
 
     def bind(self, message: InboundMessage) -> VonageCodec:

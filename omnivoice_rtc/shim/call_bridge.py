@@ -25,6 +25,7 @@ from typing import Final
 from aiohttp import WebSocketError, WSMsgType, web
 from livekit import api, rtc
 
+from omnivoice_rtc._errors import FrameSizeError
 from omnivoice_rtc.audio.dtmf import dtmf_tone
 from omnivoice_rtc.media_streams.messages import (
     Clear,
@@ -298,8 +299,7 @@ class CallBridge:
             self.counters.dropped_invalid += 1
 
     async def _bad_frame(self, frame: str | bytes, exc: ValueError) -> bool:
-        text = str(exc)
-        if "audio frame must be exactly" in text:
+        if isinstance(exc, FrameSizeError):
             self.counters.dropped_wrong_size += 1
             return False
         self.counters.dropped_invalid += 1

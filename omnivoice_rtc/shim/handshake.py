@@ -24,6 +24,7 @@ from typing import Final
 
 from aiohttp import WSMsgType, web
 
+from omnivoice_rtc._errors import StreamRejected
 from omnivoice_rtc.carriers import telnyx as telnyx_api
 from omnivoice_rtc.carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
 from omnivoice_rtc.media_streams.detect import codec_for, detect_carrier
@@ -49,15 +50,6 @@ TOKEN_PARAMETER: Final = "token"
 TELNYX_TOKEN_HEADER: Final = "x-telnyx-streaming-auth-token"
 PENDING_CALL_PREFIX: Final = "pending-"
 """Call id of a token issued by ``make_call`` before the carrier assigned the real id."""
-
-
-class StreamRejected(Exception):
-    """The stream was closed during the handshake (``code`` sent, ``reason`` logged)."""
-
-    def __init__(self, reason: str, *, code: int) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from omnivoice_rtc._errors import TokenRequestError
 from omnivoice_rtc.livekit.tokens import generate_client_token
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY
@@ -82,15 +83,6 @@ TOKEN_LIMITER_KEY = web.AppKey("omnivoice_token_limiter", SlidingWindowLimiter)
 
 def new_token_limiter() -> SlidingWindowLimiter:
     return SlidingWindowLimiter(limit=TOKENS_PER_ADDRESS, window_s=RATE_WINDOW_S)
-
-
-class TokenRequestError(ValueError):
-    """Bad input to /api/token; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, *, status: int = 400, retry_after_s: float = 0.0) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after_s = retry_after_s
 
 
 def new_identity() -> str:

@@ -76,13 +76,12 @@ class AgentSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> AgentSettings:
         env = os.environ if env is None else env
         mode_raw = env_str(env, "OMNIVOICE_INTERRUPTION_MODE", "immediate").lower()
-        try:
-            mode = InterruptionMode(mode_raw)
-        except ValueError:
+        mode = InterruptionMode(mode_raw)
+        if not mode.is_known:
             raise ConfigError(
                 "OMNIVOICE_INTERRUPTION_MODE: must be one of immediate, after_sentence, "
                 f"disabled; got {mode_raw!r}"
-            ) from None
+            )
         max_s = env_int(env, "OMNIVOICE_MAX_SESSION_DURATION_S", 0, minimum=0, maximum=24 * 3600)
         return cls(
             agent_name=env_str(env, "OMNIVOICE_AGENT_NAME", DEFAULT_AGENT_NAME),

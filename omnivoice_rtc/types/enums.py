@@ -1,13 +1,40 @@
-"""String enums of the Go package: ProviderName, PipelineMode, InterruptionMode, EventType."""
+"""String enums of the Go package: ProviderName, PipelineMode, InterruptionMode, EventType.
+
+Go's ``type ProviderName string`` accepts any string, so a Go service may send a value
+this version does not list (a newer event type, a carrier added later). These enums are
+*open*: ``EventType("custom")`` returns a member whose ``value`` is ``"custom"`` (made
+once and kept, so ``is`` comparisons work) instead of raising. ``is_known`` tells the
+listed members from such values.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, Self
 
-__all__ = ["EventType", "InterruptionMode", "PipelineMode", "ProviderName"]
+__all__ = ["EventType", "InterruptionMode", "OpenStrEnum", "PipelineMode", "ProviderName"]
 
 
-class ProviderName(StrEnum):
+class OpenStrEnum(StrEnum):
+    """A StrEnum that keeps values it does not list (Go string types accept any string)."""
+
+    @classmethod
+    def _missing_(cls, value: Any) -> Self | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value.upper() or "EMPTY"
+        member._value_ = value
+        # cached so the same value always yields the same object
+        return cls._value2member_map_.setdefault(value, member)  # type: ignore[return-value]  # reason: the map holds members of cls
+
+    @property
+    def is_known(self) -> bool:
+        """True for the values this version lists, False for values kept as received."""
+        return self._name_ in type(self).__members__
+
+
+class ProviderName(OpenStrEnum):
     """Identifies a voice gateway provider (Go ``ProviderName``)."""
 
     TWILIO = "twilio"
@@ -17,7 +44,7 @@ class ProviderName(StrEnum):
     LIVEKIT = "livekit"
 
 
-class PipelineMode(StrEnum):
+class PipelineMode(OpenStrEnum):
     """How audio is processed (Go ``PipelineMode``).
 
     ``LOCAL`` is ours: an offline VAD → STT → responder → TTS chain that needs no key.
@@ -28,7 +55,7 @@ class PipelineMode(StrEnum):
     LOCAL = "local"
 
 
-class InterruptionMode(StrEnum):
+class InterruptionMode(OpenStrEnum):
     """What happens when the user talks over the agent (Go ``Config.InterruptionMode``)."""
 
     IMMEDIATE = "immediate"
@@ -36,7 +63,7 @@ class InterruptionMode(StrEnum):
     DISABLED = "disabled"
 
 
-class EventType(StrEnum):
+class EventType(OpenStrEnum):
     """The 14 session event types of the Go package, plus ``DTMF`` (a Python addition:
     a keypad digit from a phone caller; ``data`` is ``{"digit": "5"}``)."""
 

@@ -25,79 +25,72 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
 from livekit.agents.worker import ServerEnvOption
 
 from omnivoice_rtc import ConfigError
-from omnivoice_rtc.agent.job import AgentSettings, run_job
+from omnivoice_rtc.agent.job import run_job
+from omnivoice_rtc.logs import install_pii_filter
 from omnivoice_rtc.pipelines.local import prewarm as prewarm_local
-from omnivoice_rtc.settings import env_int, env_str
+from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.types import PipelineMode
 
 logger = logging.getLogger("omnivoice.worker")
 
 
-def _load_settings() -> AgentSettings:
+def _load_settings() -> Settings:
     try:
-        return AgentSettings.from_env()
+        return Settings.from_env()
     except ConfigError as exc:
         print(f"omnivoice worker: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-def _executor() -> JobExecutorType:
-    name = env_str(os.environ, "OMNIVOICE_WORKER_EXECUTOR", "process").lower()
-    if name not in ("process", "thread"):
-        print(
-            f"omnivoice worker: configuration error: OMNIVOICE_WORKER_EXECUTOR: must be "
-            f"process or thread; got {name!r}",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    return JobExecutorType(name)
-
-
 SETTINGS = _load_settings()
+AGENT = SETTINGS.agent
+WORKER = SETTINGS.worker
 
 # livekit plugins register themselves on import and must do so on the main thread; jobs
 # run in threads in console mode (and with OMNIVOICE_WORKER_EXECUTOR=thread), so import
 # the ones the pipeline uses here rather than lazily inside a job.
 import livekit.plugins.silero  # noqa: E402 -- reason: see the comment above
 
-if SETTINGS.pipeline.mode is not PipelineMode.LOCAL:
+if AGENT.pipeline.mode is not PipelineMode.LOCAL:
     import livekit.plugins.google
     import livekit.plugins.openai  # noqa: F401 -- reason: see the comment above
-_load_pct = env_int(os.environ, "OMNIVOICE_WORKER_LOAD_THRESHOLD", 70, minimum=1, maximum=100)
 
+_no_shedding = WORKER.load_threshold_pct >= 100
 server = AgentServer(
-    job_executor_type=_executor(),
+    job_executor_type=JobExecutorType(WORKER.executor),
     port=(
-        env_int(os.environ, "OMNIVOICE_WORKER_HTTP_PORT", 8081, minimum=0, maximum=65535)
-        if os.environ.get("OMNIVOICE_WORKER_HTTP_PORT", "").strip()
+        WORKER.http_port
+        if WORKER.http_port is not None
         else ServerEnvOption(dev_default=0, prod_default=8081)  # livekit-agents' default
     ),
-    load_threshold=math.inf if _load_pct >= 100 else _load_pct / 100,
+    load_threshold=math.inf if _no_shedding else WORKER.load_threshold_pct / 100,
     # model loading (silero, imports) can exceed livekit's 10 s default on a busy 2-core box
     initialize_process_timeout=30.0,
     setup_fnc=None,
-    load_fnc=(lambda: 0.0) if _load_pct >= 100 else None,
+    load_fnc=(lambda: 0.0) if _no_shedding else None,
 )
 
 
 def _prewarm(proc: JobProcess) -> None:
-    if SETTINGS.pipeline.mode is PipelineMode.LOCAL:
-        prewarm_local(SETTINGS.pipeline.local)
+    if AGENT.pipeline.mode is PipelineMode.LOCAL:
+        prewarm_local(AGENT.pipeline.local)
 
 
 server.setup_fnc = _prewarm
+# livekit-agents sets up its handlers (which render extra) when the worker starts; job
+# processes forward their records to them, so one filter there covers every job.
+server.on("worker_started", lambda: install_pii_filter(SETTINGS.log))
 
 
-@server.rtc_session(agent_name=SETTINGS.agent_name)
+@server.rtc_session(agent_name=AGENT.agent_name)
 async def entrypoint(ctx: JobContext) -> None:
-    await run_job(ctx, SETTINGS)
+    await run_job(ctx, AGENT)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from omnivoice_rtc.livekit.ffi_router import ROUTING_ENV
+from omnivoice_rtc.livekit.ffi_router import set_ffi_routing
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings
 
@@ -64,7 +64,7 @@ def _shim_process(
 ) -> None:
     import logging
 
-    os.environ[ROUTING_ENV] = "0" if backend == "rtc-sdk" else "1"
+    set_ffi_routing(backend != "rtc-sdk")
 
     logging.basicConfig(level=logging.WARNING, format="shim: %(levelname)s %(name)s %(message)s")
     logging.getLogger("omnivoice_rtc.shim").setLevel(logging.INFO)

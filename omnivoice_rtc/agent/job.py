@@ -7,13 +7,7 @@
 and finishes when the last session has ended and no such participant is left (or when
 nobody joined within ``join_timeout_s``).
 
-:class:`AgentSettings` reads the environment:
-
-``OMNIVOICE_AGENT_NAME``             dispatch name (default ``omnivoice-agent``)
-``OMNIVOICE_INTERRUPTION_MODE``      immediate | after_sentence | disabled
-``OMNIVOICE_MAX_SESSION_DURATION_S`` 0 = unlimited (seconds)
-``OMNIVOICE_JOIN_TIMEOUT_S``         how long a job waits for a participant (default 60 s)
-plus the pipeline variables of :mod:`omnivoice_rtc.pipelines.factory`.
+:class:`~omnivoice_rtc.settings.agent.AgentSettings` is what a job needs besides the room.
 """
 
 from __future__ import annotations
@@ -22,27 +16,23 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import os
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from livekit import rtc
 
-from omnivoice_rtc._errors import ConfigError, SessionClosedError
+from omnivoice_rtc._errors import SessionClosedError
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
-from omnivoice_rtc.pipelines.factory import PipelineSettings, build_pipeline
+from omnivoice_rtc.pipelines.factory import build_pipeline
 from omnivoice_rtc.pipelines.local import shutdown_decoder
 from omnivoice_rtc.pipelines.parts import PipelineParts
-from omnivoice_rtc.settings import DEFAULT_AGENT_NAME, env_int, env_str
+from omnivoice_rtc.settings.agent import AgentSettings
 from omnivoice_rtc.types import (
-    InterruptionMode,
     LLMProvider,
     ParticipantHandler,
     PipelineMode,
-    SessionOptions,
 )
 
 __all__ = ["AgentSettings", "PartsFactory", "RoomAgent", "SessionCallback", "run_job"]
@@ -59,38 +49,6 @@ _SERVED_KINDS = (
     rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
     rtc.ParticipantKind.PARTICIPANT_KIND_SIP,
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentSettings:
-    """Everything a job needs besides the room."""
-
-    agent_name: str = DEFAULT_AGENT_NAME
-    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
-    session: SessionOptions = field(default_factory=SessionOptions)
-    join_timeout_s: int = 60
-    relay_events: bool = True
-    output_sample_rate_hz: int = 24000
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AgentSettings:
-        env = os.environ if env is None else env
-        mode_raw = env_str(env, "OMNIVOICE_INTERRUPTION_MODE", "immediate").lower()
-        mode = InterruptionMode(mode_raw)
-        if not mode.is_known:
-            raise ConfigError(
-                "OMNIVOICE_INTERRUPTION_MODE: must be one of immediate, after_sentence, "
-                f"disabled; got {mode_raw!r}"
-            )
-        max_s = env_int(env, "OMNIVOICE_MAX_SESSION_DURATION_S", 0, minimum=0, maximum=24 * 3600)
-        return cls(
-            agent_name=env_str(env, "OMNIVOICE_AGENT_NAME", DEFAULT_AGENT_NAME),
-            pipeline=PipelineSettings.from_env(env),
-            session=SessionOptions(
-                max_session_duration=timedelta(seconds=max_s), interruption_mode=mode
-            ),
-            join_timeout_s=env_int(env, "OMNIVOICE_JOIN_TIMEOUT_S", 60, minimum=1, maximum=3600),
-        )
 
 
 async def _call(handler: Callable[..., Any], *args: Any) -> None:

@@ -25,8 +25,11 @@ from omnivoice_rtc.agent.job import AgentSettings, PartsFactory, RoomAgent
 from omnivoice_rtc.agent.livekit_session import LiveKitSession
 from omnivoice_rtc.livekit import tokens
 from omnivoice_rtc.livekit.names import validate_room_name
-from omnivoice_rtc.pipelines.factory import PipelineSettings, build_pipeline
-from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.pipelines.factory import (
+    build_pipeline,
+    pipeline_settings_from_webrtc_config,
+)
+from omnivoice_rtc.settings import LiveKitSettings, environment
 from omnivoice_rtc.types import (
     LiveKitCredentials,
     LLMProvider,
@@ -44,7 +47,7 @@ logger = logging.getLogger(__name__)
 def _credentials(config: WebRTCConfig) -> LiveKitSettings:
     creds: LiveKitCredentials = config.livekit
     if not (creds.server_url or creds.api_key or creds.api_secret):
-        return LiveKitSettings.from_env()
+        return LiveKitSettings.from_env(environment())
     missing = [
         n
         for n, v in (
@@ -84,7 +87,7 @@ class LiveKitGateway:
         self._config = config or WebRTCConfig()
         self._settings = settings or AgentSettings(
             agent_name=self._config.agent_name,
-            pipeline=PipelineSettings.from_webrtc_config(self._config),
+            pipeline=pipeline_settings_from_webrtc_config(self._config),
             session=self._config.session,
             output_sample_rate_hz=self._config.audio.sample_rate,
         )

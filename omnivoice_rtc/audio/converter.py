@@ -20,7 +20,6 @@ the compiled ``_fastaudio`` extension (default when it was built) and a numpy pa
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 from typing import Any, Literal
 
@@ -38,17 +37,26 @@ except ImportError:  # pragma: no cover - exercised when the extension was not b
     _fastaudio = None
 
 __all__ = [
-    "BACKEND_ENV",
     "AudioConverter",
     "Backend",
     "StreamConverter",
     "compiled_backend_available",
     "convert",
+    "set_default_backend",
 ]
 
 Backend = Literal["auto", "c", "numpy"]
-BACKEND_ENV = "OMNIVOICE_RTC_AUDIO_BACKEND"
-"""Environment variable read at converter construction: ``auto`` (default), ``c`` or ``numpy``."""
+_default_backend: str = "auto"
+
+
+def set_default_backend(backend: str) -> None:
+    """The backend converters built without one use: ``auto`` (the C extension when built),
+    ``c`` or ``numpy``. Processes set it from ``OMNIVOICE_RTC_AUDIO_BACKEND``
+    (:class:`~omnivoice_rtc.settings.AudioSettings`)."""
+    global _default_backend
+    _resolve_backend(backend)  # validates
+    _default_backend = backend
+
 
 _KIND = {
     AudioEncoding.PCM16: 0,
@@ -72,7 +80,7 @@ def compiled_backend_available() -> bool:
 
 
 def _resolve_backend(backend: str | None) -> Literal["c", "numpy"]:
-    choice = backend if backend is not None else os.environ.get(BACKEND_ENV, "auto") or "auto"
+    choice = backend if backend is not None else _default_backend
     if choice not in ("auto", "c", "numpy"):
         raise ValueError(f"audio backend: expected 'auto', 'c' or 'numpy', got {choice!r}")
     if choice == "numpy":

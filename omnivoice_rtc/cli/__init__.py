@@ -23,6 +23,7 @@ from typing import Any
 
 from omnivoice_rtc._errors import ConfigError, StackError
 from omnivoice_rtc.livekit.tokens import generate_client_token
+from omnivoice_rtc.logs import configure_logging
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack import Supervisor, stdout_sink
 from omnivoice_rtc.stack.dev import DevOptions, DevPlan, build_dev_plan
@@ -136,7 +137,7 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
         sip=not args.no_sip,
     )
     plan = build_dev_plan(settings, options)
-    supervisor = Supervisor(plan.specs, log_sink=stdout_sink)
+    supervisor = Supervisor(plan.specs, log_sink=stdout_sink, base_env=settings.env)
     stop = threading.Event()
     started = False
 
@@ -174,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log)
         handler: Callable[[argparse.Namespace, Settings], int] = args.handler
         return handler(args, settings)
     except ConfigError as exc:

@@ -14,7 +14,7 @@ its waiter (one ``call_soon_threadsafe``); every other event takes the SDK's own
 unchanged. It relies on three private attributes of livekit rtc (``FfiQueue.put``,
 ``AudioStream._ffi_queue``/``_ffi_handle``/``_loop``, ``AudioSource._ffi_handle``);
 :func:`ffi_router` checks them and returns ``None`` when they are missing, and callers
-then use the SDK's public calls (correct, only slower). ``OMNIVOICE_FFI_ROUTING=0`` turns
+then use the SDK's public calls (correct, only slower). ``set_ffi_routing(False)`` (``OMNIVOICE_FFI_ROUTING=0``) turns
 the router off (the benchmark's A/B switch, or a way out should it misbehave).
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -33,12 +32,19 @@ from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
 from omnivoice_rtc._errors import CaptureFrameError
 
-__all__ = ["ROUTING_ENV", "CaptureFrameError", "FfiEventRouter", "ffi_router"]
+__all__ = ["CaptureFrameError", "FfiEventRouter", "ffi_router", "set_ffi_routing"]
 
 logger = logging.getLogger(__name__)
 
-ROUTING_ENV = "OMNIVOICE_FFI_ROUTING"
-"""Set to ``0`` to leave livekit rtc's FFI event delivery as the SDK ships it."""
+_enabled = True
+
+
+def set_ffi_routing(enabled: bool) -> None:
+    """``False`` leaves livekit rtc's FFI event delivery as the SDK ships it in this process
+    (``OMNIVOICE_FFI_ROUTING=0``, :class:`~omnivoice_rtc.settings.ShimSettings`); takes
+    effect before the router is first installed."""
+    global _enabled
+    _enabled = enabled
 
 
 def _resolve(future: asyncio.Future[Any], event: Any) -> None:
@@ -164,7 +170,7 @@ def ffi_router() -> FfiEventRouter | None:
     global _router, _unsupported
     if _router is not None:
         return _router
-    if os.environ.get(ROUTING_ENV, "1").strip() == "0":
+    if not _enabled:
         return _router  # off: never installed in this process (None)
     with _install_lock:
         if _router is None and not _unsupported:

@@ -15,7 +15,7 @@ import jwt
 from livekit import api
 
 from omnivoice_rtc.livekit.names import validate_identity, validate_room_name
-from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.settings import LiveKitSettings, environment
 
 __all__ = [
     "DEFAULT_TOKEN_TTL",
@@ -81,7 +81,9 @@ def generate_client_token(
         raise ValueError(f"metadata: must be at most {_MAX_METADATA_BYTES} bytes")
     if agent_name is not None:
         validate_identity(agent_name, argument="agent_name")
-    creds: ApiKeyPair = credentials if credentials is not None else LiveKitSettings.from_env()
+    creds: ApiKeyPair = (
+        credentials if credentials is not None else LiveKitSettings.from_env(environment())
+    )
 
     token = (
         api.AccessToken(creds.api_key, creds.api_secret)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +28,7 @@ from livekit.agents import RunContext, llm
 
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.settings import environment
 from omnivoice_rtc.types.config import FunctionCallHandler, FunctionDeclaration, RealtimeConfig
 
 __all__ = [
@@ -52,7 +52,7 @@ def _resolve_key(explicit: str, env_names: tuple[str, ...], setting: str) -> str
     if explicit:
         return explicit
     for name in env_names:
-        if value := os.environ.get(name, "").strip():
+        if value := environment().get(name, "").strip():
             return value
     raise ConfigError(
         f"{env_names[0]}: not set; the {setting} needs an API key "

@@ -26,7 +26,6 @@ shared by every session of the process (``pipelines.local.load_vad``).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from livekit.agents import llm, stt, tts
@@ -34,6 +33,7 @@ from livekit.agents import llm, stt, tts
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.pipelines.llm_adapter import GenerateFunction, LLMProviderAdapter
 from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.settings import environment
 from omnivoice_rtc.types.config import LLMOptions, STTOptions, TextPipelineOptions, TTSOptions
 from omnivoice_rtc.types.protocols import LLMProvider
 
@@ -63,10 +63,10 @@ def _key(provider: str, explicit: str, base_url: str, what: str, setting: str) -
     if explicit:
         return explicit
     env_name = _KEY_ENV[provider]
-    if value := os.environ.get(env_name, "").strip():
+    if value := environment().get(env_name, "").strip():
         return value
     if provider == "openai":
-        effective = base_url or os.environ.get("OPENAI_BASE_URL", "")
+        effective = base_url or environment().get("OPENAI_BASE_URL", "")
         if effective and "api.openai.com" not in effective:
             return _NO_KEY
     raise ConfigError(

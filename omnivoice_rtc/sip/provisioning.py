@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from livekit import api
 
 from omnivoice_rtc._errors import OmniVoiceError
-from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.settings import LiveKitSettings, environment
 from omnivoice_rtc.sip.sipfile import SIPFile, load_sip_file
 
 __all__ = [
@@ -87,7 +87,7 @@ async def _client(
     if client is not None:
         yield client
         return
-    settings = LiveKitSettings.from_env(env)
+    settings = LiveKitSettings.from_env(environment() if env is None else env)
     owned = api.LiveKitAPI(
         url=settings.http_url, api_key=settings.api_key, api_secret=settings.api_secret
     )

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from omnivoice_rtc.settings import Settings, env_int
+from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
 from omnivoice_rtc.stack.specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
 
@@ -123,14 +122,12 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
     if not options.agent:
         notes.append("agent worker: disabled (--no-agent)")
     elif worker.is_file():
-        health_port = env_int(
-            os.environ, "OMNIVOICE_WORKER_HTTP_PORT", 8081, minimum=0, maximum=65535
-        )
+        health_port = settings.worker.http_port if settings.worker.http_port is not None else 8081
         agent_env = dict(env)
         # On a developer machine the worker should take jobs even when the CPU is busy.
-        agent_env.setdefault(
-            "OMNIVOICE_WORKER_LOAD_THRESHOLD",
-            os.environ.get("OMNIVOICE_WORKER_LOAD_THRESHOLD", "100"),
+        explicit = "OMNIVOICE_WORKER_LOAD_THRESHOLD" in settings.env
+        agent_env["OMNIVOICE_WORKER_LOAD_THRESHOLD"] = (
+            str(settings.worker.load_threshold_pct) if explicit else "100"
         )
         specs.append(
             ProcessSpec(
@@ -157,7 +154,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         host = settings.web.host
         probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         web_argv: tuple[str, ...] = (sys.executable, "-m", "omnivoice_rtc.web", "--host", host)
-        carriers = [name for name, key in CARRIER_WEBHOOK_KEYS if os.environ.get(key)]
+        carriers = [name for name, key in CARRIER_WEBHOOK_KEYS if settings.env.get(key)]
         if carriers:
             # Carrier webhooks + media WebSockets on the same server (docs/shim.md).
             web_argv += ("--routes", CARRIER_ROUTES)

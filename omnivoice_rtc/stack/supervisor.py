@@ -36,11 +36,12 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 from omnivoice_rtc._errors import StackError
+from omnivoice_rtc.settings import environment
 from omnivoice_rtc.stack.ports import port_in_use
 from omnivoice_rtc.stack.specs import HealthCheck, HttpCheck, LogCheck, ProcessSpec, TcpCheck
 
@@ -179,15 +180,24 @@ class Supervisor:
 
     Use as a context manager or call :meth:`start` / :meth:`stop`. ``log_sink``
     receives every child log line prefixed with ``[name] `` (default: stdout).
+    ``base_env`` is what every child starts from (default: this process's environment,
+    e.g. ``Settings.env``); each spec's ``env`` is added on top.
     """
 
-    def __init__(self, specs: Sequence[ProcessSpec], *, log_sink: LogSink | None = None) -> None:
+    def __init__(
+        self,
+        specs: Sequence[ProcessSpec],
+        *,
+        log_sink: LogSink | None = None,
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
         names = [spec.name for spec in specs]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"specs: duplicate process names {duplicates}")
         self._specs = tuple(specs)
         self._sink: LogSink = log_sink or stdout_sink
+        self._base_env = dict(environment() if base_env is None else base_env)
         self._children: list[_Child] = []
         self._spawner: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -242,7 +252,7 @@ class Supervisor:
         ]
         if taken:
             raise StackError(f"{spec.name}: port already in use: {', '.join(taken)}")
-        env = {**os.environ, **spec.env}
+        env = {**self._base_env, **spec.env}
         assert self._spawner is not None
         future = self._spawner.submit(
             subprocess.Popen,

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.logs import configure_logging
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.web.app import VENDOR_JS, create_app
 from omnivoice_rtc.web.installers import route_installers
@@ -41,19 +41,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="MODULE:FUNCTION",
         help="route installer to apply (repeatable); also OMNIVOICE_WEB_ROUTES=a:b,c:d",
     )
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument(
+        "--log-level", default=None, help="logging level (default OMNIVOICE_LOG_LEVEL or info)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = Settings.from_env()
-        env_specs = [s for s in os.environ.get("OMNIVOICE_WEB_ROUTES", "").split(",") if s.strip()]
-        route_installers.register_specs(env_specs, setting="OMNIVOICE_WEB_ROUTES")
+        configure_logging(settings.log, level=args.log_level)
+        route_installers.register_specs(settings.web.routes, setting="OMNIVOICE_WEB_ROUTES")
         route_installers.register_specs(args.routes, setting="--routes")
         if args.port is not None and not 0 <= args.port <= 65535:
             raise ConfigError(f"--port: must be between 0 and 65535, got {args.port}")

@@ -2,18 +2,13 @@
 
 Needs no network and no key. See :mod:`.responder` for what the agent answers.
 
-Environment (all optional): ``OMNIVOICE_ESPEAK_BIN`` (default ``espeak-ng``),
-``OMNIVOICE_ESPEAK_VOICE`` (``en-us``), ``OMNIVOICE_ESPEAK_WPM`` (170 words/min),
-``OMNIVOICE_VAD_MIN_SILENCE_MS`` (400 ms of silence ends an utterance),
-``OMNIVOICE_ENDPOINTING_MIN_DELAY_MS`` (300 ms more before the turn is taken).
+Options: :class:`~omnivoice_rtc.settings.pipeline.LocalPipelineOptions` (espeak binary,
+voice and rate; VAD silence and endpointing delay in ms).
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from omnivoice_rtc.pipelines.local.responder import RulesResponderLLM, respond
@@ -21,7 +16,7 @@ from omnivoice_rtc.pipelines.local.stt import PocketSphinxSTT, shutdown_decoder
 from omnivoice_rtc.pipelines.local.stt import prewarm as prewarm_stt
 from omnivoice_rtc.pipelines.local.tts import EspeakTTS, find_espeak
 from omnivoice_rtc.pipelines.parts import PipelineParts
-from omnivoice_rtc.settings import env_int, env_str
+from omnivoice_rtc.settings.pipeline import LocalPipelineOptions
 
 __all__ = [
     "EspeakTTS",
@@ -36,32 +31,6 @@ __all__ = [
 ]
 
 LOCAL_INSTRUCTIONS = "Offline rules-and-echo responder (no language model)."
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LocalPipelineOptions:
-    """Settings of the local pipeline. Durations in milliseconds."""
-
-    espeak_bin: str = "espeak-ng"
-    espeak_voice: str = "en-us"
-    espeak_wpm: int = 170
-    vad_min_silence_ms: int = 400
-    endpointing_min_delay_ms: int = 300
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LocalPipelineOptions:
-        env = os.environ if env is None else env
-        return cls(
-            espeak_bin=env_str(env, "OMNIVOICE_ESPEAK_BIN", "espeak-ng"),
-            espeak_voice=env_str(env, "OMNIVOICE_ESPEAK_VOICE", "en-us"),
-            espeak_wpm=env_int(env, "OMNIVOICE_ESPEAK_WPM", 170, minimum=80, maximum=450),
-            vad_min_silence_ms=env_int(
-                env, "OMNIVOICE_VAD_MIN_SILENCE_MS", 400, minimum=100, maximum=5000
-            ),
-            endpointing_min_delay_ms=env_int(
-                env, "OMNIVOICE_ENDPOINTING_MIN_DELAY_MS", 300, minimum=0, maximum=10000
-            ),
-        )
 
 
 _vad_lock = threading.Lock()

@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from omnivoice_rtc import ConfigError
 from omnivoice_rtc.audio import (
     AudioConverter,
     AudioEncoding,
@@ -14,8 +15,9 @@ from omnivoice_rtc.audio import (
     compiled_backend_available,
     g711,
 )
-from omnivoice_rtc.audio.converter import BACKEND_ENV, convert
+from omnivoice_rtc.audio.converter import convert, set_default_backend
 from omnivoice_rtc.audio.format import GEMINI_INPUT, LIVEKIT, OPENAI, TWILIO
+from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.types.protocols import AudioConverter as AudioConverterProtocol
 from tests.conftest import require
 
@@ -222,18 +224,22 @@ def test_unknown_encoding_is_rejected() -> None:
         AudioFormat("opus", 48000)  # type: ignore[arg-type]  # reason: the error under test
 
 
-def test_backend_env_var_forces_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(BACKEND_ENV, "numpy")
-    assert StreamConverter(from_format=TWILIO, to_format=OPENAI).backend == "numpy"
-    monkeypatch.setenv(BACKEND_ENV, "gpu")
+def test_default_backend_setting_forces_numpy() -> None:
+    settings = Settings.from_env({"OMNIVOICE_RTC_AUDIO_BACKEND": "numpy"})
+    set_default_backend(settings.audio.backend)
+    try:
+        assert StreamConverter(from_format=TWILIO, to_format=OPENAI).backend == "numpy"
+    finally:
+        set_default_backend("auto")
     with pytest.raises(
         ValueError, match=r"^audio backend: expected 'auto', 'c' or 'numpy', got 'gpu'$"
     ):
-        StreamConverter(from_format=TWILIO, to_format=OPENAI)
+        set_default_backend("gpu")
+    with pytest.raises(ConfigError, match=r"^OMNIVOICE_RTC_AUDIO_BACKEND: must be one of"):
+        Settings.from_env({"OMNIVOICE_RTC_AUDIO_BACKEND": "gpu"})
 
 
-def test_auto_backend_prefers_compiled_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(BACKEND_ENV, raising=False)
+def test_auto_backend_prefers_compiled_when_built() -> None:
     want = "c" if compiled_backend_available() else "numpy"
     assert StreamConverter(from_format=TWILIO, to_format=OPENAI).backend == want
 

@@ -115,9 +115,11 @@ async def test_a_refused_capture_raises_with_livekits_message() -> None:
     assert not fallen
 
 
-def test_routing_off_by_environment_leaves_the_sdk_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_routing_off_by_setting_leaves_the_sdk_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     from omnivoice_rtc.livekit import ffi_router as module
+    from omnivoice_rtc.settings import Settings
 
     monkeypatch.setattr(module, "_router", None)
-    monkeypatch.setenv(module.ROUTING_ENV, "0")
+    monkeypatch.setattr(module, "_enabled", True)
+    module.set_ffi_routing(Settings.from_env({"OMNIVOICE_FFI_ROUTING": "0"}).shim.ffi_routing)
     assert module.ffi_router() is None

@@ -6,7 +6,11 @@ import pytest
 
 from omnivoice_rtc import ConfigError, PipelineMode, RealtimeConfig, WebRTCConfig
 from omnivoice_rtc.agent.job import AgentSettings
-from omnivoice_rtc.pipelines.factory import PipelineSettings, build_pipeline
+from omnivoice_rtc.pipelines.factory import (
+    PipelineSettings,
+    build_pipeline,
+    pipeline_settings_from_webrtc_config,
+)
 from omnivoice_rtc.types import InterruptionMode
 from tests.conftest import require_binary
 
@@ -85,13 +89,13 @@ def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> No
 
 
 def test_from_webrtc_config() -> None:
-    assert PipelineSettings.from_webrtc_config(WebRTCConfig()).mode is PipelineMode.LOCAL
+    assert pipeline_settings_from_webrtc_config(WebRTCConfig()).mode is PipelineMode.LOCAL
     with pytest.raises(ConfigError, match="realtime_config"):
-        PipelineSettings.from_webrtc_config(WebRTCConfig(mode=PipelineMode.REALTIME))
+        pipeline_settings_from_webrtc_config(WebRTCConfig(mode=PipelineMode.REALTIME))
     cfg = WebRTCConfig(
         mode=PipelineMode.REALTIME, realtime_config=RealtimeConfig(api_key="k", instructions="Hi")
     )
-    assert PipelineSettings.from_webrtc_config(cfg).instructions == "Hi"
+    assert pipeline_settings_from_webrtc_config(cfg).instructions == "Hi"
 
 
 def test_agent_settings_from_env() -> None:

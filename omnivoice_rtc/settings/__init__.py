@@ -1,0 +1,122 @@
+"""One settings tree for every process, read once from an injected environment.
+
+:meth:`Settings.from_env` is the only place in the package that reads ``os.environ``
+(:func:`environment` hands the same mapping to library code that falls back on it,
+e.g. a provider key not given in code). Each section is a frozen dataclass whose fields
+name their variables (:func:`~omnivoice_rtc.settings._env.var`); ``docs/settings.md``
+lists them all (a test keeps it complete). Every error is a
+:class:`~omnivoice_rtc.ConfigError` whose message starts with the variable's name, e.g.
+``OMNIVOICE_WEB_PORT: must be an integer between 1 and 65535, got 'abc'``.
+
+=============  ==============================================  =========================
+section        what                                            module
+=============  ==============================================  =========================
+``livekit``    server URL and API key pair                     :mod:`.core`
+``web``        bind address, port, public URL, route installers :mod:`.core`
+``tokens``     /api/token: TTL, key, agent name                :mod:`.core`
+``log``        format, level, PII                              :mod:`.core`
+``agent``      what a job needs: pipeline, session options     :mod:`.agent`, :mod:`.pipeline`
+``worker``     how the worker process runs jobs                :mod:`.agent`
+``shim``       media backend, FFI routing, forwarded headers   :mod:`.shim`
+``audio``      the converter's frame path                      :mod:`.shim`
+=============  ==============================================  =========================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Self
+
+from omnivoice_rtc.settings._env import EnvVar, env_bool, env_int, env_str, env_vars, load, var
+from omnivoice_rtc.settings.agent import AgentSettings, WorkerSettings
+from omnivoice_rtc.settings.core import (
+    DEFAULT_AGENT_NAME,
+    DEFAULT_LIVEKIT_API_KEY,
+    DEFAULT_LIVEKIT_API_SECRET,
+    DEFAULT_LIVEKIT_URL,
+    LiveKitSettings,
+    LogSettings,
+    TokenSettings,
+    WebSettings,
+    http_url_of,
+)
+from omnivoice_rtc.settings.pipeline import LocalPipelineOptions, PipelineSettings
+from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
+
+__all__ = [
+    "DEFAULT_AGENT_NAME",
+    "DEFAULT_LIVEKIT_API_KEY",
+    "DEFAULT_LIVEKIT_API_SECRET",
+    "DEFAULT_LIVEKIT_URL",
+    "AgentSettings",
+    "AudioSettings",
+    "EnvVar",
+    "LiveKitSettings",
+    "LocalPipelineOptions",
+    "LogSettings",
+    "PipelineSettings",
+    "Settings",
+    "ShimSettings",
+    "TokenSettings",
+    "WebSettings",
+    "WorkerSettings",
+    "env_bool",
+    "env_int",
+    "env_str",
+    "env_vars",
+    "environment",
+    "http_url_of",
+    "load",
+    "var",
+]
+
+
+def _no_env() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+def environment() -> Mapping[str, str]:
+    """This process's environment (the one read of ``os.environ`` in the package)."""
+    return os.environ
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """All settings; ``Settings.from_env()`` reads and validates them at once.
+
+    ``env`` is the snapshot they were read from (read-only): templates such as
+    ``sip/*.json`` placeholders expand from it, and child processes inherit it.
+    """
+
+    livekit: LiveKitSettings = field(default_factory=LiveKitSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    shim: ShimSettings = field(default_factory=ShimSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    env: Mapping[str, str] = field(default_factory=_no_env, repr=False, compare=False)
+
+    @property
+    def agent_name(self) -> str:
+        return self.tokens.agent_name
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """Read every setting from ``env`` (default: this process's environment)."""
+        snapshot = MappingProxyType(dict(environment() if env is None else env))
+        return cls(
+            livekit=LiveKitSettings.from_env(snapshot),
+            web=WebSettings.from_env(snapshot),
+            tokens=TokenSettings.from_env(snapshot),
+            log=LogSettings.from_env(snapshot),
+            agent=AgentSettings.from_env(snapshot),
+            worker=WorkerSettings.from_env(snapshot),
+            shim=ShimSettings.from_env(snapshot),
+            audio=AudioSettings.from_env(snapshot),
+            env=snapshot,
+        )

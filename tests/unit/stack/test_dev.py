@@ -76,9 +76,9 @@ def test_default_port_comes_from_livekit_url() -> None:
 
 def test_full_plan_order_and_child_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dev_module, "_load_sip_specs", lambda: fake_sip)
-    monkeypatch.delenv("OMNIVOICE_WORKER_LOAD_THRESHOLD", raising=False)
-    monkeypatch.setenv("OMNIVOICE_WORKER_HTTP_PORT", "18081")
-    settings = Settings.from_env({**LOCAL, "OMNIVOICE_AGENT_NAME": "my-agent"})
+    settings = Settings.from_env(
+        {**LOCAL, "OMNIVOICE_AGENT_NAME": "my-agent", "OMNIVOICE_WORKER_HTTP_PORT": "18081"}
+    )
     SIP_CALLS.clear()
     plan = build_dev_plan(settings, DevOptions(livekit_port=17880, web_port=18080))
     assert SIP_CALLS == ["ws://127.0.0.1:17880"]  # livekit-sip follows the moved server
@@ -146,14 +146,11 @@ def test_carrier_routes_are_served_when_a_webhook_key_is_set(
 ) -> None:
     if not (PROJECT_ROOT / "omnivoice_rtc" / "web" / "__main__.py").is_file():
         pytest.fail("web server module missing")
-    for _name, key in dev_module.CARRIER_WEBHOOK_KEYS:
-        monkeypatch.delenv(key, raising=False)
     settings = Settings.from_env(LOCAL)
     options = DevOptions(web_port=18080, agent=False, sip=False)
     web = next(s for s in build_dev_plan(settings, options).specs if s.name == "web")
     assert "--routes" not in web.argv
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
-    plan = build_dev_plan(settings, options)
+    plan = build_dev_plan(Settings.from_env({**LOCAL, "TWILIO_AUTH_TOKEN": "token"}), options)
     web = next(s for s in plan.specs if s.name == "web")
     assert web.argv[web.argv.index("--routes") + 1] == dev_module.CARRIER_ROUTES
     assert plan.urls["twilio answer webhook"] == "http://127.0.0.1:18080/carriers/twilio/answer"

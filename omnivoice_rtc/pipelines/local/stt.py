@@ -30,6 +30,8 @@ from livekit.agents import APIConnectionError, stt, utils
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 
+from omnivoice_rtc.logs import pii
+
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
 
@@ -194,7 +196,10 @@ class PocketSphinxSTT(stt.STT[Never]):
             raise APIConnectionError("pocketsphinx decoder process died", retryable=True) from exc
         logger.debug(
             "pocketsphinx decoded utterance",
-            extra={"text": text, "decode_ms": int((time.perf_counter() - started) * 1000)},
+            extra={
+                "decode_ms": int((time.perf_counter() - started) * 1000),
+                **pii(text=text),
+            },
         )
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,

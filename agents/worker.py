@@ -42,10 +42,12 @@ logger = logging.getLogger("omnivoice.worker")
 
 def _load_settings() -> Settings:
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
+        settings.require_safe("worker")
     except ConfigError as exc:
         print(f"omnivoice worker: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    return settings
 
 
 SETTINGS = _load_settings()

@@ -136,6 +136,8 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
         web=not args.no_web,
         sip=not args.no_sip,
     )
+    if options.web:
+        settings.require_safe("web")
     plan = build_dev_plan(settings, options)
     supervisor = Supervisor(plan.specs, log_sink=stdout_sink, base_env=settings.env)
     stop = threading.Event()

@@ -19,6 +19,7 @@ section        what                                            module
 ``worker``     how the worker process runs jobs                :mod:`.agent`
 ``shim``       media backend, FFI routing, forwarded headers   :mod:`.shim`
 ``audio``      the converter's frame path                      :mod:`.shim`
+``exposure``   opt-ins for a server reachable from outside     :mod:`.safety`
 =============  ==============================================  =========================
 """
 
@@ -44,6 +45,7 @@ from omnivoice_rtc.settings.core import (
     http_url_of,
 )
 from omnivoice_rtc.settings.pipeline import LocalPipelineOptions, PipelineSettings
+from omnivoice_rtc.settings.safety import ExposureSettings, Role, require_safe
 from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "AgentSettings",
     "AudioSettings",
     "EnvVar",
+    "ExposureSettings",
     "LiveKitSettings",
     "LocalPipelineOptions",
     "LogSettings",
@@ -99,6 +102,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     shim: ShimSettings = field(default_factory=ShimSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
+    exposure: ExposureSettings = field(default_factory=ExposureSettings)
     env: Mapping[str, str] = field(default_factory=_no_env, repr=False, compare=False)
 
     @property
@@ -118,5 +122,16 @@ class Settings:
             worker=WorkerSettings.from_env(snapshot),
             shim=ShimSettings.from_env(snapshot),
             audio=AudioSettings.from_env(snapshot),
+            exposure=ExposureSettings.from_env(snapshot),
             env=snapshot,
+        )
+
+    def require_safe(self, role: Role) -> None:
+        """Refuse unsafe settings for a process of ``role`` (ConfigError naming them)."""
+        require_safe(
+            role=role,
+            livekit=self.livekit,
+            web=self.web,
+            tokens=self.tokens,
+            exposure=self.exposure,
         )

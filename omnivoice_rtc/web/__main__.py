@@ -10,6 +10,7 @@ Exit status 2 on a configuration error (the message names the setting).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -50,20 +51,26 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     try:
+        if args.port is not None and not 0 <= args.port <= 65535:
+            raise ConfigError(f"--port: must be between 0 and 65535, got {args.port}")
         settings = Settings.from_env()
+        web_settings = dataclasses.replace(
+            settings.web,
+            host=settings.web.host if args.host is None else args.host,
+            port=settings.web.port if args.port is None else args.port,
+        )
+        settings = dataclasses.replace(settings, web=web_settings)
+        settings.require_safe("web")
         configure_logging(settings.log, level=args.log_level)
         route_installers.register_specs(settings.web.routes, setting="OMNIVOICE_WEB_ROUTES")
         route_installers.register_specs(args.routes, setting="--routes")
-        if args.port is not None and not 0 <= args.port <= 65535:
-            raise ConfigError(f"--port: must be between 0 and 65535, got {args.port}")
         app = create_app(settings, route_installers=route_installers.installers())
     except ConfigError as exc:
         print(f"omnivoice_rtc.web: {exc}", file=sys.stderr)
         return 2
     if not VENDOR_JS.is_file():
         logger.warning("livekit-client is not installed; run `make web-deps`")
-    host = args.host if args.host is not None else settings.web.host
-    port = args.port if args.port is not None else settings.web.port
+    host, port = settings.web.host, settings.web.port
     logger.info("web server starting", extra={"host": host, "port": port})
     web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0)
     return 0

@@ -122,7 +122,6 @@ class CallBridge:
         self._end_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending = ""
-        self._torn_down = False
         self._closed = asyncio.Event()
         self.relaying = asyncio.Event()
         """Set once the room is joined and frames are being relayed."""
@@ -210,9 +209,6 @@ class CallBridge:
         return self._ending or "carrier_hangup"
 
     async def _teardown(self, reason: str) -> None:
-        if self._torn_down:
-            return
-        self._torn_down = True
         for task in (self._send_task, self._publish_task, self._end_task, *self._tasks):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()

@@ -467,3 +467,22 @@ async def test_session_flush_clears_the_carrier(call: Call) -> None:
     call.bridge.spawn(call.bridge.flush("session_interrupt"))
     await until(lambda: call.clears_out() == 1)
     assert call.bridge.counters.flushes == 1
+
+
+async def test_a_flush_restarts_the_marker_interval() -> None:
+    c = _make_call(policy=MediaPolicy(mark_every_ms=100))
+    await asyncio.wait_for(c.bridge.relaying.wait(), 5)
+    for _ in range(4):  # 80 ms: no marker yet
+        c.room.agent_speaks(_agent_pcm(20))
+    await until(lambda: c.bridge.counters.frames_out == 4)
+    await c.bridge.flush("session_interrupt")
+    c.room.set_agent_state("speaking")  # new speech: no stale window
+    for _ in range(4):  # 80 ms more: 160 ms in all, but 80 since the flush
+        c.room.agent_speaks(_agent_pcm(20))
+    await until(lambda: c.bridge.counters.frames_out == 8)
+    await settle()
+    assert c.marks_out() == []
+    c.room.agent_speaks(_agent_pcm(20))
+    await until(lambda: c.marks_out() == ["ov-1"])
+    c.ws.feed_close()
+    await c.finished()

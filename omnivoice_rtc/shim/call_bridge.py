@@ -28,6 +28,7 @@ from aiohttp import WebSocketError, WSMsgType
 from livekit import api, rtc
 
 from omnivoice_rtc._clock import MONOTONIC, Clock
+from omnivoice_rtc._errors import StackError
 from omnivoice_rtc.media_streams.messages import Clear, MediaStreamCodec, SendMark, SendMedia
 from omnivoice_rtc.shim.agent_playout import AgentPlayout, Flush
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
@@ -181,7 +182,7 @@ class CallBridge:
                 for digit in held:
                     await self._forward_digit(digit)
             reason = await reader
-        except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError) as exc:
+        except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError, StackError) as exc:
             logger.warning(
                 "call bridge failed", extra={"call_id": self.call.call_id, "error": str(exc)}
             )

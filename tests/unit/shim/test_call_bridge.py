@@ -15,6 +15,7 @@ import pytest
 from aiohttp import WebSocketError, WSMessage, WSMsgType
 
 from omnivoice_rtc._clock import VirtualClock
+from omnivoice_rtc._errors import StackError
 from omnivoice_rtc.audio.dtmf import detect_dtmf
 from omnivoice_rtc.audio.format import TWILIO, VONAGE, AudioFormat
 from omnivoice_rtc.audio.g711 import ulaw_decode
@@ -321,13 +322,18 @@ async def test_carrier_hangup_during_the_join_cancels_it() -> None:
     assert c.hangups == []
 
 
-async def test_a_failed_join_ends_the_call_as_an_error() -> None:
+@pytest.mark.parametrize(
+    "error",
+    [OSError("connection refused"), StackError("omnivoice-media: join failed: bad token")],
+)
+async def test_a_failed_join_ends_the_call_as_an_error(error: Exception) -> None:
     c = _make_call(hold_join=True)
-    c.room.join_error = OSError("connection refused")
+    c.room.join_error = error
     c.room.finish_join()
     assert await c.finished() == "error"
     assert c.ws.close_code == 1000
     assert c.room.aclose_calls == 1
+    assert c.closed_reasons == ["error"]
 
 
 async def test_agent_leaving_hangs_up_over_rest_and_closes_the_stream(call: Call) -> None:

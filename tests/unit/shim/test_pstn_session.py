@@ -109,9 +109,11 @@ async def test_commands_go_through_the_bridge_and_close_hangs_up() -> None:
 
     session.interrupt()
     await session.send_text("hello")
-    async with asyncio.timeout(5):
-        while len(room.data) < 2 or not ws.sent:
-            await asyncio.sleep(0)
+    await ws.wait_sent(1)
+    for _ in range(100):  # event-loop turns for the spawned control commands
+        if len(room.data) == 2:
+            break
+        await asyncio.sleep(0)
     assert [codec.parse_command(frame) for frame in ws.sent] == [Clear(stream_id="MZ1")]
     assert {topic for topic, _ in room.data} == {CONTROL_TOPIC}
     commands = sorted((decode_control(payload) for _, payload in room.data), key=str)

@@ -78,7 +78,7 @@ type call struct {
 
 func serveCall(conn net.Conn, log *slog.Logger) {
 	c := &call{conn: conn, out: &messageWriter{conn: conn}, log: log}
-	defer conn.Close()
+	defer closeGracefully(conn, drainTimeout)
 	reader := bufio.NewReaderSize(conn, 64*1024)
 	if err := c.start(reader); err != nil {
 		c.log.Warn("call did not join", "error", err.Error())

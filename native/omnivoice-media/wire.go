@@ -108,3 +108,20 @@ func (w *messageWriter) write(kind byte, payload []byte) error {
 	}
 	return nil
 }
+
+// drainTimeout bounds how long a closing connection keeps reading what the peer still sends.
+const drainTimeout = 2 * time.Second
+
+// closeGracefully ends a connection so that the peer reads EOF, not ECONNRESET. Closing a
+// Unix (or TCP) socket that still has unread bytes makes the kernel reset it, and the
+// peer's next read fails even after it received everything we wrote (a hostile or broken
+// caller that sent more after the message we refused). So: shut down our write side (the
+// peer reads EOF), read and discard what is still arriving until the peer closes too or
+// `linger` passes, then close.
+func closeGracefully(conn net.Conn, linger time.Duration) {
+	if half, ok := conn.(interface{ CloseWrite() error }); ok && half.CloseWrite() == nil {
+		_ = conn.SetReadDeadline(time.Now().Add(linger))
+		_, _ = io.Copy(io.Discard, conn) // until EOF, the deadline, or an error
+	}
+	_ = conn.Close()
+}

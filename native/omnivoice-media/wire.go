@@ -94,6 +94,13 @@ type messageWriter struct {
 // writeTimeout bounds how long a stuck reader on the Python side can block a call (ms).
 const writeTimeout = 5 * time.Second
 
+// stop ends writing: later writes fail with io.ErrClosedPipe (the call is over for Python).
+func (w *messageWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failed = true
+}
+
 func (w *messageWriter) write(kind byte, payload []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

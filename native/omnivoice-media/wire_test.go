@@ -157,3 +157,17 @@ func TestCloseGracefullyGivesThePeerEOFNotAReset(t *testing.T) {
 	_ = client.Close()
 	<-closed
 }
+
+func TestMessageWriterWritesNothingAfterStop(t *testing.T) {
+	ours, theirs := net.Pipe()
+	defer theirs.Close()
+	w := &messageWriter{conn: ours}
+	go func() { _, _ = io.Copy(io.Discard, theirs) }()
+	if err := w.write(kindParticipantLeft, []byte(`{"identity":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.stop()
+	if err := w.write(kindDisconnected, []byte(`{"reason":"x"}`)); err != io.ErrClosedPipe {
+		t.Fatalf("write after stop: %v, want io.ErrClosedPipe", err)
+	}
+}

@@ -106,7 +106,6 @@ class CallBridge:
         self.policy = policy or MediaPolicy()
         self.hooks = hooks or BridgeHooks()
         self.counters = counters or CallCounters()
-        self._clock = clock
         self.ingress = CallerIngress(
             codec=codec, inbound=inbound, policy=self.policy, counters=self.counters, clock=clock
         )

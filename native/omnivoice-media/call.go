@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -74,24 +75,33 @@ type call struct {
 	mu          sync.Mutex
 	agentStream bool // the first agent audio track is being relayed
 	pumps       sync.WaitGroup
+	leaving     atomic.Bool // we are leaving the room ourselves: no kindDisconnected
 }
 
 func serveCall(conn net.Conn, log *slog.Logger) {
 	c := &call{conn: conn, out: &messageWriter{conn: conn}, log: log}
-	defer conn.Close()
+	defer closeGracefully(conn, drainTimeout)
 	reader := bufio.NewReaderSize(conn, 64*1024)
 	if err := c.start(reader); err != nil {
 		c.log.Warn("call did not join", "error", err.Error())
 		c.sendJSON(kindError, map[string]string{"error": err.Error()})
+		c.out.stop() // the error is the last message
 		return
 	}
 	err := c.relayCallerMessages(reader)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.log.Warn("call connection failed", "error", err.Error())
 	}
-	c.room.Disconnect()
+	c.out.stop() // the call is over for Python: nothing more is written to it
+	c.leave()
 	c.caller.close()
 	c.pumps.Wait()
+}
+
+// leave disconnects from the room on our own initiative (the call ended or failed to start).
+func (c *call) leave() {
+	c.leaving.Store(true)
+	c.room.Disconnect()
 }
 
 func (c *call) start(reader *bufio.Reader) error {
@@ -116,17 +126,17 @@ func (c *call) start(reader *bufio.Reader) error {
 	c.log = c.log.With("room", room.Name())
 	c.caller, err = newCallerTrack(c.join.PublishRateHz, c.join.OpusComplexity)
 	if err != nil {
-		room.Disconnect()
+		c.leave()
 		return err
 	}
 	if err := preferCallerCodec(room, c.caller); err != nil {
-		room.Disconnect()
+		c.leave()
 		return err
 	}
 	if _, err := room.LocalParticipant.PublishTrack(c.caller.track, &lksdk.TrackPublicationOptions{
 		Name: "caller", Source: livekit.TrackSource_MICROPHONE,
 	}); err != nil {
-		room.Disconnect()
+		c.leave()
 		return fmt.Errorf("publishing the caller track: %w", err)
 	}
 	joined := struct {
@@ -155,7 +165,9 @@ func (c *call) callbacks() *lksdk.RoomCallback {
 		c.sendJSON(kindParticipantLeft, map[string]string{"identity": p.Identity()})
 	}
 	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) {
-		c.sendJSON(kindDisconnected, map[string]string{"reason": string(reason)})
+		if !c.leaving.Load() { // the room dropped us; our own leave is no news to Python
+			c.sendJSON(kindDisconnected, map[string]string{"reason": string(reason)})
+		}
 	}
 	cb.ParticipantCallback.OnAttributesChanged = func(changed map[string]string, p lksdk.Participant) {
 		if _, remote := p.(*lksdk.RemoteParticipant); remote {

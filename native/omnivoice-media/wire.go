@@ -94,6 +94,13 @@ type messageWriter struct {
 // writeTimeout bounds how long a stuck reader on the Python side can block a call (ms).
 const writeTimeout = 5 * time.Second
 
+// stop ends writing: later writes fail with io.ErrClosedPipe (the call is over for Python).
+func (w *messageWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failed = true
+}
+
 func (w *messageWriter) write(kind byte, payload []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -107,4 +114,21 @@ func (w *messageWriter) write(kind byte, payload []byte) error {
 		return err
 	}
 	return nil
+}
+
+// drainTimeout bounds how long a closing connection keeps reading what the peer still sends.
+const drainTimeout = 2 * time.Second
+
+// closeGracefully ends a connection so that the peer reads EOF, not ECONNRESET. Closing a
+// Unix (or TCP) socket that still has unread bytes makes the kernel reset it, and the
+// peer's next read fails even after it received everything we wrote (a hostile or broken
+// caller that sent more after the message we refused). So: shut down our write side (the
+// peer reads EOF), read and discard what is still arriving until the peer closes too or
+// `linger` passes, then close.
+func closeGracefully(conn net.Conn, linger time.Duration) {
+	if half, ok := conn.(interface{ CloseWrite() error }); ok && half.CloseWrite() == nil {
+		_ = conn.SetReadDeadline(time.Now().Add(linger))
+		_, _ = io.Copy(io.Discard, conn) // until EOF, the deadline, or an error
+	}
+	_ = conn.Close()
 }

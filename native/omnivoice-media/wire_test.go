@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testdata/messages.bin is what omnivoice_rtc/native/wire.py encodes for these messages
@@ -110,5 +113,61 @@ func TestJoinValidation(t *testing.T) {
 		if err := j.validate(); err == nil || !strings.EqualFold(err.Error(), want) {
 			t.Errorf("got %v, want %q", err, want)
 		}
+	}
+}
+
+// A connection refused with unread bytes in its socket still ends in EOF for the peer
+// (tests/integration/native/test_media_process.py saw ECONNRESET with a plain Close).
+func TestCloseGracefullyGivesThePeerEOFNotAReset(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	listener, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		conn, err := listener.Accept()
+		if err != nil {
+			return
+		}
+		header := make([]byte, 5)
+		if _, err := io.ReadFull(conn, header); err != nil { // reads one header, refuses it
+			return
+		}
+		_, _ = conn.Write(encodeMessage(kindError, []byte(`{"error":"unknown message kind 'Z'"}`)))
+		closeGracefully(conn, 5*time.Second) // the second header is still unread
+	}()
+	client, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write([]byte("Z\x00\x00\x00\x00A\xff\xff\xff\xff")); err != nil {
+		t.Fatal(err)
+	}
+	kind, payload, err := readMessage(bufio.NewReader(client))
+	if err != nil || kind != kindError || !strings.Contains(string(payload), "unknown message kind") {
+		t.Fatalf("first message %q %s %v", kind, payload, err)
+	}
+	rest, err := io.ReadAll(client) // EOF (nil error), not "connection reset by peer"
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("after the error message: %q, %v (want EOF)", rest, err)
+	}
+	_ = client.Close()
+	<-closed
+}
+
+func TestMessageWriterWritesNothingAfterStop(t *testing.T) {
+	ours, theirs := net.Pipe()
+	defer theirs.Close()
+	w := &messageWriter{conn: ours}
+	go func() { _, _ = io.Copy(io.Discard, theirs) }()
+	if err := w.write(kindParticipantLeft, []byte(`{"identity":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.stop()
+	if err := w.write(kindDisconnected, []byte(`{"reason":"x"}`)); err != io.ErrClosedPipe {
+		t.Fatalf("write after stop: %v, want io.ErrClosedPipe", err)
 	}
 }

@@ -1,15 +1,20 @@
-"""CallBridge: where a carrier media frame becomes room audio, and agent audio goes back.
+"""CallBridge: the socket pump between one carrier media stream and one call room.
 
-One :class:`CallBridge` joins one carrier media WebSocket (already opened and
-authenticated by :mod:`omnivoice_rtc.shim.handshake`) to one :class:`CallRoom`:
+Every decision is made by three state machines with no I/O (time from an injected clock);
+the bridge reads, feeds them, and does what they say:
 
-* caller -> room: ``ws frame -> codec.parse -> Media -> InboundAudio.convert ->
-  CallRoom.push_caller_audio`` (in :meth:`CallBridge._on_frame`), behind the
-  :class:`RealTimeBudget` so a stream faster than real time is cut, not queued;
-* agent -> caller: ``CallRoom`` agent frame -> :meth:`_on_agent_audio` -> carrier frames
-  into a bounded drop-oldest queue -> :meth:`_send_loop` writes them as they come (the
-  carrier buffers; no fixed-clock pacer that could fall behind);
-* DTMF both ways, interruption -> the carrier's flush, playback markers, teardown.
+* caller -> room: ``socket frame -> CallerIngress.on_frame`` (parse, real-time budget,
+  counters; :mod:`.caller_ingress`) ``-> Relay`` ``-> _publish_loop -> pop_caller_audio
+  -> CallRoomBase.push_caller_audio``; digits held during the join, then forwarded;
+  ``StopStream`` / ``PolicyClose`` end the call;
+* agent -> caller: room callback ``on_agent_audio -> AgentPlayout.on_agent_audio``
+  (:mod:`.agent_playout`: carrier frames in a bounded drop-oldest queue) ``-> _send_loop``
+  writes them as they come (the carrier buffers; no fixed-clock pacer that could fall
+  behind), asking :class:`~.playback_marks.PlaybackMarks` after each frame whether a
+  marker is due;
+* barge-in: agent state / events -> ``AgentPlayout`` -> ``Flush`` -> :meth:`CallBridge.flush`
+  sends the carrier's clear; agent digits go in-band as tones;
+* teardown: tasks cancelled, socket closed, room closed, ``on_closed`` hook, once.
 """
 
 from __future__ import annotations
@@ -17,50 +22,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Final
 
-from aiohttp import WebSocketError, WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType
 from livekit import api, rtc
 
-from omnivoice_rtc._errors import FrameSizeError
-from omnivoice_rtc.audio.dtmf import dtmf_tone
-from omnivoice_rtc.media_streams.messages import (
-    Clear,
-    Cleared,
-    Connected,
-    Dtmf,
-    Error,
-    Mark,
-    Media,
-    MediaStreamCodec,
-    SendMark,
-    SendMedia,
-    Start,
-    Stop,
+from omnivoice_rtc._clock import MONOTONIC, Clock
+from omnivoice_rtc._errors import StackError
+from omnivoice_rtc.media_streams.messages import Clear, MediaStreamCodec, SendMark, SendMedia
+from omnivoice_rtc.shim.agent_playout import AgentPlayout, Flush
+from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
+from omnivoice_rtc.shim.call_room import CallRoomBase, RoomCallbacks
+from omnivoice_rtc.shim.caller_ingress import (
+    CallerIngress,
+    CarrierError,
+    Drop,
+    ForwardDigit,
+    HoldDigit,
+    Ignored,
+    IngressDecision,
+    MarkEcho,
+    PolicyClose,
+    Relay,
+    StopStream,
 )
-from omnivoice_rtc.shim.audio_path import FRAME_MS, InboundAudio, OutboundAudio
-from omnivoice_rtc.shim.call_room import CallRoomBase
-from omnivoice_rtc.shim.policy import (
-    CLOSE_INVALID_DATA,
-    CLOSE_NORMAL,
-    CLOSE_POLICY,
-    CLOSE_TOO_BIG,
-    CallCounters,
-    MediaPolicy,
-    RealTimeBudget,
-)
-from omnivoice_rtc.types import CallInfo, Event, EventType
+from omnivoice_rtc.shim.media_socket import MediaSocket
+from omnivoice_rtc.shim.playback_marks import PlaybackMarks
+from omnivoice_rtc.shim.policy import CLOSE_NORMAL, CLOSE_TOO_BIG, CallCounters, MediaPolicy
+from omnivoice_rtc.types import CallInfo, Event
 
 __all__ = ["BridgeHooks", "CallBridge"]
-
-_STALE_AFTER_FLUSH_S: Final = 1.0
-"""After a flush, agent audio is treated as the interrupted speech's tail for this long (s)
-unless the agent starts speaking again."""
-_MAX_DIGITS_BEFORE_ROOM: Final = 16
-"""Caller digits held while the room is being joined (more are dropped: nobody is there)."""
 
 logger = logging.getLogger(__name__)
 
@@ -88,15 +79,16 @@ class BridgeHooks:
 class CallBridge:
     """One carrier media stream <-> one room participant (see module doc).
 
-    ``codec`` is bound to the stream (``for_start``/``for_connected``), ``opening`` is
-    the ``Start`` (or Vonage ``Connected``) that carried the token, ``room`` is not yet
-    started. :meth:`run` returns when the call is over and everything is released.
+    ``ws`` is the stream's socket (already through the handshake), ``codec`` is bound to the
+    stream (``bind``), ``room`` is not yet started (:meth:`wire` its callbacks to this
+    bridge). ``clock`` (monotonic seconds) drives every time-based decision. :meth:`run`
+    returns when the call is over and everything is released.
     """
 
     def __init__(
         self,
         *,
-        ws: web.WebSocketResponse,
+        ws: MediaSocket,
         codec: MediaStreamCodec,
         call: CallInfo,
         inbound: InboundAudio,
@@ -105,6 +97,7 @@ class CallBridge:
         policy: MediaPolicy | None = None,
         hooks: BridgeHooks | None = None,
         counters: CallCounters | None = None,
+        clock: Clock = MONOTONIC,
     ) -> None:
         self.ws = ws
         self.codec = codec
@@ -113,40 +106,47 @@ class CallBridge:
         self.policy = policy or MediaPolicy()
         self.hooks = hooks or BridgeHooks()
         self.counters = counters or CallCounters()
-        self._in = inbound
-        self._out = outbound
-        self._budget = RealTimeBudget(burst_ms=self.policy.burst_ms)
-        max_frames = max(1, self.policy.outbound_queue_ms // FRAME_MS)
-        self._queue: deque[bytes] = deque(maxlen=max_frames)
-        self._queue_ready = asyncio.Event()
-        self._send_task: asyncio.Task[None] | None = None
-        self._publish_task: asyncio.Task[None] | None = None
-        self._caller_queue: deque[bytes] = deque(
-            maxlen=max(1, self.policy.inbound_queue_ms // FRAME_MS)
+        self.ingress = CallerIngress(
+            codec=codec, inbound=inbound, policy=self.policy, counters=self.counters, clock=clock
+        )
+        self.playout = AgentPlayout(
+            outbound=outbound, policy=self.policy, counters=self.counters, clock=clock
+        )
+        self.marks = PlaybackMarks(
+            every_ms=self.policy.mark_every_ms, counters=self.counters, clock=clock
         )
         self._caller_ready = asyncio.Event()
+        self._frames_ready = asyncio.Event()
+        self._send_task: asyncio.Task[None] | None = None
+        self._publish_task: asyncio.Task[None] | None = None
         self._end_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._since_mark_ms = 0
-        self._marks: dict[str, float] = {}  # mark name -> monotonic send time
-        self._mark_seq = 0
-        self._last_in = 0.0
-        self._digits_before_room: list[str] = []
         self._ending = ""
         self._closed = asyncio.Event()
         self.relaying = asyncio.Event()
         """Set once the room is joined and frames are being relayed."""
-        self.started_at = time.monotonic()
-        self.last_flush_at: float | None = None
-        self._user_spoke_over_agent = False
-        self._frames_out_at_flush = 0
-        self._stale_until = 0.0
+        self.started_at = clock()
+        """Clock reading (s) when the bridge was made."""
+
+    def wire(self, callbacks: RoomCallbacks) -> None:
+        """Point the room's ``callbacks`` (the object the room was made with) at this bridge."""
+        callbacks.on_agent_audio = self.on_agent_audio
+        callbacks.on_agent_dtmf = self.on_agent_dtmf
+        callbacks.on_event = self.on_agent_event
+        callbacks.on_agent_state = self.on_agent_state
+        callbacks.on_agent_left = self.on_agent_left
+        callbacks.on_disconnected = self.on_room_disconnected
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
+
+    @property
+    def last_flush_at(self) -> float | None:
+        """Clock reading (s) of the last flush, None before the first."""
+        return self.playout.last_flush_at
 
     async def run(self) -> str:
         """Join the room, relay until either side hangs up, tear down. Returns the reason.
@@ -174,15 +174,14 @@ class CallBridge:
                         await joining
             if not reader.done():
                 joining.result()  # raises the join's error
-                self._budget = RealTimeBudget(burst_ms=self.policy.burst_ms)
+                held = self.ingress.room_joined()
                 self.relaying.set()
                 self._send_task = asyncio.ensure_future(self._send_loop())
                 self._publish_task = asyncio.ensure_future(self._publish_loop())
-                for digit in self._digits_before_room:
-                    await self._send_caller_dtmf(digit)
-                self._digits_before_room.clear()
+                for digit in held:
+                    await self._forward_digit(digit)
             reason = await reader
-        except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError) as exc:
+        except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError, StackError) as exc:
             logger.warning(
                 "call bridge failed", extra={"call_id": self.call.call_id, "error": str(exc)}
             )
@@ -200,16 +199,12 @@ class CallBridge:
 
     async def _read_loop(self) -> str:
         async for msg in self.ws:
-            if msg.type == WSMsgType.TEXT:
-                frame: str | bytes = msg.data
-            elif msg.type == WSMsgType.BINARY:
-                frame = msg.data
-            else:  # ERROR; CLOSE* end the iteration
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):  # ERROR; CLOSE* end it
                 error = msg.data
                 if isinstance(error, WebSocketError) and error.code == CLOSE_TOO_BIG:
                     self._ending = "policy_frame_too_big"  # aiohttp sent close 1009
                 break
-            if await self._on_frame(frame):
+            if await self._perform(self.ingress.on_frame(msg.data)):
                 return "carrier_stop"
         return self._ending or "carrier_hangup"
 
@@ -230,7 +225,9 @@ class CallBridge:
         self.hooks.on_closed(reason)
 
     async def end(self, reason: str) -> None:
-        """End the call from our side: carrier hang-up (REST if configured), close the socket."""
+        """End the call from our side: carrier hang-up (REST if configured), close the socket.
+
+        Returns once the bridge has torn down; a second call only waits for that."""
         if self._ending:
             await self._closed.wait()
             return
@@ -253,82 +250,47 @@ class CallBridge:
 
     # ------------------------------------------------------------------ caller -> room
 
-    async def _on_frame(self, frame: str | bytes) -> bool:
-        """Handle one carrier frame; True when the carrier said the stream stopped."""
-        try:
-            message = self.codec.parse(frame)
-        except ValueError as exc:
-            return await self._bad_frame(frame, exc)
-        match message:
-            case Media():
-                await self._on_media(message.payload)
-            case Dtmf():
-                self.counters.dtmf_in += 1
-                logger.info(
-                    "caller dtmf", extra={"call_id": self.call.call_id, "digit": message.digit}
-                )
-                if self.relaying.is_set():
-                    await self._send_caller_dtmf(message.digit)
-                elif len(self._digits_before_room) < _MAX_DIGITS_BEFORE_ROOM:
-                    self._digits_before_room.append(message.digit)
-            case Mark():
-                if self._marks.pop(message.name, None) is not None:
-                    self.counters.marks_acked += 1
-            case Stop():
+    async def _perform(self, decision: IngressDecision) -> bool:
+        """Carry out one ingress decision; True when the carrier said the stream stopped."""
+        match decision:
+            case Relay():
+                self._caller_ready.set()
+            case ForwardDigit():
+                self._log_caller_digit(decision.digit)
+                await self._forward_digit(decision)
+            case MarkEcho():
+                self.marks.on_echo(decision.name)
+            case StopStream():
                 return True
-            case Start() | Connected():
-                await self.ws.close(code=CLOSE_POLICY, message=b"second start")
-                self._ending = "policy_second_start"
-            case Cleared():
-                pass
-            case Error():
+            case PolicyClose():
+                self._ending = self._ending or decision.reason
+                await self.ws.close(code=decision.code, message=decision.message)
+            case CarrierError():
                 logger.warning(
                     "carrier stream error",
                     extra={
                         "call_id": self.call.call_id,
-                        "code": message.code,
-                        "title": message.title,
+                        "code": decision.code,
+                        "title": decision.title,
                     },
                 )
+            case HoldDigit():  # forwarded once the room is joined
+                self._log_caller_digit(decision.digit)
+            case Drop() | Ignored():  # counted by the ingress where it counts
+                pass
         return False
 
-    async def _send_caller_dtmf(self, digit: str) -> None:
+    def _log_caller_digit(self, digit: str) -> None:
+        logger.info(
+            "caller dtmf",
+            extra={"call_id": self.call.call_id, "omnivoice.pii.digit": digit},
+        )
+
+    async def _forward_digit(self, decision: ForwardDigit) -> None:
         try:
-            await self.room.send_dtmf(digit)
-        except ValueError:
+            await self.room.send_dtmf(decision.digit)
+        except ValueError:  # the room refused the digit
             self.counters.dropped_invalid += 1
-
-    async def _bad_frame(self, frame: str | bytes, exc: ValueError) -> bool:
-        if isinstance(exc, FrameSizeError):
-            self.counters.dropped_wrong_size += 1
-            return False
-        self.counters.dropped_invalid += 1
-        if self.counters.dropped_invalid >= self.policy.max_invalid_frames:
-            self._ending = "policy_invalid_frames"
-            await self.ws.close(code=CLOSE_INVALID_DATA, message=b"too many invalid frames")
-        return False
-
-    async def _on_media(self, payload: bytes) -> None:
-        if not payload or not self._in.is_whole_samples(payload):
-            self.counters.dropped_wrong_size += 1
-            return
-        if not self.relaying.is_set():
-            self.counters.dropped_before_room += 1
-            return
-        ms = self._in.ms_of(payload)
-        if not self._budget.take(ms):
-            self.counters.dropped_too_fast += 1
-            return
-        now = time.monotonic()
-        if self._last_in and (now - self._last_in) * 1000.0 > self.policy.late_gap_ms:
-            self.counters.frames_late += 1
-        self._last_in = now
-        self.counters.frames_in += 1
-        self.counters.bytes_in += len(payload)
-        if len(self._caller_queue) == self._caller_queue.maxlen:
-            self.counters.dropped_backlog += 1  # the deque drops the oldest frame
-        self._caller_queue.append(self._in.convert(payload))
-        self._caller_ready.set()
 
     async def _publish_loop(self) -> None:
         """Caller audio -> room. Never blocks the socket reader: a publisher slower
@@ -336,49 +298,26 @@ class CallBridge:
         while True:
             await self._caller_ready.wait()
             self._caller_ready.clear()
-            while self._caller_queue:
-                await self.room.push_caller_audio(self._caller_queue.popleft())
+            while (pcm := self.ingress.pop_caller_audio()) is not None:
+                await self.room.push_caller_audio(pcm)
 
     # ------------------------------------------------------------------ room -> caller
 
     def on_agent_audio(self, pcm: bytes) -> None:
-        """CallRoom callback: one agent frame (PCM16) -> carrier frames in the queue.
-
-        Right after a barge-in flush, audio still in flight from the interrupted speech
-        is dropped (until the agent speaks again, at most ``_STALE_AFTER_FLUSH_S``).
-        """
-        if self._stale_until and time.monotonic() < self._stale_until:
-            self.counters.dropped_outbound += 1
-            return
-        for frame in self._out.convert(pcm):
-            if len(self._queue) == self._queue.maxlen:
-                self.counters.dropped_outbound += 1  # deque drops the oldest
-            self._queue.append(frame)
-        if self._queue:
-            self._queue_ready.set()
+        """Room callback: one agent frame (PCM16) -> carrier frames for the sender."""
+        if self.playout.on_agent_audio(pcm):
+            self._frames_ready.set()
 
     async def _send_loop(self) -> None:
         while True:
-            await self._queue_ready.wait()
-            self._queue_ready.clear()
-            while self._queue:
-                payload = self._queue.popleft()
+            await self._frames_ready.wait()
+            self._frames_ready.clear()
+            while (payload := self.playout.pop_frame()) is not None:
                 await self._send(self.codec.serialize(SendMedia(payload=payload)))
-                self.counters.frames_out += 1
-                self.counters.bytes_out += len(payload)
-                self._since_mark_ms += FRAME_MS
-                if self._since_mark_ms >= self.policy.mark_every_ms:
-                    await self._send_mark()
-
-    async def _send_mark(self) -> None:
-        self._since_mark_ms = 0
-        self._mark_seq += 1
-        name = f"ov-{self._mark_seq}"
-        self._marks[name] = time.monotonic()
-        if len(self._marks) > 64:  # carrier never echoes: keep the map bounded
-            self._marks.pop(next(iter(self._marks)))
-        await self._send(self.codec.serialize(SendMark(name=name)))
-        self.counters.marks_sent += 1
+                self.playout.frame_sent(payload)
+                mark = self.marks.on_audio_sent(self.playout.frame_ms)
+                if mark is not None:
+                    await self._send(self.codec.serialize(SendMark(name=mark)))
 
     async def _send(self, data: str | bytes) -> None:
         if self.ws.closed:
@@ -390,59 +329,43 @@ class CallBridge:
 
     async def flush(self, reason: str) -> None:
         """Barge-in: drop queued agent audio here and at the carrier (clear/clearAudio)."""
-        self._stale_until = time.monotonic() + _STALE_AFTER_FLUSH_S
-        self._queue.clear()
-        self._out.reset()
-        self._since_mark_ms = 0
-        self.counters.flushes += 1
-        self.last_flush_at = time.monotonic()
+        self.playout.flush()
+        self.marks.reset()
         logger.info("carrier flush", extra={"call_id": self.call.call_id, "reason": reason})
         await self._send(self.codec.serialize(Clear()))
 
     def on_agent_event(self, event: Event) -> None:
-        """CallRoom callback: an ``omnivoice.events`` event from the agent.
-
-        ``user_speech_start`` while the agent speaks marks a possible barge-in (see
-        :meth:`on_agent_state`); ``interruption`` flushes unless that already happened.
-        """
-        if event.type is EventType.USER_SPEECH_START:
-            self._user_spoke_over_agent = self.room.agent_state == "speaking"
-        elif event.type is EventType.INTERRUPTION:
-            self._flush_once("interruption")
+        """Room callback: an ``omnivoice.events`` event from the agent (barge-in
+        bookkeeping in :class:`AgentPlayout`), then the ``on_event`` hook."""
+        self._flush_if(self.playout.on_agent_event(event.type, agent_state=self.room.agent_state))
         self.hooks.on_event(event)
 
     def on_agent_state(self, old: str, new: str) -> None:
-        """CallRoom callback: the agent stopped speaking because the caller talked over it
-        -> flush what the carrier still buffers (the ``interruption`` event comes later)."""
-        if new == "speaking":
-            self._user_spoke_over_agent = False
-            self._stale_until = 0.0
-        elif old == "speaking" and self._user_spoke_over_agent:
-            self._flush_once("agent_interrupted")
+        """Room callback: ``lk.agent.state`` changed (may flush, see :class:`AgentPlayout`)."""
+        self._flush_if(self.playout.on_agent_state(old, new))
 
-    def _flush_once(self, reason: str) -> None:
-        """Flush unless nothing was sent since the last flush (one barge-in, one clear)."""
-        if self.closed or self.counters.frames_out == self._frames_out_at_flush:
-            return
-        self._frames_out_at_flush = self.counters.frames_out
-        self.spawn(self.flush(reason))
+    def _flush_if(self, decision: Flush | None) -> None:
+        if decision is not None and not self.closed:
+            self.spawn(self.flush(decision.reason))
 
     def on_agent_dtmf(self, digit: str) -> None:
-        """CallRoom callback: the agent keyed a digit for the caller's line. None of the four
-        media-stream protocols has a message for it, so it goes in-band: the digit's tone
-        pair (100 ms, then 60 ms of silence) joins the outbound audio, after what is queued."""
-        try:
-            tone = dtmf_tone(digit, sample_rate_hz=self._out.room_rate_hz)
-        except ValueError:
-            logger.warning("agent dtmf digit not playable", extra={"digit": digit})
+        """Room callback: the agent keyed a digit for the caller's line; it goes in-band
+        (the digit's tone pair joins the outbound audio after what is queued)."""
+        if not self.playout.on_agent_dtmf(digit):
+            logger.warning(
+                "agent dtmf digit not playable",
+                extra={"call_id": self.call.call_id, "omnivoice.pii.digit": digit},
+            )
             return
-        self.counters.dtmf_out += 1
         logger.info(
             "agent dtmf sent in-band",
-            extra={"call_id": self.call.call_id, "carrier": self.codec.carrier, "digit": digit},
+            extra={
+                "call_id": self.call.call_id,
+                "carrier": self.codec.carrier,
+                "omnivoice.pii.digit": digit,
+            },
         )
-        self._stale_until = 0.0  # the agent is talking to the line again
-        self.on_agent_audio(tone)
+        self._frames_ready.set()
 
     def on_agent_left(self) -> None:
         self._end_soon("agent_left")
@@ -451,6 +374,7 @@ class CallBridge:
         self._end_soon("room_disconnected")
 
     def spawn(self, coro: Coroutine[None, None, None]) -> None:
+        """Run ``coro`` as a task the bridge owns (cancelled at teardown); closed: dropped."""
         if self.closed:
             coro.close()
             return

@@ -342,12 +342,7 @@ class MediaStreamGateway:
             ),
             counters=counters,
         )
-        callbacks.on_agent_audio = bridge.on_agent_audio
-        callbacks.on_agent_dtmf = bridge.on_agent_dtmf
-        callbacks.on_event = bridge.on_agent_event
-        callbacks.on_agent_state = bridge.on_agent_state
-        callbacks.on_agent_left = bridge.on_agent_left
-        callbacks.on_disconnected = bridge.on_room_disconnected
+        bridge.wire(callbacks)
         session.attach(bridge)
         self._bridges.add(bridge)
         try:

@@ -12,19 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from typing import Any, Final
+from typing import Final
 
 from omnivoice_rtc._errors import StackError
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.native.wire import (
-    MessageKind,
-    decode_json,
-    encode_message,
-    join_header,
+    AgentAudio,
+    AttributesChanged,
+    CallerAudio,
+    DataReceived,
+    Disconnected,
+    DtmfReceived,
+    ErrorNotice,
+    Join,
+    Joined,
+    Participant,
+    ParticipantLeft,
+    SendData,
+    SendDtmf,
+    WireMessage,
+    decode,
     read_message,
-    split_header,
+    receive,
 )
 from omnivoice_rtc.shim.call_room import (
     EVENTS_TOPIC,
@@ -83,28 +93,28 @@ class NativeCallRoom(CallRoomBase):
         socket_path = await self._native.process.socket_path()
         await self._create_room()
         reader, self._writer = await asyncio.open_unix_connection(socket_path)
-        join = {
-            "url": self.spec.livekit.url,
-            "token": self._token(),
-            "publish_rate_hz": self.audio.publish_rate_hz,
-            "subscribe_rate_hz": self.audio.subscribe_rate_hz,
-            "frame_ms": self.audio.frame_ms,
-            "opus_complexity": self._native.opus_complexity,
-        }
-        self._send(MessageKind.JOIN, json.dumps(join).encode())
-        try:
-            kind, payload = await asyncio.wait_for(
-                read_message(reader), self._native.join_timeout_s
+        self._send(
+            Join(
+                url=self.spec.livekit.url,
+                token=self._token(),
+                publish_rate_hz=self.audio.publish_rate_hz,
+                subscribe_rate_hz=self.audio.subscribe_rate_hz,
+                frame_ms=self.audio.frame_ms,
+                opus_complexity=self._native.opus_complexity,
             )
+        )
+        try:
+            answer = await asyncio.wait_for(receive(reader), self._native.join_timeout_s)
         except (TimeoutError, asyncio.IncompleteReadError) as exc:
             raise StackError(f"omnivoice-media: no answer to join ({type(exc).__name__})") from exc
-        body = decode_json(payload)
-        if kind is MessageKind.ERROR:
-            raise StackError(f"omnivoice-media: join failed: {body.get('error', '')}")
-        if kind is not MessageKind.JOINED:
-            raise StackError(f"omnivoice-media: expected joined, got {kind.value!r}")
-        self.codec = str(body.get("codec", ""))
-        for participant in body.get("participants", []):
+        except ValueError as exc:
+            raise StackError(f"omnivoice-media: bad answer to join: {exc}") from exc
+        if isinstance(answer, ErrorNotice):
+            raise StackError(f"omnivoice-media: join failed: {answer.error}")
+        if not isinstance(answer, Joined):
+            raise StackError(f"omnivoice-media: expected joined, got {answer.KIND.value!r}")
+        self.codec = answer.codec
+        for participant in answer.participants:
             self._on_participant(participant)
         self._spawn(self._read_messages(reader))
         self._spawn(self._watch_agent_join())
@@ -123,27 +133,24 @@ class NativeCallRoom(CallRoomBase):
 
     # ------------------------------------------------------------------ media
 
-    def _send(self, kind: MessageKind, payload: bytes = b"") -> None:
+    def _send(self, message: Join | CallerAudio | SendDtmf | SendData) -> None:
         if self._writer is not None and not self._writer.is_closing():
-            self._writer.write(encode_message(kind, payload))
+            self._writer.write(message.encode())
 
     async def push_caller_audio(self, pcm: bytes) -> None:
         if self._writer is None or self._closed:
             return
-        self._send(MessageKind.CALLER_AUDIO, pcm)
+        self._send(CallerAudio(pcm=pcm))
         if self._writer.transport.get_write_buffer_size() > _DRAIN_ABOVE_BYTES:
             with contextlib.suppress(ConnectionError):  # reason: the reader reports it
                 await self._writer.drain()
 
     async def send_dtmf(self, digit: str) -> None:
-        payload = json.dumps({"code": dtmf_code(digit), "digit": digit}).encode()
-        self._send(MessageKind.SEND_DTMF, payload)
+        self._send(SendDtmf(code=dtmf_code(digit), digit=digit))
 
     async def send_data(self, payload: bytes, *, topic: str) -> None:
-        targets = [self._agent.identity] if self._agent.identity else []
-        self._send(
-            MessageKind.SEND_DATA, join_header({"topic": topic, "destinations": targets}, payload)
-        )
+        targets = (self._agent.identity,) if self._agent.identity else ()
+        self._send(SendData(topic=topic, destinations=targets, payload=payload))
 
     # ------------------------------------------------------------------ messages
 
@@ -151,20 +158,18 @@ class NativeCallRoom(CallRoomBase):
         try:
             while True:
                 kind, payload = await read_message(reader)
-                if kind is MessageKind.AGENT_AUDIO:
-                    self._agent.audio_frames += 1
-                    self._cb.on_agent_audio(payload)
-                    continue
                 try:
-                    self._dispatch(kind, payload)
-                except (ValueError, KeyError, TypeError) as exc:  # one bad message, not the call
+                    message = decode(kind, payload)
+                except ValueError as exc:  # one bad message, not the call
                     logger.warning(
                         "bad message from omnivoice-media",
-                        extra={"kind": kind.name, "error": repr(exc)},
+                        extra={"kind": kind.name, "error": str(exc)},
                     )
+                    continue
+                self._dispatch(message)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the process closed the call: reported below
-        except ValueError as exc:
+        except ValueError as exc:  # the framing itself is broken: the call cannot go on
             logger.error("bad message from omnivoice-media", extra={"error": str(exc)})
         self._report_disconnected()
 
@@ -173,31 +178,34 @@ class NativeCallRoom(CallRoomBase):
             self._disconnected = True
             self._cb.on_disconnected()
 
-    def _dispatch(self, kind: MessageKind, payload: bytes) -> None:
-        if kind is MessageKind.DATA:
-            header, body = split_header(payload)
-            if header.get("topic") == EVENTS_TOPIC:
-                self._deliver_event_json(body)
-            return
-        message = decode_json(payload)
-        if kind is MessageKind.PARTICIPANT:
-            self._on_participant(message)
-        elif kind is MessageKind.PARTICIPANT_LEFT:
-            self._participant_left(str(message.get("identity", "")))
-        elif kind is MessageKind.ATTRIBUTES:
-            changed = message.get("changed") or {}
-            self._attributes_changed(str(message.get("identity", "")), dict(changed))
-        elif kind is MessageKind.DTMF:
-            self._dtmf_received(str(message.get("identity", "")) or None, str(message["digit"]))
-        elif kind is MessageKind.DISCONNECTED:
-            logger.info(
-                "native media left the room",
-                extra={"room": self.room_name, "reason": message.get("reason", "")},
-            )
-            self._report_disconnected()
-        else:
-            logger.warning("unexpected message from omnivoice-media", extra={"kind": kind.name})
+    def _dispatch(self, message: WireMessage) -> None:
+        match message:
+            case AgentAudio():
+                self._agent.audio_frames += 1
+                self._cb.on_agent_audio(message.pcm)
+            case DataReceived():
+                if message.topic == EVENTS_TOPIC:
+                    self._deliver_event_json(message.payload)
+            case Participant():
+                self._on_participant(message)
+            case ParticipantLeft():
+                self._participant_left(message.identity)
+            case AttributesChanged():
+                self._attributes_changed(message.identity, dict(message.changed))
+            case DtmfReceived():
+                self._dtmf_received(message.identity or None, message.digit)
+            case Disconnected():
+                logger.info(
+                    "native media left the room",
+                    extra={"room": self.room_name, "reason": message.reason},
+                )
+                self._report_disconnected()
+            case _:
+                logger.warning(
+                    "unexpected message from omnivoice-media",
+                    extra={"kind": message.KIND.name},
+                )
 
-    def _on_participant(self, info: dict[str, Any]) -> None:
-        if info.get("kind") == "agent":
-            self._note_agent(str(info.get("identity", "")), dict(info.get("attributes") or {}))
+    def _on_participant(self, participant: Participant) -> None:
+        if participant.kind == "agent":
+            self._note_agent(participant.identity, dict(participant.attributes))

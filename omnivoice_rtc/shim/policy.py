@@ -7,10 +7,10 @@ budget. Close codes (RFC 6455): 1007 invalid payload data, 1008 policy violation
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Final
+
+from omnivoice_rtc._clock import MONOTONIC, Clock
 
 __all__ = [
     "CLOSE_INVALID_DATA",
@@ -85,16 +85,21 @@ class CallCounters:
         return asdict(self)
 
 
+_EPSILON_MS: Final = 1e-6
+"""Float rounding in clock differences (s -> ms) never turns an on-time frame away."""
+
+
 class RealTimeBudget:
     """Token bucket of audio time: refills at real time, holds at most ``burst_ms``.
 
     ``take(ms)`` returns False (drop the frame) when the stream is ahead of real time
-    by more than the burst. Time comes from ``clock`` (monotonic seconds).
+    by more than the burst. Time comes from ``clock`` (monotonic seconds); the bucket is
+    full when it is made.
     """
 
     __slots__ = ("_burst", "_clock", "_credit", "_last")
 
-    def __init__(self, *, burst_ms: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, burst_ms: int, clock: Clock = MONOTONIC) -> None:
         if burst_ms <= 0:
             raise ValueError(f"RealTimeBudget.burst_ms: must be > 0 ms, got {burst_ms!r}")
         self._burst = float(burst_ms)
@@ -103,10 +108,11 @@ class RealTimeBudget:
         self._last = clock()
 
     def take(self, ms: float) -> bool:
+        """Spend ``ms`` of audio time (ms); False (and nothing spent) when not enough is left."""
         now = self._clock()
         self._credit = min(self._burst, self._credit + (now - self._last) * 1000.0)
         self._last = now
-        if self._credit < ms:
+        if self._credit + _EPSILON_MS < ms:
             return False
         self._credit -= ms
         return True

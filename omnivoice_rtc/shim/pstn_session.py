@@ -3,7 +3,7 @@
 The shared bookkeeping (events from the agent's ``omnivoice.events`` topic, transcript,
 metrics, commands on ``omnivoice.control``) is :class:`~omnivoice_rtc.calls.call_session.CallSession`;
 this class adds the media-stream route: commands go out through the call's
-:class:`~.bridge.CallBridge` room participant, ``interrupt`` also flushes the carrier's
+:class:`~.call_bridge.CallBridge` room participant, ``interrupt`` also flushes the carrier's
 playback buffer, and ``close`` hangs up through the bridge (carrier REST, then socket).
 """
 

@@ -4,33 +4,26 @@ from __future__ import annotations
 
 import pytest
 
+from omnivoice_rtc._clock import VirtualClock
 from omnivoice_rtc.shim.policy import CallCounters, RealTimeBudget
 
 pytestmark = pytest.mark.unit
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_real_time_stream_always_passes() -> None:
-    clock = _Clock()
+    clock = VirtualClock()
     budget = RealTimeBudget(burst_ms=100, clock=clock)
     for _ in range(1000):
-        clock.now += 0.020
+        clock.advance(0.020)
         assert budget.take(20)
 
 
 def test_burst_beyond_the_allowance_is_cut_then_recovers() -> None:
-    clock = _Clock()
+    clock = VirtualClock()
     budget = RealTimeBudget(burst_ms=100, clock=clock)
     passed = [budget.take(20) for _ in range(10)]  # 200 ms at one instant
     assert passed == [True] * 5 + [False] * 5
-    clock.now += 0.040
+    clock.advance(0.040)
     assert budget.take(20)
     assert budget.take(20)
     assert not budget.take(20)

@@ -7,8 +7,17 @@ import asyncio
 import pytest
 
 from omnivoice_rtc import SessionClosedError
+from omnivoice_rtc.audio.format import TWILIO
+from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
+from omnivoice_rtc.media_streams.messages import Clear
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
+from omnivoice_rtc.shim.call_bridge import BridgeHooks, CallBridge
+from omnivoice_rtc.shim.call_room import RoomCallbacks
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.types import CallInfo, Event, EventType, Metrics, Turn
+from tests.fakes.fake_call_room import FakeCallRoom
+from tests.fakes.media_socket import FakeMediaSocket
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +81,50 @@ async def test_commands_on_a_session_without_a_stream_raise() -> None:
     with pytest.raises(SessionClosedError):
         await session.send_text("hello")
     await session.close()  # nothing to hang up: no error
+
+
+async def test_commands_go_through_the_bridge_and_close_hangs_up() -> None:
+    """interrupt -> the carrier's clear + ``interrupt`` on omnivoice.control; send_text ->
+    ``say``; events from the room reach the session; close -> the bridge's hang-up."""
+    session = _session()
+    ws, callbacks = FakeMediaSocket(), RoomCallbacks()
+    room = FakeCallRoom(callbacks=callbacks)
+    codec = TwilioCodec(stream_id="MZ1")
+    bridge = CallBridge(
+        ws=ws,
+        codec=codec,
+        call=session.call,
+        inbound=InboundAudio(carrier_format=TWILIO, room_rate_hz=8000),
+        outbound=OutboundAudio(carrier_format=TWILIO, room_rate_hz=8000),
+        room=room,
+        hooks=BridgeHooks(on_event=session.on_event, on_closed=session.on_closed),
+    )
+    bridge.wire(callbacks)
+    session.attach(bridge)
+    run = asyncio.ensure_future(bridge.run())
+    await asyncio.wait_for(bridge.relaying.wait(), 5)
+    room.agent_joins()
+    room.agent_event(Event(type=EventType.USER_TRANSCRIPT, data={"text": "hi", "final": True}))
+    assert [t.text for t in session.transcript()] == ["hi"]
+
+    session.interrupt()
+    await session.send_text("hello")
+    await ws.wait_sent(1)
+    for _ in range(100):  # event-loop turns for the spawned control commands
+        if len(room.data) == 2:
+            break
+        await asyncio.sleep(0)
+    assert [codec.parse_command(frame) for frame in ws.sent] == [Clear(stream_id="MZ1")]
+    assert {topic for topic, _ in room.data} == {CONTROL_TOPIC}
+    commands = sorted((decode_control(payload) for _, payload in room.data), key=str)
+    assert commands == sorted(
+        [ControlCommand(type="interrupt"), ControlCommand(type="say", text="hello")], key=str
+    )
+
+    await session.close()
+    assert await asyncio.wait_for(run, 5) == "session_closed"
+    assert session.closed
+    assert session.end_reason == "session_closed"
+    assert ws.close_code == 1000
+    with pytest.raises(SessionClosedError):
+        session.interrupt()

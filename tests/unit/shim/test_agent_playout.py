@@ -1,0 +1,151 @@
+"""AgentPlayout: agent audio -> carrier frames, barge-in flushes, the stale window, tones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omnivoice_rtc._clock import VirtualClock
+from omnivoice_rtc.audio.dtmf import detect_dtmf
+from omnivoice_rtc.audio.format import TWILIO, VONAGE, AudioFormat
+from omnivoice_rtc.audio.g711 import ulaw_decode
+from omnivoice_rtc.shim.agent_playout import STALE_AFTER_FLUSH_S, AgentPlayout, Flush
+from omnivoice_rtc.shim.audio_path import OutboundAudio
+from omnivoice_rtc.shim.policy import CallCounters, MediaPolicy
+from omnivoice_rtc.types import EventType
+
+pytestmark = pytest.mark.unit
+
+PCM_20MS = np.zeros(160, dtype=np.int16).tobytes()
+"""20 ms of agent silence at 8 kHz (PCM16)."""
+
+
+class _Playout:
+    def __init__(self, *, policy: MediaPolicy | None = None, fmt: AudioFormat = TWILIO) -> None:
+        self.clock = VirtualClock()
+        self.counters = CallCounters()
+        self.machine = AgentPlayout(
+            outbound=OutboundAudio(carrier_format=fmt, room_rate_hz=fmt.sample_rate),
+            policy=policy or MediaPolicy(),
+            counters=self.counters,
+            clock=self.clock,
+        )
+
+    def drain(self) -> list[bytes]:
+        """What the pump would send now (each frame counted as sent)."""
+        frames = []
+        while (frame := self.machine.pop_frame()) is not None:
+            self.machine.frame_sent(frame)
+            frames.append(frame)
+        return frames
+
+    def speak(self, frames: int = 1) -> bool:
+        waiting = False
+        for _ in range(frames):
+            waiting = self.machine.on_agent_audio(PCM_20MS)
+        return waiting
+
+
+def test_agent_audio_becomes_whole_carrier_frames() -> None:
+    p = _Playout()
+    assert p.machine.frame_ms == 20.0
+    assert not p.machine.on_agent_audio(PCM_20MS[:200])  # 12.5 ms: no whole frame yet
+    assert p.machine.on_agent_audio(PCM_20MS[:200])  # 25 ms in all: one frame
+    assert [len(f) for f in p.drain()] == [160]
+    assert (p.counters.frames_out, p.counters.bytes_out) == (1, 160)
+    assert p.machine.pop_frame() is None
+
+
+def test_frame_duration_follows_the_carrier_format() -> None:
+    p = _Playout(fmt=VONAGE)
+    assert p.machine.frame_ms == 20.0
+    assert p.machine.on_agent_audio(np.zeros(320, dtype=np.int16).tobytes())
+    assert [len(f) for f in p.drain()] == [640]
+
+
+def test_a_slow_socket_loses_the_oldest_agent_audio() -> None:
+    p = _Playout(policy=MediaPolicy(outbound_queue_ms=100))  # five frames
+    p.speak(8)
+    assert p.counters.dropped_outbound == 3
+    assert len(p.drain()) == 5
+
+
+def test_barge_in_flushes_once_per_burst_of_audio() -> None:
+    p = _Playout()
+    assert p.machine.on_agent_state("listening", "speaking") is None
+    p.speak(3)
+    p.drain()
+    assert p.machine.on_agent_event(EventType.USER_SPEECH_START, agent_state="speaking") is None
+    assert p.machine.on_agent_state("speaking", "listening") == Flush("agent_interrupted")
+    assert p.machine.on_agent_event(EventType.INTERRUPTION, agent_state="listening") is None
+    p.machine.on_agent_state("listening", "speaking")
+    p.speak(1)
+    p.drain()
+    assert p.machine.on_agent_event(EventType.INTERRUPTION, agent_state="speaking") == Flush(
+        "interruption"
+    )
+
+
+def test_the_agent_stopping_on_its_own_is_no_barge_in() -> None:
+    p = _Playout()
+    p.machine.on_agent_state("listening", "speaking")
+    p.speak(3)
+    p.drain()
+    # the caller started talking before the agent spoke: not over it
+    p.machine.on_agent_event(EventType.USER_SPEECH_START, agent_state="listening")
+    assert p.machine.on_agent_state("speaking", "listening") is None
+    # the agent spoke again after a user_speech_start over it: that barge-in is over
+    p.machine.on_agent_state("listening", "speaking")
+    p.machine.on_agent_event(EventType.USER_SPEECH_START, agent_state="speaking")
+    assert p.machine.on_agent_state("speaking", "thinking") == Flush("agent_interrupted")
+    p.machine.on_agent_state("thinking", "speaking")
+    assert p.machine.on_agent_state("speaking", "listening") is None
+
+
+def test_nothing_sent_means_nothing_to_flush() -> None:
+    p = _Playout()
+    assert p.machine.on_agent_event(EventType.INTERRUPTION, agent_state="speaking") is None
+    p.speak(2)  # queued, not sent yet
+    assert p.machine.on_agent_event(EventType.INTERRUPTION, agent_state="speaking") is None
+
+
+def test_flush_drops_the_queue_and_a_partial_frame_then_stale_audio() -> None:
+    p = _Playout()
+    p.speak(4)
+    p.machine.on_agent_audio(PCM_20MS[:100])  # a partial frame waits in the converter
+    assert p.machine.flush() == 4
+    assert p.counters.flushes == 1
+    assert p.machine.last_flush_at == p.clock()
+    assert p.machine.pop_frame() is None
+    assert not p.speak(1)  # the interrupted speech, still in flight
+    assert p.counters.dropped_outbound == 1
+    p.clock.advance(STALE_AFTER_FLUSH_S - 0.001)
+    assert not p.speak(1)
+    assert p.counters.dropped_outbound == 2
+    p.clock.advance(0.001)
+    assert p.speak(1)
+    assert [len(f) for f in p.drain()] == [160]  # the partial frame did not survive
+
+
+def test_speaking_again_or_keying_a_digit_ends_the_stale_window() -> None:
+    p = _Playout()
+    p.machine.flush()
+    p.machine.on_agent_state("listening", "speaking")
+    assert p.speak(1)
+    p.drain()
+    p.machine.flush()
+    assert p.machine.on_agent_dtmf("1")
+    assert p.speak(1)
+    assert p.counters.dropped_outbound == 0
+
+
+def test_agent_digits_are_queued_as_their_tones() -> None:
+    p = _Playout()
+    assert p.machine.on_agent_dtmf("7")
+    assert p.machine.on_agent_dtmf("#")
+    assert not p.machine.on_agent_dtmf("Z")
+    assert p.counters.dtmf_out == 2
+    frames = p.drain()
+    assert len(frames) == 16  # 2 x (100 ms tone + 60 ms gap)
+    heard = detect_dtmf(ulaw_decode(b"".join(frames)), sample_rate_hz=8000)
+    assert heard == "7#"

@@ -346,7 +346,9 @@ UNRESERVED_RULES: list[tuple[str, dict[str, Any], str, str]] = [
 
 
 @pytest.mark.parametrize(
-    ("rule", "field", "got"), [c[1:] for c in UNRESERVED_RULES], ids=[c[0] for c in UNRESERVED_RULES]
+    ("rule", "field", "got"),
+    [c[1:] for c in UNRESERVED_RULES],
+    ids=[c[0] for c in UNRESERVED_RULES],
 )
 def test_dispatch_rule_rooms_must_be_reserved(
     tmp_path: Path, rule: dict[str, Any], field: str, got: str

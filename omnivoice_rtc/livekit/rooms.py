@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 RoomClient = api.LiveKitAPI | RoomService
 """A server API client, or its RoomService."""
 
+_ROOM_KEY: Final = "omnivoice.pii.room"
+"""Log key of a room name: livekit-sip names inbound SIP rooms after the caller's number."""
+
 _RETRYABLE_CODES: Final = frozenset(
     {
         api.TwirpErrorCode.UNAVAILABLE,
@@ -172,7 +175,7 @@ async def delete_room(client: RoomClient, room: str, *, retry: DeleteRetry | Non
             if not _retryable(exc):
                 logger.warning(
                     "room delete refused",
-                    extra={"room": room, "status": exc.status, "error": str(exc)},
+                    extra={_ROOM_KEY: room, "status": exc.status, "error": str(exc)},
                 )
                 return False
             error = exc
@@ -181,13 +184,13 @@ async def delete_room(client: RoomClient, room: str, *, retry: DeleteRetry | Non
         if attempt < policy.attempts:
             logger.info(
                 "room delete failed; retrying",
-                extra={"room": room, "attempt": attempt, "retry_in_s": backoff_s},
+                extra={_ROOM_KEY: room, "attempt": attempt, "retry_in_s": backoff_s},
             )
             await asyncio.sleep(backoff_s)
             backoff_s = min(backoff_s * 2, policy.max_backoff_s)
     logger.warning(
         "room delete gave up; the server removes the room when it is empty",
-        extra={"room": room, "attempts": policy.attempts, "error": repr(error)},
+        extra={_ROOM_KEY: room, "attempts": policy.attempts, "error": repr(error)},
     )
     return False
 

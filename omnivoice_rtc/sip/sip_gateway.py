@@ -195,7 +195,7 @@ class SIPGateway:
             status = exc.sip_status or exc.message
             logger.info(
                 "outbound sip call failed",
-                extra={"to": to, "sip_status_code": code, "sip_status": status},
+                extra={"omnivoice.pii.to": to, "sip_status_code": code, "sip_status": status},
             )
             raise SIPCallError(
                 f"call failed: SIP {code} {status}", sip_status_code=code, sip_status=status
@@ -280,7 +280,14 @@ class SIPGateway:
         call = call_info_from_attributes(
             dict(participant.attributes), direction="inbound", fallback_id=participant.sid
         )
-        logger.info("sip call", extra={"call_id": call.call_id, "from": call.from_, "to": call.to})
+        logger.info(
+            "sip call",
+            extra={
+                "call_id": call.call_id,
+                "omnivoice.pii.from": call.from_,
+                "omnivoice.pii.to": call.to,
+            },
+        )
         if self._handler is not None:
             try:
                 result = self._handler(call)

@@ -109,7 +109,7 @@ async def test_gives_up_after_the_last_attempt_without_raising(
     assert [r.getMessage() for r in warnings] == [
         "room delete gave up; the server removes the room when it is empty"
     ]
-    assert warnings[0].__dict__["room"] == "call-x-1"
+    assert warnings[0].__dict__["omnivoice.pii.room"] == "call-x-1"
     assert warnings[0].__dict__["attempts"] == FAST.attempts
 
 

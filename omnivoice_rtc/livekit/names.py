@@ -49,7 +49,8 @@ MAX_NAME_LENGTH = 256
 CALL_ROOM_PREFIX: Final = "call-"
 """Namespace of the shim's call rooms (carrier media streams): ``call-<carrier>-<id>``."""
 SIP_ROOM_PREFIX: Final = "sip-"
-"""Namespace of SIP call rooms: outbound (``sip-out-…``) and dispatch rules' (``sip-<carrier>-…``)."""
+"""Namespace of SIP call rooms: outbound (``sip-out-…``) and from dispatch rules
+(``sip-<carrier>-…``)."""
 SIP_OUTBOUND_ROOM_PREFIX: Final = SIP_ROOM_PREFIX + "out"
 """Default prefix of outbound SIP rooms; a room is ``<prefix>-<12 hex>``."""
 

@@ -2,8 +2,9 @@
 
 :class:`CallRoomBase` creates the room with our agent dispatched and deletes it again
 (through the process's shared :class:`~omnivoice_rtc.livekit.rooms.RoomControl`), mints the
-caller's token (:func:`~omnivoice_rtc.livekit.tokens.caller_token`), and tracks the agent (identity, ``lk.agent.state``, DTMF, events, leaving)
-from plain identities and attributes. Two subclasses carry the media:
+caller's token (:func:`~omnivoice_rtc.livekit.tokens.caller_token`), and tracks the agent
+(identity, ``lk.agent.state``, DTMF, events, leaving) from plain identities and attributes.
+Two subclasses carry the media:
 :class:`~omnivoice_rtc.shim.rtc_call_room.CallRoom` (livekit rtc in this process) and
 :class:`~omnivoice_rtc.shim.native_call_room.NativeCallRoom` (the ``omnivoice-media`` process).
 """
@@ -211,7 +212,7 @@ class CallRoomBase(abc.ABC):
 
     async def delete_room(self) -> bool:
         """Delete the room (removes the agent too); True once it is gone. A room already
-        gone is fine; transport errors are retried (:func:`~omnivoice_rtc.livekit.rooms.delete_room`)."""
+        gone is fine; transport errors are retried (see ``livekit.rooms.delete_room``)."""
         return await self._rooms().delete_room(self.room_name)
 
     async def _end_room(self) -> None:

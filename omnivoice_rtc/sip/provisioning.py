@@ -24,6 +24,7 @@ from google.protobuf.message import Message
 from livekit import api
 
 from omnivoice_rtc._errors import ConfigError, OmniVoiceError
+from omnivoice_rtc.livekit.rooms import lease_room_control
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.sip.sipfile import SIPFile, dispatch_rule_room_problem, load_sip_file
 
@@ -90,14 +91,11 @@ async def _client(
     if client is not None:
         yield client
         return
-    settings = LiveKitSettings.from_env(env)
-    owned = api.LiveKitAPI(
-        url=settings.http_url, api_key=settings.api_key, api_secret=settings.api_secret
-    )
+    lease = lease_room_control(LiveKitSettings.from_env(env))  # the process's one LiveKitAPI
     try:
-        yield owned
+        yield lease.rooms.api
     finally:
-        await owned.aclose()
+        await lease.aclose()
 
 
 def _prune_empty(message: Message) -> None:
@@ -250,7 +248,8 @@ async def apply(
 ) -> list[ApplyResult]:
     """Load ``path`` (placeholders from ``env``, default ``os.environ``) and apply it.
 
-    ``client`` defaults to a server API client built from ``LIVEKIT_URL``,
+    ``client`` defaults to the process's shared server API client
+    (:func:`~omnivoice_rtc.livekit.rooms.lease_room_control`) for ``LIVEKIT_URL``,
     ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET`` in ``env``.
     """
     sip_file = load_sip_file(path, env=env)

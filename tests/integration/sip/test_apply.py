@@ -178,3 +178,15 @@ async def test_apply_moves_an_old_rule_to_the_reserved_prefix_in_place(
     assert results[2].id == created.sip_dispatch_rule_id
     rules = await clean.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())
     assert [r.rule.dispatch_rule_individual.room_prefix for r in rules.items] == ["sip-twilio-"]
+
+
+async def test_apply_without_a_client_uses_the_servers_in_env(
+    clean: api.LiveKitAPI, sip_stack: SIPStack
+) -> None:
+    env = {**sip_stack.livekit.env(), **CARRIER_ENV}
+    results = await apply(ROOT / "sip" / "vonage.json", env=env)
+    assert [r.outcome for r in results] == ["created"] * 3
+    names = sorted(o.name for o in await list_objects(env=env))
+    assert names == ["vonage-dispatch", "vonage-inbound", "vonage-outbound"]
+    assert [r.outcome for r in await delete(None, env=env)] == ["deleted"] * 3
+    assert await list_objects(client=clean) == []

@@ -324,7 +324,9 @@ class RoomControlLease:
     the last lease given back closes the shared ``LiveKitAPI``.
     """
 
-    def __init__(self, *, shared: _Shared, loop: asyncio.AbstractEventLoop, key: _SharedKey):
+    def __init__(
+        self, *, shared: _Shared, loop: asyncio.AbstractEventLoop, key: _SharedKey
+    ) -> None:
         self._shared = shared
         self._loop = loop
         self._key = key

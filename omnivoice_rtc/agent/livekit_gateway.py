@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from livekit import api, rtc
+from livekit import rtc
 
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.agent.job import AgentSettings, PartsFactory, RoomAgent
@@ -128,23 +128,11 @@ class LiveKitGateway:
 
     def _agent_token(self, room_name: str) -> str:
         assert self._livekit is not None
-        return (
-            api.AccessToken(self._livekit.api_key, self._livekit.api_secret)
-            .with_identity(self._config.agent_identity)
-            .with_name(self._config.agent_name)
-            .with_kind("agent")
-            .with_grants(
-                api.VideoGrants(
-                    room_join=True,
-                    room=room_name,
-                    agent=True,
-                    can_publish=True,
-                    can_subscribe=True,
-                    can_publish_data=True,
-                    can_update_own_metadata=True,
-                )
-            )
-            .to_jwt()
+        return tokens.agent_token(
+            credentials=self._livekit,
+            room=room_name,
+            identity=self._config.agent_identity,
+            name=self._config.agent_name,
         )
 
     async def join_room(self, room_name: str) -> None:

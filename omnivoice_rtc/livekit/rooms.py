@@ -1,20 +1,91 @@
-"""Room helpers on LiveKit's RoomService, returning :class:`~omnivoice_rtc.RoomInfo`."""
+"""Rooms on livekit-server: created with our agent dispatched, listed, deleted.
+
+Two layers over LiveKit's RoomService, one implementation:
+
+* :func:`create_room`, :func:`list_rooms`, :func:`delete_room` act through a client the
+  caller owns (a ``LiveKitAPI`` or its ``RoomService``) and return
+  :class:`~omnivoice_rtc.RoomInfo`.
+* :class:`RoomControl` does the same (plus the agent dispatch) through one ``LiveKitAPI``
+  that it creates on first use, reuses, and closes in :meth:`RoomControl.aclose`. The
+  process's call rooms and SIP gateway share one per event loop and server:
+  :func:`lease_room_control` hands out leases on it, and the last lease closed closes it.
+
+Deleting never leaves a room behind because livekit-server was briefly unreachable: a
+room that is already gone counts as deleted, and transport errors, timeouts and 5xx
+answers are retried with exponential back-off (:class:`DeleteRetry`). Room names come
+from :mod:`omnivoice_rtc.livekit.names`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
+import aiohttp
 from livekit import api
 from livekit.api.room_service import RoomService
 
-from omnivoice_rtc.livekit.names import validate_room_name
+from omnivoice_rtc.livekit.names import validate_identity, validate_room_name
+from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.types import RoomInfo
 
-__all__ = ["RoomClient", "create_room", "delete_room", "list_rooms", "room_info_from_proto"]
+__all__ = [
+    "DeleteRetry",
+    "RoomClient",
+    "RoomControl",
+    "RoomControlLease",
+    "create_room",
+    "delete_room",
+    "lease_room_control",
+    "list_rooms",
+    "room_info_from_proto",
+]
+
+logger = logging.getLogger(__name__)
 
 RoomClient = api.LiveKitAPI | RoomService
 """A server API client, or its RoomService."""
+
+_ROOM_KEY: Final = "omnivoice.pii.room"
+"""Log key of a room name: livekit-sip names inbound SIP rooms after the caller's number."""
+
+_RETRYABLE_CODES: Final = frozenset(
+    {
+        api.TwirpErrorCode.UNAVAILABLE,
+        api.TwirpErrorCode.DEADLINE_EXCEEDED,
+        api.TwirpErrorCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteRetry:
+    """How hard a room delete tries when livekit-server cannot be reached.
+
+    ``attempts`` requests in all; the first retry waits ``first_backoff_s`` seconds, each
+    next one twice as long, never more than ``max_backoff_s`` seconds. The defaults
+    (5 attempts: 0.25 + 0.5 + 1 + 2 s of waiting) ride out a server restart.
+    """
+
+    attempts: int = 5
+    first_backoff_s: float = 0.25
+    max_backoff_s: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts: must be >= 1, got {self.attempts}")
+        if self.first_backoff_s < 0:
+            raise ValueError(f"first_backoff_s: must be >= 0 s, got {self.first_backoff_s}")
+        if self.max_backoff_s < self.first_backoff_s:
+            raise ValueError(
+                f"max_backoff_s: must be >= first_backoff_s ({self.first_backoff_s} s), "
+                f"got {self.max_backoff_s}"
+            )
 
 
 def _service(client: RoomClient) -> RoomService:
@@ -40,23 +111,28 @@ async def create_room(
     room: str,
     *,
     empty_timeout_s: int = 0,
+    departure_timeout_s: int = 0,
     max_participants: int = 0,
     metadata: str = "",
 ) -> RoomInfo:
     """Create ``room`` (or return it if it exists).
 
-    ``empty_timeout_s``: seconds an empty room is kept (0 = server default);
-    ``max_participants``: 0 = unlimited.
+    ``empty_timeout_s``: seconds a room nobody joined is kept (0 = server default);
+    ``departure_timeout_s``: seconds a room is kept after the last participant left
+    (0 = server default); ``max_participants``: 0 = unlimited.
     """
     validate_room_name(room, argument="room")
     if empty_timeout_s < 0:
         raise ValueError(f"empty_timeout_s: must be >= 0 s, got {empty_timeout_s}")
+    if departure_timeout_s < 0:
+        raise ValueError(f"departure_timeout_s: must be >= 0 s, got {departure_timeout_s}")
     if max_participants < 0:
         raise ValueError(f"max_participants: must be >= 0, got {max_participants}")
     created = await _service(client).create_room(
         api.CreateRoomRequest(
             name=room,
             empty_timeout=empty_timeout_s,
+            departure_timeout=departure_timeout_s,
             max_participants=max_participants,
             metadata=metadata,
         )
@@ -71,7 +147,224 @@ async def list_rooms(client: RoomClient, names: Sequence[str] | None = None) -> 
     return [room_info_from_proto(room) for room in response.rooms]
 
 
-async def delete_room(client: RoomClient, room: str) -> None:
-    """Delete ``room``, disconnecting everyone in it."""
+def _retryable(exc: api.TwirpError) -> bool:
+    return exc.status >= 500 or exc.status == 429 or exc.code in _RETRYABLE_CODES
+
+
+async def delete_room(client: RoomClient, room: str, *, retry: DeleteRetry | None = None) -> bool:
+    """Delete ``room``, disconnecting everyone in it. True once the room is gone.
+
+    A room that does not exist is gone (True). Transport errors, timeouts and 5xx
+    answers are retried as ``retry`` says (default :class:`DeleteRetry`). Returns False,
+    with a warning logged, when every attempt failed or the server refused the request
+    (e.g. a key without room_create); it never raises for either, so it is safe in
+    teardown code. Raises ValueError for a bad room name.
+    """
     validate_room_name(room, argument="room")
-    await _service(client).delete_room(api.DeleteRoomRequest(room=room))
+    policy = retry or DeleteRetry()
+    service = _service(client)
+    backoff_s = policy.first_backoff_s
+    error: Exception | None = None
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            await service.delete_room(api.DeleteRoomRequest(room=room))
+            return True
+        except api.TwirpError as exc:
+            if exc.code == api.TwirpErrorCode.NOT_FOUND:
+                return True
+            if not _retryable(exc):
+                logger.warning(
+                    "room delete refused",
+                    extra={_ROOM_KEY: room, "status": exc.status, "error": str(exc)},
+                )
+                return False
+            error = exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = exc
+        if attempt < policy.attempts:
+            logger.info(
+                "room delete failed; retrying",
+                extra={_ROOM_KEY: room, "attempt": attempt, "retry_in_s": backoff_s},
+            )
+            await asyncio.sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, policy.max_backoff_s)
+    logger.warning(
+        "room delete gave up; the server removes the room when it is empty",
+        extra={_ROOM_KEY: room, "attempts": policy.attempts, "error": repr(error)},
+    )
+    return False
+
+
+class RoomControl:
+    """Rooms on one livekit-server through one ``LiveKitAPI``; see the module docstring.
+
+    The ``LiveKitAPI`` is created on first use, on the running event loop, and reused by
+    every call after it; :meth:`aclose` closes it (afterwards every call raises
+    RuntimeError). ``request_timeout_s`` bounds each HTTP request (s).
+    """
+
+    def __init__(
+        self,
+        *,
+        livekit: LiveKitSettings,
+        delete_retry: DeleteRetry | None = None,
+        request_timeout_s: float = 10.0,
+    ) -> None:
+        if request_timeout_s <= 0:
+            raise ValueError(f"request_timeout_s: must be > 0 s, got {request_timeout_s}")
+        self._livekit = livekit
+        self._delete_retry = delete_retry or DeleteRetry()
+        self._request_timeout_s = request_timeout_s
+        self._api: api.LiveKitAPI | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    @property
+    def livekit(self) -> LiveKitSettings:
+        return self._livekit
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def api(self) -> api.LiveKitAPI:
+        """The server API client (created on first use; RuntimeError off its event loop)."""
+        if self._closed:
+            raise RuntimeError("RoomControl: closed")
+        loop = asyncio.get_running_loop()
+        if self._api is None:
+            self._api = api.LiveKitAPI(
+                url=self._livekit.http_url,
+                api_key=self._livekit.api_key,
+                api_secret=self._livekit.api_secret,
+                timeout=aiohttp.ClientTimeout(total=self._request_timeout_s),
+            )
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError("RoomControl: used from another event loop than its LiveKitAPI's")
+        return self._api
+
+    async def create_room(
+        self,
+        room: str,
+        *,
+        agent_name: str | None = None,
+        empty_timeout_s: int = 0,
+        departure_timeout_s: int = 0,
+        metadata: str = "",
+    ) -> RoomInfo:
+        """Create ``room`` (or find it) and, when ``agent_name`` is given, dispatch that agent.
+
+        Timeouts in s as in :func:`create_room`. A failed dispatch raises; the room then
+        exists and is the caller's to delete.
+        """
+        if agent_name is not None:
+            validate_identity(agent_name, argument="agent_name")
+        info = await create_room(
+            self.api,
+            room,
+            empty_timeout_s=empty_timeout_s,
+            departure_timeout_s=departure_timeout_s,
+            metadata=metadata,
+        )
+        if agent_name is not None:
+            await self.dispatch_agent(room, agent_name)
+        return info
+
+    async def dispatch_agent(self, room: str, agent_name: str) -> None:
+        """Ask livekit-server to send the agent ``agent_name`` into ``room``.
+
+        An explicit dispatch, not ``CreateRoomRequest.agents``: livekit-server 1.13 honours
+        the latter only for the first room of a worker session (measured in tests).
+        """
+        validate_room_name(room, argument="room")
+        validate_identity(agent_name, argument="agent_name")
+        await self.api.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
+        )
+
+    async def delete_room(self, room: str) -> bool:
+        """Delete ``room``; True once it is gone. Never raises for server or transport
+        trouble (retried, then logged): see :func:`delete_room`."""
+        return await delete_room(self.api, room, retry=self._delete_retry)
+
+    async def list_rooms(self, names: Sequence[str] | None = None) -> list[RoomInfo]:
+        """Active rooms, all of them or only those named in ``names``."""
+        return await list_rooms(self.api, names)
+
+    async def aclose(self) -> None:
+        """Close the ``LiveKitAPI`` (if one was opened). Idempotent."""
+        self._closed = True
+        client, self._api = self._api, None
+        if client is not None:
+            await client.aclose()
+
+
+# ---------------------------------------------------------------------- the shared one
+
+_SharedKey = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class _Shared:
+    rooms: RoomControl
+    leases: int = 0
+
+
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_SharedKey, _Shared]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class RoomControlLease:
+    """One holder's share of the process's :class:`RoomControl` (:func:`lease_room_control`).
+
+    Use :attr:`rooms`; never close it yourself: :meth:`aclose` gives the lease back, and
+    the last lease given back closes the shared ``LiveKitAPI``.
+    """
+
+    def __init__(
+        self, *, shared: _Shared, loop: asyncio.AbstractEventLoop, key: _SharedKey
+    ) -> None:
+        self._shared = shared
+        self._loop = loop
+        self._key = key
+        self._released = False
+
+    @property
+    def rooms(self) -> RoomControl:
+        if self._released:
+            raise RuntimeError("RoomControlLease: already given back")
+        return self._shared.rooms
+
+    async def aclose(self) -> None:
+        """Give the lease back (idempotent); the last one closes the shared RoomControl."""
+        if self._released:
+            return
+        self._released = True
+        shared = self._shared
+        shared.leases -= 1
+        if shared.leases > 0:
+            return
+        per_loop = _SHARED.get(self._loop)
+        if per_loop is not None and per_loop.get(self._key) is shared:
+            del per_loop[self._key]  # before awaiting: a new lease opens a new one
+        await shared.rooms.aclose()
+
+
+def lease_room_control(livekit: LiveKitSettings) -> RoomControlLease:
+    """A lease on the running event loop's shared :class:`RoomControl` for ``livekit``.
+
+    Every holder on one event loop and one server (URL and key) gets the same
+    RoomControl, hence one ``LiveKitAPI`` for all of them; it is created on first use and
+    closed when the last lease is given back. Must be called on a running event loop.
+    """
+    loop = asyncio.get_running_loop()
+    key: _SharedKey = (livekit.http_url, livekit.api_key, livekit.api_secret)
+    per_loop = _SHARED.setdefault(loop, {})
+    shared = per_loop.get(key)
+    if shared is None:
+        shared = per_loop[key] = _Shared(rooms=RoomControl(livekit=livekit))
+    shared.leases += 1
+    return RoomControlLease(shared=shared, loop=loop, key=key)

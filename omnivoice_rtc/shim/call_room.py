@@ -1,8 +1,10 @@
 """What every call room has, whichever participant carries the media.
 
-:class:`CallRoomBase` creates the room with our agent dispatched, mints the caller's token,
-deletes the room, and tracks the agent (identity, ``lk.agent.state``, DTMF, events, leaving)
-from plain identities and attributes. Two subclasses carry the media:
+:class:`CallRoomBase` creates the room with our agent dispatched and deletes it again
+(through the process's shared :class:`~omnivoice_rtc.livekit.rooms.RoomControl`), mints the
+caller's token (:func:`~omnivoice_rtc.livekit.tokens.caller_token`), and tracks the agent
+(identity, ``lk.agent.state``, DTMF, events, leaving) from plain identities and attributes.
+Two subclasses carry the media:
 :class:`~omnivoice_rtc.shim.rtc_call_room.CallRoom` (livekit rtc in this process) and
 :class:`~omnivoice_rtc.shim.native_call_room.NativeCallRoom` (the ``omnivoice-media`` process).
 """
@@ -13,14 +15,14 @@ import abc
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from livekit import api
-
 from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, decode_event_packet
+from omnivoice_rtc.livekit.names import call_participant_identity, call_room_name
+from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
+from omnivoice_rtc.livekit.tokens import caller_token
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.types import Event, EventType
 
@@ -40,9 +42,6 @@ logger = logging.getLogger(__name__)
 
 AGENT_STATE_ATTRIBUTE: Final = "lk.agent.state"
 
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_MAX_ID_CHARS: Final = 64
-
 _DTMF_CODES: Final[dict[str, int]] = {
     **{str(d): d for d in range(10)},
     "*": 10,
@@ -52,24 +51,6 @@ _DTMF_CODES: Final[dict[str, int]] = {
     "C": 14,
     "D": 15,
 }
-
-
-def _sanitise(value: str) -> str:
-    cleaned = _NAME_UNSAFE.sub("-", value).strip("-")[:_MAX_ID_CHARS]
-    if not cleaned:
-        raise ValueError(f"call id {value!r} has no usable characters")
-    return cleaned
-
-
-def call_room_name(carrier: str, call_id: str) -> str:
-    """``call-<carrier>-<id>`` with anything outside ``[A-Za-z0-9_-]`` replaced by ``-``."""
-    return f"call-{_sanitise(carrier)}-{_sanitise(call_id)}"
-
-
-def call_participant_identity(carrier: str, call_id: str) -> str:
-    """``pstn-<carrier>-<id>``: the caller's identity in the room (derived from the call,
-    never chosen by the caller, so it cannot replace someone else)."""
-    return f"pstn-{_sanitise(carrier)}-{_sanitise(call_id)}"
 
 
 def dtmf_code(digit: str) -> int:
@@ -130,6 +111,12 @@ class CallRoomSpec:
     """How long the agent has to join before ``on_agent_left`` (s)."""
 
 
+_EMPTY_TIMEOUT_S: Final = 30
+"""A call room nobody joined is removed by livekit-server after this long (s)."""
+_DEPARTURE_TIMEOUT_S: Final = 5
+"""A call room everyone left is removed by livekit-server after this long (s)."""
+
+
 @dataclass(slots=True)
 class _AgentLink:
     identity: str = ""
@@ -155,6 +142,7 @@ class CallRoomBase(abc.ABC):
         self._cb = callbacks or RoomCallbacks()
         self._agent = _AgentLink()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rooms_lease: RoomControlLease | None = None
         self._room_created = False
         self._closed = False
 
@@ -192,59 +180,50 @@ class CallRoomBase(abc.ABC):
         """The agent's ``lk.agent.state`` (``""`` until known)."""
         return self._agent.state
 
-    def _api(self) -> api.LiveKitAPI:
-        return api.LiveKitAPI(
-            url=self.spec.livekit.http_url,
-            api_key=self.spec.livekit.api_key,
-            api_secret=self.spec.livekit.api_secret,
-        )
+    @property
+    def room_control(self) -> RoomControl | None:
+        """The process's shared RoomControl while this call holds a lease on it, else None."""
+        return self._rooms_lease.rooms if self._rooms_lease is not None else None
+
+    def _rooms(self) -> RoomControl:
+        if self._rooms_lease is None:
+            self._rooms_lease = lease_room_control(self.spec.livekit)
+        return self._rooms_lease.rooms
 
     def _token(self) -> str:
-        return (
-            api.AccessToken(self.spec.livekit.api_key, self.spec.livekit.api_secret)
-            .with_identity(self.identity)
-            .with_name(self.spec.attributes.get("from", self.identity))
-            .with_kind(self.spec.participant_kind)
-            .with_attributes(dict(self.spec.attributes))
-            .with_grants(
-                api.VideoGrants(
-                    room_join=True,
-                    room=self.room_name,
-                    can_publish=True,
-                    can_subscribe=True,
-                    can_publish_data=True,
-                )
-            )
-            .to_jwt()
+        return caller_token(
+            credentials=self.spec.livekit,
+            room=self.room_name,
+            identity=self.identity,
+            name=self.spec.attributes.get("from", self.identity),
+            kind=self.spec.participant_kind,
+            attributes=self.spec.attributes,
         )
 
     async def _create_room(self) -> None:
-        lk = self._api()
-        try:
-            await lk.room.create_room(
-                api.CreateRoomRequest(name=self.room_name, empty_timeout=30, departure_timeout=5)
-            )
-            self._room_created = True
-            # An explicit dispatch, not CreateRoomRequest.agents: livekit-server 1.13 honours
-            # the latter only for the first room of a worker session (measured in tests).
-            await lk.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(agent_name=self.spec.agent_name, room=self.room_name)
-            )
-        finally:
-            await lk.aclose()
+        rooms = self._rooms()
+        self._room_created = True  # before asking: a lost answer must not leave the room behind
+        await rooms.create_room(
+            self.room_name,
+            agent_name=self.spec.agent_name,
+            empty_timeout_s=_EMPTY_TIMEOUT_S,
+            departure_timeout_s=_DEPARTURE_TIMEOUT_S,
+        )
 
-    async def delete_room(self) -> None:
-        """Delete the room (removes the agent too); a room already gone is fine."""
-        lk = self._api()
+    async def delete_room(self) -> bool:
+        """Delete the room (removes the agent too); True once it is gone. A room already
+        gone is fine; transport errors are retried (see ``livekit.rooms.delete_room``)."""
+        return await self._rooms().delete_room(self.room_name)
+
+    async def _end_room(self) -> None:
+        """Delete the room if this call created it, then give back the RoomControl lease."""
         try:
-            await lk.room.delete_room(api.DeleteRoomRequest(room=self.room_name))
-        except api.TwirpError as exc:
-            if exc.code != api.TwirpErrorCode.NOT_FOUND:
-                logger.warning(
-                    "room delete failed", extra={"room": self.room_name, "error": str(exc)}
-                )
+            if self._room_created:
+                await self.delete_room()
         finally:
-            await lk.aclose()
+            lease, self._rooms_lease = self._rooms_lease, None
+            if lease is not None:
+                await lease.aclose()
 
     def _spawn(self, coro: Coroutine[None, None, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)

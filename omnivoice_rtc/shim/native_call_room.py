@@ -128,8 +128,7 @@ class NativeCallRoom(CallRoomBase):
             self._writer.close()  # the media process leaves the room
             with contextlib.suppress(OSError):  # reason: the process may be gone already
                 await self._writer.wait_closed()
-        if self._room_created:
-            await self.delete_room()
+        await self._end_room()
 
     # ------------------------------------------------------------------ media
 

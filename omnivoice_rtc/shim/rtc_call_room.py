@@ -90,8 +90,7 @@ class CallRoom(CallRoomBase):
             await self._room.disconnect()
         if self._source is not None:
             await self._source.aclose()
-        if self._room_created:
-            await self.delete_room()
+        await self._end_room()
 
     # ------------------------------------------------------------------ media
 

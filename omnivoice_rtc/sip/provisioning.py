@@ -6,6 +6,9 @@ finds the server object with the same name and creates it, replaces it in place
 (same id) when it differs, or leaves it alone. The result says which, per object.
 
 The dispatch rule of a file is bound to that file's inbound trunk (``trunk_ids``).
+A dispatch rule whose rooms would not start with a reserved prefix (``sip-``, ``call-``:
+see :mod:`omnivoice_rtc.livekit.names`) is refused before anything is applied, so a
+browser can never be given a token for a phone call's room.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import Literal, TypeVar
 from google.protobuf.message import Message
 from livekit import api
 
-from omnivoice_rtc._errors import OmniVoiceError
+from omnivoice_rtc._errors import ConfigError, OmniVoiceError
+from omnivoice_rtc.livekit.rooms import lease_room_control
 from omnivoice_rtc.settings import LiveKitSettings, environment
-from omnivoice_rtc.sip.sipfile import SIPFile, load_sip_file
+from omnivoice_rtc.sip.sipfile import SIPFile, dispatch_rule_room_problem, load_sip_file
 
 __all__ = [
     "ApplyResult",
@@ -88,13 +92,11 @@ async def _client(
         yield client
         return
     settings = LiveKitSettings.from_env(environment() if env is None else env)
-    owned = api.LiveKitAPI(
-        url=settings.http_url, api_key=settings.api_key, api_secret=settings.api_secret
-    )
+    lease = lease_room_control(settings)  # the process's one LiveKitAPI
     try:
-        yield owned
+        yield lease.rooms.api
     finally:
-        await owned.aclose()
+        await lease.aclose()
 
 
 def _prune_empty(message: Message) -> None:
@@ -207,7 +209,15 @@ async def _apply_rule(lk: api.LiveKitAPI, desired: api.SIPDispatchRuleInfo) -> A
 
 
 async def apply_file(sip_file: SIPFile, *, client: api.LiveKitAPI) -> list[ApplyResult]:
-    """Create or update the objects of a loaded ``sip_file``; one result per object."""
+    """Create or update the objects of a loaded ``sip_file``; one result per object.
+
+    Raises ConfigError (nothing applied) when the dispatch rule's rooms are not reserved.
+    """
+    if sip_file.dispatch_rule is not None:
+        problem = dispatch_rule_room_problem(sip_file.dispatch_rule)
+        if problem is not None:
+            field, reason = problem
+            raise ConfigError(f"{sip_file.path}: field '{field}': {reason}")
     results: list[ApplyResult] = []
     inbound_id = ""
     if sip_file.inbound_trunk is not None:
@@ -239,7 +249,8 @@ async def apply(
 ) -> list[ApplyResult]:
     """Load ``path`` (placeholders from ``env``, default ``os.environ``) and apply it.
 
-    ``client`` defaults to a server API client built from ``LIVEKIT_URL``,
+    ``client`` defaults to the process's shared server API client
+    (:func:`~omnivoice_rtc.livekit.rooms.lease_room_control`) for ``LIVEKIT_URL``,
     ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET`` in ``env``.
     """
     sip_file = load_sip_file(path, env=env)

@@ -9,7 +9,8 @@ the ``on_call`` handler: returning accepts (a :class:`SIPSession` is tracked),
 raising rejects (the participant is removed, livekit-sip ends the SIP call, and the
 room is deleted).
 
-Outbound: :meth:`SIPGateway.make_call` creates a room, asks livekit-server to dial
+Outbound: :meth:`SIPGateway.make_call` creates a room (``sip-out-<12 hex>``, under the
+reserved ``sip-`` namespace browsers cannot join), asks livekit-server to dial
 through the outbound trunk (``CreateSIPParticipant`` with ``wait_until_answered``) and
 dispatches the agent once the callee answered. A failed call raises :class:`~omnivoice_rtc.SIPCallError`
 with the SIP status (e.g. 486 Busy Here, 603 Decline).
@@ -19,6 +20,11 @@ with the SIP status (e.g. 486 Busy Here, 603 Decline).
     gateway.on_call(handler)
     await gateway.start()
     session = await gateway.make_call("+15105550100")
+
+Every server request goes through the process's shared
+:class:`~omnivoice_rtc.livekit.rooms.RoomControl` (one ``LiveKitAPI``), leased from
+:meth:`SIPGateway.start` to :meth:`SIPGateway.stop`; rooms are deleted with its
+retrying, not-found-tolerant delete.
 """
 
 from __future__ import annotations
@@ -34,9 +40,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from livekit import api
 
 from omnivoice_rtc._errors import CallRejectedError, ConfigError, SIPCallError
+from omnivoice_rtc.livekit.names import SIP_OUTBOUND_ROOM_PREFIX, sip_outbound_room_name
+from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
 from omnivoice_rtc.settings import DEFAULT_AGENT_NAME, LiveKitSettings
 from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName, Session
@@ -59,14 +68,15 @@ class SIPGatewayOptions:
     ``agent_name``: the agent dispatched to outbound-call rooms.
     ``poll_interval_s``: seconds between RoomService scans for new SIP participants.
     ``ringing_timeout_s``: seconds an outbound call may ring before it fails.
-    ``outbound_room_prefix``: outbound rooms are ``<prefix>-<random>``.
+    ``outbound_room_prefix``: outbound rooms are ``<prefix>-<random>``; the prefix must
+    start with a reserved namespace (``sip-`` or ``call-``) so browsers cannot join.
     """
 
     outbound_trunk: str = ""
     agent_name: str = DEFAULT_AGENT_NAME
     poll_interval_s: float = 0.5
     ringing_timeout_s: float = 30.0
-    outbound_room_prefix: str = "sip-out"
+    outbound_room_prefix: str = SIP_OUTBOUND_ROOM_PREFIX
 
     def __post_init__(self) -> None:
         if self.poll_interval_s <= 0:
@@ -75,6 +85,7 @@ class SIPGatewayOptions:
             raise ValueError(f"ringing_timeout_s: must be > 0 s, got {self.ringing_timeout_s}")
         if not self.agent_name.strip():
             raise ValueError("agent_name: must not be empty")
+        sip_outbound_room_name(self.outbound_room_prefix)  # ConfigError unless reserved
 
 
 class SIPGateway:
@@ -86,7 +97,7 @@ class SIPGateway:
         self._livekit = livekit
         self._options = options or SIPGatewayOptions()
         self._handler: CallHandler | None = None
-        self._api: api.LiveKitAPI | None = None
+        self._lease: RoomControlLease | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, SIPSession] = {}
@@ -114,19 +125,15 @@ class SIPGateway:
 
     async def start(self) -> None:
         """Resolve the outbound trunk (if any) and start watching rooms for SIP calls."""
-        if self._api is not None:
+        if self._lease is not None:
             return
-        self._api = api.LiveKitAPI(
-            url=self._livekit.http_url,
-            api_key=self._livekit.api_key,
-            api_secret=self._livekit.api_secret,
-        )
+        self._lease = lease_room_control(self._livekit)
         try:
             if self._options.outbound_trunk:
                 self._outbound_trunk_id = await self._resolve_trunk(self._options.outbound_trunk)
         except BaseException:
-            await self._api.aclose()
-            self._api = None
+            lease, self._lease = self._lease, None
+            await lease.aclose()
             raise
         self._poll_task = asyncio.get_running_loop().create_task(self._poll_loop())
 
@@ -144,9 +151,9 @@ class SIPGateway:
         for session in list(self._sessions.values()):
             await session.aclose()
         self._sessions.clear()
-        if self._api is not None:
-            await self._api.aclose()
-            self._api = None
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await lease.aclose()
 
     def get_session(self, call_id: str) -> Session | None:
         return self._sessions.get(call_id)
@@ -160,12 +167,13 @@ class SIPGateway:
         Raises SIPCallError(sip_status_code, sip_status) when the call fails (busy,
         declined, no answer), ConfigError when no outbound trunk is configured.
         """
-        lk = self._require_api()
+        rooms = self._require_rooms()
+        lk = rooms.api
         if not self._outbound_trunk_id:
             raise ConfigError("SIPGatewayOptions.outbound_trunk: required for make_call")
         if not to or any(c.isspace() for c in to):
             raise ValueError(f"to: must be a phone number or SIP user without spaces, got {to!r}")
-        room_name = f"{self._options.outbound_room_prefix}-{secrets.token_hex(6)}"
+        room_name = sip_outbound_room_name(self._options.outbound_room_prefix)
         identity = f"sip-{secrets.token_hex(4)}"
         self._seen.add((room_name, identity))
         self._dialing.add(room_name)
@@ -179,7 +187,7 @@ class SIPGateway:
         )
         request.ringing_timeout.FromTimedelta(timedelta(seconds=self._options.ringing_timeout_s))
         try:
-            await lk.room.create_room(api.CreateRoomRequest(name=room_name))
+            await rooms.create_room(room_name)
             await lk.sip.create_sip_participant(request)
         except api.SipCallError as exc:
             await self._delete_room(room_name)
@@ -187,7 +195,7 @@ class SIPGateway:
             status = exc.sip_status or exc.message
             logger.info(
                 "outbound sip call failed",
-                extra={"to": to, "sip_status_code": code, "sip_status": status},
+                extra={"omnivoice.pii.to": to, "sip_status_code": code, "sip_status": status},
             )
             raise SIPCallError(
                 f"call failed: SIP {code} {status}", sip_status_code=code, sip_status=status
@@ -199,9 +207,7 @@ class SIPGateway:
             self._dialing.discard(room_name)
         # Dispatch the agent only once the callee answered: a failed call never gets an
         # agent (which would re-create the deleted room by joining it).
-        await lk.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=self._options.agent_name, room=room_name)
-        )
+        await rooms.dispatch_agent(room_name, self._options.agent_name)
         participant = await lk.room.get_participant(
             api.RoomParticipantIdentity(room=room_name, identity=identity)
         )
@@ -212,13 +218,13 @@ class SIPGateway:
 
     # ------------------------------------------------------------------ internals
 
-    def _require_api(self) -> api.LiveKitAPI:
-        if self._api is None:
+    def _require_rooms(self) -> RoomControl:
+        if self._lease is None:
             raise RuntimeError("SIPGateway: call start() first")
-        return self._api
+        return self._lease.rooms
 
     async def _resolve_trunk(self, name_or_id: str) -> str:
-        lk = self._require_api()
+        lk = self._require_rooms().api
         listed = await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
         for trunk in listed.items:
             if name_or_id in (trunk.sip_trunk_id, trunk.name):
@@ -232,12 +238,13 @@ class SIPGateway:
         while True:
             try:
                 await self._scan()
-            except api.TwirpError as exc:
-                logger.warning("sip room scan failed", extra={"error": str(exc)})
+            except (api.TwirpError, aiohttp.ClientError, TimeoutError) as exc:
+                # livekit-server briefly unreachable: scan again at the next tick
+                logger.warning("sip room scan failed", extra={"error": repr(exc)})
             await asyncio.sleep(self._options.poll_interval_s)
 
     async def _scan(self) -> None:
-        lk = self._require_api()
+        lk = self._require_rooms().api
         rooms = await lk.room.list_rooms(api.ListRoomsRequest())
         names = {room.name for room in rooms.rooms}
         now = time.monotonic()
@@ -273,7 +280,14 @@ class SIPGateway:
         call = call_info_from_attributes(
             dict(participant.attributes), direction="inbound", fallback_id=participant.sid
         )
-        logger.info("sip call", extra={"call_id": call.call_id, "from": call.from_, "to": call.to})
+        logger.info(
+            "sip call",
+            extra={
+                "call_id": call.call_id,
+                "omnivoice.pii.from": call.from_,
+                "omnivoice.pii.to": call.to,
+            },
+        )
         if self._handler is not None:
             try:
                 result = self._handler(call)
@@ -290,7 +304,7 @@ class SIPGateway:
 
     async def _reject(self, room_name: str, identity: str, call_id: str, reason: str) -> None:
         logger.info("sip call rejected", extra={"call_id": call_id, "reason": reason})
-        lk = self._require_api()
+        lk = self._require_rooms().api
         with contextlib.suppress(api.TwirpError):  # already gone: nothing left to end
             await lk.room.remove_participant(
                 api.RoomParticipantIdentity(room=room_name, identity=identity)
@@ -301,11 +315,7 @@ class SIPGateway:
     async def _track(self, call: CallInfo, room_name: str, identity: str) -> SIPSession:
         session = SIPSession(call=call, room_name=room_name, identity=identity, hangup=self._hangup)
         self._sessions[session.id] = session
-        await session.observe(
-            url=self._livekit.url,
-            api_key=self._livekit.api_key,
-            api_secret=self._livekit.api_secret,
-        )
+        await session.observe(livekit=self._livekit)
         self._spawn(self._end_when_closed(session))
         return session
 
@@ -316,7 +326,7 @@ class SIPGateway:
         self._sessions.pop(session.id, None)
 
     async def _hangup(self, session: SIPSession) -> None:
-        lk = self._require_api()
+        lk = self._require_rooms().api
         with contextlib.suppress(api.TwirpError):
             await lk.room.remove_participant(
                 api.RoomParticipantIdentity(room=session.room_name, identity=session.identity)
@@ -324,7 +334,5 @@ class SIPGateway:
         session.mark_closed("session_closed")
 
     async def _delete_room(self, room_name: str) -> None:
-        if self._api is None:
-            return
-        with contextlib.suppress(api.TwirpError):  # already gone
-            await self._api.room.delete_room(api.DeleteRoomRequest(room=room_name))
+        if self._lease is not None:  # tolerates a room already gone; retries transport errors
+            await self._lease.rooms.delete_room(room_name)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from livekit import api, rtc
+from livekit import rtc
 
 from omnivoice_rtc._errors import SessionClosedError
 from omnivoice_rtc.calls.call_session import CallSession
@@ -24,6 +24,8 @@ from omnivoice_rtc.livekit.data_topics import (
     decode_event_packet,
     encode_control,
 )
+from omnivoice_rtc.livekit.tokens import observer_token
+from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.types import CallInfo
 
 __all__ = ["SIPSession", "call_info_from_attributes"]
@@ -86,28 +88,21 @@ class SIPSession(CallSession):
 
     # ------------------------------------------------------------------ observer
 
-    async def observe(self, *, url: str, api_key: str, api_secret: str) -> None:
+    @property
+    def observer_identity(self) -> str:
+        """Our hidden participant's identity in the call's room."""
+        return f"omnivoice-sip-observer-{self.identity}"
+
+    async def observe(self, *, livekit: LiveKitSettings) -> None:
         """Join the call's room as a hidden observer (receives the agent's events)."""
-        token = (
-            api.AccessToken(api_key, api_secret)
-            .with_identity(f"omnivoice-sip-observer-{self.identity}")
-            .with_grants(
-                api.VideoGrants(
-                    room_join=True,
-                    room=self.room_name,
-                    hidden=True,
-                    can_subscribe=False,
-                    can_publish=False,
-                    can_publish_data=True,
-                )
-            )
-            .to_jwt()
+        token = observer_token(
+            credentials=livekit, room=self.room_name, identity=self.observer_identity
         )
         room = rtc.Room()
         room.on("data_received", self._on_data)
         room.on("participant_disconnected", self._on_participant_left)
         room.on("disconnected", self._on_room_disconnected)
-        await room.connect(url, token, rtc.RoomOptions(auto_subscribe=False))
+        await room.connect(livekit.url, token, rtc.RoomOptions(auto_subscribe=False))
         self._room = room
         if self.identity not in room.remote_participants:
             # Left (or removed) before we joined; the room is still there until deleted.

@@ -10,6 +10,11 @@ Strings may hold ``${NAME}`` / ``${NAME:-default}`` placeholders, expanded from 
 environment at load time. A list element that is a single placeholder expands to the
 comma-separated items of the value (empty value: no item).
 
+A dispatch rule must put its calls in rooms under a reserved namespace
+(:data:`~omnivoice_rtc.livekit.names.RESERVED_ROOM_PREFIXES`, e.g. ``sip-twilio-``), so that
+``/api/token`` never hands a browser a token for a phone call's room: its ``room_prefix``
+(``room_name`` for a direct rule) is checked by :func:`dispatch_rule_room_problem`.
+
 Every problem raises :class:`ValueError` with the message
 ``"<file>: field '<dotted.path[i]>': <reason>"`` (``"<file>: <reason>"`` when no
 field is at fault).
@@ -31,7 +36,16 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from livekit import api
 
-__all__ = ["SECTIONS", "SIPFile", "expand_placeholders", "load_sip_file", "parse_sip_file"]
+from omnivoice_rtc.livekit.names import unreserved_room_reason
+
+__all__ = [
+    "SECTIONS",
+    "SIPFile",
+    "dispatch_rule_room_problem",
+    "expand_placeholders",
+    "load_sip_file",
+    "parse_sip_file",
+]
 
 SECTIONS: dict[str, type[Message]] = {
     "inbound_trunk": api.SIPInboundTrunkInfo,
@@ -230,6 +244,25 @@ def _validate_rule(rule: api.SIPDispatchRuleInfo, has_inbound: bool) -> None:
     for index, agent in enumerate(rule.room_config.agents):
         if not agent.agent_name.strip():
             raise _FileError(f"dispatch_rule.room_config.agents[{index}].agent_name", "is required")
+    problem = dispatch_rule_room_problem(rule)
+    if problem is not None:
+        raise _FileError(*problem)
+
+
+def dispatch_rule_room_problem(rule: api.SIPDispatchRuleInfo) -> tuple[str, str] | None:
+    """``(field, reason)`` when the rooms ``rule`` creates are not under a reserved prefix
+    (a browser could join them), else None. ``field`` is the dotted path in the file."""
+    kind = rule.rule.WhichOneof("rule")
+    if kind == "dispatch_rule_direct":
+        field, value = "room_name", rule.rule.dispatch_rule_direct.room_name
+    elif kind == "dispatch_rule_individual":
+        field, value = "room_prefix", rule.rule.dispatch_rule_individual.room_prefix
+    elif kind == "dispatch_rule_callee":
+        field, value = "room_prefix", rule.rule.dispatch_rule_callee.room_prefix
+    else:
+        return None  # no rule at all: reported as missing
+    reason = unreserved_room_reason(value)
+    return None if reason is None else (f"dispatch_rule.rule.{kind}.{field}", reason)
 
 
 def parse_sip_file(data: Any, *, env: Mapping[str, str]) -> dict[str, Message]:

@@ -5,8 +5,9 @@
   participant who holds it.
 * Without a ``room`` the visitor gets a room of their own (``web-<12 hex>``). A given
   room name must match :data:`ROOM_NAME_PATTERN` and must not start with a reserved
-  prefix (:data:`RESERVED_ROOM_PREFIXES`: rooms of phone calls are not joinable from
-  the page).
+  prefix (:data:`RESERVED_ROOM_PREFIXES`, defined with the room names in
+  :mod:`omnivoice_rtc.livekit.names`: every room the project creates for a phone call,
+  shim or SIP, starts with one; those rooms are not joinable from the page).
 * The agent (``OMNIVOICE_AGENT_NAME``) is dispatched through the token's room
   configuration, so it joins when the visitor does.
 * At most :data:`TOKENS_PER_ADDRESS` requests per :data:`RATE_WINDOW_S` seconds per
@@ -37,6 +38,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from omnivoice_rtc._errors import TokenRequestError
+from omnivoice_rtc.livekit.names import RESERVED_ROOM_PREFIXES
 from omnivoice_rtc.livekit.tokens import generate_client_token
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY
@@ -63,8 +65,6 @@ logger = logging.getLogger(__name__)
 
 ROOM_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """1–64 characters: letters, digits, ``.``, ``_``, ``-``; starts with a letter or digit."""
-RESERVED_ROOM_PREFIXES: Final = ("call-", "sip-")
-"""Rooms of phone calls (carrier media streams, SIP); never handed to a browser."""
 MAX_DISPLAY_NAME_CHARS: Final = 64
 MAX_BODY_BYTES: Final = 4096
 """Largest accepted request body (bytes)."""

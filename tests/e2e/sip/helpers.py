@@ -30,7 +30,7 @@ __all__ = [
 DID = "+15550100001"
 """The number our inbound trunk answers (SIPp calls it)."""
 CALLER = "+15550100999"
-ROOM_PREFIX = "e2e-call"
+ROOM_PREFIX = "sip-e2e-"
 
 T = TypeVar("T")
 

@@ -1,8 +1,9 @@
-"""Tokens from generate_client_token against a real livekit-server.
+"""Tokens from livekit.tokens against a real livekit-server.
 
 Client A publishes a microphone track, client B in the same room receives audio
 frames. Tokens the server must refuse (wrong secret, expired, other room, a
-non-microphone source) are each refused. Room helpers create/list/delete.
+non-microphone source) are each refused. The caller, agent and observer tokens get
+the kind and permissions they claim. Room helpers create/list/delete.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from livekit import api, rtc
 
 from omnivoice_rtc import RoomInfo
 from omnivoice_rtc.livekit import create_room, delete_room, generate_client_token, list_rooms
+from omnivoice_rtc.livekit.tokens import agent_token, caller_token, observer_token
 from omnivoice_rtc.settings import LiveKitSettings
 from tests.plugins.livekit_stack import LiveKitServer
 
@@ -264,3 +266,57 @@ async def test_room_helpers_reject_bad_names(livekit_api: api.LiveKitAPI) -> Non
         await delete_room(livekit_api, "r" * 257)
     with pytest.raises(ValueError, match=r"^names: must not contain control characters"):
         await list_rooms(livekit_api, ["ok", "bad\tname"])
+
+
+async def test_server_applies_the_caller_agent_and_observer_grants(
+    livekit_server: LiveKitServer, rooms: list[rtc.Room], livekit_api: api.LiveKitAPI
+) -> None:
+    room_name = unique_room()
+    credentials = creds(livekit_server)
+    await connect(
+        livekit_server,
+        caller_token(
+            credentials=credentials,
+            room=room_name,
+            identity="pstn-test-1",
+            name="+15550001",
+            attributes={"carrier": "test", "call_id": "1"},
+        ),
+        rooms,
+    )
+    await connect(
+        livekit_server,
+        agent_token(credentials=credentials, room=room_name, identity="agent-1", name="Agent"),
+        rooms,
+    )
+    await connect(
+        livekit_server,
+        observer_token(credentials=credentials, room=room_name, identity="observer-1"),
+        rooms,
+    )
+
+    async def participant(identity: str) -> api.ParticipantInfo:
+        return await livekit_api.room.get_participant(
+            api.RoomParticipantIdentity(room=room_name, identity=identity)
+        )
+
+    caller = await participant("pstn-test-1")
+    assert caller.kind == api.ParticipantInfo.SIP
+    assert dict(caller.attributes) == {"carrier": "test", "call_id": "1"}
+    assert caller.name == "+15550001"
+    assert caller.permission.can_publish
+    assert caller.permission.can_subscribe
+    assert not caller.permission.hidden
+    assert not caller.permission.agent
+
+    agent = await participant("agent-1")
+    assert agent.kind == api.ParticipantInfo.AGENT
+    assert agent.permission.agent
+    assert agent.permission.can_update_metadata
+
+    observer = await participant("observer-1")
+    assert observer.permission.hidden
+    assert not observer.permission.can_publish
+    assert not observer.permission.can_subscribe
+    assert observer.permission.can_publish_data
+    await delete_room(livekit_api, room_name)

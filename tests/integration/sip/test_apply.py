@@ -124,3 +124,69 @@ async def test_cli_apply_list_delete(clean: api.LiveKitAPI, sip_stack: SIPStack)
     assert gone.returncode == 0, gone.stderr
     assert len(gone.stdout.splitlines()) == 3
     assert await list_objects(client=clean) == []
+
+
+async def test_cli_apply_refuses_a_rule_browsers_could_join(
+    clean: api.LiveKitAPI, sip_stack: SIPStack, tmp_path: Path
+) -> None:
+    data = json.loads((ROOT / "sip" / "twilio.json").read_text(encoding="utf-8"))
+    data["dispatch_rule"]["rule"]["dispatch_rule_individual"]["room_prefix"] = "twilio-call"
+    path = tmp_path / "old-twilio.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    def cli_apply() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "omnivoice_rtc.cli", "sip", "apply", str(path)],
+            env={**os.environ, **sip_stack.livekit.env(), **CARRIER_ENV},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    result = cli_apply()
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"omnivoice-rtc sip apply: {path}: field "
+        "'dispatch_rule.rule.dispatch_rule_individual.room_prefix': rooms of phone calls must "
+        "start with 'call-' or 'sip-' so that browsers cannot join them "
+        "(e.g. 'sip-<carrier>-'), got 'twilio-call'\n"
+    )
+    assert await list_objects(client=clean) == []  # nothing half-applied
+
+
+async def test_apply_moves_an_old_rule_to_the_reserved_prefix_in_place(
+    clean: api.LiveKitAPI,
+) -> None:
+    old = api.SIPDispatchRuleInfo(
+        name="twilio-dispatch",
+        rule=api.SIPDispatchRule(
+            dispatch_rule_individual=api.SIPDispatchRuleIndividual(room_prefix="twilio-call")
+        ),
+    )
+    created = await clean.sip.create_dispatch_rule(
+        api.CreateSIPDispatchRuleRequest(dispatch_rule=old)
+    )
+    results = await apply(ROOT / "sip" / "twilio.json", client=clean, env=CARRIER_ENV)
+    assert [(r.kind, r.outcome) for r in results] == [
+        ("inbound_trunk", "created"),
+        ("outbound_trunk", "created"),
+        ("dispatch_rule", "updated"),
+    ]
+    assert results[2].id == created.sip_dispatch_rule_id
+    rules = await clean.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())
+    assert [r.rule.dispatch_rule_individual.room_prefix for r in rules.items] == ["sip-twilio-"]
+
+
+async def test_apply_without_a_client_uses_the_servers_in_env(
+    clean: api.LiveKitAPI, sip_stack: SIPStack
+) -> None:
+    env = {**sip_stack.livekit.env(), **CARRIER_ENV}
+    results = await apply(ROOT / "sip" / "vonage.json", env=env)
+    assert [r.outcome for r in results] == ["created"] * 3
+    names = sorted(o.name for o in await list_objects(env=env))
+    assert names == ["vonage-dispatch", "vonage-inbound", "vonage-outbound"]
+    assert [r.outcome for r in await delete(None, env=env)] == ["deleted"] * 3
+    assert await list_objects(client=clean) == []

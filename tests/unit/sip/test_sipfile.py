@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from livekit import api
 
+from omnivoice_rtc.livekit.names import is_reserved_room_name, sip_dispatch_room_prefix
 from omnivoice_rtc.sip.sipfile import expand_placeholders, load_sip_file
 from tests.conftest import ROOT
 
@@ -55,7 +56,7 @@ def _minimal() -> dict[str, Any]:
         },
         "dispatch_rule": {
             "name": "rule",
-            "rule": {"dispatch_rule_individual": {"room_prefix": "call"}},
+            "rule": {"dispatch_rule_individual": {"room_prefix": "sip-example-"}},
             "room_config": {"agents": [{"agent_name": "omnivoice-agent"}]},
         },
     }
@@ -75,6 +76,9 @@ def test_carrier_files_load_with_their_env(carrier: str) -> None:
     agents = loaded.dispatch_rule.room_config.agents
     assert [a.agent_name for a in agents] == ["omnivoice-agent"]
     assert loaded.dispatch_rule.rule.WhichOneof("rule") == "dispatch_rule_individual"
+    prefix = loaded.dispatch_rule.rule.dispatch_rule_individual.room_prefix
+    assert prefix == sip_dispatch_room_prefix(carrier) == f"sip-{carrier}-"
+    assert is_reserved_room_name(prefix)
 
 
 def test_agent_name_comes_from_env() -> None:
@@ -311,3 +315,59 @@ def test_loaded_messages_are_livekit_types(tmp_path: Path) -> None:
     assert isinstance(loaded.inbound_trunk, api.SIPInboundTrunkInfo)
     assert isinstance(loaded.outbound_trunk, api.SIPOutboundTrunkInfo)
     assert isinstance(loaded.dispatch_rule, api.SIPDispatchRuleInfo)
+
+
+UNRESERVED_RULES: list[tuple[str, dict[str, Any], str, str]] = [
+    (
+        "individual",
+        {"dispatch_rule_individual": {"room_prefix": "twilio-call"}},
+        "dispatch_rule.rule.dispatch_rule_individual.room_prefix",
+        "'twilio-call'",
+    ),
+    (
+        "callee",
+        {"dispatchRuleCallee": {"roomPrefix": "number-"}},
+        "dispatch_rule.rule.dispatch_rule_callee.room_prefix",
+        "'number-'",
+    ),
+    (
+        "direct",
+        {"dispatch_rule_direct": {"room_name": "open-room"}},
+        "dispatch_rule.rule.dispatch_rule_direct.room_name",
+        "'open-room'",
+    ),
+    (
+        "no prefix",
+        {"dispatch_rule_individual": {}},
+        "dispatch_rule.rule.dispatch_rule_individual.room_prefix",
+        "''",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "field", "got"),
+    [c[1:] for c in UNRESERVED_RULES],
+    ids=[c[0] for c in UNRESERVED_RULES],
+)
+def test_dispatch_rule_rooms_must_be_reserved(
+    tmp_path: Path, rule: dict[str, Any], field: str, got: str
+) -> None:
+    data = _minimal()
+    data["dispatch_rule"]["rule"] = rule
+    path = _write(tmp_path, data)
+    expected = (
+        f"{path}: field '{field}': rooms of phone calls must start with 'call-' or 'sip-' so "
+        f"that browsers cannot join them (e.g. 'sip-<carrier>-'), got {got}"
+    )
+    with pytest.raises(ValueError, match=_exact(expected)):
+        load_sip_file(path, env={})
+
+
+@pytest.mark.parametrize("room", ["sip-acme-", "SIP-acme-", "call-", "sip-"])
+def test_dispatch_rule_rooms_under_a_reserved_prefix_load(tmp_path: Path, room: str) -> None:
+    data = _minimal()
+    data["dispatch_rule"]["rule"] = {"dispatch_rule_direct": {"room_name": room}}
+    loaded = load_sip_file(_write(tmp_path, data), env={})
+    assert loaded.dispatch_rule is not None
+    assert loaded.dispatch_rule.rule.dispatch_rule_direct.room_name == room

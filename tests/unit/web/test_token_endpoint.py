@@ -7,6 +7,8 @@ from typing import Any
 import jwt
 import pytest
 
+from omnivoice_rtc.livekit import names
+from omnivoice_rtc.livekit.names import sip_dispatch_room_prefix, sip_outbound_room_name
 from omnivoice_rtc.web.token_endpoint import (
     RESERVED_ROOM_PREFIXES,
     TokenRequestError,
@@ -199,3 +201,27 @@ def test_validators_directly() -> None:
     with pytest.raises(TokenRequestError, match="reserved") as info:
         validate_room_name("Call-x")
     assert info.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("room", "prefix"),
+    [
+        (names.call_room_name("twilio", "CA123"), "call-"),
+        (sip_outbound_room_name(), "sip-"),
+        # what livekit-sip names a call's room from each sip/<carrier>.json rule
+        *[
+            (sip_dispatch_room_prefix(carrier) + "_anonymous_Ab3", "sip-")
+            for carrier in ("twilio", "telnyx", "vonage", "plivo")
+        ],
+    ],
+)
+async def test_every_phone_call_room_is_refused(
+    make_client: ClientFactory, room: str, prefix: str
+) -> None:
+    assert RESERVED_ROOM_PREFIXES is names.RESERVED_ROOM_PREFIXES  # one definition
+    client = await make_client()
+    response = await client.post("/api/token", json={"room": room})
+    assert response.status == 400
+    assert (await response.json())["error"] == (
+        f"room: the prefix {prefix!r} is reserved for phone calls"
+    )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc._urls import http_url_of
 
 __all__ = [
     "DEFAULT_AGENT_NAME",
@@ -85,11 +86,7 @@ class LiveKitSettings:
     @property
     def http_url(self) -> str:
         """The same server as an http/https URL (for the server API)."""
-        if self.url.startswith("ws://"):
-            return "http://" + self.url[len("ws://") :]
-        if self.url.startswith("wss://"):
-            return "https://" + self.url[len("wss://") :]
-        return self.url
+        return http_url_of(self.url)
 
     @property
     def is_local(self) -> bool:

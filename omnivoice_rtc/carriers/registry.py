@@ -119,7 +119,7 @@ def detect_candidates(frame: str | bytes, among: Iterable[str] | None = None) ->
     if found:
         return found
     event = data.get("event")
-    if any(event in p.first_events for p in PROFILES):
+    if isinstance(event, str) and any(event in p.first_events for p in PROFILES):
         raise ValueError(f"cannot detect carrier: {event} frame matches no carrier")
     raise ValueError(f"cannot detect carrier: unexpected first event {event!r}")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from omnivoice_rtc.carriers.registry import enable_vars
+
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack import HttpCheck, LogCheck, ProcessSpec, StackExtension
 from omnivoice_rtc.stack import dev as dev_module
@@ -146,14 +148,23 @@ def test_carrier_routes_are_served_when_a_webhook_key_is_set(
 ) -> None:
     if not (PROJECT_ROOT / "omnivoice_rtc" / "web" / "__main__.py").is_file():
         pytest.fail("web server module missing")
-    for _name, key in dev_module.CARRIER_WEBHOOK_KEYS:
+    for key in enable_vars():
         monkeypatch.delenv(key, raising=False)
     settings = Settings.from_env(LOCAL)
     options = DevOptions(web_port=18080, agent=False, sip=False)
-    web = next(s for s in build_dev_plan(settings, options).specs if s.name == "web")
+    off = build_dev_plan(settings, options)
+    web = next(s for s in off.specs if s.name == "web")
     assert "--routes" not in web.argv
+    assert (
+        "carrier routes: off (set TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY, VONAGE_SIGNATURE_SECRET, "
+        "PLIVO_AUTH_TOKEN or EXOTEL_STREAM_PASSWORD to answer carrier media streams)"
+    ) in off.notes
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
     plan = build_dev_plan(settings, options)
     web = next(s for s in plan.specs if s.name == "web")
     assert web.argv[web.argv.index("--routes") + 1] == dev_module.CARRIER_ROUTES
     assert plan.urls["twilio answer webhook"] == "http://127.0.0.1:18080/carriers/twilio/answer"
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN")
+    monkeypatch.setenv("EXOTEL_STREAM_PASSWORD", "pw")  # every registered carrier counts
+    plan = build_dev_plan(settings, options)
+    assert plan.urls["exotel answer webhook"] == "http://127.0.0.1:18080/carriers/exotel/answer"

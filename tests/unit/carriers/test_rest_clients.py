@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from omnivoice_rtc.carriers._common import CarrierRestError
 from omnivoice_rtc.carriers.exotel import ExotelProfile, ExotelRestClient, ExotelSettings
-from omnivoice_rtc.carriers.profile import DialRequest
 from omnivoice_rtc.carriers.plivo import PlivoRestClient
+from omnivoice_rtc.carriers.profile import DialRequest
 from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
 from omnivoice_rtc.carriers.twilio import TwilioRestClient, twiml_stream
 from omnivoice_rtc.carriers.vonage import VonageRestClient, ncco_websocket

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from omnivoice_rtc.carriers.registry import enable_vars
-
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack import HttpCheck, LogCheck, ProcessSpec, StackExtension
 from omnivoice_rtc.stack import dev as dev_module

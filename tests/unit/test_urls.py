@@ -3,6 +3,8 @@ the ws <-> http converters."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from omnivoice_rtc._urls import (
@@ -16,7 +18,7 @@ from omnivoice_rtc._urls import (
 pytestmark = pytest.mark.unit
 
 FWD = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "voice.example.com, proxy.internal"}
-SEEN = {"scheme": "http", "host": "127.0.0.1:8080"}
+SEEN: dict[str, Any] = {"scheme": "http", "host": "127.0.0.1:8080"}
 
 
 def test_configured_base_wins() -> None:

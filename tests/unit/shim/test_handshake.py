@@ -227,20 +227,23 @@ async def test_telnyx_token_from_client_state_header_or_connected() -> None:
     assert (await h.open()).grant.call_id == "v3:c"  # detected from connected (has version)
 
 
+def _text(message: Connected) -> str:
+    frame = VonageCodec().serialize(message)
+    assert isinstance(frame, str)  # Vonage control messages are text
+    return frame
+
+
 async def test_vonage_opens_with_connected_and_a_bearer_token() -> None:
-    codec = VonageCodec()
     h = Handshake()
     token = h.tokens.issue("uuid-1", "vonage")
-    h.ws.feed_text(
-        codec.serialize(Connected(media_format=VONAGE, custom_parameters={"token": token}))
-    )
+    h.ws.feed_text(_text(Connected(media_format=VONAGE, custom_parameters={"token": token})))
     opened = await h.open()
     assert (opened.carrier, opened.start) == ("vonage", None)
     assert isinstance(opened.opening, Connected)
 
     h = Handshake()
     token = h.tokens.issue("uuid-2", "vonage")
-    h.ws.feed_text(codec.serialize(Connected(media_format=VONAGE)))
+    h.ws.feed_text(_text(Connected(media_format=VONAGE)))
     opened = await h.open("vonage", headers={"Authorization": f"Bearer {token}"})
     assert opened.grant.call_id == "uuid-2"
 

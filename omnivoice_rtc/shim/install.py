@@ -2,20 +2,10 @@
 
 ``python -m omnivoice_rtc.web --routes omnivoice_rtc.shim.install:install_from_env`` (or
 ``OMNIVOICE_WEB_ROUTES``) serves every registered carrier
-(:mod:`omnivoice_rtc.carriers.registry`) whose enabling variable is set:
-
-=========  ===========================  ===============================================
-carrier    enables it (webhook key)     REST (optional: make_call, hang-up)
-=========  ===========================  ===============================================
-twilio     ``TWILIO_AUTH_TOKEN``        + ``TWILIO_ACCOUNT_SID``
-telnyx     ``TELNYX_PUBLIC_KEY``        + ``TELNYX_API_KEY``, ``TELNYX_CONNECTION_ID``
-vonage     ``VONAGE_SIGNATURE_SECRET``  + ``VONAGE_APPLICATION_ID``, ``VONAGE_PRIVATE_KEY``
-plivo      ``PLIVO_AUTH_TOKEN``         + ``PLIVO_AUTH_ID``
-exotel     ``EXOTEL_STREAM_PASSWORD``   + ``EXOTEL_ACCOUNT_SID``, ``EXOTEL_API_KEY``,
-           (+ ``EXOTEL_STREAM_USER``)     ``EXOTEL_API_TOKEN`` (make_call only)
-=========  ===========================  ===============================================
-
-Each carrier's settings class (in its ``carriers/<name>.py``) documents all its variables.
+(:mod:`omnivoice_rtc.carriers.registry`) whose enabling variable is set (its settings
+class's ``ENABLE_VAR``: the webhook key, e.g. ``TWILIO_AUTH_TOKEN``); its REST variables
+enable make_call and REST hang-up. Each carrier's settings class (in its
+``carriers/<name>.py``) documents all its variables; docs/carriers.md has the table.
 ``OMNIVOICE_PUBLIC_URL`` is the https URL carriers reach; ``OMNIVOICE_TRUST_FORWARDED=1``
 takes scheme/host from ``X-Forwarded-Proto``/``X-Forwarded-Host`` (behind your own proxy,
 and only when no public URL is set).

@@ -95,9 +95,10 @@ def form_fields(post: MultiDictProxy[str | Any]) -> dict[str, str]:
 class ShimRuntime:
     """Shared by every carrier gateway of one web server.
 
-    ``public_base_url``: the https URL carriers reach us at (empty = the request's own
-    scheme and host). ``trust_forwarded``: take scheme/host from ``X-Forwarded-Proto`` /
-    ``X-Forwarded-Host`` (only behind a proxy you control).
+    ``public_base_url``: the https URL carriers reach us at; when set it always wins.
+    ``trust_forwarded``: without a public URL, take scheme/host from ``X-Forwarded-Proto`` /
+    ``X-Forwarded-Host`` (only behind a proxy you control); otherwise the request's own
+    scheme and host are used (:mod:`omnivoice_rtc._urls`).
     """
 
     livekit: LiveKitSettings

@@ -41,12 +41,12 @@ from livekit import api, rtc
 from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import TWILIO, AudioEncoding, AudioFormat
 from omnivoice_rtc.audio.g711 import ulaw_decode, ulaw_encode
+from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
 from omnivoice_rtc.media_streams.messages import Connected, Media, SendMedia, Start
 from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
-from omnivoice_rtc.shim.carriers import TwilioAdapter
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import carrier_route_installer
@@ -338,7 +338,9 @@ async def _start_shim(
         source_queue_ms=queue_ms,
         native_media=NativeMediaOptions(process=native) if native is not None else None,
     )
-    gateway = MediaStreamGateway(adapter=TwilioAdapter(auth_token="bench"), runtime=runtime)
+    gateway = MediaStreamGateway(
+        profile=TwilioProfile(settings=TwilioSettings(auth_token="bench")), runtime=runtime
+    )
     app = create_app(Settings(livekit=lk), route_installers=[carrier_route_installer([gateway])])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -1,5 +1,5 @@
-"""Plivo call control: X-Plivo-Signature-V3 (HMAC-SHA256 with nonce), Stream XML
-answer/reject, answer webhook → CallInfo, REST (make call, hang up).
+"""Plivo: X-Plivo-Signature-V3 (HMAC-SHA256 with nonce), Stream XML answer/reject, answer
+webhook → CallInfo, REST (make call, hang up), and its settings and :class:`PlivoProfile`.
 
 Sources: plivo-python ``utils/signature_v3.py`` (signature), docs.plivo.com XML
 ``<Stream>``/``<Hangup>`` and Call API; reference section 4.
@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from dataclasses import dataclass, field
+from typing import Any, Final, Self
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiohttp
@@ -20,8 +21,21 @@ import aiohttp
 from omnivoice_rtc._errors import SignatureError
 from omnivoice_rtc.audio.format import AudioFormat
 from omnivoice_rtc.carriers._common import CarrierRestError, RestClient, check_url, xml_document
+from omnivoice_rtc.carriers.profile import (
+    TOKEN_PARAMETER,
+    CarrierProfile,
+    CarrierSettings,
+    Dialled,
+    DialRequest,
+    WebhookAnswer,
+    WebhookRequest,
+    env_base_url,
+    env_value,
+    webhook_fields,
+)
 from omnivoice_rtc.media_streams.plivo import (
     MEDIA_FORMAT,
+    PlivoCodec,
     format_extra_headers,
     stream_content_type,
 )
@@ -31,7 +45,9 @@ __all__ = [
     "DEFAULT_API_BASE_URL",
     "NONCE_HEADER",
     "SIGNATURE_HEADER",
+    "PlivoProfile",
     "PlivoRestClient",
+    "PlivoSettings",
     "compute_signature_v3",
     "parse_answer_webhook",
     "plivo_reject",
@@ -249,3 +265,87 @@ class PlivoRestClient(RestClient):
         if isinstance(body, dict) and isinstance(body.get("error"), str):
             detail = body["error"]
         return self._error(method, path, status, None, detail or "")
+
+
+# ------------------------------------------------------------------ settings + profile
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlivoSettings(CarrierSettings):
+    """``PLIVO_AUTH_TOKEN`` (V3 signature key; enables Plivo; REST password),
+    ``PLIVO_AUTH_ID`` (REST), ``PLIVO_FROM_NUMBER``, ``PLIVO_API_BASE_URL``."""
+
+    ENABLE_VAR = "PLIVO_AUTH_TOKEN"
+    _enable_field = "auth_token"
+    _required = (("auth_id", "PLIVO_AUTH_ID"), ("auth_token", "PLIVO_AUTH_TOKEN"))
+    _rest_required = _required
+
+    auth_id: str = ""
+    auth_token: str = field(default="", repr=False)
+    from_number: str = ""
+    api_base_url: str = DEFAULT_API_BASE_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(
+            auth_id=env_value(env, "PLIVO_AUTH_ID"),
+            auth_token=env_value(env, "PLIVO_AUTH_TOKEN"),
+            from_number=env_value(env, "PLIVO_FROM_NUMBER"),
+            api_base_url=env_base_url(env, "PLIVO_API_BASE_URL", DEFAULT_API_BASE_URL),
+        )
+
+
+class PlivoProfile(CarrierProfile[PlivoSettings, PlivoRestClient]):
+    """Plivo audio streaming (``<Stream bidirectional>``): the token is an ``extraHeaders``
+    pair that arrives on every frame (``start.custom_parameters`` once parsed). Outbound
+    calls fetch our answer URL (Plivo's REST API has no inline XML), which then answers
+    like an inbound call."""
+
+    name = CARRIER
+    settings_type = PlivoSettings
+
+    @classmethod
+    def matches_first_frame(cls, obj: Mapping[str, Any]) -> bool:
+        """``start`` with ``start.streamId`` and ``start.callId`` (Plivo sends no
+        ``connected``)."""
+        start = obj.get("start")
+        return (
+            obj.get("event") == "start"
+            and isinstance(start, dict)
+            and {"streamId", "callId"} <= start.keys()
+        )
+
+    def codec(self) -> PlivoCodec:
+        return PlivoCodec()
+
+    def _new_rest(self) -> PlivoRestClient | None:
+        s = self.settings
+        if s.missing_rest_var() is not None:
+            return None
+        return PlivoRestClient(auth_id=s.auth_id, auth_token=s.auth_token, base_url=s.api_base_url)
+
+    def _verify(self, request: WebhookRequest) -> CallInfo:
+        validate_signature_v3(
+            auth_token=self.settings.auth_token,
+            url=request.url,
+            nonce=request.headers.get(NONCE_HEADER),
+            signature=request.headers.get(SIGNATURE_HEADER),
+            method=request.method,
+            params=request.form if request.method == "POST" else None,
+        )
+        return parse_answer_webhook(webhook_fields(request))
+
+    async def _accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer:
+        return WebhookAnswer.xml(plivo_stream(url=ws_url, extra_headers={TOKEN_PARAMETER: token}))
+
+    async def _reject(self, call: CallInfo, reason: str) -> WebhookAnswer:
+        return WebhookAnswer.xml(plivo_reject(reason))
+
+    async def _hangup(self, rest: PlivoRestClient, call_id: str) -> None:
+        await rest.hangup(call_id)
+
+    async def _dial(self, rest: PlivoRestClient, request: DialRequest) -> Dialled:
+        call_id = await rest.make_call(
+            to=request.to, from_=request.from_, answer_url=request.answer_url
+        )
+        return Dialled(call_id=call_id)

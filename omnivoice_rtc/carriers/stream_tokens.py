@@ -1,8 +1,8 @@
 """One-time stream tokens: bind a media WebSocket to the webhook that answered the call.
 
-The answer webhook (signed by the carrier) issues a token and puts it in the markup
-(Twilio/Telnyx ``<Parameter name="token">``, Vonage NCCO ``headers``, Plivo
-``extraHeaders``). The media WebSocket must present it in its first frames; the shim
+The answer webhook (signed by the carrier) issues a token and puts it where the carrier's
+profile says (Twilio/Telnyx ``<Parameter name="token">``, Vonage NCCO ``headers``, Plivo
+``extraHeaders``, Exotel the stream URL's query). The media WebSocket must present it in its first frames; the shim
 redeems it before anything joins a room. Tokens are random, bound to a call id and a
 carrier, expire after ``ttl_s`` seconds and can be redeemed once. The store is in
 memory and bounded: when full, expired tokens go first, then the oldest.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from omnivoice_rtc._errors import StreamTokenError
-from omnivoice_rtc.media_streams.messages import CARRIERS, Carrier
+from omnivoice_rtc.carriers.registry import carrier_names
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -45,7 +45,7 @@ class StreamGrant:
     knew (from, to, direction…); ``issued_at`` is in the store's clock (seconds)."""
 
     call_id: str
-    carrier: Carrier
+    carrier: str
     issued_at: float
     context: Mapping[str, str] = field(default_factory=_empty)
 
@@ -85,13 +85,12 @@ class StreamTokenStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def issue(
-        self, call_id: str, carrier: Carrier, *, context: Mapping[str, str] | None = None
-    ) -> str:
-        """Create a token for ``call_id`` on ``carrier`` and return it (32 hex chars)."""
+    def issue(self, call_id: str, carrier: str, *, context: Mapping[str, str] | None = None) -> str:
+        """Create a token for ``call_id`` on ``carrier`` (a registered carrier name) and
+        return it (32 hex chars)."""
         if not call_id:
             raise ValueError("stream token: call_id must not be empty")
-        if carrier not in CARRIERS:
+        if carrier not in carrier_names():
             raise ValueError(f"stream token: unknown carrier {carrier!r}")
         now = self._clock()
         self._evict(now)
@@ -102,7 +101,7 @@ class StreamTokenStore:
         self._entries[token] = _Entry(grant=grant, expires_at=now + self._ttl)
         return token
 
-    def redeem(self, token: str | None, carrier: Carrier) -> StreamGrant:
+    def redeem(self, token: str | None, carrier: str) -> StreamGrant:
         """Consume ``token`` for a stream of ``carrier``; raise StreamTokenError otherwise.
 
         A token presented for the wrong carrier is burnt too: it was leaked or forged.

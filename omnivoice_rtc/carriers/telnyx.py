@@ -1,5 +1,6 @@
-"""Telnyx call control: Ed25519 webhook signatures, TeXML answer/reject, webhooks → CallInfo,
-Call Control REST (dial with a media stream, hang up).
+"""Telnyx: Ed25519 webhook signatures, TeXML answer/reject, webhooks → CallInfo, Call Control
+REST (dial with a media stream, answer, reject, hang up; :mod:`.telnyx_rest`), and its
+settings and :class:`TelnyxProfile`.
 
 Sources: telnyx-python ``webhook.py`` (signature, 300 s tolerance), developers.telnyx.com
 TeXML ``<Stream>`` and Call Control ``dial``/``hangup``; reference section 2.
@@ -11,24 +12,47 @@ import base64
 import binascii
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Self
 
-import aiohttp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from omnivoice_rtc._errors import SignatureError
-from omnivoice_rtc.carriers._common import CarrierRestError, RestClient, check_url, xml_document
-from omnivoice_rtc.media_streams.messages import Start
+from omnivoice_rtc.carriers._common import check_url, xml_document
+from omnivoice_rtc.carriers.profile import (
+    TOKEN_PARAMETER,
+    CarrierProfile,
+    CarrierSettings,
+    Dialled,
+    DialRequest,
+    WebhookAnswer,
+    WebhookRequest,
+    env_base_url,
+    env_value,
+    webhook_fields,
+    webhook_json,
+)
+from omnivoice_rtc.carriers.telnyx_rest import (
+    ALREADY_ENDED_CODES,
+    CODECS,
+    DEFAULT_API_BASE_URL,
+    TelnyxRestClient,
+)
+from omnivoice_rtc.media_streams.messages import Connected, InboundMessage, Start
+from omnivoice_rtc.media_streams.telnyx import AUTH_TOKEN_KEY, TelnyxCodec
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
+    "ALREADY_ENDED_CODES",
     "DEFAULT_API_BASE_URL",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "TOLERANCE_S",
+    "TelnyxProfile",
     "TelnyxRestClient",
+    "TelnyxSettings",
     "parse_call_control_webhook",
     "parse_texml_webhook",
     "sign_webhook",
@@ -42,10 +66,6 @@ CARRIER: Final = "telnyx"
 SIGNATURE_HEADER: Final = "telnyx-signature-ed25519"
 TIMESTAMP_HEADER: Final = "telnyx-timestamp"
 TOLERANCE_S: Final = 300
-DEFAULT_API_BASE_URL: Final = "https://api.telnyx.com"
-ALREADY_ENDED_CODES: Final = frozenset({"90018"})
-"""90018: call has already ended."""
-_CODECS: Final = ("PCMU", "PCMA", "L16")
 _RATES: Final = (8000, 16000, 24000)
 
 # ------------------------------------------------------------------ signature
@@ -107,8 +127,8 @@ def texml_stream(
     ``parameters`` (e.g. the stream token) arrive in ``start.custom_parameters``.
     """
     check_url(CARRIER, "<Stream url>", url, ("wss",), query_ok=False)
-    if codec not in _CODECS:
-        raise ValueError(f"{CARRIER}: codec must be one of {', '.join(_CODECS)}, got {codec!r}")
+    if codec not in CODECS:
+        raise ValueError(f"{CARRIER}: codec must be one of {', '.join(CODECS)}, got {codec!r}")
     if sampling_rate not in _RATES:
         raise ValueError(
             f"{CARRIER}: sampling_rate must be 8000, 16000 or 24000 Hz, got {sampling_rate}"
@@ -145,7 +165,7 @@ def texml_reject(reason: str = "busy") -> str:
 def stream_token_from_start(start: Start) -> str | None:
     """The stream token of a Telnyx ``start``: ``custom_parameters["token"]`` (TeXML) or
     the Base64-decoded ``client_state`` (Call Control dial by :class:`TelnyxRestClient`)."""
-    token = start.custom_parameters.get("token")
+    token = start.custom_parameters.get(TOKEN_PARAMETER)
     if token:
         return token
     state = start.details.get("client_state")
@@ -208,130 +228,144 @@ def parse_call_control_webhook(body: Mapping[str, Any]) -> CallInfo:
     )
 
 
-# ------------------------------------------------------------------ REST
+# ------------------------------------------------------------------ settings + profile
 
 
-_REJECT_CAUSES = ("CALL_REJECTED", "USER_BUSY", "NOT_FOUND", "TEMPORARILY_UNAVAILABLE")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TelnyxSettings(CarrierSettings):
+    """``TELNYX_PUBLIC_KEY`` (Base64 Ed25519 webhook key; enables Telnyx), ``TELNYX_API_KEY``
+    (REST), ``TELNYX_CONNECTION_ID`` (Call Control App id for dialing),
+    ``TELNYX_FROM_NUMBER``, ``TELNYX_API_BASE_URL``."""
 
+    ENABLE_VAR = "TELNYX_PUBLIC_KEY"
+    _enable_field = "public_key"
+    _required = (("api_key", "TELNYX_API_KEY"), ("public_key", "TELNYX_PUBLIC_KEY"))
+    _rest_required = (("api_key", "TELNYX_API_KEY"),)
 
-def _stream_fields(stream_url: str, stream_token: str | None, codec: str) -> dict[str, Any]:
-    """The media-stream fields shared by dial and answer: caller audio to ``stream_url``,
-    our audio back over RTP in ``codec``, the stream token as Base64 ``client_state``."""
-    check_url(CARRIER, "stream_url", stream_url, ("wss", "ws"), query_ok=False)
-    if codec not in _CODECS:
-        raise ValueError(f"{CARRIER}: codec must be one of {', '.join(_CODECS)}, got {codec!r}")
-    fields: dict[str, Any] = {
-        "stream_url": stream_url,
-        "stream_track": "inbound_track",
-        "stream_bidirectional_mode": "rtp",
-        "stream_bidirectional_codec": codec,
-    }
-    if stream_token:
-        fields["client_state"] = base64.b64encode(stream_token.encode()).decode("ascii")
-    return fields
+    api_key: str = field(default="", repr=False)
+    public_key: str = ""
+    connection_id: str = ""
+    from_number: str = ""
+    api_base_url: str = DEFAULT_API_BASE_URL
 
-
-class TelnyxRestClient(RestClient):
-    """Telnyx Call Control REST (``/v2``), ``Authorization: Bearer <API key>``."""
-
-    carrier = CARRIER
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str = DEFAULT_API_BASE_URL,
-        session: aiohttp.ClientSession | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        super().__init__(base_url=base_url, session=session, timeout_s=timeout_s)
-        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-
-    async def make_call(
-        self,
-        *,
-        to: str,
-        from_: str,
-        connection_id: str,
-        stream_url: str,
-        stream_token: str | None = None,
-        codec: str = "PCMU",
-        webhook_url: str | None = None,
-    ) -> str:
-        """Dial with a bidirectional RTP media stream to ``stream_url``; return the
-        call_control_id. ``stream_token`` travels as Base64 ``client_state`` and comes back in
-        the WS ``start.client_state`` (see :func:`stream_token_from_start`)."""
-        body: dict[str, Any] = {
-            "connection_id": connection_id,
-            "to": to,
-            "from": from_,
-            **_stream_fields(stream_url, stream_token, codec),
-        }
-        if webhook_url:
-            body["webhook_url"] = webhook_url
-        status, reply = await self._request(
-            "POST", "/v2/calls", headers=self._headers, json_body=body
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(
+            api_key=env_value(env, "TELNYX_API_KEY"),
+            public_key=env_value(env, "TELNYX_PUBLIC_KEY"),
+            connection_id=env_value(env, "TELNYX_CONNECTION_ID"),
+            from_number=env_value(env, "TELNYX_FROM_NUMBER"),
+            api_base_url=env_base_url(env, "TELNYX_API_BASE_URL", DEFAULT_API_BASE_URL),
         )
-        if status not in (200, 201):
-            raise self._fail("POST", "/v2/calls", status, reply)
-        data = reply.get("data") if isinstance(reply, dict) else None
-        call_id = data.get("call_control_id") if isinstance(data, dict) else None
-        if not isinstance(call_id, str):
-            raise self._error("POST", "/v2/calls", status, None, "response has no call_control_id")
-        return call_id
 
-    async def answer(
-        self,
-        call_control_id: str,
-        *,
-        stream_url: str,
-        stream_token: str | None = None,
-        codec: str = "PCMU",
-    ) -> None:
-        """Answer a parked inbound Call Control call with a bidirectional RTP media stream
-        to ``stream_url`` (``POST /v2/calls/{id}/actions/answer``); ``stream_token`` travels
-        as Base64 ``client_state`` and comes back in the WS ``start``."""
-        path = f"/v2/calls/{call_control_id}/actions/answer"
-        body = {
-            **_stream_fields(stream_url, stream_token, codec),
-            "stream_bidirectional_target_legs": "self",
-            "send_silence_when_idle": True,
-        }
-        status, reply = await self._request("POST", path, headers=self._headers, json_body=body)
-        if status not in (200, 201):
-            raise self._fail("POST", path, status, reply)
 
-    async def reject(self, call_control_id: str, *, cause: str = "CALL_REJECTED") -> None:
-        """Refuse a parked inbound call (``POST /v2/calls/{id}/actions/reject``); ``cause``
-        is one of CALL_REJECTED (SIP 603), USER_BUSY (486), NOT_FOUND (404),
-        TEMPORARILY_UNAVAILABLE (480)."""
-        if cause not in _REJECT_CAUSES:
-            raise ValueError(
-                f"{CARRIER}: reject cause must be one of {', '.join(_REJECT_CAUSES)}, got {cause!r}"
-            )
-        path = f"/v2/calls/{call_control_id}/actions/reject"
-        status, reply = await self._request(
-            "POST", path, headers=self._headers, json_body={"cause": cause}
+def _is_call_control(call: CallInfo) -> bool:
+    """A Telnyx call offered by a Call Control webhook (JSON), not by TeXML (form)."""
+    return "event_type" in call.attributes
+
+
+class TelnyxProfile(CarrierProfile[TelnyxSettings, TelnyxRestClient]):
+    """Telnyx, both of its webhook styles at one URL:
+
+    * **TeXML** (form webhooks): answered with ``<Connect><Stream>`` markup.
+    * **Call Control** (JSON ``call.initiated``; the call waits parked): answered over REST,
+      ``actions/answer`` with the stream and the token as ``client_state``, or
+      ``actions/reject``; needs ``TELNYX_API_KEY``. Call Control's other events
+      (``call.answered``, ``call.hangup``, ``streaming.*``, and ``call.initiated`` of calls we
+      dialled) are acknowledged with 200 and nothing else.
+
+    The stream token arrives as ``start.custom_parameters.token`` (TeXML), the Base64
+    ``start.client_state`` (Call Control), or the ``x-telnyx-streaming-auth-token`` upgrade
+    header / ``connected`` key."""
+
+    name = CARRIER
+    settings_type = TelnyxSettings
+
+    @classmethod
+    def matches_first_frame(cls, obj: Mapping[str, Any]) -> bool:
+        """``connected`` without ``protocol``, or ``start`` with a top-level ``stream_id``
+        and ``start.call_control_id``."""
+        event = obj.get("event")
+        if event == "connected":
+            return "protocol" not in obj
+        start = obj.get("start")
+        return (
+            event == "start"
+            and "stream_id" in obj
+            and isinstance(start, dict)
+            and "call_control_id" in start
         )
-        if status not in (200, 201):
-            raise self._fail("POST", path, status, reply)
 
-    async def hangup(self, call_control_id: str) -> bool:
-        """``POST /v2/calls/{id}/actions/hangup``. Returns False if the call had already ended."""
-        path = f"/v2/calls/{call_control_id}/actions/hangup"
-        status, reply = await self._request("POST", path, headers=self._headers, json_body={})
-        if status in (200, 201):
-            return True
-        error = self._fail("POST", path, status, reply)
-        if error.code in ALREADY_ENDED_CODES:
-            return False
-        raise error
+    def codec(self) -> TelnyxCodec:
+        return TelnyxCodec()
 
-    def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
-        code = detail = None
-        errors = body.get("errors") if isinstance(body, dict) else None
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            raw = errors[0].get("code")
-            code = str(raw) if raw is not None else None
-            detail = errors[0].get("title") if isinstance(errors[0].get("title"), str) else None
-        return self._error(method, path, status, code, detail or "")
+    def stream_token(
+        self,
+        opening: Start | Connected,
+        headers: Mapping[str, str],
+        earlier: Sequence[InboundMessage],
+    ) -> str | None:
+        token = stream_token_from_start(opening) if isinstance(opening, Start) else None
+        if token:
+            return token
+        if headers.get(AUTH_TOKEN_KEY):
+            return headers[AUTH_TOKEN_KEY]
+        for message in reversed(earlier):
+            if isinstance(message, Connected):
+                value = message.extra.get(AUTH_TOKEN_KEY)
+                if isinstance(value, str) and value:
+                    return value
+        return None
+
+    def _new_rest(self) -> TelnyxRestClient | None:
+        s = self.settings
+        if s.missing_rest_var() is not None:
+            return None
+        return TelnyxRestClient(api_key=s.api_key, base_url=s.api_base_url)
+
+    def _verify(self, request: WebhookRequest) -> CallInfo:
+        verify_signature(
+            public_key=self.settings.public_key,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            raw_body=request.raw_body,
+        )
+        if request.form or request.method == "GET":
+            return parse_texml_webhook(webhook_fields(request))
+        return parse_call_control_webhook(webhook_json(request, CARRIER))
+
+    def is_new_call(self, call: CallInfo) -> bool:
+        if not _is_call_control(call):
+            return True  # TeXML only calls the answer URL to offer a call
+        return call.attributes["event_type"] == "call.initiated" and call.direction == "inbound"
+
+    def ensure_answerable(self, call: CallInfo) -> None:
+        if _is_call_control(call):
+            self.require_rest("answering a Call Control call")
+
+    async def _accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer:
+        if not _is_call_control(call):
+            return WebhookAnswer.xml(texml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token}))
+        rest = self.require_rest("answering a Call Control call")
+        await rest.answer(call.call_id, stream_url=ws_url, stream_token=token)
+        return WebhookAnswer.json({})
+
+    async def _reject(self, call: CallInfo, reason: str) -> WebhookAnswer:
+        if not _is_call_control(call):
+            return WebhookAnswer.xml(texml_reject(reason))
+        rest = self.require_rest("rejecting a Call Control call")
+        await rest.reject(call.call_id, cause="USER_BUSY" if reason == "busy" else "CALL_REJECTED")
+        return WebhookAnswer.json({})
+
+    async def _hangup(self, rest: TelnyxRestClient, call_id: str) -> None:
+        await rest.hangup(call_id)
+
+    async def _dial(self, rest: TelnyxRestClient, request: DialRequest) -> Dialled:
+        call_id = await rest.make_call(
+            to=request.to,
+            from_=request.from_,
+            connection_id=self.settings.connection_id,
+            stream_url=request.ws_url,
+            stream_token=request.token,
+        )
+        return Dialled(call_id=call_id)

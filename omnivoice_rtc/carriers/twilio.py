@@ -1,4 +1,5 @@
-"""Twilio call control: X-Twilio-Signature, TwiML answer/reject, webhook → CallInfo, REST.
+"""Twilio: X-Twilio-Signature, TwiML answer/reject, webhook → CallInfo, REST, and its
+settings and :class:`TwilioProfile`.
 
 Sources: twilio-python ``request_validator.py`` (signature), twilio.com/docs/voice/twiml/stream
 and /reject (markup), /voice/api/call-resource (REST), reference section 1.
@@ -11,19 +12,35 @@ import hashlib
 import hmac
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Any, Final, Self
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiohttp
 
 from omnivoice_rtc._errors import SignatureError
 from omnivoice_rtc.carriers._common import CarrierRestError, RestClient, check_url, xml_document
+from omnivoice_rtc.carriers.profile import (
+    TOKEN_PARAMETER,
+    CarrierProfile,
+    CarrierSettings,
+    Dialled,
+    DialRequest,
+    WebhookAnswer,
+    WebhookRequest,
+    env_base_url,
+    env_value,
+    webhook_fields,
+)
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
     "SIGNATURE_HEADER",
+    "TwilioProfile",
     "TwilioRestClient",
+    "TwilioSettings",
     "compute_signature",
     "parse_call_webhook",
     "twiml_reject",
@@ -225,3 +242,90 @@ class TwilioRestClient(RestClient):
             code = str(raw_code) if raw_code is not None else None
             detail = body.get("message") if isinstance(body.get("message"), str) else None
         return self._error(method, path, status, code, detail or "")
+
+
+# ------------------------------------------------------------------ settings + profile
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TwilioSettings(CarrierSettings):
+    """``TWILIO_AUTH_TOKEN`` (X-Twilio-Signature key; enables Twilio; REST password),
+    ``TWILIO_ACCOUNT_SID`` (REST), ``TWILIO_FROM_NUMBER`` (caller id for make_call),
+    ``TWILIO_API_BASE_URL``."""
+
+    ENABLE_VAR = "TWILIO_AUTH_TOKEN"
+    _enable_field = "auth_token"
+    _required = (("account_sid", "TWILIO_ACCOUNT_SID"), ("auth_token", "TWILIO_AUTH_TOKEN"))
+    _rest_required = _required
+
+    account_sid: str = ""
+    auth_token: str = field(default="", repr=False)
+    from_number: str = ""
+    api_base_url: str = DEFAULT_API_BASE_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(
+            account_sid=env_value(env, "TWILIO_ACCOUNT_SID"),
+            auth_token=env_value(env, "TWILIO_AUTH_TOKEN"),
+            from_number=env_value(env, "TWILIO_FROM_NUMBER"),
+            api_base_url=env_base_url(env, "TWILIO_API_BASE_URL", DEFAULT_API_BASE_URL),
+        )
+
+
+class TwilioProfile(CarrierProfile[TwilioSettings, TwilioRestClient]):
+    """Twilio Media Streams (``<Connect><Stream>``): the token is a ``<Parameter>``
+    (Twilio drops query strings) and comes back in ``start.customParameters``."""
+
+    name = CARRIER
+    settings_type = TwilioSettings
+
+    @classmethod
+    def matches_first_frame(cls, obj: Mapping[str, Any]) -> bool:
+        """``connected`` with ``protocol``, or ``start`` with ``start.streamSid`` and
+        ``start.callSid``."""
+        event = obj.get("event")
+        if event == "connected":
+            return "protocol" in obj
+        start = obj.get("start")
+        return (
+            event == "start"
+            and isinstance(start, dict)
+            and {"streamSid", "callSid"} <= start.keys()
+        )
+
+    def codec(self) -> TwilioCodec:
+        return TwilioCodec()
+
+    def _new_rest(self) -> TwilioRestClient | None:
+        s = self.settings
+        if s.missing_rest_var() is not None:
+            return None
+        return TwilioRestClient(
+            account_sid=s.account_sid, auth_token=s.auth_token, base_url=s.api_base_url
+        )
+
+    def _verify(self, request: WebhookRequest) -> CallInfo:
+        validate_signature(
+            auth_token=self.settings.auth_token,
+            url=request.url,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            params=request.form if request.method == "POST" else None,
+            body=request.raw_body if not request.form else None,
+        )
+        return parse_call_webhook(webhook_fields(request))
+
+    async def _accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer:
+        return WebhookAnswer.xml(twiml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token}))
+
+    async def _reject(self, call: CallInfo, reason: str) -> WebhookAnswer:
+        return WebhookAnswer.xml(twiml_reject(reason))
+
+    async def _hangup(self, rest: TwilioRestClient, call_id: str) -> None:
+        await rest.hangup(call_id)
+
+    async def _dial(self, rest: TwilioRestClient, request: DialRequest) -> Dialled:
+        twiml = twiml_stream(url=request.ws_url, parameters={TOKEN_PARAMETER: request.token})
+        return Dialled(
+            call_id=await rest.make_call(to=request.to, from_=request.from_, twiml=twiml)
+        )

@@ -1,5 +1,6 @@
-"""Vonage Voice call control: signed-webhook JWT (HS256 + payload_hash), NCCO answer/reject,
-answer webhook → CallInfo, Voice REST with an RS256 application JWT.
+"""Vonage: signed-webhook JWT (HS256 + payload_hash), NCCO answer/reject, answer webhook →
+CallInfo, Voice REST with an RS256 application JWT, and its settings and
+:class:`VonageProfile`.
 
 Sources: vonage-python-sdk ``vonage_jwt`` (verify_jwt.py, jwt.py), developer.vonage.com
 webhooks/NCCO/websockets guides, reference section 3.
@@ -13,20 +14,37 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Self
 
 import aiohttp
 import jwt
 
-from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc._errors import ConfigError, SignatureError
 from omnivoice_rtc.carriers._common import CarrierRestError, RestClient, check_url
-from omnivoice_rtc.media_streams.vonage import content_type
+from omnivoice_rtc.carriers.profile import (
+    TOKEN_PARAMETER,
+    CarrierProfile,
+    CarrierSettings,
+    Dialled,
+    DialRequest,
+    WebhookAnswer,
+    WebhookRequest,
+    env_base_url,
+    env_value,
+    webhook_json,
+)
+from omnivoice_rtc.media_streams.messages import Connected, InboundMessage, Start
+from omnivoice_rtc.media_streams.vonage import VonageCodec, content_type
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
     "MAX_HEADERS_BYTES",
+    "VonageProfile",
     "VonageRestClient",
+    "VonageSettings",
     "make_application_jwt",
     "make_signed_webhook_jwt",
     "ncco_reject",
@@ -287,3 +305,125 @@ class VonageRestClient(RestClient):
             title = body.get("title")
             detail = title if isinstance(title, str) else None
         return self._error(method, path, status, code, detail or "")
+
+
+# ------------------------------------------------------------------ settings + profile
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VonageSettings(CarrierSettings):
+    """``VONAGE_SIGNATURE_SECRET`` (signed webhooks, HS256; enables Vonage),
+    ``VONAGE_APPLICATION_ID`` and ``VONAGE_PRIVATE_KEY`` (PEM text) or
+    ``VONAGE_PRIVATE_KEY_PATH`` (REST, RS256), ``VONAGE_API_KEY``, ``VONAGE_FROM_NUMBER``,
+    ``VONAGE_API_BASE_URL``. ``sample_rate`` (8000 or 16000 Hz, set in code) is the L16
+    rate asked for in the NCCO."""
+
+    ENABLE_VAR = "VONAGE_SIGNATURE_SECRET"
+    _enable_field = "signature_secret"
+    _required = (
+        ("application_id", "VONAGE_APPLICATION_ID"),
+        ("private_key", "VONAGE_PRIVATE_KEY"),
+        ("signature_secret", "VONAGE_SIGNATURE_SECRET"),
+    )
+    _rest_required = (
+        ("application_id", "VONAGE_APPLICATION_ID"),
+        ("private_key", "VONAGE_PRIVATE_KEY"),
+    )
+
+    application_id: str = ""
+    private_key: str = field(default="", repr=False)
+    signature_secret: str = field(default="", repr=False)
+    api_key: str = ""
+    from_number: str = ""
+    api_base_url: str = DEFAULT_API_BASE_URL
+    sample_rate: int = 16000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        key = env_value(env, "VONAGE_PRIVATE_KEY").replace("\\n", "\n")
+        key_path = env_value(env, "VONAGE_PRIVATE_KEY_PATH")
+        if not key and key_path:
+            try:
+                key = Path(key_path).read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"VONAGE_PRIVATE_KEY_PATH: cannot read {key_path!r}: {exc.strerror}"
+                ) from None
+        return cls(
+            application_id=env_value(env, "VONAGE_APPLICATION_ID"),
+            private_key=key,
+            signature_secret=env_value(env, "VONAGE_SIGNATURE_SECRET"),
+            api_key=env_value(env, "VONAGE_API_KEY"),
+            from_number=env_value(env, "VONAGE_FROM_NUMBER"),
+            api_base_url=env_base_url(env, "VONAGE_API_BASE_URL", DEFAULT_API_BASE_URL),
+        )
+
+
+class VonageProfile(CarrierProfile[VonageSettings, VonageRestClient]):
+    """Vonage Voice WebSockets (NCCO ``connect``): the stream opens with
+    ``websocket:connected``, which carries the NCCO ``headers`` (the token) as top-level
+    keys; the token may also come as ``Authorization: Bearer <token>`` on the upgrade."""
+
+    name = CARRIER
+    settings_type = VonageSettings
+    opening_message = Connected
+    first_events = frozenset({"websocket:connected"})
+
+    @classmethod
+    def matches_first_frame(cls, obj: Mapping[str, Any]) -> bool:
+        """``websocket:connected``."""
+        return obj.get("event") == "websocket:connected"
+
+    def codec(self) -> VonageCodec:
+        return VonageCodec(sample_rate=self.settings.sample_rate)
+
+    def stream_token(
+        self,
+        opening: Start | Connected,
+        headers: Mapping[str, str],
+        earlier: Sequence[InboundMessage],
+    ) -> str | None:
+        token = opening.custom_parameters.get(TOKEN_PARAMETER)
+        if token:
+            return token
+        auth = headers.get("Authorization", "")
+        if auth.startswith("Bearer ") and "." not in auth:  # a custom token, not Vonage's JWT
+            return auth[len("Bearer ") :].strip() or None
+        return None
+
+    def _new_rest(self) -> VonageRestClient | None:
+        s = self.settings
+        if s.missing_rest_var() is not None:
+            return None
+        return VonageRestClient(
+            application_id=s.application_id, private_key=s.private_key, base_url=s.api_base_url
+        )
+
+    def _verify(self, request: WebhookRequest) -> CallInfo:
+        verify_signed_webhook(
+            signature_secret=self.settings.signature_secret,
+            authorization=request.headers.get("Authorization"),
+            raw_body=request.raw_body if request.method == "POST" else None,
+            query=request.query if request.method == "GET" else None,
+        )
+        if request.method == "GET":
+            return parse_answer_webhook(dict(request.query))
+        return parse_answer_webhook(webhook_json(request, CARRIER))
+
+    def _ncco(self, ws_url: str, token: str) -> list[dict[str, Any]]:
+        return ncco_websocket(
+            uri=ws_url, headers={TOKEN_PARAMETER: token}, sample_rate=self.settings.sample_rate
+        )
+
+    async def _accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer:
+        return WebhookAnswer.json(self._ncco(ws_url, token))
+
+    async def _reject(self, call: CallInfo, reason: str) -> WebhookAnswer:
+        return WebhookAnswer.json(ncco_reject())
+
+    async def _hangup(self, rest: VonageRestClient, call_id: str) -> None:
+        await rest.hangup(call_id)
+
+    async def _dial(self, rest: VonageRestClient, request: DialRequest) -> Dialled:
+        ncco = self._ncco(request.ws_url, request.token)
+        return Dialled(call_id=await rest.make_call(to=request.to, from_=request.from_, ncco=ncco))

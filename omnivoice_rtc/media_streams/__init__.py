@@ -1,16 +1,15 @@
-"""Pure wire codecs for carrier media-stream WebSockets (Twilio, Telnyx, Vonage, Plivo).
+"""Pure wire codecs for carrier media-stream WebSockets (Twilio, Telnyx, Vonage, Plivo, Exotel).
 
-No I/O here: a codec turns one frame into one typed message and back. The shim
-(:mod:`omnivoice_rtc.shim`) wires a codec, a WebSocket and a LiveKit room together.
+No I/O here: a codec turns one frame into one typed message and back. Which carriers
+exist, and which codec each one uses, is in :mod:`omnivoice_rtc.carriers.registry`; the
+shim (:mod:`omnivoice_rtc.shim`) wires a codec, a WebSocket and a LiveKit room together.
 """
 
 from __future__ import annotations
 
-from omnivoice_rtc.media_streams.detect import codec_for, detect_carrier
+from omnivoice_rtc.media_streams.exotel import ExotelCodec
 from omnivoice_rtc.media_streams.framing import Framer
 from omnivoice_rtc.media_streams.messages import (
-    CARRIERS,
-    Carrier,
     Clear,
     Cleared,
     Connected,
@@ -33,13 +32,12 @@ from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.media_streams.vonage import VonageCodec
 
 __all__ = [
-    "CARRIERS",
-    "Carrier",
     "Clear",
     "Cleared",
     "Connected",
     "Dtmf",
     "Error",
+    "ExotelCodec",
     "Framer",
     "InboundMessage",
     "Mark",
@@ -55,6 +53,4 @@ __all__ = [
     "TelnyxCodec",
     "TwilioCodec",
     "VonageCodec",
-    "codec_for",
-    "detect_carrier",
 ]

@@ -19,7 +19,6 @@ from typing import Any, ClassVar, Self
 from omnivoice_rtc.audio.format import AudioEncoding, AudioFormat
 from omnivoice_rtc.media_streams import _fields as f
 from omnivoice_rtc.media_streams.messages import (
-    Carrier,
     Clear,
     Cleared,
     Connected,
@@ -48,7 +47,7 @@ class JsonStreamCodec:
 
     __slots__ = ("_output_format", "_stream_id")
 
-    _CARRIER: ClassVar[Carrier]
+    _CARRIER: ClassVar[str]
     _NAME: ClassVar[str]
     """The carrier's name in prose (``Twilio``), for ``sends no ...`` errors."""
     _SEQ_KEY: ClassVar[str]
@@ -65,7 +64,7 @@ class JsonStreamCodec:
         self._output_format = output_format
 
     @property
-    def carrier(self) -> Carrier:
+    def carrier(self) -> str:
         return self._CARRIER
 
     @property

@@ -22,13 +22,11 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 from omnivoice_rtc.audio.format import AudioFormat
 
 __all__ = [
-    "CARRIERS",
-    "Carrier",
     "Clear",
     "Cleared",
     "Connected",
@@ -48,9 +46,6 @@ __all__ = [
     "dump_json",
     "load_json_object",
 ]
-
-Carrier: TypeAlias = Literal["twilio", "telnyx", "vonage", "plivo"]
-CARRIERS: Final[tuple[Carrier, ...]] = ("twilio", "telnyx", "vonage", "plivo")
 
 
 def _empty() -> dict[str, Any]:
@@ -221,7 +216,9 @@ class MediaStreamCodec(Protocol):
     (stream id for addressing, output audio format); they never do I/O."""
 
     @property
-    def carrier(self) -> Carrier: ...
+    def carrier(self) -> str:
+        """The carrier's name (see :mod:`omnivoice_rtc.carriers.registry`)."""
+        ...
 
     @property
     def output_format(self) -> AudioFormat:

@@ -1,36 +1,33 @@
 """Check the order of inbound messages of one stream (pure, no I/O).
 
-Each carrier has a documented order: Twilio/Telnyx ``connected`` (optional here) →
-``start`` → media/dtmf/mark … → ``stop``; Plivo ``start`` first; Vonage
-``websocket:connected`` first. :class:`StreamSequencer` raises ``ValueError`` with an exact
-message for media before start, a second start, or anything after stop, so the shim can
-close the socket with a precise code.
+Each carrier has a documented order: a ``connected`` hello (optional here) → the opening
+message its profile names (``start``; Vonage ``websocket:connected``) → media/dtmf/mark …
+→ ``stop``. :class:`StreamSequencer` raises ``ValueError`` with an exact message for media
+before the opening message, a second opening, or anything after stop, so the shim can close
+the socket with a precise code.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
-from omnivoice_rtc.media_streams.messages import Carrier, Connected, InboundMessage, Start, Stop
+from omnivoice_rtc.media_streams.messages import Connected, InboundMessage, Start, Stop
 
 __all__ = ["StreamSequencer"]
 
-_OPENING: Final[dict[str, type]] = {
-    "twilio": Start,
-    "telnyx": Start,
-    "plivo": Start,
-    "vonage": Connected,
-}
-
 
 class StreamSequencer:
-    """Tracks one stream's phase: ``waiting`` → ``started`` → ``stopped``."""
+    """Tracks one stream's phase: ``waiting`` → ``started`` → ``stopped``.
 
-    __slots__ = ("_carrier", "_phase")
+    ``carrier`` is a registered carrier name; its opening message comes from its profile
+    (:mod:`omnivoice_rtc.carriers.registry`); ValueError for an unknown carrier.
+    """
 
-    def __init__(self, *, carrier: Carrier) -> None:
-        if carrier not in _OPENING:
-            raise ValueError(f"unknown carrier {carrier!r}")
+    __slots__ = ("_carrier", "_opening", "_phase")
+
+    def __init__(self, *, carrier: str) -> None:
+        # reason: the registry imports this package's codecs, so it is imported on use
+        from omnivoice_rtc.carriers.registry import profile_type
+
+        self._opening: type[Start] | type[Connected] = profile_type(carrier).opening_message
         self._carrier = carrier
         self._phase = "waiting"
 
@@ -44,7 +41,7 @@ class StreamSequencer:
 
     def check(self, message: InboundMessage) -> None:
         """Accept ``message`` in the current phase or raise ValueError."""
-        opening = _OPENING[self._carrier]
+        opening = self._opening
         name = message.type
         if self._phase == "stopped":
             raise ValueError(f"{self._carrier}: {name!r} after stop")
@@ -53,7 +50,7 @@ class StreamSequencer:
                 self._phase = "started"
                 return
             if isinstance(message, Connected) and opening is Start:
-                return  # Twilio/Telnyx say hello before start
+                return  # Twilio/Telnyx/Exotel say hello before start
             raise ValueError(f"{self._carrier}: {name!r} before {opening.__name__.lower()}")
         if isinstance(message, (opening, Connected)):
             raise ValueError(f"{self._carrier}: second {name!r}")

@@ -23,7 +23,6 @@ from omnivoice_rtc._errors import FrameSizeError
 from omnivoice_rtc.audio.format import VONAGE, VONAGE_8K, AudioEncoding, AudioFormat
 from omnivoice_rtc.media_streams import _fields as f
 from omnivoice_rtc.media_streams.messages import (
-    Carrier,
     Clear,
     Cleared,
     Connected,
@@ -81,7 +80,7 @@ class VonageCodec:
         self._format = VONAGE if sample_rate == 16000 else VONAGE_8K
 
     @property
-    def carrier(self) -> Carrier:
+    def carrier(self) -> str:
         return "vonage"
 
     @property

@@ -49,23 +49,30 @@ class InboundAudio:
 
 
 class OutboundAudio:
-    """PCM16 at ``room_rate_hz`` -> carrier payloads of exactly ``FRAME_MS`` each.
+    """PCM16 at ``room_rate_hz`` -> carrier payloads of exactly ``frame_ms`` each.
 
-    Input of any length is converted and re-cut into whole 20 ms carrier frames; a
-    remainder waits for the next call (at most one frame, so no added latency for
-    20 ms input).
+    Input of any length is converted and re-cut into whole carrier frames of ``frame_ms``
+    (default ``FRAME_MS``, 20 ms; a carrier profile may ask for more, e.g. Exotel 100 ms);
+    a remainder waits for the next call (at most one frame, so no added latency for
+    20 ms input and 20 ms frames).
     """
 
-    __slots__ = ("_buf", "_conv", "carrier_format", "frame_bytes", "room_rate_hz")
+    __slots__ = ("_buf", "_conv", "carrier_format", "frame_bytes", "frame_ms", "room_rate_hz")
 
-    def __init__(self, *, carrier_format: AudioFormat, room_rate_hz: int) -> None:
+    def __init__(
+        self, *, carrier_format: AudioFormat, room_rate_hz: int, frame_ms: int = FRAME_MS
+    ) -> None:
+        if frame_ms <= 0:
+            raise ValueError(f"OutboundAudio.frame_ms: must be > 0 ms, got {frame_ms}")
         self.carrier_format = carrier_format
         self.room_rate_hz = room_rate_hz
         self._conv = StreamConverter(
             from_format=AudioFormat(AudioEncoding.PCM16, room_rate_hz),
             to_format=carrier_format,
         )
-        self.frame_bytes = carrier_format.frame_bytes(FRAME_MS)
+        self.frame_ms = frame_ms
+        """Duration of each carrier frame (ms)."""
+        self.frame_bytes = carrier_format.frame_bytes(frame_ms)
         self._buf = bytearray()
 
     def convert(self, pcm: bytes) -> list[bytes]:

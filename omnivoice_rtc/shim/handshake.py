@@ -1,17 +1,16 @@
 """Open a carrier media WebSocket: read the first frames, detect the carrier, redeem the token.
 
 Nothing joins a room until :func:`open_stream` returns: an unknown, reused, expired or
-missing stream token closes the socket with 1008 (policy violation) first.
+missing stream token (or an upgrade whose credentials the carrier's profile refuses)
+closes the socket with 1008 (policy violation) first.
 
-Where the one-time token travels (reference section 0; the markup puts it there):
-
-=========  ===============================================================================
-Twilio     ``start.customParameters.token`` (``<Parameter>``; Twilio drops query strings)
-Telnyx     ``start.custom_parameters.token`` or the ``x-telnyx-streaming-auth-token`` header
-Vonage     the NCCO ``headers`` (flattened into ``websocket:connected``) or
-           ``Authorization: Bearer <token>`` on the upgrade (``authorization.type=custom``)
-Plivo      ``extra_headers`` ``token=...`` on ``start`` (Plivo sends no ``connected``)
-=========  ===============================================================================
+Everything carrier-specific comes from the carrier's profile
+(:class:`~omnivoice_rtc.carriers.profile.CarrierProfile`): detection
+(``matches_first_frame``, over :mod:`~omnivoice_rtc.carriers.registry`), the codec and its
+binding, which message opens the stream, and where the one-time token travels
+(``stream_token``; docs/carriers.md has the table). A first frame that fits several
+carriers (Telnyx and Exotel both open with a bare ``connected``) is kept and parsed once
+a later frame decides.
 """
 
 from __future__ import annotations
@@ -22,17 +21,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 
-from omnivoice_rtc._errors import StreamRejected
-from omnivoice_rtc.carriers import telnyx as telnyx_api
+from omnivoice_rtc._errors import SignatureError, StreamRejected
+from omnivoice_rtc.carriers.profile import TOKEN_PARAMETER
+from omnivoice_rtc.carriers.registry import AnyProfile, detect_candidates
 from omnivoice_rtc.carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
-from omnivoice_rtc.media_streams.detect import codec_for, detect_carrier
-from omnivoice_rtc.media_streams.messages import Carrier, Connected, MediaStreamCodec, Start
-from omnivoice_rtc.media_streams.plivo import PlivoCodec
-from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
-from omnivoice_rtc.media_streams.twilio import TwilioCodec
-from omnivoice_rtc.media_streams.vonage import VonageCodec
+from omnivoice_rtc.media_streams.messages import (
+    Connected,
+    InboundMessage,
+    MediaStreamCodec,
+    Start,
+)
+from omnivoice_rtc.shim.media_socket import MediaSocket
 from omnivoice_rtc.shim.policy import CLOSE_POLICY, CallCounters, MediaPolicy
 
 __all__ = [
@@ -45,9 +46,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PARAMETER: Final = "token"
-"""Name of the custom parameter / header that carries the one-time stream token."""
-TELNYX_TOKEN_HEADER: Final = "x-telnyx-streaming-auth-token"
 PENDING_CALL_PREFIX: Final = "pending-"
 """Call id of a token issued by ``make_call`` before the carrier assigned the real id."""
 
@@ -56,7 +54,8 @@ PENDING_CALL_PREFIX: Final = "pending-"
 class OpenedStream:
     """A media stream whose token was redeemed: ``codec`` is bound to it."""
 
-    carrier: Carrier
+    carrier: str
+    profile: AnyProfile
     codec: MediaStreamCodec
     opening: Start | Connected
     grant: StreamGrant
@@ -64,35 +63,7 @@ class OpenedStream:
     """The ``start`` message (None for Vonage, whose stream opens with ``connected``)."""
 
 
-def _bind(codec: MediaStreamCodec, message: Start | Connected) -> MediaStreamCodec:
-    if isinstance(message, Start) and isinstance(codec, TwilioCodec | TelnyxCodec | PlivoCodec):
-        return codec.for_start(message)
-    if isinstance(message, Connected) and isinstance(codec, VonageCodec):
-        return codec.for_connected(message)
-    return codec
-
-
-def _token_from(
-    carrier: Carrier,
-    message: Start | Connected,
-    headers: Mapping[str, str],
-    connected_token: str | None,
-) -> str | None:
-    token = message.custom_parameters.get(TOKEN_PARAMETER)
-    if token:
-        return token
-    if carrier == "telnyx":
-        if isinstance(message, Start):
-            token = telnyx_api.stream_token_from_start(message)
-        return token or headers.get(TELNYX_TOKEN_HEADER) or connected_token or None
-    if carrier == "vonage":
-        auth = headers.get("Authorization", "")
-        if auth.startswith("Bearer ") and "." not in auth:  # a custom token, not Vonage's JWT
-            return auth[len("Bearer ") :].strip() or None
-    return None
-
-
-async def _next_frame(ws: web.WebSocketResponse, deadline: float) -> str | bytes:
+async def _next_frame(ws: MediaSocket, deadline: float) -> str | bytes:
     remaining = deadline - asyncio.get_running_loop().time()
     if remaining <= 0:
         raise StreamRejected("no start before the deadline", code=CLOSE_POLICY)
@@ -106,73 +77,127 @@ async def _next_frame(ws: web.WebSocketResponse, deadline: float) -> str | bytes
     raise StreamRejected("closed before start", code=ws.close_code or 1000)
 
 
+class _Opening:
+    """The state of one handshake: the profile once known, frames kept until then, and
+    the messages parsed before the opening one."""
+
+    def __init__(
+        self,
+        *,
+        profiles: Mapping[str, AnyProfile],
+        headers: Mapping[str, str],
+        counters: CallCounters,
+    ) -> None:
+        self.profiles = profiles
+        self.headers = headers
+        self.counters = counters
+        self.profile: AnyProfile | None = None
+        self.codec: MediaStreamCodec | None = None
+        self.undecided: list[str | bytes] = []
+        self.earlier: list[InboundMessage] = []
+
+    @property
+    def carrier(self) -> str | None:
+        return self.profile.name if self.profile is not None else None
+
+    def choose(self, carrier: str, *, detected: bool) -> None:
+        profile = self.profiles.get(carrier)
+        if profile is None:
+            raise StreamRejected(f"no gateway for carrier {carrier}", code=CLOSE_POLICY)
+        if detected:  # a carrier's own path checked the upgrade before accepting it
+            try:
+                profile.verify_upgrade(self.headers)
+            except SignatureError:
+                raise StreamRejected("upgrade credentials refused", code=CLOSE_POLICY) from None
+        self.profile = profile
+        self.codec = profile.codec()
+
+    def frames_to_parse(self, frame: str | bytes) -> list[str | bytes]:
+        """The frames that can be parsed now (none while the carrier is undecided)."""
+        if self.profile is not None:
+            return [frame]
+        try:
+            found = detect_candidates(frame)
+        except ValueError:
+            self.counters.dropped_before_start += 1
+            return []
+        served = [name for name in found if name in self.profiles]
+        if len(found) > 1 and len(served) != 1:
+            self.undecided.append(frame)  # wait for a frame that decides
+            return []
+        self.choose(served[0] if served else found[0], detected=True)
+        frames, self.undecided = [*self.undecided, frame], []
+        return frames
+
+
 async def open_stream(
-    ws: web.WebSocketResponse,
+    ws: MediaSocket,
     *,
     tokens: StreamTokenStore,
     policy: MediaPolicy,
     counters: CallCounters,
-    carrier: Carrier | None = None,
-    codecs: Mapping[Carrier, MediaStreamCodec] | None = None,
+    profiles: Mapping[str, AnyProfile],
+    carrier: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> OpenedStream:
     """Read frames until the one that carries the token; redeem it or close with 1008.
 
-    ``carrier`` None means detect it from the first frame (the generic path).
-    ``codecs`` overrides the default codec per carrier (e.g. Vonage 8 kHz, Plivo L16).
-    Frames before the opening one other than ``connected`` are counted and dropped.
-    Raises :class:`StreamRejected` after closing the socket.
+    ``profiles`` are the served carriers by name; ``carrier`` None means detect it from
+    the first frames (the generic path; the detected carrier's ``verify_upgrade`` then
+    checks ``headers``, the upgrade's). Frames before the opening one other than a
+    ``connected`` are counted and dropped. Raises :class:`StreamRejected` after closing
+    the socket.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + policy.start_timeout_s
-    headers = headers or {}
-    codec: MediaStreamCodec | None = None
-    connected_token: str | None = None
+    state = _Opening(profiles=profiles, headers=headers or {}, counters=counters)
     try:
+        if carrier is not None:
+            state.choose(carrier, detected=False)
         for _ in range(policy.max_frames_before_start + 1):
             frame = await _next_frame(ws, deadline)
-            if codec is None:
-                try:
-                    carrier = carrier or detect_carrier(frame)
-                except ValueError:
-                    counters.dropped_before_start += 1
-                    continue
-                codec = (codecs or {}).get(carrier) or codec_for(carrier)
-            assert carrier is not None  # reason: set together with codec above
-            try:
-                message = codec.parse(frame)
-            except ValueError:
-                counters.dropped_invalid += 1
-                continue
-            is_opening = isinstance(message, Start) or (
-                isinstance(message, Connected) and carrier == "vonage"
-            )
-            if not is_opening:
-                if isinstance(message, Connected):
-                    extra_token = message.extra.get(TELNYX_TOKEN_HEADER)
-                    connected_token = extra_token if isinstance(extra_token, str) else None
-                else:
-                    counters.dropped_before_start += 1
-                continue
-            assert isinstance(message, Start | Connected)  # reason: is_opening above
-            token = _token_from(carrier, message, headers, connected_token)
-            try:
-                grant = tokens.redeem(token, carrier)
-            except StreamTokenError as exc:
-                raise StreamRejected(f"stream token {exc.reason}", code=CLOSE_POLICY) from None
-            pending = grant.call_id.startswith(PENDING_CALL_PREFIX)  # dialled by make_call
-            if isinstance(message, Start) and not pending and message.call_id != grant.call_id:
-                raise StreamRejected("stream token is for another call", code=CLOSE_POLICY)
-            return OpenedStream(
-                carrier=carrier,
-                codec=_bind(codec, message),
-                opening=message,
-                grant=grant,
-                start=message if isinstance(message, Start) else None,
-            )
+            for pending in state.frames_to_parse(frame):
+                opened = _try_open(state, pending, tokens)
+                if opened is not None:
+                    return opened
         raise StreamRejected("too many frames before start", code=CLOSE_POLICY)
     except StreamRejected as exc:
-        logger.info("media stream rejected", extra={"reason": exc.reason, "carrier": carrier})
+        logger.info("media stream rejected", extra={"reason": exc.reason, "carrier": state.carrier})
         if not ws.closed:
             await ws.close(code=exc.code, message=exc.reason.encode()[:120])
         raise
+
+
+def _try_open(state: _Opening, frame: str | bytes, tokens: StreamTokenStore) -> OpenedStream | None:
+    """Parse ``frame``; for the opening message redeem its token and return the stream."""
+    profile, codec = state.profile, state.codec
+    assert profile is not None  # reason: frames_to_parse chose it
+    assert codec is not None  # reason: chosen with the profile
+    try:
+        message = codec.parse(frame)
+    except ValueError:
+        state.counters.dropped_invalid += 1
+        return None
+    if not profile.is_opening(message):
+        if isinstance(message, Connected):
+            state.earlier.append(message)
+        else:
+            state.counters.dropped_before_start += 1
+        return None
+    assert isinstance(message, Start | Connected)  # reason: opening messages are one of these
+    token = profile.stream_token(message, state.headers, state.earlier)
+    try:
+        grant = tokens.redeem(token, profile.name)
+    except StreamTokenError as exc:
+        raise StreamRejected(f"stream token {exc.reason}", code=CLOSE_POLICY) from None
+    pending = grant.call_id.startswith(PENDING_CALL_PREFIX)  # dialled by make_call
+    if isinstance(message, Start) and not pending and message.call_id != grant.call_id:
+        raise StreamRejected("stream token is for another call", code=CLOSE_POLICY)
+    return OpenedStream(
+        carrier=profile.name,
+        profile=profile,
+        codec=profile.bind(codec, message),
+        opening=message,
+        grant=grant,
+        start=message if isinstance(message, Start) else None,
+    )

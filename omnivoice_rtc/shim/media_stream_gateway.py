@@ -3,8 +3,14 @@
 A gateway answers its carrier's webhooks (signature checked first; 403 and nothing
 created on failure), asks the ``on_call`` handler, answers with markup carrying a
 one-time stream token, and runs a :class:`~omnivoice_rtc.shim.call_bridge.CallBridge` for
-each media WebSocket that redeems a token. :class:`ShimRuntime` holds what all four
-gateways share (LiveKit, agent name, token store, limits, public URL policy).
+each media WebSocket that redeems a token. Everything carrier-specific is the gateway's
+:class:`~omnivoice_rtc.carriers.profile.CarrierProfile`. :class:`ShimRuntime` holds what
+every gateway shares (LiveKit, agent name, token store, limits, public URL policy, how
+call rooms are joined).
+
+Webhook answers: 403 bad signature/credentials, 400 unparseable call, 503 gateway not
+started or a carrier setting missing (the message names the variable; nothing created),
+502 the carrier's REST API failed, 200 otherwise.
 """
 
 from __future__ import annotations
@@ -17,19 +23,28 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal, cast
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
-from omnivoice_rtc._errors import CallRejectedError, SignatureError
+from omnivoice_rtc._errors import CallRejectedError, ConfigError, SignatureError
+from omnivoice_rtc._urls import public_base_url, ws_url_of
 from omnivoice_rtc.carriers._common import CarrierRestError
+from omnivoice_rtc.carriers.profile import (
+    CarrierSettings,
+    DialRequest,
+    WebhookAnswer,
+    WebhookRequest,
+)
+from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.carriers.stream_tokens import StreamTokenStore
 from omnivoice_rtc.media_streams.messages import Start
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
 from omnivoice_rtc.shim.call_bridge import BridgeHooks, CallBridge
-from omnivoice_rtc.shim.carriers import CarrierAdapter, WebhookRequest, form_fields
 from omnivoice_rtc.shim.handshake import PENDING_CALL_PREFIX, OpenedStream
+from omnivoice_rtc.shim.media_socket import MediaSocket
 from omnivoice_rtc.shim.native_call_room import NativeCallRoom, NativeMediaOptions
 from omnivoice_rtc.shim.policy import CallCounters, MediaPolicy
 from omnivoice_rtc.shim.pstn_session import PstnSession
@@ -44,7 +59,14 @@ from omnivoice_rtc.shim.rtc_call_room import (
 )
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName
 
-__all__ = ["MediaStreamGateway", "ShimRuntime", "answer_path", "media_path"]
+__all__ = [
+    "MediaStreamGateway",
+    "RoomFactory",
+    "ShimRuntime",
+    "answer_path",
+    "form_fields",
+    "media_path",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +82,23 @@ def media_path(carrier: str) -> str:
     return f"/carriers/{carrier}/media"
 
 
+RoomFactory = Callable[[CallRoomSpec, RoomCallbacks], CallRoomBase]
+"""Builds the (not yet started) room of one call: ``(spec, callbacks) -> room``."""
+
+
+def form_fields(post: MultiDictProxy[str | Any]) -> dict[str, str]:
+    """POST form fields as a plain dict of strings (files are ignored)."""
+    return {k: v for k, v in post.items() if isinstance(v, str)}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShimRuntime:
     """Shared by every carrier gateway of one web server.
 
-    ``public_base_url``: the https URL carriers reach us at (empty = the request's own
-    scheme and host). ``trust_forwarded``: take scheme/host from ``X-Forwarded-Proto`` /
-    ``X-Forwarded-Host`` (only behind a proxy you control).
+    ``public_base_url``: the https URL carriers reach us at; when set it always wins.
+    ``trust_forwarded``: without a public URL, take scheme/host from ``X-Forwarded-Proto`` /
+    ``X-Forwarded-Host`` (only behind a proxy you control); otherwise the request's own
+    scheme and host are used (:mod:`omnivoice_rtc._urls`).
     """
 
     livekit: LiveKitSettings
@@ -83,42 +115,46 @@ class ShimRuntime:
     native_media: NativeMediaOptions | None = None
     """Join call rooms through the ``omnivoice-media`` process instead of livekit rtc in this
     process (:class:`~omnivoice_rtc.shim.native_call_room.NativeCallRoom`); None = livekit rtc."""
+    room_factory: RoomFactory | None = None
+    """Builds each call's room (tests: an in-memory room); None = ``native_media`` decides."""
 
     def base_url(self, request: web.Request) -> str:
-        """Scheme://host of the public URL this request was made to (no trailing slash)."""
-        if self.trust_forwarded:
-            proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
-            host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
-            if proto and host:
-                return f"{proto}://{host}"
-        if self.public_base_url:
-            return self.public_base_url.rstrip("/")
-        return f"{request.scheme}://{request.host}"
+        """Scheme://host[/prefix] of the public URL this request was made to (no trailing
+        slash): the configured public URL, else trusted forwarded headers, else the
+        request's own (:func:`omnivoice_rtc._urls.public_base_url`)."""
+        return public_base_url(
+            scheme=request.scheme,
+            host=request.host,
+            headers=request.headers,
+            public_url=self.public_base_url,
+            trust_forwarded=self.trust_forwarded,
+        )
 
-    @staticmethod
-    def ws_base(base_url: str) -> str:
-        if base_url.startswith("https://"):
-            return "wss://" + base_url[len("https://") :]
-        if base_url.startswith("http://"):
-            return "ws://" + base_url[len("http://") :]
-        return base_url
+    def new_room(self, spec: CallRoomSpec, callbacks: RoomCallbacks) -> CallRoomBase:
+        """The call's room: from ``room_factory``, else joined by the native media process
+        or by livekit rtc in this process."""
+        if self.room_factory is not None:
+            return self.room_factory(spec, callbacks)
+        if self.native_media is not None:
+            return NativeCallRoom(spec=spec, native=self.native_media, callbacks=callbacks)
+        return CallRoom(spec=spec, callbacks=callbacks)
 
 
 class MediaStreamGateway:
-    """The Go ``Gateway`` for one carrier's media streams (``name`` is the carrier)."""
+    """The Go ``Gateway`` for one carrier's media streams (``name`` is the carrier).
+
+    ``public_base_url`` overrides the runtime's for :meth:`make_call` (the URL the carrier
+    reaches us at)."""
 
     def __init__(
         self,
         *,
-        adapter: CarrierAdapter,
+        profile: AnyProfile,
         runtime: ShimRuntime,
-        from_number: str = "",
         public_base_url: str = "",
     ) -> None:
-        self.adapter = adapter
+        self.profile = profile
         self.runtime = runtime
-        self.from_number = from_number
-        """Caller id for :meth:`make_call`."""
         self._outbound_base = public_base_url or runtime.public_base_url
         self._handler: CallHandler | None = None
         self._sessions: dict[str, PstnSession] = {}
@@ -128,7 +164,17 @@ class MediaStreamGateway:
 
     @property
     def name(self) -> ProviderName:
-        return ProviderName(self.adapter.carrier)
+        return ProviderName(self.profile.name)
+
+    @property
+    def carrier(self) -> str:
+        return self.profile.name
+
+    @property
+    def from_number(self) -> str:
+        """Caller id for :meth:`make_call` (the carrier's ``*_FROM_NUMBER`` setting)."""
+        settings: CarrierSettings = self.profile.settings
+        return settings.from_number
 
     @property
     def started(self) -> bool:
@@ -142,7 +188,7 @@ class MediaStreamGateway:
         """End every call (carrier hang-up where configured) and close the REST client."""
         self._started = False
         await asyncio.gather(*(b.end("gateway_stopped") for b in list(self._bridges)))
-        await self.adapter.aclose()
+        await self.profile.aclose()
 
     def on_call(self, handler: CallHandler) -> None:
         """Called with each inbound call's CallInfo; raise CallRejectedError to reject."""
@@ -158,30 +204,35 @@ class MediaStreamGateway:
         """Dial ``to`` over the carrier's REST API; the answered call streams to us.
 
         Returns the session at once (its audio starts when the carrier opens the stream).
-        Needs ``public_base_url`` (the carrier must reach us) and a REST client.
+        Needs a public URL (the carrier must reach us) and the carrier's REST credentials:
+        ConfigError names the missing variable, before anything is created.
         """
+        carrier = self.carrier
         if not self._outbound_base:
-            raise ValueError(f"{self.adapter.carrier}: make_call needs a public_base_url")
+            raise ConfigError(f"OMNIVOICE_PUBLIC_URL: {carrier} make_call needs a public URL")
+        self.profile.require_rest("make_call")
         pending_id = PENDING_CALL_PREFIX + secrets.token_hex(8)
         token = self.runtime.tokens.issue(
             pending_id,
-            self.adapter.carrier,
+            carrier,
             context={"from": self.from_number, "to": to, "direction": "outbound"},
         )
         base = self._outbound_base.rstrip("/")
-        dialled = await self.adapter.dial(
-            to=to,
-            from_=self.from_number,
-            ws_url=ShimRuntime.ws_base(base) + media_path(self.adapter.carrier),
-            answer_url=f"{base}{answer_path(self.adapter.carrier)}?pending={pending_id}",
-            token=token,
+        dialled = await self.profile.dial(
+            DialRequest(
+                to=to,
+                from_=self.from_number,
+                ws_url=ws_url_of(base) + media_path(carrier),
+                answer_url=f"{base}{answer_path(carrier)}?pending={pending_id}",
+                token=token,
+            )
         )
         call = CallInfo(
             call_id=dialled.call_id,
             from_=self.from_number,
             to=to,
             direction="outbound",
-            carrier=self.adapter.carrier,
+            carrier=carrier,
         )
         session = PstnSession(call=call)
         self._pending[pending_id] = session
@@ -210,47 +261,58 @@ class MediaStreamGateway:
             form=form,
             raw_body=raw_body,
         )
+        answer = await self.answer_webhook(hook, base_url=base)
+        return web.Response(
+            status=answer.status, text=answer.body, content_type=answer.content_type
+        )
+
+    async def answer_webhook(self, hook: WebhookRequest, *, base_url: str) -> WebhookAnswer:
+        """Answer one verified-or-not webhook (no aiohttp): ``base_url`` is the public
+        ``scheme://host`` the carrier used; ``?pending=`` in ``hook.query`` names a call
+        we dialled (Plivo fetches our answer URL for it)."""
+        carrier = self.carrier
         try:
-            call = self.adapter.verify(hook)
+            call = self.profile.verify(hook)
         except SignatureError as exc:
             logger.warning(
-                "webhook signature rejected",
-                extra={"carrier": self.adapter.carrier, "error": str(exc)},
+                "webhook signature rejected", extra={"carrier": carrier, "error": str(exc)}
             )
-            return web.Response(status=403, text="invalid signature")
+            return WebhookAnswer(status=403, content_type="text/plain", body="invalid signature")
         except ValueError as exc:
-            return web.Response(status=400, text=str(exc))
-        if not self.adapter.is_new_call(call):
-            return web.json_response({})  # a status report on a call: nothing to decide
+            return WebhookAnswer(status=400, content_type="text/plain", body=str(exc))
+        if not self.profile.is_new_call(call):
+            return WebhookAnswer.json({})  # a status report on a call: nothing to decide
+        pending = dict(hook.query).get("pending", "")
         try:
-            return await self._answer(call, request.query.get("pending", ""), base)
-        except (ValueError, CarrierRestError) as exc:  # no REST client, or the REST call failed
+            return await self._answer(call, pending, base_url)
+        except (ValueError, CarrierRestError) as exc:  # a setting missing, or REST failed
             logger.error(
                 "call could not be answered",
-                extra={"carrier": self.adapter.carrier, "call_id": call.call_id, "error": str(exc)},
+                extra={"carrier": carrier, "call_id": call.call_id, "error": str(exc)},
             )
-            status = 502 if isinstance(exc, CarrierRestError) else 500
-            return web.Response(status=status, text=str(exc))
+            status = 503 if isinstance(exc, ConfigError) else 500
+            status = 502 if isinstance(exc, CarrierRestError) else status
+            return WebhookAnswer(status=status, content_type="text/plain", body=str(exc))
 
-    async def _answer(self, call: CallInfo, pending: str, base: str) -> web.Response:
+    async def _answer(self, call: CallInfo, pending: str, base: str) -> WebhookAnswer:
         """Ask the handler (unless we dialled this call), then accept or reject it."""
+        carrier = self.carrier
+        self.profile.ensure_answerable(call)  # ConfigError before anything is created
         if pending in self._pending:  # answer of a call we dialled (Plivo): no handler
-            token = self.runtime.tokens.issue(
-                pending, self.adapter.carrier, context={"direction": "outbound"}
-            )
+            token = self.runtime.tokens.issue(pending, carrier, context={"direction": "outbound"})
         else:
             try:
                 await self._ask_handler(call)
             except CallRejectedError as exc:
                 logger.info("call rejected by handler", extra={"call_id": call.call_id})
-                return await self.adapter.reject(call, exc.reason)
+                return await self.profile.reject(call, exc.reason)
             token = self.runtime.tokens.issue(
                 call.call_id,
-                self.adapter.carrier,
+                carrier,
                 context={"from": call.from_, "to": call.to, "direction": call.direction},
             )
-        ws_url = ShimRuntime.ws_base(base) + media_path(self.adapter.carrier)
-        return await self.adapter.accept(call, ws_url=ws_url, token=token)
+        ws_url = ws_url_of(base) + media_path(carrier)
+        return await self.profile.accept(call, ws_url=ws_url, token=token)
 
     async def _ask_handler(self, call: CallInfo) -> None:
         if self._handler is None:
@@ -288,14 +350,8 @@ class MediaStreamGateway:
         self._sessions[call.call_id] = session
         return session
 
-    def _call_room(self, spec: CallRoomSpec, callbacks: RoomCallbacks) -> CallRoomBase:
-        """The call's room, joined by the native media process or by livekit rtc here."""
-        if self.runtime.native_media is not None:
-            return NativeCallRoom(spec=spec, native=self.runtime.native_media, callbacks=callbacks)
-        return CallRoom(spec=spec, callbacks=callbacks)
-
     async def run_stream(
-        self, ws: web.WebSocketResponse, opened: OpenedStream, counters: CallCounters
+        self, ws: MediaSocket, opened: OpenedStream, counters: CallCounters
     ) -> None:
         """Bridge an authenticated media stream into a room until the call ends."""
         session = self._session_for(opened)
@@ -324,14 +380,17 @@ class MediaStreamGateway:
             participant_kind=rt.participant_kind,
             agent_join_timeout_s=rt.agent_join_timeout_s,
         )
-        room = self._call_room(spec, callbacks)
+        room = rt.new_room(spec, callbacks)
         bridge = CallBridge(
-            ws=ws,
+            # reason: CallBridge is typed against aiohttp's socket; it uses the MediaSocket part
+            ws=cast(web.WebSocketResponse, ws),
             codec=opened.codec,
             call=call,
             inbound=InboundAudio(carrier_format=in_format, room_rate_hz=room_rate_for(in_format)),
             outbound=OutboundAudio(
-                carrier_format=out_format, room_rate_hz=room_rate_for(out_format)
+                carrier_format=out_format,
+                room_rate_hz=room_rate_for(out_format),
+                frame_ms=opened.profile.outbound_frame_ms,
             ),
             room=room,
             policy=self.runtime.policy,
@@ -353,10 +412,13 @@ class MediaStreamGateway:
                 del self._sessions[call.call_id]
 
     def _hangup_for(self, call_id: str) -> Callable[[], Awaitable[None]] | None:
-        if getattr(self.adapter, "rest", None) is None:
+        """The carrier's REST hang-up of the call; None when closing the socket is the
+        hang-up (no REST client, or the carrier has no REST hang-up)."""
+        if not self.profile.can_hang_up:
             return None
+        profile = self.profile
 
         async def hangup() -> None:
-            await self.adapter.hangup(call_id)
+            await profile.hangup(call_id)
 
         return hangup

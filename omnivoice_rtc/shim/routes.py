@@ -1,8 +1,10 @@
-"""Carrier routes for the one web server: four carriers' webhooks and media WebSockets.
+"""Carrier routes for the one web server: each served carrier's webhook and media WebSocket.
 
 ===============================  =============================================================
-``GET|POST /carriers/{c}/answer``  answer webhook of carrier ``c`` (twilio/telnyx/vonage/plivo)
-``GET /carriers/{c}/media``        media WebSocket of carrier ``c``
+``GET|POST /carriers/{c}/answer``  answer webhook of carrier ``c`` (a registered carrier name:
+                                   twilio, telnyx, vonage, plivo, exotel)
+``GET /carriers/{c}/media``        media WebSocket of carrier ``c`` (an upgrade whose own
+                                   credentials its profile refuses gets 403)
 ``GET /carriers/media``            media WebSocket; the carrier is detected from its first frame
 ===============================  =============================================================
 
@@ -18,7 +20,8 @@ from typing import Final
 
 from aiohttp import web
 
-from omnivoice_rtc.media_streams.messages import Carrier, MediaStreamCodec
+from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.shim.handshake import StreamRejected, open_stream
 from omnivoice_rtc.shim.media_stream_gateway import (
     GENERIC_MEDIA_PATH,
@@ -42,9 +45,9 @@ _CLOSE_TRY_AGAIN: Final = 1013
 
 def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamGateway]) -> None:
     """Add webhook and WebSocket routes for ``gateways`` (one per carrier) to ``app``."""
-    by_carrier: dict[Carrier, MediaStreamGateway] = {}
+    by_carrier: dict[str, MediaStreamGateway] = {}
     for gateway in gateways:
-        carrier = gateway.adapter.carrier
+        carrier = gateway.carrier
         if carrier in by_carrier:
             raise ValueError(f"install_carrier_routes: two gateways for carrier {carrier!r}")
         by_carrier[carrier] = gateway
@@ -55,13 +58,13 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
             "install_carrier_routes: all gateways must share one ShimRuntime token store"
         )
     app[CARRIER_GATEWAYS_KEY] = by_carrier
-    codecs: dict[Carrier, MediaStreamCodec] = {c: g.adapter.codec() for c, g in by_carrier.items()}
+    profiles: dict[str, AnyProfile] = {c: g.profile for c, g in by_carrier.items()}
 
     for carrier, gateway in by_carrier.items():
         app.router.add_route("POST", answer_path(carrier), gateway.handle_webhook)
         app.router.add_route("GET", answer_path(carrier), gateway.handle_webhook)
-        app.router.add_get(media_path(carrier), _media_handler(by_carrier, codecs, carrier))
-    app.router.add_get(GENERIC_MEDIA_PATH, _media_handler(by_carrier, codecs, None))
+        app.router.add_get(media_path(carrier), _media_handler(by_carrier, profiles, carrier))
+    app.router.add_get(GENERIC_MEDIA_PATH, _media_handler(by_carrier, profiles, None))
 
     async def start_gateways(_app: web.Application) -> None:
         for gateway in by_carrier.values():
@@ -86,13 +89,18 @@ def carrier_route_installer(gateways: Iterable[MediaStreamGateway]) -> RouteInst
 
 
 def _media_handler(
-    gateways: Mapping[Carrier, MediaStreamGateway],
-    codecs: Mapping[Carrier, MediaStreamCodec],
-    carrier: Carrier | None,
+    gateways: Mapping[str, MediaStreamGateway],
+    profiles: Mapping[str, AnyProfile],
+    carrier: str | None,
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         any_gateway = next(iter(gateways.values()))
         policy = any_gateway.runtime.policy
+        if carrier is not None:
+            try:
+                profiles[carrier].verify_upgrade(request.headers)
+            except SignatureError:
+                return web.Response(status=403, text="invalid credentials")
         ws = web.WebSocketResponse(max_msg_size=policy.max_frame_bytes, autoping=True)
         await ws.prepare(request)
         if carrier is not None and not gateways[carrier].started:
@@ -105,8 +113,8 @@ def _media_handler(
                 tokens=any_gateway.runtime.tokens,
                 policy=policy,
                 counters=counters,
+                profiles=profiles,
                 carrier=carrier,
-                codecs=codecs,
                 headers=request.headers,
             )
         except StreamRejected:

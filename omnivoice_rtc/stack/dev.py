@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from omnivoice_rtc.carriers.registry import configured_carriers, enable_vars
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
 from omnivoice_rtc.stack.specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
@@ -54,12 +55,6 @@ class DevPlan:
 
 CARRIER_ROUTES = "omnivoice_rtc.shim.install:install_from_env"
 """Route installer for the carrier webhooks and media WebSockets."""
-CARRIER_WEBHOOK_KEYS = (
-    ("twilio", "TWILIO_AUTH_TOKEN"),
-    ("telnyx", "TELNYX_PUBLIC_KEY"),
-    ("vonage", "VONAGE_SIGNATURE_SECRET"),
-    ("plivo", "PLIVO_AUTH_TOKEN"),
-)
 
 
 def _load_sip_specs() -> SipSpecs | None:
@@ -154,14 +149,16 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         host = settings.web.host
         probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         web_argv: tuple[str, ...] = (sys.executable, "-m", "omnivoice_rtc.web", "--host", host)
-        carriers = [name for name, key in CARRIER_WEBHOOK_KEYS if settings.env.get(key)]
+        # which carriers are configured: the carrier registry (omnivoice_rtc.carriers)
+        carriers = configured_carriers(settings.env)
         if carriers:
             # Carrier webhooks + media WebSockets on the same server (docs/shim.md).
             web_argv += ("--routes", CARRIER_ROUTES)
         else:
+            *first, last = enable_vars()
             notes.append(
-                "carrier routes: off (set TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY, "
-                "VONAGE_SIGNATURE_SECRET or PLIVO_AUTH_TOKEN to answer carrier media streams)"
+                f"carrier routes: off (set {', '.join(first)} or {last} to answer carrier "
+                "media streams)"
             )
         specs.append(
             ProcessSpec(

@@ -1,21 +1,24 @@
-"""A carrier, simulated from each carrier's documented protocol (reference sections 1-4).
+"""A carrier, simulated from each carrier's documented protocol (reference sections 1-4;
+Exotel: developer.exotel.com/docs/agentstream).
 
-It does what Twilio, Telnyx, Vonage or Plivo do when a call arrives at a number pointed
-at our server: POST (or GET) a correctly signed answer webhook, read the markup it gets
-back, open the WebSocket the markup names (with the token where the markup put it),
+It does what Twilio, Telnyx, Vonage, Plivo or Exotel do when a call arrives at a number
+pointed at our server: POST (or GET) a correctly signed (Exotel: Basic-authenticated)
+answer webhook, read the markup it gets back, open the WebSocket the markup names (with
+the token where the markup put it; Exotel with its Basic credentials on the upgrade),
 stream caller audio as that carrier's frames at real-time pace, and play what comes
 back: it decodes outbound media, echoes marks after the audio before them has
 "played" (a playout clock), drops queued audio and echoes pending marks on a clear,
 and records every command with its arrival time.
 
 Messages are built with the carriers package's codecs (their serialize side) and the
-webhook signatures with its signing helpers, so this file holds only the choreography.
+webhook signatures with its signing helpers; the per-carrier facts (secrets, call ids,
+codecs, webhook fields) are in :mod:`tests.fakes.carrier_webhooks`, so this file holds only
+the choreography.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import secrets
@@ -28,14 +31,12 @@ from urllib.parse import urlencode
 
 import aiohttp
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import PLIVO, TELNYX, TWILIO, AudioEncoding, AudioFormat
 from omnivoice_rtc.carriers import telnyx as telnyx_api
 from omnivoice_rtc.carriers import vonage as vonage_api
 from omnivoice_rtc.media_streams.messages import (
-    Carrier,
     Clear,
     Connected,
     Dtmf,
@@ -47,14 +48,15 @@ from omnivoice_rtc.media_streams.messages import (
     Start,
     Stop,
 )
-from omnivoice_rtc.media_streams.plivo import PlivoCodec
-from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
-from omnivoice_rtc.media_streams.twilio import TwilioCodec
-from omnivoice_rtc.media_streams.vonage import VonageCodec
 from tests.fakes.carrier_webhooks import (
+    WIRE_ENCODINGS,
     CallParties,
+    CarrierSecrets,
     call_control_event,
+    exotel_headers,
+    new_call_id,
     signature_headers,
+    stream_codec,
     stream_target_from_markup,
     webhook_fields,
 )
@@ -62,26 +64,9 @@ from tests.fakes.carrier_webhooks import (
 __all__ = ["CarrierSecrets", "CarrierSimulator", "StreamTarget", "pcm16"]
 
 FRAME_MS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class CarrierSecrets:
-    """What each carrier signs with; the server is configured with the public halves."""
-
-    twilio_auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
-    telnyx_private_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
-    vonage_signature_secret: str = field(default_factory=lambda: secrets.token_hex(16))
-    vonage_api_key: str = "abcd1234"
-    plivo_auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
-
-    @property
-    def telnyx_public_key(self) -> str:
-        from cryptography.hazmat.primitives import serialization
-
-        raw = self.telnyx_private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return base64.b64encode(raw).decode()
+"""Media frame duration (ms) of every carrier but Exotel."""
+EXOTEL_FRAME_MS = 100
+"""Exotel streams about 100 ms per ``media`` message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +96,7 @@ class CarrierSimulator:
     def __init__(
         self,
         *,
-        carrier: Carrier,
+        carrier: str,
         base_url: str,
         secrets_: CarrierSecrets,
         ssl_context: ssl.SSLContext | None = None,
@@ -124,11 +109,14 @@ class CarrierSimulator:
         self.secrets = secrets_
         self.ssl = ssl_context
         self.caller, self.callee = caller, callee
-        self.call_id = call_id or self._new_call_id()
-        self.stream_id = {"twilio": "MZ", "telnyx": "", "plivo": "", "vonage": ""}[carrier] + (
-            secrets.token_hex(16)
+        self.call_id = call_id or new_call_id(carrier)
+        prefix = {"twilio": "MZ", "telnyx": "", "plivo": "", "vonage": "", "exotel": "MZ"}
+        self.stream_id = prefix[carrier] + secrets.token_hex(16)
+        self.frame_ms = EXOTEL_FRAME_MS if carrier == "exotel" else FRAME_MS
+        """Duration of each media message this carrier sends (ms)."""
+        self.codec: MediaStreamCodec = stream_codec(
+            carrier, self.stream_id, 8000 if carrier != "vonage" else 16000
         )
-        self.codec: MediaStreamCodec = self._codec(8000 if carrier != "vonage" else 16000)
         self.http: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.received_pcm = bytearray()
@@ -149,22 +137,6 @@ class CarrierSimulator:
         self._mic_waiters: list[asyncio.Future[float]] = []
 
     # ------------------------------------------------------------------ setup
-
-    def _new_call_id(self) -> str:
-        if self.carrier == "twilio":
-            return "CA" + secrets.token_hex(16)
-        if self.carrier == "telnyx":
-            return "v3:" + secrets.token_urlsafe(18)
-        return str(__import__("uuid").uuid4())
-
-    def _codec(self, rate: int) -> MediaStreamCodec:
-        if self.carrier == "twilio":
-            return TwilioCodec(stream_id=self.stream_id)
-        if self.carrier == "telnyx":
-            return TelnyxCodec(stream_id=self.stream_id)
-        if self.carrier == "vonage":
-            return VonageCodec(sample_rate=rate)
-        return PlivoCodec(stream_id=self.stream_id)
 
     async def __aenter__(self) -> CarrierSimulator:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl or False))
@@ -194,6 +166,11 @@ class CarrierSimulator:
         url = url or self.answer_url()
         fields = self.webhook_fields()
         headers: dict[str, str] = {}
+        if self.carrier == "exotel":  # the applet GETs our endpoint with Basic credentials
+            if signed != "missing":
+                headers.update(exotel_headers(self.secrets, wrong=signed == "wrong"))
+            async with self.http.get(f"{url}?{urlencode(fields)}", headers=headers) as resp:
+                return resp.status, await resp.text()
         if self.carrier == "vonage":  # GET by default, query string, JWT over the query
             url = f"{url}?{urlencode(fields)}"
             hash_ = vonage_api.query_payload_hash(list(fields.items()))
@@ -254,13 +231,16 @@ class CarrierSimulator:
         start_details: dict[str, str] | None = None,
     ) -> None:
         """Connect the WebSocket and send the carrier's opening messages; ``start_details``
-        go into ``start`` as they are (Telnyx Call Control's ``client_state``)."""
+        go into ``start`` as they are (Telnyx Call Control's ``client_state``). Exotel
+        presents its Basic credentials on the upgrade unless ``headers`` are given."""
         assert self.http is not None
+        if headers is None and self.carrier == "exotel":
+            headers = exotel_headers(self.secrets)
         self.ws = await self.http.ws_connect(target.url, headers=headers or {}, max_msg_size=0)
         self._reader = asyncio.ensure_future(self._read())
         self._marker = asyncio.ensure_future(self._echo_marks())
         if self.carrier == "vonage":
-            self.codec = self._codec(target.sample_rate)
+            self.codec = stream_codec(self.carrier, self.stream_id, target.sample_rate)
             self._format = AudioFormat(AudioEncoding.PCM16, target.sample_rate)
             await self._send(
                 self.codec.serialize(
@@ -268,11 +248,17 @@ class CarrierSimulator:
                 )
             )
             return
-        self._format = {"twilio": TWILIO, "telnyx": TELNYX, "plivo": PLIVO}[self.carrier]
+        if self.carrier == "exotel":  # PCM16 at the rate the stream URL asked for
+            self.codec = stream_codec(self.carrier, self.stream_id, target.sample_rate)
+            self._format = AudioFormat(AudioEncoding.PCM16, target.sample_rate)
+        else:
+            self._format = {"twilio": TWILIO, "telnyx": TELNYX, "plivo": PLIVO}[self.carrier]
         if self.carrier == "twilio":
             await self._send(self.codec.serialize(Connected(protocol="Call", version="1.0.0")))
         elif self.carrier == "telnyx":
             await self._send(self.codec.serialize(Connected(version="1.0.0")))
+        elif self.carrier == "exotel":
+            await self._send(self.codec.serialize(Connected()))
         await self._send(
             self.codec.serialize(self.start_message(target.parameters, start_details or {}))
         )
@@ -280,16 +266,15 @@ class CarrierSimulator:
     def start_message(
         self, parameters: dict[str, str], details: dict[str, str] | None = None
     ) -> Start:
-        encoding = {"twilio": "audio/x-mulaw", "telnyx": "PCMU", "plivo": "audio/x-mulaw"}
         return Start(
             call_id=self.call_id,
             stream_id=self.stream_id,
             account_id="AC" + "0" * 32 if self.carrier == "twilio" else None,
-            tracks=("inbound",),
+            tracks=("inbound",) if self.carrier != "exotel" else (),
             custom_parameters=parameters,
             details=dict(details or {}),
             media_format=self._format,
-            wire_encoding=encoding[self.carrier],
+            wire_encoding=WIRE_ENCODINGS[self.carrier],
             sequence_number=self._next_seq(),
         )
 
@@ -309,12 +294,12 @@ class CarrierSimulator:
         await self._send(data)
 
     def media_frames(self, pcm: bytes, rate_hz: int) -> list[bytes]:
-        """PCM16 at ``rate_hz`` -> this carrier's 20 ms payloads."""
+        """PCM16 at ``rate_hz`` -> this carrier's payloads of ``frame_ms`` each."""
         conv = StreamConverter(
             from_format=AudioFormat(AudioEncoding.PCM16, rate_hz), to_format=self._format
         )
         wire = conv.process(pcm) + conv.flush()
-        size = self._format.frame_bytes(FRAME_MS)
+        size = self._format.frame_bytes(self.frame_ms)
         wire += bytes(size - len(wire) % size) if len(wire) % size else b""
         return [wire[i : i + size] for i in range(0, len(wire), size)]
 
@@ -326,10 +311,10 @@ class CarrierSimulator:
             Media(
                 payload=payload,
                 stream_id=self.stream_id,
-                track="inbound",
+                track="inbound" if self.carrier != "exotel" else None,
                 sequence_number=self._next_seq(),
                 chunk=self._chunk,
-                timestamp_ms=(self._chunk - 1) * FRAME_MS,
+                timestamp_ms=(self._chunk - 1) * self.frame_ms,
             )
         )
 
@@ -340,7 +325,7 @@ class CarrierSimulator:
         started = time.monotonic()
         for i, payload in enumerate(frames):
             await self._send(self.media_message(payload))
-            due = started + (i + 1) * FRAME_MS / 1000.0 / speed
+            due = started + (i + 1) * self.frame_ms / 1000.0 / speed
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -352,7 +337,7 @@ class CarrierSimulator:
             self._mic = asyncio.ensure_future(self._mic_loop())
 
     async def _mic_loop(self) -> None:
-        silence = bytes(self._format.frame_bytes(FRAME_MS))
+        silence = bytes(self._format.frame_bytes(self.frame_ms))
         if self._format.encoding is AudioEncoding.MULAW:
             silence = b"\xff" * len(silence)
         started = time.monotonic()
@@ -368,7 +353,7 @@ class CarrierSimulator:
             except (ConnectionResetError, RuntimeError):  # the server closed the socket
                 return
             sent += 1
-            delay = started + sent * FRAME_MS / 1000.0 - time.monotonic()
+            delay = started + sent * self.frame_ms / 1000.0 - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
 
@@ -381,12 +366,20 @@ class CarrierSimulator:
         self._mic_queue.extend(frames)
         started = await onset
         if wait:
-            await asyncio.sleep(len(frames) * FRAME_MS / 1000.0)
+            await asyncio.sleep(len(frames) * self.frame_ms / 1000.0)
         return started
 
     async def send_dtmf(self, digit: str) -> None:
         if self.carrier == "vonage":
             await self._send(self.codec.serialize(Dtmf(digit=digit, duration_ms=260)))
+        elif self.carrier == "exotel":
+            dtmf = Dtmf(
+                digit=digit,
+                stream_id=self.stream_id,
+                sequence_number=self._next_seq(),
+                duration_ms=100,
+            )
+            await self._send(self.codec.serialize(dtmf))
         else:
             await self._send(
                 self.codec.serialize(
@@ -400,7 +393,7 @@ class CarrierSimulator:
             )
 
     async def hang_up(self) -> None:
-        """The caller hangs up: Twilio/Telnyx send stop, then every carrier closes."""
+        """The caller hangs up: Twilio/Telnyx/Exotel send stop, then every carrier closes."""
         if self._mic is not None:
             self._mic.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -408,7 +401,7 @@ class CarrierSimulator:
             self._mic = None
         if self.ws is None or self.ws.closed:
             return
-        if self.carrier in ("twilio", "telnyx"):
+        if self.carrier in ("twilio", "telnyx", "exotel"):
             await self._send(
                 self.codec.serialize(
                     Stop(

@@ -1,38 +1,107 @@
-"""What a simulated carrier sends and reads around a call, as pure functions: answer
-webhook fields, webhook signature headers, Telnyx Call Control events, and the stream
-target read from answer markup (reference sections 1-4)."""
+"""What a simulated carrier sends and reads around a call, as pure functions: the secrets it
+signs with, its call ids, stream codecs and wire encodings, answer webhook fields, webhook
+signature headers (Exotel: HTTP Basic), Telnyx Call Control events, and the stream target
+read from answer markup (reference sections 1-4; Exotel: developer.exotel.com/docs/agentstream)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
+import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from omnivoice_rtc.carriers import exotel as exotel_api
 from omnivoice_rtc.carriers import plivo as plivo_api
 from omnivoice_rtc.carriers import telnyx as telnyx_api
 from omnivoice_rtc.carriers import twilio as twilio_api
-from omnivoice_rtc.media_streams.messages import Carrier
-from omnivoice_rtc.media_streams.plivo import parse_extra_headers
+from omnivoice_rtc.media_streams.exotel import ExotelCodec
+from omnivoice_rtc.media_streams.messages import MediaStreamCodec
+from omnivoice_rtc.media_streams.plivo import PlivoCodec, parse_extra_headers
+from omnivoice_rtc.media_streams.telnyx import TelnyxCodec
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.media_streams.vonage import VonageCodec
 
 __all__ = [
+    "WIRE_ENCODINGS",
     "CallParties",
+    "CarrierSecrets",
     "call_control_event",
+    "exotel_headers",
+    "new_call_id",
     "signature_headers",
+    "stream_codec",
     "stream_target_from_markup",
     "webhook_fields",
 ]
+
+
+WIRE_ENCODINGS: Final = {
+    "twilio": "audio/x-mulaw",
+    "telnyx": "PCMU",
+    "plivo": "audio/x-mulaw",
+    "exotel": "audio/x-raw",
+}
+"""Each carrier's ``start`` encoding label (Vonage has no ``start``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierSecrets:
+    """What each carrier signs with; the server is configured with the public halves
+    (Exotel: the Basic credentials it presents, configured on both sides)."""
+
+    twilio_auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    telnyx_private_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    vonage_signature_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    vonage_api_key: str = "abcd1234"
+    plivo_auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    exotel_user: str = "exotel-sim"
+    exotel_password: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @property
+    def telnyx_public_key(self) -> str:
+        raw = self.telnyx_private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return base64.b64encode(raw).decode()
+
+
+def new_call_id(carrier: str) -> str:
+    """A call id shaped like the carrier's own."""
+    if carrier == "twilio":
+        return "CA" + secrets.token_hex(16)
+    if carrier == "telnyx":
+        return "v3:" + secrets.token_urlsafe(18)
+    if carrier == "exotel":
+        return secrets.token_hex(16)
+    return str(uuid.uuid4())
+
+
+def stream_codec(carrier: str, stream_id: str, rate: int) -> MediaStreamCodec:
+    """The codec the carrier's side of a stream speaks (``rate``: Vonage, Exotel)."""
+    if carrier == "twilio":
+        return TwilioCodec(stream_id=stream_id)
+    if carrier == "telnyx":
+        return TelnyxCodec(stream_id=stream_id)
+    if carrier == "vonage":
+        return VonageCodec(sample_rate=rate)
+    if carrier == "exotel":
+        return ExotelCodec(stream_id=stream_id, sample_rate=rate)
+    return PlivoCodec(stream_id=stream_id)
 
 
 @dataclass(frozen=True, slots=True)
 class CallParties:
     """Who calls whom, on which carrier, under which call id."""
 
-    carrier: Carrier
+    carrier: str
     call_id: str
     caller: str
     callee: str
@@ -59,6 +128,14 @@ def webhook_fields(call: CallParties) -> dict[str, str]:
             "CallStatus": "ringing",
             "Direction": "inbound",
         }
+    if call.carrier == "exotel":  # the Voicebot applet asking our https endpoint [?]
+        return {
+            "CallSid": call.call_id,
+            "CallFrom": call.caller,
+            "CallTo": call.callee,
+            "Direction": "incoming",
+            "CallStatus": "in-progress",
+        }
     if call.carrier == "vonage":
         return {
             "to": call.callee.lstrip("+"),
@@ -76,7 +153,7 @@ def webhook_fields(call: CallParties) -> dict[str, str]:
 
 
 def signature_headers(
-    carrier: Carrier,
+    carrier: str,
     secrets_: Any,
     *,
     url: str,
@@ -84,8 +161,11 @@ def signature_headers(
     body: bytes,
     wrong: bool,
 ) -> dict[str, str]:
-    """The headers that sign a form webhook (Twilio, Telnyx TeXML, Plivo); ``wrong``
-    signs with the wrong key. ``secrets_`` is a :class:`CarrierSecrets`."""
+    """The headers that sign a form webhook (Twilio, Telnyx TeXML, Plivo) or carry Exotel's
+    Basic credentials; ``wrong`` signs with the wrong key. ``secrets_`` is a
+    :class:`CarrierSecrets`."""
+    if carrier == "exotel":
+        return exotel_headers(secrets_, wrong=wrong)
     if carrier == "twilio":
         token = "wrong" if wrong else secrets_.twilio_auth_token
         return {"X-Twilio-Signature": twilio_api.compute_signature(token, url, fields)}
@@ -104,8 +184,25 @@ def signature_headers(
     return {"X-Plivo-Signature-V3": sig, "X-Plivo-Signature-V3-Nonce": nonce}
 
 
-def stream_target_from_markup(carrier: Carrier, markup: str) -> tuple[str, dict[str, str], int]:
-    """Read answer markup as the carrier would: (stream URL, parameters, rate in Hz)."""
+def exotel_headers(secrets_: Any, *, wrong: bool = False) -> dict[str, str]:
+    """``Authorization: Basic`` as Exotel sends the credentials in the applet's URL."""
+    password = "wrong" if wrong else secrets_.exotel_password
+    return {"Authorization": exotel_api.basic_authorization(secrets_.exotel_user, password)}
+
+
+def stream_target_from_markup(carrier: str, markup: str) -> tuple[str, dict[str, str], int]:
+    """Read answer markup as the carrier would: (stream URL, parameters, rate in Hz).
+
+    Exotel's answer is ``{"url": ...}``: its credentials become the Basic header (the
+    simulator sends it), its query parameters the ``start.custom_parameters`` (but
+    ``sample-rate``, which sets the rate)."""
+    if carrier == "exotel":
+        parts = urlsplit(json.loads(markup)["url"])
+        query = dict(parse_qsl(parts.query))
+        rate = int(query.pop("sample-rate", "8000"))
+        host = parts.netloc.rpartition("@")[2]
+        url = urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+        return url, query, rate
     if carrier == "vonage":
         ncco: list[dict[str, Any]] = json.loads(markup)
         endpoint = ncco[0]["endpoint"][0]

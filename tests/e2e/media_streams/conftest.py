@@ -1,4 +1,5 @@
-"""The real web server with the four carriers' routes, over TLS, for carrier simulators.
+"""The real web server with every registered carrier's routes, over TLS, for carrier
+simulators.
 
 Carriers only speak https/wss (Twilio's ``<Stream url>`` must be ``wss://``), so the
 server runs with a self-signed certificate for 127.0.0.1 and the simulators trust it.
@@ -19,10 +20,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from omnivoice_rtc.media_streams.messages import Carrier
+from omnivoice_rtc.carriers.exotel import ExotelProfile, ExotelSettings
+from omnivoice_rtc.carriers.plivo import PlivoProfile, PlivoSettings
+from omnivoice_rtc.carriers.registry import AnyProfile, carrier_names
+from omnivoice_rtc.carriers.telnyx import TelnyxProfile, TelnyxSettings
+from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
+from omnivoice_rtc.carriers.vonage import VonageProfile, VonageSettings
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
-from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
@@ -70,7 +75,7 @@ class ShimServer:
     base_url: str
     secrets: CarrierSecrets
     client_ssl: ssl.SSLContext
-    gateways: dict[Carrier, MediaStreamGateway]
+    gateways: dict[str, MediaStreamGateway]
     runtime: ShimRuntime
 
 
@@ -81,8 +86,8 @@ async def shim_server(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[ShimServer]:
-    """The shim over TLS with all four carriers; its call rooms joined by livekit rtc in this
-    process (``rtc``) or by a real omnivoice-media process (``native``)."""
+    """The shim over TLS with every registered carrier; its call rooms joined by livekit rtc
+    in this process (``rtc``) or by a real omnivoice-media process (``native``)."""
     media = NativeMediaProcess() if request.param == "native" else None
     cert, key = _self_signed(tmp_path_factory.mktemp("shim-tls"))
     server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -92,8 +97,8 @@ async def shim_server(
         url=livekit_server.url, api_key=livekit_server.api_key, api_secret=livekit_server.api_secret
     )
     secrets_ = CarrierSecrets()
-    # roomier inbound buffers than the defaults: this test process hosts five simulated
-    # calls, the shim and five livekit rtc connections on a 2-core box shared with agents
+    # roomier inbound buffers than the defaults: this test process hosts six simulated
+    # calls, the shim and six livekit rtc connections on a 2-core box shared with agents
     runtime = ShimRuntime(
         livekit=lk,
         agent_name=agent_worker.agent_name,
@@ -101,21 +106,19 @@ async def shim_server(
         policy=MediaPolicy(),
         native_media=NativeMediaOptions(process=media) if media is not None else None,
     )
-    gateways: dict[Carrier, MediaStreamGateway] = {
-        "twilio": MediaStreamGateway(
-            adapter=TwilioAdapter(auth_token=secrets_.twilio_auth_token), runtime=runtime
+    profiles: list[AnyProfile] = [
+        TwilioProfile(settings=TwilioSettings(auth_token=secrets_.twilio_auth_token)),
+        TelnyxProfile(settings=TelnyxSettings(public_key=secrets_.telnyx_public_key)),
+        VonageProfile(settings=VonageSettings(signature_secret=secrets_.vonage_signature_secret)),
+        PlivoProfile(settings=PlivoSettings(auth_token=secrets_.plivo_auth_token)),
+        ExotelProfile(
+            settings=ExotelSettings(
+                stream_user=secrets_.exotel_user, stream_password=secrets_.exotel_password
+            )
         ),
-        "telnyx": MediaStreamGateway(
-            adapter=TelnyxAdapter(public_key=secrets_.telnyx_public_key), runtime=runtime
-        ),
-        "vonage": MediaStreamGateway(
-            adapter=VonageAdapter(signature_secret=secrets_.vonage_signature_secret),
-            runtime=runtime,
-        ),
-        "plivo": MediaStreamGateway(
-            adapter=PlivoAdapter(auth_token=secrets_.plivo_auth_token), runtime=runtime
-        ),
-    }
+    ]
+    assert tuple(p.name for p in profiles) == carrier_names()  # every registered carrier
+    gateways = {p.name: MediaStreamGateway(profile=p, runtime=runtime) for p in profiles}
     app = create_app(
         Settings(livekit=lk), route_installers=[carrier_route_installer(gateways.values())]
     )

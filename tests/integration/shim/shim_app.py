@@ -1,6 +1,6 @@
-"""The shim as the web server runs it, for integration tests: all four carriers' gateways
-on a real aiohttp server, REST clients pointed at a loopback fake, plus the helpers the
-tests share (a simulator per carrier, stream targets, waits)."""
+"""The shim as the web server runs it, for integration tests: every registered carrier's
+gateway on a real aiohttp server, REST clients pointed at a loopback fake, plus the helpers
+the tests share (a simulator per carrier, stream targets, waits)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from omnivoice_rtc.carriers.plivo import PlivoRestClient
-from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
-from omnivoice_rtc.carriers.twilio import TwilioRestClient
-from omnivoice_rtc.media_streams.messages import Carrier
+from omnivoice_rtc.carriers.exotel import ExotelProfile, ExotelSettings
+from omnivoice_rtc.carriers.plivo import PlivoProfile, PlivoSettings
+from omnivoice_rtc.carriers.registry import AnyProfile, carrier_names
+from omnivoice_rtc.carriers.telnyx import TelnyxProfile, TelnyxSettings
+from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
+from omnivoice_rtc.carriers.vonage import VonageProfile, VonageSettings
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import LiveKitSettings, Settings
-from omnivoice_rtc.shim.carriers import PlivoAdapter, TelnyxAdapter, TwilioAdapter, VonageAdapter
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
@@ -30,6 +31,7 @@ from tests.plugins.livekit_stack import LiveKitServer
 
 __all__ = [
     "ACCOUNT_SID",
+    "EXOTEL_SID",
     "PLIVO_AUTH_ID",
     "App",
     "closed",
@@ -42,6 +44,7 @@ __all__ = [
 
 ACCOUNT_SID = "AC" + "1" * 32
 PLIVO_AUTH_ID = "MA" + "2" * 18
+EXOTEL_SID = "omnivoice-test1"
 
 
 @dataclass
@@ -49,7 +52,7 @@ class App:
     base_url: str
     ws_base: str
     runtime: ShimRuntime
-    gateways: dict[Carrier, MediaStreamGateway]
+    gateways: dict[str, MediaStreamGateway]
     rest: CarrierRestFake
     secrets: CarrierSecrets
 
@@ -72,38 +75,49 @@ async def start_shim_app(
         agent_join_timeout_s=120,
         native_media=NativeMediaOptions(process=media) if media is not None else None,
     )
-    twilio_rest = TwilioRestClient(
-        account_sid=ACCOUNT_SID, auth_token="tok", base_url=rest.base_url
-    )
-    gateways: dict[Carrier, MediaStreamGateway] = {
-        "twilio": MediaStreamGateway(
-            adapter=TwilioAdapter(auth_token=secrets_.twilio_auth_token, rest=twilio_rest),
-            runtime=runtime,
-            from_number="+15550000",
-            public_base_url="https://shim.example.com",
+    public = "https://shim.example.com"
+    profiles: list[AnyProfile] = [
+        TwilioProfile(
+            settings=TwilioSettings(
+                account_sid=ACCOUNT_SID,
+                auth_token=secrets_.twilio_auth_token,
+                from_number="+15550000",
+                api_base_url=rest.base_url,
+            )
         ),
-        "telnyx": MediaStreamGateway(
-            adapter=TelnyxAdapter(
-                public_key=secrets_.telnyx_public_key,
-                rest=TelnyxRestClient(api_key="KEY", base_url=rest.base_url),
-            ),
-            runtime=runtime,
+        TelnyxProfile(
+            settings=TelnyxSettings(
+                public_key=secrets_.telnyx_public_key, api_key="KEY", api_base_url=rest.base_url
+            )
         ),
-        "vonage": MediaStreamGateway(
-            adapter=VonageAdapter(signature_secret=secrets_.vonage_signature_secret),
-            runtime=runtime,
-        ),
-        "plivo": MediaStreamGateway(
-            adapter=PlivoAdapter(
+        VonageProfile(settings=VonageSettings(signature_secret=secrets_.vonage_signature_secret)),
+        PlivoProfile(
+            settings=PlivoSettings(
+                auth_id=PLIVO_AUTH_ID,
                 auth_token=secrets_.plivo_auth_token,
-                rest=PlivoRestClient(
-                    auth_id=PLIVO_AUTH_ID, auth_token="tok", base_url=rest.base_url
-                ),
-            ),
-            runtime=runtime,
-            from_number="+15550000",
-            public_base_url="https://shim.example.com",
+                from_number="+15550000",
+                api_base_url=rest.base_url,
+            )
         ),
+        ExotelProfile(
+            settings=ExotelSettings(
+                stream_user=secrets_.exotel_user,
+                stream_password=secrets_.exotel_password,
+                account_sid=EXOTEL_SID,
+                api_key="EXO-KEY",
+                api_token="EXO-TOKEN",
+                from_number="08047491899",
+                api_base_url=rest.base_url,
+            )
+        ),
+    ]
+    assert tuple(p.name for p in profiles) == carrier_names()  # every registered carrier
+    dialling = ("twilio", "plivo", "exotel")  # make_call needs a public URL
+    gateways: dict[str, MediaStreamGateway] = {
+        p.name: MediaStreamGateway(
+            profile=p, runtime=runtime, public_base_url=public if p.name in dialling else ""
+        )
+        for p in profiles
     }
     app = create_app(
         Settings(livekit=lk), route_installers=[carrier_route_installer(gateways.values())]
@@ -125,17 +139,17 @@ async def start_shim_app(
             await media.aclose()
 
 
-def sim_for(app: App, carrier: Carrier) -> CarrierSimulator:
+def sim_for(app: App, carrier: str) -> CarrierSimulator:
     return CarrierSimulator(carrier=carrier, base_url=app.base_url, secrets_=app.secrets)
 
 
-def stream_target(app: App, carrier: Carrier, token: str, *, generic: bool = False) -> StreamTarget:
+def stream_target(app: App, carrier: str, token: str, *, generic: bool = False) -> StreamTarget:
     path = "/carriers/media" if generic else f"/carriers/{carrier}/media"
     rate = 16000 if carrier == "vonage" else 8000
     return StreamTarget(f"{app.ws_base}{path}", {"token": token}, rate)
 
 
-async def session_for(app: App, carrier: Carrier, call_id: str) -> PstnSession:
+async def session_for(app: App, carrier: str, call_id: str) -> PstnSession:
     """The call's session once its bridge relays (room joined)."""
     for _ in range(600):
         session = app.gateways[carrier].get_session(call_id)

@@ -1,11 +1,13 @@
 """Call control over the carriers' REST APIs (against a loopback fake): make_call and the
-stream it binds, Telnyx Call Control answer/reject, Plivo's call id, hang-up by REST."""
+stream it binds, Telnyx Call Control answer/reject, Plivo's call id, hang-up by REST,
+Exotel's Connect Voice AI."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import secrets
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -14,6 +16,7 @@ from omnivoice_rtc.types import CallInfo
 from tests.fakes.carrier_simulator import StreamTarget
 from tests.integration.shim.shim_app import (
     ACCOUNT_SID,
+    EXOTEL_SID,
     PLIVO_AUTH_ID,
     App,
     closed,
@@ -133,3 +136,40 @@ async def test_plivo_make_call_adopts_the_call_uuid_and_hangs_up_with_it(shim_ap
         shim_app.rest.respond("DELETE", hangup_path, 204, None)
         await session.close()
         assert shim_app.rest.requests[-1].path == hangup_path
+
+
+async def test_exotel_connect_voice_ai_binds_the_stream_and_hangs_up_by_closing(
+    shim_app: App,
+) -> None:
+    """Exotel dials with Connect Voice AI; the stream URL it is given carries the Basic
+    credentials and the one-time token; the answered stream binds the session. Exotel has
+    no REST hang-up: closing the session closes the socket and sends nothing to REST."""
+    path = f"/v1/Accounts/{EXOTEL_SID}/Calls/connect.json"
+    shim_app.rest.respond("POST", path, 200, {"Call": {"Sid": "exo-call-1"}})
+    session = await shim_app.gateways["exotel"].make_call("+919876543210")
+    assert (session.id, session.direction) == ("exo-call-1", "outbound")
+    (dial,) = [r for r in shim_app.rest.requests if r.path == path]
+    form = dict(dial.form())
+    assert (form["From"], form["CallerId"], form["StreamType"]) == (
+        "+919876543210",
+        "08047491899",
+        "bidirectional",
+    )
+    stream_url = urlsplit(form["StreamUrl"])
+    assert (stream_url.username, stream_url.hostname, stream_url.path) == (
+        shim_app.secrets.exotel_user,
+        "shim.example.com",
+        "/carriers/exotel/media",
+    )
+    token = dict(parse_qsl(stream_url.query))["token"]
+    async with sim_for(shim_app, "exotel") as sim:
+        sim.call_id = "exo-call-1"
+        # the carrier would connect to the public URL; we connect to the same path locally
+        await sim.open_stream(stream_target(shim_app, "exotel", token))
+        bound = await session_for(shim_app, "exotel", "exo-call-1")
+        assert bound is session
+        requests_before = len(shim_app.rest.requests)
+        await session.close()
+        assert await sim.wait_closed() == 1000
+    await asyncio.wait_for(closed(session), 10)
+    assert len(shim_app.rest.requests) == requests_before

@@ -8,6 +8,7 @@ REST call control (make_call, Telnyx Call Control) is in test_call_control.py.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import secrets
 import time
@@ -15,11 +16,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+import aiohttp
 import pytest
 from livekit import api
 
 from omnivoice_rtc.audio.dtmf import detect_dtmf
-from omnivoice_rtc.media_streams.messages import Carrier
 from omnivoice_rtc.shim.call_bridge import CallBridge
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.shim.rtc_call_room import call_room_name
@@ -74,7 +75,7 @@ async def test_hostile_streams_are_cut_off_while_a_healthy_call_is_untouched(
 ) -> None:
     tokens = shim_app.runtime.tokens
 
-    async def opened(carrier: Carrier) -> CarrierSimulator:
+    async def opened(carrier: str) -> CarrierSimulator:
         sim = sim_for(shim_app, carrier)
         await sim.__aenter__()
         await sim.open_stream(stream_target(shim_app, carrier, tokens.issue(sim.call_id, carrier)))
@@ -204,7 +205,7 @@ class AgentCall:
 
 @contextlib.asynccontextmanager
 async def _call_with_agent(
-    app: App, carrier: Carrier, livekit_server: LiveKitServer
+    app: App, carrier: str, livekit_server: LiveKitServer
 ) -> AsyncIterator[AgentCall]:
     """A call on ``carrier`` joined by an AgentPeer the bridge has recognised as its agent."""
     async with sim_for(app, carrier) as sim:
@@ -223,12 +224,14 @@ async def _call_with_agent(
             await sim.hang_up()
 
 
-@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "vonage", "plivo"])
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "vonage", "plivo", "exotel"])
 async def test_barge_in_sends_the_carriers_flush(
-    carrier: Carrier, shim_app: App, livekit_server: LiveKitServer
+    carrier: str, shim_app: App, livekit_server: LiveKitServer
 ) -> None:
     """The agent stops speaking after the caller talked over it -> one flush in the
-    carrier's own form (clear / clearAudio / {"action":"clear"}); marks come back."""
+    carrier's own form (clear / clearAudio / {"action":"clear"}); marks come back. The
+    simulated carrier parses every command it gets, so Exotel's 100 ms media messages are
+    checked to be whole multiples of 320 bytes."""
     async with _call_with_agent(shim_app, carrier, livekit_server) as call:
         sim, session, bridge, peer = call.sim, call.session, call.bridge, call.peer
         await peer.set_state("speaking")
@@ -253,7 +256,7 @@ def seen(session: PstnSession) -> list[Event]:
 
 @pytest.mark.parametrize("carrier", ["twilio", "vonage"])
 async def test_agent_dtmf_reaches_the_caller_as_in_band_tones(
-    carrier: Carrier, shim_app: App, livekit_server: LiveKitServer
+    carrier: str, shim_app: App, livekit_server: LiveKitServer
 ) -> None:
     """The agent keys 4, 2 (room DTMF) -> the carrier receives the tone pairs in its own
     frames (μ-law 8 kHz for Twilio, L16 16 kHz for Vonage), read back by a Goertzel
@@ -292,3 +295,26 @@ async def test_audio_sent_while_the_room_is_joined_is_counted_not_burst_into_it(
         assert counters.dropped_before_room + counters.frames_in == 20
         assert counters.dropped_too_fast == counters.dropped_backlog == 0
         await sim.hang_up()
+
+
+async def test_exotel_upgrade_needs_its_basic_credentials(shim_app: App) -> None:
+    """Exotel signs nothing: its own path refuses an upgrade without the applet's Basic
+    credentials (403, no WebSocket); the generic path, which accepts the upgrade before it
+    knows the carrier, closes it with 1008 once the first frames say Exotel."""
+    async with sim_for(shim_app, "exotel") as sim:
+        token = shim_app.runtime.tokens.issue(sim.call_id, "exotel")
+        assert sim.http is not None
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await sim.http.ws_connect(f"{shim_app.ws_base}/carriers/exotel/media")
+        assert info.value.status == 403
+        wrong = {"Authorization": "Basic " + base64.b64encode(b"exotel-sim:guess").decode()}
+        await sim.open_stream(stream_target(shim_app, "exotel", token, generic=True), headers=wrong)
+        assert await sim.wait_closed() == 1008
+    assert shim_app.gateways["exotel"].get_session(sim.call_id) is None
+    async with sim_for(shim_app, "exotel") as good:  # the same token was not burnt
+        good.call_id = sim.call_id
+        await good.open_stream(stream_target(shim_app, "exotel", token, generic=True))
+        session = await session_for(shim_app, "exotel", good.call_id)
+        assert session.bridge is not None
+        assert session.bridge.codec.carrier == "exotel"
+        await good.hang_up()

@@ -17,7 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from omnivoice_rtc.carriers._common import CarrierRestError
+from omnivoice_rtc.carriers.exotel import ExotelProfile, ExotelRestClient, ExotelSettings
 from omnivoice_rtc.carriers.plivo import PlivoRestClient
+from omnivoice_rtc.carriers.profile import DialRequest
 from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
 from omnivoice_rtc.carriers.twilio import TwilioRestClient, twiml_stream
 from omnivoice_rtc.carriers.vonage import VonageRestClient, ncco_websocket
@@ -266,6 +268,76 @@ async def test_plivo_server_error(fake: CarrierRestFake) -> None:
     assert (
         str(info.value) == "plivo: DELETE /v1/Account/MA123/Call/c-1/ returned HTTP 500: internal"
     )
+
+
+# ------------------------------------------------------------------ Exotel
+
+
+async def test_exotel_connect_voice_ai(fake: CarrierRestFake) -> None:
+    """Connect Voice AI: ``From`` is the number to call, ``CallerId`` the ExoPhone, the
+    stream URL carries the Basic credentials, the rate and the one-time token."""
+    path = "/v1/Accounts/acme1/Calls/connect.json"
+    fake.respond("POST", path, 200, {"Call": {"Sid": "c0ffee", "Status": "in-progress"}})
+    settings = ExotelSettings(
+        stream_user="exo",
+        stream_password="pw",
+        account_sid="acme1",
+        api_key="KEY",
+        api_token="TOKEN",
+        from_number="08047491899",
+        api_base_url=fake.base_url,
+    )
+    profile = ExotelProfile(settings=settings)
+    dialled = await profile.dial(
+        DialRequest(
+            to="+919876543210",
+            from_=settings.from_number,
+            ws_url="wss://voice.example.com/carriers/exotel/media",
+            answer_url="https://voice.example.com/carriers/exotel/answer?pending=p1",
+            token="0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        )
+    )
+    await profile.aclose()
+    assert dialled.call_id == "c0ffee"
+    (dial,) = fake.requests
+    assert (dial.method, dial.path, dial.query) == ("POST", path, "")
+    assert dial.headers["Authorization"] == _basic("KEY", "TOKEN")
+    assert dial.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert dial.form() == [
+        ("From", "+919876543210"),
+        ("CallerId", "08047491899"),
+        (
+            "StreamUrl",
+            "wss://exo:pw@voice.example.com/carriers/exotel/media"
+            "?sample-rate=8000&token=0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        ),
+        ("StreamType", "bidirectional"),
+    ]
+
+
+async def test_exotel_lowercase_reply_and_errors(fake: CarrierRestFake) -> None:
+    path = "/v1/Accounts/acme1/Calls/connect.json"
+    fake.respond("POST", path, 200, {"call": {"sid": "a1b2c3"}})
+    async with ExotelRestClient(
+        account_sid="acme1", api_key="k", api_token="t", base_url=fake.base_url
+    ) as client:
+        url = "wss://h/carriers/exotel/media?token=x"
+        assert await client.connect_voice_ai(to="+91", caller_id="080", stream_url=url) == "a1b2c3"
+        fake.respond(
+            "POST",
+            path,
+            400,
+            {"RestException": {"Status": 400, "Code": 34001, "Message": "Invalid CallerId"}},
+        )
+        with pytest.raises(CarrierRestError) as info:
+            await client.connect_voice_ai(to="+91", caller_id="080", stream_url=url)
+        assert (info.value.status, info.value.code, info.value.retryable) == (400, "34001", False)
+        assert str(info.value) == (
+            f"exotel: POST {path} returned HTTP 400 (code 34001): Invalid CallerId"
+        )
+        with pytest.raises(ValueError, match=r"^exotel: StreamUrl must be at most 600"):
+            await client.connect_voice_ai(to="+91", caller_id="080", stream_url=url + "x" * 600)
+    assert len(fake.requests) == 2
 
 
 async def test_unreachable_server_is_a_rest_error() -> None:

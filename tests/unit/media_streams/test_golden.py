@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from omnivoice_rtc.carriers.registry import carrier_names
 from omnivoice_rtc.media_streams import (
+    ExotelCodec,
     MediaStreamCodec,
     PlivoCodec,
     TelnyxCodec,
@@ -33,6 +35,7 @@ def _codec(carrier: str) -> MediaStreamCodec:
         "telnyx": TelnyxCodec(),
         "vonage": VonageCodec(),
         "plivo": PlivoCodec(),
+        "exotel": ExotelCodec(),
     }
     return codecs[carrier]
 
@@ -46,7 +49,8 @@ def _files(prefix: str) -> list[Path]:
 
 
 def test_every_carrier_has_fixtures() -> None:
-    for carrier in ("twilio", "telnyx", "vonage", "plivo"):
+    assert carrier_names() == ("twilio", "telnyx", "vonage", "plivo", "exotel")
+    for carrier in carrier_names():
         assert list((FIXTURES / carrier).glob("in_*.json")), carrier
         assert list((FIXTURES / carrier).glob("out_*.json")), carrier
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
+from omnivoice_rtc.carriers.registry import detect_carrier
 from omnivoice_rtc.media_streams import (
+    ExotelCodec,
     MediaStreamCodec,
     PlivoCodec,
     TelnyxCodec,
     TwilioCodec,
     VonageCodec,
-    detect_carrier,
 )
 
 pytestmark = pytest.mark.unit
@@ -35,6 +36,7 @@ def _codecs() -> dict[str, MediaStreamCodec]:
         "telnyx": TelnyxCodec(),
         "vonage": VonageCodec(),
         "plivo": PlivoCodec(stream_id="s1"),
+        "exotel": ExotelCodec(stream_id="MZ1"),
     }
 
 
@@ -97,7 +99,7 @@ def test_binary_garbage_only_raises_value_error() -> None:
         _check(codec, "\ud800")
 
 
-@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "plivo"])
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "plivo", "exotel"])
 def test_fast_media_path_matches_validating_path(
     carrier: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,4 +116,5 @@ _FAST_KEYS = {
     "twilio": ("sequenceNumber", "streamSid"),
     "telnyx": ("sequence_number", "stream_id"),
     "plivo": ("sequenceNumber", "streamId", "extra_headers"),
+    "exotel": ("sequence_number", "stream_sid"),
 }

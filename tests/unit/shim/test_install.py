@@ -16,16 +16,46 @@ def test_only_carriers_with_a_webhook_key_are_served() -> None:
     env = {
         "TWILIO_AUTH_TOKEN": "t",
         "TWILIO_ACCOUNT_SID": "AC1",
+        "TWILIO_FROM_NUMBER": "+15550100",
         "PLIVO_AUTH_TOKEN": "p",
+        "EXOTEL_STREAM_USER": "exo",
+        "EXOTEL_STREAM_PASSWORD": "pw",
         "OMNIVOICE_TRUST_FORWARDED": "yes",
     }
     gateways = gateways_from_env(Settings(), env)
-    assert [g.name for g in gateways] == ["twilio", "plivo"]
-    twilio, plivo = gateways
-    assert getattr(twilio.adapter, "rest", None) is not None
-    assert getattr(plivo.adapter, "rest", None) is None  # no PLIVO_AUTH_ID: no REST
-    assert twilio.runtime is plivo.runtime
+    assert [g.name for g in gateways] == ["twilio", "plivo", "exotel"]
+    twilio, plivo, exotel = gateways
+    assert twilio.profile.rest is not None
+    assert plivo.profile.rest is None  # no PLIVO_AUTH_ID: no REST
+    assert exotel.profile.rest is None  # no EXOTEL_API_KEY/TOKEN: streams only
+    assert twilio.from_number == "+15550100"
+    assert twilio.runtime is plivo.runtime is exotel.runtime
     assert twilio.runtime.trust_forwarded
+
+
+def test_no_carrier_configured_names_every_webhook_key() -> None:
+    from aiohttp import web
+
+    from omnivoice_rtc.shim.install import install_from_env
+    from omnivoice_rtc.web.keys import SETTINGS_KEY
+
+    app = web.Application()
+    app[SETTINGS_KEY] = Settings()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in (
+            "TWILIO_AUTH_TOKEN",
+            "TELNYX_PUBLIC_KEY",
+            "VONAGE_SIGNATURE_SECRET",
+            "PLIVO_AUTH_TOKEN",
+            "EXOTEL_STREAM_PASSWORD",
+        ):
+            patch.delenv(name, raising=False)
+        with pytest.raises(
+            ConfigError,
+            match=r"^TWILIO_AUTH_TOKEN/TELNYX_PUBLIC_KEY/VONAGE_SIGNATURE_SECRET/PLIVO_AUTH_TOKEN/"
+            r"EXOTEL_STREAM_PASSWORD: set at least one carrier's webhook key",
+        ):
+            install_from_env(app)
 
 
 def test_bad_trust_forwarded_names_the_variable() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from omnivoice_rtc._urls import ws_url_of
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.shim.media_stream_gateway import ShimRuntime
 
@@ -29,6 +30,15 @@ def test_configured_public_url_wins_over_the_request() -> None:
     assert runtime.base_url(request) == "https://tunnel.example"
 
 
+def test_configured_public_url_wins_over_trusted_forwarded_headers() -> None:
+    """Secure by default: a configured public URL is never overridden by headers a client
+    could send, even with OMNIVOICE_TRUST_FORWARDED on (the production gateway used to let
+    forwarded headers win)."""
+    request = make_mocked_request("POST", "/carriers/twilio/answer", headers=FORWARDED)
+    runtime = _runtime(public_base_url="https://tunnel.example", trust_forwarded=True)
+    assert runtime.base_url(request) == "https://tunnel.example"
+
+
 def test_ws_base() -> None:
-    assert ShimRuntime.ws_base("https://h:1") == "wss://h:1"
-    assert ShimRuntime.ws_base("http://h") == "ws://h"
+    assert ws_url_of("https://h:1") == "wss://h:1"
+    assert ws_url_of("http://h") == "ws://h"

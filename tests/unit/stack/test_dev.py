@@ -141,16 +141,22 @@ def test_livekit_server_spec_rejects_bad_keys_and_adds_redis() -> None:
     assert spec.env == {"LIVEKIT_KEYS": "devkey: secret"}
 
 
-def test_carrier_routes_are_served_when_a_webhook_key_is_set(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_carrier_routes_are_served_when_a_webhook_key_is_set() -> None:
     if not (PROJECT_ROOT / "omnivoice_rtc" / "web" / "__main__.py").is_file():
         pytest.fail("web server module missing")
     settings = Settings.from_env(LOCAL)
     options = DevOptions(web_port=18080, agent=False, sip=False)
-    web = next(s for s in build_dev_plan(settings, options).specs if s.name == "web")
+    off = build_dev_plan(settings, options)
+    web = next(s for s in off.specs if s.name == "web")
     assert "--routes" not in web.argv
+    assert (
+        "carrier routes: off (set TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY, VONAGE_SIGNATURE_SECRET, "
+        "PLIVO_AUTH_TOKEN or EXOTEL_STREAM_PASSWORD to answer carrier media streams)"
+    ) in off.notes
     plan = build_dev_plan(Settings.from_env({**LOCAL, "TWILIO_AUTH_TOKEN": "token"}), options)
     web = next(s for s in plan.specs if s.name == "web")
     assert web.argv[web.argv.index("--routes") + 1] == dev_module.CARRIER_ROUTES
     assert plan.urls["twilio answer webhook"] == "http://127.0.0.1:18080/carriers/twilio/answer"
+    # every registered carrier counts
+    plan = build_dev_plan(Settings.from_env({**LOCAL, "EXOTEL_STREAM_PASSWORD": "pw"}), options)
+    assert plan.urls["exotel answer webhook"] == "http://127.0.0.1:18080/carriers/exotel/answer"

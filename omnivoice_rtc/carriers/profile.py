@@ -1,0 +1,368 @@
+"""CarrierProfile: everything one carrier is, behind one interface.
+
+A profile is what the shim, the web routes, the dev stack and carrier detection know about
+a carrier: its name, its settings (:class:`CarrierSettings`), its media codec and how the
+codec binds to the stream, how its first frame looks, which message opens its stream and
+where the one-time stream token travels, how its webhook is verified and parsed into a
+:class:`~omnivoice_rtc.types.CallInfo`, its accept/reject answers (a neutral
+:class:`WebhookAnswer`, no aiohttp), dialling, hanging up, and the REST client it owns.
+
+The base class owns the policy every carrier shares; a carrier implements hooks:
+
+================================  =====================================================
+base (policy)                     carrier hook
+================================  =====================================================
+``verify``                        ``_verify(request) -> CallInfo`` (SignatureError, ValueError)
+``accept``                        ``_accept(call, ws_url, token) -> WebhookAnswer``
+``reject`` (reason normalised)    ``_reject(call, "busy" | "rejected") -> WebhookAnswer``
+``dial`` (REST required:          ``_dial(rest, DialRequest) -> Dialled``
+ConfigError names the variable)
+``hangup`` (no REST: closing      ``_hangup(rest, call_id)``; ``rest_hangup = False``
+the socket is the hang-up)        when the carrier documents none
+``aclose`` (closes the REST       ``_new_rest() -> REST client | None`` (from settings)
+client it created)
+``bind`` (``codec.bind``)         ``codec() -> MediaStreamCodec``
+``is_opening``                    ``opening_message`` (``Start`` or ``Connected``)
+``stream_token``                  override when the token is not a custom parameter
+(``custom_parameters["token"]``)
+detection                         ``matches_first_frame(obj)`` (class method)
+================================  =====================================================
+
+Adding a carrier: a pure codec in ``media_streams/<name>.py``, its settings and profile in
+``carriers/<name>.py``, and one line in :mod:`omnivoice_rtc.carriers.registry`
+(docs/carriers.md, "Adding a carrier").
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeVar
+from urllib.parse import urlsplit
+
+from omnivoice_rtc._errors import ConfigError, UnsupportedActionError
+from omnivoice_rtc.media_streams.messages import (
+    Connected,
+    InboundMessage,
+    MediaStreamCodec,
+    Start,
+)
+from omnivoice_rtc.types import CallInfo
+
+__all__ = [
+    "TOKEN_PARAMETER",
+    "CarrierProfile",
+    "CarrierSettings",
+    "DialRequest",
+    "Dialled",
+    "RestCallControl",
+    "WebhookAnswer",
+    "WebhookRequest",
+    "env_base_url",
+    "env_value",
+    "reject_reason",
+    "webhook_fields",
+    "webhook_json",
+]
+
+TOKEN_PARAMETER: Final = "token"
+"""Name of the custom parameter / header that carries the one-time stream token."""
+
+XML: Final = "text/xml"
+JSON: Final = "application/json"
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookRequest:
+    """A webhook as received: ``url`` is the public URL the carrier requested (scheme,
+    host, path, query) as used for signatures; ``form`` the POST form fields (empty for
+    GET/JSON); ``raw_body`` the exact bytes."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    query: Sequence[tuple[str, str]]
+    form: Mapping[str, str]
+    raw_body: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookAnswer:
+    """What to answer a webhook with: HTTP ``status``, ``content_type`` and ``body``."""
+
+    status: int = 200
+    content_type: str = JSON
+    body: str = "{}"
+
+    @classmethod
+    def json(cls, value: Any, *, status: int = 200) -> WebhookAnswer:
+        """``value`` as compact JSON (``application/json``)."""
+        return cls(status=status, content_type=JSON, body=json.dumps(value, separators=(",", ":")))
+
+    @classmethod
+    def xml(cls, document: str) -> WebhookAnswer:
+        """An XML document (TwiML, TeXML, Plivo XML) as ``text/xml``."""
+        return cls(content_type=XML, body=document)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialRequest:
+    """An outbound call to place: ``ws_url`` is our media WebSocket (``wss://``),
+    ``answer_url`` our answer webhook for carriers that fetch markup on answer, ``token``
+    the one-time stream token the stream must present."""
+
+    to: str
+    from_: str
+    ws_url: str
+    answer_url: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dialled:
+    """An outbound call placed over REST: the carrier's id for it."""
+
+    call_id: str
+
+
+class RestCallControl(Protocol):
+    """What the base class needs from a carrier's REST client: closing it."""
+
+    async def aclose(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def env_value(env: Mapping[str, str], name: str) -> str:
+    """``env[name]`` stripped (empty when unset)."""
+    return env.get(name, "").strip()
+
+
+def env_base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) API base URL without a trailing slash; ConfigError names ``name``."""
+    value = env_value(env, name) or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}: must be an http/https URL with a host, got {value!r}")
+    return value.rstrip("/")
+
+
+class CarrierSettings:
+    """Base of the carrier settings (frozen keyword-only dataclasses with
+    ``from_env(env)``, which never fails on a missing variable).
+
+    ``ENABLE_VAR`` is the variable that turns the carrier's routes on (its webhook key);
+    ``_required`` maps field -> variable for :attr:`is_configured` / :meth:`require`;
+    ``_rest_required`` the fields its REST client needs (:meth:`missing_rest_var`).
+    """
+
+    __slots__ = ()
+
+    ENABLE_VAR: ClassVar[str] = ""
+    _enable_field: ClassVar[str] = ""
+    _required: ClassVar[tuple[tuple[str, str], ...]] = ()
+    _rest_required: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    from_number: str
+    """Caller id for ``make_call``."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        raise NotImplementedError
+
+    @property
+    def enabled(self) -> bool:
+        """True when ``ENABLE_VAR`` is set: the carrier's webhooks and streams are served."""
+        return bool(getattr(self, self._enable_field))
+
+    @property
+    def is_configured(self) -> bool:
+        """True when every required variable is set."""
+        return all(getattr(self, attr) for attr, _ in self._required)
+
+    def require(self) -> Self:
+        """Return self, or raise ConfigError naming the first missing variable."""
+        for attr, env_name in self._required:
+            if not getattr(self, attr):
+                raise ConfigError(f"{env_name}: required for this carrier but not set")
+        return self
+
+    def missing_rest_var(self) -> str | None:
+        """The first variable the REST client needs that is not set (None: all set)."""
+        for attr, env_name in self._rest_required:
+            if not getattr(self, attr):
+                return env_name
+        return None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def reject_reason(reason: str) -> str:
+    """A handler's reject reason as the carriers know it: ``busy`` or ``rejected``."""
+    return reason if reason in ("busy", "rejected") else "rejected"
+
+
+def webhook_fields(request: WebhookRequest) -> dict[str, str]:
+    """Form fields of a POST, or the query of a GET (plus any form fields)."""
+    fields = dict(request.query) if request.method == "GET" else {}
+    fields.update(request.form)
+    return fields
+
+
+def webhook_json(request: WebhookRequest, carrier: str) -> dict[str, Any]:
+    """The webhook's JSON body; ValueError when it is not a JSON object."""
+    try:
+        body = json.loads(request.raw_body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{carrier}: webhook body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ValueError(f"{carrier}: webhook JSON must be an object")
+    return body
+
+
+# --------------------------------------------------------------------------- profile
+
+S = TypeVar("S", bound=CarrierSettings)
+R = TypeVar("R", bound=RestCallControl)
+
+
+class CarrierProfile(ABC, Generic[S, R]):
+    """One carrier (see the module docstring). ``settings`` come from the environment or
+    code; ``rest`` overrides the REST client built from them (the caller then owns it).
+    Profiles are cheap; one per served carrier lives as long as its gateway."""
+
+    name: ClassVar[str]
+    """The carrier's name: routes, room names, ``CallInfo.carrier``, ``ProviderName``."""
+    settings_type: ClassVar[type[CarrierSettings]]
+    opening_message: ClassVar[type[Start] | type[Connected]] = Start
+    """The message that opens the stream (and carries the stream token)."""
+    first_events: ClassVar[frozenset[str]] = frozenset({"connected", "start"})
+    """``event`` values of the carrier's possible first frames (detection's error texts)."""
+    outbound_frame_ms: ClassVar[int] = 20
+    """Duration of each outbound media message (ms)."""
+    rest_hangup: ClassVar[bool] = True
+    """False: the carrier documents no REST hang-up; closing the socket ends the call."""
+
+    def __init__(self, *, settings: S, rest: R | None = None) -> None:
+        self.settings = settings
+        self._owns_rest = rest is None
+        self.rest: R | None = rest if rest is not None else self._new_rest()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rest={'yes' if self.rest is not None else 'no'})"
+
+    # ------------------------------------------------------------------ media stream
+
+    @classmethod
+    @abstractmethod
+    def matches_first_frame(cls, obj: Mapping[str, Any]) -> bool:
+        """True when ``obj`` (a first frame's JSON object) can be this carrier's."""
+
+    @abstractmethod
+    def codec(self) -> MediaStreamCodec:
+        """A codec for a new stream, set up from the settings."""
+
+    def bind(self, codec: MediaStreamCodec, message: InboundMessage) -> MediaStreamCodec:
+        """The codec for the frames after ``message`` (stream id, sample rate)."""
+        return codec.bind(message)
+
+    def is_opening(self, message: InboundMessage) -> bool:
+        """True for the message that opens the stream (``opening_message``)."""
+        return isinstance(message, self.opening_message)
+
+    def stream_token(
+        self,
+        opening: Start | Connected,
+        headers: Mapping[str, str],
+        earlier: Sequence[InboundMessage],
+    ) -> str | None:
+        """The stream token: by default the ``token`` custom parameter of the opening
+        message. ``headers`` are the WebSocket upgrade's, ``earlier`` the messages parsed
+        before the opening one (a Telnyx ``connected``)."""
+        return opening.custom_parameters.get(TOKEN_PARAMETER) or None
+
+    def verify_upgrade(self, headers: Mapping[str, str]) -> None:
+        """Check the WebSocket upgrade's own credentials (SignatureError); by default
+        there are none: the stream token is the credential."""
+
+    # ------------------------------------------------------------------ webhook
+
+    def verify(self, request: WebhookRequest) -> CallInfo:
+        """Check the webhook's signature (SignatureError) and parse the call (ValueError)."""
+        return self._verify(request)
+
+    @abstractmethod
+    def _verify(self, request: WebhookRequest) -> CallInfo: ...
+
+    def is_new_call(self, call: CallInfo) -> bool:
+        """False for a webhook that only reports on a call (answered, hung up, ...): it is
+        acknowledged and asks nobody anything."""
+        return True
+
+    def ensure_answerable(self, call: CallInfo) -> None:
+        """Raise ConfigError (naming the missing variable) when ``call`` cannot be answered
+        or rejected with the current settings; checked before the handler is asked."""
+
+    async def accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer:
+        """Answer ``call`` with a stream to ``ws_url`` (``wss://``) carrying ``token``."""
+        return await self._accept(call, ws_url=ws_url, token=token)
+
+    @abstractmethod
+    async def _accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer: ...
+
+    async def reject(self, call: CallInfo, reason: str) -> WebhookAnswer:
+        """Refuse ``call``; ``reason`` is a handler's (``busy``; anything else = rejected)."""
+        return await self._reject(call, reject_reason(reason))
+
+    @abstractmethod
+    async def _reject(self, call: CallInfo, reason: str) -> WebhookAnswer: ...
+
+    # ------------------------------------------------------------------ call control
+
+    def _new_rest(self) -> R | None:
+        """The REST client the settings allow (None without REST credentials)."""
+        return None
+
+    def require_rest(self, what: str) -> R:
+        """The REST client, or ConfigError naming the missing variable."""
+        if self.rest is None:
+            missing = self.settings.missing_rest_var() or f"{self.name.upper()} REST credentials"
+            raise ConfigError(f"{missing}: required for {what} on {self.name} but not set")
+        return self.rest
+
+    @property
+    def can_hang_up(self) -> bool:
+        """True when :meth:`hangup` ends the call at the carrier (REST)."""
+        return self.rest_hangup and self.rest is not None
+
+    async def dial(self, request: DialRequest) -> Dialled:
+        """Place an outbound call whose answered stream comes to ``request.ws_url``."""
+        return await self._dial(self.require_rest("make_call"), request)
+
+    async def _dial(self, rest: R, request: DialRequest) -> Dialled:
+        raise UnsupportedActionError(
+            f"{self.name}: make_call is not supported", action="make_call", route=self.name
+        )
+
+    async def hangup(self, call_id: str) -> None:
+        """End the call at the carrier over REST (nothing when :attr:`can_hang_up` is false)."""
+        if self.can_hang_up:
+            assert self.rest is not None  # reason: can_hang_up checked it
+            await self._hangup(self.rest, call_id)
+
+    async def _hangup(self, rest: R, call_id: str) -> None:
+        raise UnsupportedActionError(
+            f"{self.name}: no REST hang-up", action="hangup", route=self.name
+        )
+
+    async def aclose(self) -> None:
+        """Close the REST client this profile created."""
+        if self.rest is not None and self._owns_rest:
+            await self.rest.aclose()

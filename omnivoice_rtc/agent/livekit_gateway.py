@@ -21,6 +21,7 @@ import logging
 from livekit import rtc
 
 from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc._urls import ws_url_of
 from omnivoice_rtc.agent.job import AgentSettings, PartsFactory, RoomAgent
 from omnivoice_rtc.agent.livekit_session import LiveKitSession
 from omnivoice_rtc.livekit import tokens
@@ -59,12 +60,9 @@ def _credentials(config: WebRTCConfig) -> LiveKitSettings:
     ]
     if missing:
         raise ConfigError(f"WebRTCConfig.{missing[0]}: required when LiveKit credentials are given")
-    url = creds.server_url
-    if url.startswith("http://"):
-        url = "ws://" + url[len("http://") :]
-    elif url.startswith("https://"):
-        url = "wss://" + url[len("https://") :]
-    return LiveKitSettings(url=url, api_key=creds.api_key, api_secret=creds.api_secret)
+    return LiveKitSettings(
+        url=ws_url_of(creds.server_url), api_key=creds.api_key, api_secret=creds.api_secret
+    )
 
 
 class LiveKitGateway:

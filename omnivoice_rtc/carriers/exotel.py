@@ -26,7 +26,7 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Self
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -42,11 +42,11 @@ from omnivoice_rtc.carriers.profile import (
     DialRequest,
     WebhookAnswer,
     WebhookRequest,
-    env_base_url,
-    env_value,
+    base_url_var,
     webhook_fields,
 )
 from omnivoice_rtc.media_streams.exotel import SUPPORTED_RATES, ExotelCodec
+from omnivoice_rtc.settings._env import load, var
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
@@ -228,11 +228,16 @@ class ExotelRestClient(RestClient):
 # ------------------------------------------------------------------ settings + profile
 
 
-def _sample_rate(env: Mapping[str, str]) -> int:
-    raw = env_value(env, "EXOTEL_SAMPLE_RATE") or "8000"
+def _sample_rate(name: str, raw: str) -> int:
     if not raw.isdigit() or int(raw) not in SUPPORTED_RATES:
-        raise ConfigError(f"EXOTEL_SAMPLE_RATE: must be 8000, 16000 or 24000, got {raw!r}")
+        raise ConfigError(f"{name}: must be 8000, 16000 or 24000, got {raw!r}")
     return int(raw)
+
+
+def _basic_user(name: str, raw: str) -> str:
+    if ":" in raw:
+        raise ConfigError(f"{name}: must not contain ':' (HTTP Basic user)")
+    return raw
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,33 +259,35 @@ class ExotelSettings(CarrierSettings):
     )
     _rest_required = _required[2:]
 
-    stream_user: str = ""
-    stream_password: str = field(default="", repr=False)
-    account_sid: str = ""
-    api_key: str = ""
-    api_token: str = field(default="", repr=False)
-    from_number: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
-    sample_rate: int = 8000
+    stream_user: str = var(
+        "EXOTEL_STREAM_USER", "", doc="Basic user in the Voicebot applet's URL", parse=_basic_user
+    )
+    stream_password: str = var(
+        "EXOTEL_STREAM_PASSWORD",
+        "",
+        doc="Basic password in the Voicebot applet's URL; enables Exotel",
+        secret=True,
+    )
+    account_sid: str = var("EXOTEL_ACCOUNT_SID", "", doc="Exotel account (REST)")
+    api_key: str = var("EXOTEL_API_KEY", "", doc="Exotel API key (REST Basic user)")
+    api_token: str = var(
+        "EXOTEL_API_TOKEN", "", doc="Exotel API token (REST Basic password)", secret=True
+    )
+    from_number: str = var("EXOTEL_FROM_NUMBER", "", doc="your ExoPhone: caller id for make_call")
+    api_base_url: str = base_url_var("EXOTEL_API_BASE_URL", DEFAULT_API_BASE_URL, carrier="Exotel")
+    sample_rate: int = var(
+        "EXOTEL_SAMPLE_RATE",
+        8000,
+        doc="stream sample rate: 8000, 16000 or 24000 Hz",
+        parse=_sample_rate,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
-        user = env_value(env, "EXOTEL_STREAM_USER")
-        password = env_value(env, "EXOTEL_STREAM_PASSWORD")
-        if password and not user:
+        settings = load(cls, env)
+        if settings.stream_password and not settings.stream_user:
             raise ConfigError("EXOTEL_STREAM_USER: required with EXOTEL_STREAM_PASSWORD")
-        if ":" in user:
-            raise ConfigError("EXOTEL_STREAM_USER: must not contain ':' (HTTP Basic user)")
-        return cls(
-            stream_user=user,
-            stream_password=password,
-            account_sid=env_value(env, "EXOTEL_ACCOUNT_SID"),
-            api_key=env_value(env, "EXOTEL_API_KEY"),
-            api_token=env_value(env, "EXOTEL_API_TOKEN"),
-            from_number=env_value(env, "EXOTEL_FROM_NUMBER"),
-            api_base_url=env_base_url(env, "EXOTEL_API_BASE_URL", DEFAULT_API_BASE_URL),
-            sample_rate=_sample_rate(env),
-        )
+        return settings
 
 
 class ExotelProfile(CarrierProfile[ExotelSettings, ExotelRestClient]):

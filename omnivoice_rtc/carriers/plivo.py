@@ -12,8 +12,8 @@ import hashlib
 import hmac
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from dataclasses import dataclass
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiohttp
@@ -29,8 +29,7 @@ from omnivoice_rtc.carriers.profile import (
     DialRequest,
     WebhookAnswer,
     WebhookRequest,
-    env_base_url,
-    env_value,
+    base_url_var,
     webhook_fields,
 )
 from omnivoice_rtc.media_streams.plivo import (
@@ -39,6 +38,7 @@ from omnivoice_rtc.media_streams.plivo import (
     format_extra_headers,
     stream_content_type,
 )
+from omnivoice_rtc.settings._env import var
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
@@ -280,19 +280,12 @@ class PlivoSettings(CarrierSettings):
     _required = (("auth_id", "PLIVO_AUTH_ID"), ("auth_token", "PLIVO_AUTH_TOKEN"))
     _rest_required = _required
 
-    auth_id: str = ""
-    auth_token: str = field(default="", repr=False)
-    from_number: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        return cls(
-            auth_id=env_value(env, "PLIVO_AUTH_ID"),
-            auth_token=env_value(env, "PLIVO_AUTH_TOKEN"),
-            from_number=env_value(env, "PLIVO_FROM_NUMBER"),
-            api_base_url=env_base_url(env, "PLIVO_API_BASE_URL", DEFAULT_API_BASE_URL),
-        )
+    auth_id: str = var("PLIVO_AUTH_ID", "", doc="Plivo auth id (REST)")
+    auth_token: str = var(
+        "PLIVO_AUTH_TOKEN", "", doc="V3 signature key and REST password; enables Plivo", secret=True
+    )
+    from_number: str = var("PLIVO_FROM_NUMBER", "", doc="caller id for make_call (E.164)")
+    api_base_url: str = base_url_var("PLIVO_API_BASE_URL", DEFAULT_API_BASE_URL, carrier="Plivo")
 
 
 class PlivoProfile(CarrierProfile[PlivoSettings, PlivoRestClient]):

@@ -49,6 +49,7 @@ from omnivoice_rtc.media_streams.messages import (
     MediaStreamCodec,
     Start,
 )
+from omnivoice_rtc.settings._env import load, var
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
@@ -60,8 +61,7 @@ __all__ = [
     "RestCallControl",
     "WebhookAnswer",
     "WebhookRequest",
-    "env_base_url",
-    "env_value",
+    "base_url_var",
     "reject_reason",
     "webhook_fields",
     "webhook_json",
@@ -139,18 +139,18 @@ class RestCallControl(Protocol):
 # --------------------------------------------------------------------------- settings
 
 
-def env_value(env: Mapping[str, str], name: str) -> str:
-    """``env[name]`` stripped (empty when unset)."""
-    return env.get(name, "").strip()
+def base_url_var(name: str, default: str, *, carrier: str) -> Any:
+    """A settings field for a REST API base URL (http/https, no trailing slash)."""
+    return var(
+        name, default, doc=f"{carrier} REST API base URL (tests: a loopback fake)", parse=_base_url
+    )
 
 
-def env_base_url(env: Mapping[str, str], name: str, default: str) -> str:
-    """An http(s) API base URL without a trailing slash; ConfigError names ``name``."""
-    value = env_value(env, name) or default
-    parts = urlsplit(value)
+def _base_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name}: must be an http/https URL with a host, got {value!r}")
-    return value.rstrip("/")
+        raise ConfigError(f"{name}: must be an http/https URL with a host, got {raw!r}")
+    return raw.rstrip("/")
 
 
 class CarrierSettings:
@@ -174,7 +174,8 @@ class CarrierSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
-        raise NotImplementedError
+        """Every field declared with ``var`` from ``env`` (never fails on a missing one)."""
+        return load(cls, env)
 
     @property
     def enabled(self) -> bool:

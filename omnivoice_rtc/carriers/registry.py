@@ -26,6 +26,7 @@ __all__ = [
     "PROFILES",
     "AnyProfile",
     "carrier_names",
+    "carrier_settings_from_env",
     "check_carrier",
     "codec_for",
     "configured_carriers",
@@ -34,6 +35,7 @@ __all__ = [
     "enable_vars",
     "profile_type",
     "profiles_from_env",
+    "profiles_from_settings",
 ]
 
 AnyProfile = CarrierProfile[Any, Any]
@@ -89,12 +91,24 @@ def configured_carriers(env: Mapping[str, str]) -> list[str]:
     return [p.name for p in PROFILES if env.get(p.settings_type.ENABLE_VAR, "").strip()]
 
 
+def carrier_settings_from_env(env: Mapping[str, str]) -> dict[str, CarrierSettings]:
+    """Every registered carrier's settings from ``env`` (ConfigError names a bad variable);
+    :class:`omnivoice_rtc.settings.Settings` holds them as ``carriers``."""
+    return {p.name: p.settings_type.from_env(env) for p in PROFILES}
+
+
+def profiles_from_settings(carriers: Mapping[str, CarrierSettings]) -> list[AnyProfile]:
+    """A profile for every enabled carrier of ``carriers`` (name -> settings)."""
+    return [
+        profile_type(name)(settings=settings)
+        for name, settings in carriers.items()
+        if settings.enabled
+    ]
+
+
 def profiles_from_env(env: Mapping[str, str]) -> list[AnyProfile]:
     """A profile for every carrier enabled in ``env`` (ConfigError names a bad variable)."""
-    chosen: list[tuple[type[AnyProfile], CarrierSettings]] = [
-        (p, p.settings_type.from_env(env)) for p in PROFILES
-    ]
-    return [p(settings=s) for p, s in chosen if s.enabled]
+    return profiles_from_settings(carrier_settings_from_env(env))
 
 
 # ------------------------------------------------------------------ detection

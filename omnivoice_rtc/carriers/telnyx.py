@@ -13,8 +13,8 @@ import binascii
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from dataclasses import dataclass
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -29,8 +29,7 @@ from omnivoice_rtc.carriers.profile import (
     DialRequest,
     WebhookAnswer,
     WebhookRequest,
-    env_base_url,
-    env_value,
+    base_url_var,
     webhook_fields,
     webhook_json,
 )
@@ -42,6 +41,7 @@ from omnivoice_rtc.carriers.telnyx_rest import (
 )
 from omnivoice_rtc.media_streams.messages import Connected, InboundMessage, Start
 from omnivoice_rtc.media_streams.telnyx import AUTH_TOKEN_KEY, TelnyxCodec
+from omnivoice_rtc.settings._env import var
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
@@ -242,21 +242,15 @@ class TelnyxSettings(CarrierSettings):
     _required = (("api_key", "TELNYX_API_KEY"), ("public_key", "TELNYX_PUBLIC_KEY"))
     _rest_required = (("api_key", "TELNYX_API_KEY"),)
 
-    api_key: str = field(default="", repr=False)
-    public_key: str = ""
-    connection_id: str = ""
-    from_number: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        return cls(
-            api_key=env_value(env, "TELNYX_API_KEY"),
-            public_key=env_value(env, "TELNYX_PUBLIC_KEY"),
-            connection_id=env_value(env, "TELNYX_CONNECTION_ID"),
-            from_number=env_value(env, "TELNYX_FROM_NUMBER"),
-            api_base_url=env_base_url(env, "TELNYX_API_BASE_URL", DEFAULT_API_BASE_URL),
-        )
+    api_key: str = var("TELNYX_API_KEY", "", doc="Telnyx API key (REST)", secret=True)
+    public_key: str = var(
+        "TELNYX_PUBLIC_KEY", "", doc="Base64 Ed25519 webhook public key; enables Telnyx"
+    )
+    connection_id: str = var(
+        "TELNYX_CONNECTION_ID", "", doc="Call Control application id used to dial"
+    )
+    from_number: str = var("TELNYX_FROM_NUMBER", "", doc="caller id for make_call (E.164)")
+    api_base_url: str = base_url_var("TELNYX_API_BASE_URL", DEFAULT_API_BASE_URL, carrier="Telnyx")
 
 
 def _is_call_control(call: CallInfo) -> bool:

@@ -12,8 +12,8 @@ import hashlib
 import hmac
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from dataclasses import dataclass
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiohttp
@@ -28,11 +28,11 @@ from omnivoice_rtc.carriers.profile import (
     DialRequest,
     WebhookAnswer,
     WebhookRequest,
-    env_base_url,
-    env_value,
+    base_url_var,
     webhook_fields,
 )
 from omnivoice_rtc.media_streams.twilio import TwilioCodec
+from omnivoice_rtc.settings._env import var
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
@@ -258,19 +258,15 @@ class TwilioSettings(CarrierSettings):
     _required = (("account_sid", "TWILIO_ACCOUNT_SID"), ("auth_token", "TWILIO_AUTH_TOKEN"))
     _rest_required = _required
 
-    account_sid: str = ""
-    auth_token: str = field(default="", repr=False)
-    from_number: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        return cls(
-            account_sid=env_value(env, "TWILIO_ACCOUNT_SID"),
-            auth_token=env_value(env, "TWILIO_AUTH_TOKEN"),
-            from_number=env_value(env, "TWILIO_FROM_NUMBER"),
-            api_base_url=env_base_url(env, "TWILIO_API_BASE_URL", DEFAULT_API_BASE_URL),
-        )
+    account_sid: str = var("TWILIO_ACCOUNT_SID", "", doc="Twilio account (REST)")
+    auth_token: str = var(
+        "TWILIO_AUTH_TOKEN",
+        "",
+        doc="X-Twilio-Signature key and REST password; enables Twilio",
+        secret=True,
+    )
+    from_number: str = var("TWILIO_FROM_NUMBER", "", doc="caller id for make_call (E.164)")
+    api_base_url: str = base_url_var("TWILIO_API_BASE_URL", DEFAULT_API_BASE_URL, carrier="Twilio")
 
 
 class TwilioProfile(CarrierProfile[TwilioSettings, TwilioRestClient]):

@@ -8,13 +8,14 @@ webhooks/NCCO/websockets guides, reference section 3.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Self
 
@@ -31,12 +32,12 @@ from omnivoice_rtc.carriers.profile import (
     DialRequest,
     WebhookAnswer,
     WebhookRequest,
-    env_base_url,
-    env_value,
+    base_url_var,
     webhook_json,
 )
 from omnivoice_rtc.media_streams.messages import Connected, InboundMessage, Start
 from omnivoice_rtc.media_streams.vonage import VonageCodec, content_type
+from omnivoice_rtc.settings._env import load, var
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
@@ -310,6 +311,11 @@ class VonageRestClient(RestClient):
 # ------------------------------------------------------------------ settings + profile
 
 
+def _pem(name: str, raw: str) -> str:
+    """PEM text from one environment line: ``\\n`` stands for a newline."""
+    return raw.replace("\\n", "\n")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VonageSettings(CarrierSettings):
     """``VONAGE_SIGNATURE_SECRET`` (signed webhooks, HS256; enables Vonage),
@@ -330,33 +336,43 @@ class VonageSettings(CarrierSettings):
         ("private_key", "VONAGE_PRIVATE_KEY"),
     )
 
-    application_id: str = ""
-    private_key: str = field(default="", repr=False)
-    signature_secret: str = field(default="", repr=False)
-    api_key: str = ""
-    from_number: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
+    application_id: str = var("VONAGE_APPLICATION_ID", "", doc="Vonage application id (REST JWT)")
+    private_key: str = var(
+        "VONAGE_PRIVATE_KEY",
+        "",
+        doc="application private key, PEM text (\\n for newlines) (REST JWT)",
+        secret=True,
+        parse=_pem,
+    )
+    private_key_path: str = var(
+        "VONAGE_PRIVATE_KEY_PATH",
+        "",
+        doc="file holding the PEM key (when VONAGE_PRIVATE_KEY is unset)",
+    )
+    signature_secret: str = var(
+        "VONAGE_SIGNATURE_SECRET",
+        "",
+        doc="signed-webhook secret (HS256); enables Vonage",
+        secret=True,
+    )
+    api_key: str = var("VONAGE_API_KEY", "", doc="Vonage API key (the webhook JWT's api_key)")
+    from_number: str = var("VONAGE_FROM_NUMBER", "", doc="caller id for make_call (E.164)")
+    api_base_url: str = base_url_var("VONAGE_API_BASE_URL", DEFAULT_API_BASE_URL, carrier="Vonage")
     sample_rate: int = 16000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
-        key = env_value(env, "VONAGE_PRIVATE_KEY").replace("\\n", "\n")
-        key_path = env_value(env, "VONAGE_PRIVATE_KEY_PATH")
-        if not key and key_path:
-            try:
-                key = Path(key_path).read_text()
-            except OSError as exc:
-                raise ConfigError(
-                    f"VONAGE_PRIVATE_KEY_PATH: cannot read {key_path!r}: {exc.strerror}"
-                ) from None
-        return cls(
-            application_id=env_value(env, "VONAGE_APPLICATION_ID"),
-            private_key=key,
-            signature_secret=env_value(env, "VONAGE_SIGNATURE_SECRET"),
-            api_key=env_value(env, "VONAGE_API_KEY"),
-            from_number=env_value(env, "VONAGE_FROM_NUMBER"),
-            api_base_url=env_base_url(env, "VONAGE_API_BASE_URL", DEFAULT_API_BASE_URL),
-        )
+        settings = load(cls, env)
+        if settings.private_key or not settings.private_key_path:
+            return settings
+        try:
+            key = Path(settings.private_key_path).read_text()
+        except OSError as exc:
+            raise ConfigError(
+                f"VONAGE_PRIVATE_KEY_PATH: cannot read {settings.private_key_path!r}: "
+                f"{exc.strerror}"
+            ) from None
+        return dataclasses.replace(settings, private_key=key)
 
 
 class VonageProfile(CarrierProfile[VonageSettings, VonageRestClient]):

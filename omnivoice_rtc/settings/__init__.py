@@ -20,6 +20,7 @@ section        what                                            module
 ``shim``       media backend, FFI routing, forwarded headers   :mod:`.shim`
 ``audio``      the converter's frame path                      :mod:`.shim`
 ``exposure``   opt-ins for a server reachable from outside     :mod:`.safety`
+``carriers``   each carrier's keys, REST credentials, caller id its ``carriers/<name>.py``
 =============  ==============================================  =========================
 """
 
@@ -29,7 +30,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from omnivoice_rtc.settings._env import EnvVar, env_bool, env_int, env_str, env_vars, load, var
 from omnivoice_rtc.settings.agent import AgentSettings, WorkerSettings
@@ -47,6 +48,9 @@ from omnivoice_rtc.settings.core import (
 from omnivoice_rtc.settings.pipeline import LocalPipelineOptions, PipelineSettings
 from omnivoice_rtc.settings.safety import ExposureSettings, Role, require_safe
 from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
+
+if TYPE_CHECKING:
+    from omnivoice_rtc.carriers.profile import CarrierSettings
 
 __all__ = [
     "DEFAULT_AGENT_NAME",
@@ -103,6 +107,8 @@ class Settings:
     shim: ShimSettings = field(default_factory=ShimSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     exposure: ExposureSettings = field(default_factory=ExposureSettings)
+    carriers: Mapping[str, CarrierSettings] = field(default_factory=dict)
+    """Each registered carrier's settings by name (:mod:`omnivoice_rtc.carriers.registry`)."""
     env: Mapping[str, str] = field(default_factory=_no_env, repr=False, compare=False)
 
     @property
@@ -112,6 +118,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
         """Read every setting from ``env`` (default: this process's environment)."""
+        from omnivoice_rtc.carriers.registry import carrier_settings_from_env
+
         snapshot = MappingProxyType(dict(environment() if env is None else env))
         return cls(
             livekit=LiveKitSettings.from_env(snapshot),
@@ -123,6 +131,7 @@ class Settings:
             shim=ShimSettings.from_env(snapshot),
             audio=AudioSettings.from_env(snapshot),
             exposure=ExposureSettings.from_env(snapshot),
+            carriers=carrier_settings_from_env(snapshot),
             env=snapshot,
         )
 

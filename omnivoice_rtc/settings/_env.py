@@ -25,6 +25,7 @@ __all__ = [
     "env_int",
     "env_str",
     "env_vars",
+    "exact",
     "load",
     "var",
 ]
@@ -46,12 +47,15 @@ class EnvVar:
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     secret: bool = False
+    """Kept out of ``repr`` (keys, tokens, passwords)."""
+    keep_whitespace: bool = False
+    """Hand the value to ``parse`` unstripped (to refuse surrounding whitespace)."""
     parse: Callable[[str, str], Any] | None = None
-    """Custom parser ``(name, raw) -> value`` (raises ConfigError naming ``name``)."""
+    """Custom parser ``(name, value) -> value`` (raises ConfigError naming ``name``)."""
 
     def read(self, env: Mapping[str, str], default: Any) -> Any:
         raw = env.get(self.name, "")
-        text = raw if self.secret else raw.strip()
+        text = raw if self.keep_whitespace else raw.strip()
         if not text.strip():
             return default
         if self.parse is not None:
@@ -69,8 +73,6 @@ class EnvVar:
                     f"{self.name}: must be one of {', '.join(self.choices)}; got {text!r}"
                 )
             return lowered
-        if self.secret and text != text.strip():
-            raise ConfigError(f"{self.name}: must not start or end with whitespace")
         return text
 
 
@@ -116,6 +118,7 @@ def var(
     maximum: float | None = None,
     choices: tuple[str, ...] = (),
     secret: bool = False,
+    keep_whitespace: bool = False,
     parse: Callable[[str, str], Any] | None = None,
     default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
 ) -> Any:
@@ -129,6 +132,7 @@ def var(
             maximum=maximum,
             choices=choices,
             secret=secret,
+            keep_whitespace=keep_whitespace,
             parse=parse,
         )
     }
@@ -197,6 +201,13 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in _FALSE:
         return False
     raise ConfigError(f"{name}: must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
+def exact(name: str, raw: str) -> str:
+    """A value taken as is, refusing surrounding whitespace (a pasted key's newline)."""
+    if raw != raw.strip():
+        raise ConfigError(f"{name}: must not start or end with whitespace")
+    return raw
 
 
 def check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:

@@ -12,7 +12,8 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from omnivoice_rtc._errors import ConfigError
-from omnivoice_rtc.settings._env import check_url, load, var
+from omnivoice_rtc._urls import http_url_of
+from omnivoice_rtc.settings._env import check_url, exact, load, var
 
 __all__ = [
     "DEFAULT_AGENT_NAME",
@@ -34,14 +35,6 @@ DEFAULT_AGENT_NAME = "omnivoice-agent"
 
 _LIVEKIT_SCHEMES = ("ws", "wss", "http", "https")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-_HTTP_OF = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
-
-
-def http_url_of(url: str) -> str:
-    """The same server as an http/https URL: ``ws://h`` -> ``http://h``, ``wss://h`` ->
-    ``https://h`` (http/https unchanged)."""
-    scheme, sep, rest = url.partition("://")
-    return f"{_HTTP_OF.get(scheme, scheme)}{sep}{rest}" if sep else url
 
 
 def _livekit_url(name: str, raw: str) -> str:
@@ -173,6 +166,8 @@ class TokenSettings:
         "",
         doc="if set, /api/token (and /metrics, /calls) require Authorization: Bearer <key>",
         secret=True,
+        keep_whitespace=True,
+        parse=exact,
     )
     agent_name: str = var(
         "OMNIVOICE_AGENT_NAME",

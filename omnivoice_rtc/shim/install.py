@@ -18,38 +18,30 @@ when the binary is found, else rtc).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 from aiohttp import web
 
 from omnivoice_rtc._errors import ConfigError, StackError
-from omnivoice_rtc.carriers.registry import enable_vars, profiles_from_env
+from omnivoice_rtc.carriers.registry import enable_vars, profiles_from_settings
+from omnivoice_rtc.livekit.ffi_router import set_ffi_routing
 from omnivoice_rtc.native import MEDIA_BINARY, NativeMediaProcess
-from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.settings import Settings, ShimSettings
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import install_carrier_routes
 from omnivoice_rtc.stack.livekit_server import find_binary
 from omnivoice_rtc.web.keys import SETTINGS_KEY
 
-__all__ = ["gateways_from_env", "install_from_env", "native_media_from_env"]
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
+__all__ = ["gateways_from_settings", "install_from_env", "native_media_options"]
 
 
-def native_media_from_env(env: Mapping[str, str]) -> NativeMediaOptions | None:
+def native_media_options(shim: ShimSettings) -> NativeMediaOptions | None:
     """``OMNIVOICE_SHIM_MEDIA``: native media options, or None for livekit rtc."""
-    choice = env.get("OMNIVOICE_SHIM_MEDIA", "auto").strip().lower() or "auto"
-    if choice not in ("auto", "native", "rtc"):
-        raise ConfigError(f"OMNIVOICE_SHIM_MEDIA: must be auto, native or rtc, got {choice!r}")
-    if choice == "rtc":
+    if shim.media == "rtc":
         return None
     try:
         binary = find_binary(MEDIA_BINARY)
     except StackError:
-        if choice == "native":
+        if shim.media == "native":
             raise ConfigError(
                 f"OMNIVOICE_SHIM_MEDIA=native: {MEDIA_BINARY} not found in bin/ or PATH; "
                 "run `make deps`"
@@ -58,30 +50,25 @@ def native_media_from_env(env: Mapping[str, str]) -> NativeMediaOptions | None:
     return NativeMediaOptions(process=NativeMediaProcess(binary=binary))
 
 
-def gateways_from_env(
-    settings: Settings, env: Mapping[str, str] | None = None
-) -> list[MediaStreamGateway]:
-    """One gateway per configured carrier, sharing one :class:`ShimRuntime`.
-
-    ``env`` is the environment the settings were read from (the process environment when
-    not given)."""
-    env = os.environ if env is None else env
-    trust = env.get("OMNIVOICE_TRUST_FORWARDED", "").strip().lower()
-    if trust not in _TRUE + _FALSE:
-        raise ConfigError(f"OMNIVOICE_TRUST_FORWARDED: must be true or false, got {trust!r}")
+def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
+    """One gateway per enabled carrier, sharing one :class:`ShimRuntime`."""
+    set_ffi_routing(settings.shim.ffi_routing)
     runtime = ShimRuntime(
         livekit=settings.livekit,
         agent_name=settings.tokens.agent_name,
         public_base_url=settings.web.public_url,
-        trust_forwarded=trust in _TRUE,
-        native_media=native_media_from_env(env),
+        trust_forwarded=settings.shim.trust_forwarded,
+        native_media=native_media_options(settings.shim),
     )
-    return [MediaStreamGateway(profile=p, runtime=runtime) for p in profiles_from_env(env)]
+    return [
+        MediaStreamGateway(profile=p, runtime=runtime)
+        for p in profiles_from_settings(settings.carriers)
+    ]
 
 
 def install_from_env(app: web.Application) -> None:
     """Route installer: carrier routes for every carrier configured in the environment."""
-    gateways = gateways_from_env(app[SETTINGS_KEY])
+    gateways = gateways_from_settings(app[SETTINGS_KEY])
     if not gateways:
         raise ConfigError(
             f"{'/'.join(enable_vars())}: set at least one carrier's webhook key to serve "

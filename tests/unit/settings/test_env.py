@@ -8,6 +8,7 @@ import pytest
 
 from omnivoice_rtc import ConfigError
 from omnivoice_rtc.settings import Settings, WorkerSettings, env_vars, load, var
+from omnivoice_rtc.settings._env import exact
 
 pytestmark = pytest.mark.unit
 
@@ -17,7 +18,7 @@ class _Sample:
     port: int = var("X_PORT", 80, doc="a port", kind=int, minimum=1, maximum=65535)
     mode: str = var("X_MODE", "a", doc="a or b", choices=("a", "b"))
     on: bool = var("X_ON", False, doc="a switch", kind=bool)
-    key: str = var("X_KEY", "", doc="a secret", secret=True)
+    key: str = var("X_KEY", "", doc="a secret", secret=True, keep_whitespace=True, parse=exact)
     plain: int = 7
 
 

@@ -1,4 +1,4 @@
-"""Gateways from the environment: which carriers are served, REST only when configured."""
+"""Gateways from the settings: which carriers are served, REST only when configured."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from omnivoice_rtc import ConfigError
 from omnivoice_rtc._errors import StackError
 from omnivoice_rtc.settings import Settings
-from omnivoice_rtc.shim.install import gateways_from_env, native_media_from_env
+from omnivoice_rtc.shim.install import gateways_from_settings, native_media_options
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +22,7 @@ def test_only_carriers_with_a_webhook_key_are_served() -> None:
         "EXOTEL_STREAM_PASSWORD": "pw",
         "OMNIVOICE_TRUST_FORWARDED": "yes",
     }
-    gateways = gateways_from_env(Settings(), env)
+    gateways = gateways_from_settings(Settings.from_env(env))
     assert [g.name for g in gateways] == ["twilio", "plivo", "exotel"]
     twilio, plivo, exotel = gateways
     assert twilio.profile.rest is not None
@@ -40,41 +40,38 @@ def test_no_carrier_configured_names_every_webhook_key() -> None:
     from omnivoice_rtc.web.keys import SETTINGS_KEY
 
     app = web.Application()
-    app[SETTINGS_KEY] = Settings()
-    with pytest.MonkeyPatch.context() as patch:
-        for name in (
-            "TWILIO_AUTH_TOKEN",
-            "TELNYX_PUBLIC_KEY",
-            "VONAGE_SIGNATURE_SECRET",
-            "PLIVO_AUTH_TOKEN",
-            "EXOTEL_STREAM_PASSWORD",
-        ):
-            patch.delenv(name, raising=False)
-        with pytest.raises(
-            ConfigError,
-            match=r"^TWILIO_AUTH_TOKEN/TELNYX_PUBLIC_KEY/VONAGE_SIGNATURE_SECRET/PLIVO_AUTH_TOKEN/"
-            r"EXOTEL_STREAM_PASSWORD: set at least one carrier's webhook key",
-        ):
-            install_from_env(app)
+    app[SETTINGS_KEY] = Settings.from_env({})
+    with pytest.raises(
+        ConfigError,
+        match=r"^TWILIO_AUTH_TOKEN/TELNYX_PUBLIC_KEY/VONAGE_SIGNATURE_SECRET/PLIVO_AUTH_TOKEN/"
+        r"EXOTEL_STREAM_PASSWORD: set at least one carrier's webhook key",
+    ):
+        install_from_env(app)
 
 
 def test_bad_trust_forwarded_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="OMNIVOICE_TRUST_FORWARDED: must be true or false"):
-        gateways_from_env(Settings(), {"OMNIVOICE_TRUST_FORWARDED": "maybe"})
+        Settings.from_env({"OMNIVOICE_TRUST_FORWARDED": "maybe"})
+
+
+def _shim(media: str) -> Settings:
+    return Settings.from_env({"OMNIVOICE_SHIM_MEDIA": media} if media else {})
 
 
 def test_shim_media_choice(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "rtc"}) is None
-    native = native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "native"})  # built by make deps
+    assert native_media_options(_shim("rtc").shim) is None
+    native = native_media_options(_shim("native").shim)  # built by make deps
     assert native is not None
-    assert native_media_from_env({}) is not None  # auto: the binary is there
-    with pytest.raises(ConfigError, match=r"^OMNIVOICE_SHIM_MEDIA: must be auto, native or rtc"):
-        native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "fast"})
+    assert native_media_options(_shim("").shim) is not None  # auto: the binary is there
+    with pytest.raises(
+        ConfigError, match=r"^OMNIVOICE_SHIM_MEDIA: must be one of auto, native, rtc"
+    ):
+        _shim("fast")
 
     def missing(name: str) -> str:
         raise StackError(f"{name}: binary not found in bin/ or PATH; run `make deps`")
 
     monkeypatch.setattr("omnivoice_rtc.shim.install.find_binary", missing)
-    assert native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "auto"}) is None
+    assert native_media_options(_shim("auto").shim) is None
     with pytest.raises(ConfigError, match=r"^OMNIVOICE_SHIM_MEDIA=native: omnivoice-media not"):
-        native_media_from_env({"OMNIVOICE_SHIM_MEDIA": "native"})
+        native_media_options(_shim("native").shim)

@@ -158,5 +158,6 @@ def test_carrier_routes_are_served_when_a_webhook_key_is_set() -> None:
     assert web.argv[web.argv.index("--routes") + 1] == dev_module.CARRIER_ROUTES
     assert plan.urls["twilio answer webhook"] == "http://127.0.0.1:18080/carriers/twilio/answer"
     # every registered carrier counts
-    plan = build_dev_plan(Settings.from_env({**LOCAL, "EXOTEL_STREAM_PASSWORD": "pw"}), options)
+    exotel = {"EXOTEL_STREAM_USER": "exo", "EXOTEL_STREAM_PASSWORD": "pw"}
+    plan = build_dev_plan(Settings.from_env({**LOCAL, **exotel}), options)
     assert plan.urls["exotel answer webhook"] == "http://127.0.0.1:18080/carriers/exotel/answer"

@@ -20,6 +20,7 @@ section        what                                            module
 ``shim``       media backend, FFI routing, forwarded headers   :mod:`.shim`
 ``audio``      the converter's frame path                      :mod:`.shim`
 ``exposure``   opt-ins for a server reachable from outside     :mod:`.safety`
+``sip``        the local SIP stack's ports and addresses         :mod:`omnivoice_rtc.sip.processes`
 ``carriers``   each carrier's keys, REST credentials, caller id its ``carriers/<name>.py``
 =============  ==============================================  =========================
 """
@@ -51,6 +52,7 @@ from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
 
 if TYPE_CHECKING:
     from omnivoice_rtc.carriers.profile import CarrierSettings
+    from omnivoice_rtc.sip.processes import SIPStackSettings
 
 __all__ = [
     "DEFAULT_AGENT_NAME",
@@ -85,6 +87,12 @@ def _no_env() -> Mapping[str, str]:
     return MappingProxyType({})
 
 
+def _default_sip() -> SIPStackSettings:
+    from omnivoice_rtc.sip.processes import SIPStackSettings
+
+    return SIPStackSettings()
+
+
 def environment() -> Mapping[str, str]:
     """This process's environment (the one read of ``os.environ`` in the package)."""
     return os.environ
@@ -107,6 +115,8 @@ class Settings:
     shim: ShimSettings = field(default_factory=ShimSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     exposure: ExposureSettings = field(default_factory=ExposureSettings)
+    sip: SIPStackSettings = field(default_factory=_default_sip)
+    """The local SIP stack's ports and addresses (:mod:`omnivoice_rtc.sip.processes`)."""
     carriers: Mapping[str, CarrierSettings] = field(default_factory=dict)
     """Each registered carrier's settings by name (:mod:`omnivoice_rtc.carriers.registry`)."""
     env: Mapping[str, str] = field(default_factory=_no_env, repr=False, compare=False)
@@ -119,6 +129,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
         """Read every setting from ``env`` (default: this process's environment)."""
         from omnivoice_rtc.carriers.registry import carrier_settings_from_env
+        from omnivoice_rtc.sip.processes import SIPStackSettings
 
         snapshot = MappingProxyType(dict(environment() if env is None else env))
         return cls(
@@ -131,6 +142,7 @@ class Settings:
             shim=ShimSettings.from_env(snapshot),
             audio=AudioSettings.from_env(snapshot),
             exposure=ExposureSettings.from_env(snapshot),
+            sip=SIPStackSettings.from_env(snapshot),
             carriers=carrier_settings_from_env(snapshot),
             env=snapshot,
         )

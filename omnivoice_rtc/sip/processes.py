@@ -11,10 +11,10 @@ the command line.
 from __future__ import annotations
 
 import ipaddress
-import os
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.settings import LiveKitSettings, Settings, env_int, env_str
@@ -49,6 +49,17 @@ def _check_ip(name: str, value: str) -> str:
     except ValueError:
         raise ConfigError(f"{name}: must be an IP address, got {value!r}") from None
     return value
+
+
+SIP_VARIABLES: Final[dict[str, str]] = {
+    "OMNIVOICE_SIP_PORT": "SIP signaling port, UDP and TCP (default 5060)",
+    "OMNIVOICE_SIP_RTP_PORTS": "RTP media port range start-end (default 10000-10100)",
+    "OMNIVOICE_SIP_BIND_IP": "where livekit-sip listens (default 127.0.0.1)",
+    "OMNIVOICE_SIP_PUBLIC_IP": "address announced in SIP/SDP (required with a wildcard bind)",
+    "OMNIVOICE_REDIS_PORT": "the local redis-server's port (default 6379)",
+    "OMNIVOICE_SIP_LOG_LEVEL": "livekit-sip log level: debug, info, warn or error",
+}
+"""The variables :meth:`SIPStackSettings.from_env` reads, for the docs."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,11 +120,10 @@ class SIPStackSettings:
         return f"sip:{self.announced_ip}:{self.sip_port}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SIPStackSettings:
+    def from_env(cls, env: Mapping[str, str]) -> SIPStackSettings:
         """Read ``OMNIVOICE_SIP_PORT``, ``OMNIVOICE_SIP_RTP_PORTS`` (``start-end``),
         ``OMNIVOICE_SIP_BIND_IP``, ``OMNIVOICE_SIP_PUBLIC_IP``, ``OMNIVOICE_REDIS_PORT``,
         ``OMNIVOICE_SIP_LOG_LEVEL``."""
-        env = os.environ if env is None else env
         sip_port = env_int(env, "OMNIVOICE_SIP_PORT", 5060, minimum=1, maximum=65535)
         redis_port = env_int(env, "OMNIVOICE_REDIS_PORT", 6379, minimum=1, maximum=65535)
         rtp = env_str(env, "OMNIVOICE_SIP_RTP_PORTS", "10000-10100")
@@ -230,14 +240,14 @@ def sip_specs(
 ) -> StackExtension:
     """redis-server (before livekit-server) and livekit-sip (after it) for ``settings``.
 
-    ``sip`` defaults to :meth:`SIPStackSettings.from_env`. ``livekit_url`` (ws URL)
+    ``sip`` defaults to ``settings.sip``. ``livekit_url`` (ws URL)
     overrides ``settings.livekit.url`` when the dev stack moved livekit-server to
     another port. With a non-local ``LIVEKIT_URL`` (LiveKit Cloud) nothing is started:
     Cloud runs SIP itself.
     """
     if not settings.livekit.is_local:
         return StackExtension(urls={"SIP": "not started locally (LIVEKIT_URL is not local)"})
-    sip = SIPStackSettings.from_env() if sip is None else sip
+    sip = settings.sip if sip is None else sip
     livekit = settings.livekit
     if livekit_url is not None:
         livekit = LiveKitSettings(

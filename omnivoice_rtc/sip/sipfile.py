@@ -37,6 +37,7 @@ from google.protobuf.message import Message
 from livekit import api
 
 from omnivoice_rtc.livekit.names import unreserved_room_reason
+from omnivoice_rtc.settings import environment
 
 __all__ = [
     "SECTIONS",
@@ -294,7 +295,7 @@ def load_sip_file(path: str | os.PathLike[str], *, env: Mapping[str, str] | None
     Raises ValueError ``"<path>: field '<field>': <reason>"`` on any problem.
     """
     file_path = Path(path)
-    env = os.environ if env is None else env
+    env = environment() if env is None else env
     try:
         text = file_path.read_text(encoding="utf-8")
     except OSError as exc:

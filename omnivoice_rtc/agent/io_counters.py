@@ -2,7 +2,8 @@
 
 They sit in livekit-agents' audio chains (``session.input.audio`` /
 ``session.output.audio``) like its own wrappers do, and feed
-:class:`~.event_map.SessionStats` (``audio_bytes_received`` / ``audio_bytes_sent``).
+:class:`~omnivoice_rtc.conversation.ConversationStats` (``audio_bytes_received`` /
+``audio_bytes_sent``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from livekit import rtc
 from livekit.agents.voice import io as lk_io
 
-from omnivoice_rtc.agent.event_map import SessionStats
+from omnivoice_rtc.conversation import ConversationStats
 
 __all__ = ["CountingAudioInput", "CountingAudioOutput"]
 
@@ -18,7 +19,7 @@ __all__ = ["CountingAudioInput", "CountingAudioOutput"]
 class CountingAudioInput(lk_io.AudioInput):
     """Passes frames through from ``source``; adds their PCM16 bytes to ``stats``."""
 
-    def __init__(self, source: lk_io.AudioInput, stats: SessionStats) -> None:
+    def __init__(self, source: lk_io.AudioInput, stats: ConversationStats) -> None:
         super().__init__(label="omnivoice.count_in", source=source)
         self._stats = stats
 
@@ -31,7 +32,7 @@ class CountingAudioInput(lk_io.AudioInput):
 class CountingAudioOutput(lk_io.AudioOutput):
     """Passes frames on to ``next_in_chain``; adds their PCM16 bytes to ``stats``."""
 
-    def __init__(self, next_in_chain: lk_io.AudioOutput, stats: SessionStats) -> None:
+    def __init__(self, next_in_chain: lk_io.AudioOutput, stats: ConversationStats) -> None:
         super().__init__(
             label="omnivoice.count_out",
             capabilities=lk_io.AudioOutputCapabilities(pause=True),

@@ -2,10 +2,12 @@
 AgentSession (implements :class:`~omnivoice_rtc.types.WebRTCSession`).
 
 The session subscribes to AgentSession events, maps them with
-:class:`~.event_map.EventMapper`, keeps transcript/metrics in
-:class:`~.event_map.SessionStats`, offers them through :meth:`events` (every call
-gets its own iterator that replays from the first event) and relays each one to the
-room on the ``omnivoice.events`` data topic (:mod:`.event_relay`).
+:class:`~.event_map.EventMapper`, keeps transcript/metrics in a
+:class:`~omnivoice_rtc.conversation.ConversationStats` (fed by every event it emits and,
+through :mod:`.event_map`, by livekit's conversation items and metrics), offers the
+events through :meth:`events` (every call gets its own iterator that replays from the
+first event) and relays each one to the room on the ``omnivoice.events`` data topic
+(:mod:`.event_relay`).
 
 Interruption modes (``SessionOptions.interruption_mode``):
 
@@ -15,6 +17,8 @@ Interruption modes (``SessionOptions.interruption_mode``):
   has been transcribed with at least 2 words (``min_words=2``, ``min_duration=1.0 s``):
   the agent is interrupted after the user's sentence, not by a noise or "uh-huh".
 * ``disabled``: the agent always finishes (``interruption.enabled = False``).
+* a mode this version does not list (kept from a Go service's JSON): ``immediate``,
+  the safe choice: the caller can always cut the agent off.
 
 ``max_session_duration`` > 0: when it elapses the agent says a goodbye (not
 interruptible, at most 10 s) and the session closes with reason ``max_duration``.
@@ -38,18 +42,27 @@ from livekit.agents.voice import events as lk
 from livekit.agents.voice.turn import TurnHandlingOptions
 
 from omnivoice_rtc._errors import SessionClosedError
-from omnivoice_rtc.agent.event_map import EventMapper, SessionStats
+from omnivoice_rtc.agent.event_map import (
+    EventMapper,
+    add_collected_metrics,
+    add_conversation_item,
+)
 from omnivoice_rtc.agent.event_relay import EventRelay
 from omnivoice_rtc.agent.io_counters import CountingAudioInput, CountingAudioOutput
+from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import (
+    AudioBytes,
     Event,
     EventType,
     InterruptionMode,
     Metrics,
     ParticipantInfo,
+    SessionEnded,
     SessionOptions,
+    SessionStarted,
     Turn,
+    UserTranscript,
 )
 
 __all__ = [
@@ -69,7 +82,8 @@ _HISTORY_LIMIT = 10_000
 
 
 def interruption_settings(mode: InterruptionMode) -> dict[str, Any]:
-    """livekit-agents ``turn_handling["interruption"]`` for an omnivoice InterruptionMode."""
+    """livekit-agents ``turn_handling["interruption"]`` for an omnivoice InterruptionMode
+    (an unlisted one gets ``immediate``'s)."""
     if mode is InterruptionMode.DISABLED:
         return {"enabled": False}
     if mode is InterruptionMode.AFTER_SENTENCE:
@@ -126,7 +140,7 @@ class LiveKitSession:
         self._output_rate = output_sample_rate_hz
         self._id = f"{room.name}/{participant.identity}"
         self._mapper = EventMapper()
-        self._stats = SessionStats()
+        self._stats = ConversationStats(started_at=time.time())
         self._history: list[Event] = []
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -164,12 +178,18 @@ class LiveKitSession:
 
     @property
     def start_time(self) -> datetime:
-        return datetime.fromtimestamp(self._stats.started_at, UTC)
+        return datetime.fromtimestamp(self._started_at, UTC)
 
     @property
     def duration(self) -> timedelta:
         end = self._stats.ended_at if self._stats.ended_at is not None else time.time()
-        return timedelta(seconds=end - self._stats.started_at)
+        return timedelta(seconds=end - self._started_at)
+
+    @property
+    def _started_at(self) -> float:
+        started = self._stats.started_at
+        assert started is not None  # reason: set in __init__
+        return started
 
     @property
     def closed(self) -> bool:
@@ -206,7 +226,7 @@ class LiveKitSession:
         session.on("user_input_transcribed", self._on_transcribed)
         session.on("conversation_item_added", self._on_item)
         session.on("function_tools_executed", self._on_tools)
-        session.on("metrics_collected", self._stats.on_metrics)
+        session.on("metrics_collected", functools.partial(add_collected_metrics, self._stats))
         session.on("error", self._on_error)
         session.on("close", self._on_close)
         self._room.on("sip_dtmf_received", self._on_dtmf)
@@ -232,17 +252,13 @@ class LiveKitSession:
             session.input.audio = CountingAudioInput(session.input.audio, self._stats)
         if session.output.audio is not None:
             session.output.audio = CountingAudioOutput(session.output.audio, self._stats)
-        self._emit(
-            Event(
-                type=EventType.SESSION_STARTED,
-                data={
-                    "participant": self._remote.identity,
-                    "room": self._room.name,
-                    "pipeline": parts.name,
-                    "interruption_mode": str(self._options.interruption_mode),
-                },
-            )
+        started = SessionStarted(
+            participant=self._remote.identity,
+            room=self._room.name,
+            pipeline=parts.name,
+            interruption_mode=str(self._options.interruption_mode),
         )
+        self._emit(Event(type=EventType.SESSION_STARTED, data=started))
         self._spawn(self._report_audio(), "omnivoice.audio_report")
         limit = self._options.max_session_duration.total_seconds()
         if limit > 0:
@@ -305,11 +321,8 @@ class LiveKitSession:
         if not text.strip():
             raise ValueError("send_text: text must not be empty")
         session = self._require_running()
-        self._emit(
-            Event(
-                type=EventType.USER_TRANSCRIPT, data={"text": text, "final": True, "source": "text"}
-            )
-        )
+        data = UserTranscript(text=text, final=True, source="text")
+        self._emit(Event(type=EventType.USER_TRANSCRIPT, data=data))
         session.generate_reply(user_input=text)
 
     async def send_audio(
@@ -379,12 +392,11 @@ class LiveKitSession:
         self._emit_all(self._mapper.user_transcribed(ev))
 
     def _on_item(self, ev: lk.ConversationItemAddedEvent) -> None:
-        self._stats.on_conversation_item(ev)
+        add_conversation_item(self._stats, ev)
         self._emit_all(self._mapper.conversation_item(ev))
 
     def _on_tools(self, ev: lk.FunctionToolsExecutedEvent) -> None:
-        self._stats.on_tools_executed(ev)
-        self._emit_all(self._mapper.tools_executed(ev))
+        self._emit_all(self._mapper.tools_executed(ev))  # the stats count tool_call events
 
     def _on_error(self, ev: lk.ErrorEvent) -> None:
         self._emit_all(self._mapper.error(ev))
@@ -410,19 +422,19 @@ class LiveKitSession:
             await self.close()
 
     def _on_close(self, ev: lk.CloseEvent) -> None:
-        reason = self._close_reason or ev.reason.value
-        self._stats.close(ended_at=ev.created_at)
-        data = {
-            "reason": reason,
-            "metrics": self._stats.metrics().to_dict(),
-            "transcript": [turn.to_dict() for turn in self._stats.transcript()],
-        }
+        self._stats.close(ev.created_at)
+        data = self._final_report(self._close_reason or ev.reason.value)
         error = None
         if ev.error is not None:
             inner = getattr(ev.error, "error", None)
             error = str(inner) if inner is not None else str(ev.error)
         self._emit(Event(type=EventType.SESSION_ENDED, data=data, error=error))
         self._spawn(self._finish(), "omnivoice.finish")
+
+    def _final_report(self, reason: str) -> SessionEnded:
+        return SessionEnded(
+            reason=reason, metrics=self._stats.metrics(), transcript=tuple(self._stats.transcript())
+        )
 
     # -- owned tasks ----------------------------------------------------------------------
     def _spawn(self, coro: Any, name: str) -> None:
@@ -436,19 +448,11 @@ class LiveKitSession:
             await asyncio.sleep(_AUDIO_REPORT_INTERVAL_S)
             received, sent = self._stats.audio_bytes_received, self._stats.audio_bytes_sent
             if received > last_in:
-                self._emit(
-                    Event(
-                        type=EventType.AUDIO_RECEIVED,
-                        data={"bytes": received - last_in, "total_bytes": received},
-                    )
-                )
+                data = AudioBytes(bytes_since_last=received - last_in, total_bytes=received)
+                self._emit(Event(type=EventType.AUDIO_RECEIVED, data=data))
             if sent > last_out:
-                self._emit(
-                    Event(
-                        type=EventType.AUDIO_SENT,
-                        data={"bytes": sent - last_out, "total_bytes": sent},
-                    )
-                )
+                data = AudioBytes(bytes_since_last=sent - last_out, total_bytes=sent)
+                self._emit(Event(type=EventType.AUDIO_SENT, data=data))
             last_in, last_out = received, sent
 
     async def _enforce_max_duration(self, limit_s: float) -> None:
@@ -475,16 +479,8 @@ class LiveKitSession:
         self._room.off("participant_disconnected", self._on_participant_left)
         if not self._ended:  # torn down without a close event (e.g. start failed)
             self._stats.close()
-            self._emit(
-                Event(
-                    type=EventType.SESSION_ENDED,
-                    data={
-                        "reason": self._close_reason or "error",
-                        "metrics": self._stats.metrics().to_dict(),
-                        "transcript": [t.to_dict() for t in self._stats.transcript()],
-                    },
-                )
-            )
+            data = self._final_report(self._close_reason or "error")
+            self._emit(Event(type=EventType.SESSION_ENDED, data=data))
         await self._notify()
         if self._relay is not None:
             await self._relay.aclose()

@@ -20,10 +20,14 @@ from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, enc
 from omnivoice_rtc.pipelines.factory import PipelineSettings
 from omnivoice_rtc.pipelines.local import LocalPipelineOptions
 from omnivoice_rtc.types import (
+    AgentTranscript,
+    Dtmf,
+    ErrorDetail,
     Event,
     EventType,
     LiveKitCredentials,
     ProviderName,
+    SessionEnded,
     WebRTCConfig,
     WebRTCGateway,
     WebRTCSession,
@@ -108,7 +112,7 @@ async def test_text_turn_fills_transcript_and_metrics(
         await client.wait_for_event(EventType.SESSION_STARTED)
         await session.send_text("hello there")
         agent = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
-        assert agent.event.data["text"] == "Hello! You said: hello there."
+        assert agent.event.data_as(AgentTranscript).text == "Hello! You said: hello there."
         await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=90)
         assert client.agent_speech_seconds() > 0.5
         await session.close()
@@ -121,8 +125,9 @@ async def test_text_turn_fills_transcript_and_metrics(
         assert metrics.agent_speech_duration_ms > 0
         assert metrics.session_duration_ms > 0
         ended = await client.wait_for_event(EventType.SESSION_ENDED, timeout_s=10)
-        assert ended.event.data["metrics"]["turn_count"] == 2
-        assert [t["role"] for t in ended.event.data["transcript"]] == ["user", "agent"]
+        report = ended.event.data_as(SessionEnded)
+        assert report.metrics.turn_count == 2
+        assert [t.role for t in report.transcript] == ["user", "agent"]
         kinds = [e.type async for e in session.events()]
         assert kinds[0] is EventType.SESSION_STARTED
         assert kinds[-1] is EventType.SESSION_ENDED
@@ -203,8 +208,9 @@ async def test_max_session_duration_says_goodbye_then_closes(livekit_server: Liv
     try:
         session = await _session_for(gw, "long-talker")
         ended = await client.wait_for_event(EventType.SESSION_ENDED, timeout_s=40)
-        assert ended.event.data["reason"] == "max_duration"
-        assert GOODBYE_TEXT in [t["text"] for t in ended.event.data["transcript"]]
+        report = ended.event.data_as(SessionEnded)
+        assert report.reason == "max_duration"
+        assert GOODBYE_TEXT in [t.text for t in report.transcript]
         assert client.agent_speech_seconds() > 0.5
         await asyncio.wait_for(session.wait_closed(), timeout=10)
         assert session.pending_tasks() == []
@@ -234,7 +240,7 @@ async def test_provider_error_becomes_error_event_and_spares_other_sessions(
         await bad_session.send_text("hello there")
         await good_session.send_text("hello there")
         error = await bad.wait_for_event(EventType.ERROR, timeout_s=90)
-        assert error.event.data["source"] == "tts"
+        assert error.event.data_as(ErrorDetail).source == "tts"
         assert "espeak-ng" in (error.event.error or "")
         await good.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=90)
         assert good.agent_speech_seconds() > 0.5
@@ -273,14 +279,14 @@ async def test_control_topic_say_and_close(
             topic=CONTROL_TOPIC,
         )
         agent = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
-        assert agent.event.data["text"] == "Hello! You said: hello there."
+        assert agent.event.data_as(AgentTranscript).text == "Hello! You said: hello there."
         await publish(
             encode_control(ControlCommand(type="close", participant="remote-control")),
             reliable=True,
             topic=CONTROL_TOPIC,
         )
         ended = await client.wait_for_event(EventType.SESSION_ENDED, timeout_s=60)
-        assert ended.event.data["reason"] == "user_initiated"
+        assert ended.event.data_as(SessionEnded).reason == "user_initiated"
         await asyncio.wait_for(session.wait_closed(), timeout=30)
         assert session.pending_tasks() == []
     finally:
@@ -322,8 +328,9 @@ async def test_dtmf_from_the_participant_becomes_a_dtmf_event(
         await client.wait_for_event(EventType.SESSION_STARTED)
         await client.room.local_participant.publish_dtmf(code=5, digit="5")
         dtmf = await client.wait_for_event(EventType.DTMF, timeout_s=60)
-        assert dtmf.event.data == {"digit": "5"}
-        assert [e.data async for e in _until(session, EventType.DTMF)] == [{"digit": "5"}]
+        assert dtmf.event.data == Dtmf(digit="5")
+        assert dtmf.event.to_dict()["data"] == {"digit": "5"}
+        assert [e.data async for e in _until(session, EventType.DTMF)] == [Dtmf(digit="5")]
     finally:
         await client.aclose()
 

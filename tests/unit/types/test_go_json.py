@@ -192,7 +192,9 @@ def test_config_and_bridge_config_round_trip() -> None:
     # live objects: written as Go writes them, never read back
     assert cfg.to_dict()["Logger"] is None
     assert cfg.to_dict()["RealtimeProvider"] is None
-    live = Config(realtime_provider=object(), logger=logging.getLogger("x"), mode="realtime")
+    live = Config(
+        realtime_provider=object(), logger=logging.getLogger("x"), mode=PipelineMode.REALTIME
+    )
     assert live.to_dict()["RealtimeProvider"] is None
     assert live.to_dict()["Logger"] == {}  # a *slog.Logger has no exported fields
     assert Config.from_dict(live.to_dict()).logger is None
@@ -240,7 +242,7 @@ def test_python_callers_must_still_pass_valid_arguments() -> None:
         Config(mode=PipelineMode("turbo"))
     assert Config(mode=PipelineMode("")).mode is PipelineMode.TEXT
     assert Config(mode=PipelineMode(""), realtime_provider=object()).mode is PipelineMode.REALTIME
-    with pytest.raises(ValueError, match="FunctionDeclaration.name: must not be empty"):
+    with pytest.raises(ValueError, match=r"^FunctionDeclaration\.name: must not be empty$"):
         FunctionDeclaration(name="")
 
 

@@ -1,6 +1,7 @@
-"""Audio I/O wrappers that count the PCM16 bytes a session receives and sends.
+"""Audio I/O wrappers that count the PCM16 bytes a session receives and sends, and the
+task that reports the counts as ``audio_received`` / ``audio_sent`` events.
 
-They sit in livekit-agents' audio chains (``session.input.audio`` /
+The wrappers sit in livekit-agents' audio chains (``session.input.audio`` /
 ``session.output.audio``) like its own wrappers do, and feed
 :class:`~omnivoice_rtc.conversation.ConversationStats` (``audio_bytes_received`` /
 ``audio_bytes_sent``).
@@ -8,12 +9,40 @@ They sit in livekit-agents' audio chains (``session.input.audio`` /
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from livekit import rtc
 from livekit.agents.voice import io as lk_io
 
 from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.types import AudioBytes, Event, EventType
 
-__all__ = ["CountingAudioInput", "CountingAudioOutput"]
+__all__ = ["REPORT_INTERVAL_S", "CountingAudioInput", "CountingAudioOutput", "report_audio"]
+
+REPORT_INTERVAL_S = 1.0
+"""At most one audio_received and one audio_sent event per this many seconds."""
+
+
+async def report_audio(
+    stats: ConversationStats,
+    emit: Callable[[Event], None],
+    *,
+    interval_s: float = REPORT_INTERVAL_S,
+) -> None:
+    """Emit ``AudioBytes`` events while audio flows, every ``interval_s`` s; runs until
+    cancelled (the session owns the task)."""
+    last_in = last_out = 0
+    while True:
+        await asyncio.sleep(interval_s)
+        received, sent = stats.audio_bytes_received, stats.audio_bytes_sent
+        if received > last_in:
+            data = AudioBytes(bytes_since_last=received - last_in, total_bytes=received)
+            emit(Event(type=EventType.AUDIO_RECEIVED, data=data))
+        if sent > last_out:
+            data = AudioBytes(bytes_since_last=sent - last_out, total_bytes=sent)
+            emit(Event(type=EventType.AUDIO_SENT, data=data))
+        last_in, last_out = received, sent
 
 
 class CountingAudioInput(lk_io.AudioInput):

@@ -48,11 +48,10 @@ from omnivoice_rtc.agent.event_map import (
     add_conversation_item,
 )
 from omnivoice_rtc.agent.event_relay import EventRelay
-from omnivoice_rtc.agent.io_counters import CountingAudioInput, CountingAudioOutput
+from omnivoice_rtc.agent.io_counters import CountingAudioInput, CountingAudioOutput, report_audio
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import (
-    AudioBytes,
     Event,
     EventType,
     InterruptionMode,
@@ -77,7 +76,6 @@ logger = logging.getLogger(__name__)
 
 GOODBYE_TEXT = "Our time is up. Goodbye!"
 CLOSE_TIMEOUT_S = 20.0  # s; safety bound on AgentSession close (its drain awaits every speech)
-_AUDIO_REPORT_INTERVAL_S = 1.0
 _HISTORY_LIMIT = 10_000
 
 
@@ -140,12 +138,15 @@ class LiveKitSession:
         self._output_rate = output_sample_rate_hz
         self._id = f"{room.name}/{participant.identity}"
         self._mapper = EventMapper()
-        self._stats = ConversationStats(started_at=time.time())
+        self._started_at = time.time()  # s, wall clock
+        self._stats = ConversationStats(started_at=self._started_at)
         self._history: list[Event] = []
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = asyncio.Event()
         self._finishing = False
+        self._agent_close: asyncio.Task[None] | None = None
+        self._teardown: asyncio.Task[None] | None = None
         self._ended = False
         self._close_reason = ""
         self._session: AgentSession[None] | None = None
@@ -184,12 +185,6 @@ class LiveKitSession:
     def duration(self) -> timedelta:
         end = self._stats.ended_at if self._stats.ended_at is not None else time.time()
         return timedelta(seconds=end - self._started_at)
-
-    @property
-    def _started_at(self) -> float:
-        started = self._stats.started_at
-        assert started is not None  # reason: set in __init__
-        return started
 
     @property
     def closed(self) -> bool:
@@ -259,7 +254,7 @@ class LiveKitSession:
             interruption_mode=str(self._options.interruption_mode),
         )
         self._emit(Event(type=EventType.SESSION_STARTED, data=started))
-        self._spawn(self._report_audio(), "omnivoice.audio_report")
+        self._spawn(report_audio(self._stats, self._emit), "omnivoice.audio_report")
         limit = self._options.max_session_duration.total_seconds()
         if limit > 0:
             self._spawn(self._enforce_max_duration(limit), "omnivoice.max_duration")
@@ -272,8 +267,13 @@ class LiveKitSession:
         ``CLOSE_TIMEOUT_S`` s with a warning if livekit-agents' close does not finish."""
         if self._session is not None and not self._ended:
             self._close_reason = self._close_reason or "user_initiated"
-            try:  # shielded: a timed-out close keeps running, its lock is not ours to break
-                await asyncio.wait_for(asyncio.shield(self._session.aclose()), CLOSE_TIMEOUT_S)
+            if self._agent_close is None:  # once; never cancelled: its lock is not ours to break
+                self._agent_close = asyncio.create_task(
+                    self._session.aclose(), name="omnivoice.agent_session_close"
+                )
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await asyncio.shield(self._agent_close)
             except TimeoutError:
                 logger.warning(
                     "agent session did not close in time; finishing without it",
@@ -413,7 +413,8 @@ class LiveKitSession:
     async def _close_if_stuck(self) -> None:
         """livekit closes the session on disconnect; make sure it ends (so does the job)."""
         try:
-            await asyncio.wait_for(self._closed.wait(), CLOSE_TIMEOUT_S)
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._closed.wait()
         except TimeoutError:
             logger.warning(
                 "session still open after its participant left; closing it",
@@ -429,7 +430,7 @@ class LiveKitSession:
             inner = getattr(ev.error, "error", None)
             error = str(inner) if inner is not None else str(ev.error)
         self._emit(Event(type=EventType.SESSION_ENDED, data=data, error=error))
-        self._spawn(self._finish(), "omnivoice.finish")
+        self._begin_teardown()
 
     def _final_report(self, reason: str) -> SessionEnded:
         return SessionEnded(
@@ -442,19 +443,6 @@ class LiveKitSession:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _report_audio(self) -> None:
-        last_in = last_out = 0
-        while not self._ended:
-            await asyncio.sleep(_AUDIO_REPORT_INTERVAL_S)
-            received, sent = self._stats.audio_bytes_received, self._stats.audio_bytes_sent
-            if received > last_in:
-                data = AudioBytes(bytes_since_last=received - last_in, total_bytes=received)
-                self._emit(Event(type=EventType.AUDIO_RECEIVED, data=data))
-            if sent > last_out:
-                data = AudioBytes(bytes_since_last=sent - last_out, total_bytes=sent)
-                self._emit(Event(type=EventType.AUDIO_SENT, data=data))
-            last_in, last_out = received, sent
-
     async def _enforce_max_duration(self, limit_s: float) -> None:
         await asyncio.sleep(limit_s)
         if self._session is None or self._ended:
@@ -464,31 +452,46 @@ class LiveKitSession:
             self._session.interrupt(force=True)
         try:
             handle = self._session.say(GOODBYE_TEXT, allow_interruptions=False)
-            await asyncio.wait_for(handle.wait_for_playout(), timeout=10.0)
+            async with asyncio.timeout(10.0):
+                await handle.wait_for_playout()
         except (RuntimeError, TimeoutError) as exc:
             logger.warning("goodbye not played before closing", extra={"error": str(exc)})
-        self._spawn(self.close(), "omnivoice.max_duration_close")
+        if not self._finishing:
+            self._spawn(self.close(), "omnivoice.max_duration_close")
+
+    def _begin_teardown(self) -> asyncio.Task[None]:
+        if self._teardown is None:
+            self._finishing = True
+            self._teardown = asyncio.create_task(self._tear_down(), name="omnivoice.teardown")
+        return self._teardown
 
     async def _finish(self) -> None:
-        if self._finishing:
-            await self._closed.wait()
-            return
-        self._finishing = True
-        current = asyncio.current_task()
-        self._room.off("sip_dtmf_received", self._on_dtmf)
-        self._room.off("participant_disconnected", self._on_participant_left)
-        if not self._ended:  # torn down without a close event (e.g. start failed)
-            self._stats.close()
-            data = self._final_report(self._close_reason or "error")
-            self._emit(Event(type=EventType.SESSION_ENDED, data=data))
-        await self._notify()
-        if self._relay is not None:
-            await self._relay.aclose()
-        others = [t for t in self._tasks if t is not current]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-        self._closed.set()
+        """Tear down once (a task of its own: a cancelled caller cannot leave it half
+        done) and wait for it -- except from one of the session's own tasks, which the
+        teardown cancels and awaits: a cancel does not always stop it (3.11's wait_for
+        returns normally when its inner future is already done), and both would wait
+        on each other for good (the hang of max_session_duration's close task)."""
+        teardown = self._begin_teardown()
+        if asyncio.current_task() not in self._tasks:
+            await asyncio.shield(teardown)
+
+    async def _tear_down(self) -> None:
+        try:
+            self._room.off("sip_dtmf_received", self._on_dtmf)
+            self._room.off("participant_disconnected", self._on_participant_left)
+            if not self._ended:  # torn down without a close event (e.g. start failed)
+                self._stats.close()
+                data = self._final_report(self._close_reason or "error")
+                self._emit(Event(type=EventType.SESSION_ENDED, data=data))
+            await self._notify()
+            if self._relay is not None:
+                await self._relay.aclose()
+            while pending := [t for t in self._tasks if not t.done()]:
+                for task in pending:  # until none is left: a cancelled task may spawn one
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            self._closed.set()
 
     def pending_tasks(self) -> list[asyncio.Task[Any]]:
         """Tasks this session still owns (empty once closed; tests assert it)."""

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -39,12 +37,8 @@ from livekit.agents import llm
 from omnivoice_rtc._errors import SessionClosedError
 from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import GEMINI_INPUT, OPENAI, TWILIO, AudioEncoding, AudioFormat
-from omnivoice_rtc.conversation import (
-    INVALID_ARGUMENTS_ERROR,
-    ConversationStats,
-    arguments_are_json,
-    build_tool_call,
-)
+from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.realtime_bridge.function_calls import declared_tool, run_function_call
 from omnivoice_rtc.types import (
     AgentTranscript,
     BridgeConfig,
@@ -186,7 +180,7 @@ class RealtimeBridge:
         if pc.instructions:
             await session.update_instructions(pc.instructions)
         if pc.functions:
-            await session.update_tools([self._declared_tool(f.name) for f in pc.functions])
+            await session.update_tools([declared_tool(f) for f in pc.functions])
         now = time.time()
         self._stats.start(now)
         self._emit(EventType.SESSION_STARTED, now)
@@ -424,19 +418,6 @@ class RealtimeBridge:
 
     # -- functions --------------------------------------------------------------------------
 
-    def _declared_tool(self, name: str) -> llm.RawFunctionTool[Any, Any]:
-        decl = next(f for f in self.config.process_config.functions if f.name == name)
-        schema = {
-            "name": decl.name,
-            "description": decl.description,
-            "parameters": dict(decl.parameters or {"type": "object", "properties": {}}),
-        }
-
-        async def not_called_here(raw_arguments: dict[str, object]) -> str:
-            raise llm.ToolError("executed by RealtimeBridge")  # the bridge runs calls itself
-
-        return llm.function_tool(not_called_here, raw_schema=schema)
-
     async def _run_functions(self, ev: llm.GenerationCreatedEvent) -> None:
         outputs: list[llm.FunctionCallOutput] = []
         async for call in ev.function_stream:
@@ -457,31 +438,13 @@ class RealtimeBridge:
                 )
 
     async def _call_function(self, call: llm.FunctionCall) -> llm.FunctionCallOutput:
-        started = time.monotonic()
-        error = "" if arguments_are_json(call.arguments) else INVALID_ARGUMENTS_ERROR
-        result = ""
-        handler = self._on_function_call
-        if not error and handler is None:
-            error = "no function handler configured"
-        if not error and handler is not None:
-            try:
-                value = handler(call.call_id, call.name, call.arguments or "{}")
-                if inspect.isawaitable(value):
-                    value = await value
-                result = value if isinstance(value, str) else json.dumps(value, default=str)
-            except Exception as exc:  # noqa: BLE001 - reason: reported to the model and as an event
-                error = f"{type(exc).__name__}: {exc}"
-                logger.warning("function call failed", extra={"function": call.name})
-        record = build_tool_call(
-            name=call.name,
-            arguments=call.arguments,
-            result=result,
-            error=error,
-            duration_s=time.monotonic() - started,
-        )
+        record = await run_function_call(call, self._on_function_call)
         self._emit(EventType.TOOL_CALL, time.time(), record)
         return llm.FunctionCallOutput(
-            call_id=call.call_id, name=call.name, output=error or result, is_error=bool(error)
+            call_id=call.call_id,
+            name=call.name,
+            output=record.error or record.result,
+            is_error=bool(record.error),
         )
 
     # -- helpers ----------------------------------------------------------------------------

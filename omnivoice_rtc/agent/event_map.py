@@ -19,6 +19,7 @@ from livekit.agents import llm, metrics
 from livekit.agents.voice import events as lk
 
 from omnivoice_rtc.conversation import ConversationStats, build_tool_call
+from omnivoice_rtc.pipelines.llm_adapter import ProviderToolCallsEvent
 from omnivoice_rtc.types import (
     AgentTranscript,
     Dtmf,
@@ -172,6 +173,11 @@ class EventMapper:
             Event(type=EventType.TOOL_CALL, timestamp=_ts(ev.created_at), data=call)
             for call in tool_calls_from(ev)
         ]
+
+    @staticmethod
+    def provider_tools(ev: ProviderToolCallsEvent) -> list[Event]:
+        """The calls an ``LLMProvider`` reported for one reply (it ran them itself)."""
+        return [Event(type=EventType.TOOL_CALL, data=call) for call in ev.tool_calls]
 
     def error(self, ev: lk.ErrorEvent) -> list[Event]:
         return [

@@ -1,5 +1,6 @@
-"""Audio I/O wrappers that count the PCM16 bytes a session receives and sends, and the
-task that reports the counts as ``audio_received`` / ``audio_sent`` events.
+"""A session's audio I/O: wrappers that count the PCM16 bytes it receives and sends, the
+task that reports the counts as ``audio_received`` / ``audio_sent`` events, and the
+framing of PCM16 a caller asks the session to play (``send_audio``).
 
 The wrappers sit in livekit-agents' audio chains (``session.input.audio`` /
 ``session.output.audio``) like its own wrappers do, and feed
@@ -10,18 +11,44 @@ The wrappers sit in livekit-agents' audio chains (``session.input.audio`` /
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import numpy as np
 from livekit import rtc
 from livekit.agents.voice import io as lk_io
 
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.types import AudioBytes, Event, EventType
 
-__all__ = ["REPORT_INTERVAL_S", "CountingAudioInput", "CountingAudioOutput", "report_audio"]
+__all__ = [
+    "REPORT_INTERVAL_S",
+    "CountingAudioInput",
+    "CountingAudioOutput",
+    "pcm16_frames",
+    "report_audio",
+]
 
 REPORT_INTERVAL_S = 1.0
 """At most one audio_received and one audio_sent event per this many seconds."""
+
+
+def pcm16_frames(samples: Sequence[int] | bytes, *, sample_rate_hz: int) -> list[rtc.AudioFrame]:
+    """20 ms mono frames at ``sample_rate_hz`` Hz from PCM16 (``bytes`` little-endian,
+    or int samples); ValueError for an odd byte count or a sample outside int16."""
+    if isinstance(samples, bytes | bytearray):
+        if len(samples) % 2:
+            raise ValueError("send_audio: PCM16 bytes must have an even length")
+        pcm = np.frombuffer(samples, dtype="<i2")
+    else:
+        pcm = np.asarray(samples, dtype=np.int64)
+        if pcm.size and (pcm.min() < -32768 or pcm.max() > 32767):
+            raise ValueError("send_audio: samples must be within -32768..32767")
+        pcm = pcm.astype("<i2")
+    frame_len = sample_rate_hz // 50  # 20 ms
+    return [
+        rtc.AudioFrame(chunk.tobytes(), sample_rate_hz, 1, chunk.size)
+        for chunk in (pcm[i : i + frame_len] for i in range(0, pcm.size, frame_len))
+    ]
 
 
 async def report_audio(

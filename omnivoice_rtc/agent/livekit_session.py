@@ -35,7 +35,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import numpy as np
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, room_io
 from livekit.agents.voice import events as lk
@@ -48,8 +47,14 @@ from omnivoice_rtc.agent.event_map import (
     add_conversation_item,
 )
 from omnivoice_rtc.agent.event_relay import EventRelay
-from omnivoice_rtc.agent.io_counters import CountingAudioInput, CountingAudioOutput, report_audio
+from omnivoice_rtc.agent.io_counters import (
+    CountingAudioInput,
+    CountingAudioOutput,
+    pcm16_frames,
+    report_audio,
+)
 from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter, ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import (
     Event,
@@ -224,6 +229,8 @@ class LiveKitSession:
         session.on("metrics_collected", functools.partial(add_collected_metrics, self._stats))
         session.on("error", self._on_error)
         session.on("close", self._on_close)
+        if isinstance(parts.llm, LLMProviderAdapter):  # tools an LLMProvider ran itself
+            parts.llm.on("provider_tool_calls", self._on_provider_tools)
         self._room.on("sip_dtmf_received", self._on_dtmf)
         self._room.on("participant_disconnected", self._on_participant_left)
         if self._relay is not None:
@@ -331,25 +338,15 @@ class LiveKitSession:
         """Play PCM16 mono audio (``bytes`` little-endian, or a sequence of int samples)
         at ``sample_rate_hz`` Hz to the participant, queued like agent speech."""
         session = self._require_running()
-        if isinstance(samples, bytes | bytearray):
-            if len(samples) % 2:
-                raise ValueError("send_audio: PCM16 bytes must have an even length")
-            pcm = np.frombuffer(samples, dtype="<i2")
-        else:
-            pcm = np.asarray(samples, dtype=np.int64)
-            if pcm.size and (pcm.min() < -32768 or pcm.max() > 32767):
-                raise ValueError("send_audio: samples must be within -32768..32767")
-            pcm = pcm.astype("<i2")
-        if pcm.size == 0:
+        frames = pcm16_frames(samples, sample_rate_hz=sample_rate_hz)  # ValueError if bad
+        if not frames:
             return
-        frame_len = sample_rate_hz // 50  # 20 ms frames
 
-        async def frames() -> AsyncIterable[rtc.AudioFrame]:
-            for start in range(0, pcm.size, frame_len):
-                chunk = pcm[start : start + frame_len]
-                yield rtc.AudioFrame(chunk.tobytes(), sample_rate_hz, 1, chunk.size)
+        async def play() -> AsyncIterable[rtc.AudioFrame]:
+            for frame in frames:
+                yield frame
 
-        handle = session.say("", audio=frames(), add_to_chat_ctx=False)
+        handle = session.say("", audio=play(), add_to_chat_ctx=False)
         await handle.wait_for_playout()
 
     def interrupt(self) -> None:
@@ -397,6 +394,9 @@ class LiveKitSession:
 
     def _on_tools(self, ev: lk.FunctionToolsExecutedEvent) -> None:
         self._emit_all(self._mapper.tools_executed(ev))  # the stats count tool_call events
+
+    def _on_provider_tools(self, ev: ProviderToolCallsEvent) -> None:
+        self._emit_all(self._mapper.provider_tools(ev))
 
     def _on_error(self, ev: lk.ErrorEvent) -> None:
         self._emit_all(self._mapper.error(ev))

@@ -5,6 +5,7 @@ that never speak or leave mid-turn, rejection, max duration, provider errors."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -18,7 +19,9 @@ from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
 from omnivoice_rtc.agent.livekit_session import GOODBYE_TEXT, LiveKitSession
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, encode_control
 from omnivoice_rtc.pipelines.factory import PipelineSettings
-from omnivoice_rtc.pipelines.local import LocalPipelineOptions
+from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter
+from omnivoice_rtc.pipelines.local import LocalPipelineOptions, build_local
+from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import (
     AgentTranscript,
     Dtmf,
@@ -28,6 +31,8 @@ from omnivoice_rtc.types import (
     LiveKitCredentials,
     ProviderName,
     SessionEnded,
+    ToolCall,
+    Turn,
     WebRTCConfig,
     WebRTCGateway,
     WebRTCSession,
@@ -170,6 +175,40 @@ async def test_participant_leaving_mid_turn_ends_cleanly(
     assert _omnivoice_tasks(session) == []
     kinds = [e.type async for e in session.events()]
     assert kinds[-1] is EventType.SESSION_ENDED
+
+
+async def test_tool_calls_an_llm_provider_reports_are_recorded(
+    livekit_server: LiveKitServer,
+) -> None:
+    """An LLMProvider runs its tools itself and returns them with the answer: the session
+    records each as a tool_call event, attached to the agent turn and counted."""
+    booked = ToolCall(name="book_table", arguments={"guests": 2}, result="booked", duration_ms=4)
+
+    def generate(input: str, history: list[Turn]) -> tuple[str, list[ToolCall]]:
+        return "Your table is booked.", [booked]
+
+    def parts() -> PipelineParts:
+        return dataclasses.replace(build_local(), llm=LLMProviderAdapter(generate))
+
+    gw = LiveKitGateway(config=_config(livekit_server), parts_factory=parts, drain_timeout_s=1.0)
+    room = _room()
+    await gw.join_room(room)
+    client = await _client(livekit_server, room, "diner")
+    try:
+        session = await _session_for(gw, "diner")
+        await client.wait_for_event(EventType.SESSION_STARTED)
+        await session.send_text("a table for two")
+        tool = await client.wait_for_event(EventType.TOOL_CALL, timeout_s=90)
+        assert tool.event.data == booked
+        said = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
+        assert said.event.data_as(AgentTranscript).text == "Your table is booked."
+        await session.close()
+        agent_turns = [t for t in session.transcript() if t.role == "agent"]
+        assert [t.tool_calls for t in agent_turns] == [[booked]]
+        assert session.metrics().tool_call_count == 1
+    finally:
+        await client.aclose()
+        await gw.stop()
 
 
 async def test_rejected_participant_gets_no_session(livekit_server: LiveKitServer) -> None:

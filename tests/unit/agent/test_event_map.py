@@ -16,6 +16,7 @@ from omnivoice_rtc.agent.event_map import (
     tool_calls_from,
 )
 from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.pipelines.llm_adapter import ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.local.responder import RulesResponderLLM
 from omnivoice_rtc.pipelines.local.stt import PocketSphinxSTT
 from omnivoice_rtc.pipelines.local.tts import EspeakTTS
@@ -278,3 +279,11 @@ def test_metrics_fall_back_to_metrics_collected() -> None:
     assert m.avg_llm_latency_ms == 400
     assert m.avg_tts_latency_ms == 0
     assert m.error_count == 0
+
+
+def test_tool_calls_an_llm_provider_reports_become_tool_call_events() -> None:
+    booked = ToolCall(name="book", arguments={"n": 2}, result="ok", duration_ms=3)
+    report = ProviderToolCallsEvent(request_id="r1", input="a table", tool_calls=[booked])
+    [event] = EventMapper.provider_tools(report)
+    assert (event.type, event.data) == (EventType.TOOL_CALL, booked)
+    assert EventMapper.provider_tools(ProviderToolCallsEvent(request_id="r2", input="")) == []

@@ -20,7 +20,9 @@ from JSON), ``BridgeConfig.BufferSize`` 0 → 100) and keeps everything else, e.
 reaches code: an unlisted ``InterruptionMode`` behaves as ``immediate`` (the user can
 always cut the agent off: see ``agent.livekit_session.interruption_settings``); a zero
 ``BridgeConfig.FromFormat``/``ToFormat`` reads as ``None`` and ``RealtimeBridge``
-refuses it.
+refuses it. (A non-zero format this library cannot convert, e.g. Opus, raises
+ValueError: ``AudioFormat`` cannot hold it, and no Go program can write a
+``BridgeConfig`` anyway.)
 """
 
 from __future__ import annotations
@@ -349,6 +351,7 @@ _ENCODING_ALIASES = {
     "alaw": AudioEncoding.ALAW,
     "g711a": AudioEncoding.ALAW,
     "pcm_alaw": AudioEncoding.ALAW,
+    "pcm16be": AudioEncoding.PCM16_BE,  # ours (RTP L16); no Go name
 }
 _GO_ZERO_FORMAT = {"Encoding": "", "SampleRate": 0, "Channels": 0}
 

@@ -284,7 +284,12 @@ def test_values_go_can_write_are_kept_even_when_a_constructor_would_refuse_them(
     value = cls.from_dict(raw)
     assert getattr(value, attribute) == kept
     assert cls.from_json(value.to_json()) == value
-    assert WebRTCConfig.from_dict({"SampleRate": 44100}).audio.sample_rate == 44100
+
+
+def test_an_unusual_sample_rate_from_go_is_kept() -> None:
+    config = WebRTCConfig.from_dict({"SampleRate": 44100, "Channels": 2})
+    assert (config.audio.sample_rate, config.audio.channels) == (44100, 2)
+    assert config.to_dict()["SampleRate"] == 44100
 
 
 @pytest.mark.parametrize(

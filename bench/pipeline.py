@@ -285,7 +285,7 @@ async def run(turns: int) -> dict[str, list[float]]:
             for r in sides[0].client.events:
                 if r.event.type.value not in ("audio_received", "audio_sent"):
                     print(
-                        f"{r.received_at - t0:8.3f} {r.event.type.value} {r.event.data}",
+                        f"{r.received_at - t0:8.3f} {r.event.type.value} {r.event.to_dict().get('data')}",
                         file=sys.stderr,
                     )
             print("turn ends", [round(e - t0, 3) for e in sides[0].turn_ends], file=sys.stderr)

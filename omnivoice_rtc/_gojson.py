@@ -25,7 +25,8 @@ def format_time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware")
     offset = value.utcoffset()
-    base = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # %Y is not zero-padded for years below 1000 on glibc; Go writes 4 digits (0001-01-01…)
+    base = f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S")
     frac = f"{value.microsecond:06d}".rstrip("0")
     if frac:
         base += "." + frac

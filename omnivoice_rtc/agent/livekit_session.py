@@ -2,10 +2,12 @@
 AgentSession (implements :class:`~omnivoice_rtc.types.WebRTCSession`).
 
 The session subscribes to AgentSession events, maps them with
-:class:`~.event_map.EventMapper`, keeps transcript/metrics in
-:class:`~.event_map.SessionStats`, offers them through :meth:`events` (every call
-gets its own iterator that replays from the first event) and relays each one to the
-room on the ``omnivoice.events`` data topic (:mod:`.event_relay`).
+:class:`~.event_map.EventMapper`, keeps transcript/metrics in a
+:class:`~omnivoice_rtc.conversation.ConversationStats` (fed by every event it emits and,
+through :mod:`.event_map`, by livekit's conversation items and metrics), offers the
+events through :meth:`events` (every call gets its own iterator that replays from the
+first event) and relays each one to the room on the ``omnivoice.events`` data topic
+(:mod:`.event_relay`).
 
 Interruption modes (``SessionOptions.interruption_mode``):
 
@@ -15,6 +17,8 @@ Interruption modes (``SessionOptions.interruption_mode``):
   has been transcribed with at least 2 words (``min_words=2``, ``min_duration=1.0 s``):
   the agent is interrupted after the user's sentence, not by a noise or "uh-huh".
 * ``disabled``: the agent always finishes (``interruption.enabled = False``).
+* a mode this version does not list (kept from a Go service's JSON): ``immediate``,
+  the safe choice: the caller can always cut the agent off.
 
 ``max_session_duration`` > 0: when it elapses the agent says a goodbye (not
 interruptible, at most 10 s) and the session closes with reason ``max_duration``.
@@ -31,16 +35,26 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import numpy as np
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, room_io
 from livekit.agents.voice import events as lk
 from livekit.agents.voice.turn import TurnHandlingOptions
 
 from omnivoice_rtc._errors import SessionClosedError
-from omnivoice_rtc.agent.event_map import EventMapper, SessionStats
+from omnivoice_rtc.agent.event_map import (
+    EventMapper,
+    add_collected_metrics,
+    add_conversation_item,
+)
 from omnivoice_rtc.agent.event_relay import EventRelay
-from omnivoice_rtc.agent.io_counters import CountingAudioInput, CountingAudioOutput
+from omnivoice_rtc.agent.io_counters import (
+    CountingAudioInput,
+    CountingAudioOutput,
+    pcm16_frames,
+    report_audio,
+)
+from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter, ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import (
     Event,
@@ -48,8 +62,11 @@ from omnivoice_rtc.types import (
     InterruptionMode,
     Metrics,
     ParticipantInfo,
+    SessionEnded,
     SessionOptions,
+    SessionStarted,
     Turn,
+    UserTranscript,
 )
 
 __all__ = [
@@ -64,12 +81,12 @@ logger = logging.getLogger(__name__)
 
 GOODBYE_TEXT = "Our time is up. Goodbye!"
 CLOSE_TIMEOUT_S = 20.0  # s; safety bound on AgentSession close (its drain awaits every speech)
-_AUDIO_REPORT_INTERVAL_S = 1.0
 _HISTORY_LIMIT = 10_000
 
 
 def interruption_settings(mode: InterruptionMode) -> dict[str, Any]:
-    """livekit-agents ``turn_handling["interruption"]`` for an omnivoice InterruptionMode."""
+    """livekit-agents ``turn_handling["interruption"]`` for an omnivoice InterruptionMode
+    (an unlisted one gets ``immediate``'s)."""
     if mode is InterruptionMode.DISABLED:
         return {"enabled": False}
     if mode is InterruptionMode.AFTER_SENTENCE:
@@ -126,12 +143,15 @@ class LiveKitSession:
         self._output_rate = output_sample_rate_hz
         self._id = f"{room.name}/{participant.identity}"
         self._mapper = EventMapper()
-        self._stats = SessionStats()
+        self._started_at = time.time()  # s, wall clock
+        self._stats = ConversationStats(started_at=self._started_at)
         self._history: list[Event] = []
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = asyncio.Event()
         self._finishing = False
+        self._agent_close: asyncio.Task[None] | None = None
+        self._teardown: asyncio.Task[None] | None = None
         self._ended = False
         self._close_reason = ""
         self._session: AgentSession[None] | None = None
@@ -164,12 +184,12 @@ class LiveKitSession:
 
     @property
     def start_time(self) -> datetime:
-        return datetime.fromtimestamp(self._stats.started_at, UTC)
+        return datetime.fromtimestamp(self._started_at, UTC)
 
     @property
     def duration(self) -> timedelta:
         end = self._stats.ended_at if self._stats.ended_at is not None else time.time()
-        return timedelta(seconds=end - self._stats.started_at)
+        return timedelta(seconds=end - self._started_at)
 
     @property
     def closed(self) -> bool:
@@ -206,9 +226,11 @@ class LiveKitSession:
         session.on("user_input_transcribed", self._on_transcribed)
         session.on("conversation_item_added", self._on_item)
         session.on("function_tools_executed", self._on_tools)
-        session.on("metrics_collected", self._stats.on_metrics)
+        session.on("metrics_collected", functools.partial(add_collected_metrics, self._stats))
         session.on("error", self._on_error)
         session.on("close", self._on_close)
+        if isinstance(parts.llm, LLMProviderAdapter):  # tools an LLMProvider ran itself
+            parts.llm.on("provider_tool_calls", self._on_provider_tools)
         self._room.on("sip_dtmf_received", self._on_dtmf)
         self._room.on("participant_disconnected", self._on_participant_left)
         if self._relay is not None:
@@ -232,18 +254,14 @@ class LiveKitSession:
             session.input.audio = CountingAudioInput(session.input.audio, self._stats)
         if session.output.audio is not None:
             session.output.audio = CountingAudioOutput(session.output.audio, self._stats)
-        self._emit(
-            Event(
-                type=EventType.SESSION_STARTED,
-                data={
-                    "participant": self._remote.identity,
-                    "room": self._room.name,
-                    "pipeline": parts.name,
-                    "interruption_mode": str(self._options.interruption_mode),
-                },
-            )
+        started = SessionStarted(
+            participant=self._remote.identity,
+            room=self._room.name,
+            pipeline=parts.name,
+            interruption_mode=str(self._options.interruption_mode),
         )
-        self._spawn(self._report_audio(), "omnivoice.audio_report")
+        self._emit(Event(type=EventType.SESSION_STARTED, data=started))
+        self._spawn(report_audio(self._stats, self._emit), "omnivoice.audio_report")
         limit = self._options.max_session_duration.total_seconds()
         if limit > 0:
             self._spawn(self._enforce_max_duration(limit), "omnivoice.max_duration")
@@ -256,8 +274,13 @@ class LiveKitSession:
         ``CLOSE_TIMEOUT_S`` s with a warning if livekit-agents' close does not finish."""
         if self._session is not None and not self._ended:
             self._close_reason = self._close_reason or "user_initiated"
-            try:  # shielded: a timed-out close keeps running, its lock is not ours to break
-                await asyncio.wait_for(asyncio.shield(self._session.aclose()), CLOSE_TIMEOUT_S)
+            if self._agent_close is None:  # once; never cancelled: its lock is not ours to break
+                self._agent_close = asyncio.create_task(
+                    self._session.aclose(), name="omnivoice.agent_session_close"
+                )
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await asyncio.shield(self._agent_close)
             except TimeoutError:
                 logger.warning(
                     "agent session did not close in time; finishing without it",
@@ -305,11 +328,8 @@ class LiveKitSession:
         if not text.strip():
             raise ValueError("send_text: text must not be empty")
         session = self._require_running()
-        self._emit(
-            Event(
-                type=EventType.USER_TRANSCRIPT, data={"text": text, "final": True, "source": "text"}
-            )
-        )
+        data = UserTranscript(text=text, final=True, source="text")
+        self._emit(Event(type=EventType.USER_TRANSCRIPT, data=data))
         session.generate_reply(user_input=text)
 
     async def send_audio(
@@ -318,25 +338,15 @@ class LiveKitSession:
         """Play PCM16 mono audio (``bytes`` little-endian, or a sequence of int samples)
         at ``sample_rate_hz`` Hz to the participant, queued like agent speech."""
         session = self._require_running()
-        if isinstance(samples, bytes | bytearray):
-            if len(samples) % 2:
-                raise ValueError("send_audio: PCM16 bytes must have an even length")
-            pcm = np.frombuffer(samples, dtype="<i2")
-        else:
-            pcm = np.asarray(samples, dtype=np.int64)
-            if pcm.size and (pcm.min() < -32768 or pcm.max() > 32767):
-                raise ValueError("send_audio: samples must be within -32768..32767")
-            pcm = pcm.astype("<i2")
-        if pcm.size == 0:
+        frames = pcm16_frames(samples, sample_rate_hz=sample_rate_hz)  # ValueError if bad
+        if not frames:
             return
-        frame_len = sample_rate_hz // 50  # 20 ms frames
 
-        async def frames() -> AsyncIterable[rtc.AudioFrame]:
-            for start in range(0, pcm.size, frame_len):
-                chunk = pcm[start : start + frame_len]
-                yield rtc.AudioFrame(chunk.tobytes(), sample_rate_hz, 1, chunk.size)
+        async def play() -> AsyncIterable[rtc.AudioFrame]:
+            for frame in frames:
+                yield frame
 
-        handle = session.say("", audio=frames(), add_to_chat_ctx=False)
+        handle = session.say("", audio=play(), add_to_chat_ctx=False)
         await handle.wait_for_playout()
 
     def interrupt(self) -> None:
@@ -379,12 +389,14 @@ class LiveKitSession:
         self._emit_all(self._mapper.user_transcribed(ev))
 
     def _on_item(self, ev: lk.ConversationItemAddedEvent) -> None:
-        self._stats.on_conversation_item(ev)
+        add_conversation_item(self._stats, ev)
         self._emit_all(self._mapper.conversation_item(ev))
 
     def _on_tools(self, ev: lk.FunctionToolsExecutedEvent) -> None:
-        self._stats.on_tools_executed(ev)
-        self._emit_all(self._mapper.tools_executed(ev))
+        self._emit_all(self._mapper.tools_executed(ev))  # the stats count tool_call events
+
+    def _on_provider_tools(self, ev: ProviderToolCallsEvent) -> None:
+        self._emit_all(self._mapper.provider_tools(ev))
 
     def _on_error(self, ev: lk.ErrorEvent) -> None:
         self._emit_all(self._mapper.error(ev))
@@ -401,7 +413,8 @@ class LiveKitSession:
     async def _close_if_stuck(self) -> None:
         """livekit closes the session on disconnect; make sure it ends (so does the job)."""
         try:
-            await asyncio.wait_for(self._closed.wait(), CLOSE_TIMEOUT_S)
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._closed.wait()
         except TimeoutError:
             logger.warning(
                 "session still open after its participant left; closing it",
@@ -410,46 +423,25 @@ class LiveKitSession:
             await self.close()
 
     def _on_close(self, ev: lk.CloseEvent) -> None:
-        reason = self._close_reason or ev.reason.value
-        self._stats.close(ended_at=ev.created_at)
-        data = {
-            "reason": reason,
-            "metrics": self._stats.metrics().to_dict(),
-            "transcript": [turn.to_dict() for turn in self._stats.transcript()],
-        }
+        self._stats.close(ev.created_at)
+        data = self._final_report(self._close_reason or ev.reason.value)
         error = None
         if ev.error is not None:
             inner = getattr(ev.error, "error", None)
             error = str(inner) if inner is not None else str(ev.error)
         self._emit(Event(type=EventType.SESSION_ENDED, data=data, error=error))
-        self._spawn(self._finish(), "omnivoice.finish")
+        self._begin_teardown()
+
+    def _final_report(self, reason: str) -> SessionEnded:
+        return SessionEnded(
+            reason=reason, metrics=self._stats.metrics(), transcript=tuple(self._stats.transcript())
+        )
 
     # -- owned tasks ----------------------------------------------------------------------
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _report_audio(self) -> None:
-        last_in = last_out = 0
-        while not self._ended:
-            await asyncio.sleep(_AUDIO_REPORT_INTERVAL_S)
-            received, sent = self._stats.audio_bytes_received, self._stats.audio_bytes_sent
-            if received > last_in:
-                self._emit(
-                    Event(
-                        type=EventType.AUDIO_RECEIVED,
-                        data={"bytes": received - last_in, "total_bytes": received},
-                    )
-                )
-            if sent > last_out:
-                self._emit(
-                    Event(
-                        type=EventType.AUDIO_SENT,
-                        data={"bytes": sent - last_out, "total_bytes": sent},
-                    )
-                )
-            last_in, last_out = received, sent
 
     async def _enforce_max_duration(self, limit_s: float) -> None:
         await asyncio.sleep(limit_s)
@@ -460,39 +452,46 @@ class LiveKitSession:
             self._session.interrupt(force=True)
         try:
             handle = self._session.say(GOODBYE_TEXT, allow_interruptions=False)
-            await asyncio.wait_for(handle.wait_for_playout(), timeout=10.0)
+            async with asyncio.timeout(10.0):
+                await handle.wait_for_playout()
         except (RuntimeError, TimeoutError) as exc:
             logger.warning("goodbye not played before closing", extra={"error": str(exc)})
-        self._spawn(self.close(), "omnivoice.max_duration_close")
+        if not self._finishing:
+            self._spawn(self.close(), "omnivoice.max_duration_close")
+
+    def _begin_teardown(self) -> asyncio.Task[None]:
+        if self._teardown is None:
+            self._finishing = True
+            self._teardown = asyncio.create_task(self._tear_down(), name="omnivoice.teardown")
+        return self._teardown
 
     async def _finish(self) -> None:
-        if self._finishing:
-            await self._closed.wait()
-            return
-        self._finishing = True
-        current = asyncio.current_task()
-        self._room.off("sip_dtmf_received", self._on_dtmf)
-        self._room.off("participant_disconnected", self._on_participant_left)
-        if not self._ended:  # torn down without a close event (e.g. start failed)
-            self._stats.close()
-            self._emit(
-                Event(
-                    type=EventType.SESSION_ENDED,
-                    data={
-                        "reason": self._close_reason or "error",
-                        "metrics": self._stats.metrics().to_dict(),
-                        "transcript": [t.to_dict() for t in self._stats.transcript()],
-                    },
-                )
-            )
-        await self._notify()
-        if self._relay is not None:
-            await self._relay.aclose()
-        others = [t for t in self._tasks if t is not current]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-        self._closed.set()
+        """Tear down once (a task of its own: a cancelled caller cannot leave it half
+        done) and wait for it -- except from one of the session's own tasks, which the
+        teardown cancels and awaits: a cancel does not always stop it (3.11's wait_for
+        returns normally when its inner future is already done), and both would wait
+        on each other for good (the hang of max_session_duration's close task)."""
+        teardown = self._begin_teardown()
+        if asyncio.current_task() not in self._tasks:
+            await asyncio.shield(teardown)
+
+    async def _tear_down(self) -> None:
+        try:
+            self._room.off("sip_dtmf_received", self._on_dtmf)
+            self._room.off("participant_disconnected", self._on_participant_left)
+            if not self._ended:  # torn down without a close event (e.g. start failed)
+                self._stats.close()
+                data = self._final_report(self._close_reason or "error")
+                self._emit(Event(type=EventType.SESSION_ENDED, data=data))
+            await self._notify()
+            if self._relay is not None:
+                await self._relay.aclose()
+            while pending := [t for t in self._tasks if not t.done()]:
+                for task in pending:  # until none is left: a cancelled task may spawn one
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            self._closed.set()
 
     def pending_tasks(self) -> list[asyncio.Task[Any]]:
         """Tasks this session still owns (empty once closed; tests assert it)."""

@@ -6,8 +6,11 @@ its ``LiveKitSession``. The process that controls the call does not hold that
 session object; it sees it through the room:
 
 * events arrive on the ``omnivoice.events`` data topic (``event_relay``) and are fed
-  to :meth:`CallSession.on_event`; transcript and metrics are built from them, and
-  replaced by the agent's own final report in ``session_ended``;
+  to :meth:`CallSession.on_event`; transcript and metrics are built from them by a
+  :class:`~omnivoice_rtc.conversation.ConversationStats` (a turn per final transcript
+  event; speech time, interruptions, errors and tool calls counted from the events;
+  audio bytes from the route), and replaced by the agent's own final report in
+  ``session_ended``;
 * commands go back on ``omnivoice.control`` (``control``): ``send_text`` → ``say``,
   ``interrupt`` → ``interrupt``.
 
@@ -26,8 +29,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.livekit.data_topics import ControlCommand
-from omnivoice_rtc.types import CallInfo, Event, EventType, Metrics, Turn
+from omnivoice_rtc.types import (
+    AgentTranscript,
+    CallInfo,
+    Event,
+    EventType,
+    Metrics,
+    SessionEnded,
+    Turn,
+    UserTranscript,
+)
 
 __all__ = ["CallSession"]
 
@@ -37,16 +50,6 @@ EVENT_BUFFER: Final = 1024
 """Events kept per ``events()`` subscriber before the oldest are dropped."""
 
 
-def _turn_text(data: Any) -> tuple[str, bool]:
-    """(text, final) from a transcript event's data: a string or {"text", "final"}."""
-    if isinstance(data, str):
-        return data, True
-    if isinstance(data, dict):
-        text = data.get("text", "")
-        return (text if isinstance(text, str) else ""), bool(data.get("final", True))
-    return "", False
-
-
 class CallSession(ABC):
     """A phone call observed through its room (implements ``types.Session``)."""
 
@@ -54,9 +57,8 @@ class CallSession(ABC):
         self._call = call
         self._events: list[Event] = []
         self._subscribers: set[asyncio.Queue[Event | None]] = set()
-        self._transcript: list[Turn] = []
-        self._agent_metrics: Metrics | None = None
-        self._interruptions = 0
+        self._stats = ConversationStats(started_at=call.start_time.timestamp())
+        self._final_report: SessionEnded | None = None
         self._ended_at: datetime | None = None
         self._closed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -142,20 +144,18 @@ class CallSession(ABC):
             self._subscribers.discard(queue)
 
     def transcript(self) -> list[Turn]:
-        return list(self._transcript)
+        """The agent's final transcript once reported; until then, the final transcript
+        events seen so far."""
+        if self._final_report is not None:
+            return list(self._final_report.transcript)
+        return self._stats.transcript()
 
     def metrics(self) -> Metrics:
         """The agent's final metrics once reported; until then, what this side counted."""
-        if self._agent_metrics is not None:
-            return self._agent_metrics
-        received, sent = self._audio_bytes()
-        return Metrics(
-            session_duration_ms=int(self.duration.total_seconds() * 1000),
-            turn_count=len(self._transcript),
-            interruption_count=self._interruptions,
-            audio_bytes_received=received,
-            audio_bytes_sent=sent,
-        )
+        if self._final_report is not None:
+            return self._final_report.metrics
+        self._stats.audio_bytes_received, self._stats.audio_bytes_sent = self._audio_bytes()
+        return self._stats.metrics()
 
     async def send_text(self, text: str) -> None:
         """A user turn from text, bypassing STT; the agent answers it by voice."""
@@ -189,31 +189,24 @@ class CallSession(ABC):
 
     def on_event(self, event: Event) -> None:
         """Record an agent event and fan it out to every ``events()`` iterator."""
-        if event.type in (EventType.USER_TRANSCRIPT, EventType.AGENT_TRANSCRIPT):
-            text, final = _turn_text(event.data)
-            if text and final:
-                role = "user" if event.type is EventType.USER_TRANSCRIPT else "agent"
-                self._transcript.append(Turn(role=role, text=text, timestamp=event.timestamp))
-        elif event.type is EventType.INTERRUPTION:
-            self._interruptions += 1
-        elif event.type is EventType.SESSION_ENDED and isinstance(event.data, dict):
-            self._take_final_report(event.data)
+        self._stats.on_event(event)
+        data = event.data
+        if isinstance(data, UserTranscript) and data.final and data.text:
+            self._stats.add_user_turn(data.text, timestamp=event.timestamp)
+        elif isinstance(data, AgentTranscript) and data.text:
+            self._stats.add_agent_turn(data.text, timestamp=event.timestamp)
+        elif isinstance(data, SessionEnded):
+            self._final_report = data
+        elif event.type is EventType.SESSION_ENDED and event.data is not None:
+            logger.warning(
+                "session_ended without the agent's report shape; keeping local counts",
+                extra={"call_id": self.id},
+            )
         self._events.append(event)
         if len(self._events) > 4 * EVENT_BUFFER:
             del self._events[:EVENT_BUFFER]
         for queue in list(self._subscribers):
             self._offer(queue, event)
-
-    def _take_final_report(self, data: dict[str, Any]) -> None:
-        try:
-            if isinstance(data.get("metrics"), dict):
-                self._agent_metrics = Metrics.from_dict(data["metrics"])
-            if isinstance(data.get("transcript"), list):
-                self._transcript = [Turn.from_dict(t) for t in data["transcript"]]
-        except ValueError as exc:
-            logger.warning(
-                "bad session_ended report", extra={"call_id": self.id, "error": str(exc)}
-            )
 
     def mark_closed(self, reason: str) -> None:
         """The call ended: record why, end every ``events()`` iterator, cancel commands."""
@@ -221,6 +214,7 @@ class CallSession(ABC):
             return
         self.end_reason = reason
         self._ended_at = datetime.now(UTC)
+        self._stats.close(self._ended_at.timestamp())
         self._closed.set()
         for queue in list(self._subscribers):
             self._offer(queue, None)

@@ -14,10 +14,11 @@ Wire format (one reliable data packet per event, sent to every participant)::
      "participant": "web-3f2a",                   # identity of the session's user
      "session_id": "RM_x/web-3f2a"}               # LiveKitSession.id
 
-``session_ended`` data is ``{"reason": str, "metrics": Metrics.to_dict(),
-"transcript": [Turn.to_dict(), ...]}``; when the packet would exceed
-:data:`MAX_PAYLOAD_BYTES` the oldest turns are dropped and ``"transcript_truncated":
-true`` is added.
+``data`` is the event's typed payload as JSON (:mod:`omnivoice_rtc.types.event_data`);
+:func:`decode_event_packet` reads it back typed. ``session_ended`` data
+(``SessionEnded``) is ``{"reason": str, "metrics": Metrics.to_dict(), "transcript":
+[Turn.to_dict(), ...]}``; when the packet would exceed :data:`MAX_PAYLOAD_BYTES` the
+oldest turns are dropped and ``"transcript_truncated": true`` is added.
 
 ``omnivoice.control`` (room -> agent): Commands to the agent over the room: data topic ``omnivoice.control``.
 

@@ -14,8 +14,9 @@ user/assistant messages as ``history`` (``Turn`` with role ``user``/``agent``; s
 instructions are not included, the provider owns its prompt). The returned text is
 streamed to TTS as one chunk. The returned ``ToolCall`` list describes tools the
 provider already ran (livekit does not execute them); each list is emitted as the
-adapter's ``"provider_tool_calls"`` event (a ``ProviderToolCallsEvent``) so sessions can
-record them in the transcript. A raise inside ``generate`` becomes a non-retryable
+adapter's ``"provider_tool_calls"`` event (a ``ProviderToolCallsEvent``), which
+``LiveKitSession`` records as ``tool_call`` events, attached to the agent turn that
+follows and counted in its metrics. A raise inside ``generate`` becomes a non-retryable
 ``APIConnectionError`` (an LLM error event on the session); so does a malformed result.
 """
 

@@ -4,15 +4,17 @@ Port of the Go ``RealtimeBridge``. Inbound telephony frames (e.g. μ-law 8 kHz f
 converted in one call each to the model's PCM16 input format and pushed into
 ``RealtimeModel.session()``; the model's reply audio is converted back to the telephony format
 and delivered as 20 ms frames through :meth:`RealtimeBridge.audio_out`. The bridge reports Go
-``Event`` s, keeps the transcript (``Turn`` s) and ``Metrics``.
+``Event`` s and keeps the transcript (``Turn`` s) and ``Metrics`` in a
+:class:`~omnivoice_rtc.conversation.ConversationStats` fed with every event it emits.
 
-Events (``Event.data``): ``session_started``; ``user_speech_start``; ``user_speech_end``
-``{"duration_ms"}``; ``user_transcript`` ``{"text", "final": True}``; ``agent_thinking``;
-``agent_speech_start``; ``agent_transcript`` ``{"text", "interrupted"}``; ``agent_speech_end``
-``{"duration_ms"}``; ``tool_call`` (a ``ToolCall`` as JSON); ``interruption`` ``{"text"}``;
-``error`` ``{"source": "realtime", "recoverable"}`` with ``Event.error``; ``session_ended``.
-Per-frame ``audio_received``/``audio_sent`` events are not emitted (they would be 100 a
-second); the byte counts are in :meth:`RealtimeBridge.metrics`.
+Events (``Event.data``, :mod:`omnivoice_rtc.types.event_data`): ``session_started``;
+``user_speech_start``; ``user_speech_end`` ``SpeechEnded``; ``user_transcript``
+``UserTranscript`` (final); ``agent_thinking``; ``agent_speech_start``; ``agent_transcript``
+``AgentTranscript``; ``agent_speech_end`` ``SpeechEnded``; ``tool_call`` ``ToolCall`` (built
+by :func:`~omnivoice_rtc.conversation.build_tool_call`); ``interruption`` ``Interruption``;
+``error`` ``ErrorDetail`` (source ``realtime`` or ``bridge``) with ``Event.error``;
+``session_ended``. Per-frame ``audio_received``/``audio_sent`` events are not emitted (they
+would be 100 a second); the byte counts (telephony bytes) are in :meth:`RealtimeBridge.metrics`.
 
 Queues: ``audio_out`` holds at most ``BridgeConfig.buffer_size`` frames and drops the oldest
 when its reader falls behind (late audio is worse than lost audio on a call); ``events``
@@ -23,11 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from livekit import rtc
@@ -36,15 +37,21 @@ from livekit.agents import llm
 from omnivoice_rtc._errors import SessionClosedError
 from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import GEMINI_INPUT, OPENAI, TWILIO, AudioEncoding, AudioFormat
-from omnivoice_rtc.realtime_bridge._stats import BridgeStats
+from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.realtime_bridge.function_calls import declared_tool, run_function_call
 from omnivoice_rtc.types import (
+    AgentTranscript,
     BridgeConfig,
+    ErrorDetail,
     Event,
+    EventData,
     EventType,
+    Interruption,
     Metrics,
     ProcessConfig,
-    ToolCall,
+    SpeechEnded,
     Turn,
+    UserTranscript,
 )
 from omnivoice_rtc.types.config import FunctionCallHandler
 
@@ -53,7 +60,12 @@ __all__ = ["RealtimeBridge"]
 logger = logging.getLogger(__name__)
 
 _EVENT_QUEUE_MAX = 1000
+_DEFAULT_BUFFER_FRAMES = 100  # Go BridgeConfig.BufferSize "(default: 100)"
 _END = object()
+
+
+def _utc(now: float) -> datetime:
+    return datetime.fromtimestamp(now, UTC)
 
 
 def _queue_put_drop_oldest(queue: asyncio.Queue[Any], item: Any) -> bool:
@@ -88,19 +100,28 @@ class RealtimeBridge:
                 "BridgeConfig.provider: expected a livekit.agents.llm.RealtimeModel, got "
                 f"{type(config.provider).__name__}"
             )
+        if config.from_format is None or config.to_format is None:  # unset in Go JSON
+            raise ValueError("BridgeConfig: from_format and to_format must be set")
         if config.to_format.encoding is not AudioEncoding.PCM16:
             raise ValueError(
                 "BridgeConfig.to_format: a realtime model takes PCM16 little-endian, got "
                 f"{config.to_format.encoding}"
             )
         self.config = config
+        self._from_format: AudioFormat = config.from_format
+        self._to_format: AudioFormat = config.to_format
         self._on_function_call = on_function_call
-        self._inbound = StreamConverter(from_format=config.from_format, to_format=config.to_format)
+        self._inbound = StreamConverter(from_format=self._from_format, to_format=self._to_format)
         self._outbound: dict[int, StreamConverter] = {}
-        self._out_frame_bytes = config.from_format.frame_bytes(20)
-        self._audio_out: asyncio.Queue[bytes | object] = asyncio.Queue(config.buffer_size)
+        self._out_frame_bytes = self._from_format.frame_bytes(20)
+        # a non-positive size can only come from JSON (the constructor refuses it); an
+        # unbounded queue would hide a stalled reader, so it gets Go's default
+        buffer = config.buffer_size if config.buffer_size > 0 else _DEFAULT_BUFFER_FRAMES
+        self._audio_out: asyncio.Queue[bytes | object] = asyncio.Queue(buffer)
         self._events: asyncio.Queue[Event | object] = asyncio.Queue(_EVENT_QUEUE_MAX)
-        self._stats = BridgeStats()
+        self._stats = ConversationStats()
+        self._user_speaking_since: float | None = None
+        self._user_stopped_at: float | None = None
         self._session: llm.RealtimeSession[Any] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._generating = 0  # replies in progress
@@ -159,9 +180,9 @@ class RealtimeBridge:
         if pc.instructions:
             await session.update_instructions(pc.instructions)
         if pc.functions:
-            await session.update_tools([self._declared_tool(f.name) for f in pc.functions])
+            await session.update_tools([declared_tool(f) for f in pc.functions])
         now = time.time()
-        self._stats.started_at = now
+        self._stats.start(now)
         self._emit(EventType.SESSION_STARTED, now)
 
     async def aclose(self) -> None:
@@ -177,7 +198,7 @@ class RealtimeBridge:
         if session is not None:
             await session.aclose()
         now = time.time()
-        self._stats.ended_at = now
+        self._stats.close(now)
         self._emit(EventType.SESSION_ENDED, now)
         _queue_put_drop_oldest(self._events, _END)
         _queue_put_drop_oldest(self._audio_out, _END)
@@ -206,9 +227,7 @@ class RealtimeBridge:
         pcm = self._inbound.process(audio)
         self._stats.audio_bytes_received += len(audio)
         if pcm:
-            session.push_audio(
-                rtc.AudioFrame(pcm, self.config.to_format.sample_rate, 1, len(pcm) // 2)
-            )
+            session.push_audio(rtc.AudioFrame(pcm, self._to_format.sample_rate, 1, len(pcm) // 2))
 
     async def audio_out(self) -> AsyncIterator[bytes]:
         """Reply audio in ``config.from_format``, 20 ms per item; ends when the bridge closes."""
@@ -230,7 +249,7 @@ class RealtimeBridge:
 
     def transcript(self) -> list[Turn]:
         """The conversation so far (a copy)."""
-        return list(self._stats.turns)
+        return self._stats.transcript()
 
     def metrics(self) -> Metrics:
         """Counters and latencies (ms) so far."""
@@ -244,43 +263,46 @@ class RealtimeBridge:
         had_audio = self._clear_audio_out()
         if self._generating or had_audio:
             self._interrupted_generation.add(self._generation_seq)
-            self._stats.interruptions += 1
-            self._emit(EventType.INTERRUPTION, time.time(), {"text": ""})
+            self._emit(EventType.INTERRUPTION, time.time(), Interruption(text=""))
         session.interrupt()
 
     # -- session events -------------------------------------------------------------------
 
     def _on_speech_started(self, _ev: llm.InputSpeechStartedEvent) -> None:
         now = time.time()
-        self._stats.user_speech_started(now)
+        self._user_speaking_since = now
         self._emit(EventType.USER_SPEECH_START, now)
         if self._generating or not self._audio_out.empty():
             self.interrupt()  # barge-in
 
     def _on_speech_stopped(self, _ev: llm.InputSpeechStoppedEvent) -> None:
         now = time.time()
-        duration = self._stats.user_speech_stopped(now)
-        self._emit(EventType.USER_SPEECH_END, now, {"duration_ms": round(duration * 1000)})
+        started, self._user_speaking_since = self._user_speaking_since, None
+        self._user_stopped_at = now
+        duration_s = now - started if started is not None else 0.0
+        self._emit(
+            EventType.USER_SPEECH_END, now, SpeechEnded(duration_ms=round(duration_s * 1000))
+        )
 
     def _on_user_transcript(self, ev: llm.InputTranscriptionCompleted) -> None:
         text = ev.transcript.strip()
         if not ev.is_final or not text:
             return
-        self._stats.user_turn(text, 0.0)
-        self._emit(EventType.USER_TRANSCRIPT, time.time(), {"text": text, "final": True})
-        logger.debug("user transcript", extra={"transcript": text})
+        now = time.time()
+        self._stats.add_user_turn(text, timestamp=_utc(now))
+        self._emit(EventType.USER_TRANSCRIPT, now, UserTranscript(text=text, final=True))
+        logger.debug("user transcript", extra={"omnivoice.pii.transcript": text})
 
     def _on_metrics(self, ev: Any) -> None:
         ttft = getattr(ev, "ttft", None)
         if getattr(ev, "type", "") == "realtime_model_metrics" and isinstance(ttft, float):
-            self._stats.llm_ttft(ttft)
+            self._stats.add_latency("llm", ttft)
 
     def _on_error(self, ev: llm.RealtimeModelError) -> None:
-        self._stats.errors += 1
         self._emit(
             EventType.ERROR,
             ev.timestamp,
-            {"source": "realtime", "recoverable": ev.recoverable},
+            ErrorDetail(source="realtime", recoverable=ev.recoverable),
             error=str(ev.error) or type(ev.error).__name__,
         )
         logger.warning("realtime model error", extra={"error": repr(ev.error)})
@@ -321,11 +343,13 @@ class RealtimeBridge:
         duration_s = samples / rate if rate else 0.0
         now = time.time()
         if samples:
-            self._emit(EventType.AGENT_SPEECH_END, now, {"duration_ms": round(duration_s * 1000)})
+            ended = SpeechEnded(duration_ms=round(duration_s * 1000))
+            self._emit(EventType.AGENT_SPEECH_END, now, ended)
         if text or samples:
-            self._stats.agent_turn(text, duration_s)
-            self._emit(EventType.AGENT_TRANSCRIPT, now, {"text": text, "interrupted": interrupted})
-            logger.debug("agent transcript", extra={"transcript": text})
+            self._stats.add_agent_turn(text, timestamp=_utc(now), duration_s=duration_s)
+            said = AgentTranscript(text=text, interrupted=interrupted)
+            self._emit(EventType.AGENT_TRANSCRIPT, now, said)
+            logger.debug("agent transcript", extra={"omnivoice.pii.transcript": text})
 
     async def _forward_audio(
         self, frames: AsyncIterator[rtc.AudioFrame] | Any, seq: int
@@ -344,7 +368,9 @@ class RealtimeBridge:
                 converter.reset()
             if samples == 0:
                 now = time.time()
-                self._stats.first_agent_audio(now)
+                if self._user_stopped_at is not None:  # once per turn
+                    self._stats.add_latency("total", now - self._user_stopped_at)
+                    self._user_stopped_at = None
                 self._emit(EventType.AGENT_SPEECH_START, now)
             samples += frame.samples_per_channel
             pending += converter.process(frame.data)
@@ -373,7 +399,7 @@ class RealtimeBridge:
         if conv is None:
             conv = StreamConverter(
                 from_format=AudioFormat(AudioEncoding.PCM16, rate),
-                to_format=self.config.from_format,
+                to_format=self._from_format,
             )
             self._outbound[rate] = conv
         return conv
@@ -392,19 +418,6 @@ class RealtimeBridge:
 
     # -- functions --------------------------------------------------------------------------
 
-    def _declared_tool(self, name: str) -> llm.RawFunctionTool[Any, Any]:
-        decl = next(f for f in self.config.process_config.functions if f.name == name)
-        schema = {
-            "name": decl.name,
-            "description": decl.description,
-            "parameters": dict(decl.parameters or {"type": "object", "properties": {}}),
-        }
-
-        async def not_called_here(raw_arguments: dict[str, object]) -> str:
-            raise llm.ToolError("executed by RealtimeBridge")  # the bridge runs calls itself
-
-        return llm.function_tool(not_called_here, raw_schema=schema)
-
     async def _run_functions(self, ev: llm.GenerationCreatedEvent) -> None:
         outputs: list[llm.FunctionCallOutput] = []
         async for call in ev.function_stream:
@@ -417,54 +430,35 @@ class RealtimeBridge:
             try:
                 await session.generate_reply()
             except llm.RealtimeError as exc:
-                self._stats.errors += 1
                 self._emit(
                     EventType.ERROR,
                     time.time(),
-                    {"source": "realtime", "recoverable": True},
+                    ErrorDetail(source="realtime", recoverable=True),
                     error=f"reply after function call failed: {exc}",
                 )
 
     async def _call_function(self, call: llm.FunctionCall) -> llm.FunctionCallOutput:
-        started = time.monotonic()
-        error = ""
-        result = ""
-        try:
-            arguments = json.loads(call.arguments or "{}")
-        except json.JSONDecodeError:
-            arguments = {}
-            error = "arguments are not valid JSON"
-        handler = self._on_function_call
-        if not error and handler is None:
-            error = "no function handler configured"
-        if not error and handler is not None:
-            try:
-                value = handler(call.call_id, call.name, call.arguments or "{}")
-                if inspect.isawaitable(value):
-                    value = await value
-                result = value if isinstance(value, str) else json.dumps(value, default=str)
-            except Exception as exc:  # noqa: BLE001 - reason: reported to the model and as an event
-                error = f"{type(exc).__name__}: {exc}"
-                logger.warning("function call failed", extra={"function": call.name})
-        record = ToolCall(
-            name=call.name,
-            arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
-            result=result,
-            error=error,
-            duration_ms=round((time.monotonic() - started) * 1000),
-        )
-        self._stats.tool_call(record)
-        self._emit(EventType.TOOL_CALL, time.time(), record.to_dict())
+        record = await run_function_call(call, self._on_function_call)
+        self._emit(EventType.TOOL_CALL, time.time(), record)
         return llm.FunctionCallOutput(
-            call_id=call.call_id, name=call.name, output=error or result, is_error=bool(error)
+            call_id=call.call_id,
+            name=call.name,
+            output=record.error or record.result,
+            is_error=bool(record.error),
         )
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _emit(
-        self, kind: EventType, now: float, data: Any = None, *, error: str | None = None
+        self,
+        kind: EventType,
+        now: float,
+        data: EventData | None = None,
+        *,
+        error: str | None = None,
     ) -> None:
-        event = Event(type=kind, timestamp=BridgeStats.timestamp(now), data=data, error=error)
+        event = Event(type=kind, timestamp=_utc(now), data=data, error=error)
+        self._stats.on_event(event)
         if _queue_put_drop_oldest(self._events, event):
             logger.warning("events reader is behind; dropped the oldest event")
 
@@ -479,11 +473,10 @@ class RealtimeBridge:
             return
         exc = task.exception()
         if exc is not None:
-            self._stats.errors += 1
             self._emit(
                 EventType.ERROR,
                 time.time(),
-                {"source": "bridge", "recoverable": True},
+                ErrorDetail(source="bridge", recoverable=True),
                 error=f"{type(exc).__name__}: {exc}",
             )
             logger.error("bridge reply task failed", exc_info=exc)

@@ -18,6 +18,19 @@ from omnivoice_rtc.types.config import (
 )
 from omnivoice_rtc.types.conversation import ToolCall, Turn
 from omnivoice_rtc.types.enums import EventType, InterruptionMode, PipelineMode, ProviderName
+from omnivoice_rtc.types.event_data import (
+    AgentTranscript,
+    AudioBytes,
+    Dtmf,
+    ErrorDetail,
+    EventData,
+    Interruption,
+    RawData,
+    SessionEnded,
+    SessionStarted,
+    SpeechEnded,
+    UserTranscript,
+)
 from omnivoice_rtc.types.events import Event
 from omnivoice_rtc.types.info import CallInfo, ParticipantInfo, RoomInfo
 from omnivoice_rtc.types.metrics import Metrics
@@ -34,16 +47,22 @@ from omnivoice_rtc.types.protocols import (
 )
 
 __all__ = [
+    "AgentTranscript",
+    "AudioBytes",
     "AudioConverter",
     "BridgeConfig",
     "CallHandler",
     "CallInfo",
     "Config",
+    "Dtmf",
+    "ErrorDetail",
     "Event",
+    "EventData",
     "EventType",
     "FunctionCallHandler",
     "FunctionDeclaration",
     "Gateway",
+    "Interruption",
     "InterruptionMode",
     "LLMOptions",
     "LLMProvider",
@@ -54,16 +73,21 @@ __all__ = [
     "PipelineMode",
     "ProcessConfig",
     "ProviderName",
+    "RawData",
     "RealtimeConfig",
     "RealtimeProviderFactory",
     "RoomInfo",
     "STTOptions",
     "Session",
+    "SessionEnded",
     "SessionOptions",
+    "SessionStarted",
+    "SpeechEnded",
     "TTSOptions",
     "TextPipelineOptions",
     "ToolCall",
     "Turn",
+    "UserTranscript",
     "WebRTCAudioOptions",
     "WebRTCConfig",
     "WebRTCGateway",

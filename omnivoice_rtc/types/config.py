@@ -3,8 +3,26 @@
 Go's Config and WebRTCConfig have ~20 flat fields. We group them into small option
 dataclasses (STT, TTS, LLM, session, LiveKit credentials, audio) to keep every
 constructor at ≤10 keyword arguments; the JSON stays flat with the Go field names.
-Fields that hold live objects (a provider instance, a logger, a callback) are not
-serialized, as in Go (``json:"-"`` or not marshalable).
+
+Live objects (a provider instance, a logger, a callback) are never read from JSON.
+They are written as Go's encoding/json writes them where it can: ``Config``'s
+``RealtimeProvider`` and ``BridgeConfig``'s ``Provider`` as ``null`` (a set provider
+too: its Go shape is the provider's own business), ``Config.Logger`` as ``null`` or
+``{}`` (a ``*slog.Logger`` has no exported fields). ``OnFunctionCall`` is left out:
+``RealtimeConfig`` tags it ``json:"-"``; ``realtime.ProcessConfig`` does not, so Go's
+``json.Marshal`` of a ``BridgeConfig`` fails ("unsupported type: func…") and our
+``BridgeConfig`` JSON is the struct Go would write with that one field skipped.
+
+Reading applies Go's documented defaults to zero values (``WebRTCConfig.SampleRate``
+0 → 24000 Hz, ``Channels`` 0 → 1, ``Config.Mode`` "" → ``text`` (no provider can come
+from JSON), ``BridgeConfig.BufferSize`` 0 → 100) and keeps everything else, e.g. an
+``InterruptionMode`` of "" or one this version does not list. Where such a kept value
+reaches code: an unlisted ``InterruptionMode`` behaves as ``immediate`` (the user can
+always cut the agent off: see ``agent.livekit_session.interruption_settings``); a zero
+``BridgeConfig.FromFormat``/``ToFormat`` reads as ``None`` and ``RealtimeBridge``
+refuses it. (A non-zero format this library cannot convert, e.g. Opus, raises
+ValueError: ``AudioFormat`` cannot hold it, and no Go program can write a
+``BridgeConfig`` anyway.)
 """
 
 from __future__ import annotations
@@ -15,9 +33,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from omnivoice_rtc._gojson import duration_from_ns, duration_to_ns
-from omnivoice_rtc.audio.format import OPENAI, TWILIO, AudioFormat
-from omnivoice_rtc.types._gostruct import GoStruct, go_field, go_inline
+from omnivoice_rtc._gojson import duration_from_ns, duration_to_ns, expect_type
+from omnivoice_rtc.audio.format import OPENAI, TWILIO, AudioEncoding, AudioFormat
+from omnivoice_rtc.types._gostruct import GoStruct, go_field, go_inline, parsing
 from omnivoice_rtc.types.enums import InterruptionMode, PipelineMode
 
 __all__ = [
@@ -46,19 +64,31 @@ def _duration(raw: Any, name: str) -> timedelta:
 
 
 def _interruption(raw: Any, name: str) -> InterruptionMode:
-    try:
-        return InterruptionMode(raw)
-    except ValueError:
-        raise ValueError(
-            f"{name}: must be one of immediate, after_sentence, disabled; got {raw!r}"
-        ) from None
+    """Any Go string is kept (an open enum); only a non-string is refused."""
+    if not isinstance(raw, str):
+        raise ValueError(f"{name}: expected str, got {type(raw).__name__}")
+    return InterruptionMode(raw)
 
 
 def _mode(raw: Any, name: str) -> PipelineMode:
-    try:
-        return PipelineMode(raw)
-    except ValueError:
-        raise ValueError(f"{name}: must be one of text, realtime, local; got {raw!r}") from None
+    if not isinstance(raw, str):
+        raise ValueError(f"{name}: expected str, got {type(raw).__name__}")
+    return PipelineMode(raw)
+
+
+def _check_listed(value: InterruptionMode | PipelineMode, name: str) -> None:
+    """A Python caller must pass a listed value; JSON from Go may carry any string."""
+    if not value.is_known:
+        listed = ", ".join(m.value for m in type(value))
+        raise ValueError(f"{name}: must be one of {listed}; got {value.value!r}")
+
+
+def _null(_value: Any) -> None:
+    return None
+
+
+def _never_read(_raw: Any, _name: str) -> None:
+    return None
 
 
 @dataclass(slots=True)
@@ -119,24 +149,31 @@ class SessionOptions(GoStruct):
 
     def __post_init__(self) -> None:
         self.interruption_mode = _interruption(self.interruption_mode, "interruption_mode")
+        if parsing():
+            return
+        _check_listed(self.interruption_mode, "interruption_mode")
         if self.max_session_duration < timedelta(0):
             raise ValueError("max_session_duration: must be >= 0")
 
 
 @dataclass(slots=True)
 class FunctionDeclaration(GoStruct):
-    """A tool the model may call. ``parameters`` is a JSON Schema object."""
+    """A tool the model may call (Go ``realtime.FunctionDeclaration``).
+
+    ``parameters`` is a JSON Schema object; Go's is a ``json.RawMessage`` with
+    ``omitempty``, so an empty one is left out. ``description`` is always written.
+    """
 
     __go_name__ = "FunctionDeclaration"
 
     name: str = go_field("name", kind=str, default="")
-    description: str = go_field("description", kind=str, omitempty=True, default="")
+    description: str = go_field("description", kind=str, default="")
     parameters: dict[str, Any] = go_field(
         "parameters", kind=dict, omitempty=True, default_factory=dict
     )
 
     def __post_init__(self) -> None:
-        if not self.name:
+        if not parsing() and not self.name:
             raise ValueError("FunctionDeclaration.name: must not be empty")
 
 
@@ -146,15 +183,29 @@ def _functions(raw: Any, name: str) -> list[FunctionDeclaration]:
     return [FunctionDeclaration.from_dict(item) for item in raw]
 
 
-@dataclass(slots=True)
-class ProcessConfig:
-    """What a realtime session is started with (Go ``realtime.ProcessConfig``)."""
+def _functions_or_null(functions: list[FunctionDeclaration]) -> list[dict[str, Any]] | None:
+    """Go writes a nil slice as ``null``."""
+    return [f.to_dict() for f in functions] or None
 
-    model: str = ""
-    voice: str = ""
-    instructions: str = ""
-    functions: list[FunctionDeclaration] = field(default_factory=list)
-    temperature: float = 0.0
+
+@dataclass(slots=True)
+class ProcessConfig(GoStruct):
+    """What a realtime session is started with (Go ``realtime.ProcessConfig``).
+
+    ``model`` is a Python addition (Go's ProcessConfig has none; not in the JSON).
+    ``extensions`` holds provider-specific settings (Go ``Extensions``).
+    """
+
+    __go_name__ = "ProcessConfig"
+
+    instructions: str = go_field("Instructions", kind=str, default="")
+    voice: str = go_field("Voice", kind=str, default="")
+    functions: list[FunctionDeclaration] = go_field(
+        "Functions", encode=_functions_or_null, decode=_functions, default_factory=list
+    )
+    temperature: float = go_field("Temperature", kind=float, default=0.0)
+    extensions: dict[str, Any] | None = go_field("Extensions", kind=dict, default=None)
+    model: str = field(default="", kw_only=True)
 
 
 @dataclass(slots=True)
@@ -181,7 +232,7 @@ class RealtimeConfig(GoStruct):
     """Override the provider endpoint (Python only; e.g. a loopback fake or proxy)."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.temperature <= 2.0:
+        if not parsing() and not 0.0 <= self.temperature <= 2.0:
             raise ValueError(
                 f"RealtimeConfig.temperature: must be within 0..2, got {self.temperature}"
             )
@@ -205,24 +256,40 @@ def _realtime(raw: Any, name: str) -> RealtimeConfig:
 class Config(GoStruct):
     """Common configuration for PSTN voice gateways (Go ``Config``).
 
-    ``realtime_provider`` (a ready model object) and ``logger`` are not serialized.
+    ``realtime_provider`` (a ready model object) is written as ``null`` and ``logger``
+    as ``null``/``{}`` (see the module docstring); neither is read back. An empty
+    ``mode`` is Go's default: ``text`` without a ``realtime_provider``, ``realtime``
+    with one. (The Python constructor's default, ``local``, needs no key.)
     """
 
     __go_name__ = "Config"
 
     listen_addr: str = go_field("ListenAddr", kind=str, default=":8080")
     public_url: str = go_field("PublicURL", kind=str, default="")
-    mode: PipelineMode = go_field("Mode", encode=str, decode=_mode, default=PipelineMode.LOCAL)
+    mode: PipelineMode = go_field(
+        "Mode", encode=str, decode=_mode, default=PipelineMode.LOCAL, go_default=PipelineMode.TEXT
+    )
     text: TextPipelineOptions = go_inline(TextPipelineOptions)
-    realtime_provider: Any = field(default=None, kw_only=True, compare=False)
+    realtime_provider: Any = go_field(
+        "RealtimeProvider", encode=_null, decode=_never_read, default=None, compare=False
+    )
     realtime_config: RealtimeConfig | None = go_field(
         "RealtimeConfig", encode=lambda c: c.to_dict(), decode=_realtime, default=None
     )
     session: SessionOptions = go_inline(SessionOptions)
-    logger: logging.Logger | None = field(default=None, kw_only=True, compare=False)
+    logger: logging.Logger | None = go_field(
+        "Logger", encode=lambda _logger: {}, decode=_never_read, default=None, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.mode = _mode(self.mode, "Config.mode")
+        if parsing():
+            return
+        if self.mode == "":
+            self.mode = (
+                PipelineMode.TEXT if self.realtime_provider is None else PipelineMode.REALTIME
+            )
+        _check_listed(self.mode, "Config.mode")
 
 
 @dataclass(slots=True)
@@ -238,10 +305,12 @@ class LiveKitCredentials(GoStruct):
 class WebRTCAudioOptions(GoStruct):
     """Agent audio: ``sample_rate`` in Hz (16000 or 24000, default 24000), mono."""
 
-    sample_rate: int = go_field("SampleRate", kind=int, default=24000)
-    channels: int = go_field("Channels", kind=int, default=1)
+    sample_rate: int = go_field("SampleRate", kind=int, default=24000, go_default=24000)
+    channels: int = go_field("Channels", kind=int, default=1, go_default=1)
 
     def __post_init__(self) -> None:
+        if parsing():
+            return  # kept as sent; LiveKitSession publishes at any rate, channels is unused
         if self.sample_rate not in (16000, 24000):
             raise ValueError(f"sample_rate: must be 16000 or 24000 Hz, got {self.sample_rate}")
         if self.channels != 1:
@@ -269,32 +338,90 @@ class WebRTCConfig(GoStruct):
     session: SessionOptions = go_inline(SessionOptions)
 
 
+_ENCODING_ALIASES = {
+    # Go format.Encoding.Normalize: the names a Go service may write for each encoding
+    "linear16": AudioEncoding.PCM16,
+    "pcm16": AudioEncoding.PCM16,
+    "pcm": AudioEncoding.PCM16,
+    "pcm_s16le": AudioEncoding.PCM16,
+    "mulaw": AudioEncoding.MULAW,
+    "ulaw": AudioEncoding.MULAW,
+    "g711u": AudioEncoding.MULAW,
+    "pcm_mulaw": AudioEncoding.MULAW,
+    "alaw": AudioEncoding.ALAW,
+    "g711a": AudioEncoding.ALAW,
+    "pcm_alaw": AudioEncoding.ALAW,
+    "pcm16be": AudioEncoding.PCM16_BE,  # ours (RTP L16); no Go name
+}
+_GO_ZERO_FORMAT = {"Encoding": "", "SampleRate": 0, "Channels": 0}
+
+
+def _encode_format(value: AudioFormat | None) -> dict[str, Any]:
+    """Go ``format.AudioFormat`` has no JSON tags: its field names are the keys."""
+    if value is None:
+        return dict(_GO_ZERO_FORMAT)
+    return {
+        "Encoding": str(value.encoding),
+        "SampleRate": value.sample_rate,
+        "Channels": value.channels,
+    }
+
+
+def _decode_format(raw: Any, name: str) -> AudioFormat | None:
+    """Go's keys (or the lower-case ones older versions of this library wrote); the zero
+    format reads as None (not set). A format this library cannot play raises."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{name}: expected a JSON object, got {type(raw).__name__}")
+    keys = ("Encoding", "SampleRate", "Channels")
+    if not any(k in raw for k in keys):
+        keys = ("encoding", "sample_rate", "channels")
+    encoding = expect_type(raw, keys[0], str, owner=name) if keys[0] in raw else ""
+    rate = expect_type(raw, keys[1], int, owner=name) if keys[1] in raw else 0
+    channels = expect_type(raw, keys[2], int, owner=name) if keys[2] in raw else 0
+    if not encoding and not rate and not channels:
+        return None
+    known = _ENCODING_ALIASES.get(encoding.strip().lower())
+    if known is None:
+        raise ValueError(f"{name}: AudioFormat.encoding: unsupported encoding {encoding!r}")
+    try:
+        return AudioFormat(known, rate, channels or 1)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 @dataclass(slots=True)
 class BridgeConfig(GoStruct):
     """Configures a RealtimeBridge (Go ``BridgeConfig``).
 
-    ``provider`` is a livekit-agents ``llm.RealtimeModel`` (not serialized).
-    ``buffer_size`` is the capacity, in frames, of the audio queues (default 100).
+    ``provider`` is a livekit-agents ``llm.RealtimeModel`` (written as ``null``, never
+    read). ``buffer_size`` is the capacity, in frames, of the audio queues (default
+    100; 0 in JSON is Go's "default"). ``from_format``/``to_format`` are ``None`` only
+    when read from JSON that left them unset (Go's zero ``AudioFormat``).
     """
 
     __go_name__ = "BridgeConfig"
 
-    provider: Any = field(default=None, kw_only=True, compare=False)
-    process_config: ProcessConfig = field(default_factory=ProcessConfig, kw_only=True)
-    from_format: AudioFormat = go_field(
-        "FromFormat",
-        encode=lambda f: f.to_dict(),
-        decode=lambda raw, _n: AudioFormat.from_dict(raw),
-        default=TWILIO,
+    provider: Any = go_field(
+        "Provider", encode=_null, decode=_never_read, default=None, compare=False
     )
-    to_format: AudioFormat = go_field(
-        "ToFormat",
-        encode=lambda f: f.to_dict(),
-        decode=lambda raw, _n: AudioFormat.from_dict(raw),
-        default=OPENAI,
+    process_config: ProcessConfig = go_field(
+        "ProcessConfig",
+        encode=lambda pc: pc.to_dict(),
+        decode=lambda raw, _n: ProcessConfig.from_dict(raw),
+        default_factory=ProcessConfig,
     )
-    buffer_size: int = go_field("BufferSize", kind=int, default=100)
+    from_format: AudioFormat | None = go_field(
+        "FromFormat", encode=_encode_format, decode=_decode_format, encode_none=True, default=TWILIO
+    )
+    to_format: AudioFormat | None = go_field(
+        "ToFormat", encode=_encode_format, decode=_decode_format, encode_none=True, default=OPENAI
+    )
+    buffer_size: int = go_field("BufferSize", kind=int, default=100, go_default=100)
 
     def __post_init__(self) -> None:
+        if parsing():
+            return
         if self.buffer_size <= 0:
             raise ValueError(f"BridgeConfig.buffer_size: must be > 0, got {self.buffer_size}")
+        if self.from_format is None or self.to_format is None:
+            raise ValueError("BridgeConfig: from_format and to_format are required")

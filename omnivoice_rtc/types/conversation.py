@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from omnivoice_rtc._gojson import format_time, parse_time
-from omnivoice_rtc.types._gostruct import GoStruct, go_field
+from omnivoice_rtc.types._gostruct import GoStruct, go_field, parsing
 
 __all__ = ["Role", "ToolCall", "Turn"]
 
@@ -22,12 +22,17 @@ def _decode_tool_calls(raw: Any, field: str) -> list[ToolCall]:
 
 @dataclass(slots=True)
 class ToolCall(GoStruct):
-    """One tool invocation during a conversation. ``duration_ms`` in milliseconds."""
+    """One tool invocation during a conversation. ``duration_ms`` in milliseconds.
+
+    ``arguments`` is None when unset (Go's nil map, written as ``null``). The calls a
+    session records are built by :func:`omnivoice_rtc.conversation.build_tool_call`,
+    which documents how the model's argument string becomes this object.
+    """
 
     __go_name__ = "ToolCall"
 
     name: str = go_field("name", kind=str, default="")
-    arguments: dict[str, Any] = go_field("arguments", kind=dict, default_factory=dict)
+    arguments: dict[str, Any] | None = go_field("arguments", kind=dict, default=None)
     result: str = go_field("result", kind=str, default="")
     error: str = go_field("error", kind=str, omitempty=True, default="")
     duration_ms: int = go_field("duration_ms", kind=int, default=0)
@@ -35,7 +40,10 @@ class ToolCall(GoStruct):
 
 @dataclass(slots=True)
 class Turn(GoStruct):
-    """One conversation turn. ``role`` is "user" or "agent"; ``duration_ms`` in ms."""
+    """One conversation turn. ``role`` is "user" or "agent"; ``duration_ms`` in ms.
+
+    A Python caller must pass one of those roles; JSON keeps whatever role Go wrote
+    (Go's zero value "" included)."""
 
     __go_name__ = "Turn"
 
@@ -57,6 +65,8 @@ class Turn(GoStruct):
     )
 
     def __post_init__(self) -> None:
+        if parsing():
+            return
         if self.role not in ("user", "agent"):
             raise ValueError(f"Turn.role: must be 'user' or 'agent', got {self.role!r}")
         if self.duration_ms < 0:

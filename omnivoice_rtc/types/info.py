@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from omnivoice_rtc._gojson import format_time, parse_time
-from omnivoice_rtc.types._gostruct import GoStruct, go_field
+from omnivoice_rtc.types._gostruct import GoStruct, go_field, parsing
 
 __all__ = ["CallInfo", "ParticipantInfo", "RoomInfo"]
 
@@ -26,7 +26,8 @@ def _now() -> datetime:
 
 @dataclass(slots=True)
 class CallInfo(GoStruct):
-    """A phone call as seen by a call handler. ``direction`` is "inbound" or "outbound".
+    """A phone call as seen by a call handler. ``direction`` is "inbound" or "outbound"
+    (a Python caller must pass one of them; JSON keeps what Go wrote, "" included).
 
     ``carrier`` and ``attributes`` are Python additions (not in Go's JSON): the
     carrier name and any carrier-specific fields (e.g. Twilio AccountSid).
@@ -45,6 +46,8 @@ class CallInfo(GoStruct):
     attributes: dict[str, str] = field(default_factory=dict, kw_only=True)
 
     def __post_init__(self) -> None:
+        if parsing():
+            return
         if self.direction not in ("inbound", "outbound"):
             raise ValueError(
                 f"CallInfo.direction: must be 'inbound' or 'outbound', got {self.direction!r}"

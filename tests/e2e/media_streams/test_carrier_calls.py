@@ -11,7 +11,7 @@ from livekit import api
 from omnivoice_rtc.carriers.registry import carrier_names
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.shim.rtc_call_room import call_room_name
-from omnivoice_rtc.types import EventType
+from omnivoice_rtc.types import Dtmf, EventType, UserTranscript
 from tests.conftest import require_binary
 from tests.e2e.media_streams.conftest import ShimServer
 from tests.e2e.media_streams.helpers import EventLog, espeak, room_is_gone, until, wait_for_session
@@ -138,9 +138,9 @@ async def _say_until_understood(
             continue
         await log.wait_for(EventType.AGENT_SPEECH_END, since=said, timeout_s=60)
         texts = [
-            str(e.data["text"])
+            e.data.text
             for at, e in log.events
-            if at >= said and e.type is EventType.USER_TRANSCRIPT and e.data.get("final")
+            if at >= said and isinstance(e.data, UserTranscript) and e.data.final
         ]
         heard.append(" / ".join(texts))
         print(f"{carrier}: heard {heard[-1]!r}")
@@ -158,7 +158,7 @@ async def _talk(carrier: str, sim: CarrierSimulator, session: PstnSession, log: 
     digit_sent = time.monotonic()
     await sim.send_dtmf("7")
     _, dtmf = await log.wait_for(EventType.DTMF, since=digit_sent, timeout_s=15)
-    assert dtmf.data["digit"] == "7"
+    assert dtmf.data == Dtmf(digit="7")
     assert any(t.role == "user" for t in session.transcript())
 
     if carrier == "twilio":  # one long answer: the box runs six calls at once

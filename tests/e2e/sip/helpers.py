@@ -13,7 +13,7 @@ from livekit import api
 
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.sip.provisioning import ApplyResult, apply, delete
-from omnivoice_rtc.types import Event, EventType
+from omnivoice_rtc.types import Event, EventType, UserTranscript
 from tests.plugins.sip_stack import SIPStack
 
 __all__ = [
@@ -135,11 +135,7 @@ async def say_until_understood(
             heard.append("")
             continue
         await wait_for_event(events, EventType.AGENT_SPEECH_END, timeout_s=60, since=marker)
-        texts = [
-            str(e.data.get("text", ""))
-            for e in events[marker:]
-            if e.type is EventType.USER_TRANSCRIPT and isinstance(e.data, dict)
-        ]
+        texts = [e.data.text for e in events[marker:] if isinstance(e.data, UserTranscript)]
         heard.append(" / ".join(texts))
         print(f"caller heard as {heard[-1]!r}")
         if len(set(" ".join(texts).lower().split()) & KEY_WORDS) >= 2:

@@ -15,7 +15,7 @@ from omnivoice_rtc import CallRejectedError
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
-from omnivoice_rtc.types import CallInfo, Event, EventType, Session
+from omnivoice_rtc.types import CallInfo, Dtmf, Event, EventType, Session
 from tests.conftest import require_binary
 from tests.e2e.sip.helpers import (
     CALLER,
@@ -120,8 +120,7 @@ async def test_call_is_answered_heard_keyed_and_hung_up(
         marker = len(events)
         rtp.send_dtmf("5")
         dtmf = await wait_for_event(events, EventType.DTMF, timeout_s=30, since=marker)
-        assert isinstance(dtmf.data, dict)
-        assert dtmf.data["digit"] == "5"
+        assert dtmf.data == Dtmf(digit="5")
 
         sipp.send_hangup_cue()
         assert await sipp.wait(timeout_s=30) == 0, sipp.messages("received")

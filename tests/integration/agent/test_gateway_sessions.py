@@ -5,6 +5,7 @@ that never speak or leave mid-turn, rejection, max duration, provider errors."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -18,12 +19,20 @@ from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
 from omnivoice_rtc.agent.livekit_session import GOODBYE_TEXT, LiveKitSession
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, encode_control
 from omnivoice_rtc.pipelines.factory import PipelineSettings
-from omnivoice_rtc.pipelines.local import LocalPipelineOptions
+from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter
+from omnivoice_rtc.pipelines.local import LocalPipelineOptions, build_local
+from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import (
+    AgentTranscript,
+    Dtmf,
+    ErrorDetail,
     Event,
     EventType,
     LiveKitCredentials,
     ProviderName,
+    SessionEnded,
+    ToolCall,
+    Turn,
     WebRTCConfig,
     WebRTCGateway,
     WebRTCSession,
@@ -108,7 +117,7 @@ async def test_text_turn_fills_transcript_and_metrics(
         await client.wait_for_event(EventType.SESSION_STARTED)
         await session.send_text("hello there")
         agent = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
-        assert agent.event.data["text"] == "Hello! You said: hello there."
+        assert agent.event.data_as(AgentTranscript).text == "Hello! You said: hello there."
         await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=90)
         assert client.agent_speech_seconds() > 0.5
         await session.close()
@@ -121,8 +130,9 @@ async def test_text_turn_fills_transcript_and_metrics(
         assert metrics.agent_speech_duration_ms > 0
         assert metrics.session_duration_ms > 0
         ended = await client.wait_for_event(EventType.SESSION_ENDED, timeout_s=10)
-        assert ended.event.data["metrics"]["turn_count"] == 2
-        assert [t["role"] for t in ended.event.data["transcript"]] == ["user", "agent"]
+        report = ended.event.data_as(SessionEnded)
+        assert report.metrics.turn_count == 2
+        assert [t.role for t in report.transcript] == ["user", "agent"]
         kinds = [e.type async for e in session.events()]
         assert kinds[0] is EventType.SESSION_STARTED
         assert kinds[-1] is EventType.SESSION_ENDED
@@ -167,6 +177,40 @@ async def test_participant_leaving_mid_turn_ends_cleanly(
     assert kinds[-1] is EventType.SESSION_ENDED
 
 
+async def test_tool_calls_an_llm_provider_reports_are_recorded(
+    livekit_server: LiveKitServer,
+) -> None:
+    """An LLMProvider runs its tools itself and returns them with the answer: the session
+    records each as a tool_call event, attached to the agent turn and counted."""
+    booked = ToolCall(name="book_table", arguments={"guests": 2}, result="booked", duration_ms=4)
+
+    def generate(input: str, history: list[Turn]) -> tuple[str, list[ToolCall]]:
+        return "Your table is booked.", [booked]
+
+    def parts() -> PipelineParts:
+        return dataclasses.replace(build_local(), llm=LLMProviderAdapter(generate))
+
+    gw = LiveKitGateway(config=_config(livekit_server), parts_factory=parts, drain_timeout_s=1.0)
+    room = _room()
+    await gw.join_room(room)
+    client = await _client(livekit_server, room, "diner")
+    try:
+        session = await _session_for(gw, "diner")
+        await client.wait_for_event(EventType.SESSION_STARTED)
+        await session.send_text("a table for two")
+        tool = await client.wait_for_event(EventType.TOOL_CALL, timeout_s=90)
+        assert tool.event.data == booked
+        said = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
+        assert said.event.data_as(AgentTranscript).text == "Your table is booked."
+        await session.close()
+        agent_turns = [t for t in session.transcript() if t.role == "agent"]
+        assert [t.tool_calls for t in agent_turns] == [[booked]]
+        assert session.metrics().tool_call_count == 1
+    finally:
+        await client.aclose()
+        await gw.stop()
+
+
 async def test_rejected_participant_gets_no_session(livekit_server: LiveKitServer) -> None:
     gw = LiveKitGateway(config=_config(livekit_server), drain_timeout_s=1.0)
     seen: list[ParticipantInfo] = []
@@ -203,8 +247,9 @@ async def test_max_session_duration_says_goodbye_then_closes(livekit_server: Liv
     try:
         session = await _session_for(gw, "long-talker")
         ended = await client.wait_for_event(EventType.SESSION_ENDED, timeout_s=40)
-        assert ended.event.data["reason"] == "max_duration"
-        assert GOODBYE_TEXT in [t["text"] for t in ended.event.data["transcript"]]
+        report = ended.event.data_as(SessionEnded)
+        assert report.reason == "max_duration"
+        assert GOODBYE_TEXT in [t.text for t in report.transcript]
         assert client.agent_speech_seconds() > 0.5
         await asyncio.wait_for(session.wait_closed(), timeout=10)
         assert session.pending_tasks() == []
@@ -234,7 +279,7 @@ async def test_provider_error_becomes_error_event_and_spares_other_sessions(
         await bad_session.send_text("hello there")
         await good_session.send_text("hello there")
         error = await bad.wait_for_event(EventType.ERROR, timeout_s=90)
-        assert error.event.data["source"] == "tts"
+        assert error.event.data_as(ErrorDetail).source == "tts"
         assert "espeak-ng" in (error.event.error or "")
         await good.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=90)
         assert good.agent_speech_seconds() > 0.5
@@ -273,14 +318,14 @@ async def test_control_topic_say_and_close(
             topic=CONTROL_TOPIC,
         )
         agent = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
-        assert agent.event.data["text"] == "Hello! You said: hello there."
+        assert agent.event.data_as(AgentTranscript).text == "Hello! You said: hello there."
         await publish(
             encode_control(ControlCommand(type="close", participant="remote-control")),
             reliable=True,
             topic=CONTROL_TOPIC,
         )
         ended = await client.wait_for_event(EventType.SESSION_ENDED, timeout_s=60)
-        assert ended.event.data["reason"] == "user_initiated"
+        assert ended.event.data_as(SessionEnded).reason == "user_initiated"
         await asyncio.wait_for(session.wait_closed(), timeout=30)
         assert session.pending_tasks() == []
     finally:
@@ -322,8 +367,9 @@ async def test_dtmf_from_the_participant_becomes_a_dtmf_event(
         await client.wait_for_event(EventType.SESSION_STARTED)
         await client.room.local_participant.publish_dtmf(code=5, digit="5")
         dtmf = await client.wait_for_event(EventType.DTMF, timeout_s=60)
-        assert dtmf.event.data == {"digit": "5"}
-        assert [e.data async for e in _until(session, EventType.DTMF)] == [{"digit": "5"}]
+        assert dtmf.event.data == Dtmf(digit="5")
+        assert dtmf.event.to_dict()["data"] == {"digit": "5"}
+        assert [e.data async for e in _until(session, EventType.DTMF)] == [Dtmf(digit="5")]
     finally:
         await client.aclose()
 

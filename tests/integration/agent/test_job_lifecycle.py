@@ -23,9 +23,9 @@ from livekit import api, rtc
 from livekit.agents.voice import io as lk_io
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 
-from omnivoice_rtc.agent.event_map import SessionStats
 from omnivoice_rtc.agent.io_counters import CountingAudioOutput
-from omnivoice_rtc.types import EventType
+from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.types import AgentTranscript, EventType
 from tests.integration.agent.voice_client import VoiceClient, espeak_pcm, participant_token
 from tests.plugins.agent_worker import AgentWorker
 from tests.plugins.livekit_stack import LiveKitServer
@@ -100,7 +100,7 @@ async def test_barged_in_call_ends_its_job_and_the_worker_serves_the_next_room(
         await client_b.wait_for_event(EventType.SESSION_STARTED, timeout_s=120)
         await client_b.room.local_participant.send_text("I would like a pizza", topic="lk.chat")
         answer = await client_b.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=90)
-        assert "pizza" in answer.event.data["text"]
+        assert "pizza" in answer.event.data_as(AgentTranscript).text
     finally:
         await client_b.aclose()
 
@@ -146,7 +146,7 @@ def _frame() -> rtc.AudioFrame:
 
 async def test_speech_cancelled_on_its_first_frame_still_plays_out() -> None:
     synchronizer = TranscriptSynchronizer(next_in_chain_audio=_Sink(), next_in_chain_text=_Text())
-    output = CountingAudioOutput(synchronizer.audio_output, SessionStats())
+    output = CountingAudioOutput(synchronizer.audio_output, ConversationStats())
     output.on_attached()
     try:
         # one reply plays out: the synchronizer starts rotating its segment

@@ -11,7 +11,13 @@ import time
 import pytest
 
 from omnivoice_rtc.pipelines.local.responder import STORY
-from omnivoice_rtc.types import EventType, Metrics, Turn
+from omnivoice_rtc.types import (
+    AgentTranscript,
+    EventType,
+    Interruption,
+    SessionEnded,
+    UserTranscript,
+)
 from tests.integration.agent.voice_client import VoiceClient, espeak_pcm, participant_token
 from tests.plugins.agent_worker import AgentWorker
 from tests.plugins.livekit_stack import LiveKitServer
@@ -47,13 +53,13 @@ async def test_spoken_sentence_gets_a_spoken_answer(
         await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=120)
         spoken_end = await client.say(espeak_pcm(SENTENCE))
         transcript = await client.wait_for_event(EventType.USER_TRANSCRIPT, timeout_s=90)
-        words = transcript.event.data["text"].split()
+        words = transcript.event.data_as(UserTranscript).text.split()
         assert "pizza" in words, transcript.event.data
         assert "order" in words, transcript.event.data
         assert transcript.participant == "caller-1"
         await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=90)
         agent_text = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=10)
-        assert "pizza" in agent_text.event.data["text"]
+        assert "pizza" in agent_text.event.data_as(AgentTranscript).text
         assert client.agent_speech_seconds(since=spoken_end) > 0.5
         first_audio = client.first_agent_audio_after(spoken_end)
         assert first_audio is not None
@@ -67,12 +73,13 @@ async def test_spoken_sentence_gets_a_spoken_answer(
     finally:
         await observer.aclose()
     assert ended.participant == "caller-1"
-    assert ended.event.data["reason"] == "participant_disconnected"
-    turns = [Turn.from_dict(t) for t in ended.event.data["transcript"]]
+    report = ended.event.data_as(SessionEnded)
+    assert report.reason == "participant_disconnected"
+    turns = report.transcript
     assert [t.role for t in turns] == ["user", "agent"]
     assert "pizza" in turns[0].text
     assert turns[1].text.startswith("You said:")
-    metrics = Metrics.from_dict(ended.event.data["metrics"])
+    metrics = report.metrics
     assert metrics.turn_count == 2
     assert metrics.audio_bytes_received > 0
     assert metrics.audio_bytes_sent > 0
@@ -123,8 +130,9 @@ async def test_barge_in_stops_the_agent(
                 EventType.AUDIO_SENT,
             ):
                 print(f"  +{r.received_at - barge_start:.3f} s {r.event.type}")
-        assert interruption.event.data["text"]
-        assert len(interruption.event.data["text"]) < len(STORY)  # the story was cut short
+        cut_text = interruption.event.data_as(Interruption).text
+        assert cut_text
+        assert len(cut_text) < len(STORY)  # the story was cut short
         last_audio = client.last_agent_audio()
         assert last_audio is not None
         heard = client.agent_speech_seconds(since=speaking.received_at)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from omnivoice_rtc.types import EventType
+from omnivoice_rtc.types import AgentTranscript, ErrorDetail, EventType, UserTranscript
 from tests.fakes.gemini_live import GeminiFakeOptions, GeminiLiveFake
 from tests.fakes.openai_http import OpenAIHTTPFake, OpenAIHTTPFakeOptions
 from tests.fakes.openai_realtime import OpenAIRealtimeFake, RealtimeFakeOptions
@@ -76,11 +76,9 @@ async def test_realtime_worker_against_openai_realtime_fake(
         try:
             spoken_end = await client.say(espeak_pcm(SENTENCE))
             heard = await client.wait_for_event(EventType.USER_TRANSCRIPT, timeout_s=30)
-            assert heard.event.data is not None
-            assert heard.event.data["text"] == SENTENCE
+            assert heard.event.data_as(UserTranscript).text == SENTENCE
             said = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=30)
-            assert said.event.data is not None
-            assert said.event.data["text"] == "It is sunny in Paris today."
+            assert said.event.data_as(AgentTranscript).text == "It is sunny in Paris today."
             await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=30)
             assert client.agent_speech_seconds(since=spoken_end) > 0.5
         finally:
@@ -114,11 +112,9 @@ async def test_text_worker_against_openai_http_fake(
         try:
             spoken_end = await client.say(espeak_pcm(SENTENCE))
             heard = await client.wait_for_event(EventType.USER_TRANSCRIPT, timeout_s=30)
-            assert heard.event.data is not None
-            assert heard.event.data["text"] == SENTENCE
+            assert heard.event.data_as(UserTranscript).text == SENTENCE
             said = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=30)
-            assert said.event.data is not None
-            assert said.event.data["text"] == f"You asked {SENTENCE}."
+            assert said.event.data_as(AgentTranscript).text == f"You asked {SENTENCE}."
             await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=30)
             assert client.agent_speech_seconds(since=spoken_end) > 0.5
         finally:
@@ -151,11 +147,9 @@ async def test_realtime_worker_against_gemini_live_fake(
         try:
             spoken_end = await client.say(espeak_pcm(SENTENCE))
             heard = await client.wait_for_event(EventType.USER_TRANSCRIPT, timeout_s=30)
-            assert heard.event.data is not None
-            assert heard.event.data["text"] == SENTENCE
+            assert heard.event.data_as(UserTranscript).text == SENTENCE
             said = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=30)
-            assert said.event.data is not None
-            assert said.event.data["text"] == "Gemini says it is sunny."
+            assert said.event.data_as(AgentTranscript).text == "Gemini says it is sunny."
             await client.wait_for_event(EventType.AGENT_SPEECH_END, timeout_s=30)
             assert client.agent_speech_seconds(since=spoken_end) > 0.5
         finally:
@@ -237,17 +231,14 @@ async def test_provider_error_becomes_an_error_event_and_the_session_continues(
         try:
             await client.say(espeak_pcm(SENTENCE))
             error = await client.wait_for_event(EventType.ERROR, timeout_s=30)
-            assert error.event.data is not None
-            assert error.event.data["source"] == "realtime"
-            assert error.event.data["recoverable"] is True
+            assert error.event.data == ErrorDetail(source="realtime", recoverable=True)
             assert error.event.error is not None
             assert "failed" in error.event.error
             second_end = await client.say(espeak_pcm(SENTENCE))
             said = await client.wait_for_event(
                 EventType.AGENT_TRANSCRIPT, timeout_s=30, since=error.received_at
             )
-            assert said.event.data is not None
-            assert said.event.data["text"] == "Second time lucky."
+            assert said.event.data_as(AgentTranscript).text == "Second time lucky."
             assert client.agent_speech_seconds(since=second_end) > 0.5
         finally:
             await client.aclose()

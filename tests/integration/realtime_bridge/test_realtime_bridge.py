@@ -19,12 +19,17 @@ from omnivoice_rtc.audio.format import OPENAI, TWILIO
 from omnivoice_rtc.pipelines.realtime import build_realtime
 from omnivoice_rtc.realtime_bridge import RealtimeBridge
 from omnivoice_rtc.types import (
+    AgentTranscript,
     BridgeConfig,
+    ErrorDetail,
     Event,
     EventType,
     FunctionDeclaration,
+    Interruption,
     ProcessConfig,
     RealtimeConfig,
+    ToolCall,
+    UserTranscript,
 )
 from tests.fakes.gemini_live import GeminiFakeOptions, GeminiLiveFake
 from tests.fakes.openai_realtime import FakeToolCall, OpenAIRealtimeFake, RealtimeFakeOptions
@@ -153,8 +158,10 @@ async def test_mulaw_in_mulaw_out_with_transcript_events_and_metrics() -> None:
         assert types.index(EventType.AGENT_SPEECH_START) < types.index(EventType.AGENT_SPEECH_END)
         user = next(e for e in rec.events if e.type is EventType.USER_TRANSCRIPT)
         agent = next(e for e in rec.events if e.type is EventType.AGENT_TRANSCRIPT)
-        assert user.data == {"text": "what time is it", "final": True}
-        assert agent.data == {"text": "It is noon.", "interrupted": False}
+        assert user.data == UserTranscript(text="what time is it", final=True)
+        assert agent.data == AgentTranscript(text="It is noon.", interrupted=False)
+        assert user.to_dict()["data"] == {"text": "what time is it", "final": True}
+        assert agent.to_dict()["data"] == {"text": "It is noon.", "interrupted": False}
 
         # the instructions reached the model
         updates = [e for e in fake.client_events if e.get("type") == "session.update"]
@@ -204,10 +211,10 @@ async def test_interrupt_cancels_the_reply_and_drops_its_audio() -> None:
         await rec.wait_for(EventType.AGENT_SPEECH_START)
         bridge.interrupt()
         event = await rec.wait_for(EventType.INTERRUPTION)
-        assert event.data == {"text": ""}
+        assert event.data == Interruption(text="")
         await fake.wait_for_client_event("response.cancel")
         agent = await rec.wait_for(EventType.AGENT_TRANSCRIPT)
-        assert agent.data["interrupted"] is True
+        assert agent.data_as(AgentTranscript).interrupted is True
         assert bridge.metrics().interruption_count == 1
         full_reply_ulaw = len(long_reply) * 30 * 8  # tone_ms_per_char at 8 kHz
         assert bridge.metrics().audio_bytes_sent < full_reply_ulaw / 2
@@ -238,12 +245,13 @@ async def test_function_call_runs_the_handler_and_the_model_answers_with_its_out
     try:
         await _send(bridge, speech_then_silence())
         tool = await rec.wait_for(EventType.TOOL_CALL)
-        assert tool.data["name"] == "get_weather"
-        assert tool.data["arguments"] == {"city": "Paris"}
-        assert tool.data["result"] == '{"forecast": "sunny"}'
+        call = tool.data_as(ToolCall)
+        assert call.name == "get_weather"
+        assert call.arguments == {"city": "Paris"}
+        assert call.result == '{"forecast": "sunny"}'
         assert calls == [("call_fake_0001", "get_weather", '{"city": "Paris"}')]
         agent = await rec.wait_for(EventType.AGENT_TRANSCRIPT)
-        assert "sunny" in agent.data["text"]
+        assert "sunny" in agent.data_as(AgentTranscript).text
         assert fake.function_outputs
         assert bridge.metrics().tool_call_count == 1
         assert bridge.transcript()[-1].tool_calls[0].name == "get_weather"
@@ -280,8 +288,8 @@ async def test_for_twilio_gemini_sends_16k_and_plays_the_24k_reply_as_mulaw(
             await bridge.aclose()
             await asyncio.wait_for(asyncio.gather(*tasks), 10)
             await parts.llm.aclose()
-    assert user.data == {"text": "book a table", "final": True}
-    assert agent.data == {"text": "Table booked.", "interrupted": False}
+    assert user.data == UserTranscript(text="book a table", final=True)
+    assert agent.data == AgentTranscript(text="Table booked.", interrupted=False)
     sent_ulaw = sum(len(f) for f in frames)
     # 16 kHz PCM16 in: 4 bytes per μ-law byte (the plugin may hold back a partial chunk)
     assert 0.8 * 4 * sent_ulaw <= fake.audio_bytes_received <= 4 * sent_ulaw
@@ -309,7 +317,7 @@ async def test_model_error_becomes_an_error_event_and_the_call_goes_on() -> None
         agent = await rec.wait_for(EventType.AGENT_TRANSCRIPT)
     finally:
         await _stop(fake, bridge, tasks, model)
-    assert error.data == {"source": "realtime", "recoverable": True}
+    assert error.data == ErrorDetail(source="realtime", recoverable=True)
     assert error.error
-    assert agent.data == {"text": "Yes.", "interrupted": False}
+    assert agent.data == AgentTranscript(text="Yes.", interrupted=False)
     assert bridge.metrics().error_count == 1

@@ -23,7 +23,7 @@ from omnivoice_rtc.shim.rtc_call_room import (
     call_participant_identity,
     call_room_name,
 )
-from omnivoice_rtc.types import Event, EventType
+from omnivoice_rtc.types import Event, EventType, UserTranscript
 from tests.integration.shim.room_peer import AgentPeer, rms, tone
 from tests.plugins.livekit_stack import LiveKitServer
 
@@ -136,7 +136,7 @@ async def test_call_room_relays_audio_dtmf_events_and_cleans_up(
 
         # events on omnivoice.events and agent state
         await peer.send_event(
-            Event(type=EventType.USER_TRANSCRIPT, data={"text": "hello", "final": True}),
+            Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="hello", final=True)),
             participant=identity,
         )
         await peer.send_event(

@@ -1,4 +1,5 @@
-"""Mapping of real livekit-agents event objects to omnivoice Events, and SessionStats."""
+"""Mapping of real livekit-agents event objects to omnivoice Events, and the feeding of a
+session's ConversationStats from them."""
 
 from __future__ import annotations
 
@@ -7,11 +8,28 @@ from livekit.agents import APIError, llm, metrics, tts
 from livekit.agents.language import LanguageCode
 from livekit.agents.voice import events as lk
 
-from omnivoice_rtc.agent.event_map import EventMapper, SessionStats, error_source, tool_calls_from
+from omnivoice_rtc.agent.event_map import (
+    EventMapper,
+    add_collected_metrics,
+    add_conversation_item,
+    error_source,
+    tool_calls_from,
+)
+from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.pipelines.llm_adapter import ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.local.responder import RulesResponderLLM
 from omnivoice_rtc.pipelines.local.stt import PocketSphinxSTT
 from omnivoice_rtc.pipelines.local.tts import EspeakTTS
-from omnivoice_rtc.types import EventType
+from omnivoice_rtc.types import (
+    AgentTranscript,
+    Dtmf,
+    ErrorDetail,
+    EventType,
+    Interruption,
+    SpeechEnded,
+    ToolCall,
+    UserTranscript,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -57,7 +75,8 @@ def test_user_speech_start_and_end_with_duration() -> None:
     assert [e.type for e in start] == [EventType.USER_SPEECH_START]
     assert start[0].timestamp.timestamp() == T0
     assert [e.type for e in end] == [EventType.USER_SPEECH_END]
-    assert end[0].data == {"duration_ms": 1500}
+    assert end[0].data == SpeechEnded(duration_ms=1500)
+    assert end[0].to_dict()["data"] == {"duration_ms": 1500}
     assert mapper.user_state(user_state("listening", "away", T0 + 2)) == []
 
 
@@ -71,7 +90,8 @@ def test_agent_states_thinking_speaking_end() -> None:
     ]
     end = mapper.agent_state(agent_state("speaking", "thinking", T0 + 2.2))
     assert [e.type for e in end] == [EventType.AGENT_SPEECH_END, EventType.AGENT_THINKING]
-    assert end[0].data == {"duration_ms": 2000}
+    assert end[0].data == SpeechEnded(duration_ms=2000)
+    assert end[0].to_dict()["data"] == {"duration_ms": 2000}
     assert mapper.agent_state(agent_state("initializing", "listening", T0)) == []
 
 
@@ -90,7 +110,8 @@ def test_only_final_non_empty_transcripts_are_mapped() -> None:
         )
     )
     assert event.type is EventType.USER_TRANSCRIPT
-    assert event.data == {"text": "hello there", "final": True, "language": "en"}
+    assert event.data == UserTranscript(text="hello there", final=True, language="en")
+    assert event.to_dict()["data"] == {"text": "hello there", "final": True, "language": "en"}
 
 
 def test_assistant_items_map_to_agent_transcript_and_interruption() -> None:
@@ -98,10 +119,12 @@ def test_assistant_items_map_to_agent_transcript_and_interruption() -> None:
     assert mapper.conversation_item(message("user", "hi")) == []
     [done] = mapper.conversation_item(message("assistant", "All good."))
     assert done.type is EventType.AGENT_TRANSCRIPT
-    assert done.data == {"text": "All good.", "interrupted": False}
+    assert done.data == AgentTranscript(text="All good.", interrupted=False)
+    assert done.to_dict()["data"] == {"text": "All good.", "interrupted": False}
     cut = mapper.conversation_item(message("assistant", "Once upon", interrupted=True))
     assert [e.type for e in cut] == [EventType.AGENT_TRANSCRIPT, EventType.INTERRUPTION]
-    assert cut[1].data == {"text": "Once upon"}
+    assert cut[1].data == Interruption(text="Once upon")
+    assert cut[1].to_dict()["data"] == {"text": "Once upon"}
 
 
 def test_tool_calls_carry_arguments_result_error_and_duration() -> None:
@@ -115,7 +138,8 @@ def test_tool_calls_carry_arguments_result_error_and_duration() -> None:
     assert calls[1].result == ""
     events = EventMapper().tools_executed(tools_event())
     assert [e.type for e in events] == [EventType.TOOL_CALL, EventType.TOOL_CALL]
-    assert events[0].data["name"] == "get_weather"
+    assert events[0].data_as(ToolCall).name == "get_weather"
+    assert events[0].to_dict()["data"] == calls[0].to_dict()
 
 
 def test_errors_name_their_source_and_recoverability() -> None:
@@ -129,7 +153,8 @@ def test_errors_name_their_source_and_recoverability() -> None:
     [event] = EventMapper().error(lk.ErrorEvent(error=error, source=espeak, created_at=T0))
     assert event.type is EventType.ERROR
     assert event.error == "espeak-ng exited with status 1"
-    assert event.data == {"source": "tts", "recoverable": False}
+    assert event.data == ErrorDetail(source="tts", recoverable=False)
+    assert event.to_dict()["data"] == {"source": "tts", "recoverable": False}
     assert error_source(RulesResponderLLM()) == "llm"
     assert error_source(PocketSphinxSTT()) == "stt"
     assert error_source(object()) == "unknown"
@@ -138,11 +163,14 @@ def test_errors_name_their_source_and_recoverability() -> None:
 def test_dtmf_event_data() -> None:
     event = EventMapper.dtmf("5", created_at=T0)
     assert event.type is EventType.DTMF
-    assert event.data == {"digit": "5"}
+    assert event.data == Dtmf(digit="5")
+    assert event.to_dict()["data"] == {"digit": "5"}
 
 
 def test_session_stats_turns_latencies_and_counters() -> None:
-    stats = SessionStats(started_at=T0)
+    """What LiveKitSession does: every mapped event to on_event, conversation items and
+    metrics_collected through the event_map feeders."""
+    stats = ConversationStats(started_at=T0)
     mapper = EventMapper()
     for ev in (
         user_state("listening", "speaking", T0),
@@ -150,7 +178,8 @@ def test_session_stats_turns_latencies_and_counters() -> None:
     ):
         for e in mapper.user_state(ev):
             stats.on_event(e)
-    stats.on_conversation_item(
+    add_conversation_item(
+        stats,
         message(
             "user",
             "order a pizza",
@@ -158,10 +187,12 @@ def test_session_stats_turns_latencies_and_counters() -> None:
             transcription_delay=0.3,
             started_speaking_at=T0,
             stopped_speaking_at=T0 + 2,
-        )
+        ),
     )
-    stats.on_tools_executed(tools_event())
-    stats.on_conversation_item(
+    for e in mapper.tools_executed(tools_event()):
+        stats.on_event(e)
+    add_conversation_item(
+        stats,
         message(
             "assistant",
             "You said: order a pizza.",
@@ -169,13 +200,14 @@ def test_session_stats_turns_latencies_and_counters() -> None:
             llm_node_ttft=0.01,
             tts_node_ttfb=0.05,
             e2e_latency=0.7,
-        )
+        ),
     )
     cut = message("assistant", "Once", interrupted=True, at=T0 + 5)
     for e in mapper.conversation_item(cut):
         stats.on_event(e)
-    stats.on_conversation_item(cut)
-    stats.on_metrics(
+    add_conversation_item(stats, cut)
+    add_collected_metrics(
+        stats,
         lk.MetricsCollectedEvent(
             metrics=metrics.TTSMetrics(
                 label="x",
@@ -188,10 +220,10 @@ def test_session_stats_turns_latencies_and_counters() -> None:
                 characters_count=3,
                 streamed=False,
             )
-        )
+        ),
     )
     stats.audio_bytes_received = 3200
-    stats.close(ended_at=T0 + 10)
+    stats.close(T0 + 10)
     turns = stats.transcript()
     assert [t.role for t in turns] == ["user", "agent", "agent"]
     assert turns[0].duration_ms == 2000
@@ -210,8 +242,9 @@ def test_session_stats_turns_latencies_and_counters() -> None:
 
 
 def test_metrics_fall_back_to_metrics_collected() -> None:
-    stats = SessionStats(started_at=T0)
-    stats.on_metrics(
+    stats = ConversationStats(started_at=T0)
+    add_collected_metrics(
+        stats,
         lk.MetricsCollectedEvent(
             metrics=metrics.STTMetrics(
                 label="s",
@@ -221,9 +254,10 @@ def test_metrics_fall_back_to_metrics_collected() -> None:
                 audio_duration=1.0,
                 streamed=False,
             )
-        )
+        ),
     )
-    stats.on_metrics(
+    add_collected_metrics(
+        stats,
         lk.MetricsCollectedEvent(
             metrics=metrics.LLMMetrics(
                 label="l",
@@ -238,10 +272,18 @@ def test_metrics_fall_back_to_metrics_collected() -> None:
                 total_tokens=2,
                 tokens_per_second=1.0,
             )
-        )
+        ),
     )
     m = stats.metrics()
     assert m.avg_stt_latency_ms == 200
     assert m.avg_llm_latency_ms == 400
     assert m.avg_tts_latency_ms == 0
     assert m.error_count == 0
+
+
+def test_tool_calls_an_llm_provider_reports_become_tool_call_events() -> None:
+    booked = ToolCall(name="book", arguments={"n": 2}, result="ok", duration_ms=3)
+    report = ProviderToolCallsEvent(request_id="r1", input="a table", tool_calls=[booked])
+    [event] = EventMapper.provider_tools(report)
+    assert (event.type, event.data) == (EventType.TOOL_CALL, booked)
+    assert EventMapper.provider_tools(ProviderToolCallsEvent(request_id="r2", input="")) == []

@@ -13,7 +13,7 @@ from omnivoice_rtc.livekit.data_topics import (
     decode_event_packet,
     encode_event,
 )
-from omnivoice_rtc.types import Event, EventType, Turn
+from omnivoice_rtc.types import Event, EventType, Metrics, SessionEnded, Turn, UserTranscript
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +36,7 @@ class RecordingPublisher:
 
 
 def test_packet_is_event_json_plus_participant_and_session() -> None:
-    event = Event(type=EventType.USER_TRANSCRIPT, data={"text": "hi", "final": True})
+    event = Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="hi", final=True))
     body = json.loads(encode_event(event, participant="web-1", session_id="room/web-1"))
     assert body["type"] == "user_transcript"
     assert body["data"] == {"text": "hi", "final": True}
@@ -49,15 +49,21 @@ def test_packet_is_event_json_plus_participant_and_session() -> None:
 
 
 def test_oversized_session_ended_drops_oldest_turns() -> None:
-    turns = [Turn(role="user", text=f"turn {i} " + "x" * 500).to_dict() for i in range(60)]
+    turns = tuple(Turn(role="user", text=f"turn {i} " + "x" * 500) for i in range(60))
     event = Event(
-        type=EventType.SESSION_ENDED, data={"reason": "x", "metrics": {}, "transcript": turns}
+        type=EventType.SESSION_ENDED,
+        data=SessionEnded(reason="x", metrics=Metrics(), transcript=turns),
     )
     raw = encode_event(event, participant="p", session_id="s")
     assert len(raw) <= MAX_PAYLOAD_BYTES
     body = json.loads(raw)
     assert body["data"]["transcript_truncated"] is True
     assert body["data"]["transcript"][-1]["text"].startswith("turn 59 ")
+    # the observer side reads the shortened report as a typed SessionEnded
+    report = decode_event_packet(raw)[0].data_as(SessionEnded)
+    assert report.transcript_truncated is True
+    assert report.transcript[-1] == turns[-1]
+    assert len(report.transcript) < len(turns)
 
 
 @pytest.mark.parametrize("payload", [b"not json", b"[1]", b'{"type": "error", "participant": 3}'])

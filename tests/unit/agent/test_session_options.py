@@ -19,3 +19,10 @@ def test_interruption_modes() -> None:
     after = interruption_settings(InterruptionMode.AFTER_SENTENCE)
     assert after["min_words"] >= 2
     assert after["min_duration"] > immediate["min_duration"]
+
+
+def test_a_mode_this_version_does_not_list_behaves_as_immediate() -> None:
+    """A Go service's JSON may carry "" or a newer mode: the caller can still cut in."""
+    immediate = interruption_settings(InterruptionMode.IMMEDIATE)
+    assert interruption_settings(InterruptionMode("")) == immediate
+    assert interruption_settings(InterruptionMode("after_a_pause")) == immediate

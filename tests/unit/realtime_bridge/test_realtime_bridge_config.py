@@ -72,3 +72,20 @@ async def test_closed_bridge_cannot_start_and_its_iterators_end() -> None:
     assert [e.type.value async for e in bridge.events()] == ["session_ended"]
     bridge.interrupt()  # a no-op once closed
     assert bridge.metrics().interruption_count == 0
+
+
+def test_a_config_read_from_go_json_must_name_its_formats() -> None:
+    """Go's zero AudioFormat reads as unset; the bridge refuses to guess one."""
+    zero = {"Encoding": "", "SampleRate": 0, "Channels": 0}
+    config = BridgeConfig.from_dict({"FromFormat": zero, "ToFormat": zero})
+    config.provider = model()
+    with pytest.raises(ValueError, match=r"^BridgeConfig: from_format and to_format must be set$"):
+        RealtimeBridge(config=config)
+
+
+def test_a_non_positive_buffer_size_from_json_gets_go_s_default() -> None:
+    config = BridgeConfig.from_dict({"BufferSize": -5})
+    assert config.buffer_size == -5  # kept as Go wrote it
+    config.provider = model()
+    bridge = RealtimeBridge(config=config)
+    assert bridge._audio_out.maxsize == 100  # not unbounded

@@ -18,7 +18,7 @@ from omnivoice_rtc.native.wire import MessageKind, encode_message, join_header
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.shim.native_call_room import NativeCallRoom, NativeMediaOptions
 from omnivoice_rtc.shim.rtc_call_room import CallRoomSpec, RoomCallbacks
-from omnivoice_rtc.types import Event, EventType
+from omnivoice_rtc.types import Event, EventType, UserTranscript
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +50,7 @@ async def test_messages_drive_the_agent_link_and_callbacks() -> None:
             on_disconnected=disconnected.set,
         ),
     )
-    event = Event(type=EventType.USER_TRANSCRIPT, data={"text": "hi", "final": True})
+    event = Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="hi", final=True))
     stream = b"".join(
         [
             _msg(MessageKind.PARTICIPANT, {"identity": "web", "kind": "standard"}),

@@ -15,7 +15,18 @@ from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
 from omnivoice_rtc.shim.call_bridge import BridgeHooks, CallBridge
 from omnivoice_rtc.shim.call_room import RoomCallbacks
 from omnivoice_rtc.shim.pstn_session import PstnSession
-from omnivoice_rtc.types import CallInfo, Event, EventType, Metrics, Turn
+from omnivoice_rtc.types import (
+    AgentTranscript,
+    CallInfo,
+    Dtmf,
+    Event,
+    EventType,
+    Interruption,
+    Metrics,
+    SessionEnded,
+    Turn,
+    UserTranscript,
+)
 from tests.fakes.fake_call_room import FakeCallRoom
 from tests.fakes.media_socket import FakeMediaSocket
 
@@ -28,12 +39,12 @@ def _session() -> PstnSession:
 
 def test_transcript_comes_from_final_transcript_events() -> None:
     session = _session()
-    session.on_event(Event(type=EventType.USER_TRANSCRIPT, data={"text": "hi", "final": True}))
-    session.on_event(Event(type=EventType.USER_TRANSCRIPT, data={"text": "h", "final": False}))
+    session.on_event(Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="hi")))
     session.on_event(
-        Event(type=EventType.AGENT_TRANSCRIPT, data={"text": "hello", "interrupted": False})
+        Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="h", final=False))
     )
-    session.on_event(Event(type=EventType.INTERRUPTION, data={"text": "hello"}))
+    session.on_event(Event(type=EventType.AGENT_TRANSCRIPT, data=AgentTranscript(text="hello")))
+    session.on_event(Event(type=EventType.INTERRUPTION, data=Interruption(text="hello")))
     assert [(t.role, t.text) for t in session.transcript()] == [("user", "hi"), ("agent", "hello")]
     metrics = session.metrics()
     assert metrics.turn_count == 2
@@ -42,11 +53,11 @@ def test_transcript_comes_from_final_transcript_events() -> None:
 
 def test_session_ended_report_wins() -> None:
     session = _session()
-    report = {
-        "reason": "participant_disconnected",
-        "metrics": Metrics(turn_count=7).to_dict(),
-        "transcript": [Turn(role="user", text="pizza").to_dict()],
-    }
+    report = SessionEnded(
+        reason="participant_disconnected",
+        metrics=Metrics(turn_count=7),
+        transcript=(Turn(role="user", text="pizza"),),
+    )
     session.on_event(Event(type=EventType.SESSION_ENDED, data=report))
     assert session.metrics().turn_count == 7
     assert [t.text for t in session.transcript()] == ["pizza"]
@@ -63,7 +74,7 @@ async def test_events_replay_then_follow_and_end_with_the_call() -> None:
 
     reader = asyncio.ensure_future(read())
     await asyncio.sleep(0)
-    session.on_event(Event(type=EventType.DTMF, data={"digit": "5"}))
+    session.on_event(Event(type=EventType.DTMF, data=Dtmf(digit="5")))
     session.on_closed("carrier_stop")
     await asyncio.wait_for(reader, 1)
     assert seen == [EventType.SESSION_STARTED, EventType.DTMF]
@@ -104,7 +115,9 @@ async def test_commands_go_through_the_bridge_and_close_hangs_up() -> None:
     run = asyncio.ensure_future(bridge.run())
     await asyncio.wait_for(bridge.relaying.wait(), 5)
     room.agent_joins()
-    room.agent_event(Event(type=EventType.USER_TRANSCRIPT, data={"text": "hi", "final": True}))
+    room.agent_event(
+        Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="hi", final=True))
+    )
     assert [t.text for t in session.transcript()] == ["hi"]
 
     session.interrupt()

@@ -8,7 +8,16 @@ import pytest
 
 from omnivoice_rtc import SessionClosedError
 from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
-from omnivoice_rtc.types import CallInfo, Event, EventType, Metrics
+from omnivoice_rtc.types import (
+    AgentTranscript,
+    CallInfo,
+    Dtmf,
+    Event,
+    EventType,
+    Metrics,
+    SessionEnded,
+    UserTranscript,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -55,13 +64,13 @@ async def test_events_transcript_and_final_report() -> None:
 
     reader = asyncio.get_running_loop().create_task(read())
     await asyncio.sleep(0)
-    session.on_event(Event(type=EventType.USER_TRANSCRIPT, data={"text": "hello", "final": True}))
-    session.on_event(Event(type=EventType.AGENT_TRANSCRIPT, data={"text": "hi", "final": True}))
-    session.on_event(Event(type=EventType.DTMF, data={"digit": "5"}))
+    session.on_event(Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="hello")))
+    session.on_event(Event(type=EventType.AGENT_TRANSCRIPT, data=AgentTranscript(text="hi")))
+    session.on_event(Event(type=EventType.DTMF, data=Dtmf(digit="5")))
     assert [(t.role, t.text) for t in session.transcript()] == [("user", "hello"), ("agent", "hi")]
     assert session.metrics().turn_count == 2
     report = Metrics(session_duration_ms=1234, turn_count=7)
-    session.on_event(Event(type=EventType.SESSION_ENDED, data={"metrics": report.to_dict()}))
+    session.on_event(Event(type=EventType.SESSION_ENDED, data=SessionEnded(metrics=report)))
     assert session.metrics().turn_count == 7
     await session.close()
     await asyncio.wait_for(reader, 5)

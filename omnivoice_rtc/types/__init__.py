@@ -1,7 +1,7 @@
 """Value types and interfaces of the Go ``gateway`` package, ported to Python."""
 
+from omnivoice_rtc.types.bridge_config import BridgeConfig
 from omnivoice_rtc.types.config import (
-    BridgeConfig,
     Config,
     FunctionCallHandler,
     FunctionDeclaration,

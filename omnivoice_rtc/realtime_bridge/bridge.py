@@ -24,7 +24,6 @@ holds at most 1,000 events, also dropping the oldest.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -39,6 +38,7 @@ from omnivoice_rtc.audio.converter import StreamConverter
 from omnivoice_rtc.audio.format import GEMINI_INPUT, OPENAI, TWILIO, AudioEncoding, AudioFormat
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.realtime_bridge.function_calls import declared_tool, run_function_call
+from omnivoice_rtc.realtime_bridge.reply_audio import ReplyAudio, put_drop_oldest
 from omnivoice_rtc.types import (
     AgentTranscript,
     BridgeConfig,
@@ -66,19 +66,6 @@ _END = object()
 
 def _utc(now: float) -> datetime:
     return datetime.fromtimestamp(now, UTC)
-
-
-def _queue_put_drop_oldest(queue: asyncio.Queue[Any], item: Any) -> bool:
-    """Put without blocking; when full, drop the oldest item first. True if one was dropped."""
-    dropped = False
-    while True:
-        try:
-            queue.put_nowait(item)
-            return dropped
-        except asyncio.QueueFull:
-            with contextlib.suppress(asyncio.QueueEmpty):
-                queue.get_nowait()
-                dropped = True
 
 
 class RealtimeBridge:
@@ -112,12 +99,10 @@ class RealtimeBridge:
         self._to_format: AudioFormat = config.to_format
         self._on_function_call = on_function_call
         self._inbound = StreamConverter(from_format=self._from_format, to_format=self._to_format)
-        self._outbound: dict[int, StreamConverter] = {}
-        self._out_frame_bytes = self._from_format.frame_bytes(20)
         # a non-positive size can only come from JSON (the constructor refuses it); an
         # unbounded queue would hide a stalled reader, so it gets Go's default
         buffer = config.buffer_size if config.buffer_size > 0 else _DEFAULT_BUFFER_FRAMES
-        self._audio_out: asyncio.Queue[bytes | object] = asyncio.Queue(buffer)
+        self._reply = ReplyAudio(telephony=self._from_format, capacity=buffer)
         self._events: asyncio.Queue[Event | object] = asyncio.Queue(_EVENT_QUEUE_MAX)
         self._stats = ConversationStats()
         self._user_speaking_since: float | None = None
@@ -128,7 +113,6 @@ class RealtimeBridge:
         self._interrupted_generation: set[int] = set()
         self._generation_seq = 0
         self._closed = False
-        self._frames_dropped = 0
 
     # -- Go constructors ------------------------------------------------------------------
 
@@ -200,8 +184,8 @@ class RealtimeBridge:
         now = time.time()
         self._stats.close(now)
         self._emit(EventType.SESSION_ENDED, now)
-        _queue_put_drop_oldest(self._events, _END)
-        _queue_put_drop_oldest(self._audio_out, _END)
+        put_drop_oldest(self._events, _END)
+        self._reply.close()
 
     close = aclose
     """Go ``Close``: an alias of :meth:`aclose` (a coroutine)."""
@@ -231,12 +215,8 @@ class RealtimeBridge:
 
     async def audio_out(self) -> AsyncIterator[bytes]:
         """Reply audio in ``config.from_format``, 20 ms per item; ends when the bridge closes."""
-        while True:
-            item = await self._audio_out.get()
-            if item is _END:
-                return
-            assert isinstance(item, bytes)  # reason: only bytes and _END are queued
-            yield item
+        async for frame in self._reply.frames():
+            yield frame
 
     async def events(self) -> AsyncIterator[Event]:
         """Session events in order; ends after ``session_ended``."""
@@ -260,7 +240,7 @@ class RealtimeBridge:
         session = self._session
         if session is None or self._closed:
             return
-        had_audio = self._clear_audio_out()
+        had_audio = self._reply.clear()
         if self._generating or had_audio:
             self._interrupted_generation.add(self._generation_seq)
             self._emit(EventType.INTERRUPTION, time.time(), Interruption(text=""))
@@ -272,7 +252,7 @@ class RealtimeBridge:
         now = time.time()
         self._user_speaking_since = now
         self._emit(EventType.USER_SPEECH_START, now)
-        if self._generating or not self._audio_out.empty():
+        if self._generating or not self._reply.empty():
             self.interrupt()  # barge-in
 
     def _on_speech_stopped(self, _ev: llm.InputSpeechStoppedEvent) -> None:
@@ -357,64 +337,24 @@ class RealtimeBridge:
         """Convert reply frames to telephony 20 ms frames; returns (samples, rate in Hz)."""
         samples = 0
         rate = 0
-        pending = bytearray()
-        converter: StreamConverter | None = None
+        self._reply.begin()
         async for frame in frames:
             if seq in self._interrupted_generation:
                 continue  # drain without playing
-            if converter is None or frame.sample_rate != rate:
-                rate = frame.sample_rate
-                converter = self._outbound_converter(rate)
-                converter.reset()
             if samples == 0:
                 now = time.time()
                 if self._user_stopped_at is not None:  # once per turn
                     self._stats.add_latency("total", now - self._user_stopped_at)
                     self._user_stopped_at = None
                 self._emit(EventType.AGENT_SPEECH_START, now)
+            rate = frame.sample_rate
             samples += frame.samples_per_channel
-            pending += converter.process(frame.data)
-            self._push_out(pending, final=False)
-        if converter is not None and seq not in self._interrupted_generation:
-            pending += converter.flush()
-            self._push_out(pending, final=True)
+            self._reply.push(frame.data, rate)
+            self._stats.audio_bytes_sent = self._reply.bytes_sent
+        if seq not in self._interrupted_generation:
+            self._reply.finish()
+            self._stats.audio_bytes_sent = self._reply.bytes_sent
         return samples, rate
-
-    def _push_out(self, pending: bytearray, *, final: bool) -> None:
-        size = self._out_frame_bytes
-        while len(pending) >= size or (final and pending):
-            chunk = bytes(pending[:size])
-            del pending[:size]
-            self._stats.audio_bytes_sent += len(chunk)
-            if _queue_put_drop_oldest(self._audio_out, chunk):
-                self._frames_dropped += 1
-                if self._frames_dropped in (1, 100, 1000):
-                    logger.warning(
-                        "audio_out reader is behind; dropped oldest frames",
-                        extra={"dropped": self._frames_dropped},
-                    )
-
-    def _outbound_converter(self, rate: int) -> StreamConverter:
-        conv = self._outbound.get(rate)
-        if conv is None:
-            conv = StreamConverter(
-                from_format=AudioFormat(AudioEncoding.PCM16, rate),
-                to_format=self._from_format,
-            )
-            self._outbound[rate] = conv
-        return conv
-
-    def _clear_audio_out(self) -> bool:
-        had = False
-        while True:
-            try:
-                item = self._audio_out.get_nowait()
-            except asyncio.QueueEmpty:
-                return had
-            if item is _END:  # keep the end marker
-                self._audio_out.put_nowait(item)
-                return had
-            had = True
 
     # -- functions --------------------------------------------------------------------------
 
@@ -459,7 +399,7 @@ class RealtimeBridge:
     ) -> None:
         event = Event(type=kind, timestamp=_utc(now), data=data, error=error)
         self._stats.on_event(event)
-        if _queue_put_drop_oldest(self._events, event):
+        if put_drop_oldest(self._events, event):
             logger.warning("events reader is behind; dropped the oldest event")
 
     def _spawn(self, coro: Any) -> None:

@@ -88,4 +88,4 @@ def test_a_non_positive_buffer_size_from_json_gets_go_s_default() -> None:
     assert config.buffer_size == -5  # kept as Go wrote it
     config.provider = model()
     bridge = RealtimeBridge(config=config)
-    assert bridge._audio_out.maxsize == 100  # not unbounded
+    assert bridge._reply.capacity == 100  # not unbounded

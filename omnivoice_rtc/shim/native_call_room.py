@@ -17,7 +17,7 @@ from typing import Final
 
 from omnivoice_rtc._errors import StackError
 from omnivoice_rtc.native import NativeMediaProcess
-from omnivoice_rtc.native.wire import (
+from omnivoice_rtc.native.messages import (
     AgentAudio,
     AttributesChanged,
     CallerAudio,
@@ -33,9 +33,9 @@ from omnivoice_rtc.native.wire import (
     SendDtmf,
     WireMessage,
     decode,
-    read_message,
     receive,
 )
+from omnivoice_rtc.native.wire import read_message
 from omnivoice_rtc.shim.call_room import (
     EVENTS_TOPIC,
     CallRoomBase,

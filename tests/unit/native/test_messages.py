@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from omnivoice_rtc.native.wire import (
-    MAX_PAYLOAD_BYTES,
+from omnivoice_rtc.native.messages import (
     AgentAudio,
     AttributesChanged,
     CallerAudio,
@@ -21,18 +20,21 @@ from omnivoice_rtc.native.wire import (
     ErrorNotice,
     Join,
     Joined,
-    MessageKind,
     Participant,
     ParticipantLeft,
     SendData,
     SendDtmf,
     WireMessage,
     decode,
+    receive,
+)
+from omnivoice_rtc.native.wire import (
+    MAX_PAYLOAD_BYTES,
+    MessageKind,
     decode_json,
     encode_message,
     join_header,
     read_message,
-    receive,
     split_header,
 )
 from omnivoice_rtc.stack import PROJECT_ROOT

@@ -134,6 +134,8 @@ class CarrierSimulator:
         self.commands: list[tuple[float, str]] = []
         """(monotonic time, command type) of everything the shim sent."""
         self.clears: list[float] = []
+        self.audio_log: list[tuple[float, float]] = []
+        """(monotonic arrival time, RMS) of every outbound media message decoded."""
         self.close_code: int | None = None
         self._playout = _Playout()
         self._reader: asyncio.Task[None] | None = None
@@ -484,7 +486,11 @@ class CarrierSimulator:
                 from_format=self.codec.output_format,
                 to_format=AudioFormat(AudioEncoding.PCM16, self.codec.output_format.sample_rate),
             )
-        self.received_pcm += self._player.process(payload)
+        pcm = self._player.process(payload)
+        self.received_pcm += pcm
+        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16)
+        rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if samples.size else 0.0
+        self.audio_log.append((now, rms))
         ms = len(payload) / self.codec.output_format.frame_bytes(1)
         self._playout.ends_at = max(self._playout.ends_at, now) + ms / 1000.0
 
@@ -512,6 +518,11 @@ class CarrierSimulator:
             return
         mark = Mark(name=name, stream_id=None if self.carrier == "vonage" else self.stream_id)
         await self._send(self.codec.serialize(mark))
+
+    def first_loud_after(self, at: float, *, threshold: float = 500.0) -> float | None:
+        """Arrival (monotonic s) of the first outbound media message after ``at`` whose RMS
+        exceeds ``threshold`` (the agent's voice, not silence)."""
+        return next((t for t, rms in self.audio_log if t >= at and rms > threshold), None)
 
     def received_seconds(self, *, threshold: float = 500.0) -> float:
         """Seconds of received agent audio whose 20 ms RMS exceeds ``threshold``."""

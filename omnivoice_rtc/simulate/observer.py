@@ -122,8 +122,11 @@ class CallObserver:
         except ValueError as exc:
             logger.warning("bad omnivoice.events packet", extra={"error": str(exc)})
             return
-        if participant != self.caller:
-            return
+        if participant == self.caller:
+            self.add(event)
+
+    def add(self, event: Event) -> None:
+        """Record an event about the caller (as if it arrived now)."""
         self.events.append((time.monotonic(), event))
         self._changed.set()
         if event.type is EventType.SESSION_ENDED:

@@ -61,6 +61,8 @@ class ScriptOptions:
     barge_in: bytes | None = None
     digits: str = ""
     reply_wav: Path | None = None
+    barge_in_timeout_s: float = 15.0
+    """How long the agent may keep talking over the caller before barge-in failed (s)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -135,7 +137,7 @@ async def _wait_agent(observer: CallObserver, report: SimulationReport) -> None:
 
 
 async def _barge_in(
-    phone: SimulatedPhone, observer: CallObserver, speech: bytes, rate: int, reply_at: float
+    phone: SimulatedPhone, observer: CallObserver, options: ScriptOptions, reply_at: float
 ) -> str:
     """Talk over the agent's answer; say whether the agent stopped."""
     await asyncio.sleep(max(0.0, reply_at + _BARGE_IN_DELAY_S - time.monotonic()))
@@ -143,10 +145,12 @@ async def _barge_in(
         e.type is EventType.AGENT_SPEECH_END for e in observer.since(reply_at)
     ):
         return "not tested (the answer ended before the caller could talk over it)"
-    onset = await phone.say(speech, rate, wait=False)
+    if options.barge_in is None:
+        return "not tested"
+    onset = await phone.say(options.barge_in, options.speech_rate_hz, wait=False)
     try:
         at, _ = await observer.wait_for(
-            EventType.INTERRUPTION, since=onset - 0.05, timeout_s=_REPLY_TIMEOUT_S
+            EventType.INTERRUPTION, since=onset - 0.05, timeout_s=options.barge_in_timeout_s
         )
     except TimeoutError:
         return "FAILED: the agent kept talking over the caller"
@@ -201,9 +205,7 @@ async def run_script(
         else:
             report.reply_latency_ms = round(1000 * (heard - speech_end))
         if options.barge_in is not None:
-            report.barge_in = await _barge_in(
-                phone, observer, options.barge_in, options.speech_rate_hz, reply_at
-            )
+            report.barge_in = await _barge_in(phone, observer, options, reply_at)
             if report.barge_in.startswith("FAILED"):
                 report.problems.append("barge-in was not honoured")
     await observer.wait_quiet(quiet_s=1.5, timeout_s=20)

@@ -58,6 +58,15 @@ class CallObserver:
         self._room = room
 
     @property
+    def agent_present(self) -> bool:
+        """True while an agent participant is in the room (it may have started its session
+        before this observer joined, so its ``session_started`` was missed)."""
+        if self._room is None:
+            return False
+        agent = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        return any(p.kind == agent for p in self._room.remote_participants.values())
+
+    @property
     def caller_present(self) -> bool:
         return self._room is not None and self.caller in self._room.remote_participants
 

@@ -119,13 +119,21 @@ class SimulationReport:
 
 
 async def _wait_agent(observer: CallObserver, report: SimulationReport) -> None:
-    try:
-        started, _ = await observer.wait_for(
-            EventType.SESSION_STARTED, timeout_s=_AGENT_START_TIMEOUT_S
-        )
-    except TimeoutError:
-        report.problems.append(f"the agent did not start within {_AGENT_START_TIMEOUT_S:g} s")
-        return
+    deadline = time.monotonic() + _AGENT_START_TIMEOUT_S
+    started = 0.0
+    while not started:
+        if observer.since(0.0) and any(
+            e.type is EventType.SESSION_STARTED for e in observer.since(0.0)
+        ):
+            started = next(t for t, e in observer.events if e.type is EventType.SESSION_STARTED)
+        elif observer.agent_present:  # joined before we did: its session_started was missed
+            await asyncio.sleep(1.0)
+            started = time.monotonic()
+        elif time.monotonic() >= deadline:
+            report.problems.append(f"the agent did not start within {_AGENT_START_TIMEOUT_S:g} s")
+            return
+        else:
+            await asyncio.sleep(0.1)
     report.agent_joined = True
     with contextlib.suppress(TimeoutError):  # a greeting: let it finish first
         await observer.wait_for(

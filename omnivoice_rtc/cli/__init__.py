@@ -3,9 +3,12 @@
     omnivoice-rtc dev [--livekit-port P] [--web-port P] [--no-agent] [--no-web] [--no-sip]
     omnivoice-rtc token ROOM IDENTITY [--name NAME] [--ttl-s S] [--no-agent]
     omnivoice-rtc sip ...            (when omnivoice_rtc.cli.sip is present)
+    omnivoice-rtc call NUMBER --via ROUTE [--agent module:build]   (docs/cli.md)
+    omnivoice-rtc simulate ROUTE [--wav FILE] [--dtmf DIGITS]      (docs/cli.md)
 
 Exit status: 0 on success or Ctrl-C, 1 when a stack process fails (the message
-names it and shows its last log lines), 2 on bad configuration or arguments.
+names it and shows its last log lines), 2 on bad configuration or arguments; ``call``
+and ``simulate`` add their own (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from types import FrameType
 from typing import Any
 
 from omnivoice_rtc._errors import ConfigError, StackError
+from omnivoice_rtc.cli import call as call_command
+from omnivoice_rtc.cli import simulate as simulate_command
 from omnivoice_rtc.livekit.tokens import generate_client_token
 from omnivoice_rtc.logs import configure_logging
 from omnivoice_rtc.settings import Settings
@@ -96,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dev(subparsers)
     _add_token(subparsers)
     _add_sip(subparsers)
+    call_command.add_parser(subparsers)
+    simulate_command.add_parser(subparsers)
     return parser
 
 

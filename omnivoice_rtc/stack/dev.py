@@ -55,6 +55,8 @@ class DevPlan:
 
 CARRIER_ROUTES = "omnivoice_rtc.shim.install:install_from_env"
 """Route installer for the carrier webhooks and media WebSockets."""
+CALLS_ROUTES = "omnivoice_rtc.web.calls_api:install_calls_api"
+"""Route installer for ``POST /api/calls`` (``omnivoice-rtc call`` over a carrier)."""
 
 
 def _load_sip_specs() -> SipSpecs | None:
@@ -153,7 +155,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         carriers = configured_carriers(settings.env)
         if carriers:
             # Carrier webhooks + media WebSockets on the same server (docs/shim.md).
-            web_argv += ("--routes", CARRIER_ROUTES)
+            web_argv += ("--routes", CARRIER_ROUTES, "--routes", CALLS_ROUTES)
         else:
             *first, last = enable_vars()
             notes.append(

@@ -1,4 +1,6 @@
-"""The ``local`` pipeline: silero VAD -> pocketsphinx STT -> rules responder -> espeak-ng TTS.
+"""The ``local`` pipeline: silero VAD -> offline STT -> rules responder -> espeak-ng TTS.
+
+The STT is Whisper tiny.en or pocketsphinx (``OMNIVOICE_LOCAL_STT``, :mod:`.stt`).
 
 Needs no network and no key. See :mod:`.responder` for what the agent answers.
 
@@ -12,8 +14,12 @@ import threading
 from typing import Any
 
 from omnivoice_rtc.pipelines.local.responder import RulesResponderLLM, respond
-from omnivoice_rtc.pipelines.local.stt import PocketSphinxSTT, shutdown_decoder
-from omnivoice_rtc.pipelines.local.stt import prewarm as prewarm_stt
+from omnivoice_rtc.pipelines.local.stt import (
+    PocketSphinxSTT,
+    local_stt,
+    prewarm_engine,
+    shutdown_decoder,
+)
 from omnivoice_rtc.pipelines.local.tts import EspeakTTS, find_espeak
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.settings.pipeline import LocalPipelineOptions
@@ -57,7 +63,7 @@ def prewarm(options: LocalPipelineOptions | None = None) -> None:
     prewarm hook calls this)."""
     options = options or LocalPipelineOptions()
     load_vad(min_silence_ms=options.vad_min_silence_ms)
-    prewarm_stt(wait=False)
+    prewarm_engine(options.stt, wait=False)
 
 
 def build_local(options: LocalPipelineOptions | None = None) -> PipelineParts:
@@ -66,7 +72,7 @@ def build_local(options: LocalPipelineOptions | None = None) -> PipelineParts:
     espeak = find_espeak(options.espeak_bin)
     return PipelineParts(
         name="local",
-        stt=PocketSphinxSTT(),
+        stt=local_stt(options.stt),
         llm=RulesResponderLLM(),
         tts=EspeakTTS(
             binary=espeak, voice=options.espeak_voice, words_per_minute=options.espeak_wpm

@@ -1,4 +1,12 @@
-"""Offline speech-to-text over pocketsphinx (its PyPI wheel bundles a US-English model).
+"""Offline speech-to-text for the ``local`` pipeline: which recognizer, and pocketsphinx.
+
+:func:`local_stt` builds the recognizer ``OMNIVOICE_LOCAL_STT`` names
+(:data:`LOCAL_STT_ENGINES`): ``whisper`` (the default: Whisper ``tiny.en`` from a PyPI
+package, :mod:`.whisper_stt`) or ``pocketsphinx`` (below; its wheel bundles a US-English
+model). Neither downloads anything at run time. Word error rates of both on the same
+sentences at 8 and 16 kHz: docs/benchmarks.md ("Offline speech recognition").
+
+Pocketsphinx:
 
 Non-streaming: :meth:`PocketSphinxSTT.recognize` decodes one whole utterance. The
 AgentSession wraps it in livekit-agents' ``stt.StreamAdapter`` with the session's VAD,
@@ -30,17 +38,54 @@ from livekit.agents import APIConnectionError, stt, utils
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 
+from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.logs import pii
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
 
-__all__ = ["DECODER_SAMPLE_RATE_HZ", "PocketSphinxSTT", "pcm16_to_decoder_input"]
+__all__ = [
+    "DECODER_SAMPLE_RATE_HZ",
+    "DEFAULT_LOCAL_STT",
+    "LOCAL_STT_ENGINES",
+    "PocketSphinxSTT",
+    "local_stt",
+    "pcm16_to_decoder_input",
+    "prewarm_engine",
+]
 
 logger = logging.getLogger(__name__)
 
 DECODER_SAMPLE_RATE_HZ = 16000
-"""The sample rate (Hz) of pocketsphinx's bundled English acoustic model."""
+"""The sample rate (Hz) of pocketsphinx's bundled English acoustic model (and Whisper's)."""
+
+LOCAL_STT_ENGINES = ("whisper", "pocketsphinx")
+"""The offline recognizers ``OMNIVOICE_LOCAL_STT`` may name."""
+DEFAULT_LOCAL_STT = "whisper"
+
+
+def local_stt(engine: str = DEFAULT_LOCAL_STT) -> stt.STT[Never]:
+    """The offline recognizer named ``engine`` (one of :data:`LOCAL_STT_ENGINES`);
+    ConfigError naming ``OMNIVOICE_LOCAL_STT`` for another name or a missing package."""
+    if engine == "pocketsphinx":
+        return PocketSphinxSTT()
+    if engine == "whisper":
+        from omnivoice_rtc.pipelines.local.whisper_stt import WhisperSTT
+
+        return WhisperSTT()
+    raise ConfigError(
+        f"OMNIVOICE_LOCAL_STT: must be one of {', '.join(LOCAL_STT_ENGINES)}; got {engine!r}"
+    )
+
+
+def prewarm_engine(engine: str = DEFAULT_LOCAL_STT, *, wait: bool = False) -> None:
+    """Load ``engine``'s model now (a worker's prewarm hook), so the first turn is fast."""
+    if engine == "whisper":
+        from omnivoice_rtc.pipelines.local import whisper_stt
+
+        whisper_stt.prewarm(wait=wait)
+    else:
+        prewarm(wait=wait)
 
 
 class _DecoderPool:

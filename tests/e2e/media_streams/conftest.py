@@ -32,8 +32,8 @@ from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRunt
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.routes import carrier_route_installer
+from omnivoice_rtc.simulate.carrier_simulator import CarrierSecrets
 from omnivoice_rtc.web import create_app
-from tests.fakes.carrier_simulator import CarrierSecrets
 from tests.fakes.local_site import serve_on_free_port
 from tests.plugins.agent_worker import AgentWorker
 from tests.plugins.livekit_stack import LiveKitServer

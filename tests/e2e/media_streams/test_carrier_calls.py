@@ -11,11 +11,11 @@ from livekit import api
 from omnivoice_rtc.carriers.registry import carrier_names
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.shim.rtc_call_room import call_room_name
+from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator
 from omnivoice_rtc.types import Dtmf, EventType, UserTranscript
 from tests.conftest import require_binary
 from tests.e2e.media_streams.conftest import ShimServer
 from tests.e2e.media_streams.helpers import EventLog, espeak, room_is_gone, until, wait_for_session
-from tests.fakes.carrier_simulator import CarrierSimulator
 
 pytestmark = pytest.mark.e2e
 

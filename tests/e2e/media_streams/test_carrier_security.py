@@ -7,8 +7,8 @@ import pytest
 from livekit import api
 
 from omnivoice_rtc.shim.rtc_call_room import call_room_name
+from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator
 from tests.e2e.media_streams.conftest import ShimServer
-from tests.fakes.carrier_simulator import CarrierSimulator
 
 pytestmark = pytest.mark.e2e
 

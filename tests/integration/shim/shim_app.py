@@ -23,9 +23,9 @@ from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.shim.routes import carrier_route_installer
+from omnivoice_rtc.simulate.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget
 from omnivoice_rtc.web import create_app
 from tests.fakes.carrier_rest import CarrierRestFake
-from tests.fakes.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget
 from tests.fakes.local_site import serve_on_free_port
 from tests.plugins.livekit_stack import LiveKitServer
 

@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from omnivoice_rtc import CallRejectedError
+from omnivoice_rtc.simulate.carrier_simulator import StreamTarget
 from omnivoice_rtc.types import CallInfo
-from tests.fakes.carrier_simulator import StreamTarget
 from tests.integration.shim.shim_app import (
     ACCOUNT_SID,
     EXOTEL_SID,

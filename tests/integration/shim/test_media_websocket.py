@@ -24,8 +24,8 @@ from omnivoice_rtc.audio.dtmf import detect_dtmf
 from omnivoice_rtc.shim.call_bridge import CallBridge
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.shim.rtc_call_room import call_room_name
+from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator
 from omnivoice_rtc.types import Event, EventType
-from tests.fakes.carrier_simulator import CarrierSimulator
 from tests.integration.shim.room_peer import AgentPeer, tone
 from tests.integration.shim.shim_app import (
     ACCOUNT_SID,

@@ -116,7 +116,7 @@ def test_decoder_input_is_mono_16k() -> None:
 
 def test_build_local_parts_and_missing_espeak() -> None:
     require_binary("espeak-ng")
-    parts = build_local(LocalPipelineOptions(endpointing_min_delay_ms=250))
+    parts = build_local(LocalPipelineOptions(endpointing_min_delay_ms=250, stt="pocketsphinx"))
     assert parts.name == "local"
     assert isinstance(parts.stt, PocketSphinxSTT)
     assert isinstance(parts.llm, RulesResponderLLM)

@@ -1,0 +1,1 @@
+"""Runnable example agents (each has a README); load one with ``--agent examples.NAME:build``."""

@@ -7,8 +7,10 @@ machine it is skipped with the reason (run `make test` to install everything).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,16 @@ pytest_plugins = [  # livekit_stack first: the others import it
     "tests.plugins.agent_worker",
     "tests.plugins.sip_stack",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """Entry points under test (cli, web) configure the root logger; undo it after each test
+    so one test's handler (and its PII filter or closed stream) never reaches another's."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)

@@ -311,6 +311,9 @@ class TwilioProfile(CarrierProfile[TwilioSettings, TwilioRestClient]):
         )
         return parse_call_webhook(webhook_fields(request))
 
+    def account_of(self, call: CallInfo) -> str:
+        return call.attributes.get("AccountSid", "")
+
     async def _accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer:
         return WebhookAnswer.xml(twiml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token}))
 

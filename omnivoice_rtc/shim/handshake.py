@@ -23,7 +23,7 @@ from typing import Final
 
 from aiohttp import WSMsgType
 
-from omnivoice_rtc._errors import SignatureError, StreamRejected
+from omnivoice_rtc._errors import ProviderError, SignatureError, StreamRejected
 from omnivoice_rtc.carriers.profile import TOKEN_PARAMETER
 from omnivoice_rtc.carriers.registry import AnyProfile, detect_candidates
 from omnivoice_rtc.carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
@@ -46,6 +46,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+CLOSE_TRY_AGAIN: Final = 1013
 PENDING_CALL_PREFIX: Final = "pending-"
 """Call id of a token issued by ``make_call`` before the carrier assigned the real id."""
 
@@ -157,7 +158,7 @@ async def open_stream(
         for _ in range(policy.max_frames_before_start + 1):
             frame = await _next_frame(ws, deadline)
             for pending in state.frames_to_parse(frame):
-                opened = _try_open(state, pending, tokens)
+                opened = await _try_open(state, pending, tokens)
                 if opened is not None:
                     return opened
         raise StreamRejected("too many frames before start", code=CLOSE_POLICY)
@@ -168,7 +169,9 @@ async def open_stream(
         raise
 
 
-def _try_open(state: _Opening, frame: str | bytes, tokens: StreamTokenStore) -> OpenedStream | None:
+async def _try_open(
+    state: _Opening, frame: str | bytes, tokens: StreamTokenStore
+) -> OpenedStream | None:
     """Parse ``frame``; for the opening message redeem its token and return the stream."""
     profile, codec = state.profile, state.codec
     assert profile is not None  # reason: frames_to_parse chose it
@@ -187,9 +190,11 @@ def _try_open(state: _Opening, frame: str | bytes, tokens: StreamTokenStore) -> 
     assert isinstance(message, Start | Connected)  # reason: opening messages are one of these
     token = profile.stream_token(message, state.headers, state.earlier)
     try:
-        grant = tokens.redeem(token, profile.name)
+        grant = await tokens.redeem(token, profile.name)
     except StreamTokenError as exc:
         raise StreamRejected(f"stream token {exc.reason}", code=CLOSE_POLICY) from None
+    except ProviderError:  # shared state unreachable: try again later
+        raise StreamRejected("stream tokens unavailable", code=CLOSE_TRY_AGAIN) from None
     pending = grant.call_id.startswith(PENDING_CALL_PREFIX)  # dialled by make_call
     if isinstance(message, Start) and not pending and message.call_id != grant.call_id:
         raise StreamRejected("stream token is for another call", code=CLOSE_POLICY)

@@ -10,6 +10,10 @@ enable make_call and REST hang-up. Each carrier's settings class (in its
 takes scheme/host from ``X-Forwarded-Proto``/``X-Forwarded-Host`` (behind your own proxy,
 and only when no public URL is set).
 
+``OMNIVOICE_REDIS_URL`` puts stream tokens, replay records, counters and the live-call
+registry in Redis (every replica shares them); the limits are ``Settings.limits``
+(docs/settings.md, "Limits").
+
 ``OMNIVOICE_SHIM_MEDIA`` picks who joins the call rooms: ``native`` (the ``omnivoice-media``
 process that ``make deps`` builds: G.711 published as is, about 5x the calls per core),
 ``rtc`` (livekit rtc in this process, no extra binary) or ``auto`` (the default: native
@@ -25,10 +29,12 @@ from omnivoice_rtc.carriers.registry import enable_vars, profiles_from_settings
 from omnivoice_rtc.livekit.ffi_router import set_ffi_routing
 from omnivoice_rtc.native import MEDIA_BINARY, NativeMediaProcess
 from omnivoice_rtc.settings import Settings, ShimSettings
+from omnivoice_rtc.shim.call_guard import CallGuard
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import install_carrier_routes
 from omnivoice_rtc.stack.livekit_server import find_binary
+from omnivoice_rtc.state import state_store_from_settings
 from omnivoice_rtc.web.keys import SETTINGS_KEY
 
 __all__ = ["gateways_from_settings", "install_from_env", "native_media_options"]
@@ -53,9 +59,15 @@ def native_media_options(shim: ShimSettings) -> NativeMediaOptions | None:
 def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
     """One gateway per enabled carrier, sharing one :class:`ShimRuntime`."""
     set_ffi_routing(settings.shim.ffi_routing)
+    guard = CallGuard(
+        state=state_store_from_settings(settings.state),
+        limits=settings.limits,
+        replica_id=settings.state.replica_id,
+    )
     runtime = ShimRuntime(
         livekit=settings.livekit,
         agent_name=settings.tokens.agent_name,
+        guard=guard,
         public_base_url=settings.web.public_url,
         trust_forwarded=settings.shim.trust_forwarded,
         native_media=native_media_options(settings.shim),

@@ -128,7 +128,8 @@ def validate_signature_v3(
         auth_token=auth_token, url=url, nonce=nonce, method=method, params=params or {}
     )
     for candidate in signature.split(","):
-        if hmac.compare_digest(candidate.strip(), expected):
+        presented = candidate.strip().encode("utf-8", "surrogateescape")
+        if hmac.compare_digest(presented, expected.encode()):
             return
     raise SignatureError(f"{CARRIER}: invalid {SIGNATURE_HEADER}")
 

@@ -106,11 +106,14 @@ def validate_signature(
         if body is None:
             raise SignatureError(f"{CARRIER}: bodySHA256 in URL but no body to check")
         expected_hash = hashlib.sha256(body).hexdigest()
-        if not hmac.compare_digest(expected_hash, query["bodySHA256"][0]):
+        claimed = query["bodySHA256"][0].encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(expected_hash.encode(), claimed):
             raise SignatureError(f"{CARRIER}: body does not match bodySHA256")
         params = None
+    presented = signature.encode("utf-8", "surrogateescape")  # any header bytes compare
     for candidate in _port_variants(url):
-        if hmac.compare_digest(compute_signature(auth_token, candidate, params), signature):
+        expected = compute_signature(auth_token, candidate, params).encode()
+        if hmac.compare_digest(expected, presented):
             return
     raise SignatureError(f"{CARRIER}: invalid {SIGNATURE_HEADER}")
 

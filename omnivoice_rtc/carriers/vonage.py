@@ -126,7 +126,7 @@ def verify_signed_webhook(
         claimed = claims.get("payload_hash")
         if not isinstance(claimed, str):
             raise SignatureError(f"{CARRIER}: signed-webhook JWT has no payload_hash claim")
-        if not hmac.compare_digest(claimed.lower(), expected):
+        if not hmac.compare_digest(claimed.lower().encode(), expected.encode()):
             raise SignatureError(f"{CARRIER}: payload_hash does not match the request")
     return claims
 

@@ -34,8 +34,8 @@ from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRunt
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import install_carrier_routes
 from omnivoice_rtc.stack.livekit_server import find_binary
-from omnivoice_rtc.state import state_store_from_settings
-from omnivoice_rtc.web.keys import SETTINGS_KEY
+from omnivoice_rtc.state import StateStore, state_store_from_settings
+from omnivoice_rtc.web.keys import SETTINGS_KEY, STATE_KEY
 
 __all__ = ["gateways_from_settings", "install_from_env", "native_media_options"]
 
@@ -56,11 +56,14 @@ def native_media_options(shim: ShimSettings) -> NativeMediaOptions | None:
     return NativeMediaOptions(process=NativeMediaProcess(binary=binary))
 
 
-def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
-    """One gateway per enabled carrier, sharing one :class:`ShimRuntime`."""
+def gateways_from_settings(
+    settings: Settings, *, state: StateStore | None = None
+) -> list[MediaStreamGateway]:
+    """One gateway per enabled carrier, sharing one :class:`ShimRuntime`; ``state`` is the
+    shared store (default: one from ``settings.state``)."""
     set_ffi_routing(settings.shim.ffi_routing)
     guard = CallGuard(
-        state=state_store_from_settings(settings.state),
+        state=state if state is not None else state_store_from_settings(settings.state),
         limits=settings.limits,
         replica_id=settings.state.replica_id,
     )
@@ -80,7 +83,7 @@ def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
 
 def install_from_env(app: web.Application) -> None:
     """Route installer: carrier routes for every carrier configured in the environment."""
-    gateways = gateways_from_settings(app[SETTINGS_KEY])
+    gateways = gateways_from_settings(app[SETTINGS_KEY], state=app.get(STATE_KEY))
     if not gateways:
         raise ConfigError(
             f"{'/'.join(enable_vars())}: set at least one carrier's webhook key to serve "

@@ -37,6 +37,7 @@ from omnivoice_rtc.shim.media_stream_gateway import (
 )
 from omnivoice_rtc.shim.policy import CallCounters
 from omnivoice_rtc.web.installers import RouteInstaller
+from omnivoice_rtc.web.keys import STATE_KEY
 
 __all__ = [
     "CARRIER_GATEWAYS_KEY",
@@ -82,8 +83,9 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
             await gateway.stop()
         await guard.aclose()
 
-    async def close_state(_app: web.Application) -> None:
-        await guard.state.aclose()
+    async def close_state(app_: web.Application) -> None:
+        if app_.get(STATE_KEY) is not guard.state:  # the app closes its own store
+            await guard.state.aclose()
 
     app.on_startup.append(start_gateways)
     app.on_shutdown.append(stop_gateways)

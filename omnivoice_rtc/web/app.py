@@ -24,8 +24,9 @@ from typing import Final
 from aiohttp import web
 
 from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.state import state_store_from_settings
 from omnivoice_rtc.web.installers import RouteInstaller
-from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY
+from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY, STATE_KEY
 from omnivoice_rtc.web.prometheus import WebMetrics
 from omnivoice_rtc.web.token_endpoint import TOKEN_LIMITER_KEY, handle_token, new_token_limiter
 
@@ -100,9 +101,11 @@ def create_app(
         middlewares=[metrics.middleware, _security_headers],
         client_max_size=_MAX_REQUEST_BYTES,
     )
+    state = state_store_from_settings(settings.state)
     app[SETTINGS_KEY] = settings
     app[METRICS_KEY] = metrics
-    app[TOKEN_LIMITER_KEY] = new_token_limiter()
+    app[STATE_KEY] = state
+    app[TOKEN_LIMITER_KEY] = new_token_limiter(state, settings)
     app[_STARTED_AT_KEY] = time.monotonic()
 
     app.router.add_get("/", _index, name="page")
@@ -115,6 +118,11 @@ def create_app(
     for install in route_installers:
         install(app)
         _check_unique_routes(app, install)
+
+    async def close_state(_app: web.Application) -> None:
+        await state.aclose()
+
+    app.on_cleanup.append(close_state)
     return app
 
 

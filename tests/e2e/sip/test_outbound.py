@@ -14,6 +14,7 @@ import pytest
 from livekit import api
 
 from omnivoice_rtc import SIPCallError
+from omnivoice_rtc.settings import OutboundLimits
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
@@ -68,6 +69,7 @@ async def _callee(
             agent_name=worker.agent_name,
             poll_interval_s=0.2,
             ringing_timeout_s=20,
+            outbound=OutboundLimits(allow=(CALLEE,)),  # the toll-fraud guard's allow-list
         ),
     )
     await gateway.start()

@@ -301,13 +301,15 @@ class MediaStreamGateway:
 
     def _stream_url(self, call: CallInfo, base: str) -> str:
         """The ``wss://`` URL the answer names; ConfigError when it could only be plain
-        ``ws://`` to a non-loopback host, or would come from a Host header but is sent to
-        the carrier's REST API."""
-        if self.profile.sends_stream_url_over_rest(call) and not self.runtime.public_base_url:
-            raise ConfigError(
-                f"OMNIVOICE_PUBLIC_URL: required to answer {self.carrier} calls over REST "
-                "(the stream URL would otherwise come from the request's Host header)"
-            )
+        ``ws://`` to a non-loopback host. A URL sent to the carrier's REST API (Telnyx Call
+        Control) comes from the configured public URL, never from the request's Host."""
+        if self.profile.sends_stream_url_over_rest(call):
+            if not self._outbound_base:
+                raise ConfigError(
+                    f"OMNIVOICE_PUBLIC_URL: required to answer {self.carrier} calls over REST "
+                    "(the stream URL would otherwise come from the request's Host header)"
+                )
+            base = self._outbound_base.rstrip("/")
         ws_url = ws_url_of(base) + media_path(self.carrier)
         parts = urlsplit(ws_url)
         if parts.scheme == "ws" and (parts.hostname or "") not in _LOOPBACK_HOSTS:

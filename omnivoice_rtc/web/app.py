@@ -16,12 +16,14 @@ see :mod:`omnivoice_rtc.web.installers`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.state import state_store_from_settings
@@ -47,6 +49,28 @@ _PAGE_CSP: Final = (
     "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss: http: https:; "
     "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+class _MalformedRequestLog(logging.Filter):
+    """aiohttp answers a malformed request (a header line over 8190 bytes, bytes that are
+    no HTTP) with 400 itself, then logs it at ERROR with a traceback: hostile input must
+    leave one warning line, not a traceback. Other records pass unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = "malformed request refused"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno = logging.WARNING
+            record.levelname = logging.getLevelName(logging.WARNING)
+            record.__dict__["status"] = error.code
+            record.__dict__["reason"] = type(error).__name__
+        return True
+
+
+_MALFORMED_REQUEST_LOG = _MalformedRequestLog()
 
 
 @web.middleware
@@ -96,6 +120,7 @@ def create_app(
     An installer that routes a method and path already taken raises ValueError here,
     at startup (aiohttp would otherwise let the first route shadow the second).
     """
+    logging.getLogger("aiohttp.server").addFilter(_MALFORMED_REQUEST_LOG)  # once per process
     metrics = WebMetrics()
     app = web.Application(
         middlewares=[metrics.middleware, _security_headers],

@@ -277,3 +277,27 @@ async def test_a_detected_carrier_without_a_gateway_is_refused() -> None:
         TwilioCodec(stream_id="MZ1").serialize(_start("twilio", "CA1", {"token": token}))
     )
     assert await h.refused() == "no gateway for carrier twilio"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * 60000,  # deeper than Python's recursion limit
+        '{"event":"start","sequenceNumber":' + "9" * 5000 + "}",  # over 4300 digits
+        b"\xff\xfe\xfd",  # binary, not UTF-8
+        "\ud800",  # a lone surrogate
+    ],
+    ids=["deep-nesting", "huge-number", "binary", "lone-surrogate"],
+)
+async def test_hostile_first_frames_are_counted_then_closed_1007(frame: str | bytes) -> None:
+    h = Handshake(max_invalid_frames=2)
+    for _ in range(3):
+        if isinstance(frame, bytes):
+            h.ws.feed_bytes(frame)
+        else:
+            h.ws.feed_text(frame)
+    with pytest.raises(StreamRejected) as info:
+        await h.open()
+    assert (info.value.reason, info.value.code) == ("too many invalid frames before start", 1007)
+    assert h.counters.dropped_invalid == 3
+    assert h.ws.closed_by == "shim"

@@ -4,7 +4,7 @@ Each dialled call holds its :class:`~omnivoice_rtc.limits.outbound.OutboundLease
 ``OMNIVOICE_MAX_OUTBOUND_CALLS``) from the dial until the call ends. A call whose stream
 has not come ``grace_s`` s after its stream token expired is dropped (session closed with
 ``no_stream``, lease released): nothing is left pending forever when the carrier never
-connects. Release tasks are owned here and awaited by :meth:`DialledCalls.aclose`.
+connects.
 """
 
 from __future__ import annotations
@@ -34,12 +34,11 @@ class DialledCalls:
     """Dialled calls by pending id (the stream token's call id) and the leases of the
     dialled calls that are bridged, by their call lease's owner token."""
 
-    __slots__ = ("_bridged", "_pending", "_releases")
+    __slots__ = ("_bridged", "_pending")
 
     def __init__(self) -> None:
         self._pending: dict[str, _Dialled] = {}
         self._bridged: dict[str, OutboundLease] = {}
-        self._releases: set[asyncio.Task[None]] = set()
 
     def __contains__(self, pending_id: object) -> bool:
         return pending_id in self._pending
@@ -64,17 +63,16 @@ class DialledCalls:
         dialled = self._pending.pop(pending_id, None)
         return (dialled.session, dialled.lease) if dialled is not None else None
 
-    def purge(self) -> list[PstnSession]:
+    async def purge(self) -> list[PstnSession]:
         """Drop the calls whose stream never came; returns their (closed) sessions."""
         now = self._now()
-        dropped: list[PstnSession] = []
-        for pending_id, dialled in list(self._pending.items()):
-            if dialled.deadline <= now:
-                del self._pending[pending_id]
-                dialled.session.mark_closed("no_stream")
-                self._release_soon(dialled.lease)
-                dropped.append(dialled.session)
-        return dropped
+        expired = [(k, d) for k, d in self._pending.items() if d.deadline <= now]
+        for pending_id, dialled in expired:
+            del self._pending[pending_id]
+            dialled.session.mark_closed("no_stream")
+        for _, dialled in expired:
+            await dialled.lease.release()
+        return [dialled.session for _, dialled in expired]
 
     def bridged(self, owner: str, lease: OutboundLease) -> None:
         """The dialled call is bridged under the call lease ``owner``."""
@@ -86,16 +84,9 @@ class DialledCalls:
         if lease is not None:
             await lease.release()
 
-    def _release_soon(self, lease: OutboundLease) -> None:
-        task = asyncio.get_running_loop().create_task(lease.release())
-        self._releases.add(task)
-        task.add_done_callback(self._releases.discard)
-
     async def aclose(self, reason: str) -> None:
-        """Drop every pending call (sessions closed with ``reason``) and finish releases."""
-        for dialled in self._pending.values():
+        """Drop every pending call (sessions closed with ``reason``, slots released)."""
+        pending, self._pending = list(self._pending.values()), {}
+        for dialled in pending:
             dialled.session.mark_closed(reason)
             await dialled.lease.release()
-        self._pending.clear()
-        if self._releases:
-            await asyncio.gather(*self._releases, return_exceptions=True)

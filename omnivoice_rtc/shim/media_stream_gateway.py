@@ -174,7 +174,7 @@ class MediaStreamGateway:
         if not self._outbound_base:
             raise ConfigError(f"OMNIVOICE_PUBLIC_URL: {carrier} make_call needs a public URL")
         self.profile.require_rest("make_call")
-        self._purge_pending()
+        await self._purge_pending()
         lease = await self.runtime.guard.outbound.admit(to)
         try:
             pending_id = PENDING_CALL_PREFIX + secrets.token_hex(8)
@@ -209,9 +209,9 @@ class MediaStreamGateway:
         self._sessions[call.call_id] = session
         return session
 
-    def _purge_pending(self) -> None:
+    async def _purge_pending(self) -> None:
         """Drop dialled calls whose stream never came (their token has expired)."""
-        for session in self._pending.purge():
+        for session in await self._pending.purge():
             self._sessions.pop(session.id, None)
 
     # ------------------------------------------------------------------ webhook
@@ -324,7 +324,7 @@ class MediaStreamGateway:
         carrier = self.carrier
         self.profile.ensure_answerable(call)  # ConfigError before anything is created
         ws_url = self._stream_url(call, base)
-        self._purge_pending()
+        await self._purge_pending()
         tokens = self.runtime.tokens
         if pending in self._pending:  # answer of a call we dialled (Plivo): no handler
             token = await tokens.issue(

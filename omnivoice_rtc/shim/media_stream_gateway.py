@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import math
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -71,7 +70,12 @@ from omnivoice_rtc.shim.rtc_call_room import (
     call_room_name,
 )
 from omnivoice_rtc.shim.shim_runtime import RoomFactory, ShimRuntime
-from omnivoice_rtc.shim.webhook_body import check_call, read_webhook
+from omnivoice_rtc.shim.webhook_body import (
+    check_call,
+    plain_answer,
+    read_webhook,
+    refusal_response,
+)
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName
 
 __all__ = [
@@ -228,9 +232,9 @@ class MediaStreamGateway:
             base = self.runtime.base_url(request)
             hook = await read_webhook(request, url=base + request.path_qs)
         except RequestError as exc:
-            return _refusal(self.carrier, exc.status, str(exc), exc.retry_after_s)
+            return refusal_response(self.carrier, exc.status, str(exc), exc.retry_after_s)
         except ProviderError as exc:  # shared state unreachable
-            return _refusal(self.carrier, 503, f"shared state unavailable: {exc}", 1.0)
+            return refusal_response(self.carrier, 503, f"shared state unavailable: {exc}", 1)
         answer = await self.answer_webhook(hook, base_url=base, client=client)
         response = web.Response(
             status=answer.status, text=answer.body, content_type=answer.content_type
@@ -253,9 +257,9 @@ class MediaStreamGateway:
             logger.warning(
                 "webhook signature rejected", extra={"carrier": carrier, "error": str(exc)}
             )
-            return _plain(403, "invalid signature")
+            return plain_answer(403, "invalid signature")
         except ValueError as exc:
-            return _plain(400, str(exc))
+            return plain_answer(400, str(exc))
         guard = self.runtime.guard
         account = self.profile.account_of(call)
         try:
@@ -266,12 +270,12 @@ class MediaStreamGateway:
                 return WebhookAnswer.json({})  # a status report on a call: nothing to decide
             answered = await guard.claim_answer(carrier, call.call_id)
         except RequestError as exc:
-            return _plain(exc.status, str(exc))
+            return plain_answer(exc.status, str(exc))
         except ReplayError as exc:
             logger.warning("webhook replay refused", extra={"carrier": carrier, "what": exc.what})
-            return _plain(403, "replayed request")
+            return plain_answer(403, "replayed request")
         except (LimitError, ProviderError) as exc:  # shared state full or unreachable
-            return _plain(503, f"shared state unavailable: {exc}")
+            return plain_answer(503, f"shared state unavailable: {exc}")
         if answered is None:
             logger.warning(
                 "webhook for an answered call refused",
@@ -297,7 +301,7 @@ class MediaStreamGateway:
             )
             status = 503 if isinstance(exc, ConfigError | LimitError | ProviderError) else 500
             status = 502 if isinstance(exc, CarrierRestError) else status
-            return _plain(status, str(exc))
+            return plain_answer(status, str(exc))
 
     def _stream_url(self, call: CallInfo, base: str) -> str:
         """The ``wss://`` URL the answer names; ConfigError when it could only be plain
@@ -488,15 +492,3 @@ class MediaStreamGateway:
             await profile.hangup(call_id)
 
         return hangup
-
-
-def _plain(status: int, text: str) -> WebhookAnswer:
-    return WebhookAnswer(status=status, content_type="text/plain", body=text)
-
-
-def _refusal(carrier: str, status: int, text: str, retry_after_s: float) -> web.Response:
-    logger.info("webhook refused", extra={"carrier": carrier, "status": status, "reason": text})
-    response = web.Response(status=status, text=text)
-    if status in (429, 503):
-        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
-    return response

@@ -18,6 +18,8 @@ profile (``webhook_json``: deep nesting and over-long numbers are a ValueError, 
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import parse_qsl
@@ -25,7 +27,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from omnivoice_rtc._errors import RequestError
-from omnivoice_rtc.carriers.profile import WebhookRequest
+from omnivoice_rtc.carriers.profile import WebhookAnswer, WebhookRequest
 from omnivoice_rtc.types import CallInfo
 
 __all__ = [
@@ -34,8 +36,12 @@ __all__ = [
     "MAX_PARTY_CHARS",
     "MAX_VALUE_CHARS",
     "check_call",
+    "plain_answer",
     "read_webhook",
+    "refusal_response",
 ]
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES: Final = 64 * 1024
 """Largest webhook body (bytes); carriers send a few KiB."""
@@ -128,3 +134,17 @@ def check_call(call: CallInfo) -> None:
             raise RequestError(f"{call.carrier}: {name} longer than {MAX_PARTY_CHARS} characters")
         if not value.isprintable():
             raise RequestError(f"{call.carrier}: {name} holds control characters")
+
+
+def plain_answer(status: int, text: str) -> WebhookAnswer:
+    """A ``text/plain`` answer (refusals and errors)."""
+    return WebhookAnswer(status=status, content_type="text/plain", body=text)
+
+
+def refusal_response(carrier: str, status: int, text: str, retry_after_s: float) -> web.Response:
+    """A refused webhook, logged; 429/503 carry ``Retry-After`` (whole seconds, >= 1)."""
+    logger.info("webhook refused", extra={"carrier": carrier, "status": status, "reason": text})
+    response = web.Response(status=status, text=text)
+    if status in (429, 503):
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+    return response

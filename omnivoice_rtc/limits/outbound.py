@@ -20,18 +20,21 @@ meanwhile, so a process that dies frees its slots within ``slot_ttl_s`` s.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from omnivoice_rtc._errors import ConfigError, LimitError
+from omnivoice_rtc._errors import ConfigError, LimitError, ProviderError
 from omnivoice_rtc.settings.limits import OutboundLimits
 from omnivoice_rtc.state.lease_keeper import LeaseKeeper
 from omnivoice_rtc.state.memory import MemoryStateStore
 from omnivoice_rtc.state.store import StateStore
 
 __all__ = ["OutboundGuard", "OutboundLease", "normalise_destination"]
+
+logger = logging.getLogger(__name__)
 
 _RATE_KEY: Final = "outbound:rate"
 _CALLS_KEY: Final = "outbound:calls"
@@ -142,7 +145,10 @@ class OutboundGuard:
 
     async def _release(self, holder: str) -> None:
         self._keeper.drop(holder)
-        await self._store.release_slot(_CALLS_KEY, holder)
+        try:
+            await self._store.release_slot(_CALLS_KEY, holder)
+        except ProviderError as exc:  # store unreachable: the slot expires with its TTL
+            logger.warning("outbound slot release failed", extra={"error": str(exc)})
 
     async def aclose(self) -> None:
         """Stop refreshing slots (a process ending: they expire unless released)."""

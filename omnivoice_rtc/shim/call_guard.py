@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from omnivoice_rtc._errors import ReplayError, RequestError
+from omnivoice_rtc._errors import ProviderError, ReplayError, RequestError
 from omnivoice_rtc.carriers.profile import ReplayKeys
 from omnivoice_rtc.carriers.stream_tokens import StreamTokenStore
 from omnivoice_rtc.limits.client_address import address_key, client_address
@@ -191,8 +191,11 @@ class CallGuard:
 
     async def _release_slots(self, keys: Sequence[str], holder: str) -> None:
         self._keeper.drop(holder)
-        for key in keys:
-            await self.state.release_slot(key, holder)
+        try:
+            for key in keys:
+                await self.state.release_slot(key, holder)
+        except ProviderError as exc:  # store unreachable: the slots expire with their TTL
+            logger.warning("slot release failed", extra={"holder": holder, "error": str(exc)})
 
     async def open_socket(self, address: str) -> SocketLease | Refused:
         """Slots for one media WebSocket from ``address`` (1013 when full)."""
@@ -246,10 +249,15 @@ class CallGuard:
     async def _end_call(self, lease: CallLease) -> None:
         self._keeper.drop(f"{lease.owner}/claim")
         await self._release_slots(lease.keys, lease.owner)
-        await self.registry.release(lease.carrier, lease.call_id, lease.owner)
         window = self.limits.call_setup.answered_call_window_s
         key = f"answered:{lease.carrier}:{lease.call_id}"
-        await self.state.expire_if(key, _ANSWERED, ttl_s=window)
+        try:
+            await self.registry.release(lease.carrier, lease.call_id, lease.owner)
+            await self.state.expire_if(key, _ANSWERED, ttl_s=window)
+        except ProviderError as exc:  # store unreachable: the claim and record expire
+            logger.warning(
+                "call release failed", extra={"call_id": lease.call_id, "error": str(exc)}
+            )
 
     async def aclose(self) -> None:
         """Stop refreshing slots and claims, and the outbound guard's (app shutdown)."""

@@ -407,7 +407,7 @@ class MediaStreamGateway:
             started = await self.runtime.guard.start_call(
                 opened.carrier, self._call_id_of(opened), client
             )
-        except ProviderError as exc:  # shared state unreachable: refuse, touch nothing
+        except (LimitError, ProviderError) as exc:  # state full or unreachable: refuse
             started = Refused(1013, f"shared state unavailable: {type(exc).__name__}")
         if isinstance(started, Refused):
             if not ws.closed:

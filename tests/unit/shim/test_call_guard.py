@@ -405,3 +405,21 @@ async def test_outbound_concurrency_and_the_drop_of_calls_that_never_stream(
     assert second.id == "CA2"
     await gateway.stop()
     assert await gateway.runtime.guard.outbound.in_progress() == 0
+
+
+async def test_webhook_rate_per_client_address_comes_before_the_signature() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    limits = LimitSettings(ingress=IngressLimits(webhooks_per_min_per_address=1))
+    gateway = _gateway(
+        TwilioProfile(settings=TwilioSettings(auth_token="tw")), guard=CallGuard(limits=limits)
+    )
+    await gateway.start()
+    unsigned = make_mocked_request("POST", "/carriers/twilio/answer")
+    assert (await gateway.handle_webhook(unsigned)).status == 403  # counted, then refused
+    limited = await gateway.handle_webhook(make_mocked_request("POST", "/carriers/twilio/answer"))
+    assert (limited.status, limited.text) == (
+        429,
+        "too many webhooks: at most 1 per minute per address",
+    )
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60

@@ -227,7 +227,7 @@ async def bench_latency(
     process = NativeMediaProcess() if native else None
     runner, port, gateway = await _start_shim(lk, "none", native=process)
     call_id = "CA" + secrets.token_hex(16)
-    token = gateway.runtime.tokens.issue(call_id, "twilio")
+    token = await gateway.runtime.tokens.issue(call_id, "twilio")
     room_name = f"call-twilio-{call_id}"
     http = aiohttp.ClientSession()
     ws, codec = await _open_twilio(

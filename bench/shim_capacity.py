@@ -141,7 +141,7 @@ async def _shim_main(
             continue
         if cmd.startswith("token "):
             call_id = cmd.split()[1]
-            result_q.put(gateway.runtime.tokens.issue(call_id, "twilio"))
+            result_q.put(await gateway.runtime.tokens.issue(call_id, "twilio"))
     feeder.cancel()
     await runner.cleanup()
     if native is not None:

@@ -23,6 +23,7 @@ from typing import Any
 from livekit import rtc
 
 from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.agent.control_policy import ControlPolicy, ControlRefused
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
 from omnivoice_rtc.pipelines.factory import build_pipeline
@@ -83,6 +84,7 @@ class RoomAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._changed = asyncio.Event()
         self._stopping = False
+        self._control = ControlPolicy(limits=settings.control)
 
     def _eligible(self, p: rtc.RemoteParticipant) -> bool:
         return p.kind in _SERVED_KINDS
@@ -115,15 +117,19 @@ class RoomAgent:
         except ValueError as exc:
             logger.warning("ignored control packet", extra={"sender": sender, "reason": str(exc)})
             return
-        session = self.sessions.get(command.participant or sender)
-        if session is None and not command.participant and len(self.sessions) == 1:
-            session = next(iter(self.sessions.values()))
-        if session is None:
+        target = self._control.authorise(packet.participant, command, self.sessions.keys())
+        if isinstance(target, ControlRefused):  # control_policy: who may steer, how much
             logger.warning(
-                "control packet for no session",
-                extra={"sender": sender, "participant": command.participant},
+                "control command refused",
+                extra={
+                    "sender": sender,
+                    "participant": command.participant,
+                    "type": command.type,
+                    "reason": target.reason,
+                },
             )
             return
+        session = self.sessions[target]
         task = asyncio.create_task(self._apply(session, command), name="omnivoice.control")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -176,6 +182,7 @@ class RoomAgent:
         finally:
             self._starting.discard(p.identity)
             self.sessions.pop(p.identity, None)
+            self._control.forget(p.identity)
             self._changed.set()
 
     def _idle(self) -> bool:

@@ -27,9 +27,11 @@ from omnivoice_rtc.carriers.profile import (
     CarrierSettings,
     Dialled,
     DialRequest,
+    ReplayKeys,
     WebhookAnswer,
     WebhookRequest,
     base_url_var,
+    request_digest,
     webhook_fields,
 )
 from omnivoice_rtc.media_streams.plivo import (
@@ -126,7 +128,8 @@ def validate_signature_v3(
         auth_token=auth_token, url=url, nonce=nonce, method=method, params=params or {}
     )
     for candidate in signature.split(","):
-        if hmac.compare_digest(candidate.strip(), expected):
+        presented = candidate.strip().encode("utf-8", "surrogateescape")
+        if hmac.compare_digest(presented, expected.encode()):
             return
     raise SignatureError(f"{CARRIER}: invalid {SIGNATURE_HEADER}")
 
@@ -327,6 +330,12 @@ class PlivoProfile(CarrierProfile[PlivoSettings, PlivoRestClient]):
             params=request.form if request.method == "POST" else None,
         )
         return parse_answer_webhook(webhook_fields(request))
+
+    def replay_keys(self, request: WebhookRequest, call: CallInfo) -> ReplayKeys:
+        """The V3 nonce: Plivo signs no timestamp, so a nonce is remembered for
+        ``OMNIVOICE_REPLAY_CACHE_S``."""
+        nonce = request.headers.get(NONCE_HEADER, "")
+        return ((f"plivo:nonce:{request_digest(nonce)}", None),)
 
     async def _accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer:
         return WebhookAnswer.xml(plivo_stream(url=ws_url, extra_headers={TOKEN_PARAMETER: token}))

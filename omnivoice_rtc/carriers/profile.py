@@ -26,7 +26,16 @@ client it created)
 ``stream_token``                  override when the token is not a custom parameter
 (``custom_parameters["token"]``)
 detection                         ``matches_first_frame(obj)`` (class method)
+``replay_keys`` (none)            what makes one signed request unique: a nonce (Plivo),
+                                  a JWT id (Vonage), a signature (Telnyx)
+``account_of`` (the carrier)      the carrier account a webhook came from (rate limits)
+``already_answered`` (409)        the answer to a second webhook for an answered call
 ================================  =====================================================
+
+Replays: the gateway records each ``replay_keys`` entry (for its TTL, or
+``OMNIVOICE_REPLAY_CACHE_S``) and refuses a request whose key it has seen with 403; it
+remembers each answered call id and answers a second webhook for it with
+``already_answered`` (no second stream token).
 
 Adding a carrier: a pure codec in ``media_streams/<name>.py``, its settings and profile in
 ``carriers/<name>.py``, and one line in :mod:`omnivoice_rtc.carriers.registry`
@@ -35,6 +44,7 @@ Adding a carrier: a pure codec in ``media_streams/<name>.py``, its settings and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -58,11 +68,13 @@ __all__ = [
     "CarrierSettings",
     "DialRequest",
     "Dialled",
+    "ReplayKeys",
     "RestCallControl",
     "WebhookAnswer",
     "WebhookRequest",
     "base_url_var",
     "reject_reason",
+    "request_digest",
     "webhook_fields",
     "webhook_json",
 ]
@@ -128,6 +140,19 @@ class Dialled:
     """An outbound call placed over REST: the carrier's id for it."""
 
     call_id: str
+
+
+ReplayKeys = tuple[tuple[str, float | None], ...]
+"""``(key, ttl_s)`` pairs from :meth:`CarrierProfile.replay_keys`."""
+
+
+def request_digest(*parts: str | bytes) -> str:
+    """A short, fixed-length key for request material of any length (SHA-256, hex)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\x00")
+    return digest.hexdigest()[:40]
 
 
 class RestCallControl(Protocol):
@@ -218,10 +243,13 @@ def webhook_fields(request: WebhookRequest) -> dict[str, str]:
 
 
 def webhook_json(request: WebhookRequest, carrier: str) -> dict[str, Any]:
-    """The webhook's JSON body; ValueError when it is not a JSON object."""
+    """The webhook's JSON body; ValueError when it is not a JSON object (nested too
+    deeply or holding numbers too long for Python included)."""
     try:
         body = json.loads(request.raw_body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except RecursionError:
+        raise ValueError(f"{carrier}: webhook JSON is nested too deeply") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, integers over 4300 digits
         raise ValueError(f"{carrier}: webhook body is not JSON") from None
     if not isinstance(body, dict):
         raise ValueError(f"{carrier}: webhook JSON must be an object")
@@ -301,6 +329,28 @@ class CarrierProfile(ABC, Generic[S, R]):
 
     @abstractmethod
     def _verify(self, request: WebhookRequest) -> CallInfo: ...
+
+    def replay_keys(self, request: WebhookRequest, call: CallInfo) -> ReplayKeys:
+        """``(key, ttl_s)`` pairs that identify this exact signed request (``ttl_s`` None:
+        ``OMNIVOICE_REPLAY_CACHE_S``); a second request with one of them is a replay. The
+        request is already verified. By default none: the answered call id is the guard."""
+        return ()
+
+    def account_of(self, call: CallInfo) -> str:
+        """The carrier account ``call``'s webhook came from ("" = the carrier as a whole):
+        the key of the per-account webhook rate limit and stream-token quota."""
+        return ""
+
+    def already_answered(self, call: CallInfo) -> WebhookAnswer:
+        """The answer to a webhook offering a call that was already answered (a replay or
+        a duplicate delivery): no stream token. 409 unless the carrier documents better."""
+        return WebhookAnswer(status=409, content_type="text/plain", body="call already answered")
+
+    def sends_stream_url_over_rest(self, call: CallInfo) -> bool:
+        """True when answering ``call`` hands the stream URL to the carrier's REST API
+        (Telnyx Call Control) rather than in the webhook's answer: that URL must then come
+        from ``OMNIVOICE_PUBLIC_URL``, never from a request's Host header."""
+        return False
 
     def is_new_call(self, call: CallInfo) -> bool:
         """False for a webhook that only reports on a call (answered, hung up, ...): it is

@@ -27,9 +27,11 @@ from omnivoice_rtc.carriers.profile import (
     CarrierSettings,
     Dialled,
     DialRequest,
+    ReplayKeys,
     WebhookAnswer,
     WebhookRequest,
     base_url_var,
+    request_digest,
     webhook_fields,
     webhook_json,
 )
@@ -328,10 +330,29 @@ class TelnyxProfile(CarrierProfile[TelnyxSettings, TelnyxRestClient]):
             return parse_texml_webhook(webhook_fields(request))
         return parse_call_control_webhook(webhook_json(request, CARRIER))
 
+    def replay_keys(self, request: WebhookRequest, call: CallInfo) -> ReplayKeys:
+        """The signature: a request signed once is accepted once (within the timestamp
+        window, which is all the key needs to outlive)."""
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        return ((f"telnyx:sig:{request_digest(signature)}", 2.0 * TOLERANCE_S),)
+
+    def account_of(self, call: CallInfo) -> str:
+        return call.attributes.get("AccountSid") or call.attributes.get("connection_id", "")
+
+    def already_answered(self, call: CallInfo) -> WebhookAnswer:
+        """Call Control delivers webhooks at least once and retries any answer but 2xx:
+        a repeated ``call.initiated`` is acknowledged (the call was answered over REST)."""
+        if _is_call_control(call):
+            return WebhookAnswer.json({})
+        return super().already_answered(call)
+
     def is_new_call(self, call: CallInfo) -> bool:
         if not _is_call_control(call):
             return True  # TeXML only calls the answer URL to offer a call
         return call.attributes["event_type"] == "call.initiated" and call.direction == "inbound"
+
+    def sends_stream_url_over_rest(self, call: CallInfo) -> bool:
+        return _is_call_control(call)
 
     def ensure_answerable(self, call: CallInfo) -> None:
         if _is_call_control(call):

@@ -106,11 +106,14 @@ def validate_signature(
         if body is None:
             raise SignatureError(f"{CARRIER}: bodySHA256 in URL but no body to check")
         expected_hash = hashlib.sha256(body).hexdigest()
-        if not hmac.compare_digest(expected_hash, query["bodySHA256"][0]):
+        claimed = query["bodySHA256"][0].encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(expected_hash.encode(), claimed):
             raise SignatureError(f"{CARRIER}: body does not match bodySHA256")
         params = None
+    presented = signature.encode("utf-8", "surrogateescape")  # any header bytes compare
     for candidate in _port_variants(url):
-        if hmac.compare_digest(compute_signature(auth_token, candidate, params), signature):
+        expected = compute_signature(auth_token, candidate, params).encode()
+        if hmac.compare_digest(expected, presented):
             return
     raise SignatureError(f"{CARRIER}: invalid {SIGNATURE_HEADER}")
 
@@ -310,6 +313,9 @@ class TwilioProfile(CarrierProfile[TwilioSettings, TwilioRestClient]):
             body=request.raw_body if not request.form else None,
         )
         return parse_call_webhook(webhook_fields(request))
+
+    def account_of(self, call: CallInfo) -> str:
+        return call.attributes.get("AccountSid", "")
 
     async def _accept(self, call: CallInfo, *, ws_url: str, token: str) -> WebhookAnswer:
         return WebhookAnswer.xml(twiml_stream(url=ws_url, parameters={TOKEN_PARAMETER: token}))

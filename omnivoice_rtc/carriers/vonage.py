@@ -30,9 +30,11 @@ from omnivoice_rtc.carriers.profile import (
     CarrierSettings,
     Dialled,
     DialRequest,
+    ReplayKeys,
     WebhookAnswer,
     WebhookRequest,
     base_url_var,
+    request_digest,
     webhook_json,
 )
 from omnivoice_rtc.media_streams.messages import Connected, InboundMessage, Start
@@ -61,6 +63,8 @@ DEFAULT_API_BASE_URL: Final = "https://api.nexmo.com"
 MAX_HEADERS_BYTES: Final = 512
 """Vonage's limit on the NCCO websocket ``headers`` object (bytes of JSON)."""
 APP_JWT_TTL_S: Final = 900
+DEFAULT_JWT_MAX_AGE_S: Final = 300.0
+"""How old a signed-webhook JWT's ``iat`` may be by default (s)."""
 
 # ------------------------------------------------------------------ signed webhooks
 
@@ -84,12 +88,17 @@ def verify_signed_webhook(
     raw_body: bytes | None = None,
     query: Sequence[tuple[str, str]] | None = None,
     leeway_s: float = 30.0,
+    max_age_s: float | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """Verify ``Authorization: Bearer <JWT>`` (HS256 with the signature secret) and return
     its claims; ``exp``/``iat``/``nbf`` are checked when present.
 
     When ``raw_body`` (POST) or ``query`` (GET) is given, the JWT must carry a
-    ``payload_hash`` claim equal to its SHA-256. Raises SignatureError.
+    ``payload_hash`` claim equal to its SHA-256. With ``max_age_s`` the JWT must carry an
+    ``iat`` at most that many seconds before ``now`` (default: the wall clock) and not
+    more than ``leeway_s`` after it: an old signed request cannot be replayed. Raises
+    SignatureError.
     """
     if not authorization or not authorization.startswith("Bearer "):
         raise SignatureError(f"{CARRIER}: missing Authorization: Bearer <JWT>")
@@ -106,6 +115,8 @@ def verify_signed_webhook(
         raise SignatureError(
             f"{CARRIER}: invalid signed-webhook JWT: {type(exc).__name__}"
         ) from None
+    if max_age_s is not None:
+        _check_age(claims.get("iat"), max_age_s=max_age_s, leeway_s=leeway_s, now=now)
     expected: str | None = None
     if raw_body is not None:
         expected = payload_hash(raw_body)
@@ -115,9 +126,21 @@ def verify_signed_webhook(
         claimed = claims.get("payload_hash")
         if not isinstance(claimed, str):
             raise SignatureError(f"{CARRIER}: signed-webhook JWT has no payload_hash claim")
-        if not hmac.compare_digest(claimed.lower(), expected):
+        if not hmac.compare_digest(claimed.lower().encode(), expected.encode()):
             raise SignatureError(f"{CARRIER}: payload_hash does not match the request")
     return claims
+
+
+def _check_age(iat: Any, *, max_age_s: float, leeway_s: float, now: float | None) -> None:
+    if type(iat) is not int and type(iat) is not float:
+        raise SignatureError(f"{CARRIER}: signed-webhook JWT has no iat claim")
+    age = (time.time() if now is None else now) - iat
+    if age > max_age_s:
+        raise SignatureError(
+            f"{CARRIER}: signed-webhook JWT is {age:.0f} s old (at most {max_age_s:g} s)"
+        )
+    if age < -leeway_s:
+        raise SignatureError(f"{CARRIER}: signed-webhook JWT is issued in the future")
 
 
 def make_signed_webhook_jwt(
@@ -358,6 +381,14 @@ class VonageSettings(CarrierSettings):
     api_key: str = var("VONAGE_API_KEY", "", doc="Vonage API key (the webhook JWT's api_key)")
     from_number: str = var("VONAGE_FROM_NUMBER", "", doc="caller id for make_call (E.164)")
     api_base_url: str = base_url_var("VONAGE_API_BASE_URL", DEFAULT_API_BASE_URL, carrier="Vonage")
+    jwt_max_age_s: float = var(
+        "VONAGE_JWT_MAX_AGE_S",
+        DEFAULT_JWT_MAX_AGE_S,
+        doc="oldest signed-webhook JWT accepted (iat, s); each JWT id is accepted once",
+        kind=float,
+        minimum=10,
+        maximum=3600,
+    )
     sample_rate: int = 16000
 
     @classmethod
@@ -416,15 +447,32 @@ class VonageProfile(CarrierProfile[VonageSettings, VonageRestClient]):
         )
 
     def _verify(self, request: WebhookRequest) -> CallInfo:
-        verify_signed_webhook(
+        claims = verify_signed_webhook(
             signature_secret=self.settings.signature_secret,
             authorization=request.headers.get("Authorization"),
             raw_body=request.raw_body if request.method == "POST" else None,
             query=request.query if request.method == "GET" else None,
+            max_age_s=self.settings.jwt_max_age_s,
         )
         if request.method == "GET":
-            return parse_answer_webhook(dict(request.query))
-        return parse_answer_webhook(webhook_json(request, CARRIER))
+            call = parse_answer_webhook(dict(request.query))
+        else:
+            call = parse_answer_webhook(webhook_json(request, CARRIER))
+        api_key = claims.get("api_key")
+        if isinstance(api_key, str) and api_key:
+            call = dataclasses.replace(call, attributes={**call.attributes, "api_key": api_key})
+        return call
+
+    def replay_keys(self, request: WebhookRequest, call: CallInfo) -> ReplayKeys:
+        """The JWT's ``jti`` (the token itself when it has none), for twice the accepted
+        JWT age: older JWTs are refused anyway."""
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        jti = jwt.decode(token, options={"verify_signature": False}).get("jti")
+        material = f"jti:{jti}" if isinstance(jti, str) and jti else f"jwt:{token}"
+        return ((f"vonage:{request_digest(material)}", 2.0 * self.settings.jwt_max_age_s),)
+
+    def account_of(self, call: CallInfo) -> str:
+        return call.attributes.get("api_key", "")
 
     def _ncco(self, ws_url: str, token: str) -> list[dict[str, Any]]:
         return ncco_websocket(

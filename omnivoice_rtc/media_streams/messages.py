@@ -249,7 +249,11 @@ class MediaStreamCodec(Protocol):
 def load_json_object(
     carrier: str, frame: str | bytes, *, binary_ok: bool = False
 ) -> dict[str, Any]:
-    """Decode a text frame holding one JSON object; ValueError names the carrier."""
+    """Decode a text frame holding one JSON object; ValueError names the carrier.
+
+    Hostile frames are a ValueError too, never another exception: nesting deeper than
+    Python's recursion limit (``"[" * 60000``), integers longer than Python converts
+    (4300 digits), text that is not UTF-8 (or holds lone surrogates)."""
     if isinstance(frame, bytes | bytearray | memoryview):
         if not binary_ok:
             raise ValueError(f"{carrier}: binary frame on a text-only protocol")
@@ -261,6 +265,10 @@ def load_json_object(
         data = json.loads(frame)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{carrier}: invalid JSON: {exc.msg} at position {exc.pos}") from None
+    except RecursionError:
+        raise ValueError(f"{carrier}: invalid JSON: nested too deeply") from None
+    except ValueError:  # an integer over Python's 4300-digit conversion limit
+        raise ValueError(f"{carrier}: invalid JSON: a number is too long") from None
     if not isinstance(data, dict):
         raise ValueError(f"{carrier}: expected a JSON object, got {type(data).__name__}")
     return data

@@ -20,6 +20,8 @@ section        what                                            module
 ``shim``       media backend, FFI routing, forwarded headers   :mod:`.shim`
 ``audio``      the converter's frame path                      :mod:`.shim`
 ``exposure``   opt-ins for a server reachable from outside     :mod:`.safety`
+``state``      where call-setup state lives (memory or Redis)  :mod:`.limits`
+``limits``     proxies, caps, rates, replay windows, outbound  :mod:`.limits`
 ``sip``        the local SIP stack's ports and addresses         :mod:`omnivoice_rtc.sip.processes`
 ``carriers``   each carrier's keys, REST credentials, caller id its ``carriers/<name>.py``
 =============  ==============================================  =========================
@@ -46,6 +48,14 @@ from omnivoice_rtc.settings.core import (
     WebSettings,
     http_url_of,
 )
+from omnivoice_rtc.settings.limits import (
+    CallSetupLimits,
+    ControlLimits,
+    IngressLimits,
+    LimitSettings,
+    OutboundLimits,
+    StateSettings,
+)
 from omnivoice_rtc.settings.pipeline import LocalPipelineOptions, PipelineSettings
 from omnivoice_rtc.settings.safety import ExposureSettings, Role, require_safe
 from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
@@ -61,14 +71,20 @@ __all__ = [
     "DEFAULT_LIVEKIT_URL",
     "AgentSettings",
     "AudioSettings",
+    "CallSetupLimits",
+    "ControlLimits",
     "EnvVar",
     "ExposureSettings",
+    "IngressLimits",
+    "LimitSettings",
     "LiveKitSettings",
     "LocalPipelineOptions",
     "LogSettings",
+    "OutboundLimits",
     "PipelineSettings",
     "Settings",
     "ShimSettings",
+    "StateSettings",
     "TokenSettings",
     "WebSettings",
     "WorkerSettings",
@@ -115,6 +131,10 @@ class Settings:
     shim: ShimSettings = field(default_factory=ShimSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     exposure: ExposureSettings = field(default_factory=ExposureSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    """Where call-setup state lives (:mod:`omnivoice_rtc.state`)."""
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    """Trusted proxies, caps, rates, replay windows, outbound guard, control caps."""
     sip: SIPStackSettings = field(default_factory=_default_sip)
     """The local SIP stack's ports and addresses (:mod:`omnivoice_rtc.sip.processes`)."""
     carriers: Mapping[str, CarrierSettings] = field(default_factory=dict)
@@ -142,6 +162,8 @@ class Settings:
             shim=ShimSettings.from_env(snapshot),
             audio=AudioSettings.from_env(snapshot),
             exposure=ExposureSettings.from_env(snapshot),
+            state=StateSettings.from_env(snapshot),
+            limits=LimitSettings.from_env(snapshot),
             sip=SIPStackSettings.from_env(snapshot),
             carriers=carrier_settings_from_env(snapshot),
             env=snapshot,
@@ -155,4 +177,6 @@ class Settings:
             web=self.web,
             tokens=self.tokens,
             exposure=self.exposure,
+            state=self.state,
+            limits=self.limits,
         )

@@ -11,6 +11,7 @@ from typing import Self
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.settings._env import EnvVar, load, var
 from omnivoice_rtc.settings.core import DEFAULT_AGENT_NAME, TokenSettings
+from omnivoice_rtc.settings.limits import ControlLimits
 from omnivoice_rtc.settings.pipeline import PipelineSettings
 from omnivoice_rtc.types import InterruptionMode, SessionOptions
 
@@ -49,6 +50,8 @@ class AgentSettings:
     join_timeout_s: int = 60
     relay_events: bool = True
     output_sample_rate_hz: int = 24000
+    control: ControlLimits = field(default_factory=ControlLimits)
+    """Caps on ``omnivoice.control`` commands (``say`` length and rate)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -61,6 +64,7 @@ class AgentSettings:
                 max_session_duration=timedelta(seconds=max_s), interruption_mode=mode
             ),
             join_timeout_s=_JOIN_TIMEOUT.read(env, 60),
+            control=ControlLimits.from_env(env),
         )
 
 

@@ -12,6 +12,13 @@ from collections.abc import Iterator
 from omnivoice_rtc.settings._env import EnvVar, env_vars
 from omnivoice_rtc.settings.agent import AGENT_VARIABLES, WorkerSettings
 from omnivoice_rtc.settings.core import LiveKitSettings, LogSettings, TokenSettings, WebSettings
+from omnivoice_rtc.settings.limits import (
+    CallSetupLimits,
+    ControlLimits,
+    IngressLimits,
+    OutboundLimits,
+    StateSettings,
+)
 from omnivoice_rtc.settings.pipeline import PIPELINE_VARIABLES, LocalPipelineOptions
 from omnivoice_rtc.settings.safety import ExposureSettings
 from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
@@ -53,6 +60,16 @@ def sections() -> Iterator[tuple[str, list[Row]]]:
     yield "Pipeline", _plain(PIPELINE_VARIABLES)
     yield "Local pipeline", _rows_of(LocalPipelineOptions)
     yield "Carrier media-stream shim", _rows_of(ShimSettings) + _rows_of(AudioSettings)
+    yield "Shared state", _rows_of(StateSettings)
+    yield (
+        "Limits (docs/reliability.md, Security)",
+        (
+            _rows_of(IngressLimits)
+            + _rows_of(CallSetupLimits)
+            + _rows_of(OutboundLimits)
+            + _rows_of(ControlLimits)
+        ),
+    )
     yield "Local SIP stack", _plain(SIP_VARIABLES)
     for profile in PROFILES:
         yield f"Carrier: {profile.name}", _rows_of(profile.settings_type)

@@ -4,7 +4,10 @@ A process that can be reached from beyond this machine (it listens on a non-loop
 address, or ``OMNIVOICE_PUBLIC_URL`` is set) must not use livekit-server's public dev key
 pair, must not hand out room tokens to anyone unless told to (``OMNIVOICE_PUBLIC_TOKENS=1``),
 and nothing may talk to a remote LiveKit over plain ``ws://`` (tokens would travel in
-clear). :func:`require_safe` raises :class:`~omnivoice_rtc.ConfigError` naming the setting;
+clear). Two settings are unsafe by themselves: ``OMNIVOICE_TRUSTED_PROXIES`` that trusts
+every address (any client could then pick its own address for the rate limits and caps),
+and ``OMNIVOICE_REDIS_URL`` in plain ``redis://`` to another host (stream tokens would
+travel in clear). :func:`require_safe` raises :class:`~omnivoice_rtc.ConfigError` naming the setting;
 the web server, the worker and ``omnivoice-rtc dev`` exit with status 2 on it.
 """
 
@@ -18,6 +21,7 @@ from urllib.parse import urlsplit
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.settings._env import load, var
 from omnivoice_rtc.settings.core import LiveKitSettings, TokenSettings, WebSettings
+from omnivoice_rtc.settings.limits import LimitSettings, StateSettings
 
 __all__ = ["ExposureSettings", "Role", "require_safe", "unsafe_settings"]
 
@@ -58,9 +62,11 @@ def unsafe_settings(
     web: WebSettings,
     tokens: TokenSettings,
     exposure: ExposureSettings,
+    state: StateSettings | None = None,
+    limits: LimitSettings | None = None,
 ) -> list[str]:
     """Every reason to refuse to start, each naming its setting (empty when safe)."""
-    problems: list[str] = []
+    problems: list[str] = _unsafe_limits(state or StateSettings(), limits or LimitSettings())
     host = urlsplit(livekit.url).hostname or ""
     if urlsplit(livekit.url).scheme in ("ws", "http") and host not in _LOOPBACK:
         problems.append(
@@ -91,10 +97,36 @@ def require_safe(
     web: WebSettings,
     tokens: TokenSettings,
     exposure: ExposureSettings,
+    state: StateSettings | None = None,
+    limits: LimitSettings | None = None,
 ) -> None:
     """Raise ConfigError with every reason to refuse to start (one per line)."""
     problems = unsafe_settings(
-        role=role, livekit=livekit, web=web, tokens=tokens, exposure=exposure
+        role=role,
+        livekit=livekit,
+        web=web,
+        tokens=tokens,
+        exposure=exposure,
+        state=state,
+        limits=limits,
     )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _unsafe_limits(state: StateSettings, limits: LimitSettings) -> list[str]:
+    problems: list[str] = []
+    everyone = [str(n) for n in limits.ingress.trusted_proxies if n.prefixlen == 0]
+    if everyone:
+        problems.append(
+            f"OMNIVOICE_TRUSTED_PROXIES: {everyone[0]} trusts every address, so any client "
+            "could name its own address in X-Forwarded-For (and escape the rate limits and "
+            "caps); list only your proxies' addresses"
+        )
+    redis = urlsplit(state.redis_url)
+    if redis.scheme == "redis" and (redis.hostname or "") not in _LOOPBACK:
+        problems.append(
+            f"OMNIVOICE_REDIS_URL: plain redis:// to {redis.hostname} sends stream tokens in "
+            "clear; use rediss:// for a Redis beyond this machine"
+        )
+    return problems

@@ -2,7 +2,9 @@
 
 Nothing joins a room until :func:`open_stream` returns: an unknown, reused, expired or
 missing stream token (or an upgrade whose credentials the carrier's profile refuses)
-closes the socket with 1008 (policy violation) first.
+closes the socket with 1008 (policy violation) first; more unparseable frames than the
+policy's ``max_invalid_frames`` (deep nesting, huge numbers, bad UTF-8: never an
+exception) close it with 1007.
 
 Everything carrier-specific comes from the carrier's profile
 (:class:`~omnivoice_rtc.carriers.profile.CarrierProfile`): detection
@@ -23,7 +25,7 @@ from typing import Final
 
 from aiohttp import WSMsgType
 
-from omnivoice_rtc._errors import SignatureError, StreamRejected
+from omnivoice_rtc._errors import ProviderError, SignatureError, StreamRejected
 from omnivoice_rtc.carriers.profile import TOKEN_PARAMETER
 from omnivoice_rtc.carriers.registry import AnyProfile, detect_candidates
 from omnivoice_rtc.carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
@@ -32,9 +34,15 @@ from omnivoice_rtc.media_streams.messages import (
     InboundMessage,
     MediaStreamCodec,
     Start,
+    load_json_object,
 )
 from omnivoice_rtc.shim.media_socket import MediaSocket
-from omnivoice_rtc.shim.policy import CLOSE_POLICY, CallCounters, MediaPolicy
+from omnivoice_rtc.shim.policy import (
+    CLOSE_INVALID_DATA,
+    CLOSE_POLICY,
+    CallCounters,
+    MediaPolicy,
+)
 
 __all__ = [
     "PENDING_CALL_PREFIX",
@@ -46,6 +54,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+CLOSE_TRY_AGAIN: Final = 1013
 PENDING_CALL_PREFIX: Final = "pending-"
 """Call id of a token issued by ``make_call`` before the carrier assigned the real id."""
 
@@ -87,10 +96,12 @@ class _Opening:
         profiles: Mapping[str, AnyProfile],
         headers: Mapping[str, str],
         counters: CallCounters,
+        max_invalid: int,
     ) -> None:
         self.profiles = profiles
         self.headers = headers
         self.counters = counters
+        self.max_invalid = max_invalid
         self.profile: AnyProfile | None = None
         self.codec: MediaStreamCodec | None = None
         self.undecided: list[str | bytes] = []
@@ -99,6 +110,12 @@ class _Opening:
     @property
     def carrier(self) -> str | None:
         return self.profile.name if self.profile is not None else None
+
+    def invalid(self) -> None:
+        """Count an unparseable frame; beyond the policy's allowance close with 1007."""
+        self.counters.dropped_invalid += 1
+        if self.counters.dropped_invalid > self.max_invalid:
+            raise StreamRejected("too many invalid frames before start", code=CLOSE_INVALID_DATA)
 
     def choose(self, carrier: str, *, detected: bool) -> None:
         profile = self.profiles.get(carrier)
@@ -117,8 +134,13 @@ class _Opening:
         if self.profile is not None:
             return [frame]
         try:
+            load_json_object("detect", frame)
+        except ValueError:  # not a JSON object at all (deep nesting, bad UTF-8, binary...)
+            self.invalid()
+            return []
+        try:
             found = detect_candidates(frame)
-        except ValueError:
+        except ValueError:  # JSON, but no carrier's first frame
             self.counters.dropped_before_start += 1
             return []
         served = [name for name in found if name in self.profiles]
@@ -150,14 +172,19 @@ async def open_stream(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + policy.start_timeout_s
-    state = _Opening(profiles=profiles, headers=headers or {}, counters=counters)
+    state = _Opening(
+        profiles=profiles,
+        headers=headers or {},
+        counters=counters,
+        max_invalid=policy.max_invalid_frames,
+    )
     try:
         if carrier is not None:
             state.choose(carrier, detected=False)
         for _ in range(policy.max_frames_before_start + 1):
             frame = await _next_frame(ws, deadline)
             for pending in state.frames_to_parse(frame):
-                opened = _try_open(state, pending, tokens)
+                opened = await _try_open(state, pending, tokens)
                 if opened is not None:
                     return opened
         raise StreamRejected("too many frames before start", code=CLOSE_POLICY)
@@ -168,7 +195,9 @@ async def open_stream(
         raise
 
 
-def _try_open(state: _Opening, frame: str | bytes, tokens: StreamTokenStore) -> OpenedStream | None:
+async def _try_open(
+    state: _Opening, frame: str | bytes, tokens: StreamTokenStore
+) -> OpenedStream | None:
     """Parse ``frame``; for the opening message redeem its token and return the stream."""
     profile, codec = state.profile, state.codec
     assert profile is not None  # reason: frames_to_parse chose it
@@ -176,7 +205,7 @@ def _try_open(state: _Opening, frame: str | bytes, tokens: StreamTokenStore) -> 
     try:
         message = codec.parse(frame)
     except ValueError:
-        state.counters.dropped_invalid += 1
+        state.invalid()
         return None
     if not profile.is_opening(message):
         if isinstance(message, Connected):
@@ -187,9 +216,11 @@ def _try_open(state: _Opening, frame: str | bytes, tokens: StreamTokenStore) -> 
     assert isinstance(message, Start | Connected)  # reason: opening messages are one of these
     token = profile.stream_token(message, state.headers, state.earlier)
     try:
-        grant = tokens.redeem(token, profile.name)
+        grant = await tokens.redeem(token, profile.name)
     except StreamTokenError as exc:
         raise StreamRejected(f"stream token {exc.reason}", code=CLOSE_POLICY) from None
+    except ProviderError:  # shared state unreachable: try again later
+        raise StreamRejected("stream tokens unavailable", code=CLOSE_TRY_AGAIN) from None
     pending = grant.call_id.startswith(PENDING_CALL_PREFIX)  # dialled by make_call
     if isinstance(message, Start) and not pending and message.call_id != grant.call_id:
         raise StreamRejected("stream token is for another call", code=CLOSE_POLICY)

@@ -10,6 +10,10 @@ enable make_call and REST hang-up. Each carrier's settings class (in its
 takes scheme/host from ``X-Forwarded-Proto``/``X-Forwarded-Host`` (behind your own proxy,
 and only when no public URL is set).
 
+``OMNIVOICE_REDIS_URL`` puts stream tokens, replay records, counters and the live-call
+registry in Redis (every replica shares them); the limits are ``Settings.limits``
+(docs/settings.md, "Limits").
+
 ``OMNIVOICE_SHIM_MEDIA`` picks who joins the call rooms: ``native`` (the ``omnivoice-media``
 process that ``make deps`` builds: G.711 published as is, about 5x the calls per core),
 ``rtc`` (livekit rtc in this process, no extra binary) or ``auto`` (the default: native
@@ -25,11 +29,13 @@ from omnivoice_rtc.carriers.registry import enable_vars, profiles_from_settings
 from omnivoice_rtc.livekit.ffi_router import set_ffi_routing
 from omnivoice_rtc.native import MEDIA_BINARY, NativeMediaProcess
 from omnivoice_rtc.settings import Settings, ShimSettings
+from omnivoice_rtc.shim.call_guard import CallGuard
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import install_carrier_routes
 from omnivoice_rtc.stack.livekit_server import find_binary
-from omnivoice_rtc.web.keys import SETTINGS_KEY
+from omnivoice_rtc.state import StateStore, state_store_from_settings
+from omnivoice_rtc.web.keys import SETTINGS_KEY, STATE_KEY
 
 __all__ = ["gateways_from_settings", "install_from_env", "native_media_options"]
 
@@ -50,12 +56,21 @@ def native_media_options(shim: ShimSettings) -> NativeMediaOptions | None:
     return NativeMediaOptions(process=NativeMediaProcess(binary=binary))
 
 
-def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
-    """One gateway per enabled carrier, sharing one :class:`ShimRuntime`."""
+def gateways_from_settings(
+    settings: Settings, *, state: StateStore | None = None
+) -> list[MediaStreamGateway]:
+    """One gateway per enabled carrier, sharing one :class:`ShimRuntime`; ``state`` is the
+    shared store (default: one from ``settings.state``)."""
     set_ffi_routing(settings.shim.ffi_routing)
+    guard = CallGuard(
+        state=state if state is not None else state_store_from_settings(settings.state),
+        limits=settings.limits,
+        replica_id=settings.state.replica_id,
+    )
     runtime = ShimRuntime(
         livekit=settings.livekit,
         agent_name=settings.tokens.agent_name,
+        guard=guard,
         public_base_url=settings.web.public_url,
         trust_forwarded=settings.shim.trust_forwarded,
         native_media=native_media_options(settings.shim),
@@ -68,7 +83,7 @@ def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
 
 def install_from_env(app: web.Application) -> None:
     """Route installer: carrier routes for every carrier configured in the environment."""
-    gateways = gateways_from_settings(app[SETTINGS_KEY])
+    gateways = gateways_from_settings(app[SETTINGS_KEY], state=app.get(STATE_KEY))
     if not gateways:
         raise ConfigError(
             f"{'/'.join(enable_vars())}: set at least one carrier's webhook key to serve "

@@ -5,12 +5,19 @@ created on failure), asks the ``on_call`` handler, answers with markup carrying 
 one-time stream token, and runs a :class:`~omnivoice_rtc.shim.call_bridge.CallBridge` for
 each media WebSocket that redeems a token. Everything carrier-specific is the gateway's
 :class:`~omnivoice_rtc.carriers.profile.CarrierProfile`. :class:`ShimRuntime` holds what
-every gateway shares (LiveKit, agent name, token store, limits, public URL policy, how
-call rooms are joined).
+every gateway shares (LiveKit, agent name, the :class:`~.call_guard.CallGuard` with the
+token store and every limit, public URL policy, how call rooms are joined).
 
-Webhook answers: 403 bad signature/credentials, 400 unparseable call, 503 gateway not
-started or a carrier setting missing (the message names the variable; nothing created),
-502 the carrier's REST API failed, 200 otherwise.
+Call setup cannot be replayed (:mod:`.call_guard`): a replayed signed request (nonce,
+JWT id, signature seen before) gets 403; a second webhook offering an answered call gets
+the carrier's ``already_answered`` answer and no token; a second stream for a live call
+is closed with 1008 and the live call goes on.
+
+Webhook answers: 403 bad signature/credentials or a replay, 400 unparseable or hostile
+input (:mod:`.webhook_body`), 409 (per carrier) a call already answered, 413/415 body too
+large / not a form or JSON, 429 a rate limit (Retry-After), 503 gateway not started, a
+carrier setting missing (the message names the variable; nothing created), a stream limit
+reached or shared state unreachable, 502 the carrier's REST API failed, 200 otherwise.
 """
 
 from __future__ import annotations
@@ -20,16 +27,23 @@ import contextlib
 import inspect
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, cast
+from typing import Final, cast
+from urllib.parse import urlsplit
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
-from omnivoice_rtc._errors import CallRejectedError, ConfigError, SignatureError
-from omnivoice_rtc._urls import public_base_url, ws_url_of
+from omnivoice_rtc._errors import (
+    CallRejectedError,
+    ConfigError,
+    LimitError,
+    ProviderError,
+    ReplayError,
+    RequestError,
+    SignatureError,
+)
+from omnivoice_rtc._urls import ws_url_of
 from omnivoice_rtc.carriers._common import CarrierRestError
 from omnivoice_rtc.carriers.profile import (
     CarrierSettings,
@@ -38,24 +52,29 @@ from omnivoice_rtc.carriers.profile import (
     WebhookRequest,
 )
 from omnivoice_rtc.carriers.registry import AnyProfile
-from omnivoice_rtc.carriers.stream_tokens import StreamTokenStore
+from omnivoice_rtc.limits.outbound import OutboundLease
 from omnivoice_rtc.media_streams.messages import Start
-from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
 from omnivoice_rtc.shim.call_bridge import BridgeHooks, CallBridge
+from omnivoice_rtc.shim.call_guard import CallLease, Refused
+from omnivoice_rtc.shim.dialled_calls import DialledCalls
 from omnivoice_rtc.shim.handshake import PENDING_CALL_PREFIX, OpenedStream
 from omnivoice_rtc.shim.media_socket import MediaSocket
-from omnivoice_rtc.shim.native_call_room import NativeCallRoom, NativeMediaOptions
-from omnivoice_rtc.shim.policy import CallCounters, MediaPolicy
+from omnivoice_rtc.shim.policy import CallCounters
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.shim.rtc_call_room import (
-    CallRoom,
-    CallRoomBase,
     CallRoomSpec,
     RoomAudioOptions,
     RoomCallbacks,
     call_participant_identity,
     call_room_name,
+)
+from omnivoice_rtc.shim.shim_runtime import RoomFactory, ShimRuntime
+from omnivoice_rtc.shim.webhook_body import (
+    check_call,
+    plain_answer,
+    read_webhook,
+    refusal_response,
 )
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName
 
@@ -64,7 +83,6 @@ __all__ = [
     "RoomFactory",
     "ShimRuntime",
     "answer_path",
-    "form_fields",
     "media_path",
 ]
 
@@ -72,6 +90,7 @@ logger = logging.getLogger(__name__)
 
 GENERIC_MEDIA_PATH: Final = "/carriers/media"
 """The one WebSocket path that detects the carrier from the first frames."""
+_LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "::1")
 
 
 def answer_path(carrier: str) -> str:
@@ -80,64 +99,6 @@ def answer_path(carrier: str) -> str:
 
 def media_path(carrier: str) -> str:
     return f"/carriers/{carrier}/media"
-
-
-RoomFactory = Callable[[CallRoomSpec, RoomCallbacks], CallRoomBase]
-"""Builds the (not yet started) room of one call: ``(spec, callbacks) -> room``."""
-
-
-def form_fields(post: MultiDictProxy[str | Any]) -> dict[str, str]:
-    """POST form fields as a plain dict of strings (files are ignored)."""
-    return {k: v for k, v in post.items() if isinstance(v, str)}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ShimRuntime:
-    """Shared by every carrier gateway of one web server.
-
-    ``public_base_url``: the https URL carriers reach us at; when set it always wins.
-    ``trust_forwarded``: without a public URL, take scheme/host from ``X-Forwarded-Proto`` /
-    ``X-Forwarded-Host`` (only behind a proxy you control); otherwise the request's own
-    scheme and host are used (:mod:`omnivoice_rtc._urls`).
-    """
-
-    livekit: LiveKitSettings
-    agent_name: str
-    tokens: StreamTokenStore = field(default_factory=StreamTokenStore)
-    policy: MediaPolicy = field(default_factory=MediaPolicy)
-    public_base_url: str = ""
-    trust_forwarded: bool = False
-    participant_kind: Literal["sip", "standard"] = "sip"
-    agent_join_timeout_s: float = 20.0
-    source_queue_ms: int = 0
-    """livekit AudioSource queue for caller audio (ms); 0 = direct capture of 10 ms frames
-    (see :class:`~omnivoice_rtc.shim.rtc_call_room.RoomAudioOptions`)."""
-    native_media: NativeMediaOptions | None = None
-    """Join call rooms through the ``omnivoice-media`` process instead of livekit rtc in this
-    process (:class:`~omnivoice_rtc.shim.native_call_room.NativeCallRoom`); None = livekit rtc."""
-    room_factory: RoomFactory | None = None
-    """Builds each call's room (tests: an in-memory room); None = ``native_media`` decides."""
-
-    def base_url(self, request: web.Request) -> str:
-        """Scheme://host[/prefix] of the public URL this request was made to (no trailing
-        slash): the configured public URL, else trusted forwarded headers, else the
-        request's own (:func:`omnivoice_rtc._urls.public_base_url`)."""
-        return public_base_url(
-            scheme=request.scheme,
-            host=request.host,
-            headers=request.headers,
-            public_url=self.public_base_url,
-            trust_forwarded=self.trust_forwarded,
-        )
-
-    def new_room(self, spec: CallRoomSpec, callbacks: RoomCallbacks) -> CallRoomBase:
-        """The call's room: from ``room_factory``, else joined by the native media process
-        or by livekit rtc in this process."""
-        if self.room_factory is not None:
-            return self.room_factory(spec, callbacks)
-        if self.native_media is not None:
-            return NativeCallRoom(spec=spec, native=self.native_media, callbacks=callbacks)
-        return CallRoom(spec=spec, callbacks=callbacks)
 
 
 class MediaStreamGateway:
@@ -158,7 +119,7 @@ class MediaStreamGateway:
         self._outbound_base = public_base_url or runtime.public_base_url
         self._handler: CallHandler | None = None
         self._sessions: dict[str, PstnSession] = {}
-        self._pending: dict[str, PstnSession] = {}
+        self._pending = DialledCalls()
         self._bridges: set[CallBridge] = set()
         self._call_agents: dict[str, str] = {}  # pending id -> agent of a dialled call
         self._started = False
@@ -186,9 +147,11 @@ class MediaStreamGateway:
         self._started = True
 
     async def stop(self) -> None:
-        """End every call (carrier hang-up where configured) and close the REST client."""
+        """End every call (carrier hang-up where configured), drop dialled calls whose
+        stream has not come, and close the REST client."""
         self._started = False
         await asyncio.gather(*(b.end("gateway_stopped") for b in list(self._bridges)))
+        await self._pending.aclose("gateway_stopped")
         await self.profile.aclose()
 
     def on_call(self, handler: CallHandler) -> None:
@@ -206,29 +169,40 @@ class MediaStreamGateway:
 
         Returns the session at once (its audio starts when the carrier opens the stream).
         Needs a public URL (the carrier must reach us) and the carrier's REST credentials:
-        ConfigError names the missing variable, before anything is created.
+        ConfigError names the missing variable, before anything is created. The outbound
+        guard comes first (:mod:`omnivoice_rtc.limits.outbound`): a destination outside
+        ``OMNIVOICE_OUTBOUND_ALLOW`` (ConfigError when it is empty), the per-minute rate or
+        the concurrent outbound calls refuse with LimitError. A call whose stream never
+        comes is dropped once its stream token has expired.
         ``agent_name``: the agent dispatched to this call's room (default: the runtime's).
         """
         carrier = self.carrier
         if not self._outbound_base:
             raise ConfigError(f"OMNIVOICE_PUBLIC_URL: {carrier} make_call needs a public URL")
         self.profile.require_rest("make_call")
-        pending_id = PENDING_CALL_PREFIX + secrets.token_hex(8)
-        token = self.runtime.tokens.issue(
-            pending_id,
-            carrier,
-            context={"from": self.from_number, "to": to, "direction": "outbound"},
-        )
-        base = self._outbound_base.rstrip("/")
-        dialled = await self.profile.dial(
-            DialRequest(
-                to=to,
-                from_=self.from_number,
-                ws_url=ws_url_of(base) + media_path(carrier),
-                answer_url=f"{base}{answer_path(carrier)}?pending={pending_id}",
-                token=token,
+        await self._purge_pending()
+        lease = await self.runtime.guard.outbound.admit(to)
+        try:
+            pending_id = PENDING_CALL_PREFIX + secrets.token_hex(8)
+            token = await self.runtime.tokens.issue(
+                pending_id,
+                carrier,
+                context={"from": self.from_number, "to": to, "direction": "outbound"},
+                source="outbound",
             )
-        )
+            base = self._outbound_base.rstrip("/")
+            dialled = await self.profile.dial(
+                DialRequest(
+                    to=to,
+                    from_=self.from_number,
+                    ws_url=ws_url_of(base) + media_path(carrier),
+                    answer_url=f"{base}{answer_path(carrier)}?pending={pending_id}",
+                    token=token,
+                )
+            )
+        except BaseException:
+            await asyncio.shield(lease.release())
+            raise
         call = CallInfo(
             call_id=dialled.call_id,
             from_=self.from_number,
@@ -237,43 +211,51 @@ class MediaStreamGateway:
             carrier=carrier,
         )
         session = PstnSession(call=call)
-        self._pending[pending_id] = session
+        self._pending.add(pending_id, session, lease, self.runtime.tokens.ttl_s)
         self._sessions[call.call_id] = session
         if agent_name:
             self._call_agents[pending_id] = agent_name
         return session
 
+    async def _purge_pending(self) -> None:
+        """Drop dialled calls whose stream never came (their token has expired)."""
+        for session in await self._pending.purge():
+            self._sessions.pop(session.id, None)
+        for pending_id in [p for p in self._call_agents if p not in self._pending]:
+            del self._call_agents[pending_id]  # its call never streamed
+
     # ------------------------------------------------------------------ webhook
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
-        """The answer webhook: verify, ask the handler, answer with markup or reject."""
+        """The answer webhook: rate limit, read (bounded), verify, ask the handler, answer
+        with markup or reject (see the module docstring for the statuses)."""
         if not self._started:
             return web.Response(status=503, text="gateway not started")
-        raw_body = await request.read()
-        form: Mapping[str, str] = {}
-        if request.method == "POST" and request.content_type in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ):
-            form = form_fields(await request.post())
-        base = self.runtime.base_url(request)
-        hook = WebhookRequest(
-            method=request.method,
-            url=base + request.path_qs,
-            headers=request.headers,
-            query=list(request.query.items()),
-            form=form,
-            raw_body=raw_body,
-        )
-        answer = await self.answer_webhook(hook, base_url=base)
-        return web.Response(
+        guard = self.runtime.guard
+        client = guard.client_of(request.remote, request.headers)
+        try:
+            await guard.admit_webhook(client)
+            base = self.runtime.base_url(request)
+            hook = await read_webhook(request, url=base + request.path_qs)
+        except RequestError as exc:
+            return refusal_response(self.carrier, exc.status, str(exc), exc.retry_after_s)
+        except ProviderError as exc:  # shared state unreachable
+            return refusal_response(self.carrier, 503, f"shared state unavailable: {exc}", 1)
+        answer = await self.answer_webhook(hook, base_url=base, client=client)
+        response = web.Response(
             status=answer.status, text=answer.body, content_type=answer.content_type
         )
+        if answer.status in (429, 503) and answer.content_type == "text/plain":
+            response.headers["Retry-After"] = "1"
+        return response
 
-    async def answer_webhook(self, hook: WebhookRequest, *, base_url: str) -> WebhookAnswer:
+    async def answer_webhook(
+        self, hook: WebhookRequest, *, base_url: str, client: str = ""
+    ) -> WebhookAnswer:
         """Answer one verified-or-not webhook (no aiohttp): ``base_url`` is the public
         ``scheme://host`` the carrier used; ``?pending=`` in ``hook.query`` names a call
-        we dialled (Plivo fetches our answer URL for it)."""
+        we dialled (Plivo fetches our answer URL for it); ``client`` is the client address
+        (the stream-token quota's source when the carrier names no account)."""
         carrier = self.carrier
         try:
             call = self.profile.verify(hook)
@@ -281,41 +263,95 @@ class MediaStreamGateway:
             logger.warning(
                 "webhook signature rejected", extra={"carrier": carrier, "error": str(exc)}
             )
-            return WebhookAnswer(status=403, content_type="text/plain", body="invalid signature")
+            return plain_answer(403, "invalid signature")
         except ValueError as exc:
-            return WebhookAnswer(status=400, content_type="text/plain", body=str(exc))
-        if not self.profile.is_new_call(call):
-            return WebhookAnswer.json({})  # a status report on a call: nothing to decide
-        pending = dict(hook.query).get("pending", "")
+            return plain_answer(400, str(exc))
+        guard = self.runtime.guard
+        account = self.profile.account_of(call)
         try:
-            return await self._answer(call, pending, base_url)
-        except (ValueError, CarrierRestError) as exc:  # a setting missing, or REST failed
+            check_call(call)
+            await guard.admit_account(carrier, account)
+            claimed = await guard.claim_replay_keys(self.profile.replay_keys(hook, call))
+            if not self.profile.is_new_call(call):
+                return WebhookAnswer.json({})  # a status report on a call: nothing to decide
+            answered = await guard.claim_answer(carrier, call.call_id)
+        except RequestError as exc:
+            return plain_answer(exc.status, str(exc))
+        except ReplayError as exc:
+            logger.warning("webhook replay refused", extra={"carrier": carrier, "what": exc.what})
+            return plain_answer(403, "replayed request")
+        except (LimitError, ProviderError) as exc:  # shared state full or unreachable
+            return plain_answer(503, f"shared state unavailable: {exc}")
+        if answered is None:
+            logger.warning(
+                "webhook for an answered call refused",
+                extra={"carrier": carrier, "call_id": call.call_id},
+            )
+            await guard.forget(claimed)
+            return self.profile.already_answered(call)
+        pending = dict(hook.query).get("pending", "")
+        answer = await self._answer_safely(call, pending, base_url, account or client)
+        if answer.status >= 500:  # not answered after all: the carrier's retry may be
+            await guard.forget([*claimed, answered])
+        return answer
+
+    async def _answer_safely(
+        self, call: CallInfo, pending: str, base: str, source: str
+    ) -> WebhookAnswer:
+        try:
+            return await self._answer(call, pending, base, source)
+        except (ValueError, CarrierRestError, LimitError, ProviderError) as exc:
             logger.error(
                 "call could not be answered",
-                extra={"carrier": carrier, "call_id": call.call_id, "error": str(exc)},
+                extra={"carrier": self.carrier, "call_id": call.call_id, "error": str(exc)},
             )
-            status = 503 if isinstance(exc, ConfigError) else 500
+            status = 503 if isinstance(exc, ConfigError | LimitError | ProviderError) else 500
             status = 502 if isinstance(exc, CarrierRestError) else status
-            return WebhookAnswer(status=status, content_type="text/plain", body=str(exc))
+            return plain_answer(status, str(exc))
 
-    async def _answer(self, call: CallInfo, pending: str, base: str) -> WebhookAnswer:
+    def _stream_url(self, call: CallInfo, base: str) -> str:
+        """The ``wss://`` URL the answer names; ConfigError when it could only be plain
+        ``ws://`` to a non-loopback host. A URL sent to the carrier's REST API (Telnyx Call
+        Control) comes from the configured public URL, never from the request's Host."""
+        if self.profile.sends_stream_url_over_rest(call):
+            if not self._outbound_base:
+                raise ConfigError(
+                    f"OMNIVOICE_PUBLIC_URL: required to answer {self.carrier} calls over REST "
+                    "(the stream URL would otherwise come from the request's Host header)"
+                )
+            base = self._outbound_base.rstrip("/")
+        ws_url = ws_url_of(base) + media_path(self.carrier)
+        parts = urlsplit(ws_url)
+        if parts.scheme == "ws" and (parts.hostname or "") not in _LOOPBACK_HOSTS:
+            raise ConfigError(
+                f"OMNIVOICE_PUBLIC_URL: the webhook came over plain http to {parts.hostname}; "
+                "set the public https URL (stream URLs must be wss:// beyond this machine)"
+            )
+        return ws_url
+
+    async def _answer(self, call: CallInfo, pending: str, base: str, source: str) -> WebhookAnswer:
         """Ask the handler (unless we dialled this call), then accept or reject it."""
         carrier = self.carrier
         self.profile.ensure_answerable(call)  # ConfigError before anything is created
+        ws_url = self._stream_url(call, base)
+        await self._purge_pending()
+        tokens = self.runtime.tokens
         if pending in self._pending:  # answer of a call we dialled (Plivo): no handler
-            token = self.runtime.tokens.issue(pending, carrier, context={"direction": "outbound"})
+            token = await tokens.issue(
+                pending, carrier, context={"direction": "outbound"}, source="outbound"
+            )
         else:
             try:
                 await self._ask_handler(call)
             except CallRejectedError as exc:
                 logger.info("call rejected by handler", extra={"call_id": call.call_id})
                 return await self.profile.reject(call, exc.reason)
-            token = self.runtime.tokens.issue(
+            token = await tokens.issue(
                 call.call_id,
                 carrier,
                 context={"from": call.from_, "to": call.to, "direction": call.direction},
+                source=source,
             )
-        ws_url = ws_url_of(base) + media_path(carrier)
         return await self.profile.accept(call, ws_url=ws_url, token=token)
 
     async def _ask_handler(self, call: CallInfo) -> None:
@@ -327,18 +363,28 @@ class MediaStreamGateway:
 
     # ------------------------------------------------------------------ stream
 
-    def _session_for(self, opened: OpenedStream) -> PstnSession:
+    def _call_id_of(self, opened: OpenedStream) -> str:
+        """The id the stream's call will have (what :meth:`_session_for` will use)."""
+        grant, start = opened.grant, opened.start
+        real_id = start.call_id if isinstance(start, Start) else ""
+        dialled = self._pending.session(grant.call_id)
+        if grant.call_id.startswith(PENDING_CALL_PREFIX) and dialled is not None:
+            return real_id or dialled.id
+        return real_id or grant.call_id
+
+    def _session_for(self, opened: OpenedStream) -> tuple[PstnSession, OutboundLease | None]:
         grant = opened.grant
         start = opened.start
         if grant.call_id.startswith(PENDING_CALL_PREFIX):
-            session = self._pending.pop(grant.call_id, None)
-            if session is not None:
+            dialled = self._pending.take(grant.call_id)
+            if dialled is not None:
+                session, lease = dialled
                 real_id = start.call_id if isinstance(start, Start) else ""
                 if real_id and real_id != session.id:  # Plivo's dial returned a request id
                     self._sessions.pop(session.id, None)
                     session._rebind(real_id)
                     self._sessions[real_id] = session
-                return session
+                return session, lease
         call_id = start.call_id if isinstance(start, Start) else grant.call_id
         ctx = grant.context
         direction = ctx.get("direction", "inbound")
@@ -352,13 +398,38 @@ class MediaStreamGateway:
         )
         session = PstnSession(call=call)
         self._sessions[call.call_id] = session
-        return session
+        return session, None
 
     async def run_stream(
-        self, ws: MediaSocket, opened: OpenedStream, counters: CallCounters
+        self, ws: MediaSocket, opened: OpenedStream, counters: CallCounters, *, client: str = ""
     ) -> None:
-        """Bridge an authenticated media stream into a room until the call ends."""
-        session = self._session_for(opened)
+        """Bridge an authenticated media stream into a room until the call ends.
+
+        First the call is claimed (:meth:`~.call_guard.CallGuard.start_call`): a second
+        stream for a live call is closed with 1008 and a full call cap with 1013, before
+        any room is touched. ``client`` is the stream's client address (per-address cap).
+        """
+        try:
+            started = await self.runtime.guard.start_call(
+                opened.carrier, self._call_id_of(opened), client
+            )
+        except (LimitError, ProviderError) as exc:  # state full or unreachable: refuse
+            started = Refused(1013, f"shared state unavailable: {type(exc).__name__}")
+        if isinstance(started, Refused):
+            if not ws.closed:
+                await ws.close(code=started.code, message=started.reason.encode()[:120])
+            return
+        try:
+            await self._bridge(ws, opened, counters, started)
+        finally:
+            await asyncio.shield(started.release())
+
+    async def _bridge(
+        self, ws: MediaSocket, opened: OpenedStream, counters: CallCounters, started: CallLease
+    ) -> None:
+        session, outbound = self._session_for(opened)
+        if outbound is not None:
+            self._pending.bridged(started.owner, outbound)
         call = session.call
         in_format = opened.start.media_format if opened.start else opened.codec.output_format
         out_format = opened.codec.output_format
@@ -414,6 +485,7 @@ class MediaStreamGateway:
             self._bridges.discard(bridge)
             with contextlib.suppress(KeyError):
                 del self._sessions[call.call_id]
+            await asyncio.shield(self._pending.ended(started.owner))
 
     def _hangup_for(self, call_id: str) -> Callable[[], Awaitable[None]] | None:
         """The carrier's REST hang-up of the call; None when closing the socket is the

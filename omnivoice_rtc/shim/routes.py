@@ -8,6 +8,10 @@
 ``GET /carriers/media``            media WebSocket; the carrier is detected from its first frame
 ===============================  =============================================================
 
+Every media WebSocket holds a slot of the socket caps (global and per client address,
+:class:`~omnivoice_rtc.shim.call_guard.CallGuard`) from its upgrade to its close: beyond
+them it is closed with 1013 before a frame is read.
+
 Use :func:`carrier_route_installer` with ``create_app(settings, route_installers=[...])``,
 or call :func:`install_carrier_routes` on an application directly. The gateways are
 started on app startup and stopped (calls ended) on app cleanup.
@@ -15,13 +19,15 @@ started on app startup and stopped (calls ended) on app cleanup.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Final
 
 from aiohttp import web
 
-from omnivoice_rtc._errors import SignatureError
+from omnivoice_rtc._errors import ProviderError, SignatureError
 from omnivoice_rtc.carriers.registry import AnyProfile
+from omnivoice_rtc.shim.call_guard import Refused
 from omnivoice_rtc.shim.handshake import StreamRejected, open_stream
 from omnivoice_rtc.shim.media_stream_gateway import (
     GENERIC_MEDIA_PATH,
@@ -31,6 +37,7 @@ from omnivoice_rtc.shim.media_stream_gateway import (
 )
 from omnivoice_rtc.shim.policy import CallCounters
 from omnivoice_rtc.web.installers import RouteInstaller
+from omnivoice_rtc.web.keys import STATE_KEY
 
 __all__ = [
     "CARRIER_GATEWAYS_KEY",
@@ -53,10 +60,11 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
         by_carrier[carrier] = gateway
     if not by_carrier:
         raise ValueError("install_carrier_routes: no gateways given")
-    if len({id(g.runtime.tokens) for g in by_carrier.values()}) != 1:
+    if len({id(g.runtime.guard) for g in by_carrier.values()}) != 1:
         raise ValueError(
-            "install_carrier_routes: all gateways must share one ShimRuntime token store"
+            "install_carrier_routes: all gateways must share one ShimRuntime call guard"
         )
+    guard = next(iter(by_carrier.values())).runtime.guard
     app[CARRIER_GATEWAYS_KEY] = by_carrier
     profiles: dict[str, AnyProfile] = {c: g.profile for c, g in by_carrier.items()}
 
@@ -73,9 +81,15 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
     async def stop_gateways(_app: web.Application) -> None:
         for gateway in by_carrier.values():
             await gateway.stop()
+        await guard.aclose()
+
+    async def close_state(app_: web.Application) -> None:
+        if app_.get(STATE_KEY) is not guard.state:  # the app closes its own store
+            await guard.state.aclose()
 
     app.on_startup.append(start_gateways)
     app.on_shutdown.append(stop_gateways)
+    app.on_cleanup.append(close_state)
 
 
 def carrier_route_installer(gateways: Iterable[MediaStreamGateway]) -> RouteInstaller:
@@ -94,36 +108,59 @@ def _media_handler(
     carrier: str | None,
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
-        any_gateway = next(iter(gateways.values()))
-        policy = any_gateway.runtime.policy
+        runtime = next(iter(gateways.values())).runtime
+        policy = runtime.policy
         if carrier is not None:
             try:
                 profiles[carrier].verify_upgrade(request.headers)
             except SignatureError:
                 return web.Response(status=403, text="invalid credentials")
+        client = runtime.guard.client_of(request.remote, request.headers)
         ws = web.WebSocketResponse(max_msg_size=policy.max_frame_bytes, autoping=True)
         await ws.prepare(request)
         if carrier is not None and not gateways[carrier].started:
             await ws.close(code=_CLOSE_TRY_AGAIN, message=b"gateway not started")
             return ws
-        counters = CallCounters()
         try:
-            opened = await open_stream(
-                ws,
-                tokens=any_gateway.runtime.tokens,
-                policy=policy,
-                counters=counters,
-                profiles=profiles,
-                carrier=carrier,
-                headers=request.headers,
-            )
-        except StreamRejected:
+            lease = await runtime.guard.open_socket(client)
+        except ProviderError:  # shared state unreachable
+            lease = Refused(_CLOSE_TRY_AGAIN, "shared state unavailable")
+        if isinstance(lease, Refused):
+            await ws.close(code=lease.code, message=lease.reason.encode()[:120])
             return ws
-        gateway = gateways.get(opened.carrier)
-        if gateway is None or not gateway.started:
-            await ws.close(code=_CLOSE_TRY_AGAIN, message=b"gateway not started")
-            return ws
-        await gateway.run_stream(ws, opened, counters)
+        try:
+            await _serve(ws, request, gateways, profiles, carrier, client)
+        finally:
+            await asyncio.shield(lease.release())
         return ws
 
     return handle
+
+
+async def _serve(
+    ws: web.WebSocketResponse,
+    request: web.Request,
+    gateways: Mapping[str, MediaStreamGateway],
+    profiles: Mapping[str, AnyProfile],
+    carrier: str | None,
+    client: str,
+) -> None:
+    runtime = next(iter(gateways.values())).runtime
+    counters = CallCounters()
+    try:
+        opened = await open_stream(
+            ws,
+            tokens=runtime.tokens,
+            policy=runtime.policy,
+            counters=counters,
+            profiles=profiles,
+            carrier=carrier,
+            headers=request.headers,
+        )
+    except StreamRejected:
+        return
+    gateway = gateways.get(opened.carrier)
+    if gateway is None or not gateway.started:
+        await ws.close(code=_CLOSE_TRY_AGAIN, message=b"gateway not started")
+        return
+    await gateway.run_stream(ws, opened, counters, client=client)

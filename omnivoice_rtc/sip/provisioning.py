@@ -8,7 +8,8 @@ finds the server object with the same name and creates it, replaces it in place
 The dispatch rule of a file is bound to that file's inbound trunk (``trunk_ids``).
 A dispatch rule whose rooms would not start with a reserved prefix (``sip-``, ``call-``:
 see :mod:`omnivoice_rtc.livekit.names`) is refused before anything is applied, so a
-browser can never be given a token for a phone call's room.
+browser can never be given a token for a phone call's room; so is an inbound trunk with
+neither allowed addresses nor credentials (anyone could call the agent).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from livekit import api
 from omnivoice_rtc._errors import ConfigError, OmniVoiceError
 from omnivoice_rtc.livekit.rooms import lease_room_control
 from omnivoice_rtc.settings import LiveKitSettings, environment
-from omnivoice_rtc.sip.sipfile import SIPFile, dispatch_rule_room_problem, load_sip_file
+from omnivoice_rtc.sip.sipfile import (
+    SIPFile,
+    dispatch_rule_room_problem,
+    inbound_trunk_access_problem,
+    load_sip_file,
+)
 
 __all__ = [
     "ApplyResult",
@@ -211,10 +217,14 @@ async def _apply_rule(lk: api.LiveKitAPI, desired: api.SIPDispatchRuleInfo) -> A
 async def apply_file(sip_file: SIPFile, *, client: api.LiveKitAPI) -> list[ApplyResult]:
     """Create or update the objects of a loaded ``sip_file``; one result per object.
 
-    Raises ConfigError (nothing applied) when the dispatch rule's rooms are not reserved.
+    Raises ConfigError (nothing applied) when the dispatch rule's rooms are not reserved
+    or the inbound trunk admits anyone (no allowed addresses, no credentials).
     """
-    if sip_file.dispatch_rule is not None:
-        problem = dispatch_rule_room_problem(sip_file.dispatch_rule)
+    problems = [
+        dispatch_rule_room_problem(sip_file.dispatch_rule) if sip_file.dispatch_rule else None,
+        inbound_trunk_access_problem(sip_file.inbound_trunk) if sip_file.inbound_trunk else None,
+    ]
+    for problem in problems:
         if problem is not None:
             field, reason = problem
             raise ConfigError(f"{sip_file.path}: field '{field}': {reason}")

@@ -13,7 +13,10 @@ Outbound: :meth:`SIPGateway.make_call` creates a room (``sip-out-<12 hex>``, und
 reserved ``sip-`` namespace browsers cannot join), asks livekit-server to dial
 through the outbound trunk (``CreateSIPParticipant`` with ``wait_until_answered``) and
 dispatches the agent once the callee answered. A failed call raises :class:`~omnivoice_rtc.SIPCallError`
-with the SIP status (e.g. 486 Busy Here, 603 Decline).
+with the SIP status (e.g. 486 Busy Here, 603 Decline). Before anything is created the
+outbound guard (:mod:`omnivoice_rtc.limits.outbound`, ``SIPGatewayOptions.outbound``)
+checks the destination against the allow-list (empty: every call refused), the
+per-minute rate and the calls in progress; the call holds its slot until it ends.
 
     gateway = SIPGateway(livekit=LiveKitSettings.from_env(),
                          options=SIPGatewayOptions(outbound_trunk="twilio-outbound"))
@@ -36,7 +39,7 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -44,10 +47,12 @@ import aiohttp
 from livekit import api
 
 from omnivoice_rtc._errors import CallRejectedError, ConfigError, SIPCallError
+from omnivoice_rtc.limits.outbound import OutboundGuard, OutboundLease
 from omnivoice_rtc.livekit.names import SIP_OUTBOUND_ROOM_PREFIX, sip_outbound_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
-from omnivoice_rtc.settings import DEFAULT_AGENT_NAME, LiveKitSettings
+from omnivoice_rtc.settings import DEFAULT_AGENT_NAME, LiveKitSettings, OutboundLimits
 from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
+from omnivoice_rtc.state.store import StateStore
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName, Session
 
 __all__ = ["SIPGateway", "SIPGatewayOptions"]
@@ -70,6 +75,8 @@ class SIPGatewayOptions:
     ``ringing_timeout_s``: seconds an outbound call may ring before it fails.
     ``outbound_room_prefix``: outbound rooms are ``<prefix>-<random>``; the prefix must
     start with a reserved namespace (``sip-`` or ``call-``) so browsers cannot join.
+    ``outbound``: the toll-fraud guard's limits (``Settings.limits.outbound`` from the
+    environment); the default allows no destination.
     """
 
     outbound_trunk: str = ""
@@ -77,6 +84,7 @@ class SIPGatewayOptions:
     poll_interval_s: float = 0.5
     ringing_timeout_s: float = 30.0
     outbound_room_prefix: str = SIP_OUTBOUND_ROOM_PREFIX
+    outbound: OutboundLimits = field(default_factory=OutboundLimits)
 
     def __post_init__(self) -> None:
         if self.poll_interval_s <= 0:
@@ -92,10 +100,18 @@ class SIPGateway:
     """PSTN gateway over LiveKit SIP (route ``livekit/sip``); see the module docstring."""
 
     def __init__(
-        self, *, livekit: LiveKitSettings, options: SIPGatewayOptions | None = None
+        self,
+        *,
+        livekit: LiveKitSettings,
+        options: SIPGatewayOptions | None = None,
+        state: StateStore | None = None,
     ) -> None:
+        """``state``: where the outbound guard counts (default: this process's memory;
+        share the web server's store to count across replicas)."""
         self._livekit = livekit
         self._options = options or SIPGatewayOptions()
+        self._outbound_guard = OutboundGuard(limits=self._options.outbound, store=state)
+        self._outbound_leases: dict[str, OutboundLease] = {}  # by session id
         self._handler: CallHandler | None = None
         self._lease: RoomControlLease | None = None
         self._poll_task: asyncio.Task[None] | None = None
@@ -151,6 +167,10 @@ class SIPGateway:
         for session in list(self._sessions.values()):
             await session.aclose()
         self._sessions.clear()
+        for outbound in self._outbound_leases.values():
+            await outbound.release()
+        self._outbound_leases.clear()
+        await self._outbound_guard.aclose()
         lease, self._lease = self._lease, None
         if lease is not None:
             await lease.aclose()
@@ -165,14 +185,26 @@ class SIPGateway:
         """Dial ``to`` (E.164 number or SIP user) through the outbound trunk; wait for answer.
 
         Raises SIPCallError(sip_status_code, sip_status) when the call fails (busy,
-        declined, no answer), ConfigError when no outbound trunk is configured.
+        declined, no answer), ConfigError when no outbound trunk is configured or
+        ``OMNIVOICE_OUTBOUND_ALLOW`` is empty, LimitError when the outbound guard refuses
+        (destination not allowed, rate, calls in progress).
         """
         rooms = self._require_rooms()
-        lk = rooms.api
         if not self._outbound_trunk_id:
             raise ConfigError("SIPGatewayOptions.outbound_trunk: required for make_call")
         if not to or any(c.isspace() for c in to):
             raise ValueError(f"to: must be a phone number or SIP user without spaces, got {to!r}")
+        outbound = await self._outbound_guard.admit(to)
+        try:
+            session = await self._dial(rooms, to)
+        except BaseException:
+            await asyncio.shield(outbound.release())
+            raise
+        self._outbound_leases[session.id] = outbound
+        return session
+
+    async def _dial(self, rooms: RoomControl, to: str) -> SIPSession:
+        lk = rooms.api
         room_name = sip_outbound_room_name(self._options.outbound_room_prefix)
         identity = f"sip-{secrets.token_hex(4)}"
         self._seen.add((room_name, identity))
@@ -324,6 +356,9 @@ class SIPGateway:
         await session.aclose()
         await self._delete_room(session.room_name)
         self._sessions.pop(session.id, None)
+        outbound = self._outbound_leases.pop(session.id, None)
+        if outbound is not None:
+            await outbound.release()
 
     async def _hangup(self, session: SIPSession) -> None:
         lk = self._require_rooms().api

@@ -10,6 +10,9 @@ Strings may hold ``${NAME}`` / ``${NAME:-default}`` placeholders, expanded from 
 environment at load time. A list element that is a single placeholder expands to the
 comma-separated items of the value (empty value: no item).
 
+An inbound trunk with neither ``allowed_addresses`` nor inbound credentials would admit
+any caller: :func:`inbound_trunk_access_problem` names it (``sip apply`` refuses it).
+
 A dispatch rule must put its calls in rooms under a reserved namespace
 (:data:`~omnivoice_rtc.livekit.names.RESERVED_ROOM_PREFIXES`, e.g. ``sip-twilio-``), so that
 ``/api/token`` never hands a browser a token for a phone call's room: its ``room_prefix``
@@ -44,6 +47,7 @@ __all__ = [
     "SIPFile",
     "dispatch_rule_room_problem",
     "expand_placeholders",
+    "inbound_trunk_access_problem",
     "load_sip_file",
     "parse_sip_file",
 ]
@@ -248,6 +252,21 @@ def _validate_rule(rule: api.SIPDispatchRuleInfo, has_inbound: bool) -> None:
     problem = dispatch_rule_room_problem(rule)
     if problem is not None:
         raise _FileError(*problem)
+
+
+def inbound_trunk_access_problem(trunk: api.SIPInboundTrunkInfo) -> tuple[str, str] | None:
+    """``(field, reason)`` when anyone may call through ``trunk``: it names neither the
+    addresses calls may come from (``allowed_addresses``) nor credentials they must
+    present (``auth_username``/``auth_password``). None when it names one of them."""
+    if list(trunk.allowed_addresses) or (trunk.auth_username and trunk.auth_password):
+        return None
+    return (
+        "inbound_trunk.allowed_addresses",
+        "an inbound trunk needs allowed_addresses (your carrier's signalling IPs/CIDRs) or "
+        "auth_username/auth_password: without either, any address that knows the number "
+        "gets an agent (sip/<carrier>.json reads <CARRIER>_SIP_ALLOWED_ADDRESSES or "
+        "<CARRIER>_SIP_INBOUND_USERNAME/_PASSWORD)",
+    )
 
 
 def dispatch_rule_room_problem(rule: api.SIPDispatchRuleInfo) -> tuple[str, str] | None:

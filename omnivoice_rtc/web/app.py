@@ -16,16 +16,19 @@ see :mod:`omnivoice_rtc.web.installers`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.state import state_store_from_settings
 from omnivoice_rtc.web.installers import RouteInstaller
-from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY
+from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY, STATE_KEY
 from omnivoice_rtc.web.prometheus import WebMetrics
 from omnivoice_rtc.web.token_endpoint import TOKEN_LIMITER_KEY, handle_token, new_token_limiter
 
@@ -46,6 +49,28 @@ _PAGE_CSP: Final = (
     "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss: http: https:; "
     "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+class _MalformedRequestLog(logging.Filter):
+    """aiohttp answers a malformed request (a header line over 8190 bytes, bytes that are
+    no HTTP) with 400 itself, then logs it at ERROR with a traceback: hostile input must
+    leave one warning line, not a traceback. Other records pass unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = "malformed request refused"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno = logging.WARNING
+            record.levelname = logging.getLevelName(logging.WARNING)
+            record.__dict__["status"] = error.code
+            record.__dict__["reason"] = type(error).__name__
+        return True
+
+
+_MALFORMED_REQUEST_LOG = _MalformedRequestLog()
 
 
 @web.middleware
@@ -95,14 +120,17 @@ def create_app(
     An installer that routes a method and path already taken raises ValueError here,
     at startup (aiohttp would otherwise let the first route shadow the second).
     """
+    logging.getLogger("aiohttp.server").addFilter(_MALFORMED_REQUEST_LOG)  # once per process
     metrics = WebMetrics()
     app = web.Application(
         middlewares=[metrics.middleware, _security_headers],
         client_max_size=_MAX_REQUEST_BYTES,
     )
+    state = state_store_from_settings(settings.state)
     app[SETTINGS_KEY] = settings
     app[METRICS_KEY] = metrics
-    app[TOKEN_LIMITER_KEY] = new_token_limiter()
+    app[STATE_KEY] = state
+    app[TOKEN_LIMITER_KEY] = new_token_limiter(state, settings)
     app[_STARTED_AT_KEY] = time.monotonic()
 
     app.router.add_get("/", _index, name="page")
@@ -115,6 +143,11 @@ def create_app(
     for install in route_installers:
         install(app)
         _check_unique_routes(app, install)
+
+    async def close_state(_app: web.Application) -> None:
+        await state.aclose()
+
+    app.on_cleanup.append(close_state)
     return app
 
 

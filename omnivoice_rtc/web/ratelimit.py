@@ -1,57 +1,56 @@
-"""A small in-memory sliding-window rate limiter, keyed by client address.
+"""A sliding-window rate limit keyed by client address, counted in the shared state store.
 
 Used by ``/api/token``: every token dispatches an agent (CPU for the local pipeline,
-money for OpenAI/Gemini), so an open endpoint must not mint them without bound.
-Memory is bounded: at most ``max_keys`` addresses are tracked; the oldest are
-forgotten first.
+money for OpenAI/Gemini), so an open endpoint must not mint them without bound. The
+client address honours ``X-Forwarded-For`` only from ``OMNIVOICE_TRUSTED_PROXIES``
+(:func:`omnivoice_rtc.limits.client_address`), so behind your proxy every client has its
+own budget and nobody can pick one by forging the header. Counts live in the app's
+:class:`~omnivoice_rtc.state.StateStore`: with ``OMNIVOICE_REDIS_URL`` every replica counts
+together; in memory the tracked addresses are bounded (the least recently seen is forgotten
+first).
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 
-__all__ = ["SlidingWindowLimiter"]
+from omnivoice_rtc.limits.client_address import address_key, client_address
+from omnivoice_rtc.settings.limits import IPNetwork
+from omnivoice_rtc.state.store import StateStore
+
+__all__ = ["AddressRateLimit"]
 
 
-class SlidingWindowLimiter:
-    """At most ``limit`` hits per ``window_s`` seconds per key."""
+class AddressRateLimit:
+    """At most ``limit`` hits per ``window_s`` seconds per client address; ``name`` keeps
+    its counts apart from other limits in the same store."""
 
     def __init__(
         self,
         *,
+        store: StateStore,
+        name: str,
         limit: int,
         window_s: float,
-        max_keys: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
+        trusted_proxies: Sequence[IPNetwork] = (),
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit: must be at least 1, got {limit}")
         if window_s <= 0:
             raise ValueError(f"window_s: must be positive, got {window_s}")
-        if max_keys < 1:
-            raise ValueError(f"max_keys: must be at least 1, got {max_keys}")
+        if not name:
+            raise ValueError("name: must not be empty")
         self.limit = limit
         self.window_s = window_s
-        self._max_keys = max_keys
-        self._clock = clock
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        self._store = store
+        self._name = name
+        self._trusted = tuple(trusted_proxies)
 
-    def hit(self, key: str) -> float:
-        """Record a hit for ``key``; 0.0 if allowed, else seconds until one is allowed."""
-        now = self._clock()
-        hits = self._hits.get(key)
-        if hits is None:
-            hits = deque()
-            self._hits[key] = hits
-            while len(self._hits) > self._max_keys:
-                self._hits.popitem(last=False)
-        else:
-            self._hits.move_to_end(key)
-        while hits and hits[0] <= now - self.window_s:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return hits[0] + self.window_s - now
-        hits.append(now)
-        return 0.0
+    def client_of(self, peer: str | None, headers: Mapping[str, str]) -> str:
+        """The client address of a request from TCP ``peer`` with ``headers``."""
+        return client_address(peer, headers, self._trusted)
+
+    async def hit(self, address: str) -> float:
+        """Record a hit for ``address``; 0.0 if allowed, else seconds until one is allowed."""
+        key = f"rate:{self._name}:{address_key(address)}"
+        return await self._store.hit(key, limit=self.limit, window_s=self.window_s)

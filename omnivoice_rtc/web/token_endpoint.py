@@ -12,8 +12,9 @@
   configuration, so it joins when the visitor does.
 * At most :data:`TOKENS_PER_ADDRESS` requests per :data:`RATE_WINDOW_S` seconds per
   client address (every token dispatches an agent; refused ones count too, which
-  slows down guessing the key); over that: 429 with Retry-After.
-  Behind a proxy all clients share the proxy's address.
+  slows down guessing the key); over that: 429 with Retry-After. Behind a proxy listed
+  in ``OMNIVOICE_TRUSTED_PROXIES`` the client is named by ``X-Forwarded-For``; from
+  anyone else that header is ignored (:mod:`omnivoice_rtc.web.ratelimit`).
 * With ``OMNIVOICE_TOKEN_KEY`` set, the caller must send ``Authorization: Bearer <key>``
   or ``X-Omnivoice-Key: <key>`` (compared in constant time); otherwise 401.
 
@@ -41,8 +42,9 @@ from omnivoice_rtc._errors import TokenRequestError
 from omnivoice_rtc.livekit.names import RESERVED_ROOM_PREFIXES
 from omnivoice_rtc.livekit.tokens import generate_client_token
 from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.state.store import StateStore
 from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY
-from omnivoice_rtc.web.ratelimit import SlidingWindowLimiter
+from omnivoice_rtc.web.ratelimit import AddressRateLimit
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -77,12 +79,19 @@ _KEY_HEADER: Final = "X-Omnivoice-Key"
 _REFUSAL_REASONS: Final = {401: "unauthorized", 429: "rate_limited"}
 
 
-TOKEN_LIMITER_KEY = web.AppKey("omnivoice_token_limiter", SlidingWindowLimiter)
+TOKEN_LIMITER_KEY = web.AppKey("omnivoice_token_limiter", AddressRateLimit)
 """The app's /api/token rate limiter (created by :func:`~omnivoice_rtc.web.create_app`)."""
 
 
-def new_token_limiter() -> SlidingWindowLimiter:
-    return SlidingWindowLimiter(limit=TOKENS_PER_ADDRESS, window_s=RATE_WINDOW_S)
+def new_token_limiter(store: StateStore, settings: Settings) -> AddressRateLimit:
+    """The /api/token limit in ``store``, honouring ``settings``' trusted proxies."""
+    return AddressRateLimit(
+        store=store,
+        name="api-token",
+        limit=TOKENS_PER_ADDRESS,
+        window_s=RATE_WINDOW_S,
+        trusted_proxies=settings.limits.ingress.trusted_proxies,
+    )
 
 
 def new_identity() -> str:
@@ -137,7 +146,9 @@ def _check_key(request: web.Request, key: str) -> None:
     if not key:
         return
     presented = _presented_key(request)
-    if presented is None or not hmac.compare_digest(presented.encode(), key.encode()):
+    # surrogateescape: a header that is not UTF-8 compares (unequal) instead of raising
+    presented_bytes = None if presented is None else presented.encode("utf-8", "surrogateescape")
+    if presented_bytes is None or not hmac.compare_digest(presented_bytes, key.encode()):
         raise TokenRequestError("a valid key is required (Authorization: Bearer <key>)", status=401)
 
 
@@ -171,8 +182,9 @@ async def _read_fields(request: web.Request) -> Mapping[str, Any]:
     return fields
 
 
-def _check_rate(request: web.Request) -> None:
-    wait_s = request.app[TOKEN_LIMITER_KEY].hit(request.remote or "unknown")
+async def _check_rate(request: web.Request) -> None:
+    limiter = request.app[TOKEN_LIMITER_KEY]
+    wait_s = await limiter.hit(limiter.client_of(request.remote, request.headers))
     if wait_s > 0:
         raise TokenRequestError(
             f"too many token requests: at most {TOKENS_PER_ADDRESS} per "
@@ -196,7 +208,7 @@ async def handle_token(request: web.Request) -> web.Response:
     settings: Settings = request.app[SETTINGS_KEY]
     metrics = request.app[METRICS_KEY]
     try:
-        _check_rate(request)  # first: also slows down guessing the shared key
+        await _check_rate(request)  # first: also slows down guessing the shared key
         _check_key(request, settings.tokens.key)
         fields = await _read_fields(request)
         room_field = fields.get("room")

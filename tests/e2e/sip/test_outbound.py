@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from livekit import api
 
-from omnivoice_rtc import SIPCallError
+from omnivoice_rtc import LimitError, SIPCallError
+from omnivoice_rtc.settings import OutboundLimits
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
@@ -68,6 +69,7 @@ async def _callee(
             agent_name=worker.agent_name,
             poll_interval_s=0.2,
             ringing_timeout_s=20,
+            outbound=OutboundLimits(allow=(CALLEE,)),  # the toll-fraud guard's allow-list
         ),
     )
     await gateway.start()
@@ -168,6 +170,29 @@ async def test_refused_call_raises_sip_call_error(
             return True if not any(n.startswith("sip-out") for n in names) else None
 
         await wait_for(no_outbound_room, timeout_s=30, what="the failed call's room to go")
+    finally:
+        await gateway.stop()
+        await sipp.kill()
+
+
+async def test_a_destination_outside_the_allow_list_is_never_dialled(
+    sip_api: api.LiveKitAPI, sip_stack: SIPStack, sip_agent_worker: AgentWorker, tmp_path: Path
+) -> None:
+    """The toll-fraud guard: a number outside ``OutboundLimits.allow`` raises LimitError
+    before a room is made or an INVITE sent (the callee SIPp would answer anything)."""
+    sipp, gateway = await _callee(
+        sip_api, sip_stack, sip_agent_worker, tmp_path, scenario="uas_reject.xml",
+        replace={"STATUS_LINE": "486 Busy Here"},
+    )  # fmt: skip
+    rooms_before = await room_names(sip_api)
+    try:
+        with pytest.raises(LimitError, match=r"not in OMNIVOICE_OUTBOUND_ALLOW") as info:
+            await gateway.make_call("+19005550123")
+        assert info.value.limit == "outbound_allow"
+        assert gateway.list_sessions() == []
+        assert sipp.messages("received") == []
+        new_rooms = await room_names(sip_api) - rooms_before
+        assert not any(n.startswith("sip-out") for n in new_rooms)
     finally:
         await gateway.stop()
         await sipp.kill()

@@ -17,7 +17,8 @@ from omnivoice_rtc.carriers.telnyx import TelnyxProfile, TelnyxSettings
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
 from omnivoice_rtc.carriers.vonage import VonageProfile, VonageSettings
 from omnivoice_rtc.native import NativeMediaProcess
-from omnivoice_rtc.settings import LiveKitSettings, Settings
+from omnivoice_rtc.settings import LimitSettings, LiveKitSettings, OutboundLimits, Settings
+from omnivoice_rtc.shim.call_guard import CallGuard
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
@@ -71,6 +72,8 @@ async def start_shim_app(
     runtime = ShimRuntime(
         livekit=lk,
         agent_name="no-agent-" + secrets.token_hex(3),
+        # make_call's toll-fraud guard: these tests may dial anywhere
+        guard=CallGuard(limits=LimitSettings(outbound=OutboundLimits(allow=("*",)))),
         policy=MediaPolicy(max_invalid_frames=5, burst_ms=200),
         agent_join_timeout_s=120,
         native_media=NativeMediaOptions(process=media) if media is not None else None,
@@ -112,7 +115,8 @@ async def start_shim_app(
         ),
     ]
     assert tuple(p.name for p in profiles) == carrier_names()  # every registered carrier
-    dialling = ("twilio", "plivo", "exotel")  # make_call needs a public URL
+    # make_call needs a public URL; so does answering Telnyx Call Control over REST
+    dialling = ("twilio", "telnyx", "plivo", "exotel")
     gateways: dict[str, MediaStreamGateway] = {
         p.name: MediaStreamGateway(
             profile=p, runtime=runtime, public_base_url=public if p.name in dialling else ""

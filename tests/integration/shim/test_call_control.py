@@ -81,14 +81,15 @@ async def test_telnyx_call_control_is_answered_over_rest_and_reports_are_acknowl
         assert (answer.method, answer.path) == ("POST", answer_path)
         assert answer.headers["Authorization"] == "Bearer KEY"
         body = answer.json()
-        assert body["stream_url"] == f"{shim_app.ws_base}/carriers/telnyx/media"
+        # the configured public URL, never one made from the webhook's Host header
+        assert body["stream_url"] == "wss://shim.example.com/carriers/telnyx/media"
         assert body["stream_bidirectional_mode"] == "rtp"
         client_state = body["client_state"]
         for report in ("call.answered", "streaming.started"):
             assert await sim.post_call_control_event(report) == (200, "{}")
         assert len(offered) == 1
         assert len(shim_app.rest.requests) == 1
-        target = StreamTarget(body["stream_url"], {}, 8000)
+        target = StreamTarget(f"{shim_app.ws_base}/carriers/telnyx/media", {}, 8000)
         await sim.open_stream(target, start_details={"client_state": client_state})
         session = await session_for(shim_app, "telnyx", sim.call_id)
         assert (session.from_, session.to, session.direction) == (sim.caller, sim.callee, "inbound")

@@ -55,7 +55,7 @@ async def test_unknown_and_reused_tokens_close_1008_before_a_room_exists(
         assert not await _room_exists(livekit_api, call_room_name("twilio", stranger.call_id))
 
     async with sim_for(shim_app, "plivo") as first, sim_for(shim_app, "plivo") as replay:
-        token = shim_app.runtime.tokens.issue(first.call_id, "plivo")
+        token = await shim_app.runtime.tokens.issue(first.call_id, "plivo")
         await first.open_stream(stream_target(shim_app, "plivo", token))
         await session_for(shim_app, "plivo", first.call_id)
         replay.call_id = first.call_id
@@ -64,7 +64,7 @@ async def test_unknown_and_reused_tokens_close_1008_before_a_room_exists(
         await first.hang_up()
 
     async with sim_for(shim_app, "vonage") as wrong_carrier:
-        token = shim_app.runtime.tokens.issue(wrong_carrier.call_id, "twilio")
+        token = await shim_app.runtime.tokens.issue(wrong_carrier.call_id, "twilio")
         await wrong_carrier.open_stream(stream_target(shim_app, "vonage", token))
         assert await wrong_carrier.wait_closed() == 1008
         assert not await _room_exists(livekit_api, call_room_name("vonage", wrong_carrier.call_id))
@@ -78,7 +78,8 @@ async def test_hostile_streams_are_cut_off_while_a_healthy_call_is_untouched(
     async def opened(carrier: str) -> CarrierSimulator:
         sim = sim_for(shim_app, carrier)
         await sim.__aenter__()
-        await sim.open_stream(stream_target(shim_app, carrier, tokens.issue(sim.call_id, carrier)))
+        token = await tokens.issue(sim.call_id, carrier)
+        await sim.open_stream(stream_target(shim_app, carrier, token))
         return sim
 
     async def oversized() -> int | None:
@@ -147,7 +148,7 @@ async def test_media_before_start_is_counted_and_the_generic_path_detects_the_ca
     shim_app: App,
 ) -> None:
     async with sim_for(shim_app, "plivo") as sim:
-        token = shim_app.runtime.tokens.issue(sim.call_id, "plivo")
+        token = await shim_app.runtime.tokens.issue(sim.call_id, "plivo")
         target = stream_target(shim_app, "plivo", token, generic=True)
         assert sim.http is not None
         sim.ws = await sim.http.ws_connect(target.url)
@@ -170,7 +171,7 @@ async def test_agent_leaving_hangs_up_over_rest_and_closes_the_stream(
     )
     async with sim_for(shim_app, "twilio") as sim:
         sim.call_id = call_id
-        token = shim_app.runtime.tokens.issue(call_id, "twilio", context={"from": "+1555"})
+        token = await shim_app.runtime.tokens.issue(call_id, "twilio", context={"from": "+1555"})
         await sim.open_stream(stream_target(shim_app, "twilio", token))
         sim.start_mic()
         session = await session_for(shim_app, "twilio", call_id)
@@ -209,7 +210,7 @@ async def _call_with_agent(
 ) -> AsyncIterator[AgentCall]:
     """A call on ``carrier`` joined by an AgentPeer the bridge has recognised as its agent."""
     async with sim_for(app, carrier) as sim:
-        token = app.runtime.tokens.issue(sim.call_id, carrier)
+        token = await app.runtime.tokens.issue(sim.call_id, carrier)
         await sim.open_stream(stream_target(app, carrier, token))
         session = await session_for(app, carrier, sim.call_id)
         bridge = session.bridge
@@ -282,7 +283,7 @@ async def test_audio_sent_while_the_room_is_joined_is_counted_not_burst_into_it(
     dropped_before_room, not queued in TCP and cut later by the real-time budget; a digit
     pressed meanwhile is counted (and published once joined)."""
     async with sim_for(shim_app, "twilio") as sim:
-        token = shim_app.runtime.tokens.issue(sim.call_id, "twilio")
+        token = await shim_app.runtime.tokens.issue(sim.call_id, "twilio")
         await sim.open_stream(stream_target(shim_app, "twilio", token))
         for _ in range(20):  # 400 ms of audio at once, long before a room is joined
             await sim.send_raw(sim.media_message(b"\xff" * 160))
@@ -302,7 +303,7 @@ async def test_exotel_upgrade_needs_its_basic_credentials(shim_app: App) -> None
     credentials (403, no WebSocket); the generic path, which accepts the upgrade before it
     knows the carrier, closes it with 1008 once the first frames say Exotel."""
     async with sim_for(shim_app, "exotel") as sim:
-        token = shim_app.runtime.tokens.issue(sim.call_id, "exotel")
+        token = await shim_app.runtime.tokens.issue(sim.call_id, "exotel")
         assert sim.http is not None
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
             await sim.http.ws_connect(f"{shim_app.ws_base}/carriers/exotel/media")

@@ -14,7 +14,7 @@ from livekit import api
 from omnivoice_rtc.sip.provisioning import apply, delete, list_objects
 from tests.conftest import ROOT
 from tests.plugins.sip_stack import SIPStack
-from tests.unit.sip.test_sipfile import CARRIER_ENV
+from tests.unit.sip.test_sipfile import APPLY_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -29,19 +29,19 @@ async def test_apply_twice_is_unchanged_and_edit_updates_in_place(
     clean: api.LiveKitAPI, tmp_path: Path
 ) -> None:
     path = ROOT / "sip" / "twilio.json"
-    first = await apply(path, client=clean, env=CARRIER_ENV)
+    first = await apply(path, client=clean, env=APPLY_ENV)
     assert [(r.kind, r.name, r.outcome) for r in first] == [
         ("inbound_trunk", "twilio-inbound", "created"),
         ("outbound_trunk", "twilio-outbound", "created"),
         ("dispatch_rule", "twilio-dispatch", "created"),
     ]
-    second = await apply(path, client=clean, env=CARRIER_ENV)
+    second = await apply(path, client=clean, env=APPLY_ENV)
     assert [r.outcome for r in second] == ["unchanged"] * 3
     assert [r.id for r in second] == [r.id for r in first]
 
     # An edited file (here through its env) updates the changed objects in place.
     edited_env = {
-        **CARRIER_ENV,
+        **APPLY_ENV,
         "TWILIO_SIP_ALLOWED_ADDRESSES": "54.172.60.0/30,54.244.51.0/30",
         "OMNIVOICE_AGENT_NAME": "other-agent",
     }
@@ -72,16 +72,14 @@ async def test_apply_twice_is_unchanged_and_edit_updates_in_place(
 @pytest.mark.parametrize("carrier", ["telnyx", "vonage", "plivo"])
 async def test_every_carrier_file_applies(clean: api.LiveKitAPI, carrier: str) -> None:
     path = ROOT / "sip" / f"{carrier}.json"
-    assert [r.outcome for r in await apply(path, client=clean, env=CARRIER_ENV)] == ["created"] * 3
-    assert [r.outcome for r in await apply(path, client=clean, env=CARRIER_ENV)] == [
-        "unchanged"
-    ] * 3
+    assert [r.outcome for r in await apply(path, client=clean, env=APPLY_ENV)] == ["created"] * 3
+    assert [r.outcome for r in await apply(path, client=clean, env=APPLY_ENV)] == ["unchanged"] * 3
     names = sorted(o.name for o in await list_objects(client=clean))
     assert names == [f"{carrier}-dispatch", f"{carrier}-inbound", f"{carrier}-outbound"]
 
 
 async def test_delete_by_name_and_unknown_name(clean: api.LiveKitAPI) -> None:
-    await apply(ROOT / "sip" / "vonage.json", client=clean, env=CARRIER_ENV)
+    await apply(ROOT / "sip" / "vonage.json", client=clean, env=APPLY_ENV)
     deleted = await delete("vonage-dispatch", client=clean)
     assert [(r.kind, r.outcome) for r in deleted] == [("dispatch_rule", "deleted")]
     with pytest.raises(ValueError, match=r"^no trunk or dispatch rule is named 'vonage-dispatch'$"):
@@ -91,7 +89,7 @@ async def test_delete_by_name_and_unknown_name(clean: api.LiveKitAPI) -> None:
 
 
 async def test_cli_apply_list_delete(clean: api.LiveKitAPI, sip_stack: SIPStack) -> None:
-    env = {**os.environ, **sip_stack.livekit.env(), **CARRIER_ENV}
+    env = {**os.environ, **sip_stack.livekit.env(), **APPLY_ENV}
 
     def cli(*args: str, without: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -137,7 +135,7 @@ async def test_cli_apply_refuses_a_rule_browsers_could_join(
     def cli_apply() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "omnivoice_rtc.cli", "sip", "apply", str(path)],
-            env={**os.environ, **sip_stack.livekit.env(), **CARRIER_ENV},
+            env={**os.environ, **sip_stack.livekit.env(), **APPLY_ENV},
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -157,6 +155,32 @@ async def test_cli_apply_refuses_a_rule_browsers_could_join(
     assert await list_objects(client=clean) == []  # nothing half-applied
 
 
+async def test_cli_apply_refuses_an_inbound_trunk_anyone_may_call(
+    clean: api.LiveKitAPI, sip_stack: SIPStack
+) -> None:
+    open_env = {k: v for k, v in APPLY_ENV.items() if k != "PLIVO_SIP_ALLOWED_ADDRESSES"}
+
+    def cli_apply() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "omnivoice_rtc.cli", "sip", "apply", "sip/plivo.json"],
+            env={**os.environ, **sip_stack.livekit.env(), **open_env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    result = cli_apply()
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "omnivoice-rtc sip apply: sip/plivo.json: field 'inbound_trunk.allowed_addresses': "
+        "an inbound trunk needs allowed_addresses"
+    )
+    assert await list_objects(client=clean) == []  # nothing half-applied
+
+
 async def test_apply_moves_an_old_rule_to_the_reserved_prefix_in_place(
     clean: api.LiveKitAPI,
 ) -> None:
@@ -169,7 +193,7 @@ async def test_apply_moves_an_old_rule_to_the_reserved_prefix_in_place(
     created = await clean.sip.create_dispatch_rule(
         api.CreateSIPDispatchRuleRequest(dispatch_rule=old)
     )
-    results = await apply(ROOT / "sip" / "twilio.json", client=clean, env=CARRIER_ENV)
+    results = await apply(ROOT / "sip" / "twilio.json", client=clean, env=APPLY_ENV)
     assert [(r.kind, r.outcome) for r in results] == [
         ("inbound_trunk", "created"),
         ("outbound_trunk", "created"),
@@ -183,7 +207,7 @@ async def test_apply_moves_an_old_rule_to_the_reserved_prefix_in_place(
 async def test_apply_without_a_client_uses_the_servers_in_env(
     clean: api.LiveKitAPI, sip_stack: SIPStack
 ) -> None:
-    env = {**sip_stack.livekit.env(), **CARRIER_ENV}
+    env = {**sip_stack.livekit.env(), **APPLY_ENV}
     results = await apply(ROOT / "sip" / "vonage.json", env=env)
     assert [r.outcome for r in results] == ["created"] * 3
     names = sorted(o.name for o in await list_objects(env=env))

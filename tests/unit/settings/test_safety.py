@@ -71,3 +71,18 @@ def test_web_server_exits_2_naming_the_setting(
     err = capsys.readouterr().err
     assert "LIVEKIT_API_KEY/LIVEKIT_API_SECRET: the dev key pair" in err
     assert "OMNIVOICE_TOKEN_KEY: required when OMNIVOICE_WEB_HOST" in err
+
+
+def test_trusting_every_proxy_is_refused() -> None:
+    for everyone in ("0.0.0.0/0", "10.0.0.1, ::/0"):
+        text = _problems({"OMNIVOICE_TRUSTED_PROXIES": everyone})
+        assert text.startswith("OMNIVOICE_TRUSTED_PROXIES: ")
+        assert "trusts every address" in text
+    Settings.from_env({"OMNIVOICE_TRUSTED_PROXIES": "10.0.0.0/8"}).require_safe("web")
+
+
+def test_plain_redis_to_another_host_is_refused() -> None:
+    text = _problems({"OMNIVOICE_REDIS_URL": "redis://redis.internal:6379/0"}, "worker")
+    assert text.startswith("OMNIVOICE_REDIS_URL: plain redis:// to redis.internal")
+    for fine in ("redis://127.0.0.1:6379/0", "rediss://redis.internal:6380/0"):
+        Settings.from_env({"OMNIVOICE_REDIS_URL": fine}).require_safe("web")

@@ -112,7 +112,7 @@ class Handshake:
 
 async def test_twilio_start_redeems_the_token_and_binds_the_codec() -> None:
     h = Handshake()
-    token = h.tokens.issue("CA1", "twilio", context={"from": "+15550100"})
+    token = await h.tokens.issue("CA1", "twilio", context={"from": "+15550100"})
     codec = TwilioCodec(stream_id="MZ1")
     h.ws.feed_text(codec.serialize(Connected(protocol="Call", version="1.0.0")))
     h.ws.feed_text(codec.serialize(_start("twilio", "CA1", {"token": token})))
@@ -142,19 +142,19 @@ async def test_bad_tokens_close_1008_before_anything_else() -> None:
     assert await h.refused("twilio") == "stream token missing"
 
     h = Handshake()
-    token = h.tokens.issue("CA-other", "twilio")
+    token = await h.tokens.issue("CA-other", "twilio")
     h.ws.feed_text(codec.serialize(_start("twilio", "CA1", {"token": token})))
     assert await h.refused("twilio") == "stream token is for another call"
 
     h = Handshake()
-    token = h.tokens.issue("CA1", "plivo")
+    token = await h.tokens.issue("CA1", "plivo")
     h.ws.feed_text(codec.serialize(_start("twilio", "CA1", {"token": token})))
     assert await h.refused("twilio") == "stream token wrong_carrier"
 
 
 async def test_a_dialled_call_binds_whatever_call_id_the_carrier_gave() -> None:
     h = Handshake()
-    token = h.tokens.issue(PENDING_CALL_PREFIX + "abc", "plivo")
+    token = await h.tokens.issue(PENDING_CALL_PREFIX + "abc", "plivo")
     h.ws.feed_text(PlivoCodec().serialize(_start("plivo", "real-uuid", {"token": token})))
     opened = await h.open("plivo")
     assert opened.grant.call_id == PENDING_CALL_PREFIX + "abc"
@@ -164,7 +164,7 @@ async def test_a_dialled_call_binds_whatever_call_id_the_carrier_gave() -> None:
 
 async def test_generic_path_counts_media_before_start_and_detects_the_carrier() -> None:
     h = Handshake()
-    token = h.tokens.issue("c-1", "plivo")
+    token = await h.tokens.issue("c-1", "plivo")
     codec = PlivoCodec(stream_id="s1")
     h.ws.feed_text(codec.serialize(Media(payload=bytes(160), stream_id="s1", sequence_number=1)))
     h.ws.feed_text(codec.serialize(_start("plivo", "c-1", {"token": token}, stream_id="s1")))
@@ -179,7 +179,7 @@ async def test_a_bare_connected_is_kept_until_start_decides_exotel() -> None:
     then checks the upgrade's Basic credentials (the generic path accepted the upgrade
     before knowing the carrier)."""
     h = Handshake()
-    token = h.tokens.issue("CA9", "exotel")
+    token = await h.tokens.issue("CA9", "exotel")
     codec = ExotelCodec(stream_id="MZ9")
     h.ws.feed_text(codec.serialize(Connected()))
     h.ws.feed_text(codec.serialize(_start("exotel", "CA9", {"token": token}, stream_id="MZ9")))
@@ -190,19 +190,19 @@ async def test_a_bare_connected_is_kept_until_start_decides_exotel() -> None:
     assert '"stream_sid":"MZ9"' in str(opened.codec.serialize(Clear()))
 
     h = Handshake()
-    token = h.tokens.issue("CA9", "exotel")
+    token = await h.tokens.issue("CA9", "exotel")
     h.ws.feed_text(codec.serialize(Connected()))
     h.ws.feed_text(codec.serialize(_start("exotel", "CA9", {"token": token}, stream_id="MZ9")))
     wrong = {"Authorization": basic_authorization(EXO_USER, "guess")}
     assert await h.refused(headers=wrong) == "upgrade credentials refused"
     # refused before the token was looked at: it is still unredeemed
-    assert h.tokens.redeem(token, "exotel").call_id == "CA9"
+    assert (await h.tokens.redeem(token, "exotel")).call_id == "CA9"
 
 
 async def test_telnyx_token_from_client_state_header_or_connected() -> None:
     codec = TelnyxCodec(stream_id="st1")
     h = Handshake()
-    token = h.tokens.issue("v3:a", "telnyx")
+    token = await h.tokens.issue("v3:a", "telnyx")
     state = base64.b64encode(token.encode()).decode()
     h.ws.feed_text(
         codec.serialize(
@@ -212,13 +212,13 @@ async def test_telnyx_token_from_client_state_header_or_connected() -> None:
     assert (await h.open("telnyx")).grant.call_id == "v3:a"
 
     h = Handshake()
-    token = h.tokens.issue("v3:b", "telnyx")
+    token = await h.tokens.issue("v3:b", "telnyx")
     h.ws.feed_text(codec.serialize(_start("telnyx", "v3:b", {}, stream_id="st1")))
     opened = await h.open("telnyx", headers={"x-telnyx-streaming-auth-token": token})
     assert opened.grant.call_id == "v3:b"
 
     h = Handshake()
-    token = h.tokens.issue("v3:c", "telnyx")
+    token = await h.tokens.issue("v3:c", "telnyx")
     connected = json.dumps(
         {"event": "connected", "version": "1.0.0", "x-telnyx-streaming-auth-token": token}
     )
@@ -235,14 +235,14 @@ def _text(message: Connected) -> str:
 
 async def test_vonage_opens_with_connected_and_a_bearer_token() -> None:
     h = Handshake()
-    token = h.tokens.issue("uuid-1", "vonage")
+    token = await h.tokens.issue("uuid-1", "vonage")
     h.ws.feed_text(_text(Connected(media_format=VONAGE, custom_parameters={"token": token})))
     opened = await h.open()
     assert (opened.carrier, opened.start) == ("vonage", None)
     assert isinstance(opened.opening, Connected)
 
     h = Handshake()
-    token = h.tokens.issue("uuid-2", "vonage")
+    token = await h.tokens.issue("uuid-2", "vonage")
     h.ws.feed_text(_text(Connected(media_format=VONAGE)))
     opened = await h.open("vonage", headers={"Authorization": f"Bearer {token}"})
     assert opened.grant.call_id == "uuid-2"
@@ -272,8 +272,32 @@ async def test_garbage_limits_and_endings() -> None:
 async def test_a_detected_carrier_without_a_gateway_is_refused() -> None:
     h = Handshake()
     del h.profiles["twilio"]
-    token = h.tokens.issue("CA1", "twilio")
+    token = await h.tokens.issue("CA1", "twilio")
     h.ws.feed_text(
         TwilioCodec(stream_id="MZ1").serialize(_start("twilio", "CA1", {"token": token}))
     )
     assert await h.refused() == "no gateway for carrier twilio"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * 60000,  # deeper than Python's recursion limit
+        '{"event":"start","sequenceNumber":' + "9" * 5000 + "}",  # over 4300 digits
+        b"\xff\xfe\xfd",  # binary, not UTF-8
+        "\ud800",  # a lone surrogate
+    ],
+    ids=["deep-nesting", "huge-number", "binary", "lone-surrogate"],
+)
+async def test_hostile_first_frames_are_counted_then_closed_1007(frame: str | bytes) -> None:
+    h = Handshake(max_invalid_frames=2)
+    for _ in range(3):
+        if isinstance(frame, bytes):
+            h.ws.feed_bytes(frame)
+        else:
+            h.ws.feed_text(frame)
+    with pytest.raises(StreamRejected) as info:
+        await h.open()
+    assert (info.value.reason, info.value.code) == ("too many invalid frames before start", 1007)
+    assert h.counters.dropped_invalid == 3
+    assert h.ws.closed_by == "shim"

@@ -75,3 +75,25 @@ def test_shim_media_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert native_media_options(_shim("auto").shim) is None
     with pytest.raises(ConfigError, match=r"^OMNIVOICE_SHIM_MEDIA=native: omnivoice-media not"):
         native_media_options(_shim("native").shim)
+
+
+def test_the_gateways_share_the_apps_state_store_and_the_settings_limits() -> None:
+    from omnivoice_rtc.shim.install import install_from_env
+    from omnivoice_rtc.shim.routes import CARRIER_GATEWAYS_KEY
+    from omnivoice_rtc.web import create_app
+    from omnivoice_rtc.web.keys import STATE_KEY
+
+    env = {
+        "TWILIO_AUTH_TOKEN": "t",
+        "OMNIVOICE_OUTBOUND_ALLOW": "+1415",
+        "OMNIVOICE_MAX_CALLS": "7",
+        "OMNIVOICE_REPLICA_ID": "web-1",
+    }
+    settings = Settings.from_env(env)
+    app = create_app(settings, route_installers=[install_from_env])
+    guard = app[CARRIER_GATEWAYS_KEY]["twilio"].runtime.guard
+    assert guard.state is app[STATE_KEY]
+    assert guard.limits is settings.limits
+    assert guard.outbound.limits.allow == ("+1415",)
+    assert guard.limits.ingress.max_calls == 7
+    assert guard.registry.replica_id == "web-1"

@@ -32,7 +32,8 @@ from omnivoice_rtc.carriers.profile import WebhookRequest
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.carriers.telnyx import TelnyxProfile, TelnyxSettings
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings, compute_signature
-from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.settings import LimitSettings, LiveKitSettings, OutboundLimits
+from omnivoice_rtc.shim.call_guard import CallGuard
 from omnivoice_rtc.shim.call_room import CallRoomBase, CallRoomSpec, RoomCallbacks
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.types import CallInfo
@@ -48,6 +49,12 @@ TWILIO_FIELDS = {
     "Direction": "inbound",
     "CallStatus": "ringing",
 }
+
+
+def dialling_guard(**outbound: Any) -> CallGuard:
+    """A call guard whose outbound guard allows every destination (``outbound``: more)."""
+    limits = LimitSettings(outbound=OutboundLimits(allow=("*",), **outbound))
+    return CallGuard(limits=limits)
 
 
 def _gateway(profile: AnyProfile, **runtime: Any) -> MediaStreamGateway:
@@ -88,7 +95,7 @@ async def test_accepted_call_gets_markup_with_a_token_bound_to_it() -> None:
     assert 'url="wss://voice.example.com/carriers/twilio/media"' in answer.body
     assert [c.call_id for c in offered] == ["CA1"]
     token = answer.body.split('name="token" value="')[1].split('"')[0]
-    grant = gateway.runtime.tokens.redeem(token, "twilio")
+    grant = await gateway.runtime.tokens.redeem(token, "twilio")
     assert (grant.call_id, dict(grant.context)) == (
         "CA1",
         {"from": "+15550100", "to": "+15550199", "direction": "inbound"},
@@ -105,7 +112,7 @@ async def test_bad_signature_403_bad_call_400_and_nothing_created() -> None:
     bad = await gateway.answer_webhook(_twilio_hook(no_sid), base_url=BASE)
     assert (bad.status, bad.body) == (400, "twilio: webhook is missing CallSid")
     assert asked == []
-    assert len(gateway.runtime.tokens) == 0
+    assert await gateway.runtime.tokens.pending() == 0
 
 
 async def test_a_rejected_call_gets_the_carriers_reject_form_and_no_token() -> None:
@@ -118,7 +125,7 @@ async def test_a_rejected_call_gets_the_carriers_reject_form_and_no_token() -> N
     answer = await gateway.answer_webhook(_twilio_hook(TWILIO_FIELDS), base_url=BASE)
     assert answer.status == 200
     assert '<Reject reason="busy" />' in answer.body
-    assert len(gateway.runtime.tokens) == 0
+    assert await gateway.runtime.tokens.pending() == 0
 
 
 def _telnyx_call_control(event_type: str) -> tuple[TelnyxProfile, WebhookRequest]:
@@ -169,7 +176,7 @@ async def test_missing_rest_credentials_answer_503_naming_the_variable() -> None
         "TELNYX_API_KEY: required for answering a Call Control call on telnyx but not set"
     )
     assert asked == []
-    assert len(gateway.runtime.tokens) == 0
+    assert await gateway.runtime.tokens.pending() == 0
 
 
 async def test_status_reports_are_acknowledged_and_ask_nobody() -> None:
@@ -210,7 +217,7 @@ async def test_handle_webhook_converts_aiohttp_requests() -> None:
     )
     query = dict(parse_qsl(url.query))
     assert query["sample-rate"] == "8000"
-    assert gateway.runtime.tokens.redeem(query["token"], "exotel").call_id == "ex1"
+    assert (await gateway.runtime.tokens.redeem(query["token"], "exotel")).call_id == "ex1"
     wrong = {"Authorization": basic_authorization("exo", "guess")}
     refused = await gateway.handle_webhook(make_mocked_request("GET", path, headers=wrong))
     assert refused.status == 403
@@ -227,7 +234,7 @@ async def test_make_call_names_what_is_missing_before_creating_anything() -> Non
         ConfigError, match=r"^TWILIO_ACCOUNT_SID: required for make_call on twilio but not set$"
     ):
         await gateway.make_call("+15550100")
-    assert len(gateway.runtime.tokens) == 0
+    assert await gateway.runtime.tokens.pending() == 0
     assert gateway.list_sessions() == []
 
 
@@ -252,7 +259,7 @@ async def test_a_dialled_call_is_answered_without_asking_the_handler() -> None:
     profile = PlivoProfile(
         settings=PlivoSettings(auth_token="pt", from_number="+15550000"), rest=rest
     )
-    gateway = await _started(profile, public_base_url=BASE)
+    gateway = await _started(profile, public_base_url=BASE, guard=dialling_guard())
     asked: list[CallInfo] = []
     gateway.on_call(asked.append)
     session = await gateway.make_call("+15551234")

@@ -11,7 +11,11 @@ import pytest
 from livekit import api
 
 from omnivoice_rtc.livekit.names import is_reserved_room_name, sip_dispatch_room_prefix
-from omnivoice_rtc.sip.sipfile import expand_placeholders, load_sip_file
+from omnivoice_rtc.sip.sipfile import (
+    expand_placeholders,
+    inbound_trunk_access_problem,
+    load_sip_file,
+)
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
@@ -38,6 +42,16 @@ CARRIER_ENV = {
     "PLIVO_SIP_USERNAME": "pluser",
     "PLIVO_SIP_PASSWORD": "plpass",
 }
+APPLY_ENV = {
+    **CARRIER_ENV,
+    "TWILIO_SIP_ALLOWED_ADDRESSES": "54.172.60.0/30",
+    "TELNYX_SIP_ALLOWED_ADDRESSES": "192.76.120.10,64.16.250.10",
+    "VONAGE_SIP_INBOUND_USERNAME": "vg-in",
+    "VONAGE_SIP_INBOUND_PASSWORD": "vg-in-pass",
+    "PLIVO_SIP_ALLOWED_ADDRESSES": "15.207.90.192/31",
+}
+"""CARRIER_ENV plus what ``sip apply`` requires of an inbound trunk: allowed addresses, or
+(Vonage here) inbound credentials."""
 
 
 def _write(tmp_path: Path, data: Any, name: str = "x.json") -> Path:
@@ -79,6 +93,29 @@ def test_carrier_files_load_with_their_env(carrier: str) -> None:
     prefix = loaded.dispatch_rule.rule.dispatch_rule_individual.room_prefix
     assert prefix == sip_dispatch_room_prefix(carrier) == f"sip-{carrier}-"
     assert is_reserved_room_name(prefix)
+
+
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx", "vonage", "plivo"])
+def test_an_inbound_trunk_is_open_without_addresses_or_credentials(carrier: str) -> None:
+    unset = load_sip_file(ROOT / "sip" / f"{carrier}.json", env=CARRIER_ENV)
+    assert unset.inbound_trunk is not None
+    assert inbound_trunk_access_problem(unset.inbound_trunk) == (
+        "inbound_trunk.allowed_addresses",
+        "an inbound trunk needs allowed_addresses (your carrier's signalling IPs/CIDRs) or "
+        "auth_username/auth_password: without either, any address that knows the number "
+        "gets an agent (sip/<carrier>.json reads <CARRIER>_SIP_ALLOWED_ADDRESSES or "
+        "<CARRIER>_SIP_INBOUND_USERNAME/_PASSWORD)",
+    )
+    closed = load_sip_file(ROOT / "sip" / f"{carrier}.json", env=APPLY_ENV)
+    assert closed.inbound_trunk is not None
+    assert inbound_trunk_access_problem(closed.inbound_trunk) is None
+    prefix = carrier.upper()
+    if f"{prefix}_SIP_ALLOWED_ADDRESSES" in APPLY_ENV:
+        expected = APPLY_ENV[f"{prefix}_SIP_ALLOWED_ADDRESSES"].split(",")
+        assert list(closed.inbound_trunk.allowed_addresses) == expected
+    else:
+        trunk = closed.inbound_trunk
+        assert (trunk.auth_username, trunk.auth_password) == ("vg-in", "vg-in-pass")
 
 
 def test_agent_name_comes_from_env() -> None:

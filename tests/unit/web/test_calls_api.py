@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestClient
 from omnivoice_rtc._errors import CarrierRestError
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioRestClient, TwilioSettings
 from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.settings.limits import LimitSettings, OutboundLimits
+from omnivoice_rtc.shim.call_guard import CallGuard
 from omnivoice_rtc.shim.call_room import CallRoomBase, CallRoomSpec, RoomCallbacks
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.routes import carrier_route_installer
@@ -66,7 +68,12 @@ async def _client(
     make_client: ClientFactory, dialler: _Dialler, rooms: _Rooms, *, key: str = KEY
 ) -> TestClient[web.Request, web.Application]:
     settings: Settings = make_settings(token_key=key)
-    runtime = ShimRuntime(livekit=settings.livekit, agent_name="stack-agent", room_factory=rooms)
+    runtime = ShimRuntime(
+        livekit=settings.livekit,
+        agent_name="stack-agent",
+        room_factory=rooms,
+        guard=CallGuard(limits=LimitSettings(outbound=OutboundLimits(allow=("*",)))),
+    )
     profile = TwilioProfile(
         settings=TwilioSettings(auth_token=AUTH_TOKEN, account_sid="AC1", from_number="+15550000"),
         rest=dialler,

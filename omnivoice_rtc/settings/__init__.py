@@ -20,6 +20,8 @@ section        what                                            module
 ``shim``       media backend, FFI routing, forwarded headers   :mod:`.shim`
 ``audio``      the converter's frame path                      :mod:`.shim`
 ``exposure``   opt-ins for a server reachable from outside     :mod:`.safety`
+``ledger``     call ledger database, retention                  :mod:`.ledger`
+``webhooks``   signed outbound call webhooks                    :mod:`.ledger`
 ``sip``        the local SIP stack's ports and addresses         :mod:`omnivoice_rtc.sip.processes`
 ``carriers``   each carrier's keys, REST credentials, caller id its ``carriers/<name>.py``
 =============  ==============================================  =========================
@@ -46,6 +48,7 @@ from omnivoice_rtc.settings.core import (
     WebSettings,
     http_url_of,
 )
+from omnivoice_rtc.settings.ledger import LedgerSettings, WebhookSettings
 from omnivoice_rtc.settings.pipeline import LocalPipelineOptions, PipelineSettings
 from omnivoice_rtc.settings.safety import ExposureSettings, Role, require_safe
 from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
@@ -63,6 +66,7 @@ __all__ = [
     "AudioSettings",
     "EnvVar",
     "ExposureSettings",
+    "LedgerSettings",
     "LiveKitSettings",
     "LocalPipelineOptions",
     "LogSettings",
@@ -71,6 +75,7 @@ __all__ = [
     "ShimSettings",
     "TokenSettings",
     "WebSettings",
+    "WebhookSettings",
     "WorkerSettings",
     "env_bool",
     "env_int",
@@ -115,6 +120,10 @@ class Settings:
     shim: ShimSettings = field(default_factory=ShimSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     exposure: ExposureSettings = field(default_factory=ExposureSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    """The call ledger (:mod:`omnivoice_rtc.ledger`); built in code it records nothing."""
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    """Signed outbound call webhooks (:mod:`omnivoice_rtc.webhooks`)."""
     sip: SIPStackSettings = field(default_factory=_default_sip)
     """The local SIP stack's ports and addresses (:mod:`omnivoice_rtc.sip.processes`)."""
     carriers: Mapping[str, CarrierSettings] = field(default_factory=dict)
@@ -142,6 +151,8 @@ class Settings:
             shim=ShimSettings.from_env(snapshot),
             audio=AudioSettings.from_env(snapshot),
             exposure=ExposureSettings.from_env(snapshot),
+            ledger=LedgerSettings.from_env(snapshot),
+            webhooks=WebhookSettings.from_env(snapshot),
             sip=SIPStackSettings.from_env(snapshot),
             carriers=carrier_settings_from_env(snapshot),
             env=snapshot,

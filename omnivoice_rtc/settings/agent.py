@@ -11,6 +11,7 @@ from typing import Self
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.settings._env import EnvVar, load, var
 from omnivoice_rtc.settings.core import DEFAULT_AGENT_NAME, TokenSettings
+from omnivoice_rtc.settings.ledger import LedgerSettings
 from omnivoice_rtc.settings.pipeline import PipelineSettings
 from omnivoice_rtc.types import InterruptionMode, SessionOptions
 
@@ -49,6 +50,8 @@ class AgentSettings:
     join_timeout_s: int = 60
     relay_events: bool = True
     output_sample_rate_hz: int = 24000
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    """Where the job records its calls (:mod:`omnivoice_rtc.ledger`); off when built in code."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -61,6 +64,7 @@ class AgentSettings:
                 max_session_duration=timedelta(seconds=max_s), interruption_mode=mode
             ),
             join_timeout_s=_JOIN_TIMEOUT.read(env, 60),
+            ledger=LedgerSettings.from_env(env),
         )
 
 
@@ -85,6 +89,15 @@ class WorkerSettings:
         "OMNIVOICE_WORKER_HTTP_PORT",
         None,
         doc="health-check port (unset: 8081 in start mode, any free port in dev mode; 0 = any)",
+        kind=int,
+        minimum=0,
+        maximum=65535,
+    )
+    prometheus_port: int | None = var(
+        "OMNIVOICE_WORKER_PROMETHEUS_PORT",
+        None,
+        doc="serve the worker's Prometheus metrics (its jobs' too) on this port's /metrics; "
+        "unset = off, 0 = any free port",
         kind=int,
         minimum=0,
         maximum=65535,

@@ -20,7 +20,7 @@ from omnivoice_rtc.ledger.schema import (
 )
 from omnivoice_rtc.ledger.store import CallLedger
 
-__all__ = ["CallFilter", "PurgeCounts", "get_call", "list_calls", "purge_before", "to_record"]
+__all__ = ["CallFilter", "PurgeCounts", "get_call", "list_calls", "purge_before", "to_record", "turn_record"]
 
 MAX_LIST: Final = 1000
 
@@ -38,6 +38,22 @@ class CallFilter:
     status: str = ""
     limit: int = 100
     offset: int = 0
+
+
+def turn_record(t: TurnRow) -> TurnRecord:
+    return TurnRecord(
+        seq=t.seq,
+        role=t.role,
+        text=t.text,
+        started_at=t.started_at,
+        duration_ms=t.duration_ms,
+        stt_ms=t.stt_ms,
+        llm_ms=t.llm_ms,
+        tts_ms=t.tts_ms,
+        total_ms=t.total_ms,
+        interrupted=t.interrupted,
+        tool_calls=tuple(t.tool_calls.get("calls", [])),
+    )
 
 
 def to_record(
@@ -70,22 +86,7 @@ def to_record(
         counters=dict(row.counters),
         refs=dict(row.refs),
         sources=dict(row.sources),
-        turns=tuple(
-            TurnRecord(
-                seq=t.seq,
-                role=t.role,
-                text=t.text,
-                started_at=t.started_at,
-                duration_ms=t.duration_ms,
-                stt_ms=t.stt_ms,
-                llm_ms=t.llm_ms,
-                tts_ms=t.tts_ms,
-                total_ms=t.total_ms,
-                interrupted=t.interrupted,
-                tool_calls=tuple(t.tool_calls.get("calls", [])),
-            )
-            for t in turns or []
-        ),
+        turns=tuple(turn_record(t) for t in turns or []),
         events=tuple(
             CallEventRecord(at=e.at, type=e.type, source=e.source, data=dict(e.data))
             for e in events or []

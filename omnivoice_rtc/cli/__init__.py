@@ -3,6 +3,7 @@
     omnivoice-rtc dev [--livekit-port P] [--web-port P] [--no-agent] [--no-web] [--no-sip]
     omnivoice-rtc token ROOM IDENTITY [--name NAME] [--ttl-s S] [--no-agent]
     omnivoice-rtc sip ...            (when omnivoice_rtc.cli.sip is present)
+    omnivoice-rtc calls list|show|purge   the call ledger (omnivoice_rtc.cli.calls)
 
 Exit status: 0 on success or Ctrl-C, 1 when a stack process fails (the message
 names it and shows its last log lines), 2 on bad configuration or arguments.
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dev(subparsers)
     _add_token(subparsers)
     _add_sip(subparsers)
+    importlib.import_module("omnivoice_rtc.cli.calls").add_parser(subparsers)
     return parser
 
 

@@ -13,6 +13,7 @@ advisory lock) and is a no-op when the schema is current.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Final
 
@@ -96,7 +97,13 @@ def _upgrade(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    quiet = logging.getLogger("alembic")
+    level = quiet.level
+    quiet.setLevel(max(level, logging.WARNING))  # its INFO lines say nothing to an operator
+    try:
+        command.upgrade(config, revision)
+    finally:
+        quiet.setLevel(level)
 
 
 async def migrate(engine: AsyncEngine, *, revision: str = "head") -> None:

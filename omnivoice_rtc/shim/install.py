@@ -22,6 +22,7 @@ from aiohttp import web
 
 from omnivoice_rtc._errors import ConfigError, StackError
 from omnivoice_rtc.carriers.registry import enable_vars, profiles_from_settings
+from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.livekit.ffi_router import set_ffi_routing
 from omnivoice_rtc.native import MEDIA_BINARY, NativeMediaProcess
 from omnivoice_rtc.settings import Settings, ShimSettings
@@ -29,7 +30,7 @@ from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRunt
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import install_carrier_routes
 from omnivoice_rtc.stack.livekit_server import find_binary
-from omnivoice_rtc.web.keys import SETTINGS_KEY
+from omnivoice_rtc.web.keys import LEDGER_KEY, SETTINGS_KEY
 
 __all__ = ["gateways_from_settings", "install_from_env", "native_media_options"]
 
@@ -50,8 +51,11 @@ def native_media_options(shim: ShimSettings) -> NativeMediaOptions | None:
     return NativeMediaOptions(process=NativeMediaProcess(binary=binary))
 
 
-def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
-    """One gateway per enabled carrier, sharing one :class:`ShimRuntime`."""
+def gateways_from_settings(
+    settings: Settings, *, ledger: LedgerService | None = None
+) -> list[MediaStreamGateway]:
+    """One gateway per enabled carrier, sharing one :class:`ShimRuntime` (its calls
+    recorded in ``ledger``)."""
     set_ffi_routing(settings.shim.ffi_routing)
     runtime = ShimRuntime(
         livekit=settings.livekit,
@@ -59,6 +63,7 @@ def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
         public_base_url=settings.web.public_url,
         trust_forwarded=settings.shim.trust_forwarded,
         native_media=native_media_options(settings.shim),
+        ledger=ledger,
     )
     return [
         MediaStreamGateway(profile=p, runtime=runtime)
@@ -68,7 +73,7 @@ def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
 
 def install_from_env(app: web.Application) -> None:
     """Route installer: carrier routes for every carrier configured in the environment."""
-    gateways = gateways_from_settings(app[SETTINGS_KEY])
+    gateways = gateways_from_settings(app[SETTINGS_KEY], ledger=app.get(LEDGER_KEY))
     if not gateways:
         raise ConfigError(
             f"{'/'.join(enable_vars())}: set at least one carrier's webhook key to serve "

@@ -39,6 +39,8 @@ from omnivoice_rtc.carriers.profile import (
 )
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.carriers.stream_tokens import StreamTokenStore
+from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
+from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.media_streams.messages import Start
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
@@ -117,6 +119,8 @@ class ShimRuntime:
     process (:class:`~omnivoice_rtc.shim.native_call_room.NativeCallRoom`); None = livekit rtc."""
     room_factory: RoomFactory | None = None
     """Builds each call's room (tests: an in-memory room); None = ``native_media`` decides."""
+    ledger: LedgerService | None = None
+    """Where each call's start, end and counters are recorded (the web app's ledger)."""
 
     def base_url(self, request: web.Request) -> str:
         """Scheme://host[/prefix] of the public URL this request was made to (no trailing
@@ -404,9 +408,16 @@ class MediaStreamGateway:
         bridge.wire(callbacks)
         session.attach(bridge)
         self._bridges.add(bridge)
+        ledger_id = route_call_started(
+            rt.ledger, room_name=spec.room_name, identity=spec.identity, attributes=spec.attributes, call=call
+        )
+        reason = "error"
         try:
-            await bridge.run()
+            reason = await bridge.run()
         finally:
+            route_call_ended(
+                rt.ledger, ledger_id, reason=reason, carrier=opened.carrier, counters=counters.as_dict()
+            )
             self._bridges.discard(bridge)
             with contextlib.suppress(KeyError):
                 del self._sessions[call.call_id]

@@ -105,7 +105,10 @@ def _with_ledger(
     settings: Settings, what: str, work: Callable[[CallLedger], Coroutine[Any, Any, int]]
 ) -> int:
     if not settings.ledger.enabled:
-        print(f"omnivoice-rtc calls {what}: the ledger is off (OMNIVOICE_DATABASE_URL)", file=sys.stderr)
+        print(
+            f"omnivoice-rtc calls {what}: the ledger is off (OMNIVOICE_DATABASE_URL)",
+            file=sys.stderr,
+        )
         return 2
 
     async def run() -> int:
@@ -215,13 +218,17 @@ def _run_purge(args: argparse.Namespace, settings: Settings) -> int:
         if not sys.stdin.isatty():
             print("omnivoice-rtc calls purge: add --yes to delete without asking", file=sys.stderr)
             return 2
-        answer = input(f"delete calls created before {cutoff.isoformat(timespec='seconds')}? [y/N] ")
+        answer = input(
+            f"delete calls created before {cutoff.isoformat(timespec='seconds')}? [y/N] "
+        )
         if answer.strip().lower() not in ("y", "yes"):
             return 0
 
     async def work(ledger: CallLedger) -> int:
         counts = await purge_before(ledger, cutoff)
-        print(f"deleted {counts.calls} call(s) created before {cutoff.isoformat(timespec='seconds')}")
+        print(
+            f"deleted {counts.calls} call(s) created before {cutoff.isoformat(timespec='seconds')}"
+        )
         return 0
 
     return _with_ledger(settings, "purge", work)

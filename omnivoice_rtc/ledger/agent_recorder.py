@@ -30,6 +30,7 @@ from omnivoice_rtc.ledger.store import CallLedger
 from omnivoice_rtc.logs import bind_call_id
 from omnivoice_rtc.settings import LedgerSettings
 from omnivoice_rtc.types import EventType, SessionEnded, SessionStarted
+from omnivoice_rtc.types.event_data import encode_event_data
 
 if TYPE_CHECKING:
     from livekit.agents.voice import events as lk
@@ -97,7 +98,9 @@ class AgentCallRecorder:
         try:
             ledger = await CallLedger.open(settings.database_url)
         except (SQLAlchemyError, OSError) as exc:
-            logger.warning("call ledger unavailable; calls are not recorded", extra={"error": str(exc)})
+            logger.warning(
+                "call ledger unavailable; calls are not recorded", extra={"error": str(exc)}
+            )
             return None
         return cls(ledger=ledger)
 
@@ -161,7 +164,9 @@ class AgentCallRecorder:
                 CallOpened(
                     room_name=session.room_name,
                     participant_identity=info.identity,
-                    parties=classify(session.room_name, info.attributes, sip_kind=info.kind == "sip"),
+                    parties=classify(
+                        session.room_name, info.attributes, sip_kind=info.kind == "sip"
+                    ),
                     source="agent",
                     created_at=session.start_time,
                     session_id=session.id,
@@ -199,7 +204,8 @@ class AgentCallRecorder:
                 reason=event.data.reason,
             )
         elif event.type in _RECORDED_EVENTS:
-            data = event.data.to_dict() if hasattr(event.data, "to_dict") else {}
+            raw = encode_event_data(event.data) if event.data is not None else None
+            data: dict[str, Any] = raw if isinstance(raw, dict) else {"value": raw}
             if event.error:
                 data["error"] = event.error
             await self._ledger.add_event(

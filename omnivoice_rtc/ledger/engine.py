@@ -111,7 +111,9 @@ async def migrate(engine: AsyncEngine, *, revision: str = "head") -> None:
     lock; safe to call from several processes at once."""
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_ID})
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_ID}
+            )
         await conn.run_sync(_upgrade, revision)
 
 

@@ -84,7 +84,10 @@ def subscribe_ledger(hooks: LiveKitWebhooks, service: LedgerService) -> None:
             service.submit(lambda ledger: ledger.agent_left(room, at=at))
         elif _is_caller(p):
             service.call_ended(
-                call_key(room, p.identity), at=at, reason="participant_left", source="livekit_webhook"
+                call_key(room, p.identity),
+                at=at,
+                reason="participant_left",
+                source="livekit_webhook",
             )
 
     async def finished(event: WebhookEvent) -> None:

@@ -20,7 +20,15 @@ from omnivoice_rtc.ledger.schema import (
 )
 from omnivoice_rtc.ledger.store import CallLedger
 
-__all__ = ["CallFilter", "PurgeCounts", "get_call", "list_calls", "purge_before", "to_record", "turn_record"]
+__all__ = [
+    "CallFilter",
+    "PurgeCounts",
+    "get_call",
+    "list_calls",
+    "purge_before",
+    "to_record",
+    "turn_record",
+]
 
 MAX_LIST: Final = 1000
 

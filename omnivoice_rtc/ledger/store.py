@@ -174,7 +174,9 @@ class CallLedger:
                 row.answered_at = at
             self._touch(row, source)
         if first:
-            logger.info("call event", extra={"call_id": call_id, "event": "answered", "source": source})
+            logger.info(
+                "call event", extra={"call_id": call_id, "event": "answered", "source": source}
+            )
 
     async def mark_ended(
         self,

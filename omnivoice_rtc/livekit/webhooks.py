@@ -110,7 +110,7 @@ class LiveKitWebhooks:
             ran += 1
             try:
                 await handler(event)
-            except Exception:  # noqa: BLE001 -- reason: one subscriber's bug must not stop the others; logged with its traceback
+            except Exception:
                 logger.exception(
                     "livekit webhook subscriber failed",
                     extra={"event": event.event, "event_id": event.id},

@@ -409,14 +409,22 @@ class MediaStreamGateway:
         session.attach(bridge)
         self._bridges.add(bridge)
         ledger_id = route_call_started(
-            rt.ledger, room_name=spec.room_name, identity=spec.identity, attributes=spec.attributes, call=call
+            rt.ledger,
+            room_name=spec.room_name,
+            identity=spec.identity,
+            attributes=spec.attributes,
+            call=call,
         )
         reason = "error"
         try:
             reason = await bridge.run()
         finally:
             route_call_ended(
-                rt.ledger, ledger_id, reason=reason, carrier=opened.carrier, counters=counters.as_dict()
+                rt.ledger,
+                ledger_id,
+                reason=reason,
+                carrier=opened.carrier,
+                counters=counters.as_dict(),
             )
             self._bridges.discard(bridge)
             with contextlib.suppress(KeyError):

@@ -130,7 +130,9 @@ def create_app(
     app.router.add_route("GET", "/api/token", handle_token, name="token")
     app.router.add_route("POST", "/api/token", handle_token)
     app.router.add_static("/static/", STATIC_DIR, name="static", follow_symlinks=False)
-    app.router.add_post(LIVEKIT_WEBHOOK_PATH, app[LIVEKIT_WEBHOOKS_KEY].handle, name="livekit_webhook")
+    app.router.add_post(
+        LIVEKIT_WEBHOOK_PATH, app[LIVEKIT_WEBHOOKS_KEY].handle, name="livekit_webhook"
+    )
     app.router.add_get("/calls", handle_calls_page, name="calls_page")
     app.router.add_get("/calls/{id}", handle_calls_page, name="call_page")
     app.router.add_get("/api/calls", handle_calls, name="calls")

@@ -35,7 +35,9 @@ if context.is_offline_mode():
 elif connection is not None:
     _run(connection)
 else:
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
+    engine = create_engine(
+        context.config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool
+    )
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -19,6 +19,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -109,17 +110,25 @@ def start_postgres(directory: Path) -> tuple[PostgresServer, subprocess.Popen[by
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server, process = start_postgres(tmp_path_factory.mktemp("postgres"))
+def postgres_server() -> Iterator[PostgresServer]:
+    # not under pytest's basetemp: its folders are private to root, and the server runs
+    # as the postgres user
+    directory = Path(tempfile.mkdtemp(prefix="omnivoice-postgres-"))
+    server, process = start_postgres(directory)
     try:
         yield server
     finally:
-        process.terminate()  # SIGTERM: smart shutdown
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop(process)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()  # SIGTERM: smart shutdown
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ Every ``poll_s`` it leases the due deliveries (:func:`~.outbox.claim_due`), POST
 signed body (:func:`~.signing.signed_headers`, a fresh timestamp per attempt, the same
 idempotency key) with at most ``concurrency`` requests in flight, and records the
 outcome (:func:`~.outbox.record_attempt`). :meth:`WebhookSender.wake` makes it look
-at once (a new event). :meth:`aclose` stops it and gives back its leases, so a
-restarted server (or another replica) sends what was in flight.
+at once (a new event). :meth:`aclose` stops taking work, lets the attempts in flight
+finish for up to ``grace_s``, cancels the rest and gives back their leases, so a
+restarted server (or another replica) sends what was cut off (with the same
+idempotency key: a receiver that did get it sees the id again).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class WebhookSender:
         poll_s: float = 0.5,
         concurrency: int = 8,
         observer: DeliveryObserver | None = None,
+        grace_s: float = 2.0,
     ) -> None:
         self._ledger = ledger
         self._secrets = dict(settings.endpoints())
@@ -65,6 +68,8 @@ class WebhookSender:
             cap_s=settings.backoff_cap_s,
         )
         self._poll_s = poll_s
+        self._grace_s = grace_s
+        self._inflight: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(concurrency)
         self._observer = observer or (lambda event_type, outcome, latency_s: None)
         self.owner = f"sender-{secrets.token_hex(6)}"
@@ -86,6 +91,11 @@ class WebhookSender:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._inflight:
+            await asyncio.wait(list(self._inflight), timeout=self._grace_s)
+        for delivery in list(self._inflight):
+            delivery.cancel()
+        await asyncio.gather(*list(self._inflight), return_exceptions=True)
         http, self._http = self._http, None
         if http is not None:
             await http.close()
@@ -110,22 +120,30 @@ class WebhookSender:
         """Lease and send what is due now; returns how many attempts were made."""
         lease_s = self._timeout_s + _LEASE_MARGIN_S
         claims = await claim_due(self._ledger, owner=self.owner, now=utc_now(), lease_s=lease_s)
-        await asyncio.gather(*(self._deliver(claim) for claim in claims))
+        tasks = [asyncio.ensure_future(self._deliver(claim)) for claim in claims]
+        self._inflight.update(tasks)
+        for task in tasks:
+            task.add_done_callback(self._inflight.discard)
+        await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
         return len(claims)
 
     async def _deliver(self, claim: Claim) -> None:
         async with self._limit:
             status, error, elapsed_s = await self._post(claim)
-        outcome = await record_attempt(
-            self._ledger,
-            claim,
-            owner=self.owner,
-            now=utc_now(),
-            status_code=status,
-            error=error,
-            duration_ms=round(elapsed_s * 1000),
-            policy=self._policy,
-        )
+        try:
+            outcome = await record_attempt(
+                self._ledger,
+                claim,
+                owner=self.owner,
+                now=utc_now(),
+                status_code=status,
+                error=error,
+                duration_ms=round(elapsed_s * 1000),
+                policy=self._policy,
+            )
+        except (SQLAlchemyError, OSError) as exc:  # the lease runs out; it is tried again
+            logger.warning("webhook attempt not recorded", extra={"error": str(exc)})
+            return
         latency_s = (utc_now() - claim.created_at).total_seconds()
         self._observer(claim.event_type, outcome, latency_s)
         log = logger.info if outcome == "delivered" else logger.warning

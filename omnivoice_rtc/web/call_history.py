@@ -6,7 +6,8 @@
                            the transcript with timings, a per-turn latency chart
 ``GET /api/calls``         ``{"calls": [record, ...]}`` newest first; query: ``route``,
                            ``carrier``, ``end_reason``, ``status``, ``since``/``until``
-                           (ISO 8601 date or time, UTC if no zone), ``limit`` (1-1000)
+                           (ISO 8601 date or time, UTC if no zone; a date ``until``
+                           includes that day), ``limit`` (1-1000)
 ``GET /api/calls/{id}``    one record with transcript and events (any id the ledger
                            knows: record, carrier call, SIP call, room)
 =========================  ========================================================
@@ -19,7 +20,7 @@ keeps it for the tab. 503 when the ledger is off.
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -82,9 +83,12 @@ def _filter(query: dict[str, str]) -> CallFilter:
         raise ValueError(f"limit: expected an integer, got {query['limit']!r}") from None
     if not 1 <= limit <= MAX_LIST:
         raise ValueError(f"limit: must be between 1 and {MAX_LIST}")
+    until = parse_time("until", query["until"]) if query.get("until") else None
+    if until is not None and len(query["until"].strip()) == len("2026-01-01"):
+        until += timedelta(days=1)  # a date: up to the end of that day
     return CallFilter(
         since=parse_time("since", query["since"]) if query.get("since") else None,
-        until=parse_time("until", query["until"]) if query.get("until") else None,
+        until=until,
         route=query.get("route", ""),
         carrier=query.get("carrier", ""),
         end_reason=query.get("end_reason", ""),

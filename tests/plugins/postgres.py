@@ -133,7 +133,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 async def postgres_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
-    import asyncpg  # type: ignore[import-untyped]  # reason: asyncpg ships no type information
+    import asyncpg
 
     name = f"test_{secrets.token_hex(6)}"
     admin = await asyncpg.connect(postgres_server.url())

@@ -65,9 +65,10 @@ async def test_a_call_nobody_answered_is_recorded_and_closed(
             assert service.ledger is not None
             call_id = call_key(room_name, "visitor-lk")
             deadline = time.monotonic() + 30
-            while (await get_call(service.ledger, call_id)) is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
             opened = await get_call(service.ledger, call_id)
+            while opened is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)  # reason: the record is written by another task
+                opened = await get_call(service.ledger, call_id)
             assert opened is not None, "participant_joined never opened the record"
             assert opened.status == "active"
             assert opened.room_sid.startswith("RM_")

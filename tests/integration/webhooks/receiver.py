@@ -4,6 +4,7 @@ delivery with the library's helper and can be told to fail or hang first."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,12 @@ class WebhookReceiver:
     """Answer 503 to this many requests first."""
     hang_first: int = 0
     """Never answer this many requests first (until the sender gives up)."""
+    hold: bool = False
+    """Hold every request until :meth:`release`, then answer it 503 (never accepted):
+    deliveries stay in flight, as when the sending server is stopped mid-delivery."""
+    held: list[tuple[str, str]] = field(default_factory=list)
+    """(event type, data id) of every request that arrived while held."""
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     accepted: list[Delivery] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     rejected: int = 0
@@ -61,10 +68,20 @@ class WebhookReceiver:
 
         await asyncio.wait_for(wait(), timeout_s)
 
+    def release(self) -> None:
+        self.hold = False
+        self._released.set()
+
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.seen.append(request.headers.get(ID_HEADER, ""))
         self.changed.set()
+        if self.hold:
+            event = json.loads(body)
+            self.held.append((event["type"], event["data"].get("id", "")))
+            self.changed.set()
+            await self._released.wait()
+            return web.Response(status=503)
         if self.hang_first > 0:
             self.hang_first -= 1
             await asyncio.sleep(3600)

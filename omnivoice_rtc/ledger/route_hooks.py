@@ -26,11 +26,14 @@ def route_call_started(
     call: CallInfo,
     source: str = "shim",
     answered: bool = True,
+    bind: bool = True,
 ) -> str:
     """A route took a call (answered unless ``answered=False``, e.g. still ringing):
-    binds its id to this task's log lines and records it; returns the id."""
+    records it and, with ``bind``, stamps its id on this task's log lines (a task that
+    serves only this call); returns the id."""
     call_id = call_key(room_name, identity)
-    bind_call_id(call_id)
+    if bind:
+        bind_call_id(call_id)
     if service is not None:
         parties = classify(room_name, attributes, sip_kind=source == "sip_gateway")
         service.call_opened(

@@ -404,7 +404,11 @@ async def _check_the_call_was_accounted_for(
     finally:
         await restarted.aclose()
     ours = [d for d in receiver.accepted if d.event["data"]["id"] == call_id]
-    assert sorted(d.event["type"] for d in ours) == ["call.ended", "call.started"], held
+    assert sorted(d.event["type"] for d in ours) == [
+        "call.answered",
+        "call.ended",
+        "call.started",
+    ], held
     ended = next(d.event for d in ours if d.event["type"] == "call.ended")
     assert ended["data"]["end_reason"] == record.end_reason
     assert {t["role"] for t in ended["data"]["transcript"]} == {"user", "agent"}

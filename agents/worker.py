@@ -19,6 +19,8 @@ session settings documented in docs/sessions.md. Worker knobs:
                                 taking jobs in start mode (default 70). 100 disables load
                                 shedding: the worker reports load 0, because livekit-server
                                 also skips workers whose reported load is high (busy CI boxes)
+``OMNIVOICE_WORKER_PROMETHEUS_PORT`` serve Prometheus metrics on this port's /metrics
+                                (livekit-agents' and omnivoice's, from every job process)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import tempfile
 
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
 from livekit.agents.worker import ServerEnvOption
@@ -76,6 +79,14 @@ server = AgentServer(
     initialize_process_timeout=30.0,
     setup_fnc=None,
     load_fnc=(lambda: 0.0) if _no_shedding else None,
+    # livekit-agents serves Prometheus; jobs run in child processes, whose metrics reach
+    # it through prometheus_client's multiprocess directory
+    prometheus_port=WORKER.prometheus_port,
+    prometheus_multiproc_dir=(
+        tempfile.mkdtemp(prefix="omnivoice-worker-metrics-")
+        if WORKER.prometheus_port is not None
+        else None
+    ),
 )
 
 

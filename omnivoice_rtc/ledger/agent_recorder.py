@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from omnivoice_rtc.ledger.agent_metrics import agent_metrics
 from omnivoice_rtc.ledger.facts import CallOpened, TurnFact
 from omnivoice_rtc.ledger.keys import call_key, classify
 from omnivoice_rtc.ledger.store import CallLedger
@@ -159,6 +160,9 @@ class AgentCallRecorder:
 
     async def _open(self, session: LiveKitSession, pipeline: str) -> None:
         info = session.participant
+        parties = classify(session.room_name, info.attributes, sip_kind=info.kind == "sip")
+        if not pipeline:  # the first open of this session
+            agent_metrics().calls.labels(route=parties.route).inc()
         try:
             await self._ledger.open_call(
                 CallOpened(
@@ -176,6 +180,7 @@ class AgentCallRecorder:
             )
         except (SQLAlchemyError, OSError) as exc:
             self.failures += 1
+            agent_metrics().ledger_failures.inc()
             logger.warning("call not recorded", extra={"error": str(exc)})
 
     async def _write(
@@ -183,11 +188,13 @@ class AgentCallRecorder:
     ) -> None:
         try:
             if kind == "turn":
+                _observe(value)
                 await self._ledger.add_turn(call_id, value)
             else:
                 await self._on_event(call_id, session, value, pipeline)
         except (SQLAlchemyError, OSError, KeyError) as exc:
             self.failures += 1
+            agent_metrics().ledger_failures.inc()
             logger.warning("call not recorded", extra={"call_id": call_id, "error": str(exc)})
 
     async def _on_event(
@@ -227,3 +234,15 @@ class AgentCallRecorder:
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self._ledger.aclose()
+
+
+def _observe(turn: TurnFact) -> None:
+    histogram = agent_metrics().turn_latency
+    for kind, ms in (
+        ("stt", turn.stt_ms),
+        ("llm", turn.llm_ms),
+        ("tts", turn.tts_ms),
+        ("total", turn.total_ms),
+    ):
+        if ms is not None:
+            histogram.labels(kind=kind).observe(ms / 1000)

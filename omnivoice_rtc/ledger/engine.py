@@ -28,6 +28,7 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "async_url",
     "create_engine",
+    "downgrade",
     "is_sqlite",
     "migrate",
     "schema_revision",
@@ -90,7 +91,7 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _upgrade(connection: Connection, revision: str, down: bool = False) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -101,7 +102,7 @@ def _upgrade(connection: Connection, revision: str) -> None:
     level = quiet.level
     quiet.setLevel(max(level, logging.WARNING))  # its INFO lines say nothing to an operator
     try:
-        command.upgrade(config, revision)
+        (command.downgrade if down else command.upgrade)(config, revision)
     finally:
         quiet.setLevel(level)
 
@@ -115,6 +116,12 @@ async def migrate(engine: AsyncEngine, *, revision: str = "head") -> None:
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_ID}
             )
         await conn.run_sync(_upgrade, revision)
+
+
+async def downgrade(engine: AsyncEngine, *, revision: str) -> None:
+    """Take the schema back to ``revision`` (``"base"``: no tables); for maintainers."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade, revision, True)
 
 
 async def schema_revision(engine: AsyncEngine) -> str | None:

@@ -86,6 +86,10 @@ class CallRow(Base):
         Index("ix_calls_status", "status"),
         Index("ix_calls_carrier_call_id", "carrier_call_id"),
         Index("ix_calls_sip_call_id", "sip_call_id"),
+        Index("ix_calls_room_name", "room_name"),
+        # the sweeper looks for the few rows not announced yet
+        Index("ix_calls_started_announced", "started_announced"),
+        Index("ix_calls_answered_announced", "answered_announced"),
     )
 
     id: Mapped[str] = mapped_column(_ID, primary_key=True)
@@ -131,7 +135,10 @@ class CallRow(Base):
 
 class TurnRow(Base):
     __tablename__ = "call_turns"
-    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_call_turns_call_seq"),)
+    __table_args__ = (
+        UniqueConstraint("call_id", "seq", name="uq_call_turns_call_seq"),
+        Index("ix_call_turns_announced", "announced"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     call_id: Mapped[str] = mapped_column(_ID, ForeignKey("calls.id", ondelete="CASCADE"))

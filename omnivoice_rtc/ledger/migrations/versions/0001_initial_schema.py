@@ -63,6 +63,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_calls_created_at", ["created_at"], unique=False)
         batch_op.create_index("ix_calls_sip_call_id", ["sip_call_id"], unique=False)
         batch_op.create_index("ix_calls_status", ["status"], unique=False)
+        batch_op.create_index("ix_calls_room_name", ["room_name"], unique=False)
+        batch_op.create_index("ix_calls_started_announced", ["started_announced"], unique=False)
+        batch_op.create_index("ix_calls_answered_announced", ["answered_announced"], unique=False)
 
     op.create_table(
         "livekit_webhooks",
@@ -105,6 +108,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("call_id", "seq", name="uq_call_turns_call_seq"),
     )
+    with op.batch_alter_table("call_turns", schema=None) as batch_op:
+        batch_op.create_index("ix_call_turns_announced", ["announced"], unique=False)
     op.create_table(
         "webhook_events",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -177,6 +182,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_webhook_events_call_id")
 
     op.drop_table("webhook_events")
+    with op.batch_alter_table("call_turns", schema=None) as batch_op:
+        batch_op.drop_index("ix_call_turns_announced")
+
     op.drop_table("call_turns")
     with op.batch_alter_table("call_events", schema=None) as batch_op:
         batch_op.drop_index("ix_call_events_call_id")
@@ -184,6 +192,9 @@ def downgrade() -> None:
     op.drop_table("call_events")
     op.drop_table("livekit_webhooks")
     with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.drop_index("ix_calls_answered_announced")
+        batch_op.drop_index("ix_calls_started_announced")
+        batch_op.drop_index("ix_calls_room_name")
         batch_op.drop_index("ix_calls_status")
         batch_op.drop_index("ix_calls_sip_call_id")
         batch_op.drop_index("ix_calls_created_at")

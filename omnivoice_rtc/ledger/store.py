@@ -188,46 +188,60 @@ class CallLedger:
         ended_by: str = "",
     ) -> None:
         """The call ended at ``at`` for ``reason``. The earliest time wins; the reason of
-        the best-placed writer wins (:data:`~.facts.END_SOURCE_RANK`)."""
+        the best-placed writer wins (:data:`~.facts.END_SOURCE_RANK`). A final record
+        (already announced) keeps its end."""
         async with self.transaction() as session:
             row = await self._locked(session, call_id)
             if row is None:
                 return
-            first = row.ended_at is None
+            first = self._apply_end(row, at=at, reason=reason, source=source, ended_by=ended_by)
+        if first:
+            self._log_end(call_id, reason=reason, source=source, ended_by=ended_by)
+
+    def _apply_end(
+        self, row: CallRow, *, at: datetime, reason: str, source: str, ended_by: str
+    ) -> bool:
+        """Merge one end fact into ``row``; True when it is the first."""
+        first = row.ended_at is None
+        if row.status != "final":
             if row.ended_at is None or at < row.ended_at:
                 row.ended_at = at
-            rank = END_SOURCE_RANK.get(source, 0)
-            if first or rank > END_SOURCE_RANK.get(row.end_source, 0):
+            if first or END_SOURCE_RANK.get(source, 0) > END_SOURCE_RANK.get(row.end_source, 0):
                 row.end_reason = reason
                 row.ended_by = ended_by or ended_by_for(reason)
                 row.end_source = source
             if row.status == "active":
                 row.status = "ended"
-            self._touch(row, source)
-        if first:
-            logger.info(
-                "call event",
-                extra={
-                    "call_id": call_id,
-                    "event": "ended",
-                    "reason": reason,
-                    "ended_by": ended_by or ended_by_for(reason),
-                    "source": source,
-                },
-            )
+        self._touch(row, source)
+        return first
+
+    @staticmethod
+    def _log_end(call_id: str, *, reason: str, source: str, ended_by: str) -> None:
+        logger.info(
+            "call event",
+            extra={
+                "call_id": call_id,
+                "event": "ended",
+                "reason": reason,
+                "ended_by": ended_by or ended_by_for(reason),
+                "source": source,
+            },
+        )
 
     async def agent_report(
         self, call_id: str, *, metrics: dict[str, Any], at: datetime, reason: str
     ) -> None:
-        """The agent's final report: its Go ``Metrics``; the call ended for ``reason``."""
+        """The agent's final report: its Go ``Metrics``; the call ended for ``reason``
+        (one transaction: a sweep never sees the report without its end)."""
         async with self.transaction() as session:
             row = await self._locked(session, call_id)
             if row is None:
                 return
             row.metrics = dict(metrics)
             row.agent_reported = True
-            self._touch(row, "agent")
-        await self.mark_ended(call_id, at=at, reason=reason, source="agent")
+            first = self._apply_end(row, at=at, reason=reason, source="agent", ended_by="")
+        if first:
+            self._log_end(call_id, reason=reason, source="agent", ended_by="")
 
     async def set_counters(self, call_id: str, counters: dict[str, Any], *, source: str) -> None:
         async with self.transaction() as session:

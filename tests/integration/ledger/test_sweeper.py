@@ -125,3 +125,26 @@ async def test_a_gone_agent_shortens_the_wait(ledger_url: str) -> None:
     assert [r.id for r in done] == [call_id]
     assert done[0].end_reason == "room_finished"
     assert events == []
+
+
+async def test_a_final_record_keeps_the_end_it_was_announced_with(ledger_url: str) -> None:
+    ledger = await CallLedger.open(ledger_url)
+    sweeper = CallSweeper(ledger=ledger, endpoints=ENDPOINTS, report_wait_s=0.0)
+    try:
+        call_id = await ledger.open_call(browser_call())
+        await ledger.mark_ended(
+            call_id, at=utc_now(), reason="participant_left", source="livekit_webhook"
+        )
+        assert [r.id for r in (await sweeper.sweep()).finalized] == [call_id]
+        # the agent's report comes late: its metrics are kept, the announced end is not changed
+        await ledger.agent_report(
+            call_id, metrics={"turn_count": 4}, at=utc_now(), reason="participant_disconnected"
+        )
+        record = await get_call(ledger, call_id)
+        [ended] = [body for t, _, body in await _events(ledger) if t == "call.ended"]
+    finally:
+        await ledger.aclose()
+    assert record is not None
+    assert record.end_reason == "participant_left"
+    assert ended["data"]["end_reason"] == "participant_left"  # type: ignore[index]
+    assert record.metrics == {"turn_count": 4}

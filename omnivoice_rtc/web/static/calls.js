@@ -63,10 +63,10 @@
   }
 
   async function loadList() {
-    $("list-view").hidden = false;
     const params = listQuery();
     history.replaceState(null, "", params.toString() ? `/calls?${params}` : "/calls");
     const body = await api(`/api/calls?${params}`);
+    $("list-view").hidden = false; // only once there is data to show
     state.calls = body.calls;
     const rows = $("calls");
     rows.replaceChildren();
@@ -187,8 +187,8 @@
   }
 
   async function loadCall(id) {
-    $("call-view").hidden = false;
     const call = await api(`/api/calls/${encodeURIComponent(id)}`);
+    $("call-view").hidden = false;
     state.call = call;
     summary(call);
     chart(call);

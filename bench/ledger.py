@@ -204,6 +204,19 @@ def _start_postgres() -> tuple[str, subprocess.Popen[bytes], Path] | None:
     return server.url(), process, directory
 
 
+def _pairs(targets: list[tuple[str, str]]) -> list[tuple[str, tuple[str, str]]]:
+    """(name, (URL for the write cost, a fresh URL for the delivery latency)): the
+    delivery figures start from an empty outbox."""
+    out: list[tuple[str, tuple[str, str]]] = []
+    sqlite = [url for name, url in targets if name.startswith("SQLite")]
+    if sqlite:
+        out.append(("SQLite (file, WAL)", (sqlite[0], sqlite[-1])))
+    for name, url in targets:
+        if not name.startswith("SQLite"):
+            out.append((name, (url, url)))
+    return out
+
+
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ledger")
     parser.add_argument("--calls", type=int, default=200)
@@ -214,6 +227,7 @@ async def main(argv: list[str] | None = None) -> None:
     targets: list[tuple[str, str]] = []
     scratch = Path(tempfile.mkdtemp(prefix="omnivoice-bench-ledger-"))
     targets.append(("SQLite (file, WAL)", f"sqlite:///{scratch / 'calls.db'}"))
+    targets.append(("SQLite (file, WAL)", f"sqlite:///{scratch / 'delivery.db'}"))
     started = None
     if args.postgres:
         targets.append(("PostgreSQL", args.postgres))
@@ -223,9 +237,9 @@ async def main(argv: list[str] | None = None) -> None:
             targets.append(("PostgreSQL 15 (local)", started[0]))
     try:
         rows = []
-        for name, url in targets:
-            cost = await write_cost(url, calls=args.calls, concurrency=args.concurrency)
-            delivery = await delivery_latency(url, calls=min(args.calls, 50))
+        for name, url in _pairs(targets):
+            cost = await write_cost(url[0], calls=args.calls, concurrency=args.concurrency)
+            delivery = await delivery_latency(url[1], calls=min(args.calls, 50))
             rows.append((name, cost, delivery))
     finally:
         if started is not None:

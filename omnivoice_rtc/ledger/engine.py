@@ -66,7 +66,7 @@ def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """An async engine for ``url`` (plain or async form); creates a SQLite file's folder."""
     target = async_url(url)
     if not is_sqlite(target):
-        return create_async_engine(target, pool_size=pool_size, pool_pre_ping=True)
+        return create_async_engine(target, pool_size=pool_size)
     path = _sqlite_file(target)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

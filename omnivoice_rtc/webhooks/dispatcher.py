@@ -119,7 +119,13 @@ class WebhookSender:
     async def send_due(self) -> int:
         """Lease and send what is due now; returns how many attempts were made."""
         lease_s = self._timeout_s + _LEASE_MARGIN_S
-        claims = await claim_due(self._ledger, owner=self.owner, now=utc_now(), lease_s=lease_s)
+        claims = await claim_due(
+            self._ledger,
+            owner=self.owner,
+            now=utc_now(),
+            lease_s=lease_s,
+            endpoints=list(self._secrets),
+        )
         tasks = [asyncio.ensure_future(self._deliver(claim)) for claim in claims]
         self._inflight.update(tasks)
         for task in tasks:

@@ -111,15 +111,23 @@ class Claim:
 
 
 async def claim_due(
-    ledger: CallLedger, *, owner: str, now: datetime, lease_s: float, limit: int = 20
+    ledger: CallLedger,
+    *,
+    owner: str,
+    now: datetime,
+    lease_s: float,
+    endpoints: Sequence[str],
+    limit: int = 20,
 ) -> list[Claim]:
-    """Lease up to ``limit`` due deliveries (pending, due, lease free) to ``owner``."""
+    """Lease up to ``limit`` due deliveries (pending, due, lease free) to ``owner``, for
+    the ``endpoints`` it can sign for (one removed from the settings is left alone)."""
     free = or_(WebhookDeliveryRow.lease_until.is_(None), WebhookDeliveryRow.lease_until < now)
     due = (
         select(WebhookDeliveryRow.id)
         .where(
             WebhookDeliveryRow.status == "pending",
             WebhookDeliveryRow.next_attempt_at <= now,
+            WebhookDeliveryRow.endpoint.in_(list(endpoints)),
             free,
         )
         .order_by(WebhookDeliveryRow.next_attempt_at)

@@ -182,3 +182,27 @@ async def test_a_restart_in_the_middle_of_a_delivery_sends_it_again(
     assert receiver.seen == [event_id, event_id]
     [delivery] = await _deliveries(ledger)
     assert delivery.status == "delivered"
+
+
+async def test_an_endpoint_no_longer_configured_is_left_alone(
+    ledger: CallLedger, receiver: WebhookReceiver
+) -> None:
+    call_id = await ledger.open_call(browser_call())
+    async with ledger.transaction() as session:
+        await enqueue(
+            session,
+            event_type="call.started",
+            call_id=call_id,
+            data={"id": call_id},
+            endpoints=[receiver.url, "http://127.0.0.1:9/removed"],
+            now=utc_now(),
+        )
+    sender = WebhookSender(ledger=ledger, settings=_settings(receiver.url), poll_s=0.02)
+    sender.start()
+    try:
+        await receiver.wait_for(lambda: receiver.accepted)
+        await asyncio.sleep(0.3)
+    finally:
+        await sender.aclose()
+    states = {d.endpoint: (d.status, d.attempts) for d in await _deliveries(ledger)}
+    assert states == {receiver.url: ("delivered", 1), "http://127.0.0.1:9/removed": ("pending", 0)}

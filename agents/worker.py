@@ -20,7 +20,8 @@ session settings documented in docs/sessions.md. Worker knobs:
                                 shedding: the worker reports load 0, because livekit-server
                                 also skips workers whose reported load is high (busy CI boxes)
 ``OMNIVOICE_WORKER_PROMETHEUS_PORT`` serve Prometheus metrics on this port's /metrics
-                                (livekit-agents' and omnivoice's, from every job process)
+                                (livekit-agents' and omnivoice's); with
+                                ``PROMETHEUS_MULTIPROC_DIR`` set, every job process's too
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import tempfile
 
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
 from livekit.agents.worker import ServerEnvOption
@@ -80,13 +80,10 @@ server = AgentServer(
     setup_fnc=None,
     load_fnc=(lambda: 0.0) if _no_shedding else None,
     # livekit-agents serves Prometheus; jobs run in child processes, whose metrics reach
-    # it through prometheus_client's multiprocess directory
+    # it through prometheus_client's multiprocess folder (PROMETHEUS_MULTIPROC_DIR, which
+    # must be set before this process imported prometheus_client: docs/ledger.md)
     prometheus_port=WORKER.prometheus_port,
-    prometheus_multiproc_dir=(
-        tempfile.mkdtemp(prefix="omnivoice-worker-metrics-")
-        if WORKER.prometheus_port is not None
-        else None
-    ),
+    prometheus_multiproc_dir=WORKER.prometheus_dir or None,
 )
 
 

@@ -96,11 +96,17 @@ class WorkerSettings:
     prometheus_port: int | None = var(
         "OMNIVOICE_WORKER_PROMETHEUS_PORT",
         None,
-        doc="serve the worker's Prometheus metrics (its jobs' too) on this port's /metrics; "
-        "unset = off, 0 = any free port",
+        doc="serve the worker's Prometheus metrics on this port's /metrics; unset = off, "
+        "0 = any free port",
         kind=int,
         minimum=0,
         maximum=65535,
+    )
+    prometheus_dir: str = var(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "",
+        doc="prometheus_client's multiprocess folder: set it when the worker starts (with "
+        "the port above) so /metrics has its jobs' metrics too (`omnivoice-rtc dev` does)",
     )
     load_threshold_pct: int = var(
         "OMNIVOICE_WORKER_LOAD_THRESHOLD",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -129,6 +130,9 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         agent_env["OMNIVOICE_WORKER_LOAD_THRESHOLD"] = (
             str(settings.worker.load_threshold_pct) if explicit else "100"
         )
+        if settings.worker.prometheus_port is not None and not settings.worker.prometheus_dir:
+            # the jobs' metrics too: prometheus_client reads this when the worker imports it
+            agent_env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omnivoice-metrics-")
         specs.append(
             ProcessSpec(
                 name="agent",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,9 +17,12 @@ from tests.plugins.agent_worker import AgentWorker
 pytestmark = pytest.mark.integration
 
 
-async def test_worker_metrics_are_served(agent_worker_factory: Callable[..., AgentWorker]) -> None:
+async def test_worker_metrics_are_served(
+    agent_worker_factory: Callable[..., AgentWorker], tmp_path: Path
+) -> None:
     port = free_port()
-    worker = agent_worker_factory(env={"OMNIVOICE_WORKER_PROMETHEUS_PORT": str(port)})
+    env = {"OMNIVOICE_WORKER_PROMETHEUS_PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    worker = agent_worker_factory(env=env)
     text = ""
     deadline = time.monotonic() + 30
     async with aiohttp.ClientSession() as http:

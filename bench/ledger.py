@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -245,6 +246,8 @@ async def main(argv: list[str] | None = None) -> None:
         if started is not None:
             started[1].terminate()
             started[1].wait(timeout=20)
+            shutil.rmtree(started[2], ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"# bench.ledger {when} on {platform.machine()} Python {platform.python_version()}")
     header = (

@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: dev test check static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt deps system-deps go-deps py-deps web-deps clean
+.PHONY: dev test check static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt bench-ledger deps system-deps go-deps py-deps web-deps clean
 
 ## Install everything that is missing (idempotent; second run is fast).
 deps: system-deps go-deps py-deps web-deps
@@ -61,7 +61,7 @@ go-test:
 unit: py-deps
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
-bench: bench-audio bench-shim bench-pipeline bench-stt
+bench: bench-audio bench-shim bench-pipeline bench-stt bench-ledger
 
 bench-audio: deps
 	$(PY) -m bench.audio
@@ -75,6 +75,9 @@ bench-pipeline: deps
 ## Word error rate of the offline recognizers (Whisper tiny.en, pocketsphinx) at 8 and 16 kHz.
 bench-stt: deps
 	$(PY) -m bench.stt_wer
+## Call ledger write cost per call and webhook delivery latency (SQLite and PostgreSQL).
+bench-ledger: deps
+	$(PY) -m bench.ledger
 
 clean:
 	rm -rf $(VENV) bin .cache node_modules

@@ -19,6 +19,9 @@ session settings documented in docs/sessions.md. Worker knobs:
                                 taking jobs in start mode (default 70). 100 disables load
                                 shedding: the worker reports load 0, because livekit-server
                                 also skips workers whose reported load is high (busy CI boxes)
+``OMNIVOICE_WORKER_PROMETHEUS_PORT`` serve Prometheus metrics on this port's /metrics
+                                (livekit-agents' and omnivoice's); with
+                                ``PROMETHEUS_MULTIPROC_DIR`` set, every job process's too
 """
 
 from __future__ import annotations
@@ -76,6 +79,11 @@ server = AgentServer(
     initialize_process_timeout=30.0,
     setup_fnc=None,
     load_fnc=(lambda: 0.0) if _no_shedding else None,
+    # livekit-agents serves Prometheus; jobs run in child processes, whose metrics reach
+    # it through prometheus_client's multiprocess folder (PROMETHEUS_MULTIPROC_DIR, which
+    # must be set before this process imported prometheus_client: docs/ledger.md)
+    prometheus_port=WORKER.prometheus_port,
+    prometheus_multiproc_dir=WORKER.prometheus_dir or None,
 )
 
 

@@ -14,10 +14,17 @@ Two renderings (``OMNIVOICE_LOG_FORMAT``):
 :func:`configure_logging` sets up a process (the web server, the CLI). The agent worker
 keeps livekit-agents' own handlers (which render ``extra`` too) and adds the filter with
 :func:`install_pii_filter`.
+
+Every line of a call carries its ``call_id`` (the ledger's record id): the code that
+serves a call binds it once (:func:`bind_call_id`, a context variable, inherited by the
+tasks it starts) and :class:`CallIdFilter` stamps it on each record that has none.
+:func:`configure_logging` installs the filter; a process with someone else's handlers
+(an agent job) adds it with :func:`install_call_id_filter`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -29,10 +36,14 @@ from omnivoice_rtc.settings.core import LogSettings
 __all__ = [
     "PII_PREFIX",
     "REDACTED",
+    "CallIdFilter",
     "JsonLinesFormatter",
     "PiiFilter",
     "PlainFormatter",
+    "bind_call_id",
     "configure_logging",
+    "current_call_id",
+    "install_call_id_filter",
     "install_pii_filter",
     "pii",
     "record_extra",
@@ -60,6 +71,31 @@ def record_extra(record: logging.LogRecord) -> dict[str, Any]:
         for key, value in vars(record).items()
         if key not in _STANDARD and not key.startswith("_")
     }
+
+
+_CALL_ID: contextvars.ContextVar[str] = contextvars.ContextVar("omnivoice_call_id", default="")
+
+
+def bind_call_id(call_id: str) -> contextvars.Token[str]:
+    """Stamp ``call_id`` on every log line of this task and the tasks it starts from now
+    on; returns the token that undoes it (``_CALL_ID.reset``)."""
+    return _CALL_ID.set(call_id)
+
+
+def current_call_id() -> str:
+    """The call id bound in this context ("" when none)."""
+    return _CALL_ID.get()
+
+
+class CallIdFilter(logging.Filter):
+    """Adds ``call_id`` (the bound one) to records that do not carry one (never drops)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "call_id"):
+            call_id = _CALL_ID.get()
+            if call_id:
+                record.call_id = call_id
+        return True
 
 
 class PiiFilter(logging.Filter):
@@ -135,6 +171,7 @@ def configure_logging(
     handler._omnivoice = True  # type: ignore[attr-defined]  # reason: marks our own handler
     handler.setFormatter(_formatter(settings))
     handler.addFilter(PiiFilter(show=settings.pii))
+    handler.addFilter(CallIdFilter())
     root.addHandler(handler)
     root.setLevel((level or settings.level).upper())
     return handler
@@ -148,5 +185,18 @@ def install_pii_filter(settings: LogSettings, *, logger: logging.Logger | None =
     for handler in target.handlers:
         if not any(isinstance(f, PiiFilter) for f in handler.filters):
             handler.addFilter(PiiFilter(show=settings.pii))
+            added += 1
+    return added
+
+
+def install_call_id_filter(*, logger: logging.Logger | None = None) -> int:
+    """Add :class:`CallIdFilter` to every handler of ``logger`` (default: root) that lacks
+    one; returns how many got it. Run it in the process that serves calls (an agent job:
+    its records are stamped before they are forwarded)."""
+    target = logger or logging.getLogger()
+    added = 0
+    for handler in target.handlers:
+        if not any(isinstance(f, CallIdFilter) for f in handler.filters):
+            handler.addFilter(CallIdFilter())
             added += 1
     return added

@@ -25,7 +25,10 @@ from livekit import rtc
 from omnivoice_rtc._errors import SessionClosedError
 from omnivoice_rtc.agent.control_policy import ControlPolicy, ControlRefused
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
+from omnivoice_rtc.ledger.agent_recorder import AgentCallRecorder
+from omnivoice_rtc.ledger.keys import call_key
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
+from omnivoice_rtc.logs import bind_call_id, install_call_id_filter
 from omnivoice_rtc.pipelines.factory import build_pipeline
 from omnivoice_rtc.pipelines.local import shutdown_decoder
 from omnivoice_rtc.pipelines.parts import PipelineParts
@@ -146,6 +149,7 @@ class RoomAgent:
             logger.info("control command for a closed session", extra={"type": command.type})
 
     async def _serve(self, p: rtc.RemoteParticipant) -> None:
+        bind_call_id(call_key(self._room.name, p.identity))  # on every log line of this call
         try:
             if self._on_participant is not None:
                 try:
@@ -250,8 +254,13 @@ async def run_job(ctx: Any, settings: AgentSettings) -> None:
     if ctx.is_fake_job():  # console mode: no real room to relay events to
         settings = replace(settings, relay_events=False)
     logger.info("job connected", extra={"room": ctx.room.name, "agent_name": settings.agent_name})
-    agent = RoomAgent(room=ctx.room, settings=settings)
+    install_call_id_filter()
+    recorder = await AgentCallRecorder.open(settings.ledger)  # None: ledger off
+    on_session = recorder.track if recorder is not None else None
+    agent = RoomAgent(room=ctx.room, settings=settings, on_session=on_session)
     ctx.add_shutdown_callback(agent.aclose)
+    if recorder is not None:
+        ctx.add_shutdown_callback(recorder.aclose)  # after the sessions' final reports
     if settings.pipeline.mode is PipelineMode.LOCAL:
         # one job per process: stop the STT decoder process so this one can exit
         ctx.add_shutdown_callback(_stop_local_decoder)

@@ -5,6 +5,7 @@
     omnivoice-rtc sip ...            (when omnivoice_rtc.cli.sip is present)
     omnivoice-rtc call NUMBER --via ROUTE [--agent module:build]   (docs/cli.md)
     omnivoice-rtc simulate ROUTE [--wav FILE] [--dtmf DIGITS]      (docs/cli.md)
+    omnivoice-rtc calls list|show|purge   the call ledger (omnivoice_rtc.cli.calls)
 
 Exit status: 0 on success or Ctrl-C, 1 when a stack process fails (the message
 names it and shows its last log lines), 2 on bad configuration or arguments; ``call``
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sip(subparsers)
     call_command.add_parser(subparsers)
     simulate_command.add_parser(subparsers)
+    importlib.import_module("omnivoice_rtc.cli.calls").add_parser(subparsers)
     return parser
 
 

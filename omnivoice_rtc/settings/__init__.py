@@ -22,6 +22,8 @@ section        what                                            module
 ``exposure``   opt-ins for a server reachable from outside     :mod:`.safety`
 ``state``      where call-setup state lives (memory or Redis)  :mod:`.limits`
 ``limits``     proxies, caps, rates, replay windows, outbound  :mod:`.limits`
+``ledger``     call ledger database, retention                  :mod:`.ledger`
+``webhooks``   signed outbound call webhooks                    :mod:`.ledger`
 ``sip``        the local SIP stack's ports and addresses         :mod:`omnivoice_rtc.sip.processes`
 ``carriers``   each carrier's keys, REST credentials, caller id its ``carriers/<name>.py``
 =============  ==============================================  =========================
@@ -48,6 +50,7 @@ from omnivoice_rtc.settings.core import (
     WebSettings,
     http_url_of,
 )
+from omnivoice_rtc.settings.ledger import LedgerSettings, WebhookSettings
 from omnivoice_rtc.settings.limits import (
     CallSetupLimits,
     ControlLimits,
@@ -76,6 +79,7 @@ __all__ = [
     "EnvVar",
     "ExposureSettings",
     "IngressLimits",
+    "LedgerSettings",
     "LimitSettings",
     "LiveKitSettings",
     "LocalPipelineOptions",
@@ -87,6 +91,7 @@ __all__ = [
     "StateSettings",
     "TokenSettings",
     "WebSettings",
+    "WebhookSettings",
     "WorkerSettings",
     "env_bool",
     "env_int",
@@ -135,6 +140,10 @@ class Settings:
     """Where call-setup state lives (:mod:`omnivoice_rtc.state`)."""
     limits: LimitSettings = field(default_factory=LimitSettings)
     """Trusted proxies, caps, rates, replay windows, outbound guard, control caps."""
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    """The call ledger (:mod:`omnivoice_rtc.ledger`); built in code it records nothing."""
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    """Signed outbound call webhooks (:mod:`omnivoice_rtc.webhooks`)."""
     sip: SIPStackSettings = field(default_factory=_default_sip)
     """The local SIP stack's ports and addresses (:mod:`omnivoice_rtc.sip.processes`)."""
     carriers: Mapping[str, CarrierSettings] = field(default_factory=dict)
@@ -164,6 +173,8 @@ class Settings:
             exposure=ExposureSettings.from_env(snapshot),
             state=StateSettings.from_env(snapshot),
             limits=LimitSettings.from_env(snapshot),
+            ledger=LedgerSettings.from_env(snapshot),
+            webhooks=WebhookSettings.from_env(snapshot),
             sip=SIPStackSettings.from_env(snapshot),
             carriers=carrier_settings_from_env(snapshot),
             env=snapshot,

@@ -11,6 +11,7 @@ from typing import Self
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.settings._env import EnvVar, load, var
 from omnivoice_rtc.settings.core import DEFAULT_AGENT_NAME, TokenSettings
+from omnivoice_rtc.settings.ledger import LedgerSettings
 from omnivoice_rtc.settings.limits import ControlLimits
 from omnivoice_rtc.settings.pipeline import PipelineSettings
 from omnivoice_rtc.types import InterruptionMode, SessionOptions
@@ -52,6 +53,8 @@ class AgentSettings:
     output_sample_rate_hz: int = 24000
     control: ControlLimits = field(default_factory=ControlLimits)
     """Caps on ``omnivoice.control`` commands (``say`` length and rate)."""
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    """Where the job records its calls (:mod:`omnivoice_rtc.ledger`); off when built in code."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -65,6 +68,7 @@ class AgentSettings:
             ),
             join_timeout_s=_JOIN_TIMEOUT.read(env, 60),
             control=ControlLimits.from_env(env),
+            ledger=LedgerSettings.from_env(env),
         )
 
 
@@ -92,6 +96,21 @@ class WorkerSettings:
         kind=int,
         minimum=0,
         maximum=65535,
+    )
+    prometheus_port: int | None = var(
+        "OMNIVOICE_WORKER_PROMETHEUS_PORT",
+        None,
+        doc="serve the worker's Prometheus metrics on this port's /metrics; unset = off, "
+        "0 = any free port",
+        kind=int,
+        minimum=0,
+        maximum=65535,
+    )
+    prometheus_dir: str = var(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "",
+        doc="prometheus_client's multiprocess folder: set it when the worker starts (with "
+        "the port above) so /metrics has its jobs' metrics too (`omnivoice-rtc dev` does)",
     )
     load_threshold_pct: int = var(
         "OMNIVOICE_WORKER_LOAD_THRESHOLD",

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from omnivoice_rtc.settings._env import EnvVar, env_vars
 from omnivoice_rtc.settings.agent import AGENT_VARIABLES, WorkerSettings
 from omnivoice_rtc.settings.core import LiveKitSettings, LogSettings, TokenSettings, WebSettings
+from omnivoice_rtc.settings.ledger import LedgerSettings, WebhookSettings
 from omnivoice_rtc.settings.limits import (
     CallSetupLimits,
     ControlLimits,
@@ -36,6 +37,8 @@ def _rows_of(cls: type) -> list[Row]:
         shown = "" if spec.secret or default in ("", None, ()) else str(default)
         if isinstance(default, bool):
             shown = "1" if default else "0"
+        elif isinstance(default, tuple) and not spec.secret:
+            shown = ",".join(str(part) for part in default)
         rows.append((spec.name, shown, spec.doc))
     return rows
 
@@ -71,6 +74,8 @@ def sections() -> Iterator[tuple[str, list[Row]]]:
         ),
     )
     yield "Local SIP stack", _plain(SIP_VARIABLES)
+    yield "Call ledger", _rows_of(LedgerSettings)
+    yield "Outbound webhooks", _rows_of(WebhookSettings)
     for profile in PROFILES:
         yield f"Carrier: {profile.name}", _rows_of(profile.settings_type)
 

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from omnivoice_rtc._errors import ConfigError, StackError
 from omnivoice_rtc.carriers.registry import enable_vars, profiles_from_settings
+from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.livekit.ffi_router import set_ffi_routing
 from omnivoice_rtc.native import MEDIA_BINARY, NativeMediaProcess
 from omnivoice_rtc.settings import Settings, ShimSettings
@@ -35,7 +36,7 @@ from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.routes import install_carrier_routes
 from omnivoice_rtc.stack.livekit_server import find_binary
 from omnivoice_rtc.state import StateStore, state_store_from_settings
-from omnivoice_rtc.web.keys import SETTINGS_KEY, STATE_KEY
+from omnivoice_rtc.web.keys import LEDGER_KEY, SETTINGS_KEY, STATE_KEY
 
 __all__ = ["gateways_from_settings", "install_from_env", "native_media_options"]
 
@@ -57,10 +58,13 @@ def native_media_options(shim: ShimSettings) -> NativeMediaOptions | None:
 
 
 def gateways_from_settings(
-    settings: Settings, *, state: StateStore | None = None
+    settings: Settings,
+    *,
+    state: StateStore | None = None,
+    ledger: LedgerService | None = None,
 ) -> list[MediaStreamGateway]:
     """One gateway per enabled carrier, sharing one :class:`ShimRuntime`; ``state`` is the
-    shared store (default: one from ``settings.state``)."""
+    shared store (default: one from ``settings.state``), ``ledger`` records the calls."""
     set_ffi_routing(settings.shim.ffi_routing)
     guard = CallGuard(
         state=state if state is not None else state_store_from_settings(settings.state),
@@ -74,6 +78,7 @@ def gateways_from_settings(
         public_base_url=settings.web.public_url,
         trust_forwarded=settings.shim.trust_forwarded,
         native_media=native_media_options(settings.shim),
+        ledger=ledger,
     )
     return [
         MediaStreamGateway(profile=p, runtime=runtime)
@@ -83,7 +88,9 @@ def gateways_from_settings(
 
 def install_from_env(app: web.Application) -> None:
     """Route installer: carrier routes for every carrier configured in the environment."""
-    gateways = gateways_from_settings(app[SETTINGS_KEY], state=app.get(STATE_KEY))
+    gateways = gateways_from_settings(
+        app[SETTINGS_KEY], state=app.get(STATE_KEY), ledger=app.get(LEDGER_KEY)
+    )
     if not gateways:
         raise ConfigError(
             f"{'/'.join(enable_vars())}: set at least one carrier's webhook key to serve "

@@ -52,6 +52,7 @@ from omnivoice_rtc.carriers.profile import (
     WebhookRequest,
 )
 from omnivoice_rtc.carriers.registry import AnyProfile
+from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
 from omnivoice_rtc.limits.outbound import OutboundLease
 from omnivoice_rtc.media_streams.messages import Start
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
@@ -479,9 +480,24 @@ class MediaStreamGateway:
         bridge.wire(callbacks)
         session.attach(bridge)
         self._bridges.add(bridge)
+        ledger_id = route_call_started(
+            rt.ledger,
+            room_name=spec.room_name,
+            identity=spec.identity,
+            attributes=spec.attributes,
+            call=call,
+        )
+        reason = "error"
         try:
-            await bridge.run()
+            reason = await bridge.run()
         finally:
+            route_call_ended(
+                rt.ledger,
+                ledger_id,
+                reason=reason,
+                carrier=opened.carrier,
+                counters=counters.as_dict(),
+            )
             self._bridges.discard(bridge)
             with contextlib.suppress(KeyError):
                 del self._sessions[call.call_id]

@@ -47,6 +47,9 @@ import aiohttp
 from livekit import api
 
 from omnivoice_rtc._errors import CallRejectedError, ConfigError, SIPCallError
+from omnivoice_rtc.ledger.keys import call_key
+from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
+from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.limits.outbound import OutboundGuard, OutboundLease
 from omnivoice_rtc.livekit.names import SIP_OUTBOUND_ROOM_PREFIX, sip_outbound_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
@@ -77,6 +80,8 @@ class SIPGatewayOptions:
     start with a reserved namespace (``sip-`` or ``call-``) so browsers cannot join.
     ``outbound``: the toll-fraud guard's limits (``Settings.limits.outbound`` from the
     environment); the default allows no destination.
+    ``ledger``: records each call's start and end (and failed outbound calls) in the call
+    ledger (a started :class:`~omnivoice_rtc.ledger.service.LedgerService`).
     """
 
     outbound_trunk: str = ""
@@ -85,6 +90,7 @@ class SIPGatewayOptions:
     ringing_timeout_s: float = 30.0
     outbound_room_prefix: str = SIP_OUTBOUND_ROOM_PREFIX
     outbound: OutboundLimits = field(default_factory=OutboundLimits)
+    ledger: LedgerService | None = None
 
     def __post_init__(self) -> None:
         if self.poll_interval_s <= 0:
@@ -218,6 +224,17 @@ class SIPGateway:
             wait_until_answered=True,
         )
         request.ringing_timeout.FromTimedelta(timedelta(seconds=self._options.ringing_timeout_s))
+        dialled = CallInfo(call_id=identity, to=to, direction="outbound")
+        ledger_id = route_call_started(
+            self._options.ledger,
+            room_name=room_name,
+            identity=identity,
+            attributes={"sip.phoneNumber": to},
+            call=dialled,
+            source="sip_gateway",
+            answered=False,
+            bind=False,
+        )
         try:
             await rooms.create_room(room_name)
             await lk.sip.create_sip_participant(request)
@@ -225,6 +242,9 @@ class SIPGateway:
             await self._delete_room(room_name)
             code = exc.sip_status_code or 0
             status = exc.sip_status or exc.message
+            route_call_ended(
+                self._options.ledger, ledger_id, reason=f"sip_{code}", source="sip_gateway"
+            )
             logger.info(
                 "outbound sip call failed",
                 extra={"omnivoice.pii.to": to, "sip_status_code": code, "sip_status": status},
@@ -345,6 +365,15 @@ class SIPGateway:
         self._rejected[room_name] = time.monotonic() + _REJECTED_ROOM_WATCH_S
 
     async def _track(self, call: CallInfo, room_name: str, identity: str) -> SIPSession:
+        route_call_started(
+            self._options.ledger,
+            room_name=room_name,
+            identity=identity,
+            attributes=call.attributes,
+            call=call,
+            source="sip_gateway",
+            bind=False,
+        )
         session = SIPSession(call=call, room_name=room_name, identity=identity, hangup=self._hangup)
         self._sessions[session.id] = session
         await session.observe(livekit=self._livekit)
@@ -352,7 +381,13 @@ class SIPGateway:
         return session
 
     async def _end_when_closed(self, session: SIPSession) -> None:
-        await session.wait_closed()
+        reason = await session.wait_closed()
+        route_call_ended(
+            self._options.ledger,
+            call_key(session.room_name, session.identity),
+            reason=reason or "hangup",
+            source="sip_gateway",
+        )
         await session.aclose()
         await self._delete_room(session.room_name)
         self._sessions.pop(session.id, None)

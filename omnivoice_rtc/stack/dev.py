@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -99,6 +100,10 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
             # livekit-sip must follow livekit-server when --livekit-port moved it.
             extension = sip_specs(settings, livekit_url=livekit_url)
 
+    web_port = options.web_port or settings.web.port
+    probe_host = "127.0.0.1" if settings.web.host in ("0.0.0.0", "") else settings.web.host
+    # LiveKit's webhooks open and close the call ledger's records (docs/ledger.md)
+    webhooks = (f"http://{probe_host}:{web_port}/livekit/webhook",) if options.web else ()
     if settings.livekit.is_local:
         specs.extend(extension.before_livekit)
         specs.append(
@@ -108,6 +113,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
                 udp_port=options.rtc_udp_port,
                 keys={settings.livekit.api_key: settings.livekit.api_secret},
                 redis_host=extension.redis_host,
+                webhook_urls=webhooks,
             )
         )
     else:
@@ -126,6 +132,9 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         agent_env["OMNIVOICE_WORKER_LOAD_THRESHOLD"] = (
             str(settings.worker.load_threshold_pct) if explicit else "100"
         )
+        if settings.worker.prometheus_port is not None and not settings.worker.prometheus_dir:
+            # the jobs' metrics too: prometheus_client reads this when the worker imports it
+            agent_env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omnivoice-metrics-")
         specs.append(
             ProcessSpec(
                 name="agent",
@@ -147,9 +156,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
     if not options.web:
         notes.append("web server: disabled (--no-web)")
     elif (PROJECT_ROOT / "omnivoice_rtc" / "web" / "__main__.py").is_file():
-        web_port = options.web_port or settings.web.port
         host = settings.web.host
-        probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         web_argv: tuple[str, ...] = (sys.executable, "-m", "omnivoice_rtc.web", "--host", host)
         # which carriers are configured: the carrier registry (omnivoice_rtc.carriers)
         carriers = configured_carriers(settings.env)
@@ -175,6 +182,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         )
         local = f"http://{probe_host}:{web_port}"
         urls["Web page"] = local + "/"
+        urls["Call history"] = local + "/calls"
         base = settings.web.base_url if settings.web.public_url else local
         for name in carriers:
             urls[f"{name} answer webhook"] = f"{base}/carriers/{name}/answer"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from omnivoice_rtc._errors import StackError
@@ -44,6 +45,7 @@ def livekit_server_spec(
     bind: str = "127.0.0.1",
     log_level: str = "info",
     start_timeout_s: float = 30.0,
+    webhook_urls: Sequence[str] = (),
 ) -> ProcessSpec:
     """livekit-server on ``bind``: HTTP/WebSocket ``port``, ICE-TCP ``tcp_port``, UDP ``udp_port``.
 
@@ -51,7 +53,9 @@ def livekit_server_spec(
     the ``LIVEKIT_KEYS`` environment variable, not argv, so they do not show in
     ``ps``. ``redis_host`` (``host:port``) turns on redis (needed by livekit-sip).
     ``config`` defaults to the project's livekit.yaml when it exists; the flags
-    given here override it.
+    given here override it. ``webhook_urls`` (e.g. the web server's ``/livekit/webhook``)
+    get LiveKit's webhooks signed with the first key: the config is then passed as
+    ``--config-body`` with a ``webhook`` section added (no secret in it).
     """
     keys = {"devkey": "secret"} if keys is None else dict(keys)
     if not keys:
@@ -63,7 +67,12 @@ def livekit_server_spec(
         default = PROJECT_ROOT / "livekit.yaml"
         config = default if default.is_file() else None
     argv = [binary or find_binary("livekit-server")]
-    if config is not None:
+    if webhook_urls:
+        body = config.read_text(encoding="utf-8") if config is not None else ""
+        body += f"\nwebhook:\n  api_key: {json.dumps(next(iter(keys)))}\n  urls:\n"
+        body += "".join(f"    - {json.dumps(url)}\n" for url in webhook_urls)
+        argv += ["--config-body", body]
+    elif config is not None:
         argv += ["--config", str(config)]
     argv += [
         "--bind", bind,

@@ -7,8 +7,14 @@ Built-in routes:
 ``GET /static/...``    the page's JS/CSS and ``vendor/livekit-client.umd.js``
 ``GET|POST /api/token`` room token for the page (:mod:`omnivoice_rtc.web.token_endpoint`)
 ``GET /healthz``       ``{"status": "ok", ...}`` (200)
-``GET /metrics``       Prometheus text format
+``GET /metrics``       Prometheus text format (needs the key when ``OMNIVOICE_TOKEN_KEY`` is set)
+``POST /livekit/webhook``  LiveKit's webhooks (:mod:`omnivoice_rtc.livekit.webhooks`)
+``GET /calls[/{id}]``  the call history page; ``/api/calls[/{id}]`` its data
+                       (:mod:`omnivoice_rtc.web.call_history`)
 =====================  ==========================================================
+
+The call ledger (:class:`~omnivoice_rtc.ledger.service.LedgerService`, ``app[LEDGER_KEY]``)
+opens on start-up and closes on clean-up; LiveKit's webhooks feed it.
 
 Everything else (carrier webhooks, media WebSockets) comes from route installers,
 see :mod:`omnivoice_rtc.web.installers`.
@@ -25,10 +31,26 @@ from typing import Final
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from omnivoice_rtc.ledger.livekit_events import subscribe_ledger
+from omnivoice_rtc.ledger.service import LedgerService
+from omnivoice_rtc.livekit.webhooks import LIVEKIT_WEBHOOK_PATH, LiveKitWebhooks
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.state import state_store_from_settings
+from omnivoice_rtc.web.call_history import (
+    authorized,
+    handle_call,
+    handle_calls,
+    handle_calls_page,
+    unauthorized,
+)
 from omnivoice_rtc.web.installers import RouteInstaller
-from omnivoice_rtc.web.keys import METRICS_KEY, SETTINGS_KEY, STATE_KEY
+from omnivoice_rtc.web.keys import (
+    LEDGER_KEY,
+    LIVEKIT_WEBHOOKS_KEY,
+    METRICS_KEY,
+    SETTINGS_KEY,
+    STATE_KEY,
+)
 from omnivoice_rtc.web.prometheus import WebMetrics
 from omnivoice_rtc.web.token_endpoint import TOKEN_LIMITER_KEY, handle_token, new_token_limiter
 
@@ -106,6 +128,8 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    if not authorized(request, request.app[SETTINGS_KEY].tokens.key):
+        return unauthorized()
     metrics = request.app[METRICS_KEY]
     response = web.Response(body=metrics.render(), headers={"Cache-Control": "no-store"})
     response.headers["Content-Type"] = metrics.content_type
@@ -132,6 +156,7 @@ def create_app(
     app[STATE_KEY] = state
     app[TOKEN_LIMITER_KEY] = new_token_limiter(state, settings)
     app[_STARTED_AT_KEY] = time.monotonic()
+    _install_ledger(app, settings, metrics)
 
     app.router.add_get("/", _index, name="page")
     app.router.add_get("/healthz", _healthz, name="healthz")
@@ -139,6 +164,13 @@ def create_app(
     app.router.add_route("GET", "/api/token", handle_token, name="token")
     app.router.add_route("POST", "/api/token", handle_token)
     app.router.add_static("/static/", STATIC_DIR, name="static", follow_symlinks=False)
+    app.router.add_post(
+        LIVEKIT_WEBHOOK_PATH, app[LIVEKIT_WEBHOOKS_KEY].handle, name="livekit_webhook"
+    )
+    app.router.add_get("/calls", handle_calls_page, name="calls_page")
+    app.router.add_get("/calls/{id}", handle_calls_page, name="call_page")
+    app.router.add_get("/api/calls", handle_calls, name="calls")
+    app.router.add_get("/api/calls/{id}", handle_call, name="call")
 
     for install in route_installers:
         install(app)
@@ -149,6 +181,26 @@ def create_app(
 
     app.on_cleanup.append(close_state)
     return app
+
+
+def _install_ledger(app: web.Application, settings: Settings, metrics: WebMetrics) -> None:
+    """The call ledger and LiveKit's webhooks feeding it; opened on start-up."""
+    service = LedgerService(
+        settings=settings.ledger, webhooks=settings.webhooks, observer=metrics.calls
+    )
+    hooks = LiveKitWebhooks(livekit=settings.livekit)
+    subscribe_ledger(hooks, service)
+    app[LEDGER_KEY] = service
+    app[LIVEKIT_WEBHOOKS_KEY] = hooks
+
+    async def open_ledger(_app: web.Application) -> None:
+        await service.start()
+
+    async def close_ledger(_app: web.Application) -> None:
+        await service.aclose()
+
+    app.on_startup.append(open_ledger)
+    app.on_cleanup.append(close_ledger)
 
 
 def _check_unique_routes(app: web.Application, installer: RouteInstaller) -> None:

@@ -255,7 +255,7 @@ async def handle_calls(request: web.Request) -> web.Response:
 def install_calls_api(app: web.Application) -> None:
     """Route installer: ``POST /api/calls`` (the carrier gateways are found at request
     time, so it may be installed before or after the carrier routes)."""
-    app.router.add_post(CALLS_PATH, handle_calls, name="calls")
+    app.router.add_post(CALLS_PATH, handle_calls, name="place_call")
 
 
 def calls_api_installer() -> RouteInstaller:

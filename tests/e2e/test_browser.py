@@ -11,6 +11,12 @@ hears the sentence again every ~12 s whenever it joined; the test waits (bounded
 until the page's transcript shows the user's words, the agent's answer, the agent's
 states and non-silent agent audio, then leaves and checks the room is left.
 A screenshot is kept in ``test-artifacts/browser-e2e.png``.
+
+Every call accounted for: after the visitor left (the caller ends the call),
+``omnivoice-rtc calls list --json`` shows the call's record (browser route, end reason,
+both sides of the transcript, non-zero latencies), the /calls page shows it with its
+latency chart, and a webhook receiver gets ``call.started`` and ``call.ended`` once each,
+signed, delivered after the web server was restarted with both in flight.
 """
 
 from __future__ import annotations
@@ -27,9 +33,18 @@ import pytest
 from livekit import api
 from playwright.async_api import Page, async_playwright
 
-from omnivoice_rtc.settings import LiveKitSettings, Settings, TokenSettings
+from omnivoice_rtc.ledger.keys import call_key
+from omnivoice_rtc.settings import (
+    LedgerSettings,
+    LiveKitSettings,
+    Settings,
+    TokenSettings,
+    WebhookSettings,
+)
 from omnivoice_rtc.web import WebServer
 from tests.conftest import ROOT, require_binary
+from tests.e2e.ledger_checks import assert_complete, cli_records, wait_for_record
+from tests.integration.webhooks.receiver import WebhookReceiver
 from tests.plugins.agent_worker import AgentWorker
 from tests.plugins.livekit_stack import LiveKitServer
 
@@ -93,23 +108,55 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out_path
 
 
+WEBHOOK_SECRET = "whsec-browser-e2e"
+
+
 @pytest.fixture
-async def web_server(
-    livekit_server: LiveKitServer, agent_worker: AgentWorker
-) -> AsyncIterator[WebServer]:
-    """Our web server, in-process on a free port, minting tokens for the test server."""
-    settings = Settings(
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    """Our users' webhook endpoint; holds every delivery until released."""
+    receiver = await WebhookReceiver(secret=WEBHOOK_SECRET, hold=True).start()
+    try:
+        yield receiver
+    finally:
+        receiver.release()
+        await receiver.aclose()
+
+
+@pytest.fixture
+def web_settings(
+    livekit_server: LiveKitServer, agent_worker: AgentWorker, webhook_receiver: WebhookReceiver
+) -> Settings:
+    """Tokens for the test server; the ledger the agent worker records to; webhooks."""
+    return Settings(
         livekit=LiveKitSettings(
             url=livekit_server.url,
             api_key=livekit_server.api_key,
             api_secret=livekit_server.api_secret,
         ),
         tokens=TokenSettings(agent_name=agent_worker.agent_name),
+        ledger=LedgerSettings(database_url=agent_worker.ledger_url, report_wait_s=30.0),
+        webhooks=WebhookSettings(
+            urls=(webhook_receiver.url,),
+            secrets=(WEBHOOK_SECRET,),
+            backoff_s=0.2,
+            backoff_cap_s=2.0,
+            timeout_s=5.0,
+        ),
     )
-    server = WebServer(settings=settings, host="127.0.0.1", port=0)
+
+
+@pytest.fixture
+async def web_server(
+    livekit_server: LiveKitServer, web_settings: Settings
+) -> AsyncIterator[WebServer]:
+    """Our web server, in-process on a free port, minting tokens for the test server and
+    receiving its webhooks."""
+    server = WebServer(settings=web_settings, host="127.0.0.1", port=0)
     await server.start()
+    assert livekit_server.webhooks is not None
     try:
-        yield server
+        with livekit_server.webhooks.forward_to(f"{server.url}/livekit/webhook"):
+            yield server
     finally:
         await server.aclose()
 
@@ -216,7 +263,13 @@ async def _participants(livekit_api: api.LiveKitAPI, room: str) -> set[str]:
 
 
 async def test_browser_joins_speaks_and_agent_answers(
-    page: Page, web_server: WebServer, livekit_api: api.LiveKitAPI, agent_worker: AgentWorker
+    page: Page,
+    web_server: WebServer,
+    web_settings: Settings,
+    webhook_receiver: WebhookReceiver,
+    livekit_server: LiveKitServer,
+    livekit_api: api.LiveKitAPI,
+    agent_worker: AgentWorker,
 ) -> None:
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
@@ -283,6 +336,83 @@ async def test_browser_joins_speaks_and_agent_answers(
         await asyncio.sleep(0.2)
         remaining = await _participants(livekit_api, room)
     assert identity not in remaining
+
+    await _check_the_call_was_accounted_for(
+        page,
+        call_id=call_key(room, identity),
+        web_server=web_server,
+        web_settings=web_settings,
+        receiver=webhook_receiver,
+        livekit_server=livekit_server,
+        ledger_url=agent_worker.ledger_url,
+    )
+
+
+async def _check_the_call_was_accounted_for(
+    page: Page,
+    *,
+    call_id: str,
+    web_server: WebServer,
+    web_settings: Settings,
+    receiver: WebhookReceiver,
+    livekit_server: LiveKitServer,
+    ledger_url: str,
+) -> None:
+    """The ledger's record via the CLI and the /calls page; both webhooks delivered once,
+    after a restart of the web server with them in flight."""
+    record = await wait_for_record(ledger_url, call_id)  # finalized by the web server
+    assert record.status == "final"
+    [listed] = [r for r in await cli_records(ledger_url) if r["id"] == call_id]
+    assert_complete(listed, route="browser")
+    assert listed["ended_by"] == "caller", listed  # the visitor left first
+
+    await page.goto(f"{web_server.url}/calls/{call_id}")
+    await page.wait_for_selector("#chart svg rect", timeout=30_000)
+    assert await page.locator("#transcript .turn[data-role='agent']").count() >= 1
+    assert await page.locator("#transcript .turn[data-role='user']").count() >= 1
+    assert record.end_reason in await page.inner_text("#summary")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "call-history-e2e.png"), full_page=True)
+    await page.goto(f"{web_server.url}/calls?route=browser")
+    await page.wait_for_selector(f"tr[data-call='{call_id}']", timeout=30_000)
+
+    held = {kind for kind, ref in receiver.held if ref == call_id}
+    await receiver.wait_for(
+        lambda: {"call.started", "call.ended"} <= {k for k, ref in receiver.held if ref == call_id},
+        timeout_s=60,
+    )
+    # the web server stops while both deliveries are in flight; a new one sends them
+    await web_server.aclose()
+    receiver.release()
+    restarted = WebServer(settings=web_settings, host="127.0.0.1", port=0)
+    await restarted.start()
+    try:
+        assert livekit_server.webhooks is not None
+        with livekit_server.webhooks.forward_to(f"{restarted.url}/livekit/webhook"):
+            await receiver.wait_for(
+                lambda: (
+                    {"call.started", "call.ended"}
+                    <= {
+                        d.event["type"]
+                        for d in receiver.accepted
+                        if d.event["data"]["id"] == call_id
+                    }
+                ),
+                timeout_s=60,
+            )
+            await asyncio.sleep(1.0)  # a duplicate would come within this
+    finally:
+        await restarted.aclose()
+    ours = [d for d in receiver.accepted if d.event["data"]["id"] == call_id]
+    assert sorted(d.event["type"] for d in ours) == [
+        "call.answered",
+        "call.ended",
+        "call.started",
+    ], held
+    ended = next(d.event for d in ours if d.event["type"] == "call.ended")
+    assert ended["data"]["end_reason"] == record.end_reason
+    assert {t["role"] for t in ended["data"]["transcript"]} == {"user", "agent"}
+    assert receiver.rejected == 0
 
 
 async def test_page_asks_for_the_key_when_the_server_requires_one(

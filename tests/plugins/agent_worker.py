@@ -10,7 +10,9 @@ Fixtures:
 
 Dispatch the agent to a room with ``worker.dispatch(livekit_api, room)`` (server
 AgentDispatch API) or put ``worker.agent_name`` in a token's RoomConfiguration.agents.
-Each worker logs to ``<pytest basetemp>/agent-worker-<name>.log`` (JSON lines).
+Each worker logs to ``<pytest basetemp>/agent-worker-<name>.log`` (JSON lines) and
+records its calls in the session's ledger ``<pytest basetemp>/calls.db``
+(``worker.ledger_url``; the e2e tests read the same file).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class AgentWorker:
     process: subprocess.Popen[bytes]
     log_file: Path
     env: dict[str, str] = field(default_factory=dict)
+    ledger_url: str = ""
+    """The call ledger the worker records to (``OMNIVOICE_DATABASE_URL``)."""
 
     def log_text(self) -> str:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
@@ -78,6 +82,7 @@ def start_agent_worker(
     """Start agents/worker.py in ``start`` mode and wait until it registered (60 s max)."""
     name = agent_name or f"omnivoice-test-{secrets.token_hex(3)}"
     log_file = log_dir / f"agent-worker-{name}.log"
+    ledger_url = (env or {}).get("OMNIVOICE_DATABASE_URL") or f"sqlite:///{log_dir / 'calls.db'}"
     child_env = {
         **os.environ,
         **server.env(),
@@ -85,6 +90,7 @@ def start_agent_worker(
         "OMNIVOICE_WORKER_HTTP_PORT": "0",
         "OMNIVOICE_WORKER_LOAD_THRESHOLD": "100",
         "OMNIVOICE_JOIN_TIMEOUT_S": "30",
+        "OMNIVOICE_DATABASE_URL": ledger_url,
         **(env or {}),
     }
     for key in ("OPENAI_API_KEY", "GOOGLE_API_KEY"):
@@ -101,7 +107,12 @@ def start_agent_worker(
     )
     log.close()
     worker = AgentWorker(
-        agent_name=name, server=server, process=process, log_file=log_file, env=dict(env or {})
+        agent_name=name,
+        server=server,
+        process=process,
+        log_file=log_file,
+        env=dict(env or {}),
+        ledger_url=ledger_url,
     )
     deadline = time.monotonic() + _REGISTER_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -10,7 +10,9 @@ Fixtures (available to integration and e2e tests alike):
   the test.
 
 The server's log goes to ``<pytest basetemp>/livekit-server-<worker>.log``; a
-start failure raises StackError with the last log lines.
+start failure raises StackError with the last log lines. Its webhooks go to
+``livekit_server.webhooks`` (:class:`~tests.plugins.livekit_webhooks.WebhookRelay`),
+which forwards them to the web servers a test registers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from livekit import api
 from omnivoice_rtc import StackError
 from omnivoice_rtc.stack import Supervisor, free_port, free_ports, livekit_server_spec
 from tests.conftest import require_binary
+from tests.plugins.livekit_webhooks import WebhookRelay
 
 __all__ = ["LiveKitServer", "livekit_api", "livekit_server", "start_livekit_server"]
 
@@ -44,6 +47,8 @@ class LiveKitServer:
     api_key: str
     api_secret: str = field(repr=False)
     log_file: Path | None = None
+    webhooks: WebhookRelay | None = None
+    """Where the server's webhooks go (None when started without)."""
 
     def env(self) -> dict[str, str]:
         """``LIVEKIT_URL``/``LIVEKIT_API_KEY``/``LIVEKIT_API_SECRET`` for a child process."""
@@ -71,8 +76,11 @@ class _FileSink:
             self._file.close()
 
 
-def start_livekit_server(log_file: Path) -> tuple[Supervisor, LiveKitServer, _FileSink]:
-    """Start livekit-server on free ports (retrying on a port clash).
+def start_livekit_server(
+    log_file: Path, *, webhooks: WebhookRelay | None = None
+) -> tuple[Supervisor, LiveKitServer, _FileSink]:
+    """Start livekit-server on free ports (retrying on a port clash); its webhooks go to
+    ``webhooks``.
 
     Returns the supervisor (call ``stop()``), the server description and the log
     sink (call ``close()`` after stopping).
@@ -91,6 +99,7 @@ def start_livekit_server(log_file: Path) -> tuple[Supervisor, LiveKitServer, _Fi
             udp_port=udp_port,
             keys={api_key: api_secret},
             binary=binary,
+            webhook_urls=(webhooks.url,) if webhooks is not None else (),
         )
         supervisor = Supervisor([spec], log_sink=sink)
         try:
@@ -107,6 +116,7 @@ def start_livekit_server(log_file: Path) -> tuple[Supervisor, LiveKitServer, _Fi
             api_key=api_key,
             api_secret=api_secret,
             log_file=log_file,
+            webhooks=webhooks,
         )
         return supervisor, server, sink
     sink.close()
@@ -119,12 +129,18 @@ def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKit
     """A real livekit-server for the whole session (one per xdist worker)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     log_file = tmp_path_factory.getbasetemp() / f"livekit-server-{worker}.log"
-    supervisor, server, sink = start_livekit_server(log_file)
+    relay = WebhookRelay()
+    try:
+        supervisor, server, sink = start_livekit_server(log_file, webhooks=relay)
+    except BaseException:
+        relay.close()
+        raise
     try:
         yield server
     finally:
         supervisor.stop()
         sink.close()
+        relay.close()
 
 
 @pytest.fixture

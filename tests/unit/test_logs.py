@@ -97,3 +97,55 @@ def test_install_pii_filter_adds_once_to_foreign_handlers() -> None:
     assert install_pii_filter(LogSettings()) >= 1
     assert install_pii_filter(LogSettings()) == 0
     assert any(isinstance(f, PiiFilter) for f in handler.filters)
+
+
+async def test_the_bound_call_id_is_on_every_line_of_that_call_only() -> None:
+    import asyncio
+
+    from omnivoice_rtc.logs import bind_call_id, current_call_id
+
+    stream = io.StringIO()
+    handler = configure_logging(LogSettings(format="json"), stream=stream)
+    log = logging.getLogger("omnivoice_rtc.test.calls")
+    try:
+
+        async def serve(call_id: str) -> None:
+            bind_call_id(call_id)
+            await asyncio.sleep(0)
+            log.info("turn")
+            await asyncio.create_task(asyncio.sleep(0))
+            inner = asyncio.create_task(_log_from_child(log))  # tasks started inherit it
+            await inner
+
+        await asyncio.gather(serve("call_a"), serve("call_b"))
+        log.info("outside")
+        log.info("explicit", extra={"call_id": "CA-carrier"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    by_message: dict[str, list[str | None]] = {}
+    for line in lines:
+        by_message.setdefault(line["message"], []).append(line.get("call_id"))
+    assert sorted(by_message["turn"]) == ["call_a", "call_b"]  # type: ignore[type-var]
+    assert sorted(by_message["child"]) == ["call_a", "call_b"]  # type: ignore[type-var]
+    assert by_message["outside"] == [None]
+    assert by_message["explicit"] == ["CA-carrier"]  # an explicit id is kept
+    assert current_call_id() == ""
+
+
+async def _log_from_child(log: logging.Logger) -> None:
+    log.info("child")
+
+
+def test_install_call_id_filter_adds_it_once() -> None:
+    from omnivoice_rtc.logs import CallIdFilter, install_call_id_filter
+
+    logger = logging.getLogger("omnivoice_rtc.test.install_call_id")
+    handler = logging.StreamHandler(io.StringIO())
+    logger.addHandler(handler)
+    try:
+        assert install_call_id_filter(logger=logger) == 1
+        assert install_call_id_filter(logger=logger) == 0
+        assert sum(isinstance(f, CallIdFilter) for f in handler.filters) == 1
+    finally:
+        logger.removeHandler(handler)

@@ -7,6 +7,7 @@ server runs with a self-signed certificate for 127.0.0.1 and the simulators trus
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import ssl
@@ -27,13 +28,14 @@ from omnivoice_rtc.carriers.telnyx import TelnyxProfile, TelnyxSettings
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
 from omnivoice_rtc.carriers.vonage import VonageProfile, VonageSettings
 from omnivoice_rtc.native import NativeMediaProcess
-from omnivoice_rtc.settings import LiveKitSettings, Settings
+from omnivoice_rtc.settings import LedgerSettings, LiveKitSettings, Settings
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.simulate.carrier_simulator import CarrierSecrets
 from omnivoice_rtc.web import create_app
+from omnivoice_rtc.web.keys import LEDGER_KEY
 from tests.fakes.local_site import serve_on_free_port
 from tests.plugins.agent_worker import AgentWorker
 from tests.plugins.livekit_stack import LiveKitServer
@@ -77,6 +79,8 @@ class ShimServer:
     client_ssl: ssl.SSLContext
     gateways: dict[str, MediaStreamGateway]
     runtime: ShimRuntime
+    ledger_url: str
+    """The call ledger the shim and the agent worker record to."""
 
 
 @pytest.fixture(scope="session", params=["rtc", "native"])
@@ -119,9 +123,14 @@ async def shim_server(
     ]
     assert tuple(p.name for p in profiles) == carrier_names()  # every registered carrier
     gateways = {p.name: MediaStreamGateway(profile=p, runtime=runtime) for p in profiles}
+    ledger = LedgerSettings(database_url=agent_worker.ledger_url, report_wait_s=30.0)
     app = create_app(
-        Settings(livekit=lk), route_installers=[carrier_route_installer(gateways.values())]
+        Settings(livekit=lk, ledger=ledger),
+        route_installers=[carrier_route_installer(gateways.values())],
     )
+    runtime = dataclasses.replace(runtime, ledger=app[LEDGER_KEY])  # the app's ledger
+    for gateway in gateways.values():
+        gateway.runtime = runtime
     runner, port = await serve_on_free_port(app, ssl_context=server_ssl)
     try:
         yield ShimServer(
@@ -130,6 +139,7 @@ async def shim_server(
             client_ssl=client_ssl,
             gateways=gateways,
             runtime=runtime,
+            ledger_url=agent_worker.ledger_url,
         )
     finally:
         await runner.cleanup()

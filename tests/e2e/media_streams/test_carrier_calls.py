@@ -14,6 +14,7 @@ from omnivoice_rtc.shim.rtc_call_room import call_room_name
 from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator
 from omnivoice_rtc.types import Dtmf, EventType, UserTranscript
 from tests.conftest import require_binary
+from tests.e2e.ledger_checks import assert_complete, cli_records, wait_for_record
 from tests.e2e.media_streams.conftest import ShimServer
 from tests.e2e.media_streams.helpers import EventLog, espeak, room_is_gone, until, wait_for_session
 
@@ -45,9 +46,10 @@ async def test_every_carrier_and_a_hostile_call_at_once(
     floor = asyncio.Lock()
     all_started = asyncio.Barrier(len(CARRIERS))
     all_talked = asyncio.Barrier(len(CARRIERS))
+    call_ids: dict[str, str] = {}
     results = await asyncio.gather(
         *(
-            _answered_call(c, shim_server, livekit_api, floor, (all_started, all_talked))
+            _answered_call(c, shim_server, livekit_api, floor, (all_started, all_talked), call_ids)
             for c in CARRIERS
         ),
         _hostile_call(shim_server),
@@ -56,6 +58,15 @@ async def test_every_carrier_and_a_hostile_call_at_once(
     names = (*CARRIERS, "hostile")
     failures = [(name, r) for name, r in zip(names, results, strict=True) if r is not None]
     assert not failures, failures
+    # every call accounted for, though the carrier hung up first: the ledger's records
+    records = {r["ids"]["carrier_call"]: r for r in await cli_records(shim_server.ledger_url)}
+    for carrier in CARRIERS:
+        record = records[call_ids[carrier]]
+        assert_complete(record, route="media_stream", carrier=carrier)
+        assert record["end_reason"] in ("carrier_stop", "carrier_hangup"), record
+        assert record["ended_by"] == "caller", record
+        assert record["counters"]["frames_in"] > 0, record
+        assert any(e["type"] == "dtmf" for e in record["events"]), record
 
 
 async def _hostile_call(shim_server: ShimServer) -> None:
@@ -87,9 +98,11 @@ async def _answered_call(
     livekit_api: api.LiveKitAPI,
     floor: asyncio.Lock,
     barriers: tuple[asyncio.Barrier, asyncio.Barrier],
+    call_ids: dict[str, str],
 ) -> None:
     """One call; ``barriers``: all sessions started (no job is still starting while one
-    talks), all calls talked (none hangs up before the others are done)."""
+    talks), all calls talked (none hangs up before the others are done). Its carrier call
+    id goes to ``call_ids``; it returns once its ledger record is final."""
     async with CarrierSimulator(
         carrier=carrier,
         base_url=shim_server.base_url,
@@ -119,6 +132,9 @@ async def _answered_call(
         room = call_room_name(carrier, session.id)
         assert await room_is_gone(livekit_api, room)
         await until(lambda: session.closed, timeout_s=15, what="session not closed")
+        call_ids[carrier] = session.id
+        record = await wait_for_record(shim_server.ledger_url, session.id, timeout_s=90)
+        assert record.agent_reported, record  # the agent's own report, though the carrier hung up
 
 
 async def _say_until_understood(

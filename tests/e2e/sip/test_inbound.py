@@ -1,5 +1,6 @@
 """Inbound SIP calls: SIPp INVITEs livekit-sip, the dispatch rule puts the caller in a
-room with the real agent, and a real RTP peer speaks, listens and presses keys."""
+room with the real agent, and a real RTP peer speaks, listens and presses keys. The
+call's record (written by the agent and the gateway) is complete once the caller hung up."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ from pathlib import Path
 
 import pytest
 from livekit import api
+from prometheus_client import CollectorRegistry
 
 from omnivoice_rtc import CallRejectedError
+from omnivoice_rtc.ledger.service import LedgerService
+from omnivoice_rtc.settings import LedgerSettings, WebhookSettings
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
 from omnivoice_rtc.types import CallInfo, Dtmf, Event, EventType, Session
+from omnivoice_rtc.web.prometheus import CallMetrics
 from tests.conftest import require_binary
+from tests.e2e.ledger_checks import assert_complete, cli_records, wait_for_record
 from tests.e2e.sip.helpers import (
     CALLER,
     DID,
@@ -43,15 +49,24 @@ async def gateway(
     sip_stack: SIPStack, sip_api: api.LiveKitAPI, sip_agent_worker: AgentWorker, tmp_path: Path
 ) -> AsyncIterator[SIPGateway]:
     await provision(sip_api, tmp_path, agent_name=sip_agent_worker.agent_name)
+    ledger = LedgerService(
+        settings=LedgerSettings(database_url=sip_agent_worker.ledger_url, report_wait_s=30.0),
+        webhooks=WebhookSettings(),
+        observer=CallMetrics(CollectorRegistry()),
+    )
+    await ledger.start()
     gw = SIPGateway(
         livekit=livekit_settings(sip_stack),
-        options=SIPGatewayOptions(agent_name=sip_agent_worker.agent_name, poll_interval_s=0.2),
+        options=SIPGatewayOptions(
+            agent_name=sip_agent_worker.agent_name, poll_interval_s=0.2, ledger=ledger
+        ),
     )
     await gw.start()
     try:
         yield gw
     finally:
         await gw.stop()
+        await ledger.aclose()
 
 
 async def _call(
@@ -70,7 +85,11 @@ async def _call(
 
 
 async def test_call_is_answered_heard_keyed_and_hung_up(
-    gateway: SIPGateway, sip_stack: SIPStack, sip_api: api.LiveKitAPI, tmp_path: Path
+    gateway: SIPGateway,
+    sip_stack: SIPStack,
+    sip_api: api.LiveKitAPI,
+    sip_agent_worker: AgentWorker,
+    tmp_path: Path,
 ) -> None:
     calls: list[CallInfo] = []
     gateway.on_call(calls.append)
@@ -131,6 +150,20 @@ async def test_call_is_answered_heard_keyed_and_hung_up(
 
         await wait_for(room_gone, timeout_s=30, what="the call's room to be deleted")
         assert [t.role for t in session.transcript()][:1] == ["user"]
+
+        # every call accounted for: the caller hung up first, the record is complete
+        record = await wait_for_record(sip_agent_worker.ledger_url, call.call_id, timeout_s=90)
+        assert record.status == "final"
+        [listed] = [
+            r
+            for r in await cli_records(sip_agent_worker.ledger_url)
+            if r["ids"]["sip_call"] == call.call_id
+        ]
+        assert_complete(listed, route="sip", carrier="e2e")
+        assert listed["direction"] == "inbound"
+        assert listed["pii"] == {"caller": CALLER, "callee": DID}
+        assert listed["ended_by"] == "caller", listed
+        assert any(e["type"] == "dtmf" and e["data"] == {"digit": "5"} for e in listed["events"])
     finally:
         if reader is not None:
             reader.cancel()

@@ -2,6 +2,7 @@
 
 Answered: audio flows both ways (the agent hears the callee and answers with RTP).
 Busy (486) or declined (603): make_call raises SIPCallError carrying the SIP status.
+Either way the call is in the ledger (answered: complete; refused: with the SIP status).
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from pathlib import Path
 
 import pytest
 from livekit import api
+from prometheus_client import CollectorRegistry
 
 from omnivoice_rtc import LimitError, SIPCallError
-from omnivoice_rtc.settings import OutboundLimits
+from omnivoice_rtc.ledger.service import LedgerService
+from omnivoice_rtc.settings import LedgerSettings, OutboundLimits, WebhookSettings
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
 from omnivoice_rtc.types import Event, EventType
+from omnivoice_rtc.web.prometheus import CallMetrics
 from tests.conftest import require_binary
+from tests.e2e.ledger_checks import assert_complete, cli_records, wait_for_record
 from tests.e2e.sip.helpers import (
     DID,
     livekit_settings,
@@ -49,7 +54,7 @@ async def _callee(
     scenario: str,
     keys: dict[str, str] | None = None,
     replace: dict[str, str] | None = None,
-) -> tuple[Sipp, SIPGateway]:
+) -> tuple[Sipp, SIPGateway, LedgerService]:
     port = free_port(protocol="udp")
     await provision(
         sip_api, tmp_path, agent_name=worker.agent_name, outbound_address=f"127.0.0.1:{port}"
@@ -62,6 +67,12 @@ async def _callee(
         keys=keys,
         replace=replace,
     )
+    ledger = LedgerService(
+        settings=LedgerSettings(database_url=worker.ledger_url, report_wait_s=30.0),
+        webhooks=WebhookSettings(),
+        observer=CallMetrics(CollectorRegistry()),
+    )
+    await ledger.start()
     gateway = SIPGateway(
         livekit=livekit_settings(sip_stack),
         options=SIPGatewayOptions(
@@ -70,17 +81,18 @@ async def _callee(
             poll_interval_s=0.2,
             ringing_timeout_s=20,
             outbound=OutboundLimits(allow=(CALLEE,)),  # the toll-fraud guard's allow-list
+            ledger=ledger,
         ),
     )
     await gateway.start()
-    return sipp, gateway
+    return sipp, gateway, ledger
 
 
 async def test_answered_call_carries_audio_both_ways(
     sip_api: api.LiveKitAPI, sip_stack: SIPStack, sip_agent_worker: AgentWorker, tmp_path: Path
 ) -> None:
     rtp = await RtpPeer.open()
-    sipp, gateway = await _callee(
+    sipp, gateway, ledger = await _callee(
         sip_api, sip_stack, sip_agent_worker, tmp_path,
         scenario="uas_answer.xml", keys={"rtp_port": str(rtp.port)},
     )  # fmt: skip
@@ -123,12 +135,26 @@ async def test_answered_call_carries_audio_both_ways(
             return True if session.room_name not in await room_names(sip_api) else None
 
         await wait_for(room_gone, timeout_s=30, what="the call's room to be deleted")
+
+        # every call accounted for: we hung up; the record is complete
+        record = await wait_for_record(sip_agent_worker.ledger_url, session.id, timeout_s=90)
+        assert record.status == "final"
+        [listed] = [
+            r
+            for r in await cli_records(sip_agent_worker.ledger_url)
+            if r["ids"]["sip_call"] == session.id
+        ]
+        assert_complete(listed, route="sip")
+        assert listed["direction"] == "outbound"
+        assert listed["pii"] == {"caller": DID, "callee": CALLEE}
+        assert (listed["end_reason"], listed["ended_by"]) == ("session_closed", "api"), listed
     finally:
         if reader is not None:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
         await gateway.stop()
+        await ledger.aclose()
         await sipp.kill()
         await rtp.aclose()
 
@@ -150,7 +176,7 @@ async def test_refused_call_raises_sip_call_error(
     code: int,
     name: str,
 ) -> None:
-    sipp, gateway = await _callee(
+    sipp, gateway, ledger = await _callee(
         sip_api, sip_stack, sip_agent_worker, tmp_path,
         scenario="uas_reject.xml", replace={"STATUS_LINE": status},
     )  # fmt: skip
@@ -170,8 +196,20 @@ async def test_refused_call_raises_sip_call_error(
             return True if not any(n.startswith("sip-out") for n in names) else None
 
         await wait_for(no_outbound_room, timeout_s=30, what="the failed call's room to go")
+
+        await ledger.flush()  # the refused dial is in the ledger, with its SIP status
+        refused = [
+            r
+            for r in await cli_records(sip_agent_worker.ledger_url)
+            if r["end_reason"] == f"sip_{code}" and r["ids"]["room"] not in rooms_before
+        ]
+        assert refused, f"no record ended sip_{code}"
+        assert all(r["route"] == "sip" and r["direction"] == "outbound" for r in refused)
+        assert all(r["answered_at"] is None and r["ended_by"] == "system" for r in refused)
+        assert all(r["pii"]["callee"] == CALLEE for r in refused)
     finally:
         await gateway.stop()
+        await ledger.aclose()
         await sipp.kill()
 
 
@@ -180,7 +218,7 @@ async def test_a_destination_outside_the_allow_list_is_never_dialled(
 ) -> None:
     """The toll-fraud guard: a number outside ``OutboundLimits.allow`` raises LimitError
     before a room is made or an INVITE sent (the callee SIPp would answer anything)."""
-    sipp, gateway = await _callee(
+    sipp, gateway, ledger = await _callee(
         sip_api, sip_stack, sip_agent_worker, tmp_path, scenario="uas_reject.xml",
         replace={"STATUS_LINE": "486 Busy Here"},
     )  # fmt: skip
@@ -195,4 +233,5 @@ async def test_a_destination_outside_the_allow_list_is_never_dialled(
         assert not any(n.startswith("sip-out") for n in new_rooms)
     finally:
         await gateway.stop()
+        await ledger.aclose()
         await sipp.kill()

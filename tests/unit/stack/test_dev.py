@@ -161,3 +161,23 @@ def test_carrier_routes_are_served_when_a_webhook_key_is_set() -> None:
     exotel = {"EXOTEL_STREAM_USER": "exo", "EXOTEL_STREAM_PASSWORD": "pw"}
     plan = build_dev_plan(Settings.from_env({**LOCAL, **exotel}), options)
     assert plan.urls["exotel answer webhook"] == "http://127.0.0.1:18080/carriers/exotel/answer"
+
+
+def test_livekit_server_posts_its_webhooks_to_the_web_server() -> None:
+    """The call ledger's closer: livekit-server's webhooks go to /livekit/webhook,
+    signed with the stack's key (the config body names the key, never the secret)."""
+    plan = build_dev_plan(
+        Settings.from_env(LOCAL),
+        DevOptions(livekit_port=17880, web_port=18080, agent=False, web=True, sip=False),
+    )
+    server = next(s for s in plan.specs if s.name == "livekit-server")
+    argv = list(server.argv)
+    assert "--config" not in argv
+    body = argv[argv.index("--config-body") + 1]
+    assert body.startswith((PROJECT_ROOT / "livekit.yaml").read_text())
+    assert (
+        f'webhook:\n  api_key: "{KEY}"\n  urls:\n    - "http://127.0.0.1:18080/livekit/webhook"\n'
+        in body
+    )
+    assert SECRET not in " ".join(argv)
+    assert plan.urls["Call history"] == "http://127.0.0.1:18080/calls"

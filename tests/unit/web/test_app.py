@@ -31,12 +31,16 @@ async def test_metrics_counts_requests_and_tokens(make_client: ClientFactory) ->
     assert (await client.post("/api/token", headers={"X-Omnivoice-Key": "k"})).status == 200
     assert (await client.post("/api/token")).status == 401
     assert (await client.get("/no/such/path")).status == 404
-    response = await client.get("/metrics")
+    # With a key set, /metrics is protected like /api/token.
+    assert (await client.get("/metrics")).status == 401
+    response = await client.get("/metrics", headers={"Authorization": "Bearer k"})
     assert response.status == 200
     assert response.content_type == "text/plain"
     text = await response.text()
     assert "omnivoice_tokens_issued_total 1.0" in text
     assert 'omnivoice_tokens_refused_total{reason="unauthorized"} 1.0' in text
+    assert 'omnivoice_token_requests_total{outcome="issued"} 1.0' in text
+    assert 'omnivoice_token_requests_total{outcome="unauthorized"} 1.0' in text
     assert (
         'omnivoice_http_requests_total{method="POST",route="/api/token",status="401"} 1.0' in text
     )

@@ -96,7 +96,7 @@ async def test_token_endpoint_answers_429_past_the_limit(make_client: ClientFact
     assert (await response.json())["error"] == (
         f"too many token requests: at most {TOKENS_PER_ADDRESS} per {RATE_WINDOW_S:g} s per address"
     )
-    metrics = await (await client.get("/metrics")).text()
+    metrics = await (await client.get("/metrics", headers={"X-Omnivoice-Key": "k"})).text()
     assert 'omnivoice_tokens_refused_total{reason="rate_limited"} 1.0' in metrics
 
 

@@ -258,6 +258,7 @@ async def _call_sip(
         outbound_trunk=await _outbound_trunk(settings, args.trunk),
         agent_name=agent_name,
         ringing_timeout_s=args.ring_timeout_s,
+        outbound=settings.limits.outbound,  # OMNIVOICE_OUTBOUND_ALLOW and its rates
     )
     gateway = SIPGateway(livekit=settings.livekit, options=options)
     await gateway.start()

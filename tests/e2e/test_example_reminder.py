@@ -18,8 +18,15 @@ import pytest
 from examples.reminder import DEFAULT_MESSAGE, ReminderAgent, build, reminder_text
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
 from omnivoice_rtc.cli import main
-from omnivoice_rtc.settings import LiveKitSettings, Settings, TokenSettings
+from omnivoice_rtc.settings import (
+    LimitSettings,
+    LiveKitSettings,
+    OutboundLimits,
+    Settings,
+    TokenSettings,
+)
 from omnivoice_rtc.settings.catalog import all_variables
+from omnivoice_rtc.shim.call_guard import CallGuard
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.simulate.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget
@@ -82,7 +89,13 @@ async def server(livekit_server: LiveKitServer) -> AsyncIterator[Server]:
             api_base_url=rest.base_url,
         )
     )
-    runtime = ShimRuntime(livekit=lk, agent_name="stack-agent-unused", agent_join_timeout_s=120)
+    runtime = ShimRuntime(
+        livekit=lk,
+        agent_name="stack-agent-unused",
+        agent_join_timeout_s=120,
+        # make_call's toll-fraud guard: the test dials the fake's numbers
+        guard=CallGuard(limits=LimitSettings(outbound=OutboundLimits(allow=("+1555",)))),
+    )
     gateway = MediaStreamGateway(
         profile=profile, runtime=runtime, public_base_url="https://public.example"
     )
@@ -98,12 +111,13 @@ async def server(livekit_server: LiveKitServer) -> AsyncIterator[Server]:
         await rest.aclose()
 
 
-async def _be_twilio(server: Server) -> CarrierSimulator:
+async def _be_twilio(server: Server, command: asyncio.Future[int]) -> CarrierSimulator:
     """Answer the dialled call: open the TwiML's stream on the local server."""
     for _ in range(1200):
-        if server.rest.requests:
+        if server.rest.requests or command.done():
             break
         await asyncio.sleep(0.1)
+    assert server.rest.requests, f"the command dialled nothing (exit status {command.result()})"
     twiml = dict(server.rest.requests[-1].form())["Twiml"]
     _url, parameters, rate = stream_target_from_markup("twilio", twiml)
     sim = CarrierSimulator(
@@ -131,7 +145,7 @@ async def test_the_reminder_call_over_twilio(
         "--server", server.url, "--max-duration-s", "60",
     ]  # fmt: skip
     command = asyncio.ensure_future(asyncio.to_thread(main, argv))
-    sim = await _be_twilio(server)
+    sim = await _be_twilio(server, command)
     try:
         for _ in range(600):  # the agent joins and (with factories) speaks first
             if sim.received_seconds() > 2.0 or command.done():

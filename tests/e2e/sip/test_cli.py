@@ -29,6 +29,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, stack: SIPStack, worker: AgentWorker) 
     monkeypatch.setenv("LIVEKIT_API_KEY", stack.livekit.api_key)
     monkeypatch.setenv("LIVEKIT_API_SECRET", stack.livekit.api_secret)
     monkeypatch.setenv("OMNIVOICE_AGENT_NAME", worker.agent_name)
+    monkeypatch.setenv("OMNIVOICE_OUTBOUND_ALLOW", "+1555")  # the outbound guard fails closed
 
 
 async def test_simulate_sip_places_a_real_call_and_reports_it(
@@ -108,8 +109,8 @@ async def test_call_via_sip_prints_the_outcome_and_exits_by_it(
         code = await asyncio.to_thread(
             main, ["call", CALLEE, "--via", "sip", "--ring-timeout-s", "20"]
         )
-        printed = capsys.readouterr().out
-        assert line in printed, printed
+        captured = capsys.readouterr()
+        assert line in captured.out, captured.err
         assert code == status
     finally:
         await sipp.kill()

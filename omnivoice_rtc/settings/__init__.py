@@ -20,6 +20,7 @@ section        what                                            module
 ``shim``       media backend, FFI routing, forwarded headers   :mod:`.shim`
 ``audio``      the converter's frame path                      :mod:`.shim`
 ``exposure``   opt-ins for a server reachable from outside     :mod:`.safety`
+``calls``      liveness of a call: media timeout, agent pings  :mod:`.calls`
 ``sip``        the local SIP stack's ports and addresses         :mod:`omnivoice_rtc.sip.processes`
 ``carriers``   each carrier's keys, REST credentials, caller id its ``carriers/<name>.py``
 =============  ==============================================  =========================
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Self
 
 from omnivoice_rtc.settings._env import EnvVar, env_bool, env_int, env_str, env_vars, load, var
 from omnivoice_rtc.settings.agent import AgentSettings, WorkerSettings
+from omnivoice_rtc.settings.calls import CallSettings
 from omnivoice_rtc.settings.core import (
     DEFAULT_AGENT_NAME,
     DEFAULT_LIVEKIT_API_KEY,
@@ -61,6 +63,7 @@ __all__ = [
     "DEFAULT_LIVEKIT_URL",
     "AgentSettings",
     "AudioSettings",
+    "CallSettings",
     "EnvVar",
     "ExposureSettings",
     "LiveKitSettings",
@@ -115,6 +118,8 @@ class Settings:
     shim: ShimSettings = field(default_factory=ShimSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     exposure: ExposureSettings = field(default_factory=ExposureSettings)
+    calls: CallSettings = field(default_factory=CallSettings)
+    """How a phone call notices dead media, sockets and agents (:mod:`.calls`)."""
     sip: SIPStackSettings = field(default_factory=_default_sip)
     """The local SIP stack's ports and addresses (:mod:`omnivoice_rtc.sip.processes`)."""
     carriers: Mapping[str, CarrierSettings] = field(default_factory=dict)
@@ -142,6 +147,7 @@ class Settings:
             shim=ShimSettings.from_env(snapshot),
             audio=AudioSettings.from_env(snapshot),
             exposure=ExposureSettings.from_env(snapshot),
+            calls=CallSettings.from_env(snapshot),
             sip=SIPStackSettings.from_env(snapshot),
             carriers=carrier_settings_from_env(snapshot),
             env=snapshot,

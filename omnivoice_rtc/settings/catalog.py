@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from omnivoice_rtc.settings._env import EnvVar, env_vars
 from omnivoice_rtc.settings.agent import AGENT_VARIABLES, WorkerSettings
+from omnivoice_rtc.settings.calls import CallSettings
 from omnivoice_rtc.settings.core import LiveKitSettings, LogSettings, TokenSettings, WebSettings
 from omnivoice_rtc.settings.pipeline import PIPELINE_VARIABLES, LocalPipelineOptions
 from omnivoice_rtc.settings.safety import ExposureSettings
@@ -53,6 +54,7 @@ def sections() -> Iterator[tuple[str, list[Row]]]:
     yield "Pipeline", _plain(PIPELINE_VARIABLES)
     yield "Local pipeline", _rows_of(LocalPipelineOptions)
     yield "Carrier media-stream shim", _rows_of(ShimSettings) + _rows_of(AudioSettings)
+    yield "Call liveness (docs/reliability.md)", _rows_of(CallSettings)
     yield "Local SIP stack", _plain(SIP_VARIABLES)
     for profile in PROFILES:
         yield f"Carrier: {profile.name}", _rows_of(profile.settings_type)

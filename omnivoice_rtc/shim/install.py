@@ -59,6 +59,7 @@ def gateways_from_settings(settings: Settings) -> list[MediaStreamGateway]:
         public_base_url=settings.web.public_url,
         trust_forwarded=settings.shim.trust_forwarded,
         native_media=native_media_options(settings.shim),
+        liveness=settings.calls,
     )
     return [
         MediaStreamGateway(profile=p, runtime=runtime)

@@ -40,9 +40,9 @@ from omnivoice_rtc.carriers.profile import (
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.carriers.stream_tokens import StreamTokenStore
 from omnivoice_rtc.media_streams.messages import Start
-from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.settings import CallSettings, LiveKitSettings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
-from omnivoice_rtc.shim.call_bridge import BridgeHooks, CallBridge
+from omnivoice_rtc.shim.call_bridge import BridgeHooks, BridgeTiming, CallBridge
 from omnivoice_rtc.shim.handshake import PENDING_CALL_PREFIX, OpenedStream
 from omnivoice_rtc.shim.media_socket import MediaSocket
 from omnivoice_rtc.shim.native_call_room import NativeCallRoom, NativeMediaOptions
@@ -117,6 +117,8 @@ class ShimRuntime:
     process (:class:`~omnivoice_rtc.shim.native_call_room.NativeCallRoom`); None = livekit rtc."""
     room_factory: RoomFactory | None = None
     """Builds each call's room (tests: an in-memory room); None = ``native_media`` decides."""
+    liveness: CallSettings = field(default_factory=CallSettings)
+    """Media timeout, WebSocket heartbeat, agent pings and tries, teardown bound."""
 
     def base_url(self, request: web.Request) -> str:
         """Scheme://host[/prefix] of the public URL this request was made to (no trailing
@@ -379,6 +381,7 @@ class MediaStreamGateway:
             ),
             participant_kind=rt.participant_kind,
             agent_join_timeout_s=rt.agent_join_timeout_s,
+            liveness=rt.liveness,
         )
         room = rt.new_room(spec, callbacks)
         bridge = CallBridge(
@@ -398,8 +401,10 @@ class MediaStreamGateway:
                 on_event=session.on_event,
                 hangup=self._hangup_for(call.call_id),
                 on_closed=session.on_closed,
+                transcript=session.transcript,
             ),
             counters=counters,
+            timing=BridgeTiming(liveness=rt.liveness),
         )
         bridge.wire(callbacks)
         session.attach(bridge)

@@ -101,7 +101,10 @@ def _media_handler(
                 profiles[carrier].verify_upgrade(request.headers)
             except SignatureError:
                 return web.Response(status=403, text="invalid credentials")
-        ws = web.WebSocketResponse(max_msg_size=policy.max_frame_bytes, autoping=True)
+        heartbeat_s = any_gateway.runtime.liveness.ws_heartbeat_s or None
+        ws = web.WebSocketResponse(
+            max_msg_size=policy.max_frame_bytes, autoping=True, heartbeat=heartbeat_s
+        )
         await ws.prepare(request)
         if carrier is not None and not gateways[carrier].started:
             await ws.close(code=_CLOSE_TRY_AGAIN, message=b"gateway not started")

@@ -22,11 +22,12 @@ async def teardown_step(
     step: str,
     aw: Awaitable[object],
     *,
-    timeout_s: float,
+    timeout_s: float | None,
     context: Mapping[str, object] | None = None,
 ) -> bool:
-    """Await ``aw`` for at most ``timeout_s`` (s). True when it finished; False (logged as
-    ``call teardown step failed`` with ``step``, ``context`` and the error) otherwise."""
+    """Await ``aw`` for at most ``timeout_s`` (s; None: a step made of bounded steps of its
+    own). True when it finished; False (logged as ``call teardown step failed`` with
+    ``step``, ``context`` and the error) otherwise."""
     try:
         async with asyncio.timeout(timeout_s):
             await aw

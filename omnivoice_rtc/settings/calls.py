@@ -80,9 +80,9 @@ class CallSettings:
     @property
     def agent_silence_limit_s(self) -> float:
         """How long an agent that publishes audio may send nothing before it counts as dead
-        where pings cannot be sent (the native media participant) (s): a ping period and
-        its timeout, as for a ping."""
-        return self.agent_ping_s + self.agent_ping_timeout_s
+        where pings cannot be sent (the native media participant) (s): the ping timeout
+        plus 0.5 s (a live agent's track sends an Opus DTX packet at least every 0.4 s)."""
+        return self.agent_ping_timeout_s + 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:

@@ -320,8 +320,17 @@ class CallRoomBase(abc.ABC):
         that can ping do."""
         return not self.agents.silent_too_long()
 
+    _AGENT_CHECK_EVERY_S: float | None = 0.25
+    """How often :meth:`_agent_answers` is asked (s); None = every ``agent_ping_s``. The
+    default check (the agent's audio) costs nothing, so it runs often; a ping does not."""
+
     async def _watch_agent_alive(self) -> None:
-        await self.agents.watch_alive(self._agent_answers, closed=lambda: self._closed)
+        every_s = self._AGENT_CHECK_EVERY_S
+        if every_s is not None:
+            every_s = min(every_s, self.spec.liveness.agent_ping_s)
+        await self.agents.watch_alive(
+            self._agent_answers, closed=lambda: self._closed, every_s=every_s
+        )
 
     async def _watch_agent_join(self) -> None:
         await self.agents.watch_join(self.spec.agent_join_timeout_s)

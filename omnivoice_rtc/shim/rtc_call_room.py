@@ -51,6 +51,8 @@ __all__ = [
 class CallRoom(CallRoomBase):
     """A call room joined through livekit rtc: Opus encoded by libwebrtc in this process."""
 
+    _AGENT_CHECK_EVERY_S = None  # a ping per agent_ping_s
+
     def __init__(self, *, spec: CallRoomSpec, callbacks: RoomCallbacks | None = None) -> None:
         super().__init__(spec=spec, callbacks=callbacks)
         self._room = rtc.Room()

@@ -123,5 +123,7 @@ def test_an_agent_silent_past_the_limit_is_dead() -> None:
     tracker.note_audio()
     assert not tracker.silent_too_long()
     assert tracker.link.last_audio_at is not None
-    tracker.link.last_audio_at = time.monotonic() - 2.5  # > 1 + 1 s ago
+    tracker.link.last_audio_at = time.monotonic() - 1.2  # within 1 + 0.5 s: alive
+    assert not tracker.silent_too_long()
+    tracker.link.last_audio_at = time.monotonic() - 2.5  # > 1 + 0.5 s ago
     assert tracker.silent_too_long()

@@ -15,7 +15,7 @@ def test_defaults() -> None:
     assert calls == CallSettings()
     assert (calls.media_timeout_s, calls.ws_heartbeat_s) == (15.0, 10.0)
     assert (calls.agent_ping_s, calls.agent_ping_timeout_s, calls.agent_tries) == (1.0, 1.0, 2)
-    assert calls.agent_silence_limit_s == 2.0
+    assert calls.agent_silence_limit_s == 1.5  # the ping timeout + 0.5 s
 
 
 def test_values_from_the_environment() -> None:

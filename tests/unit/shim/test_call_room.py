@@ -103,7 +103,7 @@ async def test_the_default_check_judges_by_the_agents_audio() -> None:
     assert await t.room._agent_answers("agent-1", 1.0)  # no audio yet: nothing to judge by
     t.room._note_agent_audio()
     assert await t.room._agent_answers("agent-1", 1.0)
-    t.room._agent.last_audio_at = time.monotonic() - 3  # silent for longer than 1 + 1 s
+    t.room._agent.last_audio_at = time.monotonic() - 3  # silent for longer than 1 + 0.5 s
     assert not await t.room._agent_answers("agent-1", 1.0)
 
 

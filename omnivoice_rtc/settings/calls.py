@@ -62,7 +62,7 @@ class CallSettings:
     )
     agent_rejoin_timeout_s: float = var(
         "OMNIVOICE_CALL_AGENT_REJOIN_TIMEOUT_S",
-        10.0,
+        6.0,
         doc="how long a freshly dispatched agent has to join before the next try (s)",
         kind=float,
         minimum=1,

@@ -42,7 +42,7 @@ async def shim(
         async with start_fault_shim(
             livekit=fault_stack.settings,
             agent_name=worker.agent_name,
-            liveness=CallSettings(agent_tries=2, agent_rejoin_timeout_s=20),
+            liveness=CallSettings(agent_tries=2),  # defaults otherwise
             native=media,
         ) as started:
             yield started

@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Coroutine
+from typing import Final
 
 from aiohttp import ClientError, WebSocketError, WSMsgType
 from livekit import api, rtc
@@ -39,6 +40,7 @@ from omnivoice_rtc.calls.teardown import call_hook, stop_tasks, teardown_step
 from omnivoice_rtc.media_streams.messages import Clear, MediaStreamCodec, SendMark, SendMedia
 from omnivoice_rtc.shim.agent_playout import AgentPlayout, Flush
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
+from omnivoice_rtc.shim.bridge_hooks import BridgeHooks
 from omnivoice_rtc.shim.bridge_liveness import BridgeTiming, announce, watch_media
 from omnivoice_rtc.shim.call_room import CallRoomBase, RoomCallbacks
 from omnivoice_rtc.shim.caller_ingress import (
@@ -57,37 +59,14 @@ from omnivoice_rtc.shim.caller_ingress import (
 from omnivoice_rtc.shim.media_socket import MediaSocket
 from omnivoice_rtc.shim.playback_marks import PlaybackMarks
 from omnivoice_rtc.shim.policy import CLOSE_NORMAL, CLOSE_TOO_BIG, CallCounters, MediaPolicy
-from omnivoice_rtc.types import CallInfo, Event, Turn
+from omnivoice_rtc.types import CallInfo, Event
 
 __all__ = ["BridgeHooks", "BridgeTiming", "CallBridge"]
 
 logger = logging.getLogger(__name__)
 
-
-class BridgeHooks:
-    """Optional callbacks from a bridge to its session / gateway."""
-
-    __slots__ = ("hangup", "on_agent_replaced", "on_closed", "on_event", "transcript")
-
-    def __init__(
-        self,
-        *,
-        on_event: Callable[[Event], None] | None = None,
-        hangup: Callable[[], Awaitable[None]] | None = None,
-        on_closed: Callable[[str], None] | None = None,
-        transcript: Callable[[], Sequence[Turn]] | None = None,
-        on_agent_replaced: Callable[[], None] | None = None,
-    ) -> None:
-        self.on_event = on_event or (lambda event: None)
-        """Every event: the agent's ``omnivoice.events`` plus the shim's own."""
-        self.hangup = hangup
-        """Ends the call at the carrier (REST); None = closing the socket is the hang-up."""
-        self.on_closed = on_closed or (lambda reason: None)
-        """Called once when the bridge has torn down, with the reason."""
-        self.transcript = transcript or list
-        """The conversation so far (handed to a fresh agent when the agent died)."""
-        self.on_agent_replaced = on_agent_replaced or (lambda: None)
-        """A fresh agent was dispatched into the call (its agent died)."""
+_ABNORMAL_CLOSURE: Final = 1006
+"""The socket died without a close frame (reset, or no pong to our heartbeat)."""
 
 
 class CallBridge:
@@ -238,7 +217,13 @@ class CallBridge:
                 break
             if await self._perform(self.ingress.on_frame(msg.data)):
                 return "carrier_stop"
-        return self._ending or "carrier_hangup"
+        if self._ending:
+            return self._ending
+        # a close frame is the carrier hanging up; a connection that died (reset, no pong
+        # to our heartbeat: 1006, or no code at all) may leave the call up at the carrier
+        return (
+            "socket_lost" if self.ws.close_code in (None, _ABNORMAL_CLOSURE) else "carrier_hangup"
+        )
 
     async def _teardown(self, reason: str) -> None:
         step_s = self.timing.liveness.teardown_step_s
@@ -246,6 +231,10 @@ class CallBridge:
         loops = (self._send_task, self._publish_task, self._end_task, self._watch_task)
         try:
             await stop_tasks([*loops, *self._tasks], timeout_s=step_s, context=context)
+            if reason == "socket_lost" and self.hooks.hangup is not None:  # make sure it ends
+                await teardown_step(
+                    "carrier hang-up", self.hooks.hangup(), timeout_s=step_s, context=context
+                )
             if not self.ws.closed:
                 await teardown_step(
                     "socket close",

@@ -278,3 +278,15 @@ async def test_a_hang_up_that_hangs_is_cut_off_and_the_socket_still_closes() -> 
     assert (c.ws.close_code, c.ws.closed_by) == (1000, "shim")
     assert await c.finished() == "session_closed"
     assert c.room.aclose_calls == 1
+
+
+async def test_a_socket_that_died_without_a_close_frame_is_hung_up_over_rest() -> None:
+    c = await _joined()
+    c.ws.feed_close(code=1006)  # reset, or no pong to the heartbeat (aiohttp: 1006)
+    assert await c.finished() == "socket_lost"
+    assert c.hangups == ["rest"]  # the carrier may still think the call is up
+
+    clean = await _joined()
+    clean.ws.feed_close()  # a close frame: the carrier hung up
+    assert await clean.finished() == "carrier_hangup"
+    assert clean.hangups == []

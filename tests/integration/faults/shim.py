@@ -22,7 +22,7 @@ from tests.fakes.carrier_rest import CarrierRestFake
 from tests.fakes.carrier_simulator import CarrierSecrets, CarrierSimulator, StreamTarget
 from tests.fakes.local_site import serve_on_free_port
 
-__all__ = ["ACCOUNT_SID", "FaultShim", "start_fault_shim", "wait_until"]
+__all__ = ["ACCOUNT_SID", "FaultShim", "release", "start_fault_shim", "wait_until"]
 
 ACCOUNT_SID = "AC" + "7" * 32
 
@@ -127,3 +127,8 @@ async def wait_until(predicate: Callable[[], bool], *, timeout_s: float, what: s
         assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
         await asyncio.sleep(0.02)
     return time.monotonic()
+
+
+async def release(sim: CarrierSimulator) -> None:
+    """Close the simulated call's socket and its HTTP session."""
+    await sim.__aexit__(None, None, None)

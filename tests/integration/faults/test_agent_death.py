@@ -23,7 +23,7 @@ from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.settings import CallSettings
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from tests.integration.faults.conftest import Figures
-from tests.integration.faults.shim import FaultShim, start_fault_shim, wait_until
+from tests.integration.faults.shim import FaultShim, release, start_fault_shim, wait_until
 from tests.integration.faults.stack import FaultStack, WorkerHandle, job_pid
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(240)]
@@ -136,7 +136,7 @@ async def test_killing_the_agents_job_brings_a_fresh_agent_within_3_s(
         assert room.agent_identity in participants
     finally:
         await sim.hang_up()
-        await sim.close()
+        await release(sim)
     assert await asyncio.wait_for(session.wait_closed(), 20) == "carrier_stop"
 
 
@@ -185,5 +185,5 @@ async def test_killing_the_worker_ends_with_the_apology_and_a_rest_hang_up(
         assert shim.hangups(session.id) == 1  # hung up over REST
         assert await sim.wait_closed() == 1000
     finally:
-        await sim.close()
+        await release(sim)
         fault_worker.ensure()  # the next test gets a worker again

@@ -154,11 +154,15 @@ class AgentTracker:
         probe: Callable[[str, float], Awaitable[bool]],
         *,
         closed: Callable[[], bool],
+        server_answers: Callable[[float], Awaitable[bool]] | None = None,
         every_s: float | None = None,
     ) -> None:
         """Every ``every_s`` (default ``agent_ping_s``) ask ``probe(identity, timeout_s)``
-        whether the agent lives; report ``agent_unresponsive`` when it does not. Runs until
-        ``closed()``; not at all when ``agent_ping_s`` is 0 (off)."""
+        whether the agent lives; report ``agent_unresponsive`` when it does not and
+        ``server_answers(timeout_s)`` says livekit-server itself answers (a frozen or
+        unreachable server silences every agent: that is no reason to replace one; it is
+        asked again at the next check). Runs until ``closed()``; not at all when
+        ``agent_ping_s`` is 0 (off)."""
         if self.liveness.agent_ping_s <= 0:
             return
         every_s = every_s or self.liveness.agent_ping_s
@@ -167,8 +171,15 @@ class AgentTracker:
             link = self.link
             if not link.identity or link.left or closed():
                 continue
-            alive = await probe(link.identity, self.liveness.agent_ping_timeout_s)
-            if not alive and link is self.link and not link.left and not closed():
+            timeout_s = self.liveness.agent_ping_timeout_s
+            if await probe(link.identity, timeout_s):
+                continue
+            if server_answers is not None and not await server_answers(timeout_s):
+                logger.warning(
+                    "livekit-server does not answer; agent not judged", extra=self._context
+                )
+                continue
+            if link is self.link and not link.left and not closed():
                 logger.warning("call agent stopped answering", extra=self._context)
                 self.gone("agent_unresponsive")
 

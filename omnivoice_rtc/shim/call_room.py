@@ -26,6 +26,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+import aiohttp
+from livekit import api
+
 from omnivoice_rtc.calls.agent_tracker import (
     AGENT_STATE_ATTRIBUTE,
     AgentDeparture,
@@ -329,8 +332,20 @@ class CallRoomBase(abc.ABC):
         if every_s is not None:
             every_s = min(every_s, self.spec.liveness.agent_ping_s)
         await self.agents.watch_alive(
-            self._agent_answers, closed=lambda: self._closed, every_s=every_s
+            self._agent_answers,
+            closed=lambda: self._closed,
+            server_answers=self._server_answers,
+            every_s=every_s,
         )
+
+    async def _server_answers(self, timeout_s: float) -> bool:
+        """Whether livekit-server answers a request about this room within ``timeout_s`` (s)."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._rooms().list_rooms([self.room_name])
+        except (TimeoutError, OSError, aiohttp.ClientError, api.TwirpError, RuntimeError):
+            return False
+        return True
 
     async def _watch_agent_join(self) -> None:
         await self.agents.watch_join(self.spec.agent_join_timeout_s)

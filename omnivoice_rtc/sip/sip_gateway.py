@@ -349,6 +349,7 @@ class SIPGateway:
             hangup=self._hangup,
             liveness=self._options.liveness,
             on_agent_gone=self._on_agent_gone,
+            server_answers=lambda timeout_s: self._server_answers(room_name, timeout_s),
         )
         self._sessions[session.id] = session
         self._recoveries[session.id] = AgentRecovery(tries=self._options.liveness.agent_tries)
@@ -388,6 +389,17 @@ class SIPGateway:
             self._recoveries.pop(session.id, None)
 
     # ------------------------------------------------------------------ agent liveness
+
+    async def _server_answers(self, room_name: str, timeout_s: float) -> bool:
+        """Whether livekit-server answers a request about ``room_name`` within ``timeout_s`` (s)."""
+        if self._lease is None:
+            return False
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._lease.rooms.list_rooms([room_name])
+        except (TimeoutError, OSError, aiohttp.ClientError, api.TwirpError, RuntimeError):
+            return False
+        return True
 
     def _on_agent_gone(self, session: SIPSession, departure: AgentDeparture) -> None:
         if session.closed:

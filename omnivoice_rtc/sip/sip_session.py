@@ -83,6 +83,7 @@ class SIPSession(CallSession):
         hangup: Callable[[SIPSession], Awaitable[None]],
         liveness: CallSettings | None = None,
         on_agent_gone: Callable[[SIPSession, AgentDeparture], None] | None = None,
+        server_answers: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
         super().__init__(call=call)
         self.room_name = room_name
@@ -91,6 +92,9 @@ class SIPSession(CallSession):
         self._room: rtc.Room | None = None
         self.liveness = liveness or CallSettings()
         self._on_agent_gone = on_agent_gone or (lambda session, departure: None)
+        self._server_answers = server_answers
+        """Whether livekit-server answers within the given time (s); asked before an agent
+        that did not answer a ping is given up on."""
         self.agents = AgentTracker(
             liveness=self.liveness,
             on_gone=lambda departure: self._on_agent_gone(self, departure),
@@ -142,7 +146,11 @@ class SIPSession(CallSession):
         for participant in room.remote_participants.values():
             self._on_participant_joined(participant)
         self.spawn(self.agents.watch_join(agent_join_timeout_s))
-        self.spawn(self.agents.watch_alive(self._agent_answers, closed=lambda: self.closed))
+        self.spawn(
+            self.agents.watch_alive(
+                self._agent_answers, closed=lambda: self.closed, server_answers=self._server_answers
+            )
+        )
 
     def expect_fresh_agent(self) -> str:
         """A fresh agent is being dispatched: give up on the current one (returned) and

@@ -66,6 +66,8 @@ class FakeCallRoom(CallRoomBase):
         self.removed: list[str] = []
         self.dispatch_error: BaseException | None = None
         """Raised by the fresh-agent dispatch when set."""
+        self.server_up = True
+        """Whether livekit-server answers (the liveness check's second opinion)."""
         self.joined = asyncio.Event()
         self._join_gate = asyncio.Event()
         self._join_gate.set()
@@ -102,6 +104,9 @@ class FakeCallRoom(CallRoomBase):
 
     async def _remove_stale_agent(self, identity: str) -> None:
         self.removed.append(identity)
+
+    async def _server_answers(self, timeout_s: float) -> bool:
+        return self.server_up
 
     # ------------------------------------------------------------------ the join
 

@@ -109,3 +109,24 @@ async def test_the_default_check_judges_by_the_agents_audio() -> None:
 
 def test_the_spec_carries_default_liveness() -> None:
     assert fake_room_spec().liveness == CallSettings()
+
+
+async def test_no_agent_is_judged_while_the_server_itself_does_not_answer() -> None:
+    t = _Room(agent_ping_s=0.001, agent_ping_timeout_s=0.5)
+    t.room.server_up = False  # livekit-server frozen: every ping fails, nobody is to blame
+    checked: list[str] = []
+
+    async def no_answer(identity: str, timeout_s: float) -> bool:
+        checked.append(identity)
+        if len(checked) == 20:
+            t.room.server_up = True  # the server answers again: now the silence is the agent's
+        return False
+
+    t.room._agent_answers = no_answer  # type: ignore[method-assign]  # reason: scripted probe
+    t.room.agent_joins()
+    watch = asyncio.ensure_future(t.room._watch_agent_alive())
+    await t.until_left(1)
+    assert len(checked) >= 20
+    assert t.left == ["agent_unresponsive"]
+    t.room._closed = True
+    await asyncio.wait_for(watch, 5)

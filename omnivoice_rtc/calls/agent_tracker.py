@@ -160,12 +160,13 @@ class AgentTracker:
         """Every ``every_s`` (default ``agent_ping_s``) ask ``probe(identity, timeout_s)``
         whether the agent lives; report ``agent_unresponsive`` when it does not and
         ``server_answers(timeout_s)`` says livekit-server itself answers (a frozen or
-        unreachable server silences every agent: that is no reason to replace one; it is
-        asked again at the next check). Runs until ``closed()``; not at all when
-        ``agent_ping_s`` is 0 (off)."""
+        unreachable server silences every agent: that is no reason to replace one; nor is
+        the first check after the server answers again, while connections recover). Runs
+        until ``closed()``; not at all when ``agent_ping_s`` is 0 (off)."""
         if self.liveness.agent_ping_s <= 0:
             return
         every_s = every_s or self.liveness.agent_ping_s
+        server_was_down = False
         while not closed():
             await asyncio.sleep(every_s)
             link = self.link
@@ -173,11 +174,16 @@ class AgentTracker:
                 continue
             timeout_s = self.liveness.agent_ping_timeout_s
             if await probe(link.identity, timeout_s):
+                server_was_down = False
                 continue
             if server_answers is not None and not await server_answers(timeout_s):
                 logger.warning(
                     "livekit-server does not answer; agent not judged", extra=self._context
                 )
+                server_was_down = True
+                continue
+            if server_was_down:  # the server is back: give connections one check to recover
+                server_was_down = False
                 continue
             if link is self.link and not link.left and not closed():
                 logger.warning("call agent stopped answering", extra=self._context)

@@ -1,14 +1,17 @@
 """SIPSession: the :class:`~omnivoice_rtc.types.Session` of one SIP call in a LiveKit room.
 
-The agent worker runs the conversation in the room; this object watches it from a
-hidden observer participant: the agent's events arrive on the ``omnivoice.events``
+The agent worker runs the conversation in the room; this object watches it from an
+observer participant: the agent's events arrive on the ``omnivoice.events``
 data topic (for this caller's identity only), transcript and metrics are built from
 them, and the session ends when the SIP participant leaves (BYE) or is removed.
 
 The observer also keeps the agent alive (:class:`~omnivoice_rtc.calls.agent_tracker.AgentTracker`):
 it pings it (an RPC its SDK acknowledges while its process lives) and reports an agent that
 left without ending its session, never joined, or stopped answering to ``on_agent_gone``;
-the gateway then dispatches a fresh agent or plays the apology and hangs up.
+the gateway then dispatches a fresh agent or plays the apology and hangs up. To ping, the
+observer must be visible (an agent's SDK cannot acknowledge a hidden participant's RPC:
+measured), so it joins as a participant of kind agent (:func:`~omnivoice_rtc.livekit.tokens.agent_token`),
+which agent jobs never serve; it publishes nothing.
 """
 
 from __future__ import annotations
@@ -32,16 +35,23 @@ from omnivoice_rtc.livekit.data_topics import (
     decode_event_packet,
     encode_control,
 )
-from omnivoice_rtc.livekit.tokens import observer_token
+from omnivoice_rtc.livekit.tokens import agent_token
 from omnivoice_rtc.settings import CallSettings, LiveKitSettings
 from omnivoice_rtc.types import CallInfo, EventType
 
-__all__ = ["APOLOGY_IDENTITY_PREFIX", "SIPSession", "call_info_from_attributes"]
+__all__ = [
+    "APOLOGY_IDENTITY_PREFIX",
+    "OBSERVER_IDENTITY_PREFIX",
+    "SIPSession",
+    "call_info_from_attributes",
+]
 
 logger = logging.getLogger(__name__)
 
 APOLOGY_IDENTITY_PREFIX: Final = "omnivoice-apology-"
 """Identities of the server-side participants that play the apology (never the agent)."""
+OBSERVER_IDENTITY_PREFIX: Final = "omnivoice-sip-observer-"
+"""Identities of SIP sessions' observers (kind agent too; never the call's agent)."""
 
 
 def call_info_from_attributes(
@@ -70,7 +80,7 @@ def call_info_from_attributes(
 class SIPSession(CallSession):
     """One SIP call (Go ``Session``); created by :class:`~.gateway.SIPGateway`.
 
-    Observes the call's room as a hidden participant; hangs up by removing the SIP
+    Observes the call's room as an observer of kind agent; hangs up by removing the SIP
     participant (livekit-sip then sends BYE).
     """
 
@@ -118,15 +128,15 @@ class SIPSession(CallSession):
 
     @property
     def observer_identity(self) -> str:
-        """Our hidden participant's identity in the call's room."""
-        return f"omnivoice-sip-observer-{self.identity}"
+        """Our observer's identity in the call's room (:data:`OBSERVER_IDENTITY_PREFIX`)."""
+        return f"{OBSERVER_IDENTITY_PREFIX}{self.identity}"
 
     async def observe(
         self, *, livekit: LiveKitSettings, agent_join_timeout_s: float = 20.0
     ) -> None:
-        """Join the call's room as a hidden observer (receives the agent's events), start
+        """Join the call's room as its observer (receives the agent's events), start
         watching the agent (it has ``agent_join_timeout_s`` s to be there)."""
-        token = observer_token(
+        token = agent_token(
             credentials=livekit, room=self.room_name, identity=self.observer_identity
         )
         room = rtc.Room()
@@ -194,7 +204,7 @@ class SIPSession(CallSession):
 
     def _on_participant_joined(self, participant: rtc.RemoteParticipant) -> None:
         if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT and not (
-            participant.identity.startswith(APOLOGY_IDENTITY_PREFIX)
+            participant.identity.startswith((APOLOGY_IDENTITY_PREFIX, OBSERVER_IDENTITY_PREFIX))
         ):
             self.agents.note(participant.identity, dict(participant.attributes))
 

@@ -107,6 +107,7 @@ async def test_killing_the_agents_job_brings_a_fresh_agent_within_3_s(
         if backend == "native":  # the native room judges the agent by its audio: let it flow
             await wait_until(lambda: room.agent_audio_frames > 5, timeout_s=30, what="agent audio")
         job = await _job_of(worker.process.pid, fault_stack)
+        assert session.bridge.liveness_log == []  # a live agent was never taken for dead
 
         killed_at = time.monotonic()
         os.kill(job, signal.SIGKILL)

@@ -33,6 +33,8 @@ the apology into the room, the SIP participant is removed (livekit-sip sends BYE
 room deleted. An agent that ended its session itself ends the call. The room scan
 survives livekit-server restarts (a failed scan is logged and tried at the next tick),
 and so does joining a call's room (retried with back-off before the call is given up).
+A call in progress when the server restarts is reported ended; if livekit-sip brings it
+back into a room afterwards, it is hung up rather than offered again as a new call.
 """
 
 from __future__ import annotations
@@ -133,6 +135,9 @@ class SIPGateway:
         # Rooms of rejected calls -> monotonic deadline (s): an agent dispatched by the
         # rule may join after the room was deleted and re-create it; delete it again.
         self._rejected: dict[str, float] = {}
+        # Calls that ended (call id -> monotonic deadline, s): one that resurfaces (livekit-sip
+        # rejoins its room after a livekit-server restart) was reported ended: hang it up.
+        self._ended: dict[str, float] = {}
         self._outbound_trunk_id = ""
 
     # ------------------------------------------------------------------ Gateway protocol
@@ -278,6 +283,7 @@ class SIPGateway:
         names = {room.name for room in rooms.rooms}
         now = time.monotonic()
         self._rejected = {n: t for n, t in self._rejected.items() if t > now}
+        self._ended = {c: t for c, t in self._ended.items() if t > now}
         for name in names & self._rejected.keys():
             await self._delete_room(name)
         # Forget rooms that are gone (keeps _seen bounded); dialing rooms may not exist yet.
@@ -309,6 +315,14 @@ class SIPGateway:
         call = call_info_from_attributes(
             dict(participant.attributes), direction="inbound", fallback_id=participant.sid
         )
+        if call.call_id in self._sessions:
+            return  # already tracked (its room was briefly out of the listing)
+        if call.call_id in self._ended:
+            logger.warning(
+                "sip call came back after it ended; hanging up", extra={"call_id": call.call_id}
+            )
+            await self._reject(room_name, participant.identity, call.call_id, "ended")
+            return
         logger.info(
             "sip call",
             extra={
@@ -387,6 +401,7 @@ class SIPGateway:
         finally:
             self._sessions.pop(session.id, None)
             self._recoveries.pop(session.id, None)
+            self._ended[session.id] = time.monotonic() + _REJECTED_ROOM_WATCH_S
 
     # ------------------------------------------------------------------ agent liveness
 

@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 AGENT_STATE_ATTRIBUTE: Final = "lk.agent.state"
 
+_STARVED_S: Final = 0.3
+"""A check that ran this much later than due (s), or a probe that overran its timeout by
+this much, says the process itself was starved of CPU; nothing is judged from it."""
+
 AgentDeparture = Literal[
     "", "agent_ended", "agent_left", "agent_never_joined", "agent_unresponsive"
 ]
@@ -161,21 +165,29 @@ class AgentTracker:
         whether the agent lives; report ``agent_unresponsive`` when it does not and
         ``server_answers(timeout_s)`` says livekit-server itself answers (a frozen or
         unreachable server silences every agent: that is no reason to replace one; nor is
-        the first check after the server answers again, while connections recover). Runs
-        until ``closed()``; not at all when ``agent_ping_s`` is 0 (off)."""
+        the first check after the server answers again, while connections recover), and
+        this process was not starved of CPU around the check (late evidence is no
+        evidence). Runs until ``closed()``; not at all when ``agent_ping_s`` is 0 (off)."""
         if self.liveness.agent_ping_s <= 0:
             return
         every_s = every_s or self.liveness.agent_ping_s
+        loop = asyncio.get_running_loop()
         server_was_down = False
         while not closed():
+            asked_at = loop.time() + every_s
             await asyncio.sleep(every_s)
             link = self.link
             if not link.identity or link.left or closed():
                 continue
             timeout_s = self.liveness.agent_ping_timeout_s
+            if loop.time() - asked_at > _STARVED_S:  # this process was starved: so is the
+                continue  # evidence (late audio, late acks); judge at the next check
+            started = loop.time()
             if await probe(link.identity, timeout_s):
                 server_was_down = False
                 continue
+            if loop.time() - started > timeout_s + _STARVED_S:
+                continue  # the answer may be late because we were: inconclusive
             if server_answers is not None and not await server_answers(timeout_s):
                 logger.warning(
                     "livekit-server does not answer; agent not judged", extra=self._context

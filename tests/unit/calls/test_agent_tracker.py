@@ -127,3 +127,19 @@ def test_an_agent_silent_past_the_limit_is_dead() -> None:
     assert not tracker.silent_too_long()
     tracker.link.last_audio_at = time.monotonic() - 2.5  # > 1 + 0.5 s ago
     assert tracker.silent_too_long()
+
+
+async def test_a_probe_that_overran_because_we_were_starved_judges_nothing() -> None:
+    tracker, gone = _tracker(agent_ping_s=0.001, agent_ping_timeout_s=0.1)
+    tracker.note("agent-1", {})
+    slow = [True, True, True]  # the first three answers come 0.5 s late: inconclusive
+
+    async def probe(identity: str, timeout_s: float) -> bool:
+        if slow:
+            slow.pop()
+            await asyncio.sleep(timeout_s + 0.4)
+        return False
+
+    await asyncio.wait_for(tracker.watch_alive(probe, closed=lambda: bool(gone)), 5)
+    assert slow == []  # judged only once an answer was on time
+    assert gone == ["agent_unresponsive"]

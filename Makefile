@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: dev test check static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt bench-ledger deps system-deps go-deps py-deps web-deps clean
+.PHONY: dev test check soak static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt bench-ledger deps system-deps go-deps py-deps web-deps clean
 
 ## Install everything that is missing (idempotent; second run is fast).
 deps: system-deps go-deps py-deps web-deps
@@ -60,6 +60,11 @@ go-test:
 
 unit: py-deps
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+## The long fault runs (1,000-call churn per media backend, 30-minute RSS soak); figures in
+## <pytest basetemp>/reliability-figures.json (docs/reliability.md).
+soak: deps
+	$(PY) -m pytest -m soak tests/integration/faults $(PYTEST_ARGS)
 
 bench: bench-audio bench-shim bench-pipeline bench-stt bench-ledger
 

@@ -73,7 +73,7 @@ type call struct {
 	caller *callerTrack
 
 	mu          sync.Mutex
-	agentStream bool // the first agent audio track is being relayed
+	agentStream string // identity of the agent whose audio track is being relayed ("" = none)
 	pumps       sync.WaitGroup
 	leaving     atomic.Bool // we are leaving the room ourselves: no kindDisconnected
 }
@@ -163,6 +163,7 @@ func (c *call) callbacks() *lksdk.RoomCallback {
 	cb.OnParticipantConnected = func(p *lksdk.RemoteParticipant) { c.sendJSON(kindParticipant, describe(p)) }
 	cb.OnParticipantDisconnected = func(p *lksdk.RemoteParticipant) {
 		c.sendJSON(kindParticipantLeft, map[string]string{"identity": p.Identity()})
+		c.agentLeft(p.Identity())
 	}
 	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) {
 		if !c.leaving.Load() { // the room dropped us; our own leave is no news to Python
@@ -189,17 +190,18 @@ func (c *call) onDataPacket(packet lksdk.DataPacket, params lksdk.DataReceivePar
 	}
 }
 
-// onTrackSubscribed relays the first audio track of the first agent to Python.
+// onTrackSubscribed relays the first audio track of the first agent to Python (one agent
+// at a time: another agent's track is relayed once the relayed agent has left).
 func (c *call) onTrackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 	if track.Kind() != webrtc.RTPCodecTypeAudio || !isAgent(rp) {
 		return
 	}
 	c.mu.Lock()
-	if c.agentStream {
+	if c.agentStream != "" {
 		c.mu.Unlock()
 		return
 	}
-	c.agentStream = true
+	c.agentStream = rp.Identity()
 	c.mu.Unlock()
 	pump, err := newAgentAudioPump(track, c.join.SubscribeRateHz, c.join.FrameMs)
 	if err != nil {
@@ -211,6 +213,32 @@ func (c *call) onTrackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrack
 		defer c.pumps.Done()
 		pump.run(func(frame []byte) error { return c.out.write(kindAgentAudio, frame) })
 	}()
+}
+
+// agentLeft ends the relay of a departed agent's audio and relays the next agent's track
+// already subscribed, if any (a fresh agent dispatched into the call).
+func (c *call) agentLeft(identity string) {
+	c.mu.Lock()
+	if c.agentStream != identity {
+		c.mu.Unlock()
+		return
+	}
+	c.agentStream = ""
+	room := c.room
+	c.mu.Unlock()
+	if room == nil {
+		return
+	}
+	for _, p := range room.GetRemoteParticipants() {
+		if p.Identity() == identity || !isAgent(p) {
+			continue
+		}
+		for _, pub := range p.TrackPublications() {
+			if remote, ok := pub.(*lksdk.RemoteTrackPublication); ok && remote.TrackRemote() != nil {
+				c.onTrackSubscribed(remote.TrackRemote(), remote, p)
+			}
+		}
+	}
 }
 
 func (c *call) sendJSON(kind byte, value any) {

@@ -12,7 +12,10 @@ session object; it sees it through the room:
   audio bytes from the route), and replaced by the agent's own final report in
   ``session_ended``;
 * commands go back on ``omnivoice.control`` (``control``): ``send_text`` → ``say``,
-  ``interrupt`` → ``interrupt``.
+  ``interrupt`` → ``interrupt``;
+* when the call's agent died and a fresh one took over (:meth:`CallSession.agent_replaced`),
+  the transcript is this side's (turns from every agent, in order) and an agent's final
+  report supplies the metrics only.
 
 This base owns that bookkeeping and the task that carries fire-and-forget commands;
 a route implements two hooks: how a command reaches the room and how to hang up.
@@ -63,6 +66,8 @@ class CallSession(ABC):
         self._closed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.end_reason = ""
+        self.agents_replaced = 0
+        """Fresh agents that took over this call after its agent died."""
 
     # ------------------------------------------------------------------ route hooks
 
@@ -144,11 +149,16 @@ class CallSession(ABC):
             self._subscribers.discard(queue)
 
     def transcript(self) -> list[Turn]:
-        """The agent's final transcript once reported; until then, the final transcript
-        events seen so far."""
-        if self._final_report is not None:
+        """The agent's final transcript once reported; until then, or when more than one
+        agent served the call, the final transcript events seen so far."""
+        if self._final_report is not None and not self.agents_replaced:
             return list(self._final_report.transcript)
         return self._stats.transcript()
+
+    def agent_replaced(self) -> None:
+        """A fresh agent took over the call (its agent died): the conversation goes on,
+        one transcript across agents (see the module docstring)."""
+        self.agents_replaced += 1
 
     def metrics(self) -> Metrics:
         """The agent's final metrics once reported; until then, what this side counted."""

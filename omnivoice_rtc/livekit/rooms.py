@@ -2,17 +2,18 @@
 
 Two layers over LiveKit's RoomService, one implementation:
 
-* :func:`create_room`, :func:`list_rooms`, :func:`delete_room` act through a client the
-  caller owns (a ``LiveKitAPI`` or its ``RoomService``) and return
-  :class:`~omnivoice_rtc.RoomInfo`.
+* :func:`create_room`, :func:`list_rooms`, :func:`delete_room`, :func:`remove_participant`
+  act through a client the caller owns (a ``LiveKitAPI`` or its ``RoomService``) and
+  return :class:`~omnivoice_rtc.RoomInfo`.
 * :class:`RoomControl` does the same (plus the agent dispatch) through one ``LiveKitAPI``
   that it creates on first use, reuses, and closes in :meth:`RoomControl.aclose`. The
   process's call rooms and SIP gateway share one per event loop and server:
   :func:`lease_room_control` hands out leases on it, and the last lease closed closes it.
 
 Deleting never leaves a room behind because livekit-server was briefly unreachable: a
-room that is already gone counts as deleted, and transport errors, timeouts and 5xx
-answers are retried with exponential back-off (:class:`DeleteRetry`). Room names come
+room (or participant) that is already gone counts as deleted, and transport errors,
+timeouts and 5xx answers are retried with exponential back-off (:class:`DeleteRetry`);
+a final failure is logged and returned (False), never raised. Room names come
 from :mod:`omnivoice_rtc.livekit.names`.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -43,6 +44,7 @@ __all__ = [
     "delete_room",
     "lease_room_control",
     "list_rooms",
+    "remove_participant",
     "room_info_from_proto",
 ]
 
@@ -69,10 +71,11 @@ class DeleteRetry:
 
     ``attempts`` requests in all; the first retry waits ``first_backoff_s`` seconds, each
     next one twice as long, never more than ``max_backoff_s`` seconds. The defaults
-    (5 attempts: 0.25 + 0.5 + 1 + 2 s of waiting) ride out a server restart.
+    (8 attempts: 0.25 + 0.5 + 1 + 2 + 4 + 4 + 4 s of waiting, plus each request's own
+    timeout) ride out a server restart or a server stalled for 20 s; the time is bounded.
     """
 
-    attempts: int = 5
+    attempts: int = 8
     first_backoff_s: float = 0.25
     max_backoff_s: float = 4.0
 
@@ -161,36 +164,74 @@ async def delete_room(client: RoomClient, room: str, *, retry: DeleteRetry | Non
     teardown code. Raises ValueError for a bad room name.
     """
     validate_room_name(room, argument="room")
-    policy = retry or DeleteRetry()
     service = _service(client)
-    backoff_s = policy.first_backoff_s
+    return await _until_gone(
+        lambda: service.delete_room(api.DeleteRoomRequest(room=room)),
+        what="room delete",
+        gave_up="room delete gave up; the server removes the room when it is empty",
+        log_extra={_ROOM_KEY: room},
+        retry=retry or DeleteRetry(),
+    )
+
+
+async def remove_participant(
+    client: RoomClient, room: str, identity: str, *, retry: DeleteRetry | None = None
+) -> bool:
+    """Remove ``identity`` from ``room`` (livekit-sip hangs up a SIP participant, an agent's
+    job ends). True once it is gone (never there counts); retried and never raising like
+    :func:`delete_room`."""
+    validate_room_name(room, argument="room")
+    validate_identity(identity, argument="identity")
+    service = _service(client)
+    return await _until_gone(
+        lambda: service.remove_participant(
+            api.RoomParticipantIdentity(room=room, identity=identity)
+        ),
+        what="participant removal",
+        gave_up="participant removal gave up",
+        log_extra={_ROOM_KEY: room, "participant": identity},
+        retry=retry or DeleteRetry(),
+    )
+
+
+async def _until_gone(
+    request: Callable[[], Awaitable[object]],
+    *,
+    what: str,
+    gave_up: str,
+    log_extra: dict[str, object],
+    retry: DeleteRetry,
+) -> bool:
+    """Send ``request`` until it succeeds or answers not-found (True), the server refuses
+    it or every attempt of ``retry`` failed (False, a warning logged)."""
+    backoff_s = retry.first_backoff_s
     error: Exception | None = None
-    for attempt in range(1, policy.attempts + 1):
+    for attempt in range(1, retry.attempts + 1):
         try:
-            await service.delete_room(api.DeleteRoomRequest(room=room))
+            await request()
             return True
         except api.TwirpError as exc:
             if exc.code == api.TwirpErrorCode.NOT_FOUND:
                 return True
             if not _retryable(exc):
                 logger.warning(
-                    "room delete refused",
-                    extra={_ROOM_KEY: room, "status": exc.status, "error": str(exc)},
+                    f"{what} refused",
+                    extra={**log_extra, "status": exc.status, "error": str(exc)},
                 )
                 return False
             error = exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = exc
-        if attempt < policy.attempts:
+        if attempt < retry.attempts:
             logger.info(
-                "room delete failed; retrying",
-                extra={_ROOM_KEY: room, "attempt": attempt, "retry_in_s": backoff_s},
+                f"{what} failed; retrying",
+                extra={**log_extra, "attempt": attempt, "retry_in_s": backoff_s},
             )
             await asyncio.sleep(backoff_s)
-            backoff_s = min(backoff_s * 2, policy.max_backoff_s)
+            backoff_s = min(backoff_s * 2, retry.max_backoff_s)
     logger.warning(
-        "room delete gave up; the server removes the room when it is empty",
-        extra={_ROOM_KEY: room, "attempts": policy.attempts, "error": repr(error)},
+        gave_up,
+        extra={**log_extra, "attempts": retry.attempts, "error": repr(error)},
     )
     return False
 
@@ -257,32 +298,58 @@ class RoomControl:
         """Create ``room`` (or find it) and, when ``agent_name`` is given, dispatch that agent.
 
         Timeouts in s as in :func:`create_room`. A failed dispatch raises; the room then
-        exists and is the caller's to delete.
+        exists and is the caller's to delete. A transport error is tried once more (see
+        :meth:`dispatch_agent`); creating a room that exists is harmless.
         """
         if agent_name is not None:
             validate_identity(agent_name, argument="agent_name")
-        info = await create_room(
-            self.api,
-            room,
-            empty_timeout_s=empty_timeout_s,
-            departure_timeout_s=departure_timeout_s,
-            metadata=metadata,
-        )
+        try:
+            info = await create_room(
+                self.api,
+                room,
+                empty_timeout_s=empty_timeout_s,
+                departure_timeout_s=departure_timeout_s,
+                metadata=metadata,
+            )
+        except (aiohttp.ClientConnectionError, TimeoutError):
+            # the first request after a server restart may find a dead pooled connection
+            await asyncio.sleep(self._delete_retry.first_backoff_s)
+            info = await create_room(
+                self.api,
+                room,
+                empty_timeout_s=empty_timeout_s,
+                departure_timeout_s=departure_timeout_s,
+                metadata=metadata,
+            )
         if agent_name is not None:
             await self.dispatch_agent(room, agent_name)
         return info
 
-    async def dispatch_agent(self, room: str, agent_name: str) -> None:
-        """Ask livekit-server to send the agent ``agent_name`` into ``room``.
+    async def dispatch_agent(self, room: str, agent_name: str, *, metadata: str = "") -> None:
+        """Ask livekit-server to send the agent ``agent_name`` into ``room``; the job sees
+        ``metadata`` (a fresh agent of a call: the transcript so far, see
+        :func:`omnivoice_rtc.calls.liveness.resume_metadata`).
 
         An explicit dispatch, not ``CreateRoomRequest.agents``: livekit-server 1.13 honours
-        the latter only for the first room of a worker session (measured in tests).
+        the latter only for the first room of a worker session (measured in tests). A
+        request that could not connect (a server restarting) is tried once more after
+        ``first_backoff_s``; nothing else is retried (a second dispatch = two agents).
         """
         validate_room_name(room, argument="room")
         validate_identity(agent_name, argument="agent_name")
-        await self.api.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
+        request = api.CreateAgentDispatchRequest(
+            agent_name=agent_name, room=room, metadata=metadata
         )
+        try:
+            await self.api.agent_dispatch.create_dispatch(request)
+        except aiohttp.ClientConnectorError:
+            await asyncio.sleep(self._delete_retry.first_backoff_s)
+            await self.api.agent_dispatch.create_dispatch(request)
+
+    async def remove_participant(self, room: str, identity: str) -> bool:
+        """Remove ``identity`` from ``room``; True once it is gone. Retried and never
+        raising for server or transport trouble, like :meth:`delete_room`."""
+        return await remove_participant(self.api, room, identity, retry=self._delete_retry)
 
     async def delete_room(self, room: str) -> bool:
         """Delete ``room``; True once it is gone. Never raises for server or transport

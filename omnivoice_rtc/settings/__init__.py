@@ -24,6 +24,7 @@ section        what                                            module
 ``limits``     proxies, caps, rates, replay windows, outbound  :mod:`.limits`
 ``ledger``     call ledger database, retention                  :mod:`.ledger`
 ``webhooks``   signed outbound call webhooks                    :mod:`.ledger`
+``calls``      liveness of a call: media timeout, agent pings  :mod:`.calls`
 ``sip``        the local SIP stack's ports and addresses         :mod:`omnivoice_rtc.sip.processes`
 ``carriers``   each carrier's keys, REST credentials, caller id its ``carriers/<name>.py``
 =============  ==============================================  =========================
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Self
 
 from omnivoice_rtc.settings._env import EnvVar, env_bool, env_int, env_str, env_vars, load, var
 from omnivoice_rtc.settings.agent import AgentSettings, WorkerSettings
+from omnivoice_rtc.settings.calls import CallSettings
 from omnivoice_rtc.settings.core import (
     DEFAULT_AGENT_NAME,
     DEFAULT_LIVEKIT_API_KEY,
@@ -74,6 +76,7 @@ __all__ = [
     "DEFAULT_LIVEKIT_URL",
     "AgentSettings",
     "AudioSettings",
+    "CallSettings",
     "CallSetupLimits",
     "ControlLimits",
     "EnvVar",
@@ -144,6 +147,8 @@ class Settings:
     """The call ledger (:mod:`omnivoice_rtc.ledger`); built in code it records nothing."""
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     """Signed outbound call webhooks (:mod:`omnivoice_rtc.webhooks`)."""
+    calls: CallSettings = field(default_factory=CallSettings)
+    """How a phone call notices dead media, sockets and agents (:mod:`.calls`)."""
     sip: SIPStackSettings = field(default_factory=_default_sip)
     """The local SIP stack's ports and addresses (:mod:`omnivoice_rtc.sip.processes`)."""
     carriers: Mapping[str, CarrierSettings] = field(default_factory=dict)
@@ -175,6 +180,7 @@ class Settings:
             limits=LimitSettings.from_env(snapshot),
             ledger=LedgerSettings.from_env(snapshot),
             webhooks=WebhookSettings.from_env(snapshot),
+            calls=CallSettings.from_env(snapshot),
             sip=SIPStackSettings.from_env(snapshot),
             carriers=carrier_settings_from_env(snapshot),
             env=snapshot,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from omnivoice_rtc.settings._env import EnvVar, env_vars
 from omnivoice_rtc.settings.agent import AGENT_VARIABLES, WorkerSettings
+from omnivoice_rtc.settings.calls import CallSettings
 from omnivoice_rtc.settings.core import LiveKitSettings, LogSettings, TokenSettings, WebSettings
 from omnivoice_rtc.settings.ledger import LedgerSettings, WebhookSettings
 from omnivoice_rtc.settings.limits import (
@@ -73,6 +74,7 @@ def sections() -> Iterator[tuple[str, list[Row]]]:
             + _rows_of(ControlLimits)
         ),
     )
+    yield "Call liveness (docs/reliability.md)", _rows_of(CallSettings)
     yield "Local SIP stack", _plain(SIP_VARIABLES)
     yield "Call ledger", _rows_of(LedgerSettings)
     yield "Outbound webhooks", _rows_of(WebhookSettings)

@@ -107,6 +107,16 @@ class AgentPlayout:
                 self._counters.dropped_outbound += 1  # the oldest frame went
         return bool(self._queue)
 
+    def on_announcement(self, pcm: bytes) -> bool:
+        """Our own audio for the caller (the apology when no agent is left), PCM16 at the
+        room rate: queued like agent audio but never taken for a flushed tail. Returns True
+        when frames wait to be sent."""
+        self._stale_until_s = None
+        for frame in self._out.convert(pcm):
+            if not self._queue.push(frame):
+                self._counters.dropped_outbound += 1
+        return bool(self._queue)
+
     def on_agent_dtmf(self, digit: str) -> bool:
         """The agent keyed ``digit`` for the caller: its tone pair (100 ms, then 60 ms of
         silence) joins the queue after what is there. False when the digit has no tone."""

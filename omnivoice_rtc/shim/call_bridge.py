@@ -14,7 +14,12 @@ the bridge reads, feeds them, and does what they say:
   marker is due;
 * barge-in: agent state / events -> ``AgentPlayout`` -> ``Flush`` -> :meth:`CallBridge.flush`
   sends the carrier's clear; agent digits go in-band as tones;
-* teardown: tasks cancelled, socket closed, room closed, ``on_closed`` hook, once.
+* liveness (:class:`~omnivoice_rtc.settings.CallSettings`): no audio for ``media_timeout_s``
+  ends the call with a REST hang-up (``media_timeout``); an agent gone without ending its
+  session gets a fresh one with the transcript so far (``agent_tries`` times), then the
+  caller hears the apology and is hung up (``agent_lost``); see :attr:`CallBridge.liveness_log`;
+* teardown: tasks cancelled, socket closed, room closed, ``on_closed`` hook, once; every
+  step runs whatever the others did, each bounded (:mod:`omnivoice_rtc.calls.teardown`).
 """
 
 from __future__ import annotations
@@ -22,16 +27,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
+from typing import Final
 
-from aiohttp import WebSocketError, WSMsgType
+from aiohttp import ClientError, WebSocketError, WSMsgType
 from livekit import api, rtc
 
-from omnivoice_rtc._clock import MONOTONIC, Clock
 from omnivoice_rtc._errors import StackError
+from omnivoice_rtc.calls.apology import apology_pcm
+from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
+from omnivoice_rtc.calls.teardown import call_hook, stop_tasks, teardown_step
 from omnivoice_rtc.media_streams.messages import Clear, MediaStreamCodec, SendMark, SendMedia
 from omnivoice_rtc.shim.agent_playout import AgentPlayout, Flush
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
+from omnivoice_rtc.shim.bridge_hooks import BridgeHooks
+from omnivoice_rtc.shim.bridge_liveness import BridgeTiming, announce, watch_media
 from omnivoice_rtc.shim.call_room import CallRoomBase, RoomCallbacks
 from omnivoice_rtc.shim.caller_ingress import (
     CallerIngress,
@@ -51,29 +61,12 @@ from omnivoice_rtc.shim.playback_marks import PlaybackMarks
 from omnivoice_rtc.shim.policy import CLOSE_NORMAL, CLOSE_TOO_BIG, CallCounters, MediaPolicy
 from omnivoice_rtc.types import CallInfo, Event
 
-__all__ = ["BridgeHooks", "CallBridge"]
+__all__ = ["BridgeHooks", "BridgeTiming", "CallBridge"]
 
 logger = logging.getLogger(__name__)
 
-
-class BridgeHooks:
-    """Optional callbacks from a bridge to its session / gateway."""
-
-    __slots__ = ("hangup", "on_closed", "on_event")
-
-    def __init__(
-        self,
-        *,
-        on_event: Callable[[Event], None] | None = None,
-        hangup: Callable[[], Awaitable[None]] | None = None,
-        on_closed: Callable[[str], None] | None = None,
-    ) -> None:
-        self.on_event = on_event or (lambda event: None)
-        """Every event: the agent's ``omnivoice.events`` plus the shim's own."""
-        self.hangup = hangup
-        """Ends the call at the carrier (REST); None = closing the socket is the hang-up."""
-        self.on_closed = on_closed or (lambda reason: None)
-        """Called once when the bridge has torn down, with the reason."""
+_ABNORMAL_CLOSURE: Final = 1006
+"""The socket died without a close frame (reset, or no pong to our heartbeat)."""
 
 
 class CallBridge:
@@ -81,8 +74,9 @@ class CallBridge:
 
     ``ws`` is the stream's socket (already through the handshake), ``codec`` is bound to the
     stream (``bind``), ``room`` is not yet started (:meth:`wire` its callbacks to this
-    bridge). ``clock`` (monotonic seconds) drives every time-based decision. :meth:`run`
-    returns when the call is over and everything is released.
+    bridge). ``timing`` (clock in monotonic seconds, sleep, liveness settings) drives
+    every time-based decision. :meth:`run` returns when the call is over and everything
+    is released.
     """
 
     def __init__(
@@ -97,8 +91,10 @@ class CallBridge:
         policy: MediaPolicy | None = None,
         hooks: BridgeHooks | None = None,
         counters: CallCounters | None = None,
-        clock: Clock = MONOTONIC,
+        timing: BridgeTiming | None = None,
     ) -> None:
+        self.timing = timing or BridgeTiming()
+        self._clock = clock = self.timing.clock
         self.ws = ws
         self.codec = codec
         self.call = call
@@ -109,6 +105,7 @@ class CallBridge:
         self.ingress = CallerIngress(
             codec=codec, inbound=inbound, policy=self.policy, counters=self.counters, clock=clock
         )
+        self._room_rate_out = outbound.room_rate_hz
         self.playout = AgentPlayout(
             outbound=outbound, policy=self.policy, counters=self.counters, clock=clock
         )
@@ -121,12 +118,19 @@ class CallBridge:
         self._publish_task: asyncio.Task[None] | None = None
         self._end_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watch_task: asyncio.Task[None] | None = None
         self._ending = ""
         self._closed = asyncio.Event()
+        self._announcing = False
         self.relaying = asyncio.Event()
         """Set once the room is joined and frames are being relayed."""
         self.started_at = clock()
         """Clock reading (s) when the bridge was made."""
+        self.recovery = AgentRecovery(tries=self.timing.liveness.agent_tries)
+        self.liveness_log: list[tuple[float, str]] = []
+        """(clock reading in s, what): ``media_timeout``, ``agent_lost:<why>``,
+        ``agent_dispatched:<try>``, ``dispatch_failed``, ``apology_started``,
+        ``apology_done``, in order."""
 
     def wire(self, callbacks: RoomCallbacks) -> None:
         """Point the room's ``callbacks`` (the object the room was made with) at this bridge."""
@@ -158,6 +162,7 @@ class CallBridge:
         """
         reason = "carrier_hangup"
         reader = asyncio.ensure_future(self._read_loop())
+        self._watch_task = asyncio.ensure_future(self._watch_media())
         try:
             joining = asyncio.ensure_future(self.room.start())
             try:
@@ -181,7 +186,14 @@ class CallBridge:
                 for digit in held:
                     await self._forward_digit(digit)
             reason = await reader
-        except (TimeoutError, OSError, rtc.ConnectError, api.TwirpError, StackError) as exc:
+        except (
+            TimeoutError,
+            OSError,
+            ClientError,
+            rtc.ConnectError,
+            api.TwirpError,
+            StackError,
+        ) as exc:
             logger.warning(
                 "call bridge failed", extra={"call_id": self.call.call_id, "error": str(exc)}
             )
@@ -189,8 +201,7 @@ class CallBridge:
         finally:
             if not reader.done():
                 reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
+                await asyncio.wait({reader}, timeout=self.timing.liveness.teardown_step_s)
             # recorded before teardown: leaving the room must not look like a reason to end
             # the call from our side (a REST hang-up of a call the carrier already ended)
             reason = self._ending = self._ending or reason
@@ -206,42 +217,68 @@ class CallBridge:
                 break
             if await self._perform(self.ingress.on_frame(msg.data)):
                 return "carrier_stop"
-        return self._ending or "carrier_hangup"
+        if self._ending:
+            return self._ending
+        # a close frame is the carrier hanging up; a connection that died (reset, no pong
+        # to our heartbeat: 1006, or no code at all) may leave the call up at the carrier
+        return (
+            "socket_lost" if self.ws.close_code in (None, _ABNORMAL_CLOSURE) else "carrier_hangup"
+        )
 
     async def _teardown(self, reason: str) -> None:
-        for task in (self._send_task, self._publish_task, self._end_task, *self._tasks):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if not self.ws.closed:
-            await self.ws.close(code=CLOSE_NORMAL)
-        await self.room.aclose()
-        self._closed.set()
-        logger.info(
-            "call ended",
-            extra={"call_id": self.call.call_id, "reason": reason, **self.counters.as_dict()},
-        )
-        self.hooks.on_closed(reason)
+        step_s = self.timing.liveness.teardown_step_s
+        context = {"call_id": self.call.call_id}
+        loops = (self._send_task, self._publish_task, self._end_task, self._watch_task)
+        try:
+            await stop_tasks([*loops, *self._tasks], timeout_s=step_s, context=context)
+            if reason == "socket_lost" and self.hooks.hangup is not None:  # make sure it ends
+                await teardown_step(
+                    "carrier hang-up", self.hooks.hangup(), timeout_s=step_s, context=context
+                )
+            if not self.ws.closed:
+                await teardown_step(
+                    "socket close",
+                    self.ws.close(code=CLOSE_NORMAL),
+                    timeout_s=step_s,
+                    context=context,
+                )
+        finally:  # the room is left and deleted whatever happened above (its steps are bounded)
+            try:
+                await teardown_step(
+                    "room close", self.room.aclose(), timeout_s=None, context=context
+                )
+            finally:
+                self._closed.set()
+                logger.info(
+                    "call ended",
+                    extra={
+                        "call_id": self.call.call_id,
+                        "reason": reason,
+                        **self.counters.as_dict(),
+                    },
+                )
+                call_hook("on_closed", lambda: self.hooks.on_closed(reason), context=context)
 
     async def end(self, reason: str) -> None:
         """End the call from our side: carrier hang-up (REST if configured), close the socket.
 
-        Returns once the bridge has torn down; a second call only waits for that."""
+        Returns once the bridge has torn down; a second call only waits for that. Each
+        step is bounded by ``teardown_step_s``; a failed hang-up is logged and the socket
+        is closed anyway."""
         if self._ending:
             await self._closed.wait()
             return
         self._ending = reason
+        step_s = self.timing.liveness.teardown_step_s
+        context = {"call_id": self.call.call_id}
         if self.hooks.hangup is not None:
-            try:
-                await self.hooks.hangup()
-            except Exception as exc:  # noqa: BLE001  # reason: REST failure must not keep the call open; logged, socket close follows
-                logger.warning(
-                    "carrier hangup failed",
-                    extra={"call_id": self.call.call_id, "error": repr(exc)},
-                )
+            await teardown_step(
+                "carrier hang-up", self.hooks.hangup(), timeout_s=step_s, context=context
+            )
         if not self.ws.closed:
-            await self.ws.close(code=CLOSE_NORMAL)
+            await teardown_step(
+                "socket close", self.ws.close(code=CLOSE_NORMAL), timeout_s=step_s, context=context
+            )
         await self._closed.wait()
 
     def _end_soon(self, reason: str) -> None:
@@ -304,8 +341,9 @@ class CallBridge:
     # ------------------------------------------------------------------ room -> caller
 
     def on_agent_audio(self, pcm: bytes) -> None:
-        """Room callback: one agent frame (PCM16) -> carrier frames for the sender."""
-        if self.playout.on_agent_audio(pcm):
+        """Room callback: one agent frame (PCM16) -> carrier frames for the sender (not while
+        the apology plays)."""
+        if not self._announcing and self.playout.on_agent_audio(pcm):
             self._frames_ready.set()
 
     async def _send_loop(self) -> None:
@@ -367,11 +405,84 @@ class CallBridge:
         )
         self._frames_ready.set()
 
-    def on_agent_left(self) -> None:
-        self._end_soon("agent_left")
-
     def on_room_disconnected(self) -> None:
         self._end_soon("room_disconnected")
+
+    # ------------------------------------------------------------------ liveness
+
+    def _note(self, what: str) -> None:
+        self.liveness_log.append((self._clock(), what))
+
+    async def _watch_media(self) -> None:
+        """End the call when the carrier has sent no audio for ``media_timeout_s``."""
+        idle_s = await watch_media(
+            last_media_at=lambda: self.ingress.last_media_at, timing=self.timing
+        )
+        logger.warning(
+            "carrier stream sent no audio; ending the call",
+            extra={"call_id": self.call.call_id, "idle_s": round(idle_s, 3)},
+        )
+        self._note("media_timeout")
+        self._end_soon("media_timeout")
+
+    def on_agent_left(self) -> None:
+        """Room callback: the agent is gone. It ended its session: the call is over.
+        Otherwise (it left, never joined, stopped answering) a fresh agent or the apology."""
+        departure = self.room.agent_departure
+        if departure in ("", "agent_ended"):
+            self._end_soon("agent_left")
+            return
+        if self._ending or self.closed:
+            return
+        self._note(f"agent_lost:{departure}")
+        self.spawn(self._recover(departure))
+
+    async def _recover(self, reason: str) -> None:
+        decision = self.recovery.on_agent_lost(reason)
+        if isinstance(decision, Redispatch):
+            logger.warning(
+                "call lost its agent; dispatching a fresh one",
+                extra={"call_id": self.call.call_id, "why": reason, "attempt": decision.attempt},
+            )
+            metadata = resume_metadata(self.hooks.transcript())
+            try:
+                await self.room.replace_agent(metadata=metadata)
+            except (OSError, ClientError, TimeoutError, api.TwirpError, RuntimeError) as exc:
+                logger.warning(
+                    "fresh agent not dispatched",
+                    extra={"call_id": self.call.call_id, "error": repr(exc)},
+                )
+                self._note("dispatch_failed")
+                await self._recover("dispatch_failed")  # the next try, or the apology
+                return
+            self._note(f"agent_dispatched:{decision.attempt}")
+            self.hooks.on_agent_replaced()
+        elif isinstance(decision, Apologize):
+            await self._apologize(decision.reason)
+
+    async def _apologize(self, reason: str) -> None:
+        """Play the apology to the caller (no agent needed), then hang up (``agent_lost``)."""
+        logger.warning(
+            "no agent left for the call; apologizing and hanging up",
+            extra={"call_id": self.call.call_id, "why": reason},
+        )
+        self._note("apology_started")
+        self._announcing = True
+        if self._send_task is not None and not self.ws.closed:
+            await self.flush("apology")
+            await announce(
+                apology_pcm(self._room_rate_out),
+                rate_hz=self._room_rate_out,
+                push=self._push_announcement,
+                stopped=lambda: self.ws.closed,
+                timing=self.timing,
+            )
+        self._note("apology_done")
+        await self.end("agent_lost")
+
+    def _push_announcement(self, pcm: bytes) -> None:
+        if self.playout.on_announcement(pcm):
+            self._frames_ready.set()
 
     def spawn(self, coro: Coroutine[None, None, None]) -> None:
         """Run ``coro`` as a task the bridge owns (cancelled at teardown); closed: dropped."""

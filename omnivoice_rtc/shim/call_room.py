@@ -7,28 +7,46 @@ caller's token (:func:`~omnivoice_rtc.livekit.tokens.caller_token`), and tracks 
 Two subclasses carry the media:
 :class:`~omnivoice_rtc.shim.rtc_call_room.CallRoom` (livekit rtc in this process) and
 :class:`~omnivoice_rtc.shim.native_call_room.NativeCallRoom` (the ``omnivoice-media`` process).
+
+Agent liveness (:mod:`omnivoice_rtc.calls.liveness`): the agent counts as gone when it
+leaves, never joins within ``agent_join_timeout_s``, or stops answering
+(:meth:`CallRoomBase._agent_answers`, asked every ``liveness.agent_ping_s``);
+``on_agent_left`` reports it and :attr:`CallRoomBase.agent_departure` says which.
+:meth:`CallRoomBase.replace_agent` removes a dead agent's lingering participant and
+dispatches a fresh one with the transcript so far. Every step of :meth:`aclose` runs
+whatever the others did, each bounded by ``liveness.teardown_step_s``.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+import aiohttp
+from livekit import api
+
+from omnivoice_rtc.calls.agent_tracker import (
+    AGENT_STATE_ATTRIBUTE,
+    AgentDeparture,
+    AgentLink,
+    AgentTracker,
+)
+from omnivoice_rtc.calls.teardown import stop_tasks, teardown_step
 from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, decode_event_packet
 from omnivoice_rtc.livekit.names import call_participant_identity, call_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
 from omnivoice_rtc.livekit.tokens import caller_token
-from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.settings import CallSettings, LiveKitSettings
 from omnivoice_rtc.types import Event, EventType
 
 __all__ = [
     "AGENT_STATE_ATTRIBUTE",
     "EVENTS_TOPIC",
+    "AgentDeparture",
     "CallRoomBase",
     "CallRoomSpec",
     "RoomAudioOptions",
@@ -40,7 +58,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-AGENT_STATE_ATTRIBUTE: Final = "lk.agent.state"
 
 _DTMF_CODES: Final[dict[str, int]] = {
     **{str(d): d for d in range(10)},
@@ -90,7 +107,8 @@ class RoomCallbacks:
     on_agent_state: Callable[[str, str], None] = lambda old, new: None
     """``lk.agent.state`` changed (old, new)."""
     on_agent_left: Callable[[], None] = lambda: None
-    """The agent participant left the room (or never joined in time)."""
+    """The agent is gone: it left the room, never joined in time, or stopped answering
+    (:attr:`CallRoomBase.agent_departure` says which)."""
     on_disconnected: Callable[[], None] = lambda: None
     """Our own connection to the room ended."""
 
@@ -109,21 +127,14 @@ class CallRoomSpec:
     participant_kind: Literal["sip", "standard"] = "sip"
     agent_join_timeout_s: float = 20.0
     """How long the agent has to join before ``on_agent_left`` (s)."""
+    liveness: CallSettings = field(default_factory=CallSettings)
+    """Agent pings, how long a fresh agent has to join, teardown step bound."""
 
 
 _EMPTY_TIMEOUT_S: Final = 30
 """A call room nobody joined is removed by livekit-server after this long (s)."""
 _DEPARTURE_TIMEOUT_S: Final = 5
 """A call room everyone left is removed by livekit-server after this long (s)."""
-
-
-@dataclass(slots=True)
-class _AgentLink:
-    identity: str = ""
-    state: str = ""
-    audio_frames: int = 0
-    left: bool = False
-    seen: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class CallRoomBase(abc.ABC):
@@ -140,7 +151,12 @@ class CallRoomBase(abc.ABC):
         self.identity = spec.identity
         self.audio = spec.audio
         self._cb = callbacks or RoomCallbacks()
-        self._agent = _AgentLink()
+        self.agents = AgentTracker(
+            liveness=spec.liveness,
+            on_gone=lambda departure: self._cb.on_agent_left(),
+            context={"room": spec.room_name},
+        )
+        """Which participant is the agent and whether it lives (see ``calls.agent_tracker``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._rooms_lease: RoomControlLease | None = None
         self._room_created = False
@@ -181,6 +197,16 @@ class CallRoomBase(abc.ABC):
         return self._agent.state
 
     @property
+    def agent_departure(self) -> AgentDeparture:
+        """Why the agent is gone (``""`` while it is there or still expected)."""
+        return self.agents.departure
+
+    @property
+    def agent_audio_frames(self) -> int:
+        """Frames of the current agent's audio delivered so far."""
+        return self._agent.audio_frames
+
+    @property
     def room_control(self) -> RoomControl | None:
         """The process's shared RoomControl while this call holds a lease on it, else None."""
         return self._rooms_lease.rooms if self._rooms_lease is not None else None
@@ -216,14 +242,22 @@ class CallRoomBase(abc.ABC):
         return await self._rooms().delete_room(self.room_name)
 
     async def _end_room(self) -> None:
-        """Delete the room if this call created it, then give back the RoomControl lease."""
+        """Delete the room if this call created it, then give back the RoomControl lease.
+        A delete that gave up is logged (``room outlived its call``); nothing raises."""
         try:
-            if self._room_created:
-                await self.delete_room()
+            if self._room_created and not await self.delete_room():
+                logger.error("room outlived its call", extra={"room": self.room_name})
         finally:
             lease, self._rooms_lease = self._rooms_lease, None
             if lease is not None:
-                await lease.aclose()
+                await self._bounded("room control release", lease.aclose())
+
+    async def _bounded(self, step: str, aw: Awaitable[object]) -> bool:
+        """One teardown step, at most ``liveness.teardown_step_s``; a failure or overrun is
+        logged and the teardown goes on (:func:`~omnivoice_rtc.calls.teardown.teardown_step`)."""
+        return await teardown_step(
+            step, aw, timeout_s=self.spec.liveness.teardown_step_s, context={"room": self.room_name}
+        )
 
     def _spawn(self, coro: Coroutine[None, None, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
@@ -232,38 +266,94 @@ class CallRoomBase(abc.ABC):
         return task
 
     async def _cancel_tasks(self, extra: list[asyncio.Task[None]]) -> None:
-        tasks = [*self._tasks, *extra]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(
+            [*self._tasks, *extra],
+            timeout_s=self.spec.liveness.teardown_step_s,
+            context={"room": self.room_name},
+        )
         self._tasks.clear()
 
     # ------------------------------------------------------------------ the agent
 
+    @property
+    def _agent(self) -> AgentLink:
+        return self.agents.link
+
     def _note_agent(self, identity: str, attributes: dict[str, str]) -> bool:
-        """A participant of kind agent is in the room; the first one is *the* agent.
-        True when ``identity`` is the agent."""
-        if not self._agent.identity:
-            self._agent.identity = identity
-            self._agent.state = attributes.get(AGENT_STATE_ATTRIBUTE, "")
-            self._agent.seen.set()
-        return identity == self._agent.identity
+        """A participant of kind agent is in the room; the first one (that was not given
+        up on) is *the* agent. True when ``identity`` is the agent."""
+        return self.agents.note(identity, attributes)
+
+    def _note_agent_audio(self) -> None:
+        self.agents.note_audio()
 
     def _participant_left(self, identity: str) -> None:
-        if identity != self._agent.identity or self._agent.left:
-            return
-        self._agent.left = True
-        logger.info("agent left the call room", extra={"room": self.room_name})
-        self._cb.on_agent_left()
+        self.agents.participant_left(identity)
+
+    def _agent_gone(self, departure: AgentDeparture) -> None:
+        self.agents.gone(departure)
+
+    async def replace_agent(self, *, metadata: str) -> None:
+        """Give up on the current agent and dispatch a fresh one with ``metadata`` (see
+        :func:`omnivoice_rtc.calls.liveness.resume_metadata`).
+
+        A lingering participant of the old agent (a killed process stays listed for
+        15-25 s) is removed once the fresh one is dispatched, so it cannot come back as a
+        second agent; the fresh one has ``liveness.agent_rejoin_timeout_s`` to join
+        before ``on_agent_left`` (``agent_never_joined``). Raises what the dispatch raises."""
+        old = self.agents.retire()
+        self._agent_replaced(old)
+        await self._dispatch_fresh_agent(metadata)
+        self._spawn(self.agents.watch_join(self.spec.liveness.agent_rejoin_timeout_s))
+        if old:  # after the dispatch: the caller waits for the fresh agent, not for this
+            await self._bounded("stale agent removal", self._remove_stale_agent(old))
+
+    async def _dispatch_fresh_agent(self, metadata: str) -> None:
+        await self._rooms().dispatch_agent(self.room_name, self.spec.agent_name, metadata=metadata)
+
+    async def _remove_stale_agent(self, identity: str) -> None:
+        await self._rooms().remove_participant(self.room_name, identity)
+
+    def _agent_replaced(self, old_identity: str) -> None:  # noqa: B027 - reason: optional hook
+        """Subclass hook: forget the old agent's media (its identity, may be empty)."""
+
+    async def _agent_answers(self, identity: str, timeout_s: float) -> bool:
+        """Whether agent ``identity`` proves it is alive within ``timeout_s`` (s). The
+        default judges by its audio (:meth:`AgentTracker.silent_too_long`); subclasses
+        that can ping do."""
+        return not self.agents.silent_too_long()
+
+    _AGENT_CHECK_EVERY_S: float | None = 0.25
+    """How often :meth:`_agent_answers` is asked (s); None = every ``agent_ping_s``. The
+    default check (the agent's audio) costs nothing, so it runs often; a ping does not."""
+
+    async def _watch_agent_alive(self) -> None:
+        every_s = self._AGENT_CHECK_EVERY_S
+        if every_s is not None:
+            every_s = min(every_s, self.spec.liveness.agent_ping_s)
+        await self.agents.watch_alive(
+            self._agent_answers,
+            closed=lambda: self._closed,
+            server_answers=self._server_answers,
+            every_s=every_s,
+        )
+
+    async def _server_answers(self, timeout_s: float) -> bool:
+        """Whether livekit-server answers a request about this room within ``timeout_s`` (s)."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._rooms().list_rooms([self.room_name])
+        except (TimeoutError, OSError, aiohttp.ClientError, api.TwirpError, RuntimeError):
+            return False
+        return True
+
+    async def _watch_agent_join(self) -> None:
+        await self.agents.watch_join(self.spec.agent_join_timeout_s)
 
     def _attributes_changed(self, identity: str, changed: dict[str, str]) -> None:
-        if identity != self._agent.identity or AGENT_STATE_ATTRIBUTE not in changed:
-            return
-        old, self._agent.state = self._agent.state, changed[AGENT_STATE_ATTRIBUTE]
-        if old != self._agent.state:
-            self._cb.on_agent_state(old, self._agent.state)
+        states = self.agents.state_changed(identity, changed)
+        if states is not None:
+            self._cb.on_agent_state(*states)
 
     def _dtmf_received(self, sender: str | None, digit: str) -> None:
         if sender == self.identity:
@@ -280,14 +370,8 @@ class CallRoomBase(abc.ABC):
             return
         if participant and participant != self.identity:
             return  # a session the agent runs for someone else in this room
+        if event.type is EventType.SESSION_ENDED and not event.error:
+            self.agents.session_ended()  # it ended the conversation: leaving ends the call
         if event.type is EventType.INTERRUPTION:
             logger.debug("agent interruption event", extra={"room": self.room_name})
         self._cb.on_event(event)
-
-    async def _watch_agent_join(self) -> None:
-        try:
-            await asyncio.wait_for(self._agent.seen.wait(), self.spec.agent_join_timeout_s)
-        except TimeoutError:
-            logger.warning("agent did not join the call room", extra={"room": self.room_name})
-            self._agent.left = True
-            self._cb.on_agent_left()

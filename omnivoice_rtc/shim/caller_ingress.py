@@ -195,6 +195,7 @@ class CallerIngress:
         "_policy",
         "_queue",
         "_relaying",
+        "last_media_at",
     )
 
     def __init__(
@@ -217,6 +218,9 @@ class CallerIngress:
         self._last_in_s: float | None = None
         self._relaying = False
         self._ended = False
+        self.last_media_at = clock()
+        """Clock reading (s) of the last audio frame from the carrier (relayed or not);
+        when the ingress was made before the first. The media-inactivity timeout reads it."""
 
     @property
     def relaying(self) -> bool:
@@ -249,6 +253,7 @@ class CallerIngress:
             return self._invalid()
         match message:
             case Media():
+                self.last_media_at = self._clock()
                 return self._on_media(message.payload)
             case Dtmf():
                 return self._on_digit(message.digit)

@@ -79,6 +79,7 @@ def gateways_from_settings(
         trust_forwarded=settings.shim.trust_forwarded,
         native_media=native_media_options(settings.shim),
         ledger=ledger,
+        liveness=settings.calls,
     )
     return [
         MediaStreamGateway(profile=p, runtime=runtime)

@@ -56,7 +56,7 @@ from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_starte
 from omnivoice_rtc.limits.outbound import OutboundLease
 from omnivoice_rtc.media_streams.messages import Start
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
-from omnivoice_rtc.shim.call_bridge import BridgeHooks, CallBridge
+from omnivoice_rtc.shim.call_bridge import BridgeHooks, BridgeTiming, CallBridge
 from omnivoice_rtc.shim.call_guard import CallLease, Refused
 from omnivoice_rtc.shim.dialled_calls import DialledCalls
 from omnivoice_rtc.shim.handshake import PENDING_CALL_PREFIX, OpenedStream
@@ -455,6 +455,7 @@ class MediaStreamGateway:
             ),
             participant_kind=rt.participant_kind,
             agent_join_timeout_s=rt.agent_join_timeout_s,
+            liveness=rt.liveness,
         )
         room = rt.new_room(spec, callbacks)
         bridge = CallBridge(
@@ -474,8 +475,11 @@ class MediaStreamGateway:
                 on_event=session.on_event,
                 hangup=self._hangup_for(call.call_id),
                 on_closed=session.on_closed,
+                transcript=session.transcript,
+                on_agent_replaced=session.agent_replaced,
             ),
             counters=counters,
+            timing=BridgeTiming(liveness=rt.liveness),
         )
         bridge.wire(callbacks)
         session.attach(bridge)

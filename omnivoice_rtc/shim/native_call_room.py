@@ -6,6 +6,11 @@ connection per call. Caller audio at 8 kHz is published as G.711 μ-law (forward
 SFU untouched, decoded by the agent's libwebrtc); at other rates as Opus. The agent's Opus
 is decoded there straight to ``subscribe_rate_hz``. This module turns the process's
 messages into the base class's agent tracking and the callbacks.
+
+Agent liveness: the process relays the agent's audio as its RTP packets arrive (a live
+agent's track sends at least one Opus DTX packet every 400 ms even when silent), so an
+agent whose audio stopped for :attr:`~omnivoice_rtc.settings.CallSettings.agent_silence_limit_s`
+counts as dead (the base class's check); the SDK the process uses has no RPC to ping with.
 """
 
 from __future__ import annotations
@@ -118,17 +123,21 @@ class NativeCallRoom(CallRoomBase):
             self._on_participant(participant)
         self._spawn(self._read_messages(reader))
         self._spawn(self._watch_agent_join())
+        self._spawn(self._watch_agent_alive())
 
     async def aclose(self) -> None:
+        """Stop the tasks, close the connection (the media process leaves the room), delete
+        the room; each step runs whatever the others did, each one bounded."""
         if self._closed:
             return
         self._closed = True
-        await self._cancel_tasks([])
-        if self._writer is not None:
-            self._writer.close()  # the media process leaves the room
-            with contextlib.suppress(OSError):  # reason: the process may be gone already
-                await self._writer.wait_closed()
-        await self._end_room()
+        try:
+            await self._cancel_tasks([])
+            if self._writer is not None:
+                self._writer.close()  # the media process leaves the room
+                await self._bounded("media connection close", self._writer.wait_closed())
+        finally:
+            await self._end_room()
 
     # ------------------------------------------------------------------ media
 
@@ -180,7 +189,7 @@ class NativeCallRoom(CallRoomBase):
     def _dispatch(self, message: WireMessage) -> None:
         match message:
             case AgentAudio():
-                self._agent.audio_frames += 1
+                self._note_agent_audio()
                 self._cb.on_agent_audio(message.pcm)
             case DataReceived():
                 if message.topic == EVENTS_TOPIC:

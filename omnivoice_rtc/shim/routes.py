@@ -116,7 +116,10 @@ def _media_handler(
             except SignatureError:
                 return web.Response(status=403, text="invalid credentials")
         client = runtime.guard.client_of(request.remote, request.headers)
-        ws = web.WebSocketResponse(max_msg_size=policy.max_frame_bytes, autoping=True)
+        heartbeat_s = runtime.liveness.ws_heartbeat_s or None
+        ws = web.WebSocketResponse(
+            max_msg_size=policy.max_frame_bytes, autoping=True, heartbeat=heartbeat_s
+        )
         await ws.prepare(request)
         if carrier is not None and not gateways[carrier].started:
             await ws.close(code=_CLOSE_TRY_AGAIN, message=b"gateway not started")

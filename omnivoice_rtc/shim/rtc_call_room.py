@@ -17,10 +17,10 @@ carrier-rate publishing was chosen).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from livekit import rtc
 
+from omnivoice_rtc.calls.liveness import ping_agent
 from omnivoice_rtc.livekit.ffi_router import ffi_router
 from omnivoice_rtc.shim.call_room import (
     AGENT_STATE_ATTRIBUTE,
@@ -51,6 +51,8 @@ __all__ = [
 class CallRoom(CallRoomBase):
     """A call room joined through livekit rtc: Opus encoded by libwebrtc in this process."""
 
+    _AGENT_CHECK_EVERY_S = None  # a ping per agent_ping_s
+
     def __init__(self, *, spec: CallRoomSpec, callbacks: RoomCallbacks | None = None) -> None:
         super().__init__(spec=spec, callbacks=callbacks)
         self._room = rtc.Room()
@@ -80,17 +82,33 @@ class CallRoom(CallRoomBase):
         for participant in self._room.remote_participants.values():
             self._consider_participant(participant)
         self._spawn(self._watch_agent_join())
+        self._spawn(self._watch_agent_alive())
 
     async def aclose(self) -> None:
+        """Stop the tasks, leave the room, release the audio source, delete the room; each
+        step runs whatever the others did, each one bounded."""
         if self._closed:
             return
         self._closed = True
-        await self._cancel_tasks([self._stream_task] if self._stream_task else [])
-        with contextlib.suppress(Exception):  # reason: best effort; the room is deleted next
-            await self._room.disconnect()
-        if self._source is not None:
-            await self._source.aclose()
-        await self._end_room()
+        try:
+            await self._cancel_tasks([self._stream_task] if self._stream_task else [])
+            await self._bounded("room disconnect", self._room.disconnect())
+            if self._source is not None:
+                await self._bounded("audio source close", self._source.aclose())
+        finally:
+            await self._end_room()
+
+    async def _agent_answers(self, identity: str, timeout_s: float) -> bool:
+        """Ping the agent (an RPC its SDK acknowledges at once while its process lives)."""
+        return await ping_agent(self._room.local_participant, identity, timeout_s=timeout_s)
+
+    def _agent_replaced(self, old_identity: str) -> None:
+        """Stop relaying the old agent's track; the fresh agent's track is relayed instead."""
+        task, self._stream_task = self._stream_task, None
+        if task is not None:
+            task.cancel()
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ media
 
@@ -144,7 +162,8 @@ class CallRoom(CallRoomBase):
     def _consider_participant(self, participant: rtc.RemoteParticipant) -> None:
         if not self._is_agent(participant) or self._agent.identity:
             return
-        self._note_agent(participant.identity, dict(participant.attributes))
+        if not self._note_agent(participant.identity, dict(participant.attributes)):
+            return  # an agent given up on (replaced)
         for publication in participant.track_publications.values():
             if publication.track is not None and publication.kind == rtc.TrackKind.KIND_AUDIO:
                 self._on_track_subscribed(publication.track, publication, participant)
@@ -173,7 +192,7 @@ class CallRoom(CallRoomBase):
     async def _pump_agent_audio(self, stream: rtc.AudioStream) -> None:
         try:
             async for event in stream:
-                self._agent.audio_frames += 1
+                self._note_agent_audio()
                 self._cb.on_agent_audio(bytes(event.frame.data.cast("B")))
         finally:
             await stream.aclose()

@@ -17,7 +17,7 @@ from aiohttp import web
 from omnivoice_rtc._urls import public_base_url
 from omnivoice_rtc.carriers.stream_tokens import StreamTokenStore
 from omnivoice_rtc.ledger.service import LedgerService
-from omnivoice_rtc.settings import LiveKitSettings
+from omnivoice_rtc.settings import CallSettings, LiveKitSettings
 from omnivoice_rtc.shim.call_guard import CallGuard
 from omnivoice_rtc.shim.native_call_room import NativeCallRoom, NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
@@ -59,6 +59,8 @@ class ShimRuntime:
     """Builds each call's room (tests: an in-memory room); None = ``native_media`` decides."""
     ledger: LedgerService | None = None
     """Where each call's start, end and counters are recorded (the web app's ledger)."""
+    liveness: CallSettings = field(default_factory=CallSettings)
+    """Media timeout, WebSocket heartbeat, agent pings and tries, teardown bound."""
 
     @property
     def tokens(self) -> StreamTokenStore:

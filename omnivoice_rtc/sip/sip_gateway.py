@@ -28,6 +28,16 @@ Every server request goes through the process's shared
 :class:`~omnivoice_rtc.livekit.rooms.RoomControl` (one ``LiveKitAPI``), leased from
 :meth:`SIPGateway.start` to :meth:`SIPGateway.stop`; rooms are deleted with its
 retrying, not-found-tolerant delete.
+
+Liveness (``options.liveness``, :mod:`omnivoice_rtc.calls.liveness`): a call whose agent
+left without ending its session, never joined, or stopped answering gets a fresh agent
+with the transcript so far (up to ``agent_tries``); then a server-side participant plays
+the apology into the room, the SIP participant is removed (livekit-sip sends BYE) and the
+room deleted. An agent that ended its session itself ends the call. The room scan
+survives livekit-server restarts (a failed scan is logged and tried at the next tick),
+and so does joining a call's room (retried with back-off before the call is given up).
+A call in progress when the server restarts is reported ended; if livekit-sip brings it
+back into a room afterwards, it is hung up rather than offered again as a new call.
 """
 
 from __future__ import annotations
@@ -41,20 +51,33 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
-from livekit import api
+from livekit import api, rtc
 
 from omnivoice_rtc._errors import CallRejectedError, ConfigError, SIPCallError
+from omnivoice_rtc.calls.agent_tracker import AgentDeparture
+from omnivoice_rtc.calls.apology import APOLOGY_RATE_HZ, announce_in_room, apology_ms, apology_pcm
+from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
+from omnivoice_rtc.calls.teardown import teardown_step
 from omnivoice_rtc.ledger.keys import call_key
 from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
 from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.limits.outbound import OutboundGuard, OutboundLease
 from omnivoice_rtc.livekit.names import SIP_OUTBOUND_ROOM_PREFIX, sip_outbound_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
-from omnivoice_rtc.settings import DEFAULT_AGENT_NAME, LiveKitSettings, OutboundLimits
-from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
+from omnivoice_rtc.settings import (
+    DEFAULT_AGENT_NAME,
+    CallSettings,
+    LiveKitSettings,
+    OutboundLimits,
+)
+from omnivoice_rtc.sip.sip_session import (
+    APOLOGY_IDENTITY_PREFIX,
+    SIPSession,
+    call_info_from_attributes,
+)
 from omnivoice_rtc.state.store import StateStore
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName, Session
 
@@ -65,6 +88,8 @@ logger = logging.getLogger(__name__)
 _SIP_KIND = 3  # livekit.ParticipantInfo.Kind.SIP
 _REJECTED_ROOM_WATCH_S = 120.0
 ROUTE_NAME = "livekit/sip"
+_OBSERVE_BACKOFF_S: Final = (0.5, 1.0, 2.0, 4.0)
+"""Waits (s) between tries to join a call's room (a server restarting); then given up."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +107,8 @@ class SIPGatewayOptions:
     environment); the default allows no destination.
     ``ledger``: records each call's start and end (and failed outbound calls) in the call
     ledger (a started :class:`~omnivoice_rtc.ledger.service.LedgerService`).
+    ``agent_join_timeout_s``: seconds a call's first agent has to be in the room.
+    ``liveness``: agent pings, fresh agents (also dispatched as ``agent_name``), teardown.
     """
 
     outbound_trunk: str = ""
@@ -91,12 +118,18 @@ class SIPGatewayOptions:
     outbound_room_prefix: str = SIP_OUTBOUND_ROOM_PREFIX
     outbound: OutboundLimits = field(default_factory=OutboundLimits)
     ledger: LedgerService | None = None
+    agent_join_timeout_s: float = 20.0
+    liveness: CallSettings = field(default_factory=CallSettings)
 
     def __post_init__(self) -> None:
         if self.poll_interval_s <= 0:
             raise ValueError(f"poll_interval_s: must be > 0 s, got {self.poll_interval_s}")
         if self.ringing_timeout_s <= 0:
             raise ValueError(f"ringing_timeout_s: must be > 0 s, got {self.ringing_timeout_s}")
+        if self.agent_join_timeout_s <= 0:
+            raise ValueError(
+                f"agent_join_timeout_s: must be > 0 s, got {self.agent_join_timeout_s}"
+            )
         if not self.agent_name.strip():
             raise ValueError("agent_name: must not be empty")
         sip_outbound_room_name(self.outbound_room_prefix)  # ConfigError unless reserved
@@ -123,11 +156,15 @@ class SIPGateway:
         self._poll_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, SIPSession] = {}
+        self._recoveries: dict[str, AgentRecovery] = {}
         self._seen: set[tuple[str, str]] = set()  # (room, identity) already handled
         self._dialing: set[str] = set()  # rooms of make_call() calls not yet answered
         # Rooms of rejected calls -> monotonic deadline (s): an agent dispatched by the
         # rule may join after the room was deleted and re-create it; delete it again.
         self._rejected: dict[str, float] = {}
+        # Calls that ended (call id -> monotonic deadline, s): one that resurfaces (livekit-sip
+        # rejoins its room after a livekit-server restart) was reported ended: hang it up.
+        self._ended: dict[str, float] = {}
         self._outbound_trunk_id = ""
 
     # ------------------------------------------------------------------ Gateway protocol
@@ -166,20 +203,22 @@ class SIPGateway:
             poll.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poll
+        step_s = self._options.liveness.teardown_step_s
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.wait(list(self._tasks), timeout=step_s)
         for session in list(self._sessions.values()):
-            await session.aclose()
+            await session.aclose()  # each leave bounded by teardown_step_s
         self._sessions.clear()
         for outbound in self._outbound_leases.values():
             await outbound.release()
         self._outbound_leases.clear()
         await self._outbound_guard.aclose()
+        self._recoveries.clear()
         lease, self._lease = self._lease, None
         if lease is not None:
-            await lease.aclose()
+            await teardown_step("room control release", lease.aclose(), timeout_s=step_s)
 
     def get_session(self, call_id: str) -> Session | None:
         return self._sessions.get(call_id)
@@ -301,6 +340,7 @@ class SIPGateway:
         names = {room.name for room in rooms.rooms}
         now = time.monotonic()
         self._rejected = {n: t for n, t in self._rejected.items() if t > now}
+        self._ended = {c: t for c, t in self._ended.items() if t > now}
         for name in names & self._rejected.keys():
             await self._delete_room(name)
         # Forget rooms that are gone (keeps _seen bounded); dialing rooms may not exist yet.
@@ -332,6 +372,14 @@ class SIPGateway:
         call = call_info_from_attributes(
             dict(participant.attributes), direction="inbound", fallback_id=participant.sid
         )
+        if call.call_id in self._sessions:
+            return  # already tracked (its room was briefly out of the listing)
+        if call.call_id in self._ended:
+            logger.warning(
+                "sip call came back after it ended; hanging up", extra={"call_id": call.call_id}
+            )
+            await self._reject(room_name, participant.identity, call.call_id, "ended")
+            return
         logger.info(
             "sip call",
             extra={
@@ -374,34 +422,149 @@ class SIPGateway:
             source="sip_gateway",
             bind=False,
         )
-        session = SIPSession(call=call, room_name=room_name, identity=identity, hangup=self._hangup)
+        session = SIPSession(
+            call=call,
+            room_name=room_name,
+            identity=identity,
+            hangup=self._hangup,
+            liveness=self._options.liveness,
+            on_agent_gone=self._on_agent_gone,
+            server_answers=lambda timeout_s: self._server_answers(room_name, timeout_s),
+        )
         self._sessions[session.id] = session
-        await session.observe(livekit=self._livekit)
+        self._recoveries[session.id] = AgentRecovery(tries=self._options.liveness.agent_tries)
         self._spawn(self._end_when_closed(session))
+        for wait_s in (*_OBSERVE_BACKOFF_S, None):
+            try:
+                await session.observe(
+                    livekit=self._livekit, agent_join_timeout_s=self._options.agent_join_timeout_s
+                )
+                break
+            except (rtc.ConnectError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                if wait_s is None:  # the call goes on without us; its room is ours to delete
+                    logger.error(
+                        "sip call not observed", extra={"call_id": call.call_id, "error": repr(exc)}
+                    )
+                    session.mark_closed("observe_failed")
+                    break
+                logger.warning(
+                    "sip call room not joined; retrying",
+                    extra={"call_id": call.call_id, "retry_in_s": wait_s, "error": repr(exc)},
+                )
+                await asyncio.sleep(wait_s)
         return session
 
     async def _end_when_closed(self, session: SIPSession) -> None:
-        reason = await session.wait_closed()
-        route_call_ended(
-            self._options.ledger,
-            call_key(session.room_name, session.identity),
-            reason=reason or "hangup",
-            source="sip_gateway",
-        )
-        await session.aclose()
-        await self._delete_room(session.room_name)
-        self._sessions.pop(session.id, None)
-        outbound = self._outbound_leases.pop(session.id, None)
-        if outbound is not None:
-            await outbound.release()
-
-    async def _hangup(self, session: SIPSession) -> None:
-        lk = self._require_rooms().api
-        with contextlib.suppress(api.TwirpError):
-            await lk.room.remove_participant(
-                api.RoomParticipantIdentity(room=session.room_name, identity=session.identity)
+        """Once the call ended: record it, leave its room, delete it (retried; a final
+        failure is logged), forget the session, release its outbound slot; each step runs
+        whatever the others did."""
+        try:
+            reason = await session.wait_closed()
+            route_call_ended(
+                self._options.ledger,
+                call_key(session.room_name, session.identity),
+                reason=reason or "hangup",
+                source="sip_gateway",
             )
-        session.mark_closed("session_closed")
+            await session.aclose()
+            if self._lease is not None and not await self._lease.rooms.delete_room(
+                session.room_name
+            ):
+                logger.error("room outlived its call", extra={"call_id": session.id})
+        finally:
+            self._sessions.pop(session.id, None)
+            self._recoveries.pop(session.id, None)
+            self._ended[session.id] = time.monotonic() + _REJECTED_ROOM_WATCH_S
+            outbound = self._outbound_leases.pop(session.id, None)
+            if outbound is not None:
+                await outbound.release()
+
+    # ------------------------------------------------------------------ agent liveness
+
+    async def _server_answers(self, room_name: str, timeout_s: float) -> bool:
+        """Whether livekit-server answers a request about ``room_name`` within ``timeout_s`` (s)."""
+        if self._lease is None:
+            return False
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._lease.rooms.list_rooms([room_name])
+        except (TimeoutError, OSError, aiohttp.ClientError, api.TwirpError, RuntimeError):
+            return False
+        return True
+
+    def _on_agent_gone(self, session: SIPSession, departure: AgentDeparture) -> None:
+        if session.closed:
+            return
+        session.liveness_log.append((time.monotonic(), f"agent_lost:{departure}"))
+        if departure in ("", "agent_ended"):  # the agent ended the conversation: hang up
+            self._spawn(session.close())
+            return
+        self._spawn(self._recover(session, departure))
+
+    async def _recover(self, session: SIPSession, reason: str) -> None:
+        recovery = self._recoveries.get(session.id)
+        decision = recovery.on_agent_lost(reason) if recovery is not None else None
+        if isinstance(decision, Redispatch):
+            logger.warning(
+                "sip call lost its agent; dispatching a fresh one",
+                extra={"call_id": session.id, "why": reason, "attempt": decision.attempt},
+            )
+            metadata = resume_metadata(session.transcript())
+            old = session.expect_fresh_agent()
+            rooms = self._require_rooms()
+            try:
+                await rooms.dispatch_agent(
+                    session.room_name, self._options.agent_name, metadata=metadata
+                )
+            except (aiohttp.ClientError, TimeoutError, api.TwirpError, RuntimeError) as exc:
+                logger.warning(
+                    "fresh agent not dispatched", extra={"call_id": session.id, "error": repr(exc)}
+                )
+                session.liveness_log.append((time.monotonic(), "dispatch_failed"))
+                await self._recover(session, "dispatch_failed")
+                return
+            session.liveness_log.append((time.monotonic(), f"agent_dispatched:{decision.attempt}"))
+            if old:  # a killed agent stays listed 15-25 s: it must not come back
+                await teardown_step(
+                    "stale agent removal",
+                    rooms.remove_participant(session.room_name, old),
+                    timeout_s=self._options.liveness.teardown_step_s,
+                    context={"call_id": session.id},
+                )
+        elif isinstance(decision, Apologize):
+            await self._apologize(session, decision.reason)
+
+    async def _apologize(self, session: SIPSession, reason: str) -> None:
+        """Play the apology into the call's room, then hang up (``agent_lost``)."""
+        logger.warning(
+            "no agent left for the sip call; apologizing and hanging up",
+            extra={"call_id": session.id, "why": reason},
+        )
+        session.liveness_log.append((time.monotonic(), "apology_started"))
+        await teardown_step(
+            "apology",
+            announce_in_room(
+                livekit=self._livekit,
+                room=session.room_name,
+                identity=APOLOGY_IDENTITY_PREFIX + session.identity,
+                pcm=apology_pcm(APOLOGY_RATE_HZ),
+                rate_hz=APOLOGY_RATE_HZ,
+            ),
+            timeout_s=apology_ms() / 1000 + self._options.liveness.teardown_step_s,
+            context={"call_id": session.id},
+        )
+        session.liveness_log.append((time.monotonic(), "apology_done"))
+        await self._hangup(session, reason="agent_lost")
+
+    async def _hangup(self, session: SIPSession, *, reason: str = "session_closed") -> None:
+        """Remove the SIP participant (livekit-sip sends BYE; retried, never raising), then
+        mark the session closed with ``reason`` (set first: the departure says the same)."""
+        session.end_reason = session.end_reason or reason
+        try:
+            if self._lease is not None:
+                await self._lease.rooms.remove_participant(session.room_name, session.identity)
+        finally:
+            session.mark_closed(session.end_reason)
 
     async def _delete_room(self, room_name: str) -> None:
         if self._lease is not None:  # tolerates a room already gone; retries transport errors

@@ -1,9 +1,17 @@
 """SIPSession: the :class:`~omnivoice_rtc.types.Session` of one SIP call in a LiveKit room.
 
-The agent worker runs the conversation in the room; this object watches it from a
-hidden observer participant: the agent's events arrive on the ``omnivoice.events``
+The agent worker runs the conversation in the room; this object watches it from an
+observer participant: the agent's events arrive on the ``omnivoice.events``
 data topic (for this caller's identity only), transcript and metrics are built from
 them, and the session ends when the SIP participant leaves (BYE) or is removed.
+
+The observer also keeps the agent alive (:class:`~omnivoice_rtc.calls.agent_tracker.AgentTracker`):
+it pings it (an RPC its SDK acknowledges while its process lives) and reports an agent that
+left without ending its session, never joined, or stopped answering to ``on_agent_gone``;
+the gateway then dispatches a fresh agent or plays the apology and hangs up. To ping, the
+observer must be visible (an agent's SDK cannot acknowledge a hidden participant's RPC:
+measured), so it joins as a participant of kind agent (:func:`~omnivoice_rtc.livekit.tokens.agent_token`),
+which agent jobs never serve; it publishes nothing.
 """
 
 from __future__ import annotations
@@ -11,12 +19,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from livekit import rtc
 
 from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.calls.agent_tracker import AgentDeparture, AgentTracker
 from omnivoice_rtc.calls.call_session import CallSession
+from omnivoice_rtc.calls.liveness import ping_agent
+from omnivoice_rtc.calls.teardown import teardown_step
 from omnivoice_rtc.livekit.data_topics import (
     CONTROL_TOPIC,
     EVENTS_TOPIC,
@@ -24,13 +35,23 @@ from omnivoice_rtc.livekit.data_topics import (
     decode_event_packet,
     encode_control,
 )
-from omnivoice_rtc.livekit.tokens import observer_token
-from omnivoice_rtc.settings import LiveKitSettings
-from omnivoice_rtc.types import CallInfo
+from omnivoice_rtc.livekit.tokens import agent_token
+from omnivoice_rtc.settings import CallSettings, LiveKitSettings
+from omnivoice_rtc.types import CallInfo, EventType
 
-__all__ = ["SIPSession", "call_info_from_attributes"]
+__all__ = [
+    "APOLOGY_IDENTITY_PREFIX",
+    "OBSERVER_IDENTITY_PREFIX",
+    "SIPSession",
+    "call_info_from_attributes",
+]
 
 logger = logging.getLogger(__name__)
+
+APOLOGY_IDENTITY_PREFIX: Final = "omnivoice-apology-"
+"""Identities of the server-side participants that play the apology (never the agent)."""
+OBSERVER_IDENTITY_PREFIX: Final = "omnivoice-sip-observer-"
+"""Identities of SIP sessions' observers (kind agent too; never the call's agent)."""
 
 
 def call_info_from_attributes(
@@ -59,7 +80,7 @@ def call_info_from_attributes(
 class SIPSession(CallSession):
     """One SIP call (Go ``Session``); created by :class:`~.gateway.SIPGateway`.
 
-    Observes the call's room as a hidden participant; hangs up by removing the SIP
+    Observes the call's room as an observer of kind agent; hangs up by removing the SIP
     participant (livekit-sip then sends BYE).
     """
 
@@ -70,12 +91,29 @@ class SIPSession(CallSession):
         room_name: str,
         identity: str,
         hangup: Callable[[SIPSession], Awaitable[None]],
+        liveness: CallSettings | None = None,
+        on_agent_gone: Callable[[SIPSession, AgentDeparture], None] | None = None,
+        server_answers: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
         super().__init__(call=call)
         self.room_name = room_name
         self.identity = identity
         self._hangup_call = hangup
         self._room: rtc.Room | None = None
+        self.liveness = liveness or CallSettings()
+        self._on_agent_gone = on_agent_gone or (lambda session, departure: None)
+        self._server_answers = server_answers
+        """Whether livekit-server answers within the given time (s); asked before an agent
+        that did not answer a ping is given up on."""
+        self.agents = AgentTracker(
+            liveness=self.liveness,
+            on_gone=lambda departure: self._on_agent_gone(self, departure),
+            context={"call_id": call.call_id},
+        )
+        """The call's agent: who it is, whether it lives."""
+        self.liveness_log: list[tuple[float, str]] = []
+        """(monotonic s, what): ``agent_lost:<why>``, ``agent_dispatched:<try>``,
+        ``dispatch_failed``, ``apology_started``, ``apology_done``, in order."""
 
     async def _send_control(self, command: ControlCommand) -> None:
         if self._room is None:
@@ -90,29 +128,65 @@ class SIPSession(CallSession):
 
     @property
     def observer_identity(self) -> str:
-        """Our hidden participant's identity in the call's room."""
-        return f"omnivoice-sip-observer-{self.identity}"
+        """Our observer's identity in the call's room (:data:`OBSERVER_IDENTITY_PREFIX`)."""
+        return f"{OBSERVER_IDENTITY_PREFIX}{self.identity}"
 
-    async def observe(self, *, livekit: LiveKitSettings) -> None:
-        """Join the call's room as a hidden observer (receives the agent's events)."""
-        token = observer_token(
+    async def observe(
+        self, *, livekit: LiveKitSettings, agent_join_timeout_s: float = 20.0
+    ) -> None:
+        """Join the call's room as its observer (receives the agent's events), start
+        watching the agent (it has ``agent_join_timeout_s`` s to be there)."""
+        token = agent_token(
             credentials=livekit, room=self.room_name, identity=self.observer_identity
         )
         room = rtc.Room()
         room.on("data_received", self._on_data)
+        room.on("participant_connected", self._on_participant_joined)
         room.on("participant_disconnected", self._on_participant_left)
         room.on("disconnected", self._on_room_disconnected)
-        await room.connect(livekit.url, token, rtc.RoomOptions(auto_subscribe=False))
+        try:
+            await room.connect(livekit.url, token, rtc.RoomOptions(auto_subscribe=False))
+        except BaseException:
+            await teardown_step("observer disconnect", room.disconnect(), timeout_s=5.0)
+            raise
         self._room = room
         if self.identity not in room.remote_participants:
             # Left (or removed) before we joined; the room is still there until deleted.
             logger.info("sip participant gone before observer joined", extra={"call_id": self.id})
+        for participant in room.remote_participants.values():
+            self._on_participant_joined(participant)
+        self.spawn(self.agents.watch_join(agent_join_timeout_s))
+        self.spawn(
+            self.agents.watch_alive(
+                self._agent_answers, closed=lambda: self.closed, server_answers=self._server_answers
+            )
+        )
+
+    def expect_fresh_agent(self) -> str:
+        """A fresh agent is being dispatched: give up on the current one (returned) and
+        give the fresh one ``agent_rejoin_timeout_s`` to join."""
+        old = self.agents.retire()
+        self.agent_replaced()
+        self.spawn(self.agents.watch_join(self.liveness.agent_rejoin_timeout_s))
+        return old
+
+    async def _agent_answers(self, identity: str, timeout_s: float) -> bool:
+        room = self._room
+        if room is None:
+            return True  # not observing (closing): nothing to judge by
+        return await ping_agent(room.local_participant, identity, timeout_s=timeout_s)
 
     async def aclose(self) -> None:
-        """Leave the room (if joined) and end every ``events()`` iterator."""
+        """Leave the room (if joined, bounded by ``teardown_step_s``) and end every
+        ``events()`` iterator."""
         room, self._room = self._room, None
         if room is not None:
-            await room.disconnect()
+            await teardown_step(
+                "observer disconnect",
+                room.disconnect(),
+                timeout_s=self.liveness.teardown_step_s,
+                context={"call_id": self.id},
+            )
         self.mark_closed(self.end_reason or "closed")
 
     def _on_data(self, packet: rtc.DataPacket) -> None:
@@ -124,11 +198,21 @@ class SIPSession(CallSession):
             logger.warning("bad omnivoice.events packet", extra={"error": str(exc)})
             return
         if participant == self.identity:
+            if event.type is EventType.SESSION_ENDED and not event.error:
+                self.agents.session_ended()
             self.on_event(event)
 
+    def _on_participant_joined(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT and not (
+            participant.identity.startswith((APOLOGY_IDENTITY_PREFIX, OBSERVER_IDENTITY_PREFIX))
+        ):
+            self.agents.note(participant.identity, dict(participant.attributes))
+
     def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
-        if participant.identity == self.identity:
-            self.mark_closed("hangup")
+        if participant.identity == self.identity:  # BYE, or removed by us (reason set first)
+            self.mark_closed(self.end_reason or "hangup")
+        elif not self.closed:
+            self.agents.participant_left(participant.identity)
 
     def _on_room_disconnected(self, reason: Any) -> None:
         self.mark_closed(self.end_reason or "room_closed")

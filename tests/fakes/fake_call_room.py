@@ -7,7 +7,9 @@ agent tracking, so the bridge sees exactly what a real room would hand it:
 :meth:`FakeCallRoom.agent_joins`, :meth:`~FakeCallRoom.agent_speaks`,
 :meth:`~FakeCallRoom.set_agent_state`, :meth:`~FakeCallRoom.agent_event` (encoded and
 decoded as the ``omnivoice.events`` packet), :meth:`~FakeCallRoom.agent_keys` (DTMF),
-:meth:`~FakeCallRoom.agent_leaves`, :meth:`~FakeCallRoom.disconnect`.
+:meth:`~FakeCallRoom.agent_leaves`, :meth:`~FakeCallRoom.disconnect`. A fresh agent the
+room dispatches (:meth:`~CallRoomBase.replace_agent`) is recorded in ``dispatches`` (its
+metadata) and ``removed`` (the stale agent removed); ``dispatch_error`` makes it fail.
 
 The join can be held open (``hold_join()`` then ``finish_join()``) or made to fail
 (``join_error``) to test what happens while a room is being joined.
@@ -60,6 +62,12 @@ class FakeCallRoom(CallRoomBase):
         self.aclose_calls = 0
         self.join_error: BaseException | None = None
         """Raised by :meth:`start` (after the join gate opens) when set."""
+        self.dispatches: list[str] = []
+        self.removed: list[str] = []
+        self.dispatch_error: BaseException | None = None
+        """Raised by the fresh-agent dispatch when set."""
+        self.server_up = True
+        """Whether livekit-server answers (the liveness check's second opinion)."""
         self.joined = asyncio.Event()
         self._join_gate = asyncio.Event()
         self._join_gate.set()
@@ -88,6 +96,17 @@ class FakeCallRoom(CallRoomBase):
 
     async def send_data(self, payload: bytes, *, topic: str) -> None:
         self.data.append((topic, payload))
+
+    async def _dispatch_fresh_agent(self, metadata: str) -> None:
+        if self.dispatch_error is not None:
+            raise self.dispatch_error
+        self.dispatches.append(metadata)
+
+    async def _remove_stale_agent(self, identity: str) -> None:
+        self.removed.append(identity)
+
+    async def _server_answers(self, timeout_s: float) -> bool:
+        return self.server_up
 
     # ------------------------------------------------------------------ the join
 
@@ -129,6 +148,15 @@ class FakeCallRoom(CallRoomBase):
 
     def agent_leaves(self) -> None:
         self._participant_left(self.agent_identity)
+
+    def agent_stops_answering(self) -> None:
+        """The agent's process died: it is still listed but answers nothing (what the
+        room's liveness pings find out)."""
+        self._agent_gone("agent_unresponsive")
+
+    def agent_never_joins(self) -> None:
+        """The agent's join timeout ran out."""
+        self._agent_gone("agent_never_joined")
 
     def disconnect(self) -> None:
         """Our own connection to the room ends (server gone, room deleted)."""

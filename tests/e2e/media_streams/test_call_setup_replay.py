@@ -29,9 +29,9 @@ from livekit import api
 from omnivoice_rtc.carriers import vonage as vonage_api
 from omnivoice_rtc.carriers.registry import carrier_names
 from omnivoice_rtc.shim.rtc_call_room import call_participant_identity, call_room_name
+from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator, StreamTarget
 from tests.e2e.media_streams.conftest import ShimServer
 from tests.e2e.media_streams.helpers import until, wait_for_session
-from tests.fakes.carrier_simulator import CarrierSimulator, StreamTarget
 from tests.fakes.carrier_webhooks import exotel_headers, signature_headers
 
 pytestmark = pytest.mark.e2e

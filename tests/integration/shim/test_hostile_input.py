@@ -21,7 +21,7 @@ import pytest
 
 from omnivoice_rtc.carriers import telnyx as telnyx_api
 from omnivoice_rtc.carriers import twilio as twilio_api
-from tests.fakes.carrier_simulator import CarrierSimulator
+from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator
 from tests.integration.shim.room_peer import tone
 from tests.integration.shim.shim_app import App, session_for, sim_for, stream_target, until
 

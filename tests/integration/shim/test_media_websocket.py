@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -23,9 +24,9 @@ from livekit import api
 from omnivoice_rtc.audio.dtmf import detect_dtmf
 from omnivoice_rtc.shim.call_bridge import CallBridge
 from omnivoice_rtc.shim.pstn_session import PstnSession
-from omnivoice_rtc.shim.rtc_call_room import call_room_name
+from omnivoice_rtc.shim.rtc_call_room import call_participant_identity, call_room_name
 from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator
-from omnivoice_rtc.types import Event, EventType
+from omnivoice_rtc.types import Event, EventType, UserTranscript
 from tests.integration.shim.room_peer import AgentPeer, tone
 from tests.integration.shim.shim_app import (
     ACCOUNT_SID,
@@ -162,7 +163,7 @@ async def test_media_before_start_is_counted_and_the_generic_path_detects_the_ca
         await sim.ws.close()
 
 
-async def test_agent_leaving_hangs_up_over_rest_and_closes_the_stream(
+async def test_agent_ending_the_call_hangs_up_over_rest_and_closes_the_stream(
     shim_app: App, livekit_server: LiveKitServer, livekit_api: api.LiveKitAPI
 ) -> None:
     call_id = "CA" + secrets.token_hex(16)
@@ -180,6 +181,9 @@ async def test_agent_leaving_hangs_up_over_rest_and_closes_the_stream(
         await peer.join()
         await peer.speak(tone(rate_hz=24000, ms=1000))
         await asyncio.sleep(0.5)
+        identity = call_participant_identity("twilio", call_id)
+        await peer.send_event(Event(type=EventType.SESSION_ENDED), participant=identity)
+        await asyncio.sleep(0.3)  # the agent ended the conversation, then leaves
         await peer.leave()
         assert await sim.wait_closed() == 1000
     await asyncio.wait_for(closed(session), 10)
@@ -319,3 +323,39 @@ async def test_exotel_upgrade_needs_its_basic_credentials(shim_app: App) -> None
         assert session.bridge is not None
         assert session.bridge.codec.carrier == "exotel"
         await good.hang_up()
+
+
+async def test_an_agent_gone_without_ending_the_call_gets_a_fresh_one_with_the_transcript(
+    shim_app: App, livekit_server: LiveKitServer, livekit_api: api.LiveKitAPI
+) -> None:
+    call_id = "CA" + secrets.token_hex(16)
+    room = call_room_name("twilio", call_id)
+    async with sim_for(shim_app, "twilio") as sim:
+        sim.call_id = call_id
+        token = await shim_app.runtime.tokens.issue(call_id, "twilio")
+        await sim.open_stream(stream_target(shim_app, "twilio", token))
+        sim.start_mic()
+        session = await session_for(shim_app, "twilio", call_id)
+        peer = AgentPeer(server=livekit_server, room_name=room)
+        await peer.join()
+        identity = call_participant_identity("twilio", call_id)
+        transcript = Event(
+            type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="my order", final=True)
+        )
+        await peer.send_event(transcript, participant=identity)
+        await until(lambda: [t.text for t in session.transcript()] == ["my order"])
+        await peer.leave()  # gone without ending the conversation: a fresh agent is sent
+
+        async def resumed() -> list[str]:
+            dispatches = await livekit_api.agent_dispatch.list_dispatch(room_name=room)
+            return [d.metadata for d in dispatches if "resume" in d.metadata]
+
+        deadline = time.monotonic() + 15
+        while not (metadata := await resumed()):
+            assert time.monotonic() < deadline, "no fresh agent dispatched"
+            await asyncio.sleep(0.1)
+        resume = json.loads(metadata[0])["omnivoice"]["resume"]["transcript"]
+        assert [t["text"] for t in resume] == ["my order"]
+        assert not session.closed
+        await sim.hang_up()
+    await asyncio.wait_for(closed(session), 10)

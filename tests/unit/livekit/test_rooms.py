@@ -22,6 +22,7 @@ from omnivoice_rtc.livekit.rooms import (
     RoomControlLease,
     delete_room,
     lease_room_control,
+    remove_participant,
 )
 from omnivoice_rtc.settings import LiveKitSettings
 
@@ -224,3 +225,71 @@ def test_each_event_loop_has_its_own() -> None:
     finally:
         for loop in loops:
             loop.close()
+
+
+# ---------------------------------------------------------------------- participants, dispatch
+
+
+class ScriptedParticipants:
+    """Answers remove_participant with the next outcome (an exception, or None)."""
+
+    def __init__(self, outcomes: list[BaseException | None]) -> None:
+        self.outcomes = outcomes
+        self.requests: list[tuple[str, str]] = []
+
+    async def remove_participant(self, request: api.RoomParticipantIdentity) -> object:
+        self.requests.append((request.room, request.identity))
+        outcome = self.outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+        return object()
+
+
+async def test_removing_a_participant_retries_and_counts_not_found_as_gone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failure = aiohttp.ClientConnectionError("refused")
+    service = ScriptedParticipants([failure, server_error(api.TwirpErrorCode.NOT_FOUND, 404)])
+    gone = await remove_participant(cast(RoomService, service), "call-x-1", "agent-1", retry=FAST)
+    assert gone is True
+    assert service.requests == [("call-x-1", "agent-1")] * 2
+
+    stuck = ScriptedParticipants([failure] * FAST.attempts)
+    assert await remove_participant(cast(RoomService, stuck), "call-x-1", "a", retry=FAST) is False
+    assert "participant removal gave up" in [r.getMessage() for r in caplog.records]
+
+
+class _Dispatcher:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.requests: list[api.CreateAgentDispatchRequest] = []
+
+    async def create_dispatch(self, request: api.CreateAgentDispatchRequest) -> api.AgentDispatch:
+        self.requests.append(request)
+        if self.failures:
+            self.failures -= 1
+            raise aiohttp.ClientConnectorError(None, OSError("refused"))  # type: ignore[arg-type]  # reason: no connection key needed
+        return api.AgentDispatch()
+
+
+class _Api:
+    def __init__(self, dispatcher: _Dispatcher) -> None:
+        self.agent_dispatch = dispatcher
+
+
+async def test_a_dispatch_carries_its_metadata_and_a_refused_connection_is_tried_once_more() -> (
+    None
+):
+    rooms = RoomControl(livekit=SERVER_A, delete_retry=FAST)
+    dispatcher = _Dispatcher(failures=1)
+    rooms._api = cast(api.LiveKitAPI, _Api(dispatcher))
+    rooms._loop = asyncio.get_running_loop()
+    await rooms.dispatch_agent("call-x-1", "agent", metadata='{"omnivoice":{}}')
+    assert [(r.room, r.agent_name, r.metadata) for r in dispatcher.requests] == [
+        ("call-x-1", "agent", '{"omnivoice":{}}')
+    ] * 2
+    twice = _Dispatcher(failures=2)
+    rooms._api = cast(api.LiveKitAPI, _Api(twice))
+    with pytest.raises(aiohttp.ClientConnectorError):  # never a third: it may have landed
+        await rooms.dispatch_agent("call-x-1", "agent")
+    assert len(twice.requests) == 2

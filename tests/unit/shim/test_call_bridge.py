@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from aiohttp import WebSocketError, WSMessage, WSMsgType
 
-from omnivoice_rtc._clock import VirtualClock
 from omnivoice_rtc._errors import StackError
 from omnivoice_rtc.audio.dtmf import detect_dtmf
 from omnivoice_rtc.audio.format import TWILIO, VONAGE, AudioFormat
@@ -34,13 +33,15 @@ from omnivoice_rtc.media_streams.messages import (
 )
 from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.media_streams.vonage import VonageCodec
+from omnivoice_rtc.settings import CallSettings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
-from omnivoice_rtc.shim.call_bridge import BridgeHooks, CallBridge
+from omnivoice_rtc.shim.call_bridge import BridgeHooks, BridgeTiming, CallBridge
 from omnivoice_rtc.shim.call_room import RoomCallbacks
 from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.types import CallInfo, Event, EventType
 from tests.fakes.fake_call_room import FakeCallRoom
 from tests.fakes.media_socket import FakeMediaSocket
+from tests.fakes.virtual_time import SleepingClock
 
 pytestmark = pytest.mark.unit
 
@@ -75,7 +76,7 @@ class Call:
 
     ws: FakeMediaSocket
     room: FakeCallRoom
-    clock: VirtualClock
+    clock: SleepingClock
     bridge: CallBridge
     codec: MediaStreamCodec
     run: asyncio.Task[str]
@@ -115,13 +116,14 @@ def _make_call(
     carrier_format: AudioFormat = TWILIO,
     hangup: bool = True,
     hold_join: bool = False,
+    liveness: CallSettings | None = None,
 ) -> Call:
     ws = FakeMediaSocket()
     callbacks = RoomCallbacks()
     room = FakeCallRoom(callbacks=callbacks)
     if hold_join:
         room.hold_join()
-    clock = VirtualClock()
+    clock = SleepingClock()
     codec = codec or TwilioCodec(stream_id="MZ1")
     rate = carrier_format.sample_rate
     events: list[Event] = []
@@ -144,7 +146,7 @@ def _make_call(
             hangup=hang_up if hangup else None,
             on_closed=closed_reasons.append,
         ),
-        clock=clock,
+        timing=BridgeTiming(clock=clock, sleep=clock.sleep, liveness=liveness or CallSettings()),
     )
     bridge.wire(callbacks)
     run = asyncio.ensure_future(bridge.run())
@@ -336,9 +338,13 @@ async def test_a_failed_join_ends_the_call_as_an_error(error: Exception) -> None
     assert c.closed_reasons == ["error"]
 
 
-async def test_agent_leaving_hangs_up_over_rest_and_closes_the_stream(call: Call) -> None:
+async def test_agent_ending_its_session_and_leaving_hangs_up_over_rest_and_closes_the_stream(
+    call: Call,
+) -> None:
+    call.room.agent_event(Event(type=EventType.SESSION_ENDED))  # it ended the conversation
     call.room.agent_leaves()
     assert await call.finished() == "agent_left"
+    assert call.room.dispatches == []  # no fresh agent for a conversation that is over
     assert call.hangups == ["rest"]
     assert (call.ws.close_code, call.ws.closed_by) == (1000, "shim")
     assert call.closed_reasons == ["agent_left"]

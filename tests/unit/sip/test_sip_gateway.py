@@ -1,13 +1,24 @@
-"""SIPGatewayOptions validation (the gateway itself runs against livekit-sip: tests/e2e/sip)."""
+"""SIPGatewayOptions validation and the agent recovery of a call (stand-in RoomControl and
+announcer; the gateway itself runs against livekit-sip in tests/e2e/sip and
+tests/integration/faults)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+from typing import Any, cast
 
+import aiohttp
 import pytest
 
 from omnivoice_rtc._errors import ConfigError
-from omnivoice_rtc.sip.sip_gateway import SIPGatewayOptions
+from omnivoice_rtc.calls.liveness import AgentRecovery
+from omnivoice_rtc.livekit.rooms import RoomControlLease
+from omnivoice_rtc.settings import CallSettings, LiveKitSettings
+from omnivoice_rtc.sip import sip_gateway
+from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
+from omnivoice_rtc.sip.sip_session import SIPSession
+from omnivoice_rtc.types import CallInfo, Event, EventType, UserTranscript
 
 pytestmark = pytest.mark.unit
 
@@ -38,3 +49,123 @@ def test_an_outbound_room_prefix_browsers_could_join_is_refused(prefix: str) -> 
 def test_other_options_are_checked(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match="^" + message + "$"):
         SIPGatewayOptions(**kwargs)
+
+
+class _Rooms:
+    """The RoomControl calls the gateway's agent recovery makes, recorded."""
+
+    def __init__(self) -> None:
+        self.dispatches: list[tuple[str, str, str]] = []
+        self.removed: list[tuple[str, str]] = []
+        self.fail_dispatch = False
+
+    async def dispatch_agent(self, room: str, agent_name: str, *, metadata: str = "") -> None:
+        if self.fail_dispatch:
+            raise aiohttp.ClientConnectorError(None, OSError("refused"))  # type: ignore[arg-type]  # reason: no connection key needed
+        self.dispatches.append((room, agent_name, metadata))
+
+    async def remove_participant(self, room: str, identity: str) -> bool:
+        self.removed.append((room, identity))
+        return True
+
+    async def delete_room(self, room: str) -> bool:
+        return True
+
+
+class _Lease:
+    def __init__(self, rooms: _Rooms) -> None:
+        self.rooms = rooms
+
+
+async def _gateway_with_call(
+    monkeypatch: pytest.MonkeyPatch, *, tries: int
+) -> tuple[SIPGateway, SIPSession, _Rooms, list[str]]:
+    announced: list[str] = []
+
+    async def announce(**kwargs: Any) -> None:
+        announced.append(kwargs["room"])
+
+    monkeypatch.setattr(sip_gateway, "announce_in_room", announce)
+    gateway = SIPGateway(
+        livekit=LiveKitSettings(),
+        options=SIPGatewayOptions(agent_name="agent-x", liveness=CallSettings(agent_tries=tries)),
+    )
+    rooms = _Rooms()
+    gateway._lease = cast(RoomControlLease, _Lease(rooms))
+    call = CallInfo(call_id="SCL_1", from_="+1", to="+2", direction="inbound")
+    session = SIPSession(
+        call=call,
+        room_name="sip-e2e-1",
+        identity="sip_1",
+        hangup=gateway._hangup,
+        liveness=CallSettings(agent_tries=tries),
+        on_agent_gone=gateway._on_agent_gone,
+    )
+    gateway._sessions[session.id] = session
+    gateway._recoveries[session.id] = AgentRecovery(tries=tries)
+    session.agents.note("agent-AJ_1", {})
+    return gateway, session, rooms, announced
+
+
+async def _settled(gateway: SIPGateway) -> None:
+    while gateway._tasks:
+        await asyncio.wait(list(gateway._tasks), timeout=5)
+
+
+async def test_a_dead_agent_gets_a_fresh_one_with_the_transcript(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gateway, session, rooms, announced = await _gateway_with_call(monkeypatch, tries=1)
+    session.on_event(
+        Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="hi", final=True))
+    )
+    session.agents.gone("agent_unresponsive")
+    await _settled(gateway)
+    ((room, agent, metadata),) = rooms.dispatches
+    assert (room, agent) == ("sip-e2e-1", "agent-x")
+    transcript = json.loads(metadata)["omnivoice"]["resume"]["transcript"]
+    assert [t["text"] for t in transcript] == ["hi"]
+    assert rooms.removed == [("sip-e2e-1", "agent-AJ_1")]  # the zombie
+    assert [w for _t, w in session.liveness_log] == [
+        "agent_lost:agent_unresponsive",
+        "agent_dispatched:1",
+    ]
+    assert announced == []
+    assert not session.closed
+    session.mark_closed("hangup")
+
+
+async def test_no_tries_left_the_apology_plays_then_the_caller_is_removed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gateway, session, rooms, announced = await _gateway_with_call(monkeypatch, tries=1)
+    rooms.fail_dispatch = True  # the one try fails: no agent left
+    session.agents.gone("agent_left")
+    await _settled(gateway)
+    assert announced == ["sip-e2e-1"]
+    assert rooms.removed == [("sip-e2e-1", "sip_1")]  # livekit-sip sends BYE
+    assert session.end_reason == "agent_lost"
+    assert [w for _t, w in session.liveness_log] == [
+        "agent_lost:agent_left",
+        "dispatch_failed",
+        "apology_started",
+        "apology_done",
+    ]
+
+
+async def test_an_agent_that_ended_its_session_ends_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gateway, session, rooms, announced = await _gateway_with_call(monkeypatch, tries=2)
+    session.agents.session_ended()
+    session.agents.participant_left("agent-AJ_1")
+    await _settled(gateway)
+    assert rooms.dispatches == []
+    assert announced == []
+    assert rooms.removed == [("sip-e2e-1", "sip_1")]
+    assert session.end_reason == "session_closed"
+
+
+def test_liveness_options_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"^agent_join_timeout_s: must be > 0 s, got 0$"):
+        SIPGatewayOptions(agent_join_timeout_s=0)

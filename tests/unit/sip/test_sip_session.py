@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
+from livekit import rtc
 
 from omnivoice_rtc import SessionClosedError
+from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, encode_event
 from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
 from omnivoice_rtc.types import (
     AgentTranscript,
@@ -93,3 +96,90 @@ async def test_closed_session_refuses_commands() -> None:
         await session.send_text("hi")
     with pytest.raises(SessionClosedError, match=r"^session 'SCL_abc' is closed$"):
         session.interrupt()
+
+
+class _Participant:
+    """What the observer's room hands its handlers: identity, kind, attributes."""
+
+    def __init__(self, identity: str, kind: int) -> None:
+        self.identity = identity
+        self.kind = kind
+        self.attributes: dict[str, str] = {}
+
+
+def _participant(identity: str, kind: int) -> rtc.RemoteParticipant:
+    return cast(rtc.RemoteParticipant, _Participant(identity, kind))
+
+
+AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+SIP = rtc.ParticipantKind.PARTICIPANT_KIND_SIP
+
+
+def _watched() -> tuple[SIPSession, list[str]]:
+    gone: list[str] = []
+    call = CallInfo(call_id="SCL_abc", from_="+1", to="+2", direction="inbound")
+    session = SIPSession(
+        call=call,
+        room_name="sip-x",
+        identity="sip_1",
+        hangup=_hangup,
+        on_agent_gone=lambda s, departure: gone.append(departure),
+    )
+    return session, gone
+
+
+def _event_packet(event: Event, participant: str) -> rtc.DataPacket:
+    payload = encode_event(event, participant=participant, session_id="s")
+    return rtc.DataPacket(
+        data=payload, kind=rtc.DataPacketKind.KIND_RELIABLE, participant=None, topic=EVENTS_TOPIC
+    )
+
+
+async def test_the_observer_follows_the_agent_and_reports_why_it_is_gone() -> None:
+    session, gone = _watched()
+    session._on_participant_joined(_participant("omnivoice-apology-sip_1", AGENT))  # ours
+    session._on_participant_joined(_participant("sip_1", SIP))
+    assert session.agents.identity == ""
+    session._on_participant_joined(_participant("agent-AJ_1", AGENT))
+    assert session.agents.identity == "agent-AJ_1"
+    session._on_participant_left(_participant("agent-AJ_1", AGENT))  # no session_ended
+    assert gone == ["agent_left"]
+
+    ended, gone_ended = _watched()
+    ended._on_participant_joined(_participant("agent-AJ_1", AGENT))
+    ended._on_data(_event_packet(Event(type=EventType.SESSION_ENDED), "sip_1"))
+    ended._on_participant_left(_participant("agent-AJ_1", AGENT))
+    assert gone_ended == ["agent_ended"]
+
+
+async def test_a_fresh_agent_replaces_the_dead_one_and_the_transcript_goes_on() -> None:
+    session, gone = _watched()
+    session._on_participant_joined(_participant("agent-AJ_1", AGENT))
+    session.on_event(
+        Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="one", final=True))
+    )
+    session.on_event(
+        Event(type=EventType.SESSION_ENDED, error="crashed", data=SessionEnded(metrics=Metrics()))
+    )
+    assert session.expect_fresh_agent() == "agent-AJ_1"
+    assert session.agents_replaced == 1
+    session._on_participant_joined(_participant("agent-AJ_1", AGENT))  # the zombie: ignored
+    assert session.agents.identity == ""
+    session._on_participant_joined(_participant("agent-AJ_2", AGENT))
+    session.on_event(
+        Event(type=EventType.USER_TRANSCRIPT, data=UserTranscript(text="two", final=True))
+    )
+    assert [t.text for t in session.transcript()] == ["one", "two"]  # across both agents
+    assert gone == []
+    session.mark_closed("hangup")  # cancels the join watch
+
+
+def test_the_sip_participant_leaving_ends_the_session_with_the_reason_set_first() -> None:
+    session, _gone = _watched()
+    session.end_reason = "agent_lost"  # we removed it after the apology
+    session._on_participant_left(_participant("sip_1", SIP))
+    assert session.end_reason == "agent_lost"
+
+    bye, _ = _watched()
+    bye._on_participant_left(_participant("sip_1", SIP))
+    assert bye.end_reason == "hangup"

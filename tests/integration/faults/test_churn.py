@@ -1,0 +1,176 @@
+"""Churn: many short calls, each with a real agent, then count what is left behind.
+
+CI runs a short variant (20 calls); ``make soak`` runs 1,000 calls per media backend and a
+30-minute soak that records the shim process's resident memory. Goal: rooms, participants,
+processes and file descriptors left after the churn: 0; memory growth within noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from livekit import api
+
+from omnivoice_rtc.native import NativeMediaProcess
+from omnivoice_rtc.settings import CallSettings
+from tests.integration.faults.conftest import Figures
+from tests.integration.faults.shim import FaultShim, release, start_fault_shim, wait_until
+from tests.integration.faults.stack import FaultStack, WorkerHandle, descendants, open_fds, rss_kib
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+
+@pytest.fixture(params=["native", "rtc"])
+async def shim(
+    request: pytest.FixtureRequest, fault_stack: FaultStack, fault_worker: WorkerHandle
+) -> AsyncIterator[FaultShim]:
+    worker = fault_worker.ensure()
+    media = NativeMediaProcess() if request.param == "native" else None
+    try:
+        async with start_fault_shim(
+            livekit=fault_stack.settings,
+            agent_name=worker.agent_name,
+            liveness=CallSettings(),
+            native=media,
+        ) as started:
+            yield started
+    finally:
+        if media is not None:
+            await media.aclose()
+
+
+async def _short_call(shim: FaultShim, talk_s: float) -> str:
+    sim, session = await shim.open_call()
+    try:
+        assert session.bridge is not None
+        room = session.bridge.room
+        await wait_until(lambda: bool(room.agent_identity), timeout_s=60, what="the agent")
+        await asyncio.sleep(talk_s)
+        await sim.hang_up()
+        return await asyncio.wait_for(session.wait_closed(), 30)
+    finally:
+        await release(sim)
+
+
+async def _leftovers(lk: api.LiveKitAPI, *, timeout_s: float = 60.0) -> tuple[int, int]:
+    """(call rooms, participants in them) once they are gone, or what is left after the wait."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rooms = [
+            r
+            for r in (await lk.room.list_rooms(api.ListRoomsRequest())).rooms
+            if r.name.startswith("call-")
+        ]
+        participants = sum(r.num_participants for r in rooms)
+        if not rooms or time.monotonic() > deadline:
+            return len(rooms), participants
+        await asyncio.sleep(0.5)
+
+
+async def _settled(count: Callable[[], int], baseline: int, *, polls: int = 100) -> int:
+    """``count() - baseline`` once it is back to ``baseline`` (polled 0.2 s apart), or after
+    ``polls`` polls."""
+    for _ in range(polls):
+        if count() <= baseline:
+            break
+        await asyncio.sleep(0.2)
+    return count() - baseline
+
+
+async def _churn(
+    shim: FaultShim,
+    fault_worker: WorkerHandle,
+    lk: api.LiveKitAPI,
+    *,
+    calls: int,
+    at_once: int,
+    talk_s: float,
+) -> dict[str, object]:
+    worker = fault_worker.ensure()
+    await asyncio.gather(*(_short_call(shim, talk_s) for _ in range(at_once)))  # warm-up round
+    await _leftovers(lk)
+    fds_before = open_fds()
+    procs_before = len(descendants(worker.process.pid))
+    reasons: list[str] = []
+    started = time.monotonic()
+    for _ in range(calls // at_once):
+        reasons += await asyncio.gather(*(_short_call(shim, talk_s) for _ in range(at_once)))
+    rooms_left, participants_left = await _leftovers(lk)
+    fds_left = await _settled(open_fds, fds_before)
+    procs_left = await _settled(lambda: len(descendants(worker.process.pid)), procs_before)
+    return {
+        "calls": len(reasons),
+        "ended_reasons": sorted(set(reasons)),
+        "rooms_left": rooms_left,
+        "participants_left": participants_left,
+        "agent_processes_left": max(0, procs_left),
+        "fds_left": max(0, fds_left),
+        "churn_s": round(time.monotonic() - started, 1),
+    }
+
+
+def _check(found: dict[str, object]) -> None:
+    assert found["ended_reasons"] == ["carrier_stop"]
+    assert (found["rooms_left"], found["participants_left"]) == (0, 0)
+    assert found["agent_processes_left"] == 0
+    assert found["fds_left"] == 0
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("shim", ["native"], indirect=True)
+async def test_churn_of_short_calls_leaves_nothing_behind(
+    shim: FaultShim, fault_worker: WorkerHandle, fault_api: api.LiveKitAPI, figures: Figures
+) -> None:
+    found = await _churn(shim, fault_worker, fault_api, calls=20, at_once=5, talk_s=0.5)
+    figures.record("churn of 20 short calls (native, CI)", **found)
+    _check(found)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(7200)
+async def test_churn_of_a_thousand_short_calls_leaves_nothing_behind(
+    shim: FaultShim,
+    fault_worker: WorkerHandle,
+    fault_api: api.LiveKitAPI,
+    figures: Figures,
+    request: pytest.FixtureRequest,
+) -> None:
+    backend = request.node.callspec.params["shim"]
+    found = await _churn(shim, fault_worker, fault_api, calls=1000, at_once=10, talk_s=0.5)
+    figures.record(f"churn of 1,000 short calls ({backend}, soak)", **found)
+    _check(found)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("shim", ["native"], indirect=True)
+async def test_thirty_minutes_of_calls_keep_memory_flat(
+    shim: FaultShim, fault_worker: WorkerHandle, fault_api: api.LiveKitAPI, figures: Figures
+) -> None:
+    minutes = 30
+    samples: list[int] = []
+    deadline = time.monotonic() + minutes * 60
+    next_sample = time.monotonic()
+    calls = 0
+    while time.monotonic() < deadline:
+        await asyncio.gather(*(_short_call(shim, 5.0) for _ in range(5)))
+        calls += 5
+        if time.monotonic() >= next_sample:
+            samples.append(rss_kib())
+            next_sample += 60
+    early = statistics.median(samples[2:7])  # minutes 2-6: after warm-up
+    late = statistics.median(samples[-5:])
+    growth = (late - early) / early
+    figures.record(
+        "30-minute soak: shim process RSS",
+        calls=calls,
+        rss_kib_per_minute=samples,
+        rss_growth_pct=round(100 * growth, 1),
+    )
+    assert growth <= 0.10  # within noise: no per-call leak
+    rooms_left, participants_left = await _leftovers(fault_api)
+    assert (rooms_left, participants_left) == (0, 0)

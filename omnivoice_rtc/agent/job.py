@@ -5,7 +5,9 @@
 :class:`~.session.LiveKitSession` for every remote participant of kind standard or SIP
 (agents, egress and ingress are ignored) whom the optional participant handler accepts,
 and finishes when the last session has ended and no such participant is left (or when
-nobody joined within ``join_timeout_s``).
+nobody joined within ``join_timeout_s``). What each session runs comes from a
+:class:`~.plugin.SessionPlanner` (your agent factory, or the built-in agent) given the
+participant's :class:`~.call_context.CallContext`.
 
 :class:`~omnivoice_rtc.settings.agent.AgentSettings` is what a job needs besides the room.
 """
@@ -23,9 +25,10 @@ from typing import Any
 from livekit import rtc
 
 from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.agent.call_context import call_context_for
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
+from omnivoice_rtc.agent.plugin import SessionPlanner, describe_plan
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
-from omnivoice_rtc.pipelines.factory import build_pipeline
 from omnivoice_rtc.pipelines.local import shutdown_decoder
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.settings.agent import AgentSettings
@@ -70,11 +73,15 @@ class RoomAgent:
         llm_provider: LLMProvider | None = None,
         until_idle: bool = True,
         parts_factory: PartsFactory | None = None,
+        planner: SessionPlanner | None = None,
+        job_metadata: str = "",
     ) -> None:
         self._room = room
         self._settings = settings
-        self._llm_provider = llm_provider
-        self._parts_factory = parts_factory
+        self._planner = planner or SessionPlanner(
+            settings=settings, llm_provider=llm_provider, parts_factory=parts_factory
+        )
+        self._job_metadata = job_metadata
         self._until_idle = until_idle
         self._on_participant = on_participant
         self._on_session = on_session
@@ -141,28 +148,38 @@ class RoomAgent:
 
     async def _serve(self, p: rtc.RemoteParticipant) -> None:
         try:
+            info = participant_info(p, self._room.name)
             if self._on_participant is not None:
                 try:
-                    await _call(self._on_participant, participant_info(p, self._room.name))
+                    await _call(self._on_participant, info)
                 except Exception as exc:  # noqa: BLE001 -- reason: a handler that raises rejects the participant (documented contract)
                     logger.info(
                         "participant rejected by handler",
                         extra={"participant": p.identity, "reason": str(exc)},
                     )
                     return
-            parts = (
-                self._parts_factory()
-                if self._parts_factory is not None
-                else build_pipeline(self._settings.pipeline, llm_provider=self._llm_provider)
-            )
+            try:
+                plan = await self._planner.plan(
+                    call_context_for(info, job_metadata=self._job_metadata)
+                )
+            except Exception:  # reason: your factory's failure is logged with its traceback; the participant is not served, other sessions go on
+                logger.error(
+                    "agent factory failed; participant not served",
+                    extra={"participant": p.identity},
+                    exc_info=True,
+                )
+                return
+            logger.info("serving participant", extra=describe_plan(plan))
             session = LiveKitSession(
                 room=self._room,
                 participant=p,
-                parts=parts,
-                options=self._settings.session,
+                parts=plan.parts,
+                options=plan.options,
                 relay_events=self._settings.relay_events,
                 primary=not self.sessions,
                 output_sample_rate_hz=self._settings.output_sample_rate_hz,
+                agent=plan.agent,
+                flow=plan.flow,
             )
             self.sessions[p.identity] = session
             try:

@@ -3,6 +3,7 @@
     omnivoice-rtc dev [--livekit-port P] [--web-port P] [--no-agent] [--no-web] [--no-sip]
     omnivoice-rtc token ROOM IDENTITY [--name NAME] [--ttl-s S] [--no-agent]
     omnivoice-rtc sip ...            (when omnivoice_rtc.cli.sip is present)
+    omnivoice-rtc worker dev|start|console [--agent MODULE:ATTR] [--config FILE]
 
 Exit status: 0 on success or Ctrl-C, 1 when a stack process fails (the message
 names it and shows its last log lines), 2 on bad configuration or arguments.
@@ -22,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from omnivoice_rtc._errors import ConfigError, StackError
+from omnivoice_rtc.cli.worker import add_parser as add_worker_parser
 from omnivoice_rtc.livekit.tokens import generate_client_token
 from omnivoice_rtc.logs import configure_logging
 from omnivoice_rtc.settings import Settings
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dev(subparsers)
     _add_token(subparsers)
     _add_sip(subparsers)
+    add_worker_parser(subparsers)
     return parser
 
 

@@ -191,7 +191,8 @@ def resume_transcript_from(job_metadata: str) -> tuple[Turn, ...]:
         data = json.loads(text)
     except ValueError:
         return ()  # metadata that is not ours (any dispatcher may set some)
-    resume = data.get("omnivoice", {}).get("resume", {}) if isinstance(data, dict) else {}
+    ours = data.get("omnivoice") if isinstance(data, dict) else None
+    resume = ours.get("resume") if isinstance(ours, dict) else None
     raw = resume.get("transcript", []) if isinstance(resume, dict) else []
     if not isinstance(raw, list):
         logger.warning("resume transcript ignored: not a list")

@@ -234,8 +234,12 @@ class SessionPlanner:
         provider = spec.llm_provider or self._llm_provider
         if not custom and self._parts_factory is not None:
             return self._parts_factory()
-        settings = _with_voice(self._pipeline_settings(spec.pipeline), spec.voice)
-        return build_pipeline(settings, llm_provider=provider)
+        return build_pipeline(self.pipeline_settings(spec), llm_provider=provider)
+
+    def pipeline_settings(self, spec: AgentSpec) -> PipelineSettings:
+        """The pipeline ``spec`` asks for (its ``pipeline`` and ``voice``; unset: the
+        worker's). ConfigError when it cannot be read (e.g. ``"text"`` without a key)."""
+        return _with_voice(self._pipeline_settings(spec.pipeline), spec.voice)
 
     async def plan(self, ctx: CallContext) -> SessionPlan:
         """Call the factory (if any) and build the session's parts, agent and flow.

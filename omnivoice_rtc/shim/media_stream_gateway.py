@@ -32,6 +32,7 @@ from omnivoice_rtc._errors import CallRejectedError, ConfigError, SignatureError
 from omnivoice_rtc._urls import public_base_url, ws_url_of
 from omnivoice_rtc.carriers._common import CarrierRestError
 from omnivoice_rtc.carriers.profile import (
+    TOKEN_PARAMETER,
     CarrierSettings,
     DialRequest,
     WebhookAnswer,
@@ -39,6 +40,7 @@ from omnivoice_rtc.carriers.profile import (
 )
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.carriers.stream_tokens import StreamTokenStore
+from omnivoice_rtc.livekit.names import CALL_PARAMETER_ATTRIBUTE_PREFIX
 from omnivoice_rtc.media_streams.messages import Start
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
@@ -64,6 +66,7 @@ __all__ = [
     "RoomFactory",
     "ShimRuntime",
     "answer_path",
+    "call_parameter_attributes",
     "form_fields",
     "media_path",
 ]
@@ -84,6 +87,18 @@ def media_path(carrier: str) -> str:
 
 RoomFactory = Callable[[CallRoomSpec, RoomCallbacks], CallRoomBase]
 """Builds the (not yet started) room of one call: ``(spec, callbacks) -> room``."""
+
+
+def call_parameter_attributes(parameters: Mapping[str, str]) -> dict[str, str]:
+    """The stream's custom parameters (Twilio/Telnyx ``<Parameter>``, Vonage headers, Plivo
+    extraHeaders) as the caller's participant attributes, each under
+    ``omnivoice.param.`` (the agent's ``CallContext.parameters``); the stream token is
+    left out."""
+    return {
+        CALL_PARAMETER_ATTRIBUTE_PREFIX + name: value
+        for name, value in parameters.items()
+        if name and name != TOKEN_PARAMETER
+    }
 
 
 def form_fields(post: MultiDictProxy[str | Any]) -> dict[str, str]:
@@ -370,6 +385,7 @@ class MediaStreamGateway:
                 "from": call.from_,
                 "to": call.to,
                 "direction": call.direction,
+                **call_parameter_attributes(opened.opening.custom_parameters),
             },
             agent_name=rt.agent_name,
             audio=RoomAudioOptions(

@@ -27,7 +27,7 @@ def report_path(room: str) -> Path:
 
 
 @function_tool
-async def order_pizza(order: str) -> str:
+async def order(details: str) -> str:
     """Order a pizza. Pass what the caller asked for."""
     return TOOL_RESULT
 
@@ -37,6 +37,6 @@ def build(ctx: CallContext) -> AgentSpec:
     report_path(ctx.room).write_text(json.dumps(ctx.to_dict()), encoding="utf-8")
     return AgentSpec(
         instructions="You take pizza orders for Pizza Planet.",
-        tools=[order_pizza],
+        tools=[order],
         greeting=Greeting(inbound=GREETING, outbound=OUTBOUND_GREETING),
     )

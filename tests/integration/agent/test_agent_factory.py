@@ -104,8 +104,8 @@ async def test_a_users_factory_greets_calls_its_tool_and_ends_a_silent_call(
         )
         tool = await client.wait_for_event(EventType.TOOL_CALL, timeout_s=60, since=asked)
         call = tool.event.data_as(ToolCall)
-        assert call.name == "order_pizza"
-        assert call.arguments == {"order": "i would like to order a pizza please"}
+        assert call.name == "order"
+        assert call.arguments == {"details": "i would like to order a pizza please"}
         assert call.result == pizza_shop.TOOL_RESULT
         await client.wait_for_event(
             EventType.AGENT_TRANSCRIPT,
@@ -132,7 +132,7 @@ async def test_a_users_factory_greets_calls_its_tool_and_ends_a_silent_call(
         assert texts[-2:] == ["Are you still there?", "Goodbye for now."]
         assert report.metrics.tool_call_count == 1
         with_tool = [t for t in report.transcript if t.tool_calls]
-        assert [c.name for c in with_tool[0].tool_calls] == ["order_pizza"]
+        assert [c.name for c in with_tool[0].tool_calls] == ["order"]
         assert with_tool[0].text == pizza_shop.TOOL_RESULT
         loud_after_prompt = [
             f

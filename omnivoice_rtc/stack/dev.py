@@ -6,14 +6,21 @@ Parts written by other features are included only when present in the tree:
 ``omnivoice_rtc.sip.processes.sip_specs(settings) -> StackExtension``.
 When ``LIVEKIT_URL`` is not a loopback URL (e.g. LiveKit Cloud) no livekit-server is
 started and the agent and web server use that URL.
+
+Your agent (``OMNIVOICE_AGENT=myapp.agent:build``, docs/agents.md): the worker gets the
+reference, the directory ``omnivoice-rtc dev`` was started in on its ``PYTHONPATH`` (the
+worker runs in the project root, your module lives where you are) and
+``OMNIVOICE_AGENT_CONFIG`` as an absolute path.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -77,6 +84,20 @@ def _child_env(settings: Settings, livekit_url: str) -> dict[str, str]:
     }
 
 
+def _your_agent_env(settings: Settings) -> dict[str, str]:
+    """What the worker needs to import your agent from the directory you are in."""
+    app = settings.agent_app
+    env: dict[str, str] = {}
+    if app.factory:
+        here = str(Path.cwd())
+        inherited = settings.env.get("PYTHONPATH", "")
+        env["OMNIVOICE_AGENT"] = app.factory
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, inherited) if p)
+    if app.config_file:
+        env["OMNIVOICE_AGENT_CONFIG"] = str(Path(app.config_file).resolve())
+    return env
+
+
 def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
     """The dev stack for ``settings`` (from the environment) and ``options`` (CLI flags)."""
     specs: list[ProcessSpec] = []
@@ -124,6 +145,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         agent_env["OMNIVOICE_WORKER_LOAD_THRESHOLD"] = (
             str(settings.worker.load_threshold_pct) if explicit else "100"
         )
+        agent_env.update(_your_agent_env(settings))
         specs.append(
             ProcessSpec(
                 name="agent",
@@ -139,6 +161,8 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
             )
         )
         urls["Agent"] = f"{settings.agent_name} (explicit dispatch)"
+        if settings.agent_app.factory:
+            urls["Your agent"] = settings.agent_app.factory
     else:
         notes.append("agent worker: agents/worker.py not present; not started")
 

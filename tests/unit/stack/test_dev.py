@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from omnivoice_rtc.settings import Settings
@@ -161,3 +164,30 @@ def test_carrier_routes_are_served_when_a_webhook_key_is_set() -> None:
     exotel = {"EXOTEL_STREAM_USER": "exo", "EXOTEL_STREAM_PASSWORD": "pw"}
     plan = build_dev_plan(Settings.from_env({**LOCAL, **exotel}), options)
     assert plan.urls["exotel answer webhook"] == "http://127.0.0.1:18080/carriers/exotel/answer"
+
+
+def test_your_agent_reaches_the_worker_with_the_current_directory_importable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OMNIVOICE_AGENT=myapp.agent:build make dev: the worker runs in the project root, so
+    the directory dev was started in goes on its PYTHONPATH; a relative config file is
+    made absolute."""
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(
+        {
+            **LOCAL,
+            "OMNIVOICE_AGENT": "myapp.agent:build",
+            "OMNIVOICE_AGENT_CONFIG": "agent.yaml",
+            "PYTHONPATH": "/opt/lib",
+        }
+    )
+    plan = build_dev_plan(settings, DevOptions(web=False, sip=False))
+    (agent,) = [s for s in plan.specs if s.name == "agent"]
+    assert agent.env["OMNIVOICE_AGENT"] == "myapp.agent:build"
+    assert agent.env["PYTHONPATH"] == os.pathsep.join([str(tmp_path), "/opt/lib"])
+    assert agent.env["OMNIVOICE_AGENT_CONFIG"] == str(tmp_path / "agent.yaml")
+    assert plan.urls["Your agent"] == "myapp.agent:build"
+    without = build_dev_plan(Settings.from_env(LOCAL), DevOptions(web=False, sip=False))
+    (plain,) = [s for s in without.specs if s.name == "agent"]
+    assert "OMNIVOICE_AGENT" not in plain.env
+    assert "PYTHONPATH" not in plain.env

@@ -164,7 +164,7 @@ class RoomAgent:
                 )
             except Exception:  # reason: your factory's failure is logged with its traceback; the participant is not served, other sessions go on
                 logger.error(
-                    "agent factory failed; participant not served",
+                    "no agent for participant: the factory or its pipeline failed",
                     extra={"participant": p.identity},
                     exc_info=True,
                 )

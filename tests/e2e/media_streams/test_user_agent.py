@@ -17,6 +17,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
@@ -109,6 +110,7 @@ async def test_a_users_agent_answers_a_twilio_call(twilio_shim: TwilioShim) -> N
         )
         await sim.open_stream(with_parameter)
         started = time.monotonic()
+        print(f"stream started at {datetime.now(UTC).isoformat()}")
         sim.start_mic()
         while sim.received_seconds() == 0.0:  # non-silent agent audio at the carrier
             assert time.monotonic() - started < 90, "no greeting reached the carrier"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,18 @@ def test_local_mode_keeps_the_workers_local_options() -> None:
     planner = SessionPlanner(settings=AgentSettings(pipeline=PipelineSettings()))
     settings = planner.pipeline_settings(agent_spec_from_config(Config()))
     assert settings.mode is PipelineMode.LOCAL
+
+
+def test_docs_agents_md_tells_what_every_config_field_does() -> None:
+    """docs/agents.md's Config table names every Go field (n/a ones as not applicable)."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "agents.md").read_text(encoding="utf-8")
+    table = text.split("| Go field | effect |", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    named = {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+    assert named == set(CONFIG_FIELD_EFFECTS)
+    for field, effect in CONFIG_FIELD_EFFECTS.items():
+        if effect.startswith("not applicable"):
+            row = next(r for r in rows if f"`{field}`" in r.split("|")[1])
+            assert "not applicable" in row

@@ -418,10 +418,12 @@ class LiveKitSession:
         """End the call with ``reason``: hang up a phone call, then close (in a task of its
         own: the teardown cancels the task this runs in)."""
         self._close_reason = self._close_reason or reason
-        if self._flow.hang_up is not None and not self._finishing:
-            await self._flow.hang_up()
-        if not self._finishing:
-            self._spawn(self.close(), f"omnivoice.{reason}_close")
+        try:
+            if self._flow.hang_up is not None and not self._finishing:
+                await self._flow.hang_up()
+        finally:
+            if not self._finishing:
+                self._spawn(self.close(), f"omnivoice.{reason}_close")
 
     def _begin_teardown(self) -> asyncio.Task[None]:
         if self._teardown is None:

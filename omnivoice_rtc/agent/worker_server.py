@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import aiohttp
 from livekit import api
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
 from livekit.agents.worker import ServerEnvOption
@@ -86,6 +87,8 @@ def _hang_up_with(job: JobContext) -> Any:
             )
         except api.TwirpError as exc:  # already gone (hung up first): nothing to end
             logger.info("caller not removed", extra={"code": exc.code, "error": exc.message})
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the session still closes
+            logger.warning("caller not removed: LiveKit unreachable", extra={"error": repr(exc)})
 
     return remove
 

@@ -114,6 +114,7 @@ def _agent_said(state: dict[str, Any], text: str) -> bool:
 async def test_a_users_agent_greets_a_browser_and_calls_its_tool(
     page: Page, web_server: WebServer, user_agent_worker: AgentWorker
 ) -> None:
+    await asyncio.to_thread(user_agent_worker.wait_warm)  # a running worker, not a cold one
     await page.goto(f"{web_server.url}/")
     await page.click("#join")
     deadline = time.monotonic() + 60

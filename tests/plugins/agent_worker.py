@@ -57,6 +57,15 @@ class AgentWorker:
         )
         return dispatch.id
 
+    def wait_warm(self, timeout_s: float = 60.0) -> None:
+        """Wait until a job process is initialized (a job then starts without waiting for
+        one: what a long-running worker looks like to a call; timing tests use it)."""
+        deadline = time.monotonic() + timeout_s
+        while '"process initialized"' not in self.log_text():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"no job process ready:\n{self.log_text()[-3000:]}")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         if self.process.poll() is not None:
             return

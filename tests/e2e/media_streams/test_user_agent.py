@@ -26,7 +26,7 @@ from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.shim.rtc_call_room import call_room_name
-from omnivoice_rtc.types import AgentTranscript, EventType, ToolCall
+from omnivoice_rtc.types import AgentTranscript, EventType, ToolCall, UserTranscript
 from tests.agents import pizza_shop
 from tests.conftest import require_binary
 from tests.e2e.media_streams.conftest import _self_signed
@@ -91,8 +91,11 @@ async def twilio_shim(
         await runner.cleanup()
 
 
-async def test_a_users_agent_answers_a_twilio_call(twilio_shim: TwilioShim) -> None:
+async def test_a_users_agent_answers_a_twilio_call(
+    twilio_shim: TwilioShim, user_agent_worker: AgentWorker
+) -> None:
     require_binary("espeak-ng")
+    await asyncio.to_thread(user_agent_worker.wait_warm)  # a running worker, not a cold one
     speech = espeak(SENTENCE, rate_hz=8000)
     async with CarrierSimulator(
         carrier="twilio",
@@ -134,7 +137,8 @@ async def test_a_users_agent_answers_a_twilio_call(twilio_shim: TwilioShim) -> N
                     continue
                 tool = event.data_as(ToolCall)
                 break
-            assert tool is not None, [e.type for _, e in log.events]
+            heard = [e.data.text for _, e in log.events if isinstance(e.data, UserTranscript)]
+            assert tool is not None, f"the tool was never called; heard {heard}"
             assert (tool.name, tool.result) == ("order", pizza_shop.TOOL_RESULT)
         finally:
             await log.aclose()

@@ -24,7 +24,7 @@ from omnivoice_rtc.sip.provisioning import apply, delete
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
-from omnivoice_rtc.types import AgentTranscript, Event, EventType, ToolCall
+from omnivoice_rtc.types import AgentTranscript, Event, EventType, ToolCall, UserTranscript
 from tests.agents import pizza_shop
 from tests.conftest import require_binary
 from tests.e2e.sip.helpers import (
@@ -96,8 +96,9 @@ async def gateway(
 
 
 async def test_a_users_agent_answers_an_inbound_sip_call(
-    gateway: SIPGateway, sip_stack: SIPStack, tmp_path: Path
+    gateway: SIPGateway, sip_stack: SIPStack, user_agent_worker: AgentWorker, tmp_path: Path
 ) -> None:
+    await asyncio.to_thread(user_agent_worker.wait_warm)  # a running worker, not a cold one
     rtp = await RtpPeer.open()
     sipp = await start_sipp(
         binary=require_binary("sipp"),
@@ -151,7 +152,8 @@ async def test_a_users_agent_answers_an_inbound_sip_call(
             with contextlib.suppress(AssertionError):
                 tool = await wait_for_event(events, EventType.TOOL_CALL, timeout_s=30, since=marker)
                 break
-        assert tool is not None, [e.type for e in events]
+        heard = [e.data.text for e in events if isinstance(e.data, UserTranscript)]
+        assert tool is not None, f"the tool was never called; heard {heard}"
         assert tool.data_as(ToolCall).name == "order"
         assert tool.data_as(ToolCall).result == pizza_shop.TOOL_RESULT
 

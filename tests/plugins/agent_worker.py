@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +83,12 @@ def start_agent_worker(
     log_dir: Path,
     env: Mapping[str, str] | None = None,
     agent_name: str | None = None,
+    command: Sequence[str] | None = None,
 ) -> AgentWorker:
-    """Start agents/worker.py in ``start`` mode and wait until it registered (60 s max)."""
+    """Start agents/worker.py in ``start`` mode and wait until it registered (60 s max).
+
+    ``command`` replaces ``[python, agents/worker.py]`` (e.g. the ``omnivoice-rtc worker``
+    form); ``start --log-level debug`` is appended either way."""
     name = agent_name or f"omnivoice-test-{secrets.token_hex(3)}"
     log_file = log_dir / f"agent-worker-{name}.log"
     child_env = {
@@ -101,7 +105,12 @@ def start_agent_worker(
             child_env.pop(key, None)  # the default worker is the keyless local pipeline
     log = log_file.open("ab")
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "agents" / "worker.py"), "start", "--log-level", "debug"],
+        [
+            *(command or (sys.executable, str(ROOT / "agents" / "worker.py"))),
+            "start",
+            "--log-level",
+            "debug",
+        ],
         cwd=ROOT,
         env=child_env,
         stdout=log,

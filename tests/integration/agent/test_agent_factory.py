@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import time
 from collections.abc import Callable
 
@@ -21,7 +22,7 @@ from livekit import api
 from omnivoice_rtc.types import AgentTranscript, EventType, SessionEnded, ToolCall
 from tests.agents import pizza_shop
 from tests.integration.agent.voice_client import SILENCE_RMS, VoiceClient
-from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.agent_worker import AgentWorker, start_agent_worker
 from tests.plugins.livekit_stack import LiveKitServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -142,3 +143,43 @@ async def test_a_users_factory_greets_calls_its_tool_and_ends_a_silent_call(
         assert loud_after_prompt, "the goodbye was not heard"
     finally:
         await client.aclose()
+
+
+async def test_omnivoice_rtc_worker_runs_the_agent_named_on_its_command_line(
+    livekit_server: LiveKitServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``omnivoice-rtc worker start --agent ...`` (the CLI form, job processes started by
+    livekit-agents' forkserver) serves a room with the named factory."""
+    worker = start_agent_worker(
+        livekit_server,
+        log_dir=tmp_path_factory.getbasetemp(),
+        command=(
+            sys.executable,
+            "-m",
+            "omnivoice_rtc.cli",
+            "worker",
+            "--agent",
+            "tests.agents.pizza_shop:build",
+        ),
+    )
+    try:
+        room = f"cli-{secrets.token_hex(3)}"
+        token = browser_token(
+            livekit_server,
+            room=room,
+            identity="visitor-cli",
+            agent_name=worker.agent_name,
+            metadata="",
+        )
+        client = VoiceClient(url=livekit_server.url, token=token)
+        await client.connect()
+        try:
+            await client.wait_for_event(
+                EventType.AGENT_TRANSCRIPT, timeout_s=90, where=_said(pizza_shop.GREETING)
+            )
+        finally:
+            await client.aclose()
+        seen = json.loads(pizza_shop.report_path(room).read_text(encoding="utf-8"))
+        assert (seen["route"], seen["participant_identity"]) == ("webrtc", "visitor-cli")
+    finally:
+        worker.stop()

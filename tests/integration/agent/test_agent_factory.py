@@ -19,9 +19,9 @@ from collections.abc import Callable
 import pytest
 from livekit import api
 
-from omnivoice_rtc.types import AgentTranscript, EventType, SessionEnded, ToolCall
+from omnivoice_rtc.types import AgentTranscript, EventType, SessionEnded, ToolCall, Turn
 from tests.agents import pizza_shop
-from tests.integration.agent.voice_client import SILENCE_RMS, VoiceClient
+from tests.integration.agent.voice_client import SILENCE_RMS, VoiceClient, participant_token
 from tests.plugins.agent_worker import AgentWorker, start_agent_worker
 from tests.plugins.livekit_stack import LiveKitServer
 
@@ -183,3 +183,41 @@ async def test_omnivoice_rtc_worker_runs_the_agent_named_on_its_command_line(
         assert (seen["route"], seen["participant_identity"]) == ("webrtc", "visitor-cli")
     finally:
         worker.stop()
+
+
+async def test_a_resumed_call_gets_its_history_and_no_second_greeting(
+    livekit_server: LiveKitServer,
+    agent_worker_factory: Callable[..., AgentWorker],
+    livekit_api: api.LiveKitAPI,
+) -> None:
+    """A fresh agent dispatched with ``{"omnivoice": {"resume": {"transcript": [...]}}}``
+    (what the liveness code sends after an agent died): the factory sees the turns, the
+    agent does not greet again and answers the caller's next turn."""
+    worker = agent_worker_factory(env={"OMNIVOICE_AGENT": "tests.agents.pizza_shop:build"})
+    room = f"resume-{secrets.token_hex(3)}"
+    earlier = [
+        Turn(role="agent", text=pizza_shop.GREETING).to_dict(),
+        Turn(role="user", text="I want a large pizza").to_dict(),
+    ]
+    await worker.dispatch(
+        livekit_api,
+        room,
+        metadata=json.dumps({"omnivoice": {"resume": {"transcript": earlier}}}),
+    )
+    token = participant_token(
+        livekit_server.api_key, livekit_server.api_secret, room=room, identity="caller-back"
+    )
+    client = VoiceClient(url=livekit_server.url, token=token)
+    await client.connect()
+    try:
+        await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=90)
+        await client.room.local_participant.send_text("please order it", topic="lk.chat")
+        first = await client.wait_for_event(EventType.AGENT_TRANSCRIPT, timeout_s=60)
+        assert first.event.data_as(AgentTranscript).text == pizza_shop.TOOL_RESULT
+    finally:
+        await client.aclose()
+    seen = json.loads(pizza_shop.report_path(room).read_text(encoding="utf-8"))
+    assert [(t["role"], t["text"]) for t in seen["resume_transcript"]] == [
+        ("agent", pizza_shop.GREETING),
+        ("user", "I want a large pizza"),
+    ]

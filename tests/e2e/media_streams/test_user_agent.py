@@ -140,6 +140,15 @@ async def test_a_users_agent_answers_a_twilio_call(
             heard = [e.data.text for _, e in log.events if isinstance(e.data, UserTranscript)]
             assert tool is not None, f"the tool was never called; heard {heard}"
             assert (tool.name, tool.result) == ("order", pizza_shop.TOOL_RESULT)
+            # the call's session (observing the room) counts it and files it on the answer
+            await log.wait_for(
+                EventType.AGENT_TRANSCRIPT,
+                where=lambda e: e.data_as(AgentTranscript).text == pizza_shop.TOOL_RESULT,
+                since=said,
+                timeout_s=60,
+            )
+            assert session.metrics().tool_call_count >= 1
+            assert any(c.name == "order" for t in session.transcript() for c in t.tool_calls)
         finally:
             await log.aclose()
             await sim.hang_up()

@@ -157,6 +157,15 @@ async def test_a_users_agent_answers_an_inbound_sip_call(
         assert tool.data_as(ToolCall).name == "order"
         assert tool.data_as(ToolCall).result == pizza_shop.TOOL_RESULT
 
+        # the call's session (observing the room) counts it and files it on the answer
+        async def result_said() -> bool | None:
+            said = [e.data.text for e in events[marker:] if isinstance(e.data, AgentTranscript)]
+            return True if pizza_shop.TOOL_RESULT in said else None
+
+        await wait_for(result_said, timeout_s=60, what="the tool's result said")
+        assert session.metrics().tool_call_count >= 1
+        assert any(c.name == "order" for t in session.transcript() for c in t.tool_calls)
+
         seen = json.loads(pizza_shop.report_path(session.room_name).read_text(encoding="utf-8"))
         assert seen["route"] == "sip"
         assert seen["direction"] == "inbound"

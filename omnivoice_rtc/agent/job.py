@@ -254,16 +254,22 @@ async def _stop_local_decoder() -> None:
     await asyncio.to_thread(shutdown_decoder)  # joins the decoder process (blocking)
 
 
-async def run_job(ctx: Any, settings: AgentSettings) -> None:
-    """livekit-agents entrypoint body: connect, serve the room, then end the job."""
+async def run_job(
+    ctx: Any, settings: AgentSettings, *, planner: SessionPlanner | None = None
+) -> None:
+    """livekit-agents entrypoint body: connect, serve the room with ``planner``'s sessions
+    (default: the built-in agent), then end the job."""
     await ctx.connect()
     if ctx.is_fake_job():  # console mode: no real room to relay events to
         settings = replace(settings, relay_events=False)
     logger.info("job connected", extra={"room": ctx.room.name, "agent_name": settings.agent_name})
-    agent = RoomAgent(room=ctx.room, settings=settings)
+    agent = RoomAgent(
+        room=ctx.room, settings=settings, planner=planner, job_metadata=ctx.job.metadata
+    )
     ctx.add_shutdown_callback(agent.aclose)
-    if settings.pipeline.mode is PipelineMode.LOCAL:
-        # one job per process: stop the STT decoder process so this one can exit
+    if settings.pipeline.mode is PipelineMode.LOCAL or planner is not None:
+        # one job per process: stop the STT decoder process (if one ran) so this one can
+        # exit; with a planner any session may have picked the local pipeline
         ctx.add_shutdown_callback(_stop_local_decoder)
     await agent.run()
     ctx.shutdown("no participants left")

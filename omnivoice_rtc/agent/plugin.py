@@ -53,6 +53,7 @@ from omnivoice_rtc.types import (
 
 __all__ = [
     "AgentFactory",
+    "Remover",
     "SessionPlan",
     "SessionPlanner",
     "base_spec",

@@ -16,30 +16,28 @@ is wrong.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 import aiohttp
 from livekit import api
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
 from livekit.agents.worker import ServerEnvOption
 
-from omnivoice_rtc.agent.job import RoomAgent
+from omnivoice_rtc.agent.job import run_job
 from omnivoice_rtc.agent.plugin import (
     AgentFactory,
+    Remover,
     SessionPlanner,
     base_spec,
     load_agent_factory,
 )
 from omnivoice_rtc.logs import install_pii_filter
 from omnivoice_rtc.pipelines.local import prewarm as prewarm_local
-from omnivoice_rtc.pipelines.local import shutdown_decoder
 from omnivoice_rtc.settings import AgentAppSettings, AgentSettings, Settings
 from omnivoice_rtc.types import PipelineMode
 
@@ -79,7 +77,9 @@ def check_agent(app: AgentAppSettings) -> None:
     base_spec(app)
 
 
-def _hang_up_with(job: JobContext) -> Any:
+def _hang_up_with(job: JobContext) -> Remover:
+    """Removes a participant through the job's LiveKit API (a phone call then ends)."""
+
     async def remove(room: str, identity: str) -> None:
         try:
             await job.api.room.remove_participant(
@@ -93,33 +93,17 @@ def _hang_up_with(job: JobContext) -> Any:
     return remove
 
 
-async def _stop_local_decoder() -> None:
-    await asyncio.to_thread(shutdown_decoder)  # joins the decoder process (blocking)
-
-
 async def serve_job(spec: WorkerJobSpec, ctx: JobContext) -> None:
-    """livekit-agents entrypoint: connect, serve the room with the planned sessions, end."""
-    await ctx.connect()
-    settings = spec.agent
-    if ctx.is_fake_job():  # console mode: no real room to relay events to
-        settings = replace(settings, relay_events=False)
-    logger.info("job connected", extra={"room": ctx.room.name, "agent_name": settings.agent_name})
+    """livekit-agents entrypoint: :func:`~omnivoice_rtc.agent.job.run_job` with a planner
+    for your factory (or the built-in agent) that hangs up phone calls it ends."""
     planner = SessionPlanner(
-        settings=settings,
+        settings=spec.agent,
         defaults=base_spec(spec.app),
         factory=_factory(spec.app.factory),
         env=spec.env,
         remover=None if ctx.is_fake_job() else _hang_up_with(ctx),
     )
-    agent = RoomAgent(
-        room=ctx.room, settings=settings, planner=planner, job_metadata=ctx.job.metadata
-    )
-    ctx.add_shutdown_callback(agent.aclose)
-    if settings.pipeline.mode is PipelineMode.LOCAL or spec.app.factory:
-        # one job per process: stop the STT decoder process (if any) so this one can exit
-        ctx.add_shutdown_callback(_stop_local_decoder)
-    await agent.run()
-    ctx.shutdown("no participants left")
+    await run_job(ctx, spec.agent, planner=planner)
 
 
 def _prewarm(spec: WorkerJobSpec, proc: JobProcess) -> None:

@@ -10,7 +10,8 @@ started and the agent and web server use that URL.
 Your agent (``OMNIVOICE_AGENT=myapp.agent:build``, docs/agents.md): the worker gets the
 reference, the directory ``omnivoice-rtc dev`` was started in on its ``PYTHONPATH`` (the
 worker runs in the project root, your module lives where you are) and
-``OMNIVOICE_AGENT_CONFIG`` as an absolute path.
+``OMNIVOICE_AGENT_CONFIG`` as an absolute path. Without one, the built-in agent greets
+whoever joins (:data:`DEV_GREETING`; set ``OMNIVOICE_GREETING=`` to keep it quiet).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
 from omnivoice_rtc.stack.specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
 
-__all__ = ["DevOptions", "DevPlan", "build_dev_plan"]
+__all__ = ["DEV_GREETING", "DevOptions", "DevPlan", "build_dev_plan"]
 
 
 class SipSpecs(Protocol):
@@ -84,10 +85,17 @@ def _child_env(settings: Settings, livekit_url: str) -> dict[str, str]:
     }
 
 
+DEV_GREETING = "Hello! This is the omnivoice demo agent. How can I help?"
+"""The built-in agent's greeting in the dev stack (unless OMNIVOICE_GREETING is set)."""
+
+
 def _your_agent_env(settings: Settings) -> dict[str, str]:
-    """What the worker needs to import your agent from the directory you are in."""
+    """What the worker needs to import your agent from the directory you are in; without
+    one, the built-in agent greets (``DEV_GREETING``) unless ``OMNIVOICE_GREETING`` is set."""
     app = settings.agent_app
     env: dict[str, str] = {}
+    if not app.factory and "OMNIVOICE_GREETING" not in settings.env:
+        env["OMNIVOICE_GREETING"] = DEV_GREETING
     if app.factory:
         here = str(Path.cwd())
         inherited = settings.env.get("PYTHONPATH", "")

@@ -10,7 +10,7 @@ import pytest
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack import HttpCheck, LogCheck, ProcessSpec, StackExtension
 from omnivoice_rtc.stack import dev as dev_module
-from omnivoice_rtc.stack.dev import DevOptions, build_dev_plan
+from omnivoice_rtc.stack.dev import DEV_GREETING, DevOptions, build_dev_plan
 from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
 
 pytestmark = pytest.mark.unit
@@ -187,7 +187,16 @@ def test_your_agent_reaches_the_worker_with_the_current_directory_importable(
     assert agent.env["PYTHONPATH"] == os.pathsep.join([str(tmp_path), "/opt/lib"])
     assert agent.env["OMNIVOICE_AGENT_CONFIG"] == str(tmp_path / "agent.yaml")
     assert plan.urls["Your agent"] == "myapp.agent:build"
+    assert "OMNIVOICE_GREETING" not in agent.env  # your agent decides its greeting
     without = build_dev_plan(Settings.from_env(LOCAL), DevOptions(web=False, sip=False))
     (plain,) = [s for s in without.specs if s.name == "agent"]
     assert "OMNIVOICE_AGENT" not in plain.env
     assert "PYTHONPATH" not in plain.env
+    assert plain.env["OMNIVOICE_GREETING"] == DEV_GREETING  # the built-in agent speaks first
+    quiet = Settings.from_env({**LOCAL, "OMNIVOICE_GREETING": ""})
+    (silent,) = [
+        s
+        for s in build_dev_plan(quiet, DevOptions(web=False, sip=False)).specs
+        if s.name == "agent"
+    ]
+    assert "OMNIVOICE_GREETING" not in silent.env  # the variable, empty, reaches it as set

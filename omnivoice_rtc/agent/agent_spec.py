@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from omnivoice_rtc.settings.agent_app import DEFAULT_SILENCE_GOODBYE, DEFAULT_SILENCE_PROMPT
 from omnivoice_rtc.settings.pipeline import LocalPipelineOptions, PipelineSettings
 from omnivoice_rtc.types import (
+    Config,
     InterruptionMode,
     LLMProvider,
     PipelineMode,
@@ -172,6 +173,13 @@ class AgentSpec:
     def interruption(self) -> InterruptionMode | None:
         mode = self.interruption_mode
         return mode if isinstance(mode, InterruptionMode) else None
+
+    @classmethod
+    def from_config(cls, config: Config) -> AgentSpec:
+        """The spec a seed ``Config`` describes (:mod:`~omnivoice_rtc.agent.seed_config`)."""
+        from omnivoice_rtc.agent.seed_config import agent_spec_from_config
+
+        return agent_spec_from_config(config)
 
     def over(self, base: AgentSpec) -> AgentSpec:
         """This spec with every unset field (``None``, ``""``, ``()``) taken from ``base``."""

@@ -76,6 +76,11 @@ def test_server_fields_are_not_applicable_and_change_nothing(field: str, value: 
     assert agent_spec_from_config(Config(**{field: value})) == agent_spec_from_config(Config())
 
 
+def test_agent_spec_from_config_is_the_same_mapping() -> None:
+    config = _text_config(llm=LLMOptions(system_prompt="Hi"))
+    assert AgentSpec.from_config(config) == agent_spec_from_config(config)
+
+
 def test_mode_picks_the_pipeline() -> None:
     assert agent_spec_from_config(Config(mode=PipelineMode.LOCAL)).pipeline is PipelineMode.LOCAL
     text = agent_spec_from_config(_text_config())

@@ -37,6 +37,7 @@ from livekit.agents.utils import is_given
 from livekit.agents.voice import events as lk
 
 from omnivoice_rtc.agent.agent_spec import SilenceHandling
+from omnivoice_rtc.logs import pii
 
 __all__ = [
     "GOODBYE_TIMEOUT_S",
@@ -157,7 +158,7 @@ class CallFlowDriver:
         except TimeoutError:
             logger.warning(
                 "SIP call not active in time; greeting anyway",
-                extra={"participant": self._participant.identity, "wait_s": SIP_ANSWER_WAIT_S},
+                extra={"wait_s": SIP_ANSWER_WAIT_S, **pii(participant=self._participant.identity)},
             )
         finally:
             room.off("participant_attributes_changed", on_attributes)
@@ -170,8 +171,8 @@ class CallFlowDriver:
         logger.info(
             "greeting the caller",
             extra={
-                "participant": self._participant.identity,
                 "audio_path_wait_ms": round((self.greeted_at - began) * 1000),
+                **pii(participant=self._participant.identity),  # a SIP identity holds a number
             },
         )
         try:

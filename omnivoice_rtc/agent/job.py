@@ -29,6 +29,7 @@ from omnivoice_rtc.agent.call_context import call_context_for
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
 from omnivoice_rtc.agent.plugin import SessionPlanner, describe_plan
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
+from omnivoice_rtc.logs import pii
 from omnivoice_rtc.pipelines.local import shutdown_decoder
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.settings.agent import AgentSettings
@@ -165,7 +166,7 @@ class RoomAgent:
             except Exception:  # reason: your factory's failure is logged with its traceback; the participant is not served, other sessions go on
                 logger.error(
                     "no agent for participant: the factory or its pipeline failed",
-                    extra={"participant": p.identity},
+                    extra=pii(participant=p.identity),  # a SIP identity holds a number
                     exc_info=True,
                 )
                 return

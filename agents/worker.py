@@ -1,5 +1,4 @@
-"""The omnivoice agent worker: a livekit-agents AgentServer serving every room it is
-dispatched to (browser rooms and call rooms alike).
+"""The omnivoice agent worker as a script (``omnivoice-rtc worker`` is the same thing).
 
     python agents/worker.py dev       # development mode (debug logs, no load shedding)
     python agents/worker.py start     # production mode
@@ -7,10 +6,13 @@ dispatched to (browser rooms and call rooms alike).
 
 It registers under ``OMNIVOICE_AGENT_NAME`` (default ``omnivoice-agent``) with explicit
 dispatch: a room gets the agent through a token's RoomConfiguration.agents or the
-AgentDispatch API, never automatically. Configuration is read (and validated, failing
-at startup with the variable's name) from the environment: LIVEKIT_URL,
-LIVEKIT_API_KEY, LIVEKIT_API_SECRET, the pipeline (OMNIVOICE_PIPELINE, ...) and
-session settings documented in docs/sessions.md. Worker knobs:
+AgentDispatch API, never automatically. Your agent: ``OMNIVOICE_AGENT=myapp.agent:build``
+(a factory ``build(ctx) -> Agent | AgentSpec``, docs/agents.md) and
+``OMNIVOICE_AGENT_CONFIG`` (a seed Config file); unset, the built-in agent runs.
+Configuration is read (and validated, failing at startup with the variable's name) from
+the environment: LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, the pipeline
+(OMNIVOICE_PIPELINE, ...) and session settings documented in docs/sessions.md. Worker
+knobs:
 
 ``OMNIVOICE_WORKER_EXECUTOR``   process (default) | thread: how jobs run
 ``OMNIVOICE_WORKER_HTTP_PORT``  health-check port (default: 8081 in start mode, any free
@@ -22,86 +24,33 @@ session settings documented in docs/sessions.md. Worker knobs:
 ``OMNIVOICE_WORKER_PROMETHEUS_PORT`` serve Prometheus metrics on this port's /metrics
                                 (livekit-agents' and omnivoice's); with
                                 ``PROMETHEUS_MULTIPROC_DIR`` set, every job process's too
+
+Everything else (the server, the job entrypoint, the start-up checks) is
+:mod:`omnivoice_rtc.agent.worker_server`; this file stays a thin wrapper.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 import sys
 
-from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
-from livekit.agents.worker import ServerEnvOption
-
 from omnivoice_rtc import ConfigError
-from omnivoice_rtc.agent.job import run_job
-from omnivoice_rtc.logs import install_pii_filter
-from omnivoice_rtc.pipelines.local import prewarm as prewarm_local
+from omnivoice_rtc.agent.worker_server import WORKER_MODES, run_worker
 from omnivoice_rtc.settings import Settings
-from omnivoice_rtc.types import PipelineMode
-
-logger = logging.getLogger("omnivoice.worker")
 
 
-def _load_settings() -> Settings:
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in WORKER_MODES:
+        print(f"usage: python agents/worker.py {{{','.join(WORKER_MODES)}}} [options]")
+        return 2
     try:
         settings = Settings.from_env()
         settings.require_safe("worker")
+        run_worker(settings, argv[0], extra_args=tuple(argv[1:]))
     except ConfigError as exc:
         print(f"omnivoice worker: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return settings
-
-
-SETTINGS = _load_settings()
-AGENT = SETTINGS.agent
-WORKER = SETTINGS.worker
-
-# livekit plugins register themselves on import and must do so on the main thread; jobs
-# run in threads in console mode (and with OMNIVOICE_WORKER_EXECUTOR=thread), so import
-# the ones the pipeline uses here rather than lazily inside a job.
-import livekit.plugins.silero  # noqa: E402 -- reason: see the comment above
-
-if AGENT.pipeline.mode is not PipelineMode.LOCAL:
-    import livekit.plugins.google
-    import livekit.plugins.openai  # noqa: F401 -- reason: see the comment above
-
-_no_shedding = WORKER.load_threshold_pct >= 100
-server = AgentServer(
-    job_executor_type=JobExecutorType(WORKER.executor),
-    port=(
-        WORKER.http_port
-        if WORKER.http_port is not None
-        else ServerEnvOption(dev_default=0, prod_default=8081)  # livekit-agents' default
-    ),
-    load_threshold=math.inf if _no_shedding else WORKER.load_threshold_pct / 100,
-    # model loading (silero, imports) can exceed livekit's 10 s default on a busy 2-core box
-    initialize_process_timeout=30.0,
-    setup_fnc=None,
-    load_fnc=(lambda: 0.0) if _no_shedding else None,
-    # livekit-agents serves Prometheus; jobs run in child processes, whose metrics reach
-    # it through prometheus_client's multiprocess folder (PROMETHEUS_MULTIPROC_DIR, which
-    # must be set before this process imported prometheus_client: docs/ledger.md)
-    prometheus_port=WORKER.prometheus_port,
-    prometheus_multiproc_dir=WORKER.prometheus_dir or None,
-)
-
-
-def _prewarm(proc: JobProcess) -> None:
-    if AGENT.pipeline.mode is PipelineMode.LOCAL:
-        prewarm_local(AGENT.pipeline.local)
-
-
-server.setup_fnc = _prewarm
-# livekit-agents sets up its handlers (which render extra) when the worker starts; job
-# processes forward their records to them, so one filter there covers every job.
-server.on("worker_started", lambda: install_pii_filter(SETTINGS.log))
-
-
-@server.rtc_session(agent_name=AGENT.agent_name)
-async def entrypoint(ctx: JobContext) -> None:
-    await run_job(ctx, AGENT)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    cli.run_app(server)
+    sys.exit(main(sys.argv[1:]))

@@ -1,1 +1,6 @@
-"""Runnable example agents (each has a README); load one with ``--agent examples.NAME:build``."""
+"""Runnable example agents for omnivoice-rtc (each directory has a README).
+
+Run one from the repository root, e.g.::
+
+    omnivoice-rtc worker dev --agent examples.receptionist:build
+"""

@@ -88,6 +88,8 @@ from omnivoice_rtc.types import (
 )
 
 if _TYPE_CHECKING:
+    from omnivoice_rtc.agent.agent_spec import AgentSpec, Greeting, SilenceHandling
+    from omnivoice_rtc.agent.call_context import CallContext
     from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
     from omnivoice_rtc.agent.livekit_session import LiveKitSession
     from omnivoice_rtc.carriers import StreamTokenStore
@@ -104,6 +106,10 @@ if _TYPE_CHECKING:
     from omnivoice_rtc.sip.sip_session import SIPSession
 
 _LAZY: dict[str, str] = {
+    "AgentSpec": ".agent.agent_spec",
+    "CallContext": ".agent.call_context",
+    "Greeting": ".agent.agent_spec",
+    "SilenceHandling": ".agent.agent_spec",
     "LLMProviderAdapter": ".pipelines.llm_adapter",
     "LiveKitGateway": ".agent.livekit_gateway",
     "LiveKitSession": ".agent.livekit_session",
@@ -143,10 +149,12 @@ __all__ = [
     "TWILIO",
     "VONAGE",
     "VONAGE_8K",
+    "AgentSpec",
     "AudioConverter",
     "AudioEncoding",
     "AudioFormat",
     "BridgeConfig",
+    "CallContext",
     "CallHandler",
     "CallInfo",
     "CallRejectedError",
@@ -160,6 +168,7 @@ __all__ = [
     "FunctionCallHandler",
     "FunctionDeclaration",
     "Gateway",
+    "Greeting",
     "InterruptionMode",
     "LLMOptions",
     "LLMProvider",
@@ -195,6 +204,7 @@ __all__ = [
     "SessionOptions",
     "Settings",
     "SignatureError",
+    "SilenceHandling",
     "StackError",
     "StreamConverter",
     "StreamRejected",

@@ -5,7 +5,9 @@
 :class:`~.session.LiveKitSession` for every remote participant of kind standard or SIP
 (agents, egress and ingress are ignored) whom the optional participant handler accepts,
 and finishes when the last session has ended and no such participant is left (or when
-nobody joined within ``join_timeout_s``).
+nobody joined within ``join_timeout_s``). What each session runs comes from a
+:class:`~.plugin.SessionPlanner` (your agent factory, or the built-in agent) given the
+participant's :class:`~.call_context.CallContext`.
 
 :class:`~omnivoice_rtc.settings.agent.AgentSettings` is what a job needs besides the room.
 """
@@ -23,13 +25,14 @@ from typing import Any
 from livekit import rtc
 
 from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.agent.call_context import call_context_for
 from omnivoice_rtc.agent.control_policy import ControlPolicy, ControlRefused
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
+from omnivoice_rtc.agent.plugin import SessionPlanner, describe_plan
 from omnivoice_rtc.ledger.agent_recorder import AgentCallRecorder
 from omnivoice_rtc.ledger.keys import call_key
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
-from omnivoice_rtc.logs import bind_call_id, install_call_id_filter
-from omnivoice_rtc.pipelines.factory import build_pipeline
+from omnivoice_rtc.logs import bind_call_id, install_call_id_filter, pii
 from omnivoice_rtc.pipelines.local import shutdown_decoder
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.settings.agent import AgentSettings
@@ -74,11 +77,15 @@ class RoomAgent:
         llm_provider: LLMProvider | None = None,
         until_idle: bool = True,
         parts_factory: PartsFactory | None = None,
+        planner: SessionPlanner | None = None,
+        job_metadata: str = "",
     ) -> None:
         self._room = room
         self._settings = settings
-        self._llm_provider = llm_provider
-        self._parts_factory = parts_factory
+        self._planner = planner or SessionPlanner(
+            settings=settings, llm_provider=llm_provider, parts_factory=parts_factory
+        )
+        self._job_metadata = job_metadata
         self._until_idle = until_idle
         self._on_participant = on_participant
         self._on_session = on_session
@@ -151,28 +158,38 @@ class RoomAgent:
     async def _serve(self, p: rtc.RemoteParticipant) -> None:
         bind_call_id(call_key(self._room.name, p.identity))  # on every log line of this call
         try:
+            info = participant_info(p, self._room.name)
             if self._on_participant is not None:
                 try:
-                    await _call(self._on_participant, participant_info(p, self._room.name))
+                    await _call(self._on_participant, info)
                 except Exception as exc:  # noqa: BLE001 -- reason: a handler that raises rejects the participant (documented contract)
                     logger.info(
                         "participant rejected by handler",
                         extra={"participant": p.identity, "reason": str(exc)},
                     )
                     return
-            parts = (
-                self._parts_factory()
-                if self._parts_factory is not None
-                else build_pipeline(self._settings.pipeline, llm_provider=self._llm_provider)
-            )
+            try:
+                plan = await self._planner.plan(
+                    call_context_for(info, job_metadata=self._job_metadata)
+                )
+            except Exception:  # reason: your factory's failure is logged with its traceback; the participant is not served, other sessions go on
+                logger.error(
+                    "no agent for participant: the factory or its pipeline failed",
+                    extra=pii(participant=p.identity),  # a SIP identity holds a number
+                    exc_info=True,
+                )
+                return
+            logger.info("serving participant", extra=describe_plan(plan))
             session = LiveKitSession(
                 room=self._room,
                 participant=p,
-                parts=parts,
-                options=self._settings.session,
+                parts=plan.parts,
+                options=plan.options,
                 relay_events=self._settings.relay_events,
                 primary=not self.sessions,
                 output_sample_rate_hz=self._settings.output_sample_rate_hz,
+                agent=plan.agent,
+                flow=plan.flow,
             )
             self.sessions[p.identity] = session
             try:
@@ -248,21 +265,30 @@ async def _stop_local_decoder() -> None:
     await asyncio.to_thread(shutdown_decoder)  # joins the decoder process (blocking)
 
 
-async def run_job(ctx: Any, settings: AgentSettings) -> None:
-    """livekit-agents entrypoint body: connect, serve the room, then end the job."""
+async def run_job(
+    ctx: Any, settings: AgentSettings, *, planner: SessionPlanner | None = None
+) -> None:
+    """livekit-agents entrypoint body: connect, serve the room with ``planner``'s sessions
+    (default: the built-in agent), then end the job."""
     await ctx.connect()
     if ctx.is_fake_job():  # console mode: no real room to relay events to
         settings = replace(settings, relay_events=False)
     logger.info("job connected", extra={"room": ctx.room.name, "agent_name": settings.agent_name})
     install_call_id_filter()
     recorder = await AgentCallRecorder.open(settings.ledger)  # None: ledger off
-    on_session = recorder.track if recorder is not None else None
-    agent = RoomAgent(room=ctx.room, settings=settings, on_session=on_session)
+    agent = RoomAgent(
+        room=ctx.room,
+        settings=settings,
+        planner=planner,
+        job_metadata=ctx.job.metadata,
+        on_session=recorder.track if recorder is not None else None,
+    )
     ctx.add_shutdown_callback(agent.aclose)
     if recorder is not None:
         ctx.add_shutdown_callback(recorder.aclose)  # after the sessions' final reports
-    if settings.pipeline.mode is PipelineMode.LOCAL:
-        # one job per process: stop the STT decoder process so this one can exit
+    if settings.pipeline.mode is PipelineMode.LOCAL or planner is not None:
+        # one job per process: stop the STT decoder process (if one ran) so this one can
+        # exit; with a planner any session may have picked the local pipeline
         ctx.add_shutdown_callback(_stop_local_decoder)
     await agent.run()
     ctx.shutdown("no participants left")

@@ -8,6 +8,7 @@ both share :class:`~.entrypoint.RoomAgent`.
 
     gateway = LiveKitGateway(config=WebRTCConfig(room_name="demo"))
     gateway.on_participant_joined(handler)   # return -> session starts; raise -> ignored
+    # or your agent per participant: LiveKitGateway(..., agent_factory=build)
     await gateway.start()                    # validates config, joins config.room_name
     ...
     await gateway.stop()                     # drain: no new sessions, wait, then close
@@ -24,6 +25,7 @@ from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc._urls import ws_url_of
 from omnivoice_rtc.agent.job import AgentSettings, PartsFactory, RoomAgent
 from omnivoice_rtc.agent.livekit_session import LiveKitSession
+from omnivoice_rtc.agent.plugin import AgentFactory, SessionPlanner
 from omnivoice_rtc.livekit import tokens
 from omnivoice_rtc.livekit.names import validate_room_name
 from omnivoice_rtc.pipelines.factory import (
@@ -70,7 +72,9 @@ class LiveKitGateway:
 
     ``settings`` overrides what is derived from ``config`` (pipeline, session options);
     ``llm_provider`` drives the text pipeline's LLM; ``parts_factory`` replaces the
-    configured pipeline with your own parts per session; ``drain_timeout_s`` bounds stop().
+    configured pipeline with your own parts per session; ``agent_factory`` is your
+    ``build(ctx) -> Agent | AgentSpec`` (docs/agents.md), called for every participant;
+    ``drain_timeout_s`` bounds stop().
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class LiveKitGateway:
         settings: AgentSettings | None = None,
         llm_provider: LLMProvider | None = None,
         parts_factory: PartsFactory | None = None,
+        agent_factory: AgentFactory | None = None,
         drain_timeout_s: float = 10.0,
     ) -> None:
         self._config = config or WebRTCConfig()
@@ -91,6 +96,7 @@ class LiveKitGateway:
         )
         self._llm_provider = llm_provider
         self._parts_factory = parts_factory
+        self._agent_factory = agent_factory
         self._drain_timeout_s = drain_timeout_s
         self._handler: ParticipantHandler | None = None
         self._livekit: LiveKitSettings | None = None
@@ -152,6 +158,12 @@ class LiveKitGateway:
             llm_provider=self._llm_provider,
             until_idle=False,
             parts_factory=self._parts_factory,
+            planner=SessionPlanner(
+                settings=self._settings,
+                factory=self._agent_factory,
+                llm_provider=self._llm_provider,
+                parts_factory=self._parts_factory,
+            ),
         )
         self._agent_task = asyncio.create_task(
             self._agent.run(), name=f"omnivoice.gateway.{room_name}"

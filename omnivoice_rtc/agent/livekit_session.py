@@ -21,13 +21,17 @@ Interruption modes (``SessionOptions.interruption_mode``):
   the safe choice: the caller can always cut the agent off.
 
 ``max_session_duration`` > 0: when it elapses the agent says a goodbye (not
-interruptible, at most 10 s) and the session closes with reason ``max_duration``.
+interruptible, at most 10 s) and the session closes with reason ``max_duration`` (a
+phone call is hung up: :mod:`.call_flow`).
+
+Your agent: ``agent`` (a ``livekit.agents.Agent``, e.g. from your factory) replaces the
+default ``Agent(instructions=parts.instructions)``; ``flow`` (a
+:class:`~.call_flow.CallFlow`) adds the greeting, silence handling and the phone hang-up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -41,6 +45,8 @@ from livekit.agents.voice import events as lk
 from livekit.agents.voice.turn import TurnHandlingOptions
 
 from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.agent.call_flow import CallFlow, CallFlowDriver
+from omnivoice_rtc.agent.event_history import EventHistory
 from omnivoice_rtc.agent.event_map import (
     EventMapper,
     add_collected_metrics,
@@ -53,13 +59,13 @@ from omnivoice_rtc.agent.io_counters import (
     pcm16_frames,
     report_audio,
 )
+from omnivoice_rtc.agent.participants import interruption_settings, participant_info
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter, ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import (
     Event,
     EventType,
-    InterruptionMode,
     Metrics,
     ParticipantInfo,
     SessionEnded,
@@ -81,39 +87,6 @@ logger = logging.getLogger(__name__)
 
 GOODBYE_TEXT = "Our time is up. Goodbye!"
 CLOSE_TIMEOUT_S = 20.0  # s; safety bound on AgentSession close (its drain awaits every speech)
-_HISTORY_LIMIT = 10_000
-
-
-def interruption_settings(mode: InterruptionMode) -> dict[str, Any]:
-    """livekit-agents ``turn_handling["interruption"]`` for an omnivoice InterruptionMode
-    (an unlisted one gets ``immediate``'s)."""
-    if mode is InterruptionMode.DISABLED:
-        return {"enabled": False}
-    if mode is InterruptionMode.AFTER_SENTENCE:
-        return {"enabled": True, "mode": "vad", "min_words": 2, "min_duration": 1.0}
-    return {"enabled": True, "mode": "vad", "min_duration": 0.5, "resume_false_interruption": False}
-
-
-def participant_info(p: rtc.RemoteParticipant, room_name: str) -> ParticipantInfo:
-    kind = {
-        rtc.ParticipantKind.PARTICIPANT_KIND_SIP: "sip",
-        rtc.ParticipantKind.PARTICIPANT_KIND_AGENT: "agent",
-        rtc.ParticipantKind.PARTICIPANT_KIND_INGRESS: "ingress",
-        rtc.ParticipantKind.PARTICIPANT_KIND_EGRESS: "egress",
-    }.get(p.kind, "standard")
-
-    def text(value: object) -> str:  # console mode's mock participant has non-str fields
-        return value if isinstance(value, str) else ""
-
-    attributes = p.attributes if isinstance(p.attributes, dict) else {}
-    return ParticipantInfo(
-        identity=text(p.identity),
-        display_name=text(p.name),
-        room_name=room_name,
-        metadata=text(p.metadata),
-        attributes={str(k): str(v) for k, v in attributes.items()},
-        kind=kind,
-    )
 
 
 class LiveKitSession:
@@ -133,11 +106,16 @@ class LiveKitSession:
         relay_events: bool = True,
         primary: bool = True,
         output_sample_rate_hz: int = 24000,
+        agent: Agent | None = None,
+        flow: CallFlow | None = None,
     ) -> None:
         self._room = room
         self._remote = participant
         self._info = participant_info(participant, room.name)
         self._parts = parts
+        self._agent = agent
+        self._flow = flow or CallFlow()
+        self._driver: CallFlowDriver | None = None
         self._options = options or SessionOptions()
         self._primary = primary
         self._output_rate = output_sample_rate_hz
@@ -145,8 +123,7 @@ class LiveKitSession:
         self._mapper = EventMapper()
         self._started_at = time.time()  # s, wall clock
         self._stats = ConversationStats(started_at=self._started_at)
-        self._history: list[Event] = []
-        self._changed = asyncio.Condition()
+        self._history = EventHistory()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = asyncio.Event()
         self._finishing = False
@@ -210,7 +187,7 @@ class LiveKitSession:
             **interruption_settings(self._options.interruption_mode),
         }
         opts.setdefault("aec_warmup_duration", None)
-        opts.setdefault("user_away_timeout", None)
+        opts.setdefault("user_away_timeout", self._flow.user_away_timeout_s)
         session: AgentSession[None] = AgentSession(
             stt=parts.stt,
             llm=parts.llm,
@@ -236,7 +213,7 @@ class LiveKitSession:
         if self._relay is not None:
             self._relay.start()
         await session.start(
-            Agent(instructions=parts.instructions),
+            self._agent or Agent(instructions=parts.instructions),
             room=self._room,
             room_options=room_io.RoomOptions(
                 participant_identity=self._remote.identity,
@@ -262,6 +239,15 @@ class LiveKitSession:
         )
         self._emit(Event(type=EventType.SESSION_STARTED, data=started))
         self._spawn(report_audio(self._stats, self._emit), "omnivoice.audio_report")
+        self._driver = CallFlowDriver(
+            flow=self._flow,
+            session=session,
+            room=self._room,
+            participant=self._remote,
+            spawn=self._spawn,
+            end_call=self._end_call,
+        )
+        self._driver.start()
         limit = self._options.max_session_duration.total_seconds()
         if limit > 0:
             self._spawn(self._enforce_max_duration(limit), "omnivoice.max_duration")
@@ -293,24 +279,7 @@ class LiveKitSession:
 
     # -- WebRTCSession methods ------------------------------------------------------------
     def events(self) -> AsyncIterator[Event]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        index = 0
-        while True:
-            async with self._changed:
-                await self._changed.wait_for(functools.partial(self._has_news, index))
-                batch = self._history[index:]
-            for event in batch:
-                yield event
-                if event.type is EventType.SESSION_ENDED:
-                    return
-            index += len(batch)
-            if self._ended and index >= len(self._history):
-                return
-
-    def _has_news(self, index: int) -> bool:
-        return index < len(self._history) or self._ended
+        return self._history.iterate()
 
     def transcript(self) -> list[Turn]:
         return self._stats.transcript()
@@ -363,17 +332,12 @@ class LiveKitSession:
         if self._ended:
             return
         self._stats.on_event(event)
-        if len(self._history) < _HISTORY_LIMIT or event.type is EventType.SESSION_ENDED:
-            self._history.append(event)
+        self._history.append(event)
         if self._relay is not None:
             self._relay.publish(event)
-        self._spawn(self._notify(), "omnivoice.notify")
+        self._spawn(self._history.notify(), "omnivoice.notify")
         if event.type is EventType.SESSION_ENDED:
             self._ended = True
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     def _emit_all(self, events: list[Event]) -> None:
         for event in events:
@@ -445,19 +409,21 @@ class LiveKitSession:
 
     async def _enforce_max_duration(self, limit_s: float) -> None:
         await asyncio.sleep(limit_s)
-        if self._session is None or self._ended:
+        if self._session is None or self._ended or self._driver is None:
             return
         self._close_reason = "max_duration"
-        with contextlib.suppress(RuntimeError):
-            self._session.interrupt(force=True)
+        await self._driver.end_call("max_duration", GOODBYE_TEXT)
+
+    async def _end_call(self, reason: str) -> None:
+        """End the call with ``reason``: hang up a phone call, then close (in a task of its
+        own: the teardown cancels the task this runs in)."""
+        self._close_reason = self._close_reason or reason
         try:
-            handle = self._session.say(GOODBYE_TEXT, allow_interruptions=False)
-            async with asyncio.timeout(10.0):
-                await handle.wait_for_playout()
-        except (RuntimeError, TimeoutError) as exc:
-            logger.warning("goodbye not played before closing", extra={"error": str(exc)})
-        if not self._finishing:
-            self._spawn(self.close(), "omnivoice.max_duration_close")
+            if self._flow.hang_up is not None and not self._finishing:
+                await self._flow.hang_up()
+        finally:
+            if not self._finishing:
+                self._spawn(self.close(), f"omnivoice.{reason}_close")
 
     def _begin_teardown(self) -> asyncio.Task[None]:
         if self._teardown is None:
@@ -479,11 +445,14 @@ class LiveKitSession:
         try:
             self._room.off("sip_dtmf_received", self._on_dtmf)
             self._room.off("participant_disconnected", self._on_participant_left)
+            if self._driver is not None:
+                self._driver.stop()
             if not self._ended:  # torn down without a close event (e.g. start failed)
                 self._stats.close()
                 data = self._final_report(self._close_reason or "error")
                 self._emit(Event(type=EventType.SESSION_ENDED, data=data))
-            await self._notify()
+            self._history.end()
+            await self._history.notify()
             if self._relay is not None:
                 await self._relay.aclose()
             while pending := [t for t in self._tasks if not t.done()]:

@@ -6,6 +6,7 @@
     omnivoice-rtc call NUMBER --via ROUTE [--agent module:build]   (docs/cli.md)
     omnivoice-rtc simulate ROUTE [--wav FILE] [--dtmf DIGITS]      (docs/cli.md)
     omnivoice-rtc calls list|show|purge   the call ledger (omnivoice_rtc.cli.calls)
+    omnivoice-rtc worker dev|start|console [--agent MODULE:ATTR] [--config FILE]
 
 Exit status: 0 on success or Ctrl-C, 1 when a stack process fails (the message
 names it and shows its last log lines), 2 on bad configuration or arguments; ``call``
@@ -28,6 +29,7 @@ from typing import Any
 from omnivoice_rtc._errors import ConfigError, StackError
 from omnivoice_rtc.cli import call as call_command
 from omnivoice_rtc.cli import simulate as simulate_command
+from omnivoice_rtc.cli.worker import add_parser as add_worker_parser
 from omnivoice_rtc.livekit.tokens import generate_client_token
 from omnivoice_rtc.logs import configure_logging
 from omnivoice_rtc.settings import Settings
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     call_command.add_parser(subparsers)
     simulate_command.add_parser(subparsers)
     importlib.import_module("omnivoice_rtc.cli.calls").add_parser(subparsers)
+    add_worker_parser(subparsers)
     return parser
 
 

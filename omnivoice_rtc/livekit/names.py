@@ -15,6 +15,11 @@ from them, so a new kind of phone room cannot be left joinable by forgetting a l
 
 ``omnivoice-rtc sip apply`` refuses a dispatch rule whose rooms would fall outside the
 reserved namespaces (:func:`require_reserved_room_prefix`).
+
+Attributes: a phone caller's per-call parameters (a carrier's ``<Parameter>`` values, a
+SIP trunk's mapped headers) travel as participant attributes named
+``omnivoice.param.<name>`` (:data:`CALL_PARAMETER_ATTRIBUTE_PREFIX`); the agent hands them
+to your agent as ``CallContext.parameters``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Final
 from omnivoice_rtc._errors import ConfigError
 
 __all__ = [
+    "CALL_PARAMETER_ATTRIBUTE_PREFIX",
     "CALL_ROOM_PREFIX",
     "MAX_NAME_LENGTH",
     "RESERVED_ROOM_PREFIXES",
@@ -53,6 +59,9 @@ SIP_ROOM_PREFIX: Final = "sip-"
 (``sip-<carrier>-…``)."""
 SIP_OUTBOUND_ROOM_PREFIX: Final = SIP_ROOM_PREFIX + "out"
 """Default prefix of outbound SIP rooms; a room is ``<prefix>-<12 hex>``."""
+
+CALL_PARAMETER_ATTRIBUTE_PREFIX: Final = "omnivoice.param."
+"""Participant attributes under this prefix are the call's parameters (the prefix removed)."""
 
 RESERVED_ROOM_PREFIXES: Final[tuple[str, ...]] = (CALL_ROOM_PREFIX, SIP_ROOM_PREFIX)
 """Every namespace the project creates phone-call rooms under (compared case-insensitively).

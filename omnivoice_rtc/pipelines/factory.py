@@ -10,6 +10,7 @@ in ``omnivoice_rtc.pipelines.realtime`` / ``.text`` and are imported only when c
 from __future__ import annotations
 
 from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.pipelines.llm_adapter import GenerateFunction, LLMProviderAdapter
 from omnivoice_rtc.pipelines.local import build_local
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.settings.pipeline import PipelineSettings
@@ -37,11 +38,17 @@ def pipeline_settings_from_webrtc_config(config: WebRTCConfig) -> PipelineSettin
 
 
 def build_pipeline(
-    settings: PipelineSettings, *, llm_provider: LLMProvider | None = None
+    settings: PipelineSettings, *, llm_provider: LLMProvider | GenerateFunction | None = None
 ) -> PipelineParts:
-    """Build the parts of one AgentSession. ConfigError on bad or missing settings."""
+    """Build the parts of one AgentSession. ConfigError on bad or missing settings.
+
+    ``llm_provider`` replaces the LLM of the text and local pipelines (an
+    :class:`~omnivoice_rtc.pipelines.llm_adapter.LLMProviderAdapter` around it); a realtime
+    model has no separate LLM, so it is not used there."""
     if settings.mode is PipelineMode.LOCAL:
         parts = build_local(settings.local)
+        if llm_provider is not None:
+            parts.llm = LLMProviderAdapter(llm_provider)
     elif settings.mode is PipelineMode.REALTIME:
         if settings.realtime is None:
             raise ConfigError("OMNIVOICE_PIPELINE: realtime mode needs a RealtimeConfig")

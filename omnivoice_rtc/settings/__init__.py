@@ -16,6 +16,7 @@ section        what                                            module
 ``tokens``     /api/token: TTL, key, agent name                :mod:`.core`
 ``log``        format, level, PII                              :mod:`.core`
 ``agent``      what a job needs: pipeline, session options     :mod:`.agent`, :mod:`.pipeline`
+``agent_app``  your agent factory, Config file, greeting, silence :mod:`.agent_app`
 ``worker``     how the worker process runs jobs                :mod:`.agent`
 ``shim``       media backend, FFI routing, forwarded headers   :mod:`.shim`
 ``audio``      the converter's frame path                      :mod:`.shim`
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Self
 
 from omnivoice_rtc.settings._env import EnvVar, env_bool, env_int, env_str, env_vars, load, var
 from omnivoice_rtc.settings.agent import AgentSettings, WorkerSettings
+from omnivoice_rtc.settings.agent_app import AgentAppSettings
 from omnivoice_rtc.settings.calls import CallSettings
 from omnivoice_rtc.settings.core import (
     DEFAULT_AGENT_NAME,
@@ -74,6 +76,7 @@ __all__ = [
     "DEFAULT_LIVEKIT_API_KEY",
     "DEFAULT_LIVEKIT_API_SECRET",
     "DEFAULT_LIVEKIT_URL",
+    "AgentAppSettings",
     "AgentSettings",
     "AudioSettings",
     "CallSettings",
@@ -135,6 +138,8 @@ class Settings:
     tokens: TokenSettings = field(default_factory=TokenSettings)
     log: LogSettings = field(default_factory=LogSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
+    agent_app: AgentAppSettings = field(default_factory=AgentAppSettings)
+    """Your agent: factory, seed Config file, greeting and silence defaults."""
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     shim: ShimSettings = field(default_factory=ShimSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
@@ -172,6 +177,7 @@ class Settings:
             tokens=TokenSettings.from_env(snapshot),
             log=LogSettings.from_env(snapshot),
             agent=AgentSettings.from_env(snapshot),
+            agent_app=AgentAppSettings.from_env(snapshot),
             worker=WorkerSettings.from_env(snapshot),
             shim=ShimSettings.from_env(snapshot),
             audio=AudioSettings.from_env(snapshot),

@@ -27,7 +27,7 @@ import contextlib
 import inspect
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Final, cast
 from urllib.parse import urlsplit
@@ -46,6 +46,7 @@ from omnivoice_rtc._errors import (
 from omnivoice_rtc._urls import ws_url_of
 from omnivoice_rtc.carriers._common import CarrierRestError
 from omnivoice_rtc.carriers.profile import (
+    TOKEN_PARAMETER,
     CarrierSettings,
     DialRequest,
     WebhookAnswer,
@@ -54,6 +55,7 @@ from omnivoice_rtc.carriers.profile import (
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
 from omnivoice_rtc.limits.outbound import OutboundLease
+from omnivoice_rtc.livekit.names import CALL_PARAMETER_ATTRIBUTE_PREFIX
 from omnivoice_rtc.media_streams.messages import Start
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
 from omnivoice_rtc.shim.call_bridge import BridgeHooks, BridgeTiming, CallBridge
@@ -84,6 +86,7 @@ __all__ = [
     "RoomFactory",
     "ShimRuntime",
     "answer_path",
+    "call_parameter_attributes",
     "media_path",
 ]
 
@@ -100,6 +103,18 @@ def answer_path(carrier: str) -> str:
 
 def media_path(carrier: str) -> str:
     return f"/carriers/{carrier}/media"
+
+
+def call_parameter_attributes(parameters: Mapping[str, str]) -> dict[str, str]:
+    """The stream's custom parameters (Twilio/Telnyx ``<Parameter>``, Vonage headers, Plivo
+    extraHeaders) as the caller's participant attributes, each under
+    ``omnivoice.param.`` (the agent's ``CallContext.parameters``); the stream token is
+    left out."""
+    return {
+        CALL_PARAMETER_ATTRIBUTE_PREFIX + name: value
+        for name, value in parameters.items()
+        if name and name != TOKEN_PARAMETER
+    }
 
 
 class MediaStreamGateway:
@@ -446,6 +461,7 @@ class MediaStreamGateway:
                 "from": call.from_,
                 "to": call.to,
                 "direction": call.direction,
+                **call_parameter_attributes(opened.opening.custom_parameters),
             },
             agent_name=self._call_agents.pop(opened.grant.call_id, "") or rt.agent_name,
             audio=RoomAudioOptions(

@@ -6,15 +6,23 @@ Parts written by other features are included only when present in the tree:
 ``omnivoice_rtc.sip.processes.sip_specs(settings) -> StackExtension``.
 When ``LIVEKIT_URL`` is not a loopback URL (e.g. LiveKit Cloud) no livekit-server is
 started and the agent and web server use that URL.
+
+Your agent (``OMNIVOICE_AGENT=myapp.agent:build``, docs/agents.md): the worker gets the
+reference, the directory ``omnivoice-rtc dev`` was started in on its ``PYTHONPATH`` (the
+worker runs in the project root, your module lives where you are) and
+``OMNIVOICE_AGENT_CONFIG`` as an absolute path. Without one, the built-in agent greets
+whoever joins (:data:`DEV_GREETING`; set ``OMNIVOICE_GREETING=`` to keep it quiet).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -23,7 +31,7 @@ from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
 from omnivoice_rtc.stack.specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
 
-__all__ = ["DevOptions", "DevPlan", "build_dev_plan"]
+__all__ = ["DEV_GREETING", "DevOptions", "DevPlan", "build_dev_plan"]
 
 
 class SipSpecs(Protocol):
@@ -78,6 +86,27 @@ def _child_env(settings: Settings, livekit_url: str) -> dict[str, str]:
         "OMNIVOICE_AGENT_NAME": settings.agent_name,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+DEV_GREETING = "Hello! This is the omnivoice demo agent. How can I help?"
+"""The built-in agent's greeting in the dev stack (unless OMNIVOICE_GREETING is set)."""
+
+
+def _your_agent_env(settings: Settings) -> dict[str, str]:
+    """What the worker needs to import your agent from the directory you are in; without
+    one, the built-in agent greets (``DEV_GREETING``) unless ``OMNIVOICE_GREETING`` is set."""
+    app = settings.agent_app
+    env: dict[str, str] = {}
+    if not app.factory and "OMNIVOICE_GREETING" not in settings.env:
+        env["OMNIVOICE_GREETING"] = DEV_GREETING
+    if app.factory:
+        here = str(Path.cwd())
+        inherited = settings.env.get("PYTHONPATH", "")
+        env["OMNIVOICE_AGENT"] = app.factory
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, inherited) if p)
+    if app.config_file:
+        env["OMNIVOICE_AGENT_CONFIG"] = str(Path(app.config_file).resolve())
+    return env
 
 
 def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
@@ -135,6 +164,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         if settings.worker.prometheus_port is not None and not settings.worker.prometheus_dir:
             # the jobs' metrics too: prometheus_client reads this when the worker imports it
             agent_env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omnivoice-metrics-")
+        agent_env.update(_your_agent_env(settings))
         specs.append(
             ProcessSpec(
                 name="agent",
@@ -150,6 +180,8 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
             )
         )
         urls["Agent"] = f"{settings.agent_name} (explicit dispatch)"
+        if settings.agent_app.factory:
+            urls["Your agent"] = settings.agent_app.factory
     else:
         notes.append("agent worker: agents/worker.py not present; not started")
 

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +61,15 @@ class AgentWorker:
         )
         return dispatch.id
 
+    def wait_warm(self, timeout_s: float = 60.0) -> None:
+        """Wait until a job process is initialized (a job then starts without waiting for
+        one: what a long-running worker looks like to a call; timing tests use it)."""
+        deadline = time.monotonic() + timeout_s
+        while '"process initialized"' not in self.log_text():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"no job process ready:\n{self.log_text()[-3000:]}")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         if self.process.poll() is not None:
             return
@@ -78,8 +87,12 @@ def start_agent_worker(
     log_dir: Path,
     env: Mapping[str, str] | None = None,
     agent_name: str | None = None,
+    command: Sequence[str] | None = None,
 ) -> AgentWorker:
-    """Start agents/worker.py in ``start`` mode and wait until it registered (60 s max)."""
+    """Start agents/worker.py in ``start`` mode and wait until it registered (60 s max).
+
+    ``command`` replaces ``[python, agents/worker.py]`` (e.g. the ``omnivoice-rtc worker``
+    form); ``start --log-level debug`` is appended either way."""
     name = agent_name or f"omnivoice-test-{secrets.token_hex(3)}"
     log_file = log_dir / f"agent-worker-{name}.log"
     ledger_url = (env or {}).get("OMNIVOICE_DATABASE_URL") or f"sqlite:///{log_dir / 'calls.db'}"
@@ -98,7 +111,12 @@ def start_agent_worker(
             child_env.pop(key, None)  # the default worker is the keyless local pipeline
     log = log_file.open("ab")
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "agents" / "worker.py"), "start", "--log-level", "debug"],
+        [
+            *(command or (sys.executable, str(ROOT / "agents" / "worker.py"))),
+            "start",
+            "--log-level",
+            "debug",
+        ],
         cwd=ROOT,
         env=child_env,
         stdout=log,

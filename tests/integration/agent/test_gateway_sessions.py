@@ -379,3 +379,46 @@ async def _until(session: LiveKitSession, kind: EventType) -> AsyncIterator[Even
         if event.type is kind:
             yield event
             return
+
+
+async def test_an_agent_factory_in_process_greets_and_counts_its_tool(
+    livekit_server: LiveKitServer,
+) -> None:
+    """LiveKitGateway(agent_factory=...): your agent per participant in this process; the
+    session object shows the greeting and the tool call in its transcript and metrics."""
+    from omnivoice_rtc import AgentSpec, CallContext
+    from tests.agents import pizza_shop
+
+    seen: list[CallContext] = []
+
+    async def build(ctx: CallContext) -> AgentSpec:
+        seen.append(ctx)
+        return AgentSpec(tools=[pizza_shop.order], greeting="Hello from the gateway.")
+
+    gw = LiveKitGateway(config=_config(livekit_server), agent_factory=build, drain_timeout_s=1.0)
+    room = _room()
+    await gw.join_room(room)
+    client = await _client(livekit_server, room, "factory-caller")
+    try:
+        session = await _session_for(gw, "factory-caller")
+        await client.wait_for_event(
+            EventType.AGENT_TRANSCRIPT,
+            timeout_s=60,
+            where=lambda e: e.data_as(AgentTranscript).text == "Hello from the gateway.",
+        )
+        await session.send_text("I want to order a pizza")
+        await client.wait_for_event(
+            EventType.AGENT_TRANSCRIPT,
+            timeout_s=60,
+            where=lambda e: e.data_as(AgentTranscript).text == pizza_shop.TOOL_RESULT,
+        )
+        assert [(c.route, c.participant_identity) for c in seen] == [("webrtc", "factory-caller")]
+        assert session.metrics().tool_call_count == 1
+        turns = session.transcript()
+        assert (turns[0].role, turns[0].text) == ("agent", "Hello from the gateway.")
+        answered = [t for t in turns if t.tool_calls]
+        assert [c.name for c in answered[0].tool_calls] == ["order"]
+        assert answered[0].text == pizza_shop.TOOL_RESULT
+    finally:
+        await client.aclose()
+        await gw.stop()

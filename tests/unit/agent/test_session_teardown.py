@@ -97,3 +97,32 @@ async def test_a_cancelled_close_does_not_leave_the_session_half_closed() -> Non
     await asyncio.gather(closing, return_exceptions=True)
     await asyncio.wait_for(session.wait_closed(), 5)
     await asyncio.wait_for(session.close(), 5)  # and a later close returns
+
+
+async def test_ending_a_phone_call_hangs_up_then_closes_with_the_reason() -> None:
+    """The call flow's end (silence, max duration): hang up first, then close with the
+    reason, from one of the session's own tasks."""
+    from omnivoice_rtc.agent.call_flow import CallFlow
+
+    hung_up: list[bool] = []
+
+    async def hang_up() -> None:
+        hung_up.append(True)
+
+    session = LiveKitSession(
+        room=cast(rtc.Room, _Room()),
+        participant=cast(rtc.RemoteParticipant, _Participant()),
+        parts=cast(PipelineParts, object()),
+        relay_events=False,
+        flow=CallFlow(hang_up=hang_up),
+    )
+    agent = _AgentSession(session)
+    session._session = cast(Any, agent)
+    history = session.events()
+    session._spawn(session._end_call("silence_timeout"), "omnivoice.silence")
+    await asyncio.wait_for(session.wait_closed(), 5)
+    assert hung_up == [True]
+    assert agent.closes == 1
+    ended = [e async for e in history][-1]
+    assert ended.data_as(SessionEnded).reason == "silence_timeout"
+    assert session.pending_tasks() == []

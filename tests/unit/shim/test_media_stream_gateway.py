@@ -7,6 +7,7 @@ requests (``handle_webhook``); REST calls go to in-memory client doubles.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from omnivoice_rtc import CallRejectedError
 from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.audio.format import TWILIO
 from omnivoice_rtc.carriers import telnyx as telnyx_api
 from omnivoice_rtc.carriers.exotel import ExotelProfile, ExotelSettings, basic_authorization
 from omnivoice_rtc.carriers.plivo import (
@@ -30,13 +32,24 @@ from omnivoice_rtc.carriers.plivo import (
 )
 from omnivoice_rtc.carriers.profile import WebhookRequest
 from omnivoice_rtc.carriers.registry import AnyProfile
+from omnivoice_rtc.carriers.stream_tokens import StreamGrant
 from omnivoice_rtc.carriers.telnyx import TelnyxProfile, TelnyxSettings
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings, compute_signature
+from omnivoice_rtc.media_streams.messages import Start
+from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.settings import LimitSettings, LiveKitSettings, OutboundLimits
 from omnivoice_rtc.shim.call_guard import CallGuard
 from omnivoice_rtc.shim.call_room import CallRoomBase, CallRoomSpec, RoomCallbacks
-from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.handshake import OpenedStream
+from omnivoice_rtc.shim.media_stream_gateway import (
+    MediaStreamGateway,
+    ShimRuntime,
+    call_parameter_attributes,
+)
+from omnivoice_rtc.shim.policy import CallCounters
 from omnivoice_rtc.types import CallInfo
+from tests.fakes.fake_call_room import FakeCallRoom
+from tests.fakes.media_socket import FakeMediaSocket
 
 pytestmark = pytest.mark.unit
 
@@ -310,3 +323,53 @@ def test_the_room_factory_is_injectable() -> None:
     callbacks = RoomCallbacks()
     assert runtime.new_room(spec, callbacks) is sentinel
     assert made == [(spec, callbacks)]
+
+
+def test_custom_parameters_become_prefixed_attributes_without_the_token() -> None:
+    assert call_parameter_attributes({"token": "secret", "customer": "42", "": "x"}) == {
+        "omnivoice.param.customer": "42"
+    }
+
+
+async def test_the_callers_attributes_carry_the_streams_custom_parameters() -> None:
+    """run_stream puts the start message's custom parameters (Twilio ``<Parameter>``) in the
+    caller participant's attributes under ``omnivoice.param.``; the token stays out."""
+    specs: list[CallRoomSpec] = []
+
+    def factory(spec: CallRoomSpec, callbacks: RoomCallbacks) -> CallRoomBase:
+        specs.append(spec)
+        return FakeCallRoom(spec=spec, callbacks=callbacks)
+
+    gateway = await _started(_twilio(), room_factory=factory)
+    start = Start(
+        call_id="CA9",
+        stream_id="MZ9",
+        custom_parameters={"token": "t0k", "customer_id": "c-17", "lang": "en"},
+        media_format=TWILIO,
+        wire_encoding="audio/x-mulaw",
+    )
+    opened = OpenedStream(
+        carrier="twilio",
+        profile=gateway.profile,
+        codec=TwilioCodec(stream_id="MZ9"),
+        opening=start,
+        grant=StreamGrant(
+            call_id="CA9",
+            carrier="twilio",
+            issued_at=0.0,
+            context={"from": "+15550100", "to": "+15550199", "direction": "inbound"},
+        ),
+        start=start,
+    )
+    ws = FakeMediaSocket()
+    ws.feed_close()
+    await asyncio.wait_for(gateway.run_stream(ws, opened, CallCounters()), 10)
+    assert specs[0].attributes == {
+        "carrier": "twilio",
+        "call_id": "CA9",
+        "from": "+15550100",
+        "to": "+15550199",
+        "direction": "inbound",
+        "omnivoice.param.customer_id": "c-17",
+        "omnivoice.param.lang": "en",
+    }

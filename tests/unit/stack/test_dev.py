@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.stack import HttpCheck, LogCheck, ProcessSpec, StackExtension
 from omnivoice_rtc.stack import dev as dev_module
-from omnivoice_rtc.stack.dev import DevOptions, build_dev_plan
+from omnivoice_rtc.stack.dev import DEV_GREETING, DevOptions, build_dev_plan
 from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
 
 pytestmark = pytest.mark.unit
@@ -181,3 +184,39 @@ def test_livekit_server_posts_its_webhooks_to_the_web_server() -> None:
     )
     assert SECRET not in " ".join(argv)
     assert plan.urls["Call history"] == "http://127.0.0.1:18080/calls"
+
+
+def test_your_agent_reaches_the_worker_with_the_current_directory_importable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OMNIVOICE_AGENT=myapp.agent:build make dev: the worker runs in the project root, so
+    the directory dev was started in goes on its PYTHONPATH; a relative config file is
+    made absolute."""
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(
+        {
+            **LOCAL,
+            "OMNIVOICE_AGENT": "myapp.agent:build",
+            "OMNIVOICE_AGENT_CONFIG": "agent.yaml",
+            "PYTHONPATH": "/opt/lib",
+        }
+    )
+    plan = build_dev_plan(settings, DevOptions(web=False, sip=False))
+    (agent,) = [s for s in plan.specs if s.name == "agent"]
+    assert agent.env["OMNIVOICE_AGENT"] == "myapp.agent:build"
+    assert agent.env["PYTHONPATH"] == os.pathsep.join([str(tmp_path), "/opt/lib"])
+    assert agent.env["OMNIVOICE_AGENT_CONFIG"] == str(tmp_path / "agent.yaml")
+    assert plan.urls["Your agent"] == "myapp.agent:build"
+    assert "OMNIVOICE_GREETING" not in agent.env  # your agent decides its greeting
+    without = build_dev_plan(Settings.from_env(LOCAL), DevOptions(web=False, sip=False))
+    (plain,) = [s for s in without.specs if s.name == "agent"]
+    assert "OMNIVOICE_AGENT" not in plain.env
+    assert "PYTHONPATH" not in plain.env
+    assert plain.env["OMNIVOICE_GREETING"] == DEV_GREETING  # the built-in agent speaks first
+    quiet = Settings.from_env({**LOCAL, "OMNIVOICE_GREETING": ""})
+    (silent,) = [
+        s
+        for s in build_dev_plan(quiet, DevOptions(web=False, sip=False)).specs
+        if s.name == "agent"
+    ]
+    assert "OMNIVOICE_GREETING" not in silent.env  # the variable, empty, reaches it as set

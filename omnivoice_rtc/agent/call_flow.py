@@ -15,6 +15,11 @@ the prompt once; if the caller still says nothing for ``timeout_s`` it says the 
 (not interruptible) and ends the call with reason ``silence_timeout``. Speech in between
 starts the count again.
 
+Answering machines (``answering_machine`` set: an outbound call with ``OMNIVOICE_AMD``):
+once the call is answered the greeting waits for :func:`~.amd.screen_call`'s verdict; a
+person (or no verdict) is greeted, a machine gets the voicemail message and the call
+ends (:mod:`.amd`).
+
 Ending a call (silence, ``max_call_duration``): after the goodbye the session closes with
 its reason and, for a phone call, the caller is removed from the room (livekit-sip sends
 BYE; the shim hangs up the carrier call).
@@ -37,7 +42,9 @@ from livekit.agents.utils import is_given
 from livekit.agents.voice import events as lk
 
 from omnivoice_rtc.agent.agent_spec import SilenceHandling
+from omnivoice_rtc.agent.amd import AMDOutcome, screen_call
 from omnivoice_rtc.logs import pii
+from omnivoice_rtc.settings.answering_machine import AnsweringMachineSettings
 
 __all__ = [
     "GOODBYE_TIMEOUT_S",
@@ -63,12 +70,14 @@ HangUp = Callable[[], Awaitable[None]]
 class CallFlow:
     """The session's own initiatives: ``greeting`` ("" = none), ``silence`` (None = off),
     ``wait_for_sip_answer`` (greet once the SIP call is active), ``hang_up`` (ends the
-    phone call after a goodbye; None for browsers and in-process rooms)."""
+    phone call after a goodbye; None for browsers and in-process rooms),
+    ``answering_machine`` (screen the call before greeting; None = off)."""
 
     greeting: str = ""
     silence: SilenceHandling | None = None
     wait_for_sip_answer: bool = False
     hang_up: HangUp | None = None
+    answering_machine: AnsweringMachineSettings | None = None
 
     @property
     def user_away_timeout_s(self) -> float | None:
@@ -127,10 +136,13 @@ class CallFlowDriver:
         self._ending = False
         self.greeted_at: float | None = None
         """time.monotonic() when the greeting started playing (None until then)."""
+        self.amd_outcome: AMDOutcome | None = None
+        """The answering-machine verdict (None: not screened, or not yet)."""
 
     def start(self) -> None:
-        """Greet (if there is a greeting) and watch for silence (if configured)."""
-        if self._flow.greeting:
+        """Greet (if there is a greeting, or a call to screen first) and watch for
+        silence (if configured)."""
+        if self._flow.greeting or self._flow.answering_machine is not None:
             self._spawn(self._greet(), "omnivoice.greeting")
         if self._flow.user_away_timeout_s is not None:
             self._session.on("user_state_changed", self._on_user_state)
@@ -167,6 +179,12 @@ class CallFlowDriver:
         began = time.monotonic()
         if self._flow.wait_for_sip_answer:
             await self._sip_answered()
+        if self._flow.answering_machine is not None and not await self._screen(
+            self._flow.answering_machine
+        ):
+            return
+        if not self._flow.greeting:
+            return
         self.greeted_at = time.monotonic()
         logger.info(
             "greeting the caller",
@@ -179,6 +197,28 @@ class CallFlowDriver:
             await speak(self._session, self._flow.greeting)
         except RuntimeError as exc:  # the session closed before the greeting
             logger.info("greeting not played", extra={"reason": str(exc)})
+
+    async def _screen(self, settings: AnsweringMachineSettings) -> bool:
+        """Answering-machine detection; True when the greeting goes on (a person, or no
+        verdict), False when the call ended (a machine)."""
+
+        async def say(text: str) -> None:
+            await speak(self._session, text, allow_interruptions=False)
+
+        try:
+            outcome = await screen_call(
+                session=self._session, participant=self._participant, settings=settings, speak=say
+            )
+        except RuntimeError as exc:  # the session closed, or AMD ended without a verdict
+            logger.info("answering machine detection stopped", extra={"reason": str(exc)})
+            return True  # the greeting then plays, or finds the session closed
+        self.amd_outcome = outcome
+        if outcome.greet:
+            return True
+        self._ending = True
+        logger.info("ending the call", extra={"reason": outcome.end_reason})
+        await self._end_call(outcome.end_reason)
+        return False
 
     # -- silence --------------------------------------------------------------------------
     def _on_user_state(self, ev: lk.UserStateChangedEvent) -> None:

@@ -1,0 +1,176 @@
+"""Answering-machine detection (AMD) on outbound calls, on every route.
+
+Built on livekit-agents' ``voice.amd.AMD``: it listens to the callee once the call is
+answered (a SIP call's ``sip.callStatus`` is ``active``; a carrier call's stream has
+started), holds the agent's speech meanwhile, and classifies what it hears from the
+session's own VAD and STT: a short answer followed by silence is a person; a longer
+greeting goes to a classifier, the session's ``llm.LLM`` when the pipeline has a real one
+(text pipeline), else :class:`~.amd_classifier.KeywordAMDLLM` (``local`` pipeline,
+realtime models). Nothing here is route specific: a SIP participant and a carrier call's
+participant are both an audio track in the room.
+
+:func:`screen_call` runs before the outbound greeting (:mod:`.call_flow`):
+
+* ``human`` or ``uncertain`` (nothing said, or no verdict within ``timeout_s``): the
+  agent greets as usual;
+* a machine with ``OMNIVOICE_AMD_ON_MACHINE=voicemail``: wait for the beep
+  (:class:`~omnivoice_rtc.audio.beep.BeepDetector` on the callee's track, at most
+  ``beep_timeout_s``), say the voicemail message (not interruptible), end the call with
+  reason ``voicemail``;
+* a machine with ``hangup`` (or an empty message), or a full / unset mailbox
+  (``machine-unavailable``): end the call with reason ``answering_machine``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from livekit import rtc
+from livekit.agents import AgentSession, llm
+from livekit.agents.voice.amd import AMD, AMDCategory, AMDPredictionEvent
+
+from omnivoice_rtc.agent.amd_classifier import KeywordAMDLLM
+from omnivoice_rtc.audio.beep import BeepDetector
+from omnivoice_rtc.logs import pii
+from omnivoice_rtc.settings.answering_machine import AnsweringMachineSettings
+
+__all__ = [
+    "BEEP_SAMPLE_RATE_HZ",
+    "REASON_ANSWERING_MACHINE",
+    "REASON_VOICEMAIL",
+    "AMDOutcome",
+    "classifier_llm",
+    "screen_call",
+    "wait_for_beep",
+]
+
+logger = logging.getLogger(__name__)
+
+BEEP_SAMPLE_RATE_HZ: Final = 16000
+"""Rate (Hz) the beep detector reads the callee's track at."""
+REASON_VOICEMAIL: Final = "voicemail"
+"""Close reason of a call on which the agent left the voicemail message."""
+REASON_ANSWERING_MACHINE: Final = "answering_machine"
+"""Close reason of a call a machine answered and the agent hung up on."""
+
+Speak = Callable[[str], Awaitable[None]]
+"""Says a text (not interruptible) and returns once it has played."""
+
+
+@dataclass(frozen=True, slots=True)
+class AMDOutcome:
+    """What screening decided: ``category`` (livekit's verdict), ``greet`` (True: go on
+    with the greeting), ``end_reason`` (the close reason when the call is to end),
+    ``beep_heard``, ``message_left``."""
+
+    category: AMDCategory
+    greet: bool
+    end_reason: str = ""
+    beep_heard: bool = False
+    message_left: bool = False
+
+
+def classifier_llm(session: AgentSession[Any]) -> llm.LLM[Any]:
+    """The session's LLM when it is a real ``llm.LLM`` (not a local stand-in), else the
+    keyword classifier."""
+    from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter
+    from omnivoice_rtc.pipelines.local.responder import RulesResponderLLM
+
+    model = session.llm
+    if isinstance(model, llm.LLM) and not isinstance(model, RulesResponderLLM | LLMProviderAdapter):
+        return model
+    return KeywordAMDLLM()
+
+
+def _audio_track(participant: rtc.RemoteParticipant) -> rtc.Track | None:
+    for publication in participant.track_publications.values():
+        if publication.kind == rtc.TrackKind.KIND_AUDIO and publication.track is not None:
+            return publication.track
+    return None
+
+
+async def wait_for_beep(participant: rtc.RemoteParticipant, heard: asyncio.Event) -> None:
+    """Read ``participant``'s audio track until a beep; then set ``heard``. Runs until
+    cancelled when there is no beep (or no track yet: it polls every 0.1 s)."""
+    track = _audio_track(participant)
+    while track is None:
+        await asyncio.sleep(0.1)
+        track = _audio_track(participant)
+    detector = BeepDetector(sample_rate_hz=BEEP_SAMPLE_RATE_HZ)
+    stream = rtc.AudioStream.from_track(track=track, sample_rate=BEEP_SAMPLE_RATE_HZ)
+    try:
+        async for event in stream:
+            if detector.feed(bytes(event.frame.data)):
+                logger.info("answering machine beep heard", extra={"tone_hz": detector.tone_hz})
+                heard.set()
+                return
+    finally:
+        await stream.aclose()
+
+
+async def screen_call(
+    *,
+    session: AgentSession[Any],
+    participant: rtc.RemoteParticipant,
+    settings: AnsweringMachineSettings,
+    speak: Speak,
+) -> AMDOutcome:
+    """Classify who answered ``participant``'s call and, for a machine, leave the
+    voicemail message (see the module docstring). Call it once the call is answered and
+    before the greeting; the caller ends the call when ``greet`` is False."""
+    beep = asyncio.Event()
+    beep_task = asyncio.create_task(wait_for_beep(participant, beep), name="omnivoice.amd_beep")
+    try:
+        async with AMD(
+            session,
+            llm=classifier_llm(session),
+            stt=None,  # the session's own transcripts
+            interrupt_on_machine=True,
+            ivr_detection=False,
+            participant_identity=participant.identity,
+            suppress_compatibility_warning=True,
+            detection_options={"timeout": settings.timeout_s},
+        ) as detector:
+            verdict = await detector.execute()
+            _log_verdict(verdict, participant)
+            if not verdict.is_machine:
+                return AMDOutcome(category=verdict.category, greet=True)
+            if verdict.category is AMDCategory.MACHINE_UNAVAILABLE or not settings.leaves_message:
+                return AMDOutcome(
+                    category=verdict.category, greet=False, end_reason=REASON_ANSWERING_MACHINE
+                )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.beep_timeout_s):
+                    await beep.wait()
+            if not beep.is_set():
+                logger.info("no beep heard; leaving the message anyway")
+            # still inside AMD: turns of the machine's greeting get no reply meanwhile
+            await speak(settings.voicemail_message)
+            return AMDOutcome(
+                category=verdict.category,
+                greet=False,
+                end_reason=REASON_VOICEMAIL,
+                beep_heard=beep.is_set(),
+                message_left=True,
+            )
+    finally:
+        beep_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beep_task
+
+
+def _log_verdict(verdict: AMDPredictionEvent, participant: rtc.RemoteParticipant) -> None:
+    logger.info(
+        "answering machine detection verdict",
+        extra={
+            "category": verdict.category.value,
+            "reason": verdict.reason,
+            "speech_duration_s": round(verdict.speech_duration, 2),
+            **pii(participant=participant.identity, transcript=verdict.transcript),
+        },
+    )

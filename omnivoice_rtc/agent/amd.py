@@ -12,7 +12,9 @@ participant are both an audio track in the room.
 :func:`screen_call` runs before the outbound greeting (:mod:`.call_flow`):
 
 * ``human`` or ``uncertain`` (nothing said, or no verdict within ``timeout_s``): the
-  agent greets as usual;
+  agent greets, not interruptibly, and the callee's answer ("Hello?") gets no reply of
+  its own while the greeting plays: its transcript comes after the verdict (VAD decides
+  a short answer is a person's), and would otherwise cut the greeting off;
 * a machine with ``OMNIVOICE_AMD_ON_MACHINE=voicemail``: wait for the beep
   (:class:`~omnivoice_rtc.audio.beep.BeepDetector` on the callee's track, at most
   ``beep_timeout_s``), say the voicemail message (not interruptible), end the call with
@@ -44,6 +46,8 @@ __all__ = [
     "REASON_ANSWERING_MACHINE",
     "REASON_VOICEMAIL",
     "AMDOutcome",
+    "Greet",
+    "Speak",
     "classifier_llm",
     "screen_call",
     "wait_for_beep",
@@ -60,6 +64,19 @@ REASON_ANSWERING_MACHINE: Final = "answering_machine"
 
 Speak = Callable[[str], Awaitable[None]]
 """Says a text (not interruptible) and returns once it has played."""
+Greet = Callable[[], Awaitable[None]]
+"""Says the greeting and returns once it has played."""
+
+
+class _ScreeningAMD(AMD):
+    """livekit's AMD that, after a person's verdict, also takes the turns that end while
+    it is open (the callee's "Hello?"): they join the chat without a reply."""
+
+    def _on_end_of_turn(self, info: Any) -> bool:
+        if super()._on_end_of_turn(info):
+            return True
+        result = self._result
+        return not self._closed and result is not None and not result.is_machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +136,16 @@ async def screen_call(
     participant: rtc.RemoteParticipant,
     settings: AnsweringMachineSettings,
     speak: Speak,
+    greet: Greet,
 ) -> AMDOutcome:
-    """Classify who answered ``participant``'s call and, for a machine, leave the
-    voicemail message (see the module docstring). Call it once the call is answered and
-    before the greeting; the caller ends the call when ``greet`` is False."""
+    """Classify who answered ``participant``'s call, then ``greet`` a person or leave a
+    machine the voicemail message with ``speak`` (see the module docstring). Call it once
+    the call is answered; the caller ends the call when the outcome's ``greet`` is
+    False."""
     beep = asyncio.Event()
     beep_task = asyncio.create_task(wait_for_beep(participant, beep), name="omnivoice.amd_beep")
     try:
-        async with AMD(
+        async with _ScreeningAMD(
             session,
             llm=classifier_llm(session),
             stt=None,  # the session's own transcripts
@@ -139,6 +158,7 @@ async def screen_call(
             verdict = await detector.execute()
             _log_verdict(verdict, participant)
             if not verdict.is_machine:
+                await greet()  # still inside AMD: the callee's answer gets no reply meanwhile
                 return AMDOutcome(category=verdict.category, greet=True)
             if verdict.category is AMDCategory.MACHINE_UNAVAILABLE or not settings.leaves_message:
                 return AMDOutcome(

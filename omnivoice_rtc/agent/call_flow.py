@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -179,10 +180,14 @@ class CallFlowDriver:
         began = time.monotonic()
         if self._flow.wait_for_sip_answer:
             await self._sip_answered()
-        if self._flow.answering_machine is not None and not await self._screen(
-            self._flow.answering_machine
-        ):
-            return
+        if self._flow.answering_machine is not None:
+            await self._screen(self._flow.answering_machine, began)
+        else:
+            await self._say_greeting(began)
+
+    async def _say_greeting(self, began: float, *, screened: bool = False) -> None:
+        """Say the greeting; after screening (``screened``) not interruptible: the callee's
+        "Hello?" is still being transcribed and its transcript would cut it off."""
         if not self._flow.greeting:
             return
         self.greeted_at = time.monotonic()
@@ -194,31 +199,40 @@ class CallFlowDriver:
             },
         )
         try:
-            await speak(self._session, self._flow.greeting)
+            await speak(
+                self._session,
+                self._flow.greeting,
+                allow_interruptions=False if screened else NOT_GIVEN,
+            )
         except RuntimeError as exc:  # the session closed before the greeting
             logger.info("greeting not played", extra={"reason": str(exc)})
 
-    async def _screen(self, settings: AnsweringMachineSettings) -> bool:
-        """Answering-machine detection; True when the greeting goes on (a person, or no
-        verdict), False when the call ended (a machine)."""
+    async def _screen(self, settings: AnsweringMachineSettings, began: float) -> None:
+        """Answering-machine detection, then the greeting (a person, or no verdict) or
+        the end of the call (a machine: :func:`~.amd.screen_call`)."""
 
         async def say(text: str) -> None:
             await speak(self._session, text, allow_interruptions=False)
 
         try:
             outcome = await screen_call(
-                session=self._session, participant=self._participant, settings=settings, speak=say
+                session=self._session,
+                participant=self._participant,
+                settings=settings,
+                speak=say,
+                greet=functools.partial(self._say_greeting, began, screened=True),
             )
         except RuntimeError as exc:  # the session closed, or AMD ended without a verdict
             logger.info("answering machine detection stopped", extra={"reason": str(exc)})
-            return True  # the greeting then plays, or finds the session closed
+            if self.greeted_at is None:
+                await self._say_greeting(began)  # finds the session closed, if it is
+            return
         self.amd_outcome = outcome
         if outcome.greet:
-            return True
+            return
         self._ending = True
         logger.info("ending the call", extra={"reason": outcome.end_reason})
         await self._end_call(outcome.end_reason)
-        return False
 
     # -- silence --------------------------------------------------------------------------
     def _on_user_state(self, ev: lk.UserStateChangedEvent) -> None:

@@ -35,6 +35,7 @@ from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, dec
 from omnivoice_rtc.logs import bind_call_id, install_call_id_filter, pii
 from omnivoice_rtc.pipelines.local import shutdown_decoder
 from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.recording import CallRecorder, SessionRecording
 from omnivoice_rtc.settings.agent import AgentSettings
 from omnivoice_rtc.types import (
     LLMProvider,
@@ -79,8 +80,10 @@ class RoomAgent:
         parts_factory: PartsFactory | None = None,
         planner: SessionPlanner | None = None,
         job_metadata: str = "",
+        recorder: CallRecorder | None = None,
     ) -> None:
         self._room = room
+        self._recorder = recorder  # records phone calls (OMNIVOICE_RECORD_CALLS)
         self._settings = settings
         self._planner = planner or SessionPlanner(
             settings=settings, llm_provider=llm_provider, parts_factory=parts_factory
@@ -157,6 +160,7 @@ class RoomAgent:
 
     async def _serve(self, p: rtc.RemoteParticipant) -> None:
         bind_call_id(call_key(self._room.name, p.identity))  # on every log line of this call
+        session: LiveKitSession | None = None
         try:
             info = participant_info(p, self._room.name)
             if self._on_participant is not None:
@@ -192,15 +196,26 @@ class RoomAgent:
                 flow=plan.flow,
             )
             self.sessions[p.identity] = session
+            if self._recorder is not None and plan.context.is_phone_call:
+                session.recording = SessionRecording(
+                    recorder=self._recorder,
+                    room=self._room,
+                    caller=p.identity,
+                    call_id=call_key(self._room.name, p.identity),
+                )
             try:
                 await session.start()
             except Exception:
                 await session.close()
                 raise
+            if session.recording is not None:
+                session.recording.start()
             if self._on_session is not None:
                 await _call(self._on_session, session)
             await session.wait_closed()
         finally:
+            if session is not None and session.recording is not None:
+                await session.recording.aclose()
             self._starting.discard(p.identity)
             self.sessions.pop(p.identity, None)
             self._control.forget(p.identity)
@@ -282,6 +297,11 @@ async def run_job(
         planner=planner,
         job_metadata=ctx.job.metadata,
         on_session=recorder.track if recorder is not None else None,
+        recorder=(
+            CallRecorder(api=ctx.api, directory=settings.recording.directory)
+            if settings.recording.record_calls and not ctx.is_fake_job()
+            else None
+        ),
     )
     ctx.add_shutdown_callback(agent.aclose)
     if recorder is not None:

@@ -15,6 +15,7 @@ from omnivoice_rtc.settings.core import DEFAULT_AGENT_NAME, TokenSettings
 from omnivoice_rtc.settings.ledger import LedgerSettings
 from omnivoice_rtc.settings.limits import ControlLimits
 from omnivoice_rtc.settings.pipeline import PipelineSettings
+from omnivoice_rtc.settings.recording import RecordingSettings
 from omnivoice_rtc.types import InterruptionMode, SessionOptions
 
 __all__ = ["AGENT_VARIABLES", "AgentSettings", "WorkerSettings"]
@@ -58,6 +59,8 @@ class AgentSettings:
     """Where the job records its calls (:mod:`omnivoice_rtc.ledger`); off when built in code."""
     answering_machine: AnsweringMachineSettings = field(default_factory=AnsweringMachineSettings)
     """Answering-machine detection on outbound calls (:mod:`omnivoice_rtc.agent.amd`)."""
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
+    """Whether the job records its phone calls, and where (:mod:`omnivoice_rtc.recording`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -73,6 +76,7 @@ class AgentSettings:
             control=ControlLimits.from_env(env),
             ledger=LedgerSettings.from_env(env),
             answering_machine=AnsweringMachineSettings.from_env(env),
+            recording=RecordingSettings.from_env(env),
         )
 
 

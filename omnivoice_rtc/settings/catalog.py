@@ -24,6 +24,7 @@ from omnivoice_rtc.settings.limits import (
     StateSettings,
 )
 from omnivoice_rtc.settings.pipeline import PIPELINE_VARIABLES, LocalPipelineOptions
+from omnivoice_rtc.settings.recording import RecordingSettings
 from omnivoice_rtc.settings.safety import ExposureSettings
 from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
 
@@ -80,6 +81,7 @@ def sections() -> Iterator[tuple[str, list[Row]]]:
     )
     yield "Call liveness (docs/reliability.md)", _rows_of(CallSettings)
     yield "Local SIP stack", _plain(SIP_VARIABLES)
+    yield "Call recording (docs/calls.md)", _rows_of(RecordingSettings)
     yield "Call ledger", _rows_of(LedgerSettings)
     yield "Outbound webhooks", _rows_of(WebhookSettings)
     for profile in PROFILES:

@@ -6,8 +6,10 @@ started), holds the agent's speech meanwhile, and classifies what it hears from 
 session's own VAD and STT: a short answer followed by silence is a person; a longer
 greeting goes to a classifier, the session's ``llm.LLM`` when the pipeline has a real one
 (text pipeline), else :class:`~.amd_classifier.KeywordAMDLLM` (``local`` pipeline,
-realtime models). Nothing here is route specific: a SIP participant and a carrier call's
-participant are both an audio track in the room.
+realtime models). Little here is route specific: a SIP participant and a carrier call's
+participant are both an audio track in the room; only AMD's wait for ``sip.callStatus``
+is skipped for a carrier call, whose participant is of kind SIP without that attribute
+(its media stream started: it is answered).
 
 :func:`screen_call` runs before the outbound greeting (:mod:`.call_flow`):
 
@@ -55,6 +57,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+SETUP_WAIT_S: Final = 6.0
+"""Longest wait (s) for AMD's own setup (its track wait is 5 s) on a carrier call."""
+_SIP_STATUS: Final = "sip.callStatus"
+TRACK_WAIT_S: Final = 10.0
+"""Longest wait (s) for the callee's subscribed audio track before AMD starts."""
 BEEP_SAMPLE_RATE_HZ: Final = 16000
 """Rate (Hz) the beep detector reads the callee's track at."""
 REASON_VOICEMAIL: Final = "voicemail"
@@ -142,6 +149,11 @@ async def screen_call(
     machine the voicemail message with ``speak`` (see the module docstring). Call it once
     the call is answered; the caller ends the call when the outcome's ``greet`` is
     False."""
+    # AMD waits for this itself (5 s, then "uncertain"); the beep reader needs it too
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(TRACK_WAIT_S):
+            while _audio_track(participant) is None:  # noqa: ASYNC110 -- reason: no event for a subscription of this participant only
+                await asyncio.sleep(0.05)
     beep = asyncio.Event()
     beep_task = asyncio.create_task(wait_for_beep(participant, beep), name="omnivoice.amd_beep")
     try:
@@ -155,6 +167,8 @@ async def screen_call(
             suppress_compatibility_warning=True,
             detection_options={"timeout": settings.timeout_s},
         ) as detector:
+            logger.debug("answering machine detection started")
+            await _listen_on_carrier_call(detector, participant)
             verdict = await detector.execute()
             _log_verdict(verdict, participant)
             if not verdict.is_machine:
@@ -182,6 +196,22 @@ async def screen_call(
         beep_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beep_task
+
+
+async def _listen_on_carrier_call(detector: AMD, participant: rtc.RemoteParticipant) -> None:
+    """A carrier call's participant is of kind SIP (the shim's token says so, for the
+    agents' sake) but has no ``sip.callStatus``: AMD would wait for that attribute to turn
+    ``active`` for ever. Its media stream has started, so it is answered: listen now."""
+    if _SIP_STATUS in participant.attributes:
+        return  # a livekit-sip call: AMD waits for the answer itself
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SETUP_WAIT_S):
+            while (setup := detector._setup_task) is not None and not setup.done():  # noqa: ASYNC110 -- reason: AMD's own task; waiting on it directly would take its result
+                await asyncio.sleep(0.02)
+    if detector._sip_answer_task is not None:
+        detector._sip_answer_task.cancel()
+    if detector.pending and not detector.started:
+        detector._start_listening()
 
 
 def _log_verdict(verdict: AMDPredictionEvent, participant: rtc.RemoteParticipant) -> None:

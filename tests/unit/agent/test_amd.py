@@ -3,13 +3,17 @@ which classifier a session's pipeline gets."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any, Literal
 
 import pytest
 
 from omnivoice_rtc import ConfigError
-from omnivoice_rtc.agent.amd import classifier_llm
+from omnivoice_rtc.agent.amd import (
+    _listen_on_carrier_call,
+    classifier_llm,
+)  # reason: the carrier rule itself
 from omnivoice_rtc.agent.amd_classifier import KeywordAMDLLM
 from omnivoice_rtc.agent.call_context import CallContext
 from omnivoice_rtc.agent.plugin import SessionPlanner, describe_plan
@@ -127,3 +131,39 @@ def test_the_classifier_is_the_pipelines_llm_only_when_it_is_a_real_one() -> Non
     ):
         chosen = classifier_llm(_Session(stand_in))  # type: ignore[arg-type]  # reason: duck-typed session
         assert isinstance(chosen, KeywordAMDLLM)
+
+
+class _Detector:
+    """What _listen_on_carrier_call reads of livekit's AMD."""
+
+    def __init__(self) -> None:
+        self._setup_task: asyncio.Task[None] | None = None
+        self._sip_answer_task: asyncio.Task[None] | None = None
+        self.pending = True
+        self.started = False
+        self.listened = 0
+
+    def _start_listening(self) -> None:
+        self.listened += 1
+        self.started = True
+
+
+class _Caller:
+    def __init__(self, attributes: dict[str, str]) -> None:
+        self.attributes = attributes
+
+
+async def test_a_carrier_call_is_listened_to_without_waiting_for_a_sip_status() -> None:
+    detector = _Detector()
+    detector._setup_task = asyncio.create_task(asyncio.sleep(0))
+    detector._sip_answer_task = asyncio.create_task(asyncio.sleep(3600))  # for ever
+    await _listen_on_carrier_call(detector, _Caller({"omnivoice.carrier": "twilio"}))  # type: ignore[arg-type]  # reason: stand-ins
+    assert detector.listened == 1
+    await asyncio.sleep(0)
+    assert detector._sip_answer_task.cancelled()
+
+
+async def test_a_sip_call_is_left_to_amd() -> None:
+    detector = _Detector()
+    await _listen_on_carrier_call(detector, _Caller({"sip.callStatus": "dialing"}))  # type: ignore[arg-type]  # reason: stand-ins
+    assert detector.listened == 0

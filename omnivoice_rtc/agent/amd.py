@@ -57,6 +57,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+HUMAN_SILENCE_S: Final = 1.0
+"""Silence (s) after a short answer (at most 2.5 s of speech) that makes it a person's.
+livekit's default, 0.5 s, took a voicemail's first sentence ("Hi, you have reached
+Alex.") for a person when VAD cut the greeting at its first pause; a person who said
+"Hello?" waits longer than that for an answer."""
 SETUP_WAIT_S: Final = 6.0
 """Longest wait (s) for AMD's own setup (its track wait is 5 s) on a carrier call."""
 _SIP_STATUS: Final = "sip.callStatus"
@@ -165,7 +170,10 @@ async def screen_call(
             ivr_detection=False,
             participant_identity=participant.identity,
             suppress_compatibility_warning=True,
-            detection_options={"timeout": settings.timeout_s},
+            detection_options={
+                "timeout": settings.timeout_s,
+                "human_silence_threshold": HUMAN_SILENCE_S,
+            },
         ) as detector:
             logger.debug("answering machine detection started")
             await _listen_on_carrier_call(detector, participant)

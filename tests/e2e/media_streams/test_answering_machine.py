@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
@@ -116,12 +117,15 @@ async def test_a_voicemail_gets_the_message_then_the_call_is_hung_up_over_rest(
     text = amd_worker.log_text()
     assert "answering machine beep heard" in text
     assert '"category": "machine-vm"' in text
+    assert re.search(r'"message": "ending the call"[^\n]*"reason": "voicemail"', text)
 
 
-async def test_a_person_gets_the_outbound_greeting(shim_app: App) -> None:
+async def test_a_person_gets_the_outbound_greeting(shim_app: App, amd_worker: AgentWorker) -> None:
     require_binary("espeak-ng")
     pcm = await asyncio.to_thread(hello_pcm, 8000)
     async with _outbound_call(shim_app, pcm) as (log, _call_id, sim):
         await log.wait_for(EventType.AGENT_TRANSCRIPT, where=_said("acme calling"), timeout_s=120)
         assert not any(_said("call us back")(e) for _, e in log.events)
         await sim.hang_up()
+    verdicts = re.findall(r'"answering machine detection verdict"[^\n]*', amd_worker.log_text())
+    assert '"category": "human"' in verdicts[-1], verdicts

@@ -99,3 +99,22 @@ def test_the_sip_stack_says_when_egress_is_not_installed(monkeypatch: pytest.Mon
     extension = sip_specs(settings)
     assert [s.name for s in extension.after_livekit] == ["livekit-sip"]
     assert "not installed" in extension.urls["Egress"]
+
+
+def test_the_sip_stack_starts_egress_when_it_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    binary = _binary(tmp_path)
+    handler_directory(binary.parent / HANDLER_DIRECTORY, binary=str(binary))
+    monkeypatch.setattr("omnivoice_rtc.stack.egress.find_binary", lambda _name: str(binary))
+    settings = Settings.from_env(
+        {"PATH": "/usr/bin", "OMNIVOICE_RECORDING_DIR": str(tmp_path / "rec")}
+    )
+    extension = sip_specs(settings, livekit_url="ws://127.0.0.1:7999")
+    [egress] = [s for s in extension.after_livekit if s.name == "livekit-egress"]
+    assert egress.env["PATH"] == f"{binary.parent / HANDLER_DIRECTORY}:/usr/bin"
+    config = json.loads(egress.env["EGRESS_CONFIG_BODY"])
+    assert config["ws_url"] == "ws://127.0.0.1:7999"  # the dev stack's livekit-server
+    assert config["redis"]["address"] == settings.sip.redis_address
+    assert config["health_port"] == settings.recording.egress_health_port
+    assert extension.urls["Egress"] == f"recording to {tmp_path / 'rec'}"

@@ -3,11 +3,21 @@
 Inbound: a carrier (or any SIP user agent) sends INVITE to livekit-sip; an inbound
 trunk and a dispatch rule (``omnivoice-rtc sip apply``) put the caller into a new
 room as a participant of kind ``sip`` and dispatch the agent there. The gateway
-finds such participants (it polls the RoomService every ``poll_interval_s``), builds
-a :class:`~omnivoice_rtc.types.CallInfo` from their ``sip.*`` attributes and asks
+learns of such participants from LiveKit's ``participant_joined`` webhook
+(:meth:`SIPGateway.attach_webhooks`; the web server does it) with a slow reconciling scan
+behind it, or, with no webhooks attached, by scanning the RoomService every
+``poll_interval_s`` (:mod:`omnivoice_rtc.sip.call_discovery`). It builds a
+:class:`~omnivoice_rtc.types.CallInfo` from their ``sip.*`` attributes and asks
 the ``on_call`` handler: returning accepts (a :class:`SIPSession` is tracked),
 raising rejects (the participant is removed, livekit-sip ends the SIP call, and the
 room is deleted).
+
+Replicas: each call is claimed in the live-call registry (``state``, Redis with
+``OMNIVOICE_REDIS_URL``; route ``sip``, :mod:`omnivoice_rtc.state.call_registry`) before
+it is served, so of several web replicas exactly one serves it and call-control requests
+find it (:mod:`omnivoice_rtc.state.call_routing`). A gateway that stops releases its claims
+and leaves the calls going on; another replica's reconciler adopts them (the handler is
+not asked again: the call was answered).
 
 Outbound: :meth:`SIPGateway.make_call` creates a room (``sip-out-<12 hex>``, under the
 reserved ``sip-`` namespace browsers cannot join), asks livekit-server to dial
@@ -56,7 +66,7 @@ from typing import Any, Final
 import aiohttp
 from livekit import api, rtc
 
-from omnivoice_rtc._errors import CallRejectedError, ConfigError, SIPCallError
+from omnivoice_rtc._errors import CallRejectedError, ConfigError, ProviderError, SIPCallError
 from omnivoice_rtc.calls.agent_tracker import AgentDeparture
 from omnivoice_rtc.calls.apology import APOLOGY_RATE_HZ, announce_in_room, apology_ms, apology_pcm
 from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
@@ -67,17 +77,22 @@ from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.limits.outbound import OutboundGuard, OutboundLease
 from omnivoice_rtc.livekit.names import SIP_OUTBOUND_ROOM_PREFIX, sip_outbound_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
+from omnivoice_rtc.livekit.webhooks import LiveKitWebhooks
 from omnivoice_rtc.settings import (
     DEFAULT_AGENT_NAME,
     CallSettings,
     LiveKitSettings,
     OutboundLimits,
 )
+from omnivoice_rtc.sip.call_discovery import SIPCallDiscovery
 from omnivoice_rtc.sip.sip_session import (
     APOLOGY_IDENTITY_PREFIX,
     SIPSession,
     call_info_from_attributes,
 )
+from omnivoice_rtc.state.call_registry import LiveCallRegistry
+from omnivoice_rtc.state.lease_keeper import LeaseKeeper
+from omnivoice_rtc.state.memory import MemoryStateStore
 from omnivoice_rtc.state.store import StateStore
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName, Session
 
@@ -85,9 +100,12 @@ __all__ = ["SIPGateway", "SIPGatewayOptions"]
 
 logger = logging.getLogger(__name__)
 
-_SIP_KIND = 3  # livekit.ParticipantInfo.Kind.SIP
 _REJECTED_ROOM_WATCH_S = 120.0
 ROUTE_NAME = "livekit/sip"
+REGISTRY_ROUTE: Final = "sip"
+"""The route name of SIP calls in the live-call registry (``live:sip:<call id>``)."""
+_ANSWERED_TTL_S: Final = 4 * 3600.0
+"""How long (s) a SIP call's "answered" record lives: an adopted call is not offered again."""
 _OBSERVE_BACKOFF_S: Final = (0.5, 1.0, 2.0, 4.0)
 """Waits (s) between tries to join a call's room (a server restarting); then given up."""
 
@@ -99,7 +117,9 @@ class SIPGatewayOptions:
     ``outbound_trunk``: name or id (``ST_…``) of the outbound trunk for
     :meth:`SIPGateway.make_call` (empty: outbound calls are refused).
     ``agent_name``: the agent dispatched to outbound-call rooms.
-    ``poll_interval_s``: seconds between RoomService scans for new SIP participants.
+    ``poll_interval_s``: seconds between RoomService scans for new SIP participants when
+    no webhooks are attached; ``reconcile_interval_s``: the same with webhooks attached (the
+    scan then only catches what a lost webhook missed).
     ``ringing_timeout_s``: seconds an outbound call may ring before it fails.
     ``outbound_room_prefix``: outbound rooms are ``<prefix>-<random>``; the prefix must
     start with a reserved namespace (``sip-`` or ``call-``) so browsers cannot join.
@@ -114,6 +134,7 @@ class SIPGatewayOptions:
     outbound_trunk: str = ""
     agent_name: str = DEFAULT_AGENT_NAME
     poll_interval_s: float = 0.5
+    reconcile_interval_s: float = 30.0
     ringing_timeout_s: float = 30.0
     outbound_room_prefix: str = SIP_OUTBOUND_ROOM_PREFIX
     outbound: OutboundLimits = field(default_factory=OutboundLimits)
@@ -124,6 +145,10 @@ class SIPGatewayOptions:
     def __post_init__(self) -> None:
         if self.poll_interval_s <= 0:
             raise ValueError(f"poll_interval_s: must be > 0 s, got {self.poll_interval_s}")
+        if self.reconcile_interval_s <= 0:
+            raise ValueError(
+                f"reconcile_interval_s: must be > 0 s, got {self.reconcile_interval_s}"
+            )
         if self.ringing_timeout_s <= 0:
             raise ValueError(f"ringing_timeout_s: must be > 0 s, got {self.ringing_timeout_s}")
         if self.agent_join_timeout_s <= 0:
@@ -144,24 +169,30 @@ class SIPGateway:
         livekit: LiveKitSettings,
         options: SIPGatewayOptions | None = None,
         state: StateStore | None = None,
+        replica_id: str = "",
     ) -> None:
-        """``state``: where the outbound guard counts (default: this process's memory;
-        share the web server's store to count across replicas)."""
+        """``state``: where the outbound guard counts and calls are claimed (default: this
+        process's memory; share the web server's store to count and route across replicas);
+        ``replica_id`` names this process in the live-call registry."""
         self._livekit = livekit
         self._options = options or SIPGatewayOptions()
-        self._outbound_guard = OutboundGuard(limits=self._options.outbound, store=state)
+        self._state: StateStore = state if state is not None else MemoryStateStore()
+        self.registry = LiveCallRegistry(store=self._state, replica_id=replica_id)
+        self._keeper = LeaseKeeper(interval_s=self.registry.ttl_s / 3)
+        self._claims: dict[str, str] = {}  # call id -> owner token
+        self._outbound_guard = OutboundGuard(limits=self._options.outbound, store=self._state)
         self._outbound_leases: dict[str, OutboundLease] = {}  # by session id
         self._handler: CallHandler | None = None
         self._lease: RoomControlLease | None = None
-        self._poll_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, SIPSession] = {}
         self._recoveries: dict[str, AgentRecovery] = {}
-        self._seen: set[tuple[str, str]] = set()  # (room, identity) already handled
-        self._dialing: set[str] = set()  # rooms of make_call() calls not yet answered
-        # Rooms of rejected calls -> monotonic deadline (s): an agent dispatched by the
-        # rule may join after the room was deleted and re-create it; delete it again.
-        self._rejected: dict[str, float] = {}
+        self.discovery = SIPCallDiscovery(
+            on_found=self._found,
+            delete_room=self._delete_room,
+            interval_s=self._options.poll_interval_s,
+            reconcile_interval_s=self._options.reconcile_interval_s,
+        )
         # Calls that ended (call id -> monotonic deadline, s): one that resurfaces (livekit-sip
         # rejoins its room after a livekit-server restart) was reported ended: hang it up.
         self._ended: dict[str, float] = {}
@@ -182,6 +213,11 @@ class SIPGateway:
         """Set the handler asked about each inbound call (return accepts, raise rejects)."""
         self._handler = handler
 
+    def attach_webhooks(self, hooks: LiveKitWebhooks) -> None:
+        """Learn of inbound calls from LiveKit's webhooks (the web server's receiver); the
+        RoomService scan becomes a reconciler every ``reconcile_interval_s`` s."""
+        self.discovery.attach(hooks)
+
     async def start(self) -> None:
         """Resolve the outbound trunk (if any) and start watching rooms for SIP calls."""
         if self._lease is not None:
@@ -194,15 +230,12 @@ class SIPGateway:
             lease, self._lease = self._lease, None
             await lease.aclose()
             raise
-        self._poll_task = asyncio.get_running_loop().create_task(self._poll_loop())
+        self.discovery.start(self._lease.rooms.api)
 
     async def stop(self) -> None:
-        """Stop watching, leave every observed room (calls in progress go on)."""
-        poll, self._poll_task = self._poll_task, None
-        if poll is not None:
-            poll.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poll
+        """Stop watching, leave every observed room and release the calls' claims (calls in
+        progress go on; another replica's reconciler adopts them)."""
+        await self.discovery.aclose()
         step_s = self._options.liveness.teardown_step_s
         for task in list(self._tasks):
             task.cancel()
@@ -215,6 +248,9 @@ class SIPGateway:
             await outbound.release()
         self._outbound_leases.clear()
         await self._outbound_guard.aclose()
+        await self._keeper.aclose()
+        for call_id in list(self._claims):
+            await self._release_claim(call_id)
         self._recoveries.clear()
         lease, self._lease = self._lease, None
         if lease is not None:
@@ -252,8 +288,7 @@ class SIPGateway:
         lk = rooms.api
         room_name = sip_outbound_room_name(self._options.outbound_room_prefix)
         identity = f"sip-{secrets.token_hex(4)}"
-        self._seen.add((room_name, identity))
-        self._dialing.add(room_name)
+        self.discovery.expect(room_name, identity)
         request = api.CreateSIPParticipantRequest(
             sip_trunk_id=self._outbound_trunk_id,
             sip_call_to=to,
@@ -295,7 +330,7 @@ class SIPGateway:
             await asyncio.shield(self._delete_room(room_name))
             raise
         finally:
-            self._dialing.discard(room_name)
+            self.discovery.forget(room_name, identity)
         # Dispatch the agent only once the callee answered: a failed call never gets an
         # agent (which would re-create the deleted room by joining it).
         await rooms.dispatch_agent(room_name, self._options.agent_name)
@@ -305,6 +340,7 @@ class SIPGateway:
         call = call_info_from_attributes(
             dict(participant.attributes), direction="outbound", fallback_id=participant.sid
         )
+        await self._claim(call.call_id)  # in this process's memory this always succeeds
         return await self._track(call, room_name, identity)
 
     # ------------------------------------------------------------------ internals
@@ -325,38 +361,54 @@ class SIPGateway:
             "(omnivoice-rtc sip apply creates it)"
         )
 
-    async def _poll_loop(self) -> None:
-        while True:
-            try:
-                await self._scan()
-            except (api.TwirpError, aiohttp.ClientError, TimeoutError) as exc:
-                # livekit-server briefly unreachable: scan again at the next tick
-                logger.warning("sip room scan failed", extra={"error": repr(exc)})
-            await asyncio.sleep(self._options.poll_interval_s)
+    # ------------------------------------------------------------------ claims
 
-    async def _scan(self) -> None:
-        lk = self._require_rooms().api
-        rooms = await lk.room.list_rooms(api.ListRoomsRequest())
-        names = {room.name for room in rooms.rooms}
+    async def _claim(self, call_id: str) -> bool:
+        """Claim the call for this replica (refreshed while it lives); False when another
+        replica serves it."""
+        owner = self.registry.owner_token(secrets.token_hex(6))
+        if not await self.registry.claim(REGISTRY_ROUTE, call_id, owner):
+            return False
+        self._claims[call_id] = owner
+        registry = self.registry
+
+        async def refresh() -> bool:
+            return await registry.refresh(REGISTRY_ROUTE, call_id, owner)
+
+        self._keeper.keep(f"sip/{call_id}", refresh)
+        return True
+
+    async def _release_claim(self, call_id: str) -> None:
+        owner = self._claims.pop(call_id, None)
+        if owner is None:
+            return
+        self._keeper.drop(f"sip/{call_id}")
+        try:
+            await self.registry.release(REGISTRY_ROUTE, call_id, owner)
+        except ProviderError as exc:  # store unreachable: the claim expires with its TTL
+            logger.warning(
+                "sip call claim release failed", extra={"call_id": call_id, "error": str(exc)}
+            )
+
+    async def _found(self, room_name: str, participant: api.ParticipantInfo) -> bool:
+        """A SIP participant the discovery found: claim it and serve it in a task."""
+        call = call_info_from_attributes(
+            dict(participant.attributes), direction="inbound", fallback_id=participant.sid
+        )
+        if call.call_id in self._sessions or call.call_id in self._claims:
+            return True  # already ours (its room was briefly out of the listing)
         now = time.monotonic()
-        self._rejected = {n: t for n, t in self._rejected.items() if t > now}
         self._ended = {c: t for c, t in self._ended.items() if t > now}
-        for name in names & self._rejected.keys():
-            await self._delete_room(name)
-        # Forget rooms that are gone (keeps _seen bounded); dialing rooms may not exist yet.
-        self._seen = {key for key in self._seen if key[0] in names or key[0] in self._dialing}
-        for room in rooms.rooms:
-            listed = await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))
-            for participant in listed.participants:
-                key = (room.name, participant.identity)
-                if participant.kind != _SIP_KIND or key in self._seen:
-                    continue
-                if "sip.ruleID" not in participant.attributes:
-                    # Not (yet) an inbound call: a dispatch rule admits every inbound call
-                    # and livekit-sip sets sip.ruleID; look again at the next scan.
-                    continue
-                self._seen.add(key)
-                self._spawn(self._on_inbound(room.name, participant))
+        try:
+            if call.call_id not in self._ended and not await self._claim(call.call_id):
+                return False  # another replica serves it
+        except ProviderError as exc:  # shared state unreachable: the next scan tries again
+            logger.warning(
+                "sip call not claimed", extra={"call_id": call.call_id, "error": str(exc)}
+            )
+            return False
+        self._spawn(self._on_inbound(room_name, participant.identity, call))
+        return True
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
@@ -368,17 +420,12 @@ class SIPGateway:
         if not task.cancelled() and task.exception() is not None:
             logger.error("sip gateway task failed", exc_info=task.exception())
 
-    async def _on_inbound(self, room_name: str, participant: api.ParticipantInfo) -> None:
-        call = call_info_from_attributes(
-            dict(participant.attributes), direction="inbound", fallback_id=participant.sid
-        )
-        if call.call_id in self._sessions:
-            return  # already tracked (its room was briefly out of the listing)
+    async def _on_inbound(self, room_name: str, identity: str, call: CallInfo) -> None:
         if call.call_id in self._ended:
             logger.warning(
                 "sip call came back after it ended; hanging up", extra={"call_id": call.call_id}
             )
-            await self._reject(room_name, participant.identity, call.call_id, "ended")
+            await self._reject(room_name, identity, call.call_id, "ended")
             return
         logger.info(
             "sip call",
@@ -388,19 +435,27 @@ class SIPGateway:
                 "omnivoice.pii.to": call.to,
             },
         )
-        if self._handler is not None:
+        try:
+            first = await self._state.put_if_absent(
+                f"answered:{REGISTRY_ROUTE}:{call.call_id}", "1", ttl_s=_ANSWERED_TTL_S
+            )
+        except ProviderError:  # shared state unreachable: ask the handler (first offer)
+            first = True
+        if not first:  # answered by a replica that stopped: adopt it, do not ask again
+            logger.info("sip call adopted", extra={"call_id": call.call_id})
+        elif self._handler is not None:
             try:
                 result = self._handler(call)
                 if inspect.isawaitable(result):
                     await result
             except CallRejectedError as exc:
-                await self._reject(room_name, participant.identity, call.call_id, exc.reason)
+                await self._reject(room_name, identity, call.call_id, exc.reason)
                 return
             except Exception as exc:  # noqa: BLE001 - any handler error means "reject" (Go CallHandler error); logged
                 logger.warning("call handler raised; rejecting", extra={"error": repr(exc)})
-                await self._reject(room_name, participant.identity, call.call_id, "handler_error")
+                await self._reject(room_name, identity, call.call_id, "handler_error")
                 return
-        await self._track(call, room_name, participant.identity)
+        await self._track(call, room_name, identity)
 
     async def _reject(self, room_name: str, identity: str, call_id: str, reason: str) -> None:
         logger.info("sip call rejected", extra={"call_id": call_id, "reason": reason})
@@ -410,7 +465,8 @@ class SIPGateway:
                 api.RoomParticipantIdentity(room=room_name, identity=identity)
             )
         await self._delete_room(room_name)
-        self._rejected[room_name] = time.monotonic() + _REJECTED_ROOM_WATCH_S
+        self.discovery.rejected(room_name)
+        await self._release_claim(call_id)
 
     async def _track(self, call: CallInfo, room_name: str, identity: str) -> SIPSession:
         route_call_started(
@@ -475,6 +531,7 @@ class SIPGateway:
             self._sessions.pop(session.id, None)
             self._recoveries.pop(session.id, None)
             self._ended[session.id] = time.monotonic() + _REJECTED_ROOM_WATCH_S
+            await self._release_claim(session.id)
             outbound = self._outbound_leases.pop(session.id, None)
             if outbound is not None:
                 await outbound.release()

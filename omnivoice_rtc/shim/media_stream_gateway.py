@@ -17,7 +17,12 @@ Webhook answers: 403 bad signature/credentials or a replay, 400 unparseable or h
 input (:mod:`.webhook_body`), 409 (per carrier) a call already answered, 413/415 body too
 large / not a form or JSON, 429 a rate limit (Retry-After), 503 gateway not started, a
 carrier setting missing (the message names the variable; nothing created), a stream limit
-reached or shared state unreachable, 502 the carrier's REST API failed, 200 otherwise.
+reached or shared state unreachable, or the process draining (a rolling restart: the
+balancer retries elsewhere), 502 the carrier's REST API failed, 200 otherwise.
+
+Draining (:mod:`omnivoice_rtc.web.drain`): :meth:`MediaStreamGateway.stop_taking_calls`
+refuses new calls' webhooks with 503; media streams of calls already answered are still
+bridged; :meth:`MediaStreamGateway.end_calls` ends the calls still live (REST hang-up).
 """
 
 from __future__ import annotations
@@ -139,6 +144,7 @@ class MediaStreamGateway:
         self._bridges: set[CallBridge] = set()
         self._call_agents: dict[str, str] = {}  # pending id -> agent of a dialled call
         self._started = False
+        self._draining = False
 
     @property
     def name(self) -> ProviderName:
@@ -158,6 +164,24 @@ class MediaStreamGateway:
     def started(self) -> bool:
         return self._started
 
+    @property
+    def draining(self) -> bool:
+        """True once :meth:`stop_taking_calls` was called (a rolling restart)."""
+        return self._draining
+
+    @property
+    def live_calls(self) -> int:
+        """Calls bridged by this process now."""
+        return len(self._bridges)
+
+    def stop_taking_calls(self) -> None:
+        """Refuse new calls' webhooks with 503 from now on (streams of answered calls go on)."""
+        self._draining = True
+
+    async def end_calls(self, reason: str) -> None:
+        """End every live call with ``reason`` (carrier REST hang-up where configured)."""
+        await asyncio.gather(*(b.end(reason) for b in list(self._bridges)))
+
     async def start(self) -> None:
         """Start answering webhooks and streams (before: 503 / 1013)."""
         self._started = True
@@ -166,7 +190,7 @@ class MediaStreamGateway:
         """End every call (carrier hang-up where configured), drop dialled calls whose
         stream has not come, and close the REST client."""
         self._started = False
-        await asyncio.gather(*(b.end("gateway_stopped") for b in list(self._bridges)))
+        await self.end_calls("gateway_stopped")
         await self._pending.aclose("gateway_stopped")
         await self.profile.aclose()
 
@@ -247,6 +271,8 @@ class MediaStreamGateway:
         with markup or reject (see the module docstring for the statuses)."""
         if not self._started:
             return web.Response(status=503, text="gateway not started")
+        if self._draining:
+            return web.Response(status=503, text="draining", headers={"Retry-After": "1"})
         guard = self.runtime.guard
         client = guard.client_of(request.remote, request.headers)
         try:

@@ -14,7 +14,9 @@ them it is closed with 1013 before a frame is read.
 
 Use :func:`carrier_route_installer` with ``create_app(settings, route_installers=[...])``,
 or call :func:`install_carrier_routes` on an application directly. The gateways are
-started on app startup and stopped (calls ended) on app cleanup.
+started on app startup and stopped (calls ended) on app cleanup. They take part in the
+app's drain (:mod:`omnivoice_rtc.web.drain`, a rolling restart): new calls refused, live
+ones waited for, the rest hung up at the deadline.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from omnivoice_rtc.shim.media_stream_gateway import (
     media_path,
 )
 from omnivoice_rtc.shim.policy import CallCounters
+from omnivoice_rtc.web.drain import DrainTarget
 from omnivoice_rtc.web.installers import RouteInstaller
-from omnivoice_rtc.web.keys import STATE_KEY
+from omnivoice_rtc.web.keys import DRAIN_KEY, STATE_KEY
 
 __all__ = [
     "CARRIER_GATEWAYS_KEY",
@@ -73,6 +76,25 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
         app.router.add_route("GET", answer_path(carrier), gateway.handle_webhook)
         app.router.add_get(media_path(carrier), _media_handler(by_carrier, profiles, carrier))
     app.router.add_get(GENERIC_MEDIA_PATH, _media_handler(by_carrier, profiles, None))
+    drain = app.get(DRAIN_KEY)
+    if drain is not None:
+        gateways_now = tuple(by_carrier.values())
+
+        def stop_taking() -> None:
+            for gateway in gateways_now:
+                gateway.stop_taking_calls()
+
+        async def end_calls(reason: str) -> None:
+            await asyncio.gather(*(g.end_calls(reason) for g in gateways_now))
+
+        drain.track(
+            DrainTarget(
+                name="carriers",
+                stop_taking=stop_taking,
+                live_calls=lambda: sum(g.live_calls for g in gateways_now),
+                end_calls=end_calls,
+            )
+        )
 
     async def start_gateways(_app: web.Application) -> None:
         for gateway in by_carrier.values():

@@ -6,7 +6,8 @@ Built-in routes:
 ``GET /``              the browser page (``static/index.html``)
 ``GET /static/...``    the page's JS/CSS and ``vendor/livekit-client.umd.js``
 ``GET|POST /api/token`` room token for the page (:mod:`omnivoice_rtc.web.token_endpoint`)
-``GET /healthz``       ``{"status": "ok", ...}`` (200)
+``GET /healthz``       ``{"status": "ok", ...}`` (200); ``{"status": "draining", ...}`` (503)
+                       once a rolling restart began (:mod:`omnivoice_rtc.web.drain`)
 ``GET /metrics``       Prometheus text format (needs the key when ``OMNIVOICE_TOKEN_KEY`` is set)
 ``POST /livekit/webhook``  LiveKit's webhooks (:mod:`omnivoice_rtc.livekit.webhooks`)
 ``GET /calls[/{id}]``  the call history page; ``/api/calls[/{id}]`` its data
@@ -43,8 +44,10 @@ from omnivoice_rtc.web.call_history import (
     handle_calls_page,
     unauthorized,
 )
+from omnivoice_rtc.web.drain import Drain
 from omnivoice_rtc.web.installers import RouteInstaller
 from omnivoice_rtc.web.keys import (
+    DRAIN_KEY,
     LEDGER_KEY,
     LIVEKIT_WEBHOOKS_KEY,
     METRICS_KEY,
@@ -116,13 +119,16 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 async def _healthz(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
+    drain = request.app[DRAIN_KEY]
     return web.json_response(
         {
-            "status": "ok",
+            "status": "draining" if drain.draining else "ok",
             "agent_name": settings.agent_name,
             "page_assets": VENDOR_JS.is_file(),
             "uptime_s": round(time.monotonic() - request.app[_STARTED_AT_KEY], 3),
+            "live_calls": drain.live_calls(),
         },
+        status=503 if drain.draining else 200,
         headers={"Cache-Control": "no-store"},
     )
 
@@ -154,6 +160,7 @@ def create_app(
     app[SETTINGS_KEY] = settings
     app[METRICS_KEY] = metrics
     app[STATE_KEY] = state
+    app[DRAIN_KEY] = Drain(drain_s=settings.web.drain_s)
     app[TOKEN_LIMITER_KEY] = new_token_limiter(state, settings)
     app[_STARTED_AT_KEY] = time.monotonic()
     _install_ledger(app, settings, metrics)

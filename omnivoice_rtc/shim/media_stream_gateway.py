@@ -140,9 +140,14 @@ class MediaStreamGateway:
         self._outbound_base = public_base_url or runtime.public_base_url
         self._handler: CallHandler | None = None
         self._sessions: dict[str, PstnSession] = {}
-        self._pending = DialledCalls()
+        registry = runtime.guard.registry
+        carrier = profile.name
+
+        async def is_live(call_id: str) -> bool:
+            return await registry.owner_of(carrier, call_id) is not None
+
+        self._pending = DialledCalls(store=runtime.guard.state, is_live=is_live)
         self._bridges: set[CallBridge] = set()
-        self._call_agents: dict[str, str] = {}  # pending id -> agent of a dialled call
         self._started = False
         self._draining = False
 
@@ -251,18 +256,25 @@ class MediaStreamGateway:
             carrier=carrier,
         )
         session = PstnSession(call=call)
-        self._pending.add(pending_id, session, lease, self.runtime.tokens.ttl_s)
         self._sessions[call.call_id] = session
-        if agent_name:
-            self._call_agents[pending_id] = agent_name
+        await self._pending.add(
+            pending_id, session, lease, self.runtime.tokens.ttl_s, agent_name=agent_name
+        )
         return session
+
+    async def answered_elsewhere(self, session: PstnSession) -> bool:
+        """Whether the call of ``session`` (dialled here) streams to another replica: no
+        bridge here, a live claim in the shared live-call registry."""
+        if session.bridge is not None or (
+            session.closed and session.end_reason != "streamed_elsewhere"
+        ):
+            return False
+        return await self.runtime.guard.registry.owner_of(self.carrier, session.id) is not None
 
     async def _purge_pending(self) -> None:
         """Drop dialled calls whose stream never came (their token has expired)."""
         for session in await self._pending.purge():
             self._sessions.pop(session.id, None)
-        for pending_id in [p for p in self._call_agents if p not in self._pending]:
-            del self._call_agents[pending_id]  # its call never streamed
 
     # ------------------------------------------------------------------ webhook
 
@@ -378,7 +390,7 @@ class MediaStreamGateway:
         ws_url = self._stream_url(call, base)
         await self._purge_pending()
         tokens = self.runtime.tokens
-        if pending in self._pending:  # answer of a call we dialled (Plivo): no handler
+        if pending and await self._pending.is_pending(pending):  # we dialled it (Plivo)
             token = await tokens.issue(
                 pending, carrier, context={"direction": "outbound"}, source="outbound"
             )
@@ -405,28 +417,32 @@ class MediaStreamGateway:
 
     # ------------------------------------------------------------------ stream
 
-    def _call_id_of(self, opened: OpenedStream) -> str:
+    async def _call_id_of(self, opened: OpenedStream) -> str:
         """The id the stream's call will have (what :meth:`_session_for` will use)."""
         grant, start = opened.grant, opened.start
         real_id = start.call_id if isinstance(start, Start) else ""
-        dialled = self._pending.session(grant.call_id)
-        if grant.call_id.startswith(PENDING_CALL_PREFIX) and dialled is not None:
-            return real_id or dialled.id
+        if grant.call_id.startswith(PENDING_CALL_PREFIX):
+            dialled_id = await self._pending.call_id_of(grant.call_id)
+            if dialled_id is not None:
+                return real_id or dialled_id
         return real_id or grant.call_id
 
-    def _session_for(self, opened: OpenedStream) -> tuple[PstnSession, OutboundLease | None]:
+    async def _session_for(
+        self, opened: OpenedStream
+    ) -> tuple[PstnSession, OutboundLease | None, str]:
+        """The call's session, its outbound slot (dialled here) and the agent it asked for."""
         grant = opened.grant
         start = opened.start
         if grant.call_id.startswith(PENDING_CALL_PREFIX):
-            dialled = self._pending.take(grant.call_id)
+            dialled = await self._pending.take(grant.call_id)
             if dialled is not None:
-                session, lease = dialled
+                session = dialled.session
                 real_id = start.call_id if isinstance(start, Start) else ""
                 if real_id and real_id != session.id:  # Plivo's dial returned a request id
                     self._sessions.pop(session.id, None)
                     session._rebind(real_id)
-                    self._sessions[real_id] = session
-                return session, lease
+                self._sessions[session.id] = session
+                return session, dialled.lease, dialled.agent_name
         call_id = start.call_id if isinstance(start, Start) else grant.call_id
         ctx = grant.context
         direction = ctx.get("direction", "inbound")
@@ -440,7 +456,7 @@ class MediaStreamGateway:
         )
         session = PstnSession(call=call)
         self._sessions[call.call_id] = session
-        return session, None
+        return session, None, ""
 
     async def run_stream(
         self, ws: MediaSocket, opened: OpenedStream, counters: CallCounters, *, client: str = ""
@@ -453,7 +469,7 @@ class MediaStreamGateway:
         """
         try:
             started = await self.runtime.guard.start_call(
-                opened.carrier, self._call_id_of(opened), client
+                opened.carrier, await self._call_id_of(opened), client
             )
         except (LimitError, ProviderError) as exc:  # state full or unreachable: refuse
             started = Refused(1013, f"shared state unavailable: {type(exc).__name__}")
@@ -469,7 +485,7 @@ class MediaStreamGateway:
     async def _bridge(
         self, ws: MediaSocket, opened: OpenedStream, counters: CallCounters, started: CallLease
     ) -> None:
-        session, outbound = self._session_for(opened)
+        session, outbound, dialled_agent = await self._session_for(opened)
         if outbound is not None:
             self._pending.bridged(started.owner, outbound)
         call = session.call
@@ -489,7 +505,7 @@ class MediaStreamGateway:
                 "direction": call.direction,
                 **call_parameter_attributes(opened.opening.custom_parameters),
             },
-            agent_name=self._call_agents.pop(opened.grant.call_id, "") or rt.agent_name,
+            agent_name=dialled_agent or rt.agent_name,
             audio=RoomAudioOptions(
                 publish_rate_hz=room_rate_for(in_format),
                 subscribe_rate_hz=room_rate_for(out_format),

@@ -33,7 +33,15 @@ from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator, StreamTar
 from omnivoice_rtc.simulate.carrier_webhooks import CarrierSecrets
 from omnivoice_rtc.stack import PROJECT_ROOT, free_port
 
-__all__ = ["ACCOUNT_IDS", "PUBLIC_URL", "WebProcess", "carrier_env", "open_carrier_call"]
+__all__ = [
+    "ACCOUNT_IDS",
+    "PUBLIC_URL",
+    "WebProcess",
+    "carrier_env",
+    "carrier_simulator",
+    "open_carrier_call",
+    "open_stream_at",
+]
 
 CARRIER_ROUTES = "omnivoice_rtc.shim.install:install_from_env"
 PUBLIC_URL = "https://voice.example.test"
@@ -60,6 +68,7 @@ def carrier_env(secrets: CarrierSecrets, rest_base_url: str) -> dict[str, str]:
         "OMNIVOICE_TOKEN_KEY": "key-" + token_hex(8),  # required once exposed
         "TWILIO_AUTH_TOKEN": secrets.twilio_auth_token,
         "TWILIO_ACCOUNT_SID": ACCOUNT_IDS.twilio,
+        "TWILIO_FROM_NUMBER": "+15550000001",
         "TWILIO_API_BASE_URL": rest_base_url,
         "TELNYX_PUBLIC_KEY": secrets.telnyx_public_key,
         "TELNYX_API_KEY": "KEY-telnyx",
@@ -175,22 +184,39 @@ class WebProcess:
         return found
 
 
-async def open_carrier_call(
-    carrier: str, base_url: str, secrets: CarrierSecrets
-) -> tuple[CarrierSimulator, int, str]:
-    """Answer webhook to ``base_url``; when it is answered (200), open the stream the markup
-    names on ``base_url`` and start the caller's line (silence). Returns (simulator,
-    webhook status, body); close the simulator with ``__aexit__``."""
-    sim = CarrierSimulator(
-        carrier=carrier, base_url=base_url, public_base_url=PUBLIC_URL, secrets_=secrets
+def carrier_simulator(
+    carrier: str, base_url: str, secrets: CarrierSecrets, *, call_id: str | None = None
+) -> CarrierSimulator:
+    """A simulated carrier call against ``base_url`` signed for :data:`PUBLIC_URL` (enter it
+    with ``__aenter__``)."""
+    return CarrierSimulator(
+        carrier=carrier,
+        base_url=base_url,
+        public_base_url=PUBLIC_URL,
+        secrets_=secrets,
+        call_id=call_id,
     )
-    await sim.__aenter__()
-    status, body = await sim.post_answer_webhook()
-    if status != 200:
-        return sim, status, body
-    target = sim.stream_target(body)
+
+
+async def open_stream_at(sim: CarrierSimulator, markup: str, base_url: str) -> None:
+    """Open the stream ``markup`` names on ``base_url`` (not its public host) and start the
+    caller's line (silence)."""
+    target = sim.stream_target(markup)
     local, stream = urlsplit(base_url), urlsplit(target.url)
     url = urlunsplit(("ws", local.netloc, stream.path, stream.query, ""))
     await sim.open_stream(StreamTarget(url, target.parameters, target.sample_rate))
     sim.start_mic()
+
+
+async def open_carrier_call(
+    carrier: str, base_url: str, secrets: CarrierSecrets, *, stream_base_url: str = ""
+) -> tuple[CarrierSimulator, int, str]:
+    """Answer webhook to ``base_url``; when it is answered (200), open the stream the markup
+    names on ``stream_base_url`` (default ``base_url``). Returns (simulator, webhook status,
+    body); close the simulator with ``__aexit__``."""
+    sim = carrier_simulator(carrier, base_url, secrets)
+    await sim.__aenter__()
+    status, body = await sim.post_answer_webhook()
+    if status == 200:
+        await open_stream_at(sim, body, stream_base_url or base_url)
     return sim, status, body

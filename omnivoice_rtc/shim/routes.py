@@ -23,11 +23,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
-from omnivoice_rtc._errors import ProviderError, SignatureError
+from omnivoice_rtc._errors import (
+    ProviderError,
+    SessionClosedError,
+    SignatureError,
+    UnsupportedActionError,
+)
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.shim.call_guard import Refused
 from omnivoice_rtc.shim.handshake import StreamRejected, open_stream
@@ -38,9 +43,10 @@ from omnivoice_rtc.shim.media_stream_gateway import (
     media_path,
 )
 from omnivoice_rtc.shim.policy import CallCounters
+from omnivoice_rtc.state.call_routing import ActionHandler
 from omnivoice_rtc.web.drain import DrainTarget
 from omnivoice_rtc.web.installers import RouteInstaller
-from omnivoice_rtc.web.keys import DRAIN_KEY, STATE_KEY
+from omnivoice_rtc.web.keys import CALL_ROUTER_KEY, DRAIN_KEY, STATE_KEY
 
 __all__ = [
     "CARRIER_GATEWAYS_KEY",
@@ -76,6 +82,10 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
         app.router.add_route("GET", answer_path(carrier), gateway.handle_webhook)
         app.router.add_get(media_path(carrier), _media_handler(by_carrier, profiles, carrier))
     app.router.add_get(GENERIC_MEDIA_PATH, _media_handler(by_carrier, profiles, None))
+    router = app.get(CALL_ROUTER_KEY)
+    if router is not None:
+        for carrier, gateway in by_carrier.items():
+            router.handle(carrier, _hangup_handler(gateway))
     drain = app.get(DRAIN_KEY)
     if drain is not None:
         gateways_now = tuple(by_carrier.values())
@@ -112,6 +122,24 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
     app.on_startup.append(start_gateways)
     app.on_shutdown.append(stop_gateways)
     app.on_cleanup.append(close_state)
+
+
+def _hangup_handler(gateway: MediaStreamGateway) -> ActionHandler:
+    """The carrier route's call-control handler for the call router: ``hangup`` (call
+    control registers its own, which replaces this one, for the other actions)."""
+
+    async def handle(call_id: str, action: str, args: dict[str, Any]) -> dict[str, Any]:
+        session = gateway.get_session(call_id)
+        if session is None or session.closed:
+            raise SessionClosedError(f"no live {gateway.carrier} call {call_id!r} here")
+        if action != "hangup":
+            raise UnsupportedActionError(
+                f"{action}: not available on this route yet", action=action, route=gateway.carrier
+            )
+        await session.close()
+        return {"ended": True}
+
+    return handle
 
 
 def carrier_route_installer(gateways: Iterable[MediaStreamGateway]) -> RouteInstaller:

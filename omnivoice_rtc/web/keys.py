@@ -7,11 +7,13 @@ from aiohttp import web
 from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.livekit.webhooks import LiveKitWebhooks
 from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.state.call_routing import CallRouter
 from omnivoice_rtc.state.store import StateStore
 from omnivoice_rtc.web.drain import Drain
 from omnivoice_rtc.web.prometheus import WebMetrics
 
 __all__ = [
+    "CALL_ROUTER_KEY",
     "DRAIN_KEY",
     "LEDGER_KEY",
     "LIVEKIT_WEBHOOKS_KEY",
@@ -36,3 +38,6 @@ Closed on app cleanup."""
 DRAIN_KEY = web.AppKey("omnivoice_drain", Drain)
 """The process's :class:`~omnivoice_rtc.web.drain.Drain` (rolling restarts): call routes
 join it with ``track``; ``/healthz`` answers 503 while it drains."""
+CALL_ROUTER_KEY = web.AppKey("omnivoice_call_router", CallRouter)
+"""Call-control actions to the replica serving the call, from any replica
+(:mod:`omnivoice_rtc.state.call_routing`): ``handle(route, handler)``, ``dispatch(...)``."""

@@ -2,7 +2,7 @@
 # Installs the Debian packages the local stack and the test suite need, only if missing.
 set -euo pipefail
 # postgresql: the call ledger's tests run against a real PostgreSQL too (tests/plugins/postgres.py)
-pkgs=(redis-server espeak-ng sox sip-tester baresip chromium libopus-dev libopusfile-dev libsoxr-dev pkg-config postgresql)
+pkgs=(redis-server haproxy espeak-ng sox sip-tester baresip chromium libopus-dev libopusfile-dev libsoxr-dev pkg-config postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,9 @@ real redis-server, every carrier's REST API a loopback fake.
   secrets and send their REST calls to a :class:`~tests.fakes.carrier_rest.CarrierRestFake`;
 * :class:`WebProcess`: one web process (start, ``/healthz``, SIGTERM, kill -9, exit status,
   log);
+* :func:`local_cluster`: the multinode cluster (Redis, two livekit-server nodes, a worker
+  per node, two web replicas, HAProxy from deploy/haproxy.cfg), as
+  ``omnivoice-rtc dev --livekit-nodes 2 --web-replicas 2`` runs it, on free ports;
 * :func:`open_carrier_call`: a simulated carrier call through the web process (or the
   balancer) at ``base_url``: signed for :data:`PUBLIC_URL` (what carriers would reach), its
   stream opened on ``base_url``.
@@ -14,13 +17,17 @@ real redis-server, every carrier's REST API a loopback fake.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_hex
@@ -31,14 +38,22 @@ import aiohttp
 
 from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator, StreamTarget
 from omnivoice_rtc.simulate.carrier_webhooks import CarrierSecrets
-from omnivoice_rtc.stack import PROJECT_ROOT, free_port
+from omnivoice_rtc.stack import PROJECT_ROOT, Supervisor, free_port, free_ports, livekit_server_spec
+from omnivoice_rtc.stack.haproxy import haproxy_spec
+from tests.conftest import require_binary
+from tests.fakes.carrier_rest import CarrierRestFake
+from tests.plugins.agent_worker import AgentWorker, start_agent_worker
+from tests.plugins.livekit_stack import LiveKitServer
+from tests.plugins.redis_server import start_redis_server
 
 __all__ = [
     "ACCOUNT_IDS",
     "PUBLIC_URL",
+    "LocalCluster",
     "WebProcess",
     "carrier_env",
     "carrier_simulator",
+    "local_cluster",
     "open_carrier_call",
     "open_stream_at",
 ]
@@ -220,3 +235,172 @@ async def open_carrier_call(
     if status == 200:
         await open_stream_at(sim, body, stream_base_url or base_url)
     return sim, status, body
+
+
+# ---------------------------------------------------------------------------- the cluster
+
+
+@dataclass
+class LocalCluster:
+    """Redis, two livekit-server nodes on it (each its own supervisor: one can be killed),
+    an agent worker per node (one agent name), two web replicas sharing the Redis (reaching
+    LiveKit through node 1), and HAProxy (deploy/haproxy.cfg) in front of them at
+    :attr:`url`; carriers' REST APIs are :attr:`rest`."""
+
+    url: str
+    nodes: list[LiveKitServer]
+    node_supervisors: list[Supervisor]
+    workers: list[AgentWorker]
+    webs: list[WebProcess]
+    rest: CarrierRestFake
+    secrets: CarrierSecrets
+    agent_name: str
+    log_dir: Path
+
+    def node_log(self, node: int) -> str:
+        log = self.nodes[node].log_file
+        return log.read_text(encoding="utf-8", errors="replace") if log else ""
+
+    def room_nodes(self) -> dict[str, int]:
+        """Room name -> the node (0-based) LiveKit's room allocator placed it on, from the
+        nodes' logs (``selected node for room``)."""
+        ids: dict[str, int] = {}
+        placed: dict[str, str] = {}
+        for node in range(len(self.nodes)):
+            text = self.node_log(node)
+            own = re.search(r'"nodeID": "(ND_[A-Za-z0-9]+)"', text)
+            if own is not None:
+                ids[own.group(1)] = node
+            for room, node_id in re.findall(
+                r'selected node for room\s+\{"room": "([^"]+)", "selectedNodeID": "([^"]+)"', text
+            ):
+                placed[room] = node_id
+        return {room: ids[node_id] for room, node_id in placed.items() if node_id in ids}
+
+    def kill_node(self, node: int) -> None:
+        """``kill -9`` of livekit-server node ``node`` (0-based)."""
+        for pid in self.node_supervisors[node].pids().values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+@contextlib.asynccontextmanager
+async def local_cluster(
+    log_dir: Path, *, worker_env: Mapping[str, str]
+) -> AsyncIterator[LocalCluster]:
+    """Start the cluster (see :class:`LocalCluster`); everything is stopped on exit."""
+    haproxy = require_binary("haproxy")
+    livekit_binary = require_binary("livekit-server")
+    redis_supervisor, redis, redis_sink = start_redis_server(log_dir / "cluster-redis.log")
+    api_key, api_secret = "cluster-" + token_hex(4), token_hex(24)
+    balancer_port = free_port()
+    stoppers: list[Callable[[], None]] = [redis_supervisor.stop, redis_sink.close]
+    rest = CarrierRestFake()
+    await rest.start()
+    try:
+        nodes: list[LiveKitServer] = []
+        supervisors: list[Supervisor] = []
+        for number in (1, 2):
+            http_port, tcp_port = free_ports(2)
+            log_file = log_dir / f"cluster-livekit-{number}.log"
+            sink = _LineFile(log_file)
+            spec = livekit_server_spec(
+                port=http_port,
+                tcp_port=tcp_port,
+                udp_port=free_port(protocol="udp"),
+                keys={api_key: api_secret},
+                redis_host=f"127.0.0.1:{redis.port}",
+                binary=livekit_binary,
+                webhook_urls=(f"http://127.0.0.1:{balancer_port}/livekit/webhook",),
+            )
+            supervisor = Supervisor(
+                [dataclasses.replace(spec, name=f"livekit-{number}")], log_sink=sink
+            )
+            supervisor.start()
+            stoppers += [supervisor.stop, sink.close]
+            supervisors.append(supervisor)
+            url = f"ws://127.0.0.1:{http_port}"
+            nodes.append(
+                LiveKitServer(
+                    url=url,
+                    http_url=f"http://127.0.0.1:{http_port}",
+                    api_key=api_key,
+                    api_secret=api_secret,
+                    log_file=log_file,
+                )
+            )
+        agent_name = "cluster-" + token_hex(3)
+        workers = []
+        for node in nodes:
+            worker = start_agent_worker(
+                node, log_dir=log_dir, agent_name=agent_name, env=worker_env
+            )
+            stoppers.append(worker.stop)
+            workers.append(worker)
+        secrets = CarrierSecrets()
+        webs = []
+        for replica in (1, 2):
+            web = WebProcess(
+                env={
+                    # LiveKit's API and signalling through node 1 (production: LiveKit's own
+                    # balancer); the room allocator places rooms on either node
+                    **nodes[0].env(),
+                    **carrier_env(secrets, rest.base_url),
+                    "OMNIVOICE_AGENT_NAME": agent_name,
+                    "OMNIVOICE_DATABASE_URL": workers[0].ledger_url,
+                    "OMNIVOICE_REDIS_URL": f"redis://127.0.0.1:{redis.port}/1",
+                    "OMNIVOICE_REPLICA_ID": f"web-{replica}",
+                    "OMNIVOICE_MAX_CALLS_PER_ADDRESS": "1000",
+                    "OMNIVOICE_MAX_MEDIA_SOCKETS_PER_ADDRESS": "1000",
+                    "OMNIVOICE_DRAIN_S": "120",
+                    # 2 cores and a dozen agents: slow pings must not be judged dead, but a
+                    # dead node's calls are found by their silent agents
+                    "OMNIVOICE_CALL_AGENT_PING_S": "2",
+                    "OMNIVOICE_CALL_AGENT_PING_TIMEOUT_S": "10",
+                },
+                log_file=log_dir / f"cluster-web-{replica}.log",
+            )
+            stoppers.append(web.kill)
+            webs.append(web)
+        await asyncio.gather(*(web.start() for web in webs))
+        spec = haproxy_spec(
+            port=balancer_port,
+            replicas=[("127.0.0.1", web.port) for web in webs],
+            binary=haproxy,
+            config_dir=log_dir,
+        )
+        balancer_sink = _LineFile(log_dir / "cluster-haproxy.log")
+        balancer = Supervisor([spec], log_sink=balancer_sink)
+        balancer.start()
+        stoppers += [balancer.stop, balancer_sink.close]
+        yield LocalCluster(
+            url=f"http://127.0.0.1:{balancer_port}",
+            nodes=nodes,
+            node_supervisors=supervisors,
+            workers=workers,
+            webs=webs,
+            rest=rest,
+            secrets=secrets,
+            agent_name=agent_name,
+            log_dir=log_dir,
+        )
+    finally:
+        for stop in reversed(stoppers):
+            with contextlib.suppress(Exception):  # reason: best-effort teardown of every part
+                stop()
+        await rest.aclose()
+
+
+class _LineFile:
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("a", encoding="utf-8", buffering=1)
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(line + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()

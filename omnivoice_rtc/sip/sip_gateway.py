@@ -39,15 +39,9 @@ Every server request goes through the process's shared
 :meth:`SIPGateway.start` to :meth:`SIPGateway.stop`; rooms are deleted with its
 retrying, not-found-tolerant delete.
 
-Liveness (``options.liveness``, :mod:`omnivoice_rtc.calls.liveness`): a call whose agent
-left without ending its session, never joined, or stopped answering gets a fresh agent
-with the transcript so far (up to ``agent_tries``); then a server-side participant plays
-the apology into the room, the SIP participant is removed (livekit-sip sends BYE) and the
-room deleted. An agent that ended its session itself ends the call. The room scan
-survives livekit-server restarts (a failed scan is logged and tried at the next tick),
-and so does joining a call's room (retried with back-off before the call is given up).
-A call in progress when the server restarts is reported ended; if livekit-sip brings it
-back into a room afterwards, it is hung up rather than offered again as a new call.
+Liveness (``options.liveness``): a call's dead agent is replaced, then apologized for
+(:mod:`omnivoice_rtc.sip.agent_recovery`). The room scan and joining a call's room survive
+livekit-server restarts; a call that resurfaces after it was reported ended is hung up.
 """
 
 from __future__ import annotations
@@ -67,9 +61,7 @@ import aiohttp
 from livekit import api, rtc
 
 from omnivoice_rtc._errors import CallRejectedError, ConfigError, ProviderError, SIPCallError
-from omnivoice_rtc.calls.agent_tracker import AgentDeparture
-from omnivoice_rtc.calls.apology import APOLOGY_RATE_HZ, announce_in_room, apology_ms, apology_pcm
-from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
+from omnivoice_rtc.calls.liveness import AgentRecovery
 from omnivoice_rtc.calls.teardown import teardown_step
 from omnivoice_rtc.ledger.keys import call_key
 from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
@@ -84,26 +76,23 @@ from omnivoice_rtc.settings import (
     LiveKitSettings,
     OutboundLimits,
 )
+from omnivoice_rtc.sip.agent_recovery import SIPAgentRecovery
+from omnivoice_rtc.sip.call_claims import REGISTRY_ROUTE, SIPCallClaims
 from omnivoice_rtc.sip.call_discovery import SIPCallDiscovery
 from omnivoice_rtc.sip.sip_session import (
-    APOLOGY_IDENTITY_PREFIX,
     SIPSession,
     call_info_from_attributes,
 )
-from omnivoice_rtc.state.call_registry import LiveCallRegistry
-from omnivoice_rtc.state.lease_keeper import LeaseKeeper
 from omnivoice_rtc.state.memory import MemoryStateStore
 from omnivoice_rtc.state.store import StateStore
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName, Session
 
-__all__ = ["SIPGateway", "SIPGatewayOptions"]
+__all__ = ["REGISTRY_ROUTE", "SIPGateway", "SIPGatewayOptions"]
 
 logger = logging.getLogger(__name__)
 
 _REJECTED_ROOM_WATCH_S = 120.0
 ROUTE_NAME = "livekit/sip"
-REGISTRY_ROUTE: Final = "sip"
-"""The route name of SIP calls in the live-call registry (``live:sip:<call id>``)."""
 _ANSWERED_TTL_S: Final = 4 * 3600.0
 """How long (s) a SIP call's "answered" record lives: an adopted call is not offered again."""
 _OBSERVE_BACKOFF_S: Final = (0.5, 1.0, 2.0, 4.0)
@@ -160,7 +149,7 @@ class SIPGatewayOptions:
         sip_outbound_room_name(self.outbound_room_prefix)  # ConfigError unless reserved
 
 
-class SIPGateway:
+class SIPGateway(SIPAgentRecovery):
     """PSTN gateway over LiveKit SIP (route ``livekit/sip``); see the module docstring."""
 
     def __init__(
@@ -177,9 +166,8 @@ class SIPGateway:
         self._livekit = livekit
         self._options = options or SIPGatewayOptions()
         self._state: StateStore = state if state is not None else MemoryStateStore()
-        self.registry = LiveCallRegistry(store=self._state, replica_id=replica_id)
-        self._keeper = LeaseKeeper(interval_s=self.registry.ttl_s / 3)
-        self._claims: dict[str, str] = {}  # call id -> owner token
+        self._claims = SIPCallClaims(store=self._state, replica_id=replica_id)
+        self.registry = self._claims.registry
         self._outbound_guard = OutboundGuard(limits=self._options.outbound, store=self._state)
         self._outbound_leases: dict[str, OutboundLease] = {}  # by session id
         self._handler: CallHandler | None = None
@@ -248,9 +236,7 @@ class SIPGateway:
             await outbound.release()
         self._outbound_leases.clear()
         await self._outbound_guard.aclose()
-        await self._keeper.aclose()
-        for call_id in list(self._claims):
-            await self._release_claim(call_id)
+        await self._claims.aclose()
         self._recoveries.clear()
         lease, self._lease = self._lease, None
         if lease is not None:
@@ -340,7 +326,7 @@ class SIPGateway:
         call = call_info_from_attributes(
             dict(participant.attributes), direction="outbound", fallback_id=participant.sid
         )
-        await self._claim(call.call_id)  # in this process's memory this always succeeds
+        await self._claims.claim(call.call_id)  # in this process's memory this always succeeds
         return await self._track(call, room_name, identity)
 
     # ------------------------------------------------------------------ internals
@@ -361,35 +347,6 @@ class SIPGateway:
             "(omnivoice-rtc sip apply creates it)"
         )
 
-    # ------------------------------------------------------------------ claims
-
-    async def _claim(self, call_id: str) -> bool:
-        """Claim the call for this replica (refreshed while it lives); False when another
-        replica serves it."""
-        owner = self.registry.owner_token(secrets.token_hex(6))
-        if not await self.registry.claim(REGISTRY_ROUTE, call_id, owner):
-            return False
-        self._claims[call_id] = owner
-        registry = self.registry
-
-        async def refresh() -> bool:
-            return await registry.refresh(REGISTRY_ROUTE, call_id, owner)
-
-        self._keeper.keep(f"sip/{call_id}", refresh)
-        return True
-
-    async def _release_claim(self, call_id: str) -> None:
-        owner = self._claims.pop(call_id, None)
-        if owner is None:
-            return
-        self._keeper.drop(f"sip/{call_id}")
-        try:
-            await self.registry.release(REGISTRY_ROUTE, call_id, owner)
-        except ProviderError as exc:  # store unreachable: the claim expires with its TTL
-            logger.warning(
-                "sip call claim release failed", extra={"call_id": call_id, "error": str(exc)}
-            )
-
     async def _found(self, room_name: str, participant: api.ParticipantInfo) -> bool:
         """A SIP participant the discovery found: claim it and serve it in a task."""
         call = call_info_from_attributes(
@@ -400,7 +357,7 @@ class SIPGateway:
         now = time.monotonic()
         self._ended = {c: t for c, t in self._ended.items() if t > now}
         try:
-            if call.call_id not in self._ended and not await self._claim(call.call_id):
+            if call.call_id not in self._ended and not await self._claims.claim(call.call_id):
                 return False  # another replica serves it
         except ProviderError as exc:  # shared state unreachable: the next scan tries again
             logger.warning(
@@ -466,7 +423,7 @@ class SIPGateway:
             )
         await self._delete_room(room_name)
         self.discovery.rejected(room_name)
-        await self._release_claim(call_id)
+        await self._claims.release(call_id)
 
     async def _track(self, call: CallInfo, room_name: str, identity: str) -> SIPSession:
         route_call_started(
@@ -531,87 +488,10 @@ class SIPGateway:
             self._sessions.pop(session.id, None)
             self._recoveries.pop(session.id, None)
             self._ended[session.id] = time.monotonic() + _REJECTED_ROOM_WATCH_S
-            await self._release_claim(session.id)
+            await self._claims.release(session.id)
             outbound = self._outbound_leases.pop(session.id, None)
             if outbound is not None:
                 await outbound.release()
-
-    # ------------------------------------------------------------------ agent liveness
-
-    async def _server_answers(self, room_name: str, timeout_s: float) -> bool:
-        """Whether livekit-server answers a request about ``room_name`` within ``timeout_s`` (s)."""
-        if self._lease is None:
-            return False
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._lease.rooms.list_rooms([room_name])
-        except (TimeoutError, OSError, aiohttp.ClientError, api.TwirpError, RuntimeError):
-            return False
-        return True
-
-    def _on_agent_gone(self, session: SIPSession, departure: AgentDeparture) -> None:
-        if session.closed:
-            return
-        session.liveness_log.append((time.monotonic(), f"agent_lost:{departure}"))
-        if departure in ("", "agent_ended"):  # the agent ended the conversation: hang up
-            self._spawn(session.close())
-            return
-        self._spawn(self._recover(session, departure))
-
-    async def _recover(self, session: SIPSession, reason: str) -> None:
-        recovery = self._recoveries.get(session.id)
-        decision = recovery.on_agent_lost(reason) if recovery is not None else None
-        if isinstance(decision, Redispatch):
-            logger.warning(
-                "sip call lost its agent; dispatching a fresh one",
-                extra={"call_id": session.id, "why": reason, "attempt": decision.attempt},
-            )
-            metadata = resume_metadata(session.transcript())
-            old = session.expect_fresh_agent()
-            rooms = self._require_rooms()
-            try:
-                await rooms.dispatch_agent(
-                    session.room_name, self._options.agent_name, metadata=metadata
-                )
-            except (aiohttp.ClientError, TimeoutError, api.TwirpError, RuntimeError) as exc:
-                logger.warning(
-                    "fresh agent not dispatched", extra={"call_id": session.id, "error": repr(exc)}
-                )
-                session.liveness_log.append((time.monotonic(), "dispatch_failed"))
-                await self._recover(session, "dispatch_failed")
-                return
-            session.liveness_log.append((time.monotonic(), f"agent_dispatched:{decision.attempt}"))
-            if old:  # a killed agent stays listed 15-25 s: it must not come back
-                await teardown_step(
-                    "stale agent removal",
-                    rooms.remove_participant(session.room_name, old),
-                    timeout_s=self._options.liveness.teardown_step_s,
-                    context={"call_id": session.id},
-                )
-        elif isinstance(decision, Apologize):
-            await self._apologize(session, decision.reason)
-
-    async def _apologize(self, session: SIPSession, reason: str) -> None:
-        """Play the apology into the call's room, then hang up (``agent_lost``)."""
-        logger.warning(
-            "no agent left for the sip call; apologizing and hanging up",
-            extra={"call_id": session.id, "why": reason},
-        )
-        session.liveness_log.append((time.monotonic(), "apology_started"))
-        await teardown_step(
-            "apology",
-            announce_in_room(
-                livekit=self._livekit,
-                room=session.room_name,
-                identity=APOLOGY_IDENTITY_PREFIX + session.identity,
-                pcm=apology_pcm(APOLOGY_RATE_HZ),
-                rate_hz=APOLOGY_RATE_HZ,
-            ),
-            timeout_s=apology_ms() / 1000 + self._options.liveness.teardown_step_s,
-            context={"call_id": session.id},
-        )
-        session.liveness_log.append((time.monotonic(), "apology_done"))
-        await self._hangup(session, reason="agent_lost")
 
     async def _hangup(self, session: SIPSession, *, reason: str = "session_closed") -> None:
         """Remove the SIP participant (livekit-sip sends BYE; retried, never raising), then

@@ -70,14 +70,19 @@ class SIPCallDiscovery:
         self._rejected: dict[str, float] = {}  # room -> monotonic deadline (s)
         self._unsubscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._paused = False
         self.from_webhooks = 0
         """Calls handed on from a webhook (the rest came from a scan)."""
         self.from_scans = 0
 
     @property
     def interval_s(self) -> float:
-        """Seconds between scans now: slow with webhooks attached, fast without."""
-        return self._reconcile_s if self._unsubscribe else self._poll_s
+        """Seconds between scans now: slow with webhooks attached (or paused), fast without."""
+        return self._reconcile_s if self._unsubscribe or self._paused else self._poll_s
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     def attach(self, hooks: LiveKitWebhooks) -> None:
         """Take calls from LiveKit's webhooks (the scan becomes the slow reconciler)."""
@@ -104,6 +109,14 @@ class SIPCallDiscovery:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._api = None
+
+    def pause(self) -> None:
+        """Take no new calls (a draining web process): webhooks unsubscribed, scans idle;
+        the calls already handed on are untouched."""
+        self._paused = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
 
     def expect(self, room: str, identity: str) -> None:
         """A participant we place ourselves (an outbound call): never a found call."""
@@ -165,7 +178,7 @@ class SIPCallDiscovery:
     async def scan(self) -> None:
         """One pass over every room: hand on the SIP participants not handled yet."""
         lk = self._api
-        if lk is None:
+        if lk is None or self._paused:
             return
         rooms = await lk.room.list_rooms(api.ListRoomsRequest())
         names = {room.name for room in rooms.rooms}

@@ -5,7 +5,8 @@ the SIP calls' sessions (ledger records, agent liveness, call control through
 ``app[CALL_ROUTER_KEY]``, route ``sip``) next to the carrier routes. LiveKit's webhooks at
 ``/livekit/webhook`` bring it the calls (:meth:`SIPGateway.attach_webhooks`); with several
 replicas each call is served by the one that claimed it, and a replica that stops leaves
-its calls to the others' reconcilers. ``app[SIP_GATEWAY_KEY]`` is the gateway (``on_call``
+its calls to the others' reconcilers (draining, it takes no new ones; at shutdown it
+releases the ones it serves). ``app[SIP_GATEWAY_KEY]`` is the gateway (``on_call``
 to screen calls; outbound SIP calls from here need an outbound trunk: not configured by
 this installer, use ``omnivoice-rtc call --via sip``).
 """
@@ -19,8 +20,10 @@ from aiohttp import web
 from omnivoice_rtc._errors import SessionClosedError, UnsupportedActionError
 from omnivoice_rtc.sip.sip_gateway import REGISTRY_ROUTE, SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.state.call_routing import ActionHandler
+from omnivoice_rtc.web.drain import DrainTarget
 from omnivoice_rtc.web.keys import (
     CALL_ROUTER_KEY,
+    DRAIN_KEY,
     LEDGER_KEY,
     LIVEKIT_WEBHOOKS_KEY,
     SETTINGS_KEY,
@@ -69,6 +72,20 @@ def install_sip_gateway(app: web.Application) -> None:
     if router is not None:
         router.handle(REGISTRY_ROUTE, _hangup_handler(gateway))
     app[SIP_GATEWAY_KEY] = gateway
+    drain = app.get(DRAIN_KEY)
+    if drain is not None:  # SIP calls live in LiveKit, not here: take no new ones, wait for none
+
+        async def end_none(reason: str) -> None:
+            """Nothing to end: the calls go on; shutdown releases them to other replicas."""
+
+        drain.track(
+            DrainTarget(
+                name="sip",
+                stop_taking=gateway.discovery.pause,
+                live_calls=lambda: 0,
+                end_calls=end_none,
+            )
+        )
 
     async def start(_app: web.Application) -> None:
         await gateway.start()

@@ -112,3 +112,13 @@ async def test_aclose_unsubscribes() -> None:
     await hooks.dispatch(_joined("sip-a", "sip_1"))
     assert found.calls == []
     assert discovery.interval_s == 0.5
+
+
+async def test_a_paused_discovery_takes_no_new_calls() -> None:
+    found = _Found()
+    discovery, hooks = _discovery(found)
+    discovery.pause()
+    assert discovery.interval_s == 30.0  # an idle scan need not spin
+    await hooks.dispatch(_joined("sip-a", "sip_1"))
+    await discovery.scan()  # not started: nothing to scan, and paused anyway
+    assert found.calls == []

@@ -10,7 +10,7 @@ from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.sip.sip_gateway import REGISTRY_ROUTE
 from omnivoice_rtc.sip.web_gateway import SIP_GATEWAY_KEY, install_sip_gateway
 from omnivoice_rtc.web import create_app
-from omnivoice_rtc.web.keys import CALL_ROUTER_KEY, SETTINGS_KEY
+from omnivoice_rtc.web.keys import CALL_ROUTER_KEY, DRAIN_KEY, SETTINGS_KEY
 
 pytestmark = pytest.mark.unit
 
@@ -28,3 +28,6 @@ async def test_the_gateway_shares_the_apps_webhooks_state_and_replica_id() -> No
     assert await router.registry.claim(REGISTRY_ROUTE, "SCL_1", owner)
     with pytest.raises(SessionClosedError, match="no live sip call 'SCL_1' here"):
         await router.dispatch(REGISTRY_ROUTE, "SCL_1", "hangup")
+    app[DRAIN_KEY].begin()  # a rolling restart: no new SIP calls taken here
+    assert gateway.discovery.paused
+    assert app[DRAIN_KEY].live_calls() == 0  # SIP calls do not hold the drain

@@ -2,7 +2,7 @@
 # Installs the Debian packages the local stack and the test suite need, only if missing.
 set -euo pipefail
 # postgresql: the call ledger's tests run against a real PostgreSQL too (tests/plugins/postgres.py)
-pkgs=(redis-server espeak-ng sox sip-tester baresip chromium libopus-dev libopusfile-dev libsoxr-dev pkg-config postgresql)
+pkgs=(redis-server haproxy espeak-ng sox sip-tester baresip chromium libopus-dev libopusfile-dev libsoxr-dev pkg-config postgresql)
 # GStreamer 1.22: LiveKit Egress (call recording) builds with cgo against these and records
 # with their plugins (scripts/install-egress.sh, docs/calls.md)
 pkgs+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base

@@ -1,6 +1,7 @@
 """The ``omnivoice-rtc`` command.
 
     omnivoice-rtc dev [--livekit-port P] [--web-port P] [--no-agent] [--no-web] [--no-sip]
+                      [--livekit-nodes N] [--web-replicas M]
     omnivoice-rtc token ROOM IDENTITY [--name NAME] [--ttl-s S] [--no-agent]
     omnivoice-rtc sip ...            (when omnivoice_rtc.cli.sip is present)
     omnivoice-rtc call NUMBER --via ROUTE [--agent module:build]   (docs/cli.md)
@@ -64,6 +65,18 @@ def _add_dev(subparsers: Any) -> None:
     dev.add_argument("--no-agent", action="store_true", help="do not start the agent worker")
     dev.add_argument("--no-web", action="store_true", help="do not start the web server")
     dev.add_argument("--no-sip", action="store_true", help="do not start redis and livekit-sip")
+    dev.add_argument(
+        "--livekit-nodes",
+        type=int,
+        default=1,
+        help="livekit-server nodes sharing one Redis, a worker each (default 1; docs/scaling.md)",
+    )
+    dev.add_argument(
+        "--web-replicas",
+        type=int,
+        default=1,
+        help="web/shim replicas behind HAProxy on the web port (default 1; docs/scaling.md)",
+    )
     dev.set_defaults(handler=_run_dev)
 
 
@@ -147,6 +160,8 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
         agent=not args.no_agent,
         web=not args.no_web,
         sip=not args.no_sip,
+        livekit_nodes=args.livekit_nodes,
+        web_replicas=args.web_replicas,
     )
     if options.web:
         settings.require_safe("web")

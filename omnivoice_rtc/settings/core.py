@@ -122,6 +122,15 @@ class WebSettings:
         doc="extra route installers, comma-separated module:function",
         parse=_routes,
     )
+    drain_s: float = var(
+        "OMNIVOICE_DRAIN_S",
+        300.0,
+        doc="on SIGTERM: /healthz answers 503 and new calls are refused, live calls may go on "
+        "this long, then the rest are hung up over REST (s); 0 = hang up at once",
+        kind=float,
+        minimum=0,
+        maximum=86400,
+    )
 
     @property
     def local_url(self) -> str:

@@ -17,7 +17,12 @@ Webhook answers: 403 bad signature/credentials or a replay, 400 unparseable or h
 input (:mod:`.webhook_body`), 409 (per carrier) a call already answered, 413/415 body too
 large / not a form or JSON, 429 a rate limit (Retry-After), 503 gateway not started, a
 carrier setting missing (the message names the variable; nothing created), a stream limit
-reached or shared state unreachable, 502 the carrier's REST API failed, 200 otherwise.
+reached or shared state unreachable, or the process draining (a rolling restart: the
+balancer retries elsewhere), 502 the carrier's REST API failed, 200 otherwise.
+
+Draining (:mod:`omnivoice_rtc.web.drain`): :meth:`MediaStreamGateway.stop_taking_calls`
+refuses new calls' webhooks with 503; media streams of calls already answered are still
+bridged; :meth:`MediaStreamGateway.end_calls` ends the calls still live (REST hang-up).
 """
 
 from __future__ import annotations
@@ -135,10 +140,16 @@ class MediaStreamGateway:
         self._outbound_base = public_base_url or runtime.public_base_url
         self._handler: CallHandler | None = None
         self._sessions: dict[str, PstnSession] = {}
-        self._pending = DialledCalls()
+        registry = runtime.guard.registry
+        carrier = profile.name
+
+        async def is_live(call_id: str) -> bool:
+            return await registry.owner_of(carrier, call_id) is not None
+
+        self._pending = DialledCalls(store=runtime.guard.state, is_live=is_live)
         self._bridges: set[CallBridge] = set()
-        self._call_agents: dict[str, str] = {}  # pending id -> agent of a dialled call
         self._started = False
+        self._draining = False
 
     @property
     def name(self) -> ProviderName:
@@ -158,6 +169,24 @@ class MediaStreamGateway:
     def started(self) -> bool:
         return self._started
 
+    @property
+    def draining(self) -> bool:
+        """True once :meth:`stop_taking_calls` was called (a rolling restart)."""
+        return self._draining
+
+    @property
+    def live_calls(self) -> int:
+        """Calls bridged by this process now."""
+        return len(self._bridges)
+
+    def stop_taking_calls(self) -> None:
+        """Refuse new calls' webhooks with 503 from now on (streams of answered calls go on)."""
+        self._draining = True
+
+    async def end_calls(self, reason: str) -> None:
+        """End every live call with ``reason`` (carrier REST hang-up where configured)."""
+        await asyncio.gather(*(b.end(reason) for b in list(self._bridges)))
+
     async def start(self) -> None:
         """Start answering webhooks and streams (before: 503 / 1013)."""
         self._started = True
@@ -166,7 +195,7 @@ class MediaStreamGateway:
         """End every call (carrier hang-up where configured), drop dialled calls whose
         stream has not come, and close the REST client."""
         self._started = False
-        await asyncio.gather(*(b.end("gateway_stopped") for b in list(self._bridges)))
+        await self.end_calls("gateway_stopped")
         await self._pending.aclose("gateway_stopped")
         await self.profile.aclose()
 
@@ -227,18 +256,25 @@ class MediaStreamGateway:
             carrier=carrier,
         )
         session = PstnSession(call=call)
-        self._pending.add(pending_id, session, lease, self.runtime.tokens.ttl_s)
         self._sessions[call.call_id] = session
-        if agent_name:
-            self._call_agents[pending_id] = agent_name
+        await self._pending.add(
+            pending_id, session, lease, self.runtime.tokens.ttl_s, agent_name=agent_name
+        )
         return session
+
+    async def answered_elsewhere(self, session: PstnSession) -> bool:
+        """Whether the call of ``session`` (dialled here) streams to another replica: no
+        bridge here, a live claim in the shared live-call registry."""
+        if session.bridge is not None or (
+            session.closed and session.end_reason != "streamed_elsewhere"
+        ):
+            return False
+        return await self.runtime.guard.registry.owner_of(self.carrier, session.id) is not None
 
     async def _purge_pending(self) -> None:
         """Drop dialled calls whose stream never came (their token has expired)."""
         for session in await self._pending.purge():
             self._sessions.pop(session.id, None)
-        for pending_id in [p for p in self._call_agents if p not in self._pending]:
-            del self._call_agents[pending_id]  # its call never streamed
 
     # ------------------------------------------------------------------ webhook
 
@@ -247,6 +283,8 @@ class MediaStreamGateway:
         with markup or reject (see the module docstring for the statuses)."""
         if not self._started:
             return web.Response(status=503, text="gateway not started")
+        if self._draining:
+            return web.Response(status=503, text="draining", headers={"Retry-After": "1"})
         guard = self.runtime.guard
         client = guard.client_of(request.remote, request.headers)
         try:
@@ -352,7 +390,7 @@ class MediaStreamGateway:
         ws_url = self._stream_url(call, base)
         await self._purge_pending()
         tokens = self.runtime.tokens
-        if pending in self._pending:  # answer of a call we dialled (Plivo): no handler
+        if pending and await self._pending.is_pending(pending):  # we dialled it (Plivo)
             token = await tokens.issue(
                 pending, carrier, context={"direction": "outbound"}, source="outbound"
             )
@@ -379,28 +417,32 @@ class MediaStreamGateway:
 
     # ------------------------------------------------------------------ stream
 
-    def _call_id_of(self, opened: OpenedStream) -> str:
+    async def _call_id_of(self, opened: OpenedStream) -> str:
         """The id the stream's call will have (what :meth:`_session_for` will use)."""
         grant, start = opened.grant, opened.start
         real_id = start.call_id if isinstance(start, Start) else ""
-        dialled = self._pending.session(grant.call_id)
-        if grant.call_id.startswith(PENDING_CALL_PREFIX) and dialled is not None:
-            return real_id or dialled.id
+        if grant.call_id.startswith(PENDING_CALL_PREFIX):
+            dialled_id = await self._pending.call_id_of(grant.call_id)
+            if dialled_id is not None:
+                return real_id or dialled_id
         return real_id or grant.call_id
 
-    def _session_for(self, opened: OpenedStream) -> tuple[PstnSession, OutboundLease | None]:
+    async def _session_for(
+        self, opened: OpenedStream
+    ) -> tuple[PstnSession, OutboundLease | None, str]:
+        """The call's session, its outbound slot (dialled here) and the agent it asked for."""
         grant = opened.grant
         start = opened.start
         if grant.call_id.startswith(PENDING_CALL_PREFIX):
-            dialled = self._pending.take(grant.call_id)
+            dialled = await self._pending.take(grant.call_id)
             if dialled is not None:
-                session, lease = dialled
+                session = dialled.session
                 real_id = start.call_id if isinstance(start, Start) else ""
                 if real_id and real_id != session.id:  # Plivo's dial returned a request id
                     self._sessions.pop(session.id, None)
                     session._rebind(real_id)
-                    self._sessions[real_id] = session
-                return session, lease
+                self._sessions[session.id] = session
+                return session, dialled.lease, dialled.agent_name
         call_id = start.call_id if isinstance(start, Start) else grant.call_id
         ctx = grant.context
         direction = ctx.get("direction", "inbound")
@@ -414,7 +456,7 @@ class MediaStreamGateway:
         )
         session = PstnSession(call=call)
         self._sessions[call.call_id] = session
-        return session, None
+        return session, None, ""
 
     async def run_stream(
         self, ws: MediaSocket, opened: OpenedStream, counters: CallCounters, *, client: str = ""
@@ -427,7 +469,7 @@ class MediaStreamGateway:
         """
         try:
             started = await self.runtime.guard.start_call(
-                opened.carrier, self._call_id_of(opened), client
+                opened.carrier, await self._call_id_of(opened), client
             )
         except (LimitError, ProviderError) as exc:  # state full or unreachable: refuse
             started = Refused(1013, f"shared state unavailable: {type(exc).__name__}")
@@ -443,7 +485,7 @@ class MediaStreamGateway:
     async def _bridge(
         self, ws: MediaSocket, opened: OpenedStream, counters: CallCounters, started: CallLease
     ) -> None:
-        session, outbound = self._session_for(opened)
+        session, outbound, dialled_agent = await self._session_for(opened)
         if outbound is not None:
             self._pending.bridged(started.owner, outbound)
         call = session.call
@@ -463,7 +505,7 @@ class MediaStreamGateway:
                 "direction": call.direction,
                 **call_parameter_attributes(opened.opening.custom_parameters),
             },
-            agent_name=self._call_agents.pop(opened.grant.call_id, "") or rt.agent_name,
+            agent_name=dialled_agent or rt.agent_name,
             audio=RoomAudioOptions(
                 publish_rate_hz=room_rate_for(in_format),
                 subscribe_rate_hz=room_rate_for(out_format),

@@ -14,18 +14,25 @@ them it is closed with 1013 before a frame is read.
 
 Use :func:`carrier_route_installer` with ``create_app(settings, route_installers=[...])``,
 or call :func:`install_carrier_routes` on an application directly. The gateways are
-started on app startup and stopped (calls ended) on app cleanup.
+started on app startup and stopped (calls ended) on app cleanup. They take part in the
+app's drain (:mod:`omnivoice_rtc.web.drain`, a rolling restart): new calls refused, live
+ones waited for, the rest hung up at the deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
-from omnivoice_rtc._errors import ProviderError, SignatureError
+from omnivoice_rtc._errors import (
+    ProviderError,
+    SessionClosedError,
+    SignatureError,
+    UnsupportedActionError,
+)
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.shim.call_guard import Refused
 from omnivoice_rtc.shim.handshake import StreamRejected, open_stream
@@ -36,8 +43,10 @@ from omnivoice_rtc.shim.media_stream_gateway import (
     media_path,
 )
 from omnivoice_rtc.shim.policy import CallCounters
+from omnivoice_rtc.state.call_routing import ActionHandler
+from omnivoice_rtc.web.drain import DrainTarget
 from omnivoice_rtc.web.installers import RouteInstaller
-from omnivoice_rtc.web.keys import STATE_KEY
+from omnivoice_rtc.web.keys import CALL_ROUTER_KEY, DRAIN_KEY, STATE_KEY
 
 __all__ = [
     "CARRIER_GATEWAYS_KEY",
@@ -73,6 +82,29 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
         app.router.add_route("GET", answer_path(carrier), gateway.handle_webhook)
         app.router.add_get(media_path(carrier), _media_handler(by_carrier, profiles, carrier))
     app.router.add_get(GENERIC_MEDIA_PATH, _media_handler(by_carrier, profiles, None))
+    router = app.get(CALL_ROUTER_KEY)
+    if router is not None:
+        for carrier, gateway in by_carrier.items():
+            router.handle(carrier, _hangup_handler(gateway))
+    drain = app.get(DRAIN_KEY)
+    if drain is not None:
+        gateways_now = tuple(by_carrier.values())
+
+        def stop_taking() -> None:
+            for gateway in gateways_now:
+                gateway.stop_taking_calls()
+
+        async def end_calls(reason: str) -> None:
+            await asyncio.gather(*(g.end_calls(reason) for g in gateways_now))
+
+        drain.track(
+            DrainTarget(
+                name="carriers",
+                stop_taking=stop_taking,
+                live_calls=lambda: sum(g.live_calls for g in gateways_now),
+                end_calls=end_calls,
+            )
+        )
 
     async def start_gateways(_app: web.Application) -> None:
         for gateway in by_carrier.values():
@@ -90,6 +122,24 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
     app.on_startup.append(start_gateways)
     app.on_shutdown.append(stop_gateways)
     app.on_cleanup.append(close_state)
+
+
+def _hangup_handler(gateway: MediaStreamGateway) -> ActionHandler:
+    """The carrier route's call-control handler for the call router: ``hangup`` (call
+    control registers its own, which replaces this one, for the other actions)."""
+
+    async def handle(call_id: str, action: str, args: dict[str, Any]) -> dict[str, Any]:
+        session = gateway.get_session(call_id)
+        if session is None or session.closed:
+            raise SessionClosedError(f"no live {gateway.carrier} call {call_id!r} here")
+        if action != "hangup":
+            raise UnsupportedActionError(
+                f"{action}: not available on this route yet", action=action, route=gateway.carrier
+            )
+        await session.close()
+        return {"ended": True}
+
+    return handle
 
 
 def carrier_route_installer(gateways: Iterable[MediaStreamGateway]) -> RouteInstaller:

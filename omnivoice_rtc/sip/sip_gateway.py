@@ -3,11 +3,21 @@
 Inbound: a carrier (or any SIP user agent) sends INVITE to livekit-sip; an inbound
 trunk and a dispatch rule (``omnivoice-rtc sip apply``) put the caller into a new
 room as a participant of kind ``sip`` and dispatch the agent there. The gateway
-finds such participants (it polls the RoomService every ``poll_interval_s``), builds
-a :class:`~omnivoice_rtc.types.CallInfo` from their ``sip.*`` attributes and asks
+learns of such participants from LiveKit's ``participant_joined`` webhook
+(:meth:`SIPGateway.attach_webhooks`; the web server does it) with a slow reconciling scan
+behind it, or, with no webhooks attached, by scanning the RoomService every
+``poll_interval_s`` (:mod:`omnivoice_rtc.sip.call_discovery`). It builds a
+:class:`~omnivoice_rtc.types.CallInfo` from their ``sip.*`` attributes and asks
 the ``on_call`` handler: returning accepts (a :class:`SIPSession` is tracked),
 raising rejects (the participant is removed, livekit-sip ends the SIP call, and the
 room is deleted).
+
+Replicas: each call is claimed in the live-call registry (``state``, Redis with
+``OMNIVOICE_REDIS_URL``; route ``sip``, :mod:`omnivoice_rtc.state.call_registry`) before
+it is served, so of several web replicas exactly one serves it and call-control requests
+find it (:mod:`omnivoice_rtc.state.call_routing`). A gateway that stops releases its claims
+and leaves the calls going on; another replica's reconciler adopts them (the handler is
+not asked again: the call was answered).
 
 Outbound: :meth:`SIPGateway.make_call` creates a room (``sip-out-<12 hex>``, under the
 reserved ``sip-`` namespace browsers cannot join), asks livekit-server to dial
@@ -29,15 +39,9 @@ Every server request goes through the process's shared
 :meth:`SIPGateway.start` to :meth:`SIPGateway.stop`; rooms are deleted with its
 retrying, not-found-tolerant delete.
 
-Liveness (``options.liveness``, :mod:`omnivoice_rtc.calls.liveness`): a call whose agent
-left without ending its session, never joined, or stopped answering gets a fresh agent
-with the transcript so far (up to ``agent_tries``); then a server-side participant plays
-the apology into the room, the SIP participant is removed (livekit-sip sends BYE) and the
-room deleted. An agent that ended its session itself ends the call. The room scan
-survives livekit-server restarts (a failed scan is logged and tried at the next tick),
-and so does joining a call's room (retried with back-off before the call is given up).
-A call in progress when the server restarts is reported ended; if livekit-sip brings it
-back into a room afterwards, it is hung up rather than offered again as a new call.
+Liveness (``options.liveness``): a call's dead agent is replaced, then apologized for
+(:mod:`omnivoice_rtc.sip.agent_recovery`). The room scan and joining a call's room survive
+livekit-server restarts; a call that resurfaces after it was reported ended is hung up.
 """
 
 from __future__ import annotations
@@ -56,10 +60,8 @@ from typing import Any, Final
 import aiohttp
 from livekit import api, rtc
 
-from omnivoice_rtc._errors import CallRejectedError, ConfigError, SIPCallError
-from omnivoice_rtc.calls.agent_tracker import AgentDeparture
-from omnivoice_rtc.calls.apology import APOLOGY_RATE_HZ, announce_in_room, apology_ms, apology_pcm
-from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
+from omnivoice_rtc._errors import CallRejectedError, ConfigError, ProviderError, SIPCallError
+from omnivoice_rtc.calls.liveness import AgentRecovery
 from omnivoice_rtc.calls.teardown import teardown_step
 from omnivoice_rtc.ledger.keys import call_key
 from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
@@ -67,27 +69,32 @@ from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.limits.outbound import OutboundGuard, OutboundLease
 from omnivoice_rtc.livekit.names import SIP_OUTBOUND_ROOM_PREFIX, sip_outbound_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
+from omnivoice_rtc.livekit.webhooks import LiveKitWebhooks
 from omnivoice_rtc.settings import (
     DEFAULT_AGENT_NAME,
     CallSettings,
     LiveKitSettings,
     OutboundLimits,
 )
+from omnivoice_rtc.sip.agent_recovery import SIPAgentRecovery
+from omnivoice_rtc.sip.call_claims import REGISTRY_ROUTE, SIPCallClaims
+from omnivoice_rtc.sip.call_discovery import SIPCallDiscovery
 from omnivoice_rtc.sip.sip_session import (
-    APOLOGY_IDENTITY_PREFIX,
     SIPSession,
     call_info_from_attributes,
 )
+from omnivoice_rtc.state.memory import MemoryStateStore
 from omnivoice_rtc.state.store import StateStore
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName, Session
 
-__all__ = ["SIPGateway", "SIPGatewayOptions"]
+__all__ = ["REGISTRY_ROUTE", "SIPGateway", "SIPGatewayOptions"]
 
 logger = logging.getLogger(__name__)
 
-_SIP_KIND = 3  # livekit.ParticipantInfo.Kind.SIP
 _REJECTED_ROOM_WATCH_S = 120.0
 ROUTE_NAME = "livekit/sip"
+_ANSWERED_TTL_S: Final = 4 * 3600.0
+"""How long (s) a SIP call's "answered" record lives: an adopted call is not offered again."""
 _OBSERVE_BACKOFF_S: Final = (0.5, 1.0, 2.0, 4.0)
 """Waits (s) between tries to join a call's room (a server restarting); then given up."""
 
@@ -99,7 +106,9 @@ class SIPGatewayOptions:
     ``outbound_trunk``: name or id (``ST_…``) of the outbound trunk for
     :meth:`SIPGateway.make_call` (empty: outbound calls are refused).
     ``agent_name``: the agent dispatched to outbound-call rooms.
-    ``poll_interval_s``: seconds between RoomService scans for new SIP participants.
+    ``poll_interval_s``: seconds between RoomService scans for new SIP participants when
+    no webhooks are attached; ``reconcile_interval_s``: the same with webhooks attached (the
+    scan then only catches what a lost webhook missed).
     ``ringing_timeout_s``: seconds an outbound call may ring before it fails.
     ``outbound_room_prefix``: outbound rooms are ``<prefix>-<random>``; the prefix must
     start with a reserved namespace (``sip-`` or ``call-``) so browsers cannot join.
@@ -114,6 +123,7 @@ class SIPGatewayOptions:
     outbound_trunk: str = ""
     agent_name: str = DEFAULT_AGENT_NAME
     poll_interval_s: float = 0.5
+    reconcile_interval_s: float = 30.0
     ringing_timeout_s: float = 30.0
     outbound_room_prefix: str = SIP_OUTBOUND_ROOM_PREFIX
     outbound: OutboundLimits = field(default_factory=OutboundLimits)
@@ -124,6 +134,10 @@ class SIPGatewayOptions:
     def __post_init__(self) -> None:
         if self.poll_interval_s <= 0:
             raise ValueError(f"poll_interval_s: must be > 0 s, got {self.poll_interval_s}")
+        if self.reconcile_interval_s <= 0:
+            raise ValueError(
+                f"reconcile_interval_s: must be > 0 s, got {self.reconcile_interval_s}"
+            )
         if self.ringing_timeout_s <= 0:
             raise ValueError(f"ringing_timeout_s: must be > 0 s, got {self.ringing_timeout_s}")
         if self.agent_join_timeout_s <= 0:
@@ -135,7 +149,7 @@ class SIPGatewayOptions:
         sip_outbound_room_name(self.outbound_room_prefix)  # ConfigError unless reserved
 
 
-class SIPGateway:
+class SIPGateway(SIPAgentRecovery):
     """PSTN gateway over LiveKit SIP (route ``livekit/sip``); see the module docstring."""
 
     def __init__(
@@ -144,24 +158,29 @@ class SIPGateway:
         livekit: LiveKitSettings,
         options: SIPGatewayOptions | None = None,
         state: StateStore | None = None,
+        replica_id: str = "",
     ) -> None:
-        """``state``: where the outbound guard counts (default: this process's memory;
-        share the web server's store to count across replicas)."""
+        """``state``: where the outbound guard counts and calls are claimed (default: this
+        process's memory; share the web server's store to count and route across replicas);
+        ``replica_id`` names this process in the live-call registry."""
         self._livekit = livekit
         self._options = options or SIPGatewayOptions()
-        self._outbound_guard = OutboundGuard(limits=self._options.outbound, store=state)
+        self._state: StateStore = state if state is not None else MemoryStateStore()
+        self._claims = SIPCallClaims(store=self._state, replica_id=replica_id)
+        self.registry = self._claims.registry
+        self._outbound_guard = OutboundGuard(limits=self._options.outbound, store=self._state)
         self._outbound_leases: dict[str, OutboundLease] = {}  # by session id
         self._handler: CallHandler | None = None
         self._lease: RoomControlLease | None = None
-        self._poll_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, SIPSession] = {}
         self._recoveries: dict[str, AgentRecovery] = {}
-        self._seen: set[tuple[str, str]] = set()  # (room, identity) already handled
-        self._dialing: set[str] = set()  # rooms of make_call() calls not yet answered
-        # Rooms of rejected calls -> monotonic deadline (s): an agent dispatched by the
-        # rule may join after the room was deleted and re-create it; delete it again.
-        self._rejected: dict[str, float] = {}
+        self.discovery = SIPCallDiscovery(
+            on_found=self._found,
+            delete_room=self._delete_room,
+            interval_s=self._options.poll_interval_s,
+            reconcile_interval_s=self._options.reconcile_interval_s,
+        )
         # Calls that ended (call id -> monotonic deadline, s): one that resurfaces (livekit-sip
         # rejoins its room after a livekit-server restart) was reported ended: hang it up.
         self._ended: dict[str, float] = {}
@@ -182,6 +201,11 @@ class SIPGateway:
         """Set the handler asked about each inbound call (return accepts, raise rejects)."""
         self._handler = handler
 
+    def attach_webhooks(self, hooks: LiveKitWebhooks) -> None:
+        """Learn of inbound calls from LiveKit's webhooks (the web server's receiver); the
+        RoomService scan becomes a reconciler every ``reconcile_interval_s`` s."""
+        self.discovery.attach(hooks)
+
     async def start(self) -> None:
         """Resolve the outbound trunk (if any) and start watching rooms for SIP calls."""
         if self._lease is not None:
@@ -194,15 +218,12 @@ class SIPGateway:
             lease, self._lease = self._lease, None
             await lease.aclose()
             raise
-        self._poll_task = asyncio.get_running_loop().create_task(self._poll_loop())
+        self.discovery.start(self._lease.rooms.api)
 
     async def stop(self) -> None:
-        """Stop watching, leave every observed room (calls in progress go on)."""
-        poll, self._poll_task = self._poll_task, None
-        if poll is not None:
-            poll.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poll
+        """Stop watching, leave every observed room and release the calls' claims (calls in
+        progress go on; another replica's reconciler adopts them)."""
+        await self.discovery.aclose()
         step_s = self._options.liveness.teardown_step_s
         for task in list(self._tasks):
             task.cancel()
@@ -215,6 +236,7 @@ class SIPGateway:
             await outbound.release()
         self._outbound_leases.clear()
         await self._outbound_guard.aclose()
+        await self._claims.aclose()
         self._recoveries.clear()
         lease, self._lease = self._lease, None
         if lease is not None:
@@ -252,8 +274,7 @@ class SIPGateway:
         lk = rooms.api
         room_name = sip_outbound_room_name(self._options.outbound_room_prefix)
         identity = f"sip-{secrets.token_hex(4)}"
-        self._seen.add((room_name, identity))
-        self._dialing.add(room_name)
+        self.discovery.expect(room_name, identity)
         request = api.CreateSIPParticipantRequest(
             sip_trunk_id=self._outbound_trunk_id,
             sip_call_to=to,
@@ -295,7 +316,7 @@ class SIPGateway:
             await asyncio.shield(self._delete_room(room_name))
             raise
         finally:
-            self._dialing.discard(room_name)
+            self.discovery.forget(room_name, identity)
         # Dispatch the agent only once the callee answered: a failed call never gets an
         # agent (which would re-create the deleted room by joining it).
         await rooms.dispatch_agent(room_name, self._options.agent_name)
@@ -305,6 +326,7 @@ class SIPGateway:
         call = call_info_from_attributes(
             dict(participant.attributes), direction="outbound", fallback_id=participant.sid
         )
+        await self._claims.claim(call.call_id)  # in this process's memory this always succeeds
         return await self._track(call, room_name, identity)
 
     # ------------------------------------------------------------------ internals
@@ -325,38 +347,25 @@ class SIPGateway:
             "(omnivoice-rtc sip apply creates it)"
         )
 
-    async def _poll_loop(self) -> None:
-        while True:
-            try:
-                await self._scan()
-            except (api.TwirpError, aiohttp.ClientError, TimeoutError) as exc:
-                # livekit-server briefly unreachable: scan again at the next tick
-                logger.warning("sip room scan failed", extra={"error": repr(exc)})
-            await asyncio.sleep(self._options.poll_interval_s)
-
-    async def _scan(self) -> None:
-        lk = self._require_rooms().api
-        rooms = await lk.room.list_rooms(api.ListRoomsRequest())
-        names = {room.name for room in rooms.rooms}
+    async def _found(self, room_name: str, participant: api.ParticipantInfo) -> bool:
+        """A SIP participant the discovery found: claim it and serve it in a task."""
+        call = call_info_from_attributes(
+            dict(participant.attributes), direction="inbound", fallback_id=participant.sid
+        )
+        if call.call_id in self._sessions or call.call_id in self._claims:
+            return True  # already ours (its room was briefly out of the listing)
         now = time.monotonic()
-        self._rejected = {n: t for n, t in self._rejected.items() if t > now}
         self._ended = {c: t for c, t in self._ended.items() if t > now}
-        for name in names & self._rejected.keys():
-            await self._delete_room(name)
-        # Forget rooms that are gone (keeps _seen bounded); dialing rooms may not exist yet.
-        self._seen = {key for key in self._seen if key[0] in names or key[0] in self._dialing}
-        for room in rooms.rooms:
-            listed = await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))
-            for participant in listed.participants:
-                key = (room.name, participant.identity)
-                if participant.kind != _SIP_KIND or key in self._seen:
-                    continue
-                if "sip.ruleID" not in participant.attributes:
-                    # Not (yet) an inbound call: a dispatch rule admits every inbound call
-                    # and livekit-sip sets sip.ruleID; look again at the next scan.
-                    continue
-                self._seen.add(key)
-                self._spawn(self._on_inbound(room.name, participant))
+        try:
+            if call.call_id not in self._ended and not await self._claims.claim(call.call_id):
+                return False  # another replica serves it
+        except ProviderError as exc:  # shared state unreachable: the next scan tries again
+            logger.warning(
+                "sip call not claimed", extra={"call_id": call.call_id, "error": str(exc)}
+            )
+            return False
+        self._spawn(self._on_inbound(room_name, participant.identity, call))
+        return True
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
@@ -368,17 +377,12 @@ class SIPGateway:
         if not task.cancelled() and task.exception() is not None:
             logger.error("sip gateway task failed", exc_info=task.exception())
 
-    async def _on_inbound(self, room_name: str, participant: api.ParticipantInfo) -> None:
-        call = call_info_from_attributes(
-            dict(participant.attributes), direction="inbound", fallback_id=participant.sid
-        )
-        if call.call_id in self._sessions:
-            return  # already tracked (its room was briefly out of the listing)
+    async def _on_inbound(self, room_name: str, identity: str, call: CallInfo) -> None:
         if call.call_id in self._ended:
             logger.warning(
                 "sip call came back after it ended; hanging up", extra={"call_id": call.call_id}
             )
-            await self._reject(room_name, participant.identity, call.call_id, "ended")
+            await self._reject(room_name, identity, call.call_id, "ended")
             return
         logger.info(
             "sip call",
@@ -388,19 +392,27 @@ class SIPGateway:
                 "omnivoice.pii.to": call.to,
             },
         )
-        if self._handler is not None:
+        try:
+            first = await self._state.put_if_absent(
+                f"answered:{REGISTRY_ROUTE}:{call.call_id}", "1", ttl_s=_ANSWERED_TTL_S
+            )
+        except ProviderError:  # shared state unreachable: ask the handler (first offer)
+            first = True
+        if not first:  # answered by a replica that stopped: adopt it, do not ask again
+            logger.info("sip call adopted", extra={"call_id": call.call_id})
+        elif self._handler is not None:
             try:
                 result = self._handler(call)
                 if inspect.isawaitable(result):
                     await result
             except CallRejectedError as exc:
-                await self._reject(room_name, participant.identity, call.call_id, exc.reason)
+                await self._reject(room_name, identity, call.call_id, exc.reason)
                 return
             except Exception as exc:  # noqa: BLE001 - any handler error means "reject" (Go CallHandler error); logged
                 logger.warning("call handler raised; rejecting", extra={"error": repr(exc)})
-                await self._reject(room_name, participant.identity, call.call_id, "handler_error")
+                await self._reject(room_name, identity, call.call_id, "handler_error")
                 return
-        await self._track(call, room_name, participant.identity)
+        await self._track(call, room_name, identity)
 
     async def _reject(self, room_name: str, identity: str, call_id: str, reason: str) -> None:
         logger.info("sip call rejected", extra={"call_id": call_id, "reason": reason})
@@ -410,7 +422,8 @@ class SIPGateway:
                 api.RoomParticipantIdentity(room=room_name, identity=identity)
             )
         await self._delete_room(room_name)
-        self._rejected[room_name] = time.monotonic() + _REJECTED_ROOM_WATCH_S
+        self.discovery.rejected(room_name)
+        await self._claims.release(call_id)
 
     async def _track(self, call: CallInfo, room_name: str, identity: str) -> SIPSession:
         route_call_started(
@@ -475,86 +488,10 @@ class SIPGateway:
             self._sessions.pop(session.id, None)
             self._recoveries.pop(session.id, None)
             self._ended[session.id] = time.monotonic() + _REJECTED_ROOM_WATCH_S
+            await self._claims.release(session.id)
             outbound = self._outbound_leases.pop(session.id, None)
             if outbound is not None:
                 await outbound.release()
-
-    # ------------------------------------------------------------------ agent liveness
-
-    async def _server_answers(self, room_name: str, timeout_s: float) -> bool:
-        """Whether livekit-server answers a request about ``room_name`` within ``timeout_s`` (s)."""
-        if self._lease is None:
-            return False
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._lease.rooms.list_rooms([room_name])
-        except (TimeoutError, OSError, aiohttp.ClientError, api.TwirpError, RuntimeError):
-            return False
-        return True
-
-    def _on_agent_gone(self, session: SIPSession, departure: AgentDeparture) -> None:
-        if session.closed:
-            return
-        session.liveness_log.append((time.monotonic(), f"agent_lost:{departure}"))
-        if departure in ("", "agent_ended"):  # the agent ended the conversation: hang up
-            self._spawn(session.close())
-            return
-        self._spawn(self._recover(session, departure))
-
-    async def _recover(self, session: SIPSession, reason: str) -> None:
-        recovery = self._recoveries.get(session.id)
-        decision = recovery.on_agent_lost(reason) if recovery is not None else None
-        if isinstance(decision, Redispatch):
-            logger.warning(
-                "sip call lost its agent; dispatching a fresh one",
-                extra={"call_id": session.id, "why": reason, "attempt": decision.attempt},
-            )
-            metadata = resume_metadata(session.transcript())
-            old = session.expect_fresh_agent()
-            rooms = self._require_rooms()
-            try:
-                await rooms.dispatch_agent(
-                    session.room_name, self._options.agent_name, metadata=metadata
-                )
-            except (aiohttp.ClientError, TimeoutError, api.TwirpError, RuntimeError) as exc:
-                logger.warning(
-                    "fresh agent not dispatched", extra={"call_id": session.id, "error": repr(exc)}
-                )
-                session.liveness_log.append((time.monotonic(), "dispatch_failed"))
-                await self._recover(session, "dispatch_failed")
-                return
-            session.liveness_log.append((time.monotonic(), f"agent_dispatched:{decision.attempt}"))
-            if old:  # a killed agent stays listed 15-25 s: it must not come back
-                await teardown_step(
-                    "stale agent removal",
-                    rooms.remove_participant(session.room_name, old),
-                    timeout_s=self._options.liveness.teardown_step_s,
-                    context={"call_id": session.id},
-                )
-        elif isinstance(decision, Apologize):
-            await self._apologize(session, decision.reason)
-
-    async def _apologize(self, session: SIPSession, reason: str) -> None:
-        """Play the apology into the call's room, then hang up (``agent_lost``)."""
-        logger.warning(
-            "no agent left for the sip call; apologizing and hanging up",
-            extra={"call_id": session.id, "why": reason},
-        )
-        session.liveness_log.append((time.monotonic(), "apology_started"))
-        await teardown_step(
-            "apology",
-            announce_in_room(
-                livekit=self._livekit,
-                room=session.room_name,
-                identity=APOLOGY_IDENTITY_PREFIX + session.identity,
-                pcm=apology_pcm(APOLOGY_RATE_HZ),
-                rate_hz=APOLOGY_RATE_HZ,
-            ),
-            timeout_s=apology_ms() / 1000 + self._options.liveness.teardown_step_s,
-            context={"call_id": session.id},
-        )
-        session.liveness_log.append((time.monotonic(), "apology_done"))
-        await self._hangup(session, reason="agent_lost")
 
     async def _hangup(self, session: SIPSession, *, reason: str = "session_closed") -> None:
         """Remove the SIP participant (livekit-sip sends BYE; retried, never raising), then

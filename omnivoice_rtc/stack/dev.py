@@ -1,6 +1,12 @@
 """The ``omnivoice-rtc dev`` plan: which processes, in which order, with which env.
 
 Order: [SIP's redis] → livekit-server → agent worker → web server → [livekit-sip].
+With ``--livekit-nodes N`` / ``--web-replicas M`` (either above 1) the plan is the local
+cluster instead (:mod:`omnivoice_rtc.stack.cluster`: Redis, N livekit-server nodes, a
+worker per node, M web replicas behind HAProxy, livekit-sip).
+
+The web server serves the SIP calls too (``omnivoice_rtc.sip.web_gateway``) whenever
+livekit-sip runs; SIGTERM drains it (``OMNIVOICE_DRAIN_S``, 10 s here unless set).
 Parts written by other features are included only when present in the tree:
 ``agents/worker.py``, ``omnivoice_rtc/web/__main__.py`` and
 ``omnivoice_rtc.sip.processes.sip_specs(settings) -> StackExtension``.
@@ -28,6 +34,7 @@ from urllib.parse import urlsplit
 
 from omnivoice_rtc.carriers.registry import configured_carriers, enable_vars
 from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.stack.cluster import ClusterShape, cluster_specs
 from omnivoice_rtc.stack.livekit_server import PROJECT_ROOT, livekit_server_spec
 from omnivoice_rtc.stack.specs import HttpCheck, LogCheck, PortUse, ProcessSpec, StackExtension
 
@@ -51,6 +58,8 @@ class DevOptions:
     agent: bool = True
     web: bool = True
     sip: bool = True
+    livekit_nodes: int = 1
+    web_replicas: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +75,10 @@ CARRIER_ROUTES = "omnivoice_rtc.shim.install:install_from_env"
 """Route installer for the carrier webhooks and media WebSockets."""
 CALLS_ROUTES = "omnivoice_rtc.web.calls_api:install_calls_api"
 """Route installer for ``POST /api/calls`` (``omnivoice-rtc call`` over a carrier)."""
+SIP_ROUTES = "omnivoice_rtc.sip.web_gateway:install_sip_gateway"
+"""Route installer for the web server's SIP gateway (LiveKit webhooks → SIP sessions)."""
+DEV_DRAIN_S = 10.0
+"""``OMNIVOICE_DRAIN_S`` of the dev stack's web servers unless set: Ctrl-C stays quick."""
 
 
 def _load_sip_specs() -> SipSpecs | None:
@@ -79,13 +92,70 @@ def _load_sip_specs() -> SipSpecs | None:
 
 
 def _child_env(settings: Settings, livekit_url: str) -> dict[str, str]:
-    return {
+    env = {
         "LIVEKIT_URL": livekit_url,
         "LIVEKIT_API_KEY": settings.livekit.api_key,
         "LIVEKIT_API_SECRET": settings.livekit.api_secret,
         "OMNIVOICE_AGENT_NAME": settings.agent_name,
         "PYTHONUNBUFFERED": "1",
     }
+    if "OMNIVOICE_DRAIN_S" not in settings.env:
+        env["OMNIVOICE_DRAIN_S"] = str(DEV_DRAIN_S)
+    return env
+
+
+def _drain_s(settings: Settings) -> float:
+    return settings.web.drain_s if "OMNIVOICE_DRAIN_S" in settings.env else DEV_DRAIN_S
+
+
+def _agent_env(settings: Settings) -> dict[str, str]:
+    """The worker's variables beyond :func:`_child_env`."""
+    env: dict[str, str] = {}
+    # On a developer machine the worker should take jobs even when the CPU is busy.
+    explicit = "OMNIVOICE_WORKER_LOAD_THRESHOLD" in settings.env
+    env["OMNIVOICE_WORKER_LOAD_THRESHOLD"] = (
+        str(settings.worker.load_threshold_pct) if explicit else "100"
+    )
+    if settings.worker.prometheus_port is not None and not settings.worker.prometheus_dir:
+        # the jobs' metrics too: prometheus_client reads this when the worker imports it
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omnivoice-metrics-")
+    env.update(_your_agent_env(settings))
+    return env
+
+
+def _web_routes(settings: Settings, *, sip: bool) -> tuple[str, ...]:
+    routes: tuple[str, ...] = ()
+    if configured_carriers(settings.env):
+        # Carrier webhooks + media WebSockets on the same server (docs/shim.md).
+        routes += (CARRIER_ROUTES, CALLS_ROUTES)
+    if sip and settings.livekit.is_local and _load_sip_specs() is not None:
+        routes += (SIP_ROUTES,)
+    return routes
+
+
+def _cluster_plan(settings: Settings, options: DevOptions) -> DevPlan:
+    shape = ClusterShape(
+        livekit_nodes=options.livekit_nodes,
+        web_replicas=options.web_replicas,
+        livekit_port=options.livekit_port or 7880,
+        rtc_tcp_port=options.rtc_tcp_port,
+        rtc_udp_port=options.rtc_udp_port,
+        web_port=options.web_port or settings.web.port,
+        agent=options.agent,
+        sip=options.sip,
+    )
+    built = cluster_specs(
+        settings,
+        shape,
+        child_env=_child_env(settings, shape.node_url(1)),
+        agent_env=_agent_env(settings),
+        web_routes=_web_routes(settings, sip=options.sip),
+    )
+    notes = (
+        f"cluster: {shape.livekit_nodes} livekit-server node(s), {shape.web_replicas} web "
+        "replica(s) behind haproxy, one Redis (docs/scaling.md)",
+    )
+    return DevPlan(specs=built.specs, urls=built.urls, notes=notes)
 
 
 DEV_GREETING = "Hello! This is the omnivoice demo agent. How can I help?"
@@ -111,6 +181,8 @@ def _your_agent_env(settings: Settings) -> dict[str, str]:
 
 def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
     """The dev stack for ``settings`` (from the environment) and ``options`` (CLI flags)."""
+    if options.livekit_nodes > 1 or options.web_replicas > 1:
+        return _cluster_plan(settings, options)
     specs: list[ProcessSpec] = []
     urls: dict[str, str] = {}
     notes: list[str] = []
@@ -155,16 +227,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         notes.append("agent worker: disabled (--no-agent)")
     elif worker.is_file():
         health_port = settings.worker.http_port if settings.worker.http_port is not None else 8081
-        agent_env = dict(env)
-        # On a developer machine the worker should take jobs even when the CPU is busy.
-        explicit = "OMNIVOICE_WORKER_LOAD_THRESHOLD" in settings.env
-        agent_env["OMNIVOICE_WORKER_LOAD_THRESHOLD"] = (
-            str(settings.worker.load_threshold_pct) if explicit else "100"
-        )
-        if settings.worker.prometheus_port is not None and not settings.worker.prometheus_dir:
-            # the jobs' metrics too: prometheus_client reads this when the worker imports it
-            agent_env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omnivoice-metrics-")
-        agent_env.update(_your_agent_env(settings))
+        agent_env = {**env, **_agent_env(settings)}
         specs.append(
             ProcessSpec(
                 name="agent",
@@ -192,10 +255,9 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
         web_argv: tuple[str, ...] = (sys.executable, "-m", "omnivoice_rtc.web", "--host", host)
         # which carriers are configured: the carrier registry (omnivoice_rtc.carriers)
         carriers = configured_carriers(settings.env)
-        if carriers:
-            # Carrier webhooks + media WebSockets on the same server (docs/shim.md).
-            web_argv += ("--routes", CARRIER_ROUTES, "--routes", CALLS_ROUTES)
-        else:
+        for route in _web_routes(settings, sip=options.sip):
+            web_argv += ("--routes", route)
+        if not carriers:
             *first, last = enable_vars()
             notes.append(
                 f"carrier routes: off (set {', '.join(first)} or {last} to answer carrier "
@@ -209,6 +271,7 @@ def build_dev_plan(settings: Settings, options: DevOptions) -> DevPlan:
                 cwd=str(PROJECT_ROOT),
                 health=HttpCheck(url=f"http://{probe_host}:{web_port}/healthz"),
                 start_timeout_s=60.0,
+                stop_timeout_s=_drain_s(settings) + 10.0,
                 ports=(PortUse(port=web_port, protocol="tcp", host=probe_host, purpose="http"),),
             )
         )

@@ -5,23 +5,27 @@ registered in :data:`omnivoice_rtc.web.installers.route_installers`, named with
 ``--routes`` or listed (comma-separated) in ``OMNIVOICE_WEB_ROUTES``. Host and port
 default to ``OMNIVOICE_WEB_HOST`` / ``OMNIVOICE_WEB_PORT`` (127.0.0.1:8080).
 Exit status 2 on a configuration error (the message names the setting).
+
+SIGTERM drains (a rolling restart, :mod:`omnivoice_rtc.web.drain`): ``/healthz`` answers
+503, new calls are refused, live calls go on for up to ``OMNIVOICE_DRAIN_S`` s, then the
+rest are hung up and the process exits 0. A second SIGTERM/SIGINT hangs up at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
-
-from aiohttp import web
 
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.logs import configure_logging
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.web.app import VENDOR_JS, create_app
 from omnivoice_rtc.web.installers import route_installers
+from omnivoice_rtc.web.server import serve
 
 logger = logging.getLogger("omnivoice_rtc.web")
 
@@ -72,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.warning("livekit-client is not installed; run `make web-deps`")
     host, port = settings.web.host, settings.web.port
     logger.info("web server starting", extra={"host": host, "port": port})
-    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0)
+    asyncio.run(serve(app, host=host, port=port))
     return 0
 
 

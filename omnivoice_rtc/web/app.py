@@ -6,7 +6,8 @@ Built-in routes:
 ``GET /``              the browser page (``static/index.html``)
 ``GET /static/...``    the page's JS/CSS and ``vendor/livekit-client.umd.js``
 ``GET|POST /api/token`` room token for the page (:mod:`omnivoice_rtc.web.token_endpoint`)
-``GET /healthz``       ``{"status": "ok", ...}`` (200)
+``GET /healthz``       ``{"status": "ok", ...}`` (200); ``{"status": "draining", ...}`` (503)
+                       once a rolling restart began (:mod:`omnivoice_rtc.web.drain`)
 ``GET /metrics``       Prometheus text format (needs the key when ``OMNIVOICE_TOKEN_KEY`` is set)
 ``POST /livekit/webhook``  LiveKit's webhooks (:mod:`omnivoice_rtc.livekit.webhooks`)
 ``GET /calls[/{id}]``  the call history page; ``/api/calls[/{id}]`` its data
@@ -14,7 +15,10 @@ Built-in routes:
 =====================  ==========================================================
 
 The call ledger (:class:`~omnivoice_rtc.ledger.service.LedgerService`, ``app[LEDGER_KEY]``)
-opens on start-up and closes on clean-up; LiveKit's webhooks feed it.
+opens on start-up and closes on clean-up; LiveKit's webhooks feed it. Replicas: the
+process's name in the live-call registry is ``OMNIVOICE_REPLICA_ID`` (else generated once
+here, in ``app[SETTINGS_KEY].state.replica_id``); ``app[CALL_ROUTER_KEY]`` forwards
+call-control actions to the replica serving the call; ``app[DRAIN_KEY]`` drains on SIGTERM.
 
 Everything else (carrier webhooks, media WebSockets) comes from route installers,
 see :mod:`omnivoice_rtc.web.installers`.
@@ -22,6 +26,7 @@ see :mod:`omnivoice_rtc.web.installers`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -35,7 +40,9 @@ from omnivoice_rtc.ledger.livekit_events import subscribe_ledger
 from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.livekit.webhooks import LIVEKIT_WEBHOOK_PATH, LiveKitWebhooks
 from omnivoice_rtc.settings import Settings
-from omnivoice_rtc.state import state_store_from_settings
+from omnivoice_rtc.state import RedisStateStore, state_store_from_settings
+from omnivoice_rtc.state.call_registry import LiveCallRegistry, new_replica_id
+from omnivoice_rtc.state.call_routing import CallRouter
 from omnivoice_rtc.web.call_history import (
     authorized,
     handle_call,
@@ -43,8 +50,11 @@ from omnivoice_rtc.web.call_history import (
     handle_calls_page,
     unauthorized,
 )
+from omnivoice_rtc.web.drain import Drain
 from omnivoice_rtc.web.installers import RouteInstaller
 from omnivoice_rtc.web.keys import (
+    CALL_ROUTER_KEY,
+    DRAIN_KEY,
     LEDGER_KEY,
     LIVEKIT_WEBHOOKS_KEY,
     METRICS_KEY,
@@ -116,13 +126,16 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 async def _healthz(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
+    drain = request.app[DRAIN_KEY]
     return web.json_response(
         {
-            "status": "ok",
+            "status": "draining" if drain.draining else "ok",
             "agent_name": settings.agent_name,
             "page_assets": VENDOR_JS.is_file(),
             "uptime_s": round(time.monotonic() - request.app[_STARTED_AT_KEY], 3),
+            "live_calls": drain.live_calls(),
         },
+        status=503 if drain.draining else 200,
         headers={"Cache-Control": "no-store"},
     )
 
@@ -150,10 +163,19 @@ def create_app(
         middlewares=[metrics.middleware, _security_headers],
         client_max_size=_MAX_REQUEST_BYTES,
     )
+    if not settings.state.replica_id:  # one name per process, for every registry user
+        state_settings = dataclasses.replace(settings.state, replica_id=new_replica_id())
+        settings = dataclasses.replace(settings, state=state_settings)
     state = state_store_from_settings(settings.state)
     app[SETTINGS_KEY] = settings
     app[METRICS_KEY] = metrics
     app[STATE_KEY] = state
+    app[DRAIN_KEY] = Drain(drain_s=settings.web.drain_s)
+    router = CallRouter(
+        registry=LiveCallRegistry(store=state, replica_id=settings.state.replica_id),
+        redis=state.client if isinstance(state, RedisStateStore) else None,
+    )
+    app[CALL_ROUTER_KEY] = router
     app[TOKEN_LIMITER_KEY] = new_token_limiter(state, settings)
     app[_STARTED_AT_KEY] = time.monotonic()
     _install_ledger(app, settings, metrics)
@@ -176,9 +198,14 @@ def create_app(
         install(app)
         _check_unique_routes(app, install)
 
+    async def start_router(_app: web.Application) -> None:
+        await router.start()
+
     async def close_state(_app: web.Application) -> None:
+        await router.aclose()
         await state.aclose()
 
+    app.on_startup.append(start_router)
     app.on_cleanup.append(close_state)
     return app
 

@@ -1,10 +1,10 @@
 """``POST /api/calls``: place an outbound carrier call from the running web server.
 
 ``omnivoice-rtc call --via twilio|telnyx|vonage|plivo|exotel`` asks this endpoint instead of
-dialling itself: the carrier connects back to *this* server (answer webhook, media
-WebSocket) and the call's one-time stream token and pending-call record live in the
-gateway of this process (:mod:`omnivoice_rtc.shim.media_stream_gateway`), so only the
-process that serves the carrier routes can place a call whose stream it will accept.
+dialling itself: the carrier connects back to the server (answer webhook, media
+WebSocket); the call's one-time stream token and pending-call record live in the shared
+state (this process's memory, or Redis with ``OMNIVOICE_REDIS_URL``: then the stream may
+reach any replica, and the call counts as answered when it does).
 
 Authentication: ``Authorization: Bearer <OMNIVOICE_TOKEN_KEY>`` (or ``X-Omnivoice-Key``),
 compared in constant time. Placing calls costs money, so unlike ``/api/token`` the
@@ -161,10 +161,15 @@ def _gateway(app: web.Application, via: str) -> MediaStreamGateway:
     return gateway
 
 
-async def _wait_answered(session: PstnSession, timeout_s: float) -> bool:
-    """True once the carrier opened the call's media stream (the callee answered)."""
+async def _wait_answered(
+    gateway: MediaStreamGateway, session: PstnSession, timeout_s: float
+) -> bool:
+    """True once the carrier opened the call's media stream (the callee answered), here or
+    on another replica (the balancer may send the stream to any)."""
     deadline = time.monotonic() + timeout_s
     while session.bridge is None:
+        if await gateway.answered_elsewhere(session):
+            return True
         if session.closed or time.monotonic() >= deadline:
             return False
         await asyncio.sleep(_POLL_S)
@@ -189,7 +194,7 @@ async def _place(gateway: MediaStreamGateway, call: CallRequest) -> dict[str, An
             "detail": str(exc),
             "waited_s": 0.0,
         }
-    answered = await _wait_answered(session, call.ring_timeout_s)
+    answered = await _wait_answered(gateway, session, call.ring_timeout_s)
     waited_s = round(time.monotonic() - started, 3)
     result.update(call_id=session.id, waited_s=waited_s, status=0, code="")
     if answered:

@@ -7,10 +7,20 @@ from aiohttp import web
 from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.livekit.webhooks import LiveKitWebhooks
 from omnivoice_rtc.settings import Settings
+from omnivoice_rtc.state.call_routing import CallRouter
 from omnivoice_rtc.state.store import StateStore
+from omnivoice_rtc.web.drain import Drain
 from omnivoice_rtc.web.prometheus import WebMetrics
 
-__all__ = ["LEDGER_KEY", "LIVEKIT_WEBHOOKS_KEY", "METRICS_KEY", "SETTINGS_KEY", "STATE_KEY"]
+__all__ = [
+    "CALL_ROUTER_KEY",
+    "DRAIN_KEY",
+    "LEDGER_KEY",
+    "LIVEKIT_WEBHOOKS_KEY",
+    "METRICS_KEY",
+    "SETTINGS_KEY",
+    "STATE_KEY",
+]
 
 SETTINGS_KEY = web.AppKey("omnivoice_settings", Settings)
 """The :class:`~omnivoice_rtc.settings.Settings` the app was created with."""
@@ -25,3 +35,9 @@ STATE_KEY = web.AppKey("omnivoice_state", StateStore)
 """The app's shared :class:`~omnivoice_rtc.state.StateStore` (memory, or Redis with
 ``OMNIVOICE_REDIS_URL``): rate limits, and the carrier routes' tokens and replay records.
 Closed on app cleanup."""
+DRAIN_KEY = web.AppKey("omnivoice_drain", Drain)
+"""The process's :class:`~omnivoice_rtc.web.drain.Drain` (rolling restarts): call routes
+join it with ``track``; ``/healthz`` answers 503 while it drains."""
+CALL_ROUTER_KEY = web.AppKey("omnivoice_call_router", CallRouter)
+"""Call-control actions to the replica serving the call, from any replica
+(:mod:`omnivoice_rtc.state.call_routing`): ``handle(route, handler)``, ``dispatch(...)``."""

@@ -9,7 +9,8 @@ ports, with a random API key, started by the same supervisor and specs as
 Fixtures:
 
 * ``sip_stack`` (session): yields :class:`SIPStack` (``.livekit`` is a
-  :class:`~tests.plugins.livekit_stack.LiveKitServer`, ``.sip_port`` the SIP
+  :class:`~tests.plugins.livekit_stack.LiveKitServer` whose ``.webhooks`` relay forwards
+  LiveKit's webhooks to the web servers a test registers, ``.sip_port`` the SIP
   UDP/TCP port on 127.0.0.1, ``.rtp_ports`` livekit-sip's RTP range).
 * ``sip_api`` (function): an ``api.LiveKitAPI`` for that stack, closed after the test.
 * ``sip_agent_worker`` (session): the real agent worker (agents/worker.py, local
@@ -45,6 +46,7 @@ from omnivoice_rtc.stack import (
 from tests.conftest import require_binary
 from tests.plugins.agent_worker import AgentWorker, start_agent_worker
 from tests.plugins.livekit_stack import LiveKitServer
+from tests.plugins.livekit_webhooks import WebhookRelay
 
 __all__ = ["SIPStack", "sip_agent_worker", "sip_api", "sip_stack", "start_sip_stack"]
 
@@ -101,8 +103,11 @@ def _free_udp_range(count: int) -> tuple[int, int]:
     raise StackError(f"no {count} consecutive free UDP ports found in 20000-29999")
 
 
-def start_sip_stack(log_file: Path) -> tuple[Supervisor, SIPStack, _FileSink]:
-    """Start redis, livekit-server (with redis) and livekit-sip on free ports."""
+def start_sip_stack(
+    log_file: Path, *, webhooks: WebhookRelay | None = None
+) -> tuple[Supervisor, SIPStack, _FileSink]:
+    """Start redis, livekit-server (with redis) and livekit-sip on free ports; the
+    server's webhooks go to ``webhooks`` (``stack.livekit.webhooks``)."""
     livekit_binary = require_binary("livekit-server")
     sip_binary = require_binary("livekit-sip")
     redis_binary = require_binary("redis-server")
@@ -140,6 +145,7 @@ def start_sip_stack(log_file: Path) -> tuple[Supervisor, SIPStack, _FileSink]:
                 redis_host=sip.redis_address,
                 binary=livekit_binary,
                 config=config,
+                webhook_urls=(webhooks.url,) if webhooks is not None else (),
             ),
             livekit_sip_spec(livekit=livekit, sip=sip, binary=sip_binary),
         ]
@@ -158,6 +164,7 @@ def start_sip_stack(log_file: Path) -> tuple[Supervisor, SIPStack, _FileSink]:
             api_key=api_key,
             api_secret=api_secret,
             log_file=log_file,
+            webhooks=webhooks,
         )
         stack = SIPStack(
             livekit=server,
@@ -185,12 +192,18 @@ def sip_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         return stack
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     log_file = tmp_path_factory.getbasetemp() / f"sip-stack-{worker}.log"
-    supervisor, stack, sink = start_sip_stack(log_file)
+    relay = WebhookRelay()
+    try:
+        supervisor, stack, sink = start_sip_stack(log_file, webhooks=relay)
+    except BaseException:
+        relay.close()
+        raise
 
     def stop() -> None:
         _SHARED.pop("stack", None)
         supervisor.stop()
         sink.close()
+        relay.close()
 
     request.config.add_cleanup(stop)
     _SHARED["stack"] = stack

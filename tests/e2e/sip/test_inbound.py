@@ -1,6 +1,10 @@
 """Inbound SIP calls: SIPp INVITEs livekit-sip, the dispatch rule puts the caller in a
 room with the real agent, and a real RTP peer speaks, listens and presses keys. The
-call's record (written by the agent and the gateway) is complete once the caller hung up."""
+call's record (written by the agent and the gateway) is complete once the caller hung up.
+
+The gateway runs as in the web server: LiveKit's webhooks (livekit-server → the relay →
+a real web server's ``/livekit/webhook``) bring it the calls; its reconciling scan runs
+once at start and then not for an hour, so every call here came from a webhook."""
 
 from __future__ import annotations
 
@@ -11,16 +15,15 @@ from pathlib import Path
 
 import pytest
 from livekit import api
-from prometheus_client import CollectorRegistry
 
 from omnivoice_rtc import CallRejectedError
-from omnivoice_rtc.ledger.service import LedgerService
-from omnivoice_rtc.settings import LedgerSettings, WebhookSettings
+from omnivoice_rtc.settings import LedgerSettings, Settings
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
 from omnivoice_rtc.types import CallInfo, Dtmf, Event, EventType, Session
-from omnivoice_rtc.web.prometheus import CallMetrics
+from omnivoice_rtc.web import WebServer
+from omnivoice_rtc.web.keys import LEDGER_KEY, LIVEKIT_WEBHOOKS_KEY
 from tests.conftest import require_binary
 from tests.e2e.ledger_checks import assert_complete, cli_records, wait_for_record
 from tests.e2e.sip.helpers import (
@@ -49,24 +52,30 @@ async def gateway(
     sip_stack: SIPStack, sip_api: api.LiveKitAPI, sip_agent_worker: AgentWorker, tmp_path: Path
 ) -> AsyncIterator[SIPGateway]:
     await provision(sip_api, tmp_path, agent_name=sip_agent_worker.agent_name)
-    ledger = LedgerService(
-        settings=LedgerSettings(database_url=sip_agent_worker.ledger_url, report_wait_s=30.0),
-        webhooks=WebhookSettings(),
-        observer=CallMetrics(CollectorRegistry()),
-    )
-    await ledger.start()
-    gw = SIPGateway(
+    settings = Settings(
         livekit=livekit_settings(sip_stack),
+        ledger=LedgerSettings(database_url=sip_agent_worker.ledger_url, report_wait_s=30.0),
+    )
+    server = WebServer(settings=settings, host="127.0.0.1", port=0)
+    await server.start()
+    relay = sip_stack.livekit.webhooks
+    assert relay is not None
+    gw = SIPGateway(
+        livekit=settings.livekit,
         options=SIPGatewayOptions(
-            agent_name=sip_agent_worker.agent_name, poll_interval_s=0.2, ledger=ledger
+            agent_name=sip_agent_worker.agent_name,
+            reconcile_interval_s=3600.0,
+            ledger=server.app[LEDGER_KEY],
         ),
     )
-    await gw.start()
+    gw.attach_webhooks(server.app[LIVEKIT_WEBHOOKS_KEY])
     try:
-        yield gw
+        with relay.forward_to(f"{server.url}/livekit/webhook"):
+            await gw.start()
+            yield gw
     finally:
         await gw.stop()
-        await ledger.aclose()
+        await server.aclose()
 
 
 async def _call(
@@ -112,6 +121,7 @@ async def test_call_is_answered_heard_keyed_and_hung_up(
 
         reader = asyncio.get_running_loop().create_task(read())
         assert len(calls) == 1
+        assert (gateway.discovery.from_webhooks, gateway.discovery.from_scans) == (1, 0)
         call = calls[0]
         assert call.direction == "inbound"
         assert call.to == DID
@@ -194,6 +204,7 @@ async def test_rejected_call_ends_and_leaves_no_room(
         ), received
         assert len(seen) == 1
         assert seen[0].from_ == CALLER
+        assert (gateway.discovery.from_webhooks, gateway.discovery.from_scans) == (1, 0)
 
         async def no_call_room() -> bool | None:
             names = await room_names(sip_api)

@@ -15,7 +15,7 @@ from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.calls.liveness import AgentRecovery
 from omnivoice_rtc.livekit.rooms import RoomControlLease
 from omnivoice_rtc.settings import CallSettings, LiveKitSettings
-from omnivoice_rtc.sip import sip_gateway
+from omnivoice_rtc.sip import agent_recovery
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.types import CallInfo, Event, EventType, UserTranscript
@@ -85,7 +85,7 @@ async def _gateway_with_call(
     async def announce(**kwargs: Any) -> None:
         announced.append(kwargs["room"])
 
-    monkeypatch.setattr(sip_gateway, "announce_in_room", announce)
+    monkeypatch.setattr(agent_recovery, "announce_in_room", announce)
     gateway = SIPGateway(
         livekit=LiveKitSettings(),
         options=SIPGatewayOptions(agent_name="agent-x", liveness=CallSettings(agent_tries=tries)),

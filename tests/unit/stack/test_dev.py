@@ -106,9 +106,12 @@ def test_full_plan_order_and_child_environment(monkeypatch: pytest.MonkeyPatch) 
             assert spec.env["OMNIVOICE_WORKER_LOAD_THRESHOLD"] == "100"
             assert [(p.protocol, p.port) for p in spec.ports] == [("tcp", 18081)]
         if spec.name == "web":
+            # livekit-sip runs: the web server serves the SIP calls (webhook-driven gateway)
             assert spec.argv[1:] == (
-                "-m", "omnivoice_rtc.web", "--host", "127.0.0.1", "--port", "18080",
+                "-m", "omnivoice_rtc.web", "--host", "127.0.0.1",
+                "--routes", dev_module.SIP_ROUTES, "--port", "18080",
             )  # fmt: skip
+            assert spec.env["OMNIVOICE_DRAIN_S"] == "10.0"  # dev default: Ctrl-C stays quick
             assert spec.health == HttpCheck(url="http://127.0.0.1:18080/healthz")
 
 

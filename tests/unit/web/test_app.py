@@ -10,6 +10,7 @@ from aiohttp import web
 
 from omnivoice_rtc.web import METRICS_KEY, SETTINGS_KEY, STATIC_DIR, RouteInstallerRegistry
 from omnivoice_rtc.web.installers import load_route_installer
+from omnivoice_rtc.web.keys import DRAIN_KEY
 
 from .conftest import ClientFactory, make_settings
 
@@ -24,6 +25,15 @@ async def test_healthz(make_client: ClientFactory) -> None:
     assert body["status"] == "ok"
     assert body["agent_name"] == "omnivoice-agent"
     assert isinstance(body["page_assets"], bool)
+    assert body["live_calls"] == 0
+
+
+async def test_healthz_answers_503_once_the_process_drains(make_client: ClientFactory) -> None:
+    client = await make_client()
+    client.app[DRAIN_KEY].begin()
+    response = await client.get("/healthz")
+    assert response.status == 503
+    assert (await response.json())["status"] == "draining"
 
 
 async def test_metrics_counts_requests_and_tokens(make_client: ClientFactory) -> None:

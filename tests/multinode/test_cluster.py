@@ -1,0 +1,141 @@
+"""The local cluster (two livekit-server nodes on one Redis, a worker per node, two web
+replicas sharing the Redis behind HAProxy from deploy/haproxy.cfg), loaded with carrier
+calls over every carrier through the balancer.
+
+Sized for CI on 2 cores: 5 concurrent calls (one per carrier), then 2 more during a
+rolling restart (7 agents at once: at 10 the offline pipeline's VAD runs slower than real
+time on 2 cores and agents miss their pings). The agent is the built-in one with the
+thread executor and a greeting (pings every 2 s, 10 s timeout); a call counts as answered
+once it is bridged and the caller hears the agent.
+
+Not here yet: ``kill -9`` of a livekit-server node (docs/scaling.md, "Not done")."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from omnivoice_rtc.livekit.names import call_room_name
+from omnivoice_rtc.simulate.carrier_simulator import CarrierSimulator
+from tests.plugins.cluster import LocalCluster, WebProcess, local_cluster, open_carrier_call
+
+pytestmark = [pytest.mark.multinode, pytest.mark.timeout(600)]
+
+CARRIERS = ("twilio", "telnyx", "vonage", "plivo", "exotel")
+LOAD = 5
+LATER = 2
+WORKER_ENV = {
+    "OMNIVOICE_WORKER_EXECUTOR": "thread",
+    "OMNIVOICE_GREETING": "Hello, you are through.",
+    "OMNIVOICE_JOIN_TIMEOUT_S": "60",
+}
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[LocalCluster]:
+    async with local_cluster(tmp_path, worker_env=WORKER_ENV) as started:
+        yield started
+
+
+async def _live(web: WebProcess) -> int:
+    try:
+        _, body = await web.healthz()
+    except OSError:
+        return 0
+    live = body["live_calls"]
+    assert isinstance(live, int)
+    return live
+
+
+async def _calls(cluster: LocalCluster, count: int) -> list[CarrierSimulator]:
+    """``count`` calls, carriers in turn, through the balancer; all answered by a web replica."""
+    opened = await asyncio.gather(
+        *(
+            open_carrier_call(CARRIERS[i % len(CARRIERS)], cluster.url, cluster.secrets)
+            for i in range(count)
+        )
+    )
+    statuses = [(sim.carrier, status, body[:80]) for sim, status, body in opened]
+    assert all(status == 200 for _, status, _ in statuses), statuses
+    return [sim for sim, _, _ in opened]
+
+
+async def _heard(sims: list[CarrierSimulator], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(sim.received_seconds() > 0.3 for sim in sims):
+            return
+        await asyncio.sleep(0.5)  # reason: the agents greet from other processes
+    deaf = [(s.carrier, s.call_id, s.close_code) for s in sims if s.received_seconds() <= 0.3]
+    raise AssertionError(f"{len(deaf)} of {len(sims)} calls never heard the agent: {deaf}")
+
+
+def _rooms_per_node(cluster: LocalCluster, sims: list[CarrierSimulator]) -> list[int]:
+    placed = cluster.room_nodes()
+    counts = [0] * len(cluster.nodes)
+    for sim in sims:
+        node = placed.get(call_room_name(sim.carrier, sim.call_id))
+        if node is not None:
+            counts[node] += 1
+    return counts
+
+
+def _rest_hangups(cluster: LocalCluster, sim: CarrierSimulator) -> int:
+    """REST requests about the call after its dial/answer: the carrier hang-ups we sent."""
+    return sum(sim.call_id in request.path for request in cluster.rest.requests)
+
+
+async def _close_all(sims: list[CarrierSimulator]) -> None:
+    for sim in sims:
+        await sim.hang_up()
+        await sim.__aexit__(None, None, None)
+
+
+async def test_calls_spread_and_a_rolling_restart_drops_none(cluster: LocalCluster) -> None:
+    """LOAD calls land on both replicas and both nodes and are all answered; SIGTERM of
+    replica 1 mid-load: its calls go on, new calls go to replica 2; when its callers hang
+    up it exits 0 having cut none."""
+    first, second = cluster.webs
+    sims = await _calls(cluster, LOAD)
+    later: list[CarrierSimulator] = []
+    try:
+        await _heard(sims, timeout_s=120)
+        per_replica = [await _live(web) for web in cluster.webs]
+        per_node = _rooms_per_node(cluster, sims)
+        print(f"\nFIGURE answered {LOAD}/{LOAD}: per replica {per_replica}, per node {per_node}")
+        assert sum(per_replica) == LOAD, per_replica
+        assert all(n > 0 for n in per_replica), per_replica
+        assert sum(per_node) == LOAD, per_node
+        assert all(n > 0 for n in per_node), per_node
+
+        on_first = per_replica[0]
+        first.terminate()  # rolling restart of replica 1
+        for _ in range(100):
+            status, body = await first.healthz()
+            if status == 503:
+                break
+            await asyncio.sleep(0.1)  # reason: the signal is handled by another process
+        assert (status, body["status"]) == (503, "draining"), body
+        await asyncio.sleep(4.0)  # reason: HAProxy's health checks (every 1 s, 2 fails) take it out
+        later = await _calls(cluster, LATER)
+        await _heard(later, timeout_s=120)
+        assert await _live(second) == per_replica[1] + LATER  # new calls went to replica 2
+        assert await _live(first) == on_first  # its own calls go on
+        assert all(sim.close_code is None for sim in sims)  # no call in progress dropped
+
+        await _close_all(sims)  # the callers hang up; replica 1 then exits
+        assert await first.wait(timeout_s=60) == 0, first.log_text()[-3000:]
+        [drained] = first.log_records("drained")
+        print(
+            f"FIGURE rolling restart: {drained['live_at_start']} live, "
+            f"{drained['ended_at_deadline']} cut"
+        )
+        assert drained["live_at_start"] == on_first
+        assert drained["ended_at_deadline"] == 0
+        assert not any(_rest_hangups(cluster, sim) for sim in sims)  # nobody hung up on them
+    finally:
+        await _close_all(sims + later)

@@ -141,6 +141,17 @@ class TelnyxRestClient(RestClient):
             return False
         raise error
 
+    async def transfer(self, call_control_id: str, to: str) -> None:
+        """``POST /v2/calls/{id}/actions/transfer`` ``{"to": "+1555…" | "sip:…"}``: the
+        call is bridged to a new leg dialled to ``to`` (developers.telnyx.com, Transfer
+        call)."""
+        path = f"/v2/calls/{call_control_id}/actions/transfer"
+        status, reply = await self._request(
+            "POST", path, headers=self._headers, json_body={"to": to}
+        )
+        if status not in (200, 201):
+            raise self._fail("POST", path, status, reply)
+
     def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
         code = detail = None
         errors = body.get("errors") if isinstance(body, dict) else None

@@ -60,6 +60,7 @@ from omnivoice_rtc.media_streams.messages import Start
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
 from omnivoice_rtc.shim.call_bridge import BridgeHooks, BridgeTiming, CallBridge
 from omnivoice_rtc.shim.call_guard import CallLease, Refused
+from omnivoice_rtc.shim.carrier_control import CarrierControl
 from omnivoice_rtc.shim.dialled_calls import DialledCalls
 from omnivoice_rtc.shim.handshake import PENDING_CALL_PREFIX, OpenedStream
 from omnivoice_rtc.shim.media_socket import MediaSocket
@@ -139,6 +140,8 @@ class MediaStreamGateway:
         self._bridges: set[CallBridge] = set()
         self._call_agents: dict[str, str] = {}  # pending id -> agent of a dialled call
         self._started = False
+        self.control = CarrierControl(profile=profile, public_base_url=self._outbound_base)
+        """Call control: each session's actions, the carrier's transfer documents."""
 
     @property
     def name(self) -> ProviderName:
@@ -226,7 +229,7 @@ class MediaStreamGateway:
             direction="outbound",
             carrier=carrier,
         )
-        session = PstnSession(call=call)
+        session = PstnSession(call=call, actions=self.control.actions())
         self._pending.add(pending_id, session, lease, self.runtime.tokens.ttl_s)
         self._sessions[call.call_id] = session
         if agent_name:
@@ -412,7 +415,7 @@ class MediaStreamGateway:
             start_time=datetime.now(UTC),
             carrier=opened.carrier,
         )
-        session = PstnSession(call=call)
+        session = PstnSession(call=call, actions=self.control.actions())
         self._sessions[call.call_id] = session
         return session, None
 
@@ -498,6 +501,7 @@ class MediaStreamGateway:
             timing=BridgeTiming(liveness=rt.liveness),
         )
         bridge.wire(callbacks)
+        callbacks.on_call_control = session.on_call_control
         session.attach(bridge)
         self._bridges.add(bridge)
         ledger_id = route_call_started(

@@ -28,6 +28,7 @@ from omnivoice_rtc.calls.agent_tracker import AgentDeparture, AgentTracker
 from omnivoice_rtc.calls.call_session import CallSession
 from omnivoice_rtc.calls.control import (
     END_REASON_ATTRIBUTE,
+    SIP_ROUTE,
     TRANSFERRED,
     CallAction,
     Capabilities,
@@ -46,9 +47,6 @@ from omnivoice_rtc.livekit.data_topics import (
 from omnivoice_rtc.livekit.tokens import agent_token
 from omnivoice_rtc.settings import CallSettings, LiveKitSettings
 from omnivoice_rtc.types import CallInfo, EventType
-
-SIP_ROUTE: Final = "sip"
-"""The route name of SIP calls (``capabilities.route``; ``CallContext.route``)."""
 
 __all__ = [
     "APOLOGY_IDENTITY_PREFIX",

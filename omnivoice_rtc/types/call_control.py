@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_TRANSFER_LINE",
     "END_REASON_ATTRIBUTE",
     "MAX_DIGITS",
+    "SIP_ROUTE",
     "TRANSFERRED",
     "CallAction",
     "CallControl",
@@ -62,6 +63,8 @@ class CallAction(StrEnum):
     HANGUP = "hangup"
 
 
+SIP_ROUTE: Final = "sip"
+"""The route name of SIP calls (``Capabilities.route``, ``CallContext.route``)."""
 DEFAULT_TRANSFER_LINE: Final = "Please hold while I transfer your call."
 """What the agent says before a cold transfer when the caller of ``transfer`` gives none."""
 DEFAULT_HANGUP_REASON: Final = "agent_hangup"

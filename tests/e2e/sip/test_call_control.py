@@ -1,0 +1,145 @@
+"""Call control on the SIP route, from the operator CLI end to end: SIPp calls livekit-sip,
+the real agent answers; ``omnivoice-rtc calls active --json`` lists the call;
+``calls dtmf`` reaches the caller's RTP as RFC 4733 events; ``calls hold`` makes the
+caller hear the generated hold audio (its two chime notes, found in the RTP the caller
+receives) and ``calls resume`` ends it; ``calls transfer`` makes livekit-sip send a REFER
+whose ``Refer-To`` the SIPp scenario checks, then the call ends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from livekit import api
+
+from omnivoice_rtc.calls.live_calls import active_calls
+from omnivoice_rtc.cli import main
+from omnivoice_rtc.stack import free_port
+from tests.conftest import require_binary
+from tests.e2e.sip.helpers import CALLER, DID, provision, wait_for
+from tests.e2e.sip.rtp_peer import RtpPeer
+from tests.e2e.sip.sipp import start_sipp
+from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.sip_stack import SIPStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+TRANSFER_TO = "sip:desk@pbx.example.com"
+NOTES_HZ = (523.25, 659.25)  # omnivoice_rtc.calls.hold_audio
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, stack: SIPStack) -> None:
+    monkeypatch.setenv("LIVEKIT_URL", stack.livekit.url)
+    monkeypatch.setenv("LIVEKIT_API_KEY", stack.livekit.api_key)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", stack.livekit.api_secret)
+
+
+def _chime_windows(pcm: bytes, freq_hz: float) -> int:
+    """100 ms windows of 8 kHz PCM16 whose loudest frequency is within 15 Hz of
+    ``freq_hz`` and which are not quiet."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16).astype(np.float64)
+    count = 0
+    for start in range(0, samples.size - 800, 400):
+        window = samples[start : start + 800]
+        if np.sqrt(np.mean(window**2)) < 200:
+            continue
+        spectrum = np.abs(np.fft.rfft(window * np.hanning(800), n=8000))
+        if abs(float(np.argmax(spectrum)) - freq_hz) <= 15:  # 1 Hz bins (n=8000)
+            count += 1
+    return count
+
+
+async def test_operator_lists_keys_holds_and_transfers_a_sip_call(
+    sip_api: api.LiveKitAPI,
+    sip_stack: SIPStack,
+    sip_agent_worker: AgentWorker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await provision(sip_api, tmp_path, agent_name=sip_agent_worker.agent_name)
+    _env(monkeypatch, sip_stack)
+    rtp = await RtpPeer.open()
+    sipp = await start_sipp(
+        binary=require_binary("sipp"),
+        scenario="uac_refer.xml",
+        remote=sip_stack.sip_address,
+        service=DID,
+        port=free_port(protocol="udp"),
+        log_dir=tmp_path,
+        keys={
+            "caller": CALLER,
+            "rtp_port": str(rtp.port),
+            "refer_to": "<sip:desk@pbx\\.example\\.com>",
+        },
+    )
+    try:
+        rtp.start(await sipp.remote_media(timeout_s=60))
+
+        async def live() -> list[object] | None:
+            calls = await active_calls(sip_api)
+            agents = [
+                p
+                for c in calls
+                for p in (
+                    await sip_api.room.list_participants(api.ListParticipantsRequest(room=c.room))
+                ).participants
+                if p.kind == api.ParticipantInfo.Kind.AGENT
+            ]
+            return list(calls) if calls and agents else None
+
+        await wait_for(live, timeout_s=60, what="the SIP call and its agent")
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["calls", "active", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        (call,) = listed
+        assert call["route"] == "sip"
+        assert call["caller"] == CALLER
+        assert call["callee"] == DID
+        assert call["room"].startswith("sip-")
+        assert call["carrier_call_id"]
+        assert call["started"]
+        call_id = call["id"]
+
+        assert await asyncio.to_thread(main, ["calls", "dtmf", call_id, "12#"]) == 0, (
+            capsys.readouterr().err
+        )
+
+        async def digits() -> list[str] | None:
+            return rtp.received_digits if len(rtp.received_digits) >= 3 else None
+
+        await wait_for(digits, timeout_s=20, what="three RFC 4733 digits at the caller")
+        assert rtp.received_digits == ["1", "2", "#"]
+
+        held_from = len(rtp.received_pcm)
+        assert await asyncio.to_thread(main, ["calls", "hold", call_id]) == 0
+
+        async def chimes() -> bool | None:
+            heard = bytes(rtp.received_pcm[held_from:])
+            both = all(_chime_windows(heard, f) for f in NOTES_HZ)
+            return True if both else None
+
+        await wait_for(chimes, timeout_s=30, what="the hold chime at the caller")
+        assert await asyncio.to_thread(main, ["calls", "resume", call_id]) == 0
+
+        capsys.readouterr()
+        code = await asyncio.to_thread(
+            main, ["calls", "transfer", call_id, TRANSFER_TO, "--say", ""]
+        )
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        assert await sipp.wait(timeout_s=60) == 0, sipp.messages("received")
+        (refer,) = [m for m in sipp.messages("received") if m.startswith("REFER ")]
+        assert "Refer-To: <sip:desk@pbx.example.com>" in refer
+
+        async def gone() -> bool | None:
+            return True if not await active_calls(sip_api) else None
+
+        await wait_for(gone, timeout_s=30, what="the transferred call to leave LiveKit")
+        assert await asyncio.to_thread(main, ["calls", "hangup", call_id]) == 1  # no such call
+    finally:
+        await sipp.kill()
+        await rtp.aclose()

@@ -1,0 +1,144 @@
+"""e2e, call control as LLM tools on a carrier route: a user's factory
+(``tests.agents.call_desk``) gives the agent the ready-made call-control tools; a
+simulated Twilio calls the real shim, the caller asks to be transferred to support, the
+offline pipeline's rule calls ``transfer_call`` and the agent says its transfer line. The
+tool's request travels over the room (``omnivoice.call_control``) to the shim that owns
+the call, which updates the call at Twilio's REST API (a loopback fake asserting the
+exact request: TwiML ``<Dial>`` to support) and ends the session as ``transferred``
+without a REST hang-up."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
+from omnivoice_rtc.settings import LiveKitSettings, Settings
+from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
+from omnivoice_rtc.shim.routes import carrier_route_installer
+from omnivoice_rtc.types import AgentTranscript, EventType, ToolCall, UserTranscript
+from tests.agents import call_desk
+from tests.conftest import require_binary
+from tests.e2e.media_streams.conftest import _self_signed
+from tests.e2e.media_streams.helpers import EventLog, espeak, until, wait_for_session
+from tests.fakes.carrier_rest import CarrierRestFake
+from tests.fakes.carrier_simulator import CarrierSecrets, CarrierSimulator
+from tests.fakes.local_site import serve_on_free_port
+from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.livekit_stack import LiveKitServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+SENTENCE = "Transfer this phone call to support"
+ATTEMPTS = 3
+ACCOUNT = "AC0e2e"
+
+
+@dataclass
+class TwilioShim:
+    base_url: str
+    secrets: CarrierSecrets
+    client_ssl: ssl.SSLContext
+    gateway: MediaStreamGateway
+    rest: CarrierRestFake
+
+
+@pytest.fixture(scope="module")
+def desk_worker(agent_worker_factory: Callable[..., AgentWorker]) -> AgentWorker:
+    return agent_worker_factory(env={"OMNIVOICE_AGENT": "tests.agents.call_desk:build"})
+
+
+@pytest.fixture
+async def twilio_shim(
+    livekit_server: LiveKitServer,
+    desk_worker: AgentWorker,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[TwilioShim]:
+    cert, key = _self_signed(tmp_path_factory.mktemp("twilio-tls"))
+    server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ssl.load_cert_chain(cert, key)
+    lk = LiveKitSettings(
+        url=livekit_server.url, api_key=livekit_server.api_key, api_secret=livekit_server.api_secret
+    )
+    secrets_ = CarrierSecrets()
+    async with CarrierRestFake() as rest:
+        settings = TwilioSettings(
+            auth_token=secrets_.twilio_auth_token, account_sid=ACCOUNT, api_base_url=rest.base_url
+        )
+        runtime = ShimRuntime(
+            livekit=lk, agent_name=desk_worker.agent_name, agent_join_timeout_s=90
+        )
+        gateway = MediaStreamGateway(profile=TwilioProfile(settings=settings), runtime=runtime)
+        from omnivoice_rtc.web import create_app
+
+        app = create_app(
+            Settings(livekit=lk), route_installers=[carrier_route_installer([gateway])]
+        )
+        runner, port = await serve_on_free_port(app, ssl_context=server_ssl)
+        try:
+            yield TwilioShim(
+                base_url=f"https://127.0.0.1:{port}",
+                secrets=secrets_,
+                client_ssl=ssl.create_default_context(cafile=str(cert)),
+                gateway=gateway,
+                rest=rest,
+            )
+        finally:
+            await runner.cleanup()
+
+
+async def test_the_agents_transfer_tool_transfers_a_twilio_call(
+    twilio_shim: TwilioShim, desk_worker: AgentWorker
+) -> None:
+    require_binary("espeak-ng")
+    await asyncio.to_thread(desk_worker.wait_warm)
+    speech = espeak(SENTENCE, rate_hz=8000)
+    async with CarrierSimulator(
+        carrier="twilio",
+        base_url=twilio_shim.base_url,
+        secrets_=twilio_shim.secrets,
+        ssl_context=twilio_shim.client_ssl,
+    ) as sim:
+        path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{sim.call_id}.json"
+        twilio_shim.rest.respond("POST", path, 200, {"sid": sim.call_id})
+        status, markup = await sim.post_answer_webhook()
+        assert status == 200, markup
+        await sim.open_stream(sim.stream_target(markup))
+        sim.start_mic()
+        session = await wait_for_session(twilio_shim.gateway, sim.call_id)
+        log = EventLog(session)
+        try:
+            await log.wait_for(EventType.AGENT_TRANSCRIPT, timeout_s=60)  # the greeting
+            tool: ToolCall | None = None
+            for _ in range(ATTEMPTS):
+                said = await sim.say(speech, 8000)
+                try:
+                    _, event = await log.wait_for(EventType.TOOL_CALL, since=said, timeout_s=30)
+                except TimeoutError:
+                    continue
+                tool = event.data_as(ToolCall)
+                if not str(tool.result).startswith("Unknown destination"):  # misheard
+                    break
+            heard = [e.data.text for _, e in log.events if isinstance(e.data, UserTranscript)]
+            assert tool is not None, f"the tool was never called; heard {heard}"
+            assert tool.name == "transfer_call"
+            await until(lambda: session.closed, timeout_s=60, what="the call to be transferred")
+            said_lines = [e.data.text for _, e in log.events if isinstance(e.data, AgentTranscript)]
+            assert call_desk.TRANSFER_LINE in said_lines
+        finally:
+            await log.aclose()
+            await sim.hang_up()
+    assert session.end_reason == "transferred"
+    (update,) = twilio_shim.rest.requests  # the transfer, and no REST hang-up after it
+    assert (update.method, update.path) == ("POST", path)
+    assert update.form() == [
+        (
+            "Twiml",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Response><Dial><Number>{call_desk.SUPPORT}</Number></Dial></Response>",
+        )
+    ]

@@ -14,13 +14,14 @@ from typing import Final
 
 import numpy as np
 
-__all__ = ["CYCLE_S", "HOLD_RATE_HZ", "hold_cycle_pcm", "hold_frames_pcm"]
+__all__ = ["CYCLE_S", "HOLD_RATE_HZ", "NOTES_HZ", "hold_cycle_pcm", "hold_frames_pcm"]
 
 HOLD_RATE_HZ: Final = 24000
 """Sample rate of the generated hold audio (Hz)."""
 CYCLE_S: Final = 3.0
 """Length of one chime + quiet cycle (s)."""
-_NOTES_HZ: Final = (523.25, 659.25)
+NOTES_HZ: Final = (523.25, 659.25)
+"""The chime's two notes (Hz)."""
 _NOTE_S: Final = 0.35
 _EDGE_S: Final = 0.02
 _AMPLITUDE: Final = 0.1 * 32767  # about -20 dBFS
@@ -38,7 +39,7 @@ def hold_cycle_pcm(sample_rate_hz: int = HOLD_RATE_HZ) -> bytes:
     envelope[:edge] = ramp
     envelope[-edge:] = ramp[::-1]
     t = np.arange(note_len) / sample_rate_hz
-    for index, freq in enumerate(_NOTES_HZ):
+    for index, freq in enumerate(NOTES_HZ):
         start = index * note_len
         out[start : start + note_len] = _AMPLITUDE * envelope * np.sin(2 * np.pi * freq * t)
     return out.astype("<i2").tobytes()

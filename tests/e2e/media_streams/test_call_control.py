@@ -5,24 +5,28 @@ offline pipeline's rule calls ``transfer_call`` and the agent says its transfer 
 tool's request travels over the room (``omnivoice.call_control``) to the shim that owns
 the call, which updates the call at Twilio's REST API (a loopback fake asserting the
 exact request: TwiML ``<Dial>`` to support) and ends the session as ``transferred``
-without a REST hang-up."""
+without a REST hang-up. The operator CLI then keys, holds and hangs up another call."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
 
+from omnivoice_rtc.audio.dtmf import detect_dtmf
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
+from omnivoice_rtc.cli import main
 from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.types import AgentTranscript, EventType, ToolCall, UserTranscript
 from tests.agents import call_desk
 from tests.conftest import require_binary
+from tests.e2e.hold_audio_checks import heard_hold_chime
 from tests.e2e.media_streams.conftest import _self_signed
 from tests.e2e.media_streams.helpers import EventLog, espeak, until, wait_for_session
 from tests.fakes.carrier_rest import CarrierRestFake
@@ -142,3 +146,70 @@ async def test_the_agents_transfer_tool_transfers_a_twilio_call(
             f"<Response><Dial><Number>{call_desk.SUPPORT}</Number></Dial></Response>",
         )
     ]
+
+
+async def test_the_operator_keys_holds_and_hangs_up_a_twilio_call(
+    twilio_shim: TwilioShim,
+    desk_worker: AgentWorker,
+    livekit_server: LiveKitServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The CLI on a carrier call: ``calls active`` lists it; ``dtmf`` reaches the caller
+    as in-band tones, ``hold`` as the hold chime; ``hangup --reason`` ends it with the
+    carrier's REST hang-up and that reason."""
+    monkeypatch.setenv("LIVEKIT_URL", livekit_server.url)
+    monkeypatch.setenv("LIVEKIT_API_KEY", livekit_server.api_key)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", livekit_server.api_secret)
+    await asyncio.to_thread(desk_worker.wait_warm)
+    async with CarrierSimulator(
+        carrier="twilio",
+        base_url=twilio_shim.base_url,
+        secrets_=twilio_shim.secrets,
+        ssl_context=twilio_shim.client_ssl,
+    ) as sim:
+        path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{sim.call_id}.json"
+        twilio_shim.rest.respond("POST", path, 200, {"sid": sim.call_id})
+        status, markup = await sim.post_answer_webhook()
+        assert status == 200, markup
+        await sim.open_stream(sim.stream_target(markup))
+        sim.start_mic()
+        session = await wait_for_session(twilio_shim.gateway, sim.call_id)
+        log = EventLog(session)
+        try:
+            await log.wait_for(EventType.AGENT_TRANSCRIPT, timeout_s=60)  # greeted: agent up
+            capsys.readouterr()
+            assert await asyncio.to_thread(main, ["calls", "active", "--json"]) == 0
+            (listed,) = [c for c in json.loads(capsys.readouterr().out) if c["id"] == sim.call_id]
+            assert listed["route"] == "twilio"
+            assert listed["carrier_call_id"] == sim.call_id
+            assert (listed["caller"], listed["callee"]) == (sim.caller, sim.callee)
+
+            keyed_from = len(sim.received_pcm)
+            assert await asyncio.to_thread(main, ["calls", "dtmf", sim.call_id, "47"]) == 0
+            await until(
+                lambda: (
+                    "47" in detect_dtmf(bytes(sim.received_pcm[keyed_from:]), sample_rate_hz=8000)
+                ),
+                timeout_s=20,
+                what="in-band 4 and 7 at the caller",
+            )
+            held_from = len(sim.received_pcm)
+            assert await asyncio.to_thread(main, ["calls", "hold", sim.call_id]) == 0
+            await until(
+                lambda: heard_hold_chime(bytes(sim.received_pcm[held_from:]), rate_hz=8000),
+                timeout_s=30,
+                what="the hold chime at the caller",
+            )
+            assert await asyncio.to_thread(main, ["calls", "resume", sim.call_id]) == 0
+            code = await asyncio.to_thread(
+                main, ["calls", "hangup", sim.call_id, "--reason", "operator_done"]
+            )
+            assert code == 0, capsys.readouterr().err
+            await until(lambda: session.closed, timeout_s=30, what="the call to end")
+        finally:
+            await log.aclose()
+            await sim.hang_up()
+    assert session.end_reason == "operator_done"
+    (hang,) = [r for r in twilio_shim.rest.requests if r.path == path]
+    assert hang.form() == [("Status", "completed")]

@@ -11,7 +11,6 @@ import asyncio
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from livekit import api
 
@@ -19,6 +18,7 @@ from omnivoice_rtc.calls.live_calls import active_calls
 from omnivoice_rtc.cli import main
 from omnivoice_rtc.stack import free_port
 from tests.conftest import require_binary
+from tests.e2e.hold_audio_checks import heard_hold_chime
 from tests.e2e.sip.helpers import CALLER, DID, provision, wait_for
 from tests.e2e.sip.rtp_peer import RtpPeer
 from tests.e2e.sip.sipp import start_sipp
@@ -28,28 +28,12 @@ from tests.plugins.sip_stack import SIPStack
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 TRANSFER_TO = "sip:desk@pbx.example.com"
-NOTES_HZ = (523.25, 659.25)  # omnivoice_rtc.calls.hold_audio
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, stack: SIPStack) -> None:
     monkeypatch.setenv("LIVEKIT_URL", stack.livekit.url)
     monkeypatch.setenv("LIVEKIT_API_KEY", stack.livekit.api_key)
     monkeypatch.setenv("LIVEKIT_API_SECRET", stack.livekit.api_secret)
-
-
-def _chime_windows(pcm: bytes, freq_hz: float) -> int:
-    """100 ms windows of 8 kHz PCM16 whose loudest frequency is within 15 Hz of
-    ``freq_hz`` and which are not quiet."""
-    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16).astype(np.float64)
-    count = 0
-    for start in range(0, samples.size - 800, 400):
-        window = samples[start : start + 800]
-        if np.sqrt(np.mean(window**2)) < 200:
-            continue
-        spectrum = np.abs(np.fft.rfft(window * np.hanning(800), n=8000))
-        if abs(float(np.argmax(spectrum)) - freq_hz) <= 15:  # 1 Hz bins (n=8000)
-            count += 1
-    return count
 
 
 async def test_operator_lists_keys_holds_and_transfers_a_sip_call(
@@ -119,8 +103,7 @@ async def test_operator_lists_keys_holds_and_transfers_a_sip_call(
 
         async def chimes() -> bool | None:
             heard = bytes(rtp.received_pcm[held_from:])
-            both = all(_chime_windows(heard, f) for f in NOTES_HZ)
-            return True if both else None
+            return True if heard_hold_chime(heard, rate_hz=8000) else None
 
         await wait_for(chimes, timeout_s=30, what="the hold chime at the caller")
         assert await asyncio.to_thread(main, ["calls", "resume", call_id]) == 0

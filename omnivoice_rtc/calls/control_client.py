@@ -59,6 +59,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_REPLY_TIMEOUT_S: Final = 20.0
 """How long a request to the shim waits for its answer (s); a transfer dials out."""
 
+RESEND_S: Final = 1.0
+"""A request not answered within this long (s) is sent again (same id)."""
+
 SpeakHook = Callable[[str], Awaitable[None]]
 """Has the agent say a line and returns once it has."""
 HoldHook = Callable[[bool], Awaitable[None]]
@@ -181,17 +184,25 @@ class RoomCallControl:
         waiter: asyncio.Future[ControlReply] = loop.create_future()
         self._waiting[request.id] = waiter
         left: asyncio.Future[Any] = asyncio.ensure_future(self._caller_left.wait())
+        deadline = loop.time() + self._timeout_s
+        done: set[asyncio.Future[Any]] = set()
         try:
-            await self._room.local_participant.publish_data(
-                request.encode(),
-                reliable=True,
-                topic=CALL_CONTROL_TOPIC,
-                destination_identities=[self._caller],
-            )
-            pending: set[asyncio.Future[Any]] = {waiter, left}
-            done, _ = await asyncio.wait(
-                pending, timeout=self._timeout_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            while not done and loop.time() < deadline:
+                # sent again until answered: a participant that just joined may not be
+                # known to the owner's SDK yet, which then drops its packets (the owner
+                # carries out each request id once)
+                await self._room.local_participant.publish_data(
+                    request.encode(),
+                    reliable=True,
+                    topic=CALL_CONTROL_TOPIC,
+                    destination_identities=[self._caller],
+                )
+                pending: set[asyncio.Future[Any]] = {waiter, left}
+                done, _ = await asyncio.wait(
+                    pending,
+                    timeout=min(RESEND_S, max(0.0, deadline - loop.time())),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
         finally:
             self._waiting.pop(request.id, None)
             left.cancel()

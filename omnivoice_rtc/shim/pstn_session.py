@@ -18,6 +18,7 @@ are answered to their sender.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -74,6 +75,7 @@ class PstnSession(CallSession):
         super().__init__(call=call)
         self._bridge = bridge
         self._actions = actions or _no_actions(call.carrier)
+        self._requests_seen: deque[str] = deque(maxlen=64)
 
     def attach(self, bridge: CallBridge) -> None:
         self._bridge = bridge
@@ -136,7 +138,8 @@ class PstnSession(CallSession):
         except ValueError as exc:
             logger.warning("bad call control packet", extra={"error": str(exc)})
             return
-        if isinstance(request, ControlRequest):
+        if isinstance(request, ControlRequest) and request.id not in self._requests_seen:
+            self._requests_seen.append(request.id)  # a resent request is carried out once
             bridge.spawn(self._answer(bridge, sender, request))
 
     async def _answer(self, bridge: CallBridge, sender: str, request: ControlRequest) -> None:

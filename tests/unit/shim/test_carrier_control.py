@@ -329,8 +329,11 @@ async def test_requests_from_the_agent_over_the_room_are_answered(fake: CarrierR
     assert reply.id == asked.id
     assert reply.result["supported"] == ["dtmf", "hangup", "hold", "resume", "transfer"]
     assert not call.session.closed  # the stranger's hang-up was ignored
-    call.callbacks.on_call_control(
-        AGENT_IDENTITY, ControlRequest(action="hangup", args={"reason": "agent_done"}).encode()
-    )
+    hangup = ControlRequest(action="hangup", args={"reason": "agent_done"}).encode()
+    call.callbacks.on_call_control("", hangup)  # a sender not known yet: dropped
+    assert not call.session.closed
+    call.callbacks.on_call_control(AGENT_IDENTITY, hangup)
+    call.callbacks.on_call_control(AGENT_IDENTITY, hangup)  # sent again: carried out once
     assert await call.ended() == "agent_done"
+    assert len(fake.requests) == 1
     await call.profile.aclose()

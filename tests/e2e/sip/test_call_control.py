@@ -16,10 +16,13 @@ from livekit import api
 
 from omnivoice_rtc.calls.live_calls import active_calls
 from omnivoice_rtc.cli import main
+from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
+from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
+from omnivoice_rtc.types import Session
 from tests.conftest import require_binary
 from tests.e2e.hold_audio_checks import heard_hold_chime
-from tests.e2e.sip.helpers import CALLER, DID, provision, wait_for
+from tests.e2e.sip.helpers import CALLER, DID, livekit_settings, provision, wait_for
 from tests.e2e.sip.rtp_peer import RtpPeer
 from tests.e2e.sip.sipp import start_sipp
 from tests.plugins.agent_worker import AgentWorker
@@ -126,3 +129,55 @@ async def test_operator_lists_keys_holds_and_transfers_a_sip_call(
     finally:
         await sipp.kill()
         await rtp.aclose()
+
+
+async def test_an_operator_hang_up_is_the_sip_sessions_end_reason(
+    sip_api: api.LiveKitAPI,
+    sip_stack: SIPStack,
+    sip_agent_worker: AgentWorker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``calls hangup --reason`` removes the SIP participant (livekit-sip sends BYE) and
+    the process observing the call (a SIPGateway) records that reason."""
+    await provision(sip_api, tmp_path, agent_name=sip_agent_worker.agent_name)
+    _env(monkeypatch, sip_stack)
+    gateway = SIPGateway(
+        livekit=livekit_settings(sip_stack),
+        options=SIPGatewayOptions(agent_name=sip_agent_worker.agent_name, poll_interval_s=0.2),
+    )
+    await gateway.start()
+    rtp = await RtpPeer.open()
+    sipp = await start_sipp(
+        binary=require_binary("sipp"),
+        scenario="uac_call.xml",
+        remote=sip_stack.sip_address,
+        service=DID,
+        port=free_port(protocol="udp"),
+        log_dir=tmp_path,
+        keys={"caller": CALLER, "rtp_port": str(rtp.port)},
+    )
+    try:
+        rtp.start(await sipp.remote_media(timeout_s=60))
+
+        async def one_session() -> Session | None:
+            sessions = gateway.list_sessions()
+            return sessions[0] if sessions else None
+
+        session = await wait_for(one_session, timeout_s=60, what="the gateway's SIP session")
+        assert isinstance(session, SIPSession)
+        code = await asyncio.to_thread(
+            main, ["calls", "hangup", session.id, "--reason", "operator_done"]
+        )
+        assert code == 0
+        reason = await asyncio.wait_for(session.wait_closed(), 30)
+        assert reason == "operator_done"
+
+        async def bye() -> bool | None:
+            return True if "BYE" in sipp.received_requests() else None
+
+        await wait_for(bye, timeout_s=30, what="livekit-sip's BYE at the caller")
+    finally:
+        await sipp.kill()
+        await rtp.aclose()
+        await gateway.stop()

@@ -1,8 +1,8 @@
 """Call control of a SIP participant through LiveKit: from any process holding the API key
 (``SIPSession`` in your process, the agent's tools in the worker, the operator CLI).
 
-* transfer: ``TransferSIPParticipant`` (livekit-sip sends REFER with ``Refer-To: <tel:…>``
-  or the SIP URI; the participant leaves once the far end accepted);
+* transfer: ``TransferSIPParticipant`` (livekit-sip sends REFER with ``Refer-To: tel:…``
+  or ``<sip:…>``; the participant leaves once the far end reported success);
 * hang-up: ``RemoveParticipant`` (livekit-sip sends BYE);
 * DTMF: ``publish_dtmf`` from a participant in the room (livekit-sip sends RFC 4733
   events), one digit every :data:`DTMF_GAP_S` s.

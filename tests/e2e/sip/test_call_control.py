@@ -3,12 +3,15 @@ the real agent answers; ``omnivoice-rtc calls active --json`` lists the call;
 ``calls dtmf`` reaches the caller's RTP as RFC 4733 events; ``calls hold`` makes the
 caller hear the generated hold audio (its two chime notes, found in the RTP the caller
 receives) and ``calls resume`` ends it; ``calls transfer`` makes livekit-sip send a REFER
-whose ``Refer-To`` the SIPp scenario checks, then the call ends."""
+whose ``Refer-To`` the SIPp scenario checks, then the call ends; ``calls hangup --reason``
+is the observing session's end reason; the agent's own ``transfer_call`` tool sends a
+REFER too."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -20,17 +23,19 @@ from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import free_port
 from omnivoice_rtc.types import Session
+from tests.agents import call_desk
 from tests.conftest import require_binary
 from tests.e2e.hold_audio_checks import heard_hold_chime
 from tests.e2e.sip.helpers import CALLER, DID, livekit_settings, provision, wait_for
-from tests.e2e.sip.rtp_peer import RtpPeer
+from tests.e2e.sip.rtp_peer import RtpPeer, espeak_ulaw
 from tests.e2e.sip.sipp import start_sipp
-from tests.plugins.agent_worker import AgentWorker
+from tests.plugins.agent_worker import AgentWorker, start_agent_worker
 from tests.plugins.sip_stack import SIPStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 TRANSFER_TO = "sip:desk@pbx.example.com"
+SENTENCE = "Transfer this phone call to support"
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, stack: SIPStack) -> None:
@@ -181,3 +186,65 @@ async def test_an_operator_hang_up_is_the_sip_sessions_end_reason(
         await sipp.kill()
         await rtp.aclose()
         await gateway.stop()
+
+
+async def test_the_agents_transfer_tool_sends_a_refer(
+    sip_api: api.LiveKitAPI,
+    sip_stack: SIPStack,
+    tmp_path: Path,
+) -> None:
+    """A user's factory with the call-control tools (``tests.agents.call_desk``) on a SIP
+    call: the caller asks for support, the local pipeline calls ``transfer_call``, the
+    agent says its line and transfers through the job's LiveKit API: SIPp receives the
+    REFER to the support number (``Refer-To: tel:+15550100``)."""
+    require_binary("espeak-ng")
+    worker = await asyncio.to_thread(
+        start_agent_worker,
+        sip_stack.livekit,
+        log_dir=tmp_path,
+        env={"OMNIVOICE_AGENT": "tests.agents.call_desk:build"},
+    )
+    try:
+        await provision(sip_api, tmp_path, agent_name=worker.agent_name)
+        rtp = await RtpPeer.open()
+        sipp = await start_sipp(
+            binary=require_binary("sipp"),
+            scenario="uac_refer.xml",
+            remote=sip_stack.sip_address,
+            service=DID,
+            port=free_port(protocol="udp"),
+            log_dir=tmp_path,
+            keys={
+                "caller": CALLER,
+                "rtp_port": str(rtp.port),
+                "refer_to": "tel:\\+15550100",
+            },
+        )
+        try:
+            rtp.start(await sipp.remote_media(timeout_s=60))
+
+            async def greeted() -> bool | None:  # asking over the greeting is cut short
+                loud = [r.at for r in rtp.received if r.rms > 300]
+                return True if loud and time.monotonic() - loud[-1] > 1.0 else None
+
+            await wait_for(greeted, timeout_s=60, what="the greeting to end")
+            speech = espeak_ulaw(SENTENCE)
+
+            async def referred() -> bool | None:
+                return True if "REFER" in sipp.received_requests() else None
+
+            for _ in range(3):
+                rtp.play(speech)
+                try:
+                    await wait_for(referred, timeout_s=30, what="a REFER")
+                    break
+                except AssertionError:
+                    continue
+            (refer,) = [m for m in sipp.messages("received") if m.startswith("REFER ")]
+            assert f"Refer-To: tel:{call_desk.SUPPORT}" in refer
+            assert await sipp.wait(timeout_s=60) == 0, sipp.messages("received")
+        finally:
+            await sipp.kill()
+            await rtp.aclose()
+    finally:
+        await asyncio.to_thread(worker.stop)

@@ -73,12 +73,13 @@ def _reason(text: str) -> str:
 
 class CallControlTools:
     """The tool set of one call (see the module docstring); :attr:`tools` goes into
-    ``AgentSpec.tools``. ``livekit_api`` overrides the job's server API (tests)."""
+    ``AgentSpec.tools``. ``livekit_api`` overrides the job's server API (tests); outside a
+    job (``LiveKitGateway``) one is opened from the settings and closed with the session."""
 
     def __init__(
         self,
-        ctx: CallContext,
         *,
+        ctx: CallContext,
         transfer_targets: Mapping[str, str] | None = None,
         allow_any_target: bool = False,
         transfer_line: str = DEFAULT_TRANSFER_LINE,
@@ -99,6 +100,9 @@ class CallControlTools:
         self._max_hold_s = max_hold_s
         self._api_factory = livekit_api
         self._api: api.LiveKitAPI | None = None
+        self._owns_api = False
+        self._closing: asyncio.Task[None] | None = None
+        """Closes the LiveKit API this tool set opened (not the job's) after the session."""
         self._control: RoomCallControl | None = None
         self._session: AgentSession[Any] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -115,6 +119,7 @@ class CallControlTools:
             except RuntimeError:  # not in a job (LiveKitGateway): the process's settings
                 lk = Settings.from_env().livekit
                 self._api = api.LiveKitAPI(lk.url, lk.api_key, lk.api_secret)
+                self._owns_api = True
         return self._api
 
     def _control_for(self, session: AgentSession[Any]) -> RoomCallControl:
@@ -171,6 +176,8 @@ class CallControlTools:
             task.cancel()
         if self._control is not None:
             self._control.close()
+        if self._owns_api and self._api is not None and self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._api.aclose())
 
     def _resolve(self, destination: str) -> str | None:
         wanted = destination.strip().lower()
@@ -279,7 +286,7 @@ def call_control_tools(
     """The call-control tools for ``ctx``'s call (none for a browser call); see the module
     docstring. ``transfer_targets`` maps names the model may use to numbers / SIP URIs."""
     return CallControlTools(
-        ctx,
+        ctx=ctx,
         transfer_targets=transfer_targets,
         allow_any_target=allow_any_target,
         transfer_line=transfer_line,

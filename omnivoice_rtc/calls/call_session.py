@@ -52,6 +52,7 @@ from omnivoice_rtc.calls.control import (
 )
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.livekit.data_topics import ControlCommand
+from omnivoice_rtc.logs import pii
 from omnivoice_rtc.types import (
     AgentTranscript,
     CallInfo,
@@ -246,7 +247,7 @@ class CallSession(ABC):
             await self.speak(line)
         logger.info(
             "transferring the call",
-            extra={"call_id": self.id, "kind": target.kind, "omnivoice.pii.to": target.value},
+            extra={"call_id": self.id, "kind": target.kind, **pii(to=target.value)},
         )
         await self._transfer(target)
 

@@ -101,7 +101,7 @@ def _run_active(args: argparse.Namespace, settings: Settings) -> int:
 class _Operator:
     """The operator's connection to one call's room and the agent hooks it offers."""
 
-    def __init__(self, settings: Settings, call: LiveCall, lk: api.LiveKitAPI) -> None:
+    def __init__(self, *, settings: Settings, call: LiveCall, lk: api.LiveKitAPI) -> None:
         self._settings = settings
         self._call = call
         self._lk = lk
@@ -172,7 +172,7 @@ def _act(settings: Settings, key: str, name: str, action: Action) -> int:
             if call is None:
                 print(f"omnivoice-rtc calls {name}: no live call {key!r}", file=sys.stderr)
                 return 1
-            async with _Operator(settings, call, lk) as operator:
+            async with _Operator(settings=settings, call=call, lk=lk) as operator:
                 control = operator.control()
                 try:
                     await control.refresh_capabilities()

@@ -23,16 +23,16 @@ def test_a_browser_call_gets_no_tools_a_phone_call_all_four() -> None:
 
 
 def test_transfer_targets_by_name_or_any_when_allowed() -> None:
-    tools = CallControlTools(_ctx("sip"), transfer_targets={"Sales": "tel:+15550100"})
+    tools = CallControlTools(ctx=_ctx("sip"), transfer_targets={"Sales": "tel:+15550100"})
     assert tools._resolve("sales") == "+15550100"
     assert tools._resolve("put me through to SALES please") == "+15550100"
     assert tools._resolve("+15550199") is None  # not a listed target
     assert tools._resolve("wholesales") is None
-    open_ = CallControlTools(_ctx("sip"), allow_any_target=True)
+    open_ = CallControlTools(ctx=_ctx("sip"), allow_any_target=True)
     assert open_._resolve("sip:desk@pbx.example.com") == "sip:desk@pbx.example.com"
     assert open_._resolve("nowhere") is None
     with pytest.raises(ValueError, match="transfer target"):
-        CallControlTools(_ctx("sip"), transfer_targets={"bad": "12"})
+        CallControlTools(ctx=_ctx("sip"), transfer_targets={"bad": "12"})
 
 
 def test_reasons_from_the_model_become_end_reasons() -> None:

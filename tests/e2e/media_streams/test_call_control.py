@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from omnivoice_rtc.audio.dtmf import detect_dtmf
+from omnivoice_rtc.calls.control import DEFAULT_TRANSFER_LINE
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
 from omnivoice_rtc.cli import main
 from omnivoice_rtc.settings import LiveKitSettings, Settings
@@ -213,3 +214,53 @@ async def test_the_operator_keys_holds_and_hangs_up_a_twilio_call(
     assert session.end_reason == "operator_done"
     (hang,) = [r for r in twilio_shim.rest.requests if r.path == path]
     assert hang.form() == [("Status", "completed")]
+
+
+async def test_the_operator_transfers_after_the_agent_says_the_line(
+    twilio_shim: TwilioShim,
+    desk_worker: AgentWorker,
+    livekit_server: LiveKitServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``calls transfer`` with the default line: the agent says it (``speak`` on
+    omnivoice.control, confirmed by its ``agent_speech_end``), then the shim transfers."""
+    monkeypatch.setenv("LIVEKIT_URL", livekit_server.url)
+    monkeypatch.setenv("LIVEKIT_API_KEY", livekit_server.api_key)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", livekit_server.api_secret)
+    await asyncio.to_thread(desk_worker.wait_warm)
+    async with CarrierSimulator(
+        carrier="twilio",
+        base_url=twilio_shim.base_url,
+        secrets_=twilio_shim.secrets,
+        ssl_context=twilio_shim.client_ssl,
+    ) as sim:
+        path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{sim.call_id}.json"
+        twilio_shim.rest.respond("POST", path, 200, {"sid": sim.call_id})
+        status, markup = await sim.post_answer_webhook()
+        assert status == 200, markup
+        await sim.open_stream(sim.stream_target(markup))
+        sim.start_mic()
+        session = await wait_for_session(twilio_shim.gateway, sim.call_id)
+        log = EventLog(session)
+        try:
+            await log.wait_for(EventType.AGENT_TRANSCRIPT, timeout_s=60)  # greeted: agent up
+            code = await asyncio.to_thread(
+                main, ["calls", "transfer", sim.call_id, "sip:desk@pbx.example.com"]
+            )
+            assert code == 0, capsys.readouterr().err
+            await until(lambda: session.closed, timeout_s=30, what="the call to be transferred")
+            said = [e.data.text for _, e in log.events if isinstance(e.data, AgentTranscript)]
+            assert DEFAULT_TRANSFER_LINE in said
+        finally:
+            await log.aclose()
+            await sim.hang_up()
+    assert session.end_reason == "transferred"
+    (update,) = [r for r in twilio_shim.rest.requests if r.path == path]
+    assert update.form() == [
+        (
+            "Twiml",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            "<Response><Dial><Sip>sip:desk@pbx.example.com</Sip></Dial></Response>",
+        )
+    ]

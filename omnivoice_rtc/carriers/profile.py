@@ -19,6 +19,7 @@ base (policy)                     carrier hook
 ConfigError names the variable)
 ``hangup`` (no REST: closing      ``_hangup(rest, call_id)``; ``rest_hangup = False``
 the socket is the hang-up)        when the carrier documents none
+``send_digits`` (False: in-band)  ``_send_digits(rest, call_id, digits)``; ``rest_digits``
 ``transfer`` (REST required;      ``_transfer(rest, call_id, TransferTarget, document_url)``;
 ``capabilities``)                 ``transfer_unsupported`` (the reason) when the carrier
                                   documents none; ``transfer_needs_document`` +
@@ -286,6 +287,9 @@ class CarrierProfile(ABC, Generic[S, R]):
     """False: the carrier documents no REST hang-up; closing the socket ends the call."""
     transfer_unsupported: ClassVar[str] = ""
     """Why the carrier cannot cold-transfer a live stream call ("" = it can, over REST)."""
+    rest_digits: ClassVar[bool] = False
+    """True: the carrier has a REST call that plays DTMF digits into a live call
+    (:meth:`send_digits`); otherwise digits go in-band in our audio."""
     transfer_needs_document: ClassVar[bool] = False
     """True: the carrier fetches the transfer's markup from a URL we serve
     (:meth:`transfer_document`), so a transfer needs a public URL."""
@@ -463,6 +467,17 @@ class CarrierProfile(ABC, Generic[S, R]):
         if self.transfer_needs_document and not document_url:
             raise ConfigError(f"OMNIVOICE_PUBLIC_URL: required for transfer on {self.name}")
         await self._transfer(rest, call_id, target, document_url)
+
+    async def send_digits(self, call_id: str, digits: str) -> bool:
+        """Play ``digits`` into the live call over REST when the carrier can
+        (:attr:`rest_digits` and credentials); False: the caller sends them in-band."""
+        if not self.rest_digits or self.rest is None:
+            return False
+        await self._send_digits(self.rest, call_id, digits)
+        return True
+
+    async def _send_digits(self, rest: R, call_id: str, digits: str) -> None:
+        raise UnsupportedActionError(f"{self.name}: no REST digits", action="dtmf", route=self.name)
 
     async def _transfer(
         self, rest: R, call_id: str, target: TransferTarget, document_url: str

@@ -376,6 +376,11 @@ class TelnyxProfile(CarrierProfile[TelnyxSettings, TelnyxRestClient]):
     async def _hangup(self, rest: TelnyxRestClient, call_id: str) -> None:
         await rest.hangup(call_id)
 
+    rest_digits = True
+
+    async def _send_digits(self, rest: TelnyxRestClient, call_id: str, digits: str) -> None:
+        await rest.send_dtmf(call_id, digits)
+
     async def _transfer(
         self, rest: TelnyxRestClient, call_id: str, target: TransferTarget, document_url: str
     ) -> None:

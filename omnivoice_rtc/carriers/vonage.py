@@ -333,6 +333,16 @@ class VonageRestClient(RestClient):
             return False
         raise self._fail("PUT", path, status, reply)
 
+    async def send_dtmf(self, call_uuid: str, digits: str) -> None:
+        """``PUT /v1/calls/{uuid}/dtmf`` ``{"digits": "12#"}``: Vonage plays the digits
+        into the call (developer.vonage.com, Voice API: Play DTMF into a call)."""
+        path = f"/v1/calls/{call_uuid}/dtmf"
+        status, reply = await self._request(
+            "PUT", path, headers=self._headers(), json_body={"digits": digits}
+        )
+        if status not in (200, 204):
+            raise self._fail("PUT", path, status, reply)
+
     async def transfer(self, call_uuid: str, ncco: list[dict[str, Any]]) -> None:
         """``PUT /v1/calls/{uuid}`` ``{"action":"transfer","destination":{"type":"ncco",
         "ncco":[…]}}``: the call leaves its conversation (our WebSocket) and runs ``ncco``."""
@@ -509,6 +519,11 @@ class VonageProfile(CarrierProfile[VonageSettings, VonageRestClient]):
 
     async def _hangup(self, rest: VonageRestClient, call_id: str) -> None:
         await rest.hangup(call_id)
+
+    rest_digits = True
+
+    async def _send_digits(self, rest: VonageRestClient, call_id: str, digits: str) -> None:
+        await rest.send_dtmf(call_id, digits)
 
     async def _transfer(
         self, rest: VonageRestClient, call_id: str, target: TransferTarget, document_url: str

@@ -56,6 +56,7 @@ class CarrierControl:
         return CarrierCallActions(
             capabilities=self._profile.capabilities(can_serve_documents=bool(self._base)),
             transfer=self._transfer,
+            send_digits=self._profile.send_digits,
         )
 
     async def _transfer(self, call_id: str, target: TransferTarget) -> None:

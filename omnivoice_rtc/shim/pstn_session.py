@@ -9,8 +9,9 @@ playback buffer, and ``close`` hangs up through the bridge (carrier REST, then s
 Call control (:mod:`omnivoice_rtc.calls.control`): ``capabilities`` come from the carrier's
 profile (:meth:`~omnivoice_rtc.carriers.profile.CarrierProfile.capabilities`); a transfer
 is the carrier's REST transfer, handed over through :meth:`CallBridge.hand_off` (end
-reason ``transferred``, no REST hang-up after it); DTMF goes in-band (the digits' tone
-pairs join the outbound audio); hold and resume go to the agent. Requests from the
+reason ``transferred``, no REST hang-up after it); DTMF is the carrier's REST digits
+where it has them (Telnyx, Vonage), else in-band (the digits' tone pairs join the
+outbound audio); hold and resume go to the agent. Requests from the
 agent or an operator arrive on ``omnivoice.call_control`` (:meth:`on_call_control`) and
 are answered to their sender.
 """
@@ -46,19 +47,26 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CarrierCallActions:
     """What the carrier can do for a live call (from its gateway and profile):
-    ``capabilities`` and the REST ``transfer(call_id, target)``."""
+    ``capabilities``, the REST ``transfer(call_id, target)`` and
+    ``send_digits(call_id, digits)`` (False: no REST digits, send them in-band)."""
 
     capabilities: Capabilities
     transfer: Callable[[str, TransferTarget], Awaitable[None]]
+    send_digits: Callable[[str, str], Awaitable[bool]]
 
 
 def _no_actions(route: str) -> CarrierCallActions:
     async def transfer(call_id: str, target: TransferTarget) -> None:
         raise AssertionError("unreachable: transfer is unsupported")
 
+    async def send_digits(call_id: str, digits: str) -> bool:
+        return False
+
     reason = "no carrier gateway serves this session"
     return CarrierCallActions(
-        capabilities=Capabilities.of(route, {CallAction.TRANSFER: reason}), transfer=transfer
+        capabilities=Capabilities.of(route, {CallAction.TRANSFER: reason}),
+        transfer=transfer,
+        send_digits=send_digits,
     )
 
 
@@ -120,6 +128,8 @@ class PstnSession(CallSession):
 
     async def _send_dtmf(self, digits: str) -> None:
         bridge = self._require_bridge()
+        if await self._actions.send_digits(self.id, digits):  # the carrier's REST digits
+            return
         for digit in digits:
             bridge.on_agent_dtmf(digit)  # queued in-band after what is already playing
 

@@ -296,6 +296,7 @@ async def test_dtmf_goes_in_band_and_hold_goes_to_the_agent(fake: CarrierRestFak
     call = Call(_twilio(fake), "CA4")
     await call.start()
     await call.session.send_dtmf("12#")
+    assert call.bridge.counters.dtmf_out == 3  # in-band: Twilio has no REST digits
     await call.ws.wait_sent(3)  # tone frames reach the carrier socket
     await call.session.hold()
     await call.session.resume()
@@ -337,3 +338,32 @@ async def test_requests_from_the_agent_over_the_room_are_answered(fake: CarrierR
     assert await call.ended() == "agent_done"
     assert len(fake.requests) == 1
     await call.profile.aclose()
+
+
+async def test_telnyx_and_vonage_play_digits_over_rest(fake: CarrierRestFake) -> None:
+    """Carriers with a REST send-digits call use it (nothing in-band); Twilio, Plivo and
+    Exotel key in-band (test_dtmf_goes_in_band_and_hold_goes_to_the_agent)."""
+    fake.respond("POST", "/v2/calls/v3:d1/actions/send_dtmf", 200, {"data": {"result": "ok"}})
+    fake.respond("PUT", "/v1/calls/u-d1/dtmf", 200, {"message": "DTMF sent", "uuid": "u-d1"})
+    telnyx = TelnyxProfile(settings=TelnyxSettings(api_key="KEY", api_base_url=fake.base_url))
+    vonage = VonageProfile(
+        settings=VonageSettings(
+            application_id="app", private_key=_pem(), api_base_url=fake.base_url
+        )
+    )
+    for profile, call_id in ((telnyx, "v3:d1"), (vonage, "u-d1")):
+        call = Call(profile, call_id)
+        await call.start()
+        await call.session.send_dtmf("12#")
+        assert call.bridge.counters.dtmf_out == 0  # no tones of ours
+        call.ws.feed_close()  # the caller hangs up
+        assert await call.ended() == "carrier_hangup"
+        await profile.aclose()
+    digits_telnyx, digits_vonage = [r for r in fake.requests if "dtmf" in r.path]
+    assert (digits_telnyx.method, digits_telnyx.json()) == ("POST", {"digits": "12#"})
+    assert digits_telnyx.headers["Authorization"] == "Bearer KEY"
+    assert (digits_vonage.method, digits_vonage.path, digits_vonage.json()) == (
+        "PUT",
+        "/v1/calls/u-d1/dtmf",
+        {"digits": "12#"},
+    )

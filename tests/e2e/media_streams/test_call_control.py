@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from omnivoice_rtc.agent.call_tools import DEFAULT_GOODBYE, _reason
 from omnivoice_rtc.audio.dtmf import detect_dtmf
 from omnivoice_rtc.calls.control import DEFAULT_TRANSFER_LINE
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
@@ -264,3 +265,52 @@ async def test_the_operator_transfers_after_the_agent_says_the_line(
             "<Response><Dial><Sip>sip:desk@pbx.example.com</Sip></Dial></Response>",
         )
     ]
+
+
+async def test_the_agents_end_call_tool_hangs_up_with_its_reason(
+    twilio_shim: TwilioShim, desk_worker: AgentWorker
+) -> None:
+    """The caller asks to end the call: the local pipeline calls ``end_call``, the agent
+    says its goodbye and the shim hangs up at Twilio (``Status=completed``); the session's
+    end reason is the tool's ``reason`` (as a slug)."""
+    require_binary("espeak-ng")
+    await asyncio.to_thread(desk_worker.wait_warm)
+    speech = espeak("I want to end this phone call", rate_hz=8000)
+    async with CarrierSimulator(
+        carrier="twilio",
+        base_url=twilio_shim.base_url,
+        secrets_=twilio_shim.secrets,
+        ssl_context=twilio_shim.client_ssl,
+    ) as sim:
+        path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{sim.call_id}.json"
+        twilio_shim.rest.respond("POST", path, 200, {"sid": sim.call_id})
+        status, markup = await sim.post_answer_webhook()
+        assert status == 200, markup
+        await sim.open_stream(sim.stream_target(markup))
+        sim.start_mic()
+        session = await wait_for_session(twilio_shim.gateway, sim.call_id)
+        log = EventLog(session)
+        try:
+            await log.wait_for(EventType.AGENT_TRANSCRIPT, timeout_s=60)  # the greeting
+            tool: ToolCall | None = None
+            for _ in range(ATTEMPTS):
+                said = await sim.say(speech, 8000)
+                try:
+                    _, event = await log.wait_for(EventType.TOOL_CALL, since=said, timeout_s=30)
+                except TimeoutError:
+                    continue
+                tool = event.data_as(ToolCall)
+                break
+            heard = [e.data.text for _, e in log.events if isinstance(e.data, UserTranscript)]
+            assert tool is not None, f"the tool was never called; heard {heard}"
+            assert tool.name == "end_call"
+            await until(lambda: session.closed, timeout_s=60, what="the call to end")
+            said_lines = [e.data.text for _, e in log.events if isinstance(e.data, AgentTranscript)]
+            assert DEFAULT_GOODBYE in said_lines
+        finally:
+            await log.aclose()
+            await sim.hang_up()
+    assert tool.arguments is not None
+    assert session.end_reason == _reason(str(tool.arguments["reason"]))
+    (hang,) = [r for r in twilio_shim.rest.requests if r.path == path]
+    assert hang.form() == [("Status", "completed")]

@@ -11,7 +11,8 @@ A command is accepted only
   ``standard`` tokens without attributes and without the right to change them, so none of
   these can be claimed by a page.
 
-A command that names no participant is for the sender's own session; only a server-side
+``speak`` counts as a ``say`` for the caps below. A command that names no participant is
+for the sender's own session; only a server-side
 sender may have it go to the room's one session. ``say`` is capped in length
 (``OMNIVOICE_CONTROL_SAY_MAX_CHARS``) and rate (``OMNIVOICE_CONTROL_SAY_PER_MIN`` per
 target session). Every refusal names its reason (the job logs it).
@@ -97,7 +98,7 @@ class ControlPolicy:
                 target = next(iter(sessions))
             else:
                 return ControlRefused("no session for the command")
-        if command.type == "say":
+        if command.type in ("say", "speak"):
             refused = self._check_say(target, command.text)
             if refused is not None:
                 return refused

@@ -26,6 +26,7 @@ from livekit import rtc
 
 from omnivoice_rtc._errors import SessionClosedError
 from omnivoice_rtc.agent.call_context import call_context_for
+from omnivoice_rtc.agent.call_hold import CALL_CONTROL_COMMANDS, apply_call_command
 from omnivoice_rtc.agent.control_policy import ControlPolicy, ControlRefused
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
 from omnivoice_rtc.agent.plugin import SessionPlanner, describe_plan
@@ -158,6 +159,8 @@ class RoomAgent:
                 await session.send_text(command.text)
             elif command.type == "interrupt":
                 session.interrupt()
+            elif command.type in CALL_CONTROL_COMMANDS:  # speak, hold, resume (call_tools)
+                await apply_call_command(session.agent_session, command.type, command.text)
             else:
                 await session.close()
         except SessionClosedError:

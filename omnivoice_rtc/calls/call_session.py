@@ -19,6 +19,14 @@ session object; it sees it through the room:
 
 This base owns that bookkeeping and the task that carries fire-and-forget commands;
 a route implements two hooks: how a command reaches the room and how to hang up.
+
+Call control (:mod:`omnivoice_rtc.calls.control`): every session is a
+:class:`~omnivoice_rtc.calls.control.CallControl`. The base checks ``capabilities`` and
+the input, has the agent say the transfer line (``speak`` on ``omnivoice.control``, then
+waits for its ``agent_speech_end``, at most :func:`speak_timeout_s`), puts the agent on
+hold (``hold``/``resume`` on ``omnivoice.control``: the agent plays hold audio and stops
+listening) and records a hang-up's reason as the end reason; a route implements
+``_capabilities``, ``_transfer`` and ``_send_dtmf``.
 """
 
 from __future__ import annotations
@@ -32,8 +40,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.calls.control import (
+    DEFAULT_HANGUP_REASON,
+    DEFAULT_TRANSFER_LINE,
+    CallAction,
+    Capabilities,
+    TransferTarget,
+    check_digits,
+    check_reason,
+    parse_transfer_target,
+)
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.livekit.data_topics import ControlCommand
+from omnivoice_rtc.logs import pii
 from omnivoice_rtc.types import (
     AgentTranscript,
     CallInfo,
@@ -45,12 +64,18 @@ from omnivoice_rtc.types import (
     UserTranscript,
 )
 
-__all__ = ["CallSession"]
+__all__ = ["CallSession", "speak_timeout_s"]
 
 logger = logging.getLogger(__name__)
 
 EVENT_BUFFER: Final = 1024
 """Events kept per ``events()`` subscriber before the oldest are dropped."""
+
+
+def speak_timeout_s(text: str) -> float:
+    """Longest wait (s) for the agent to say ``text`` before a transfer goes ahead anyway:
+    3 s plus 0.1 s a character (speech runs ~0.07 s a character)."""
+    return 3.0 + 0.1 * len(text)
 
 
 class CallSession(ABC):
@@ -65,6 +90,7 @@ class CallSession(ABC):
         self._ended_at: datetime | None = None
         self._closed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._speech_end_waiters: set[asyncio.Future[None]] = set()
         self.end_reason = ""
         self.agents_replaced = 0
         """Fresh agents that took over this call after its agent died."""
@@ -81,6 +107,21 @@ class CallSession(ABC):
 
     def _on_interrupt(self) -> None:  # noqa: B027 - reason: optional hook, default does nothing
         """Route-specific part of :meth:`interrupt` (e.g. flush the carrier's buffer)."""
+
+    def _capabilities(self) -> Capabilities:
+        """The route's call-control capabilities (default: none supported)."""
+        return Capabilities.of(
+            self._call.carrier or "unknown",
+            {a.value: "this session has no call control" for a in CallAction},
+        )
+
+    async def _transfer(self, target: TransferTarget) -> None:
+        """Route hook of :meth:`transfer` (capability already checked)."""
+        raise NotImplementedError
+
+    async def _send_dtmf(self, digits: str) -> None:
+        """Route hook of :meth:`send_dtmf` (digits already checked)."""
+        raise NotImplementedError
 
     def _audio_bytes(self) -> tuple[int, int]:
         """Caller audio bytes (received, sent) counted by the route, for local metrics."""
@@ -184,6 +225,72 @@ class CallSession(ABC):
             return
         await self._hangup()
 
+    # ------------------------------------------------------------------ call control
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Which call-control actions this call's route supports (docs/calls.md)."""
+        return self._capabilities()
+
+    def _require_action(self, action: CallAction) -> None:
+        self._require_open()
+        self.capabilities.require(action)
+
+    async def transfer(self, to: str, *, say: str | None = None) -> None:
+        """Cold-transfer the call to ``to`` (E.164 or SIP URI; ValueError otherwise) after
+        the agent says ``say`` (None: the default line; "": nothing); the call ends with
+        reason ``transferred``. UnsupportedActionError when the route cannot."""
+        self._require_action(CallAction.TRANSFER)
+        target = parse_transfer_target(to)
+        line = DEFAULT_TRANSFER_LINE if say is None else say.strip()
+        if line:
+            await self.speak(line)
+        logger.info(
+            "transferring the call",
+            extra={"call_id": self.id, "kind": target.kind, **pii(to=target.value)},
+        )
+        await self._transfer(target)
+
+    async def speak(self, text: str) -> None:
+        """Have the agent say ``text`` verbatim and wait until it has (its
+        ``agent_speech_end``), at most :func:`speak_timeout_s`."""
+        self._require_open()
+        spoken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._speech_end_waiters.add(spoken)
+        try:
+            await self._send_control(ControlCommand(type="speak", text=text))
+            async with asyncio.timeout(speak_timeout_s(text)):
+                await spoken
+        except TimeoutError:
+            logger.warning("agent line not confirmed; going on", extra={"call_id": self.id})
+        finally:
+            self._speech_end_waiters.discard(spoken)
+
+    async def hold(self) -> None:
+        """Put the caller on hold: the agent plays hold audio and stops listening and
+        speaking until :meth:`resume`."""
+        self._require_action(CallAction.HOLD)
+        await self._send_control(ControlCommand(type="hold"))
+
+    async def resume(self) -> None:
+        """Take the caller off hold (the agent listens and speaks again)."""
+        self._require_action(CallAction.RESUME)
+        await self._send_control(ControlCommand(type="resume"))
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Send ``digits`` (0-9 * # A-D) to the line (SIP: RFC 4733; carriers: in-band)."""
+        self._require_action(CallAction.DTMF)
+        await self._send_dtmf(check_digits(digits))
+
+    async def hangup(self, reason: str = DEFAULT_HANGUP_REASON) -> None:
+        """End the call; ``reason`` (letters, digits, ``_ . : -``) is its end reason."""
+        check_reason(reason)
+        if self.closed:
+            return
+        self.capabilities.require(CallAction.HANGUP)
+        self.end_reason = self.end_reason or reason
+        await self._hangup()
+
     def _require_open(self) -> None:
         if self.closed:
             raise SessionClosedError(f"session {self.id!r} is closed")
@@ -212,6 +319,10 @@ class CallSession(ABC):
                 "session_ended without the agent's report shape; keeping local counts",
                 extra={"call_id": self.id},
             )
+        if event.type is EventType.AGENT_SPEECH_END:
+            for waiter in list(self._speech_end_waiters):
+                if not waiter.done():
+                    waiter.set_result(None)
         self._events.append(event)
         if len(self._events) > 4 * EVENT_BUFFER:
             del self._events[:EVENT_BUFFER]

@@ -303,6 +303,12 @@ class ExotelProfile(CarrierProfile[ExotelSettings, ExotelRestClient]):
     outbound_frame_ms = 100
     rest_hangup = False
 
+    transfer_unsupported = (
+        "Exotel documents no REST call to transfer a live Voicebot call to a destination; "
+        "the App Bazaar flow's next applet (e.g. Connect) takes the call when the stream "
+        "closes"
+    )
+
     @classmethod
     def matches_first_frame(cls, obj: Mapping[str, Any]) -> bool:
         """``connected`` with nothing but ``event``, or ``start`` with a top-level

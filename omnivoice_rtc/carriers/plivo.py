@@ -42,6 +42,7 @@ from omnivoice_rtc.media_streams.plivo import (
 )
 from omnivoice_rtc.settings._env import var
 from omnivoice_rtc.types import CallInfo
+from omnivoice_rtc.types.call_control import TransferTarget
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -52,6 +53,7 @@ __all__ = [
     "PlivoSettings",
     "compute_signature_v3",
     "parse_answer_webhook",
+    "plivo_dial",
     "plivo_reject",
     "plivo_stream",
     "validate_signature_v3",
@@ -189,6 +191,17 @@ def plivo_reject(reason: str = "rejected") -> str:
 # ------------------------------------------------------------------ webhook
 
 
+def plivo_dial(target: TransferTarget) -> str:
+    """``<Response><Dial><Number>…</Number></Dial></Response>`` (``<User>`` for a SIP URI):
+    the XML a transferred call fetches (plivo.com/docs/voice/xml/dial)."""
+    response = ET.Element("Response")
+    dial = ET.SubElement(response, "Dial")
+    ET.SubElement(dial, "Number" if target.kind == "number" else "User").text = (
+        target.value.lstrip("+") if target.kind == "number" else target.value
+    )
+    return xml_document(response)
+
+
 def parse_answer_webhook(fields: Mapping[str, str]) -> CallInfo:
     """Answer URL form fields → CallInfo (``CallUUID``, ``From``, ``To``, ``Direction``)."""
     call_uuid = fields.get("CallUUID", "")
@@ -262,6 +275,16 @@ class PlivoRestClient(RestClient):
         if status == 404:
             return False
         raise self._fail("DELETE", path, status, reply)
+
+    async def transfer(self, call_uuid: str, *, aleg_url: str) -> None:
+        """``POST /Call/{uuid}/`` ``{"legs":"aleg","aleg_url":…,"aleg_method":"POST"}``
+        (202): Plivo fetches ``aleg_url`` for the call's new XML (a ``<Dial>`` transfers)."""
+        check_url(CARRIER, "aleg_url", aleg_url, ("https", "http"), query_ok=True)
+        path = f"/v1/Account/{self._auth_id}/Call/{call_uuid}/"
+        body = {"legs": "aleg", "aleg_url": aleg_url, "aleg_method": "POST"}
+        status, reply = await self._request("POST", path, headers=self._headers, json_body=body)
+        if status not in (200, 202):
+            raise self._fail("POST", path, status, reply)
 
     def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
         detail = None
@@ -345,6 +368,16 @@ class PlivoProfile(CarrierProfile[PlivoSettings, PlivoRestClient]):
 
     async def _hangup(self, rest: PlivoRestClient, call_id: str) -> None:
         await rest.hangup(call_id)
+
+    transfer_needs_document = True
+
+    def transfer_document(self, target: TransferTarget) -> WebhookAnswer:
+        return WebhookAnswer.xml(plivo_dial(target))
+
+    async def _transfer(
+        self, rest: PlivoRestClient, call_id: str, target: TransferTarget, document_url: str
+    ) -> None:
+        await rest.transfer(call_id, aleg_url=document_url)
 
     async def _dial(self, rest: PlivoRestClient, request: DialRequest) -> Dialled:
         call_id = await rest.make_call(

@@ -19,6 +19,12 @@ base (policy)                     carrier hook
 ConfigError names the variable)
 ``hangup`` (no REST: closing      ``_hangup(rest, call_id)``; ``rest_hangup = False``
 the socket is the hang-up)        when the carrier documents none
+``send_digits`` (False: in-band)  ``_send_digits(rest, call_id, digits)``; ``rest_digits``
+``transfer`` (REST required;      ``_transfer(rest, call_id, TransferTarget, document_url)``;
+``capabilities``)                 ``transfer_unsupported`` (the reason) when the carrier
+                                  documents none; ``transfer_needs_document`` +
+                                  ``transfer_document(target)`` when the carrier fetches
+                                  the transfer's markup from a URL (Plivo)
 ``aclose`` (closes the REST       ``_new_rest() -> REST client | None`` (from settings)
 client it created)
 ``bind`` (``codec.bind``)         ``codec() -> MediaStreamCodec``
@@ -61,6 +67,7 @@ from omnivoice_rtc.media_streams.messages import (
 )
 from omnivoice_rtc.settings._env import load, var
 from omnivoice_rtc.types import CallInfo
+from omnivoice_rtc.types.call_control import CallAction, Capabilities, TransferTarget
 
 __all__ = [
     "TOKEN_PARAMETER",
@@ -278,6 +285,14 @@ class CarrierProfile(ABC, Generic[S, R]):
     """Duration of each outbound media message (ms)."""
     rest_hangup: ClassVar[bool] = True
     """False: the carrier documents no REST hang-up; closing the socket ends the call."""
+    transfer_unsupported: ClassVar[str] = ""
+    """Why the carrier cannot cold-transfer a live stream call ("" = it can, over REST)."""
+    rest_digits: ClassVar[bool] = False
+    """True: the carrier has a REST call that plays DTMF digits into a live call
+    (:meth:`send_digits`); otherwise digits go in-band in our audio."""
+    transfer_needs_document: ClassVar[bool] = False
+    """True: the carrier fetches the transfer's markup from a URL we serve
+    (:meth:`transfer_document`), so a transfer needs a public URL."""
 
     def __init__(self, *, settings: S, rest: R | None = None) -> None:
         self.settings = settings
@@ -411,6 +426,64 @@ class CarrierProfile(ABC, Generic[S, R]):
     async def _hangup(self, rest: R, call_id: str) -> None:
         raise UnsupportedActionError(
             f"{self.name}: no REST hang-up", action="hangup", route=self.name
+        )
+
+    def capabilities(self, *, can_serve_documents: bool = False) -> Capabilities:
+        """Which call-control actions a stream call of this carrier supports. Hold,
+        resume and DTMF (in-band) work on every carrier; hang-up is the REST hang-up or
+        closing the stream; transfer needs the carrier's REST transfer and credentials
+        (and, for :attr:`transfer_needs_document`, a public URL to serve its markup)."""
+        unsupported: dict[str, str] = {}
+        if self.transfer_unsupported:
+            unsupported[CallAction.TRANSFER] = self.transfer_unsupported
+        elif self.rest is None:
+            missing = self.settings.missing_rest_var() or f"{self.name.upper()} REST credentials"
+            unsupported[CallAction.TRANSFER] = f"needs the REST API: {missing} is not set"
+        elif self.transfer_needs_document and not can_serve_documents:
+            unsupported[CallAction.TRANSFER] = (
+                "the carrier fetches the transfer's XML from our server: "
+                "OMNIVOICE_PUBLIC_URL is not set"
+            )
+        return Capabilities.of(self.name, unsupported)
+
+    def transfer_document(self, target: TransferTarget) -> WebhookAnswer:
+        """The markup a carrier with :attr:`transfer_needs_document` fetches for ``target``."""
+        raise UnsupportedActionError(
+            f"{self.name}: no transfer document", action="transfer", route=self.name
+        )
+
+    async def transfer(
+        self, call_id: str, target: TransferTarget, *, document_url: str = ""
+    ) -> None:
+        """Cold-transfer the live call ``call_id`` to ``target`` over REST; ``document_url``
+        serves :meth:`transfer_document` (carriers with :attr:`transfer_needs_document`)."""
+        if self.transfer_unsupported:
+            raise UnsupportedActionError(
+                f"{self.name}: transfer is not supported: {self.transfer_unsupported}",
+                action="transfer",
+                route=self.name,
+            )
+        rest = self.require_rest("transfer")
+        if self.transfer_needs_document and not document_url:
+            raise ConfigError(f"OMNIVOICE_PUBLIC_URL: required for transfer on {self.name}")
+        await self._transfer(rest, call_id, target, document_url)
+
+    async def send_digits(self, call_id: str, digits: str) -> bool:
+        """Play ``digits`` into the live call over REST when the carrier can
+        (:attr:`rest_digits` and credentials); False: the caller sends them in-band."""
+        if not self.rest_digits or self.rest is None:
+            return False
+        await self._send_digits(self.rest, call_id, digits)
+        return True
+
+    async def _send_digits(self, rest: R, call_id: str, digits: str) -> None:
+        raise UnsupportedActionError(f"{self.name}: no REST digits", action="dtmf", route=self.name)
+
+    async def _transfer(
+        self, rest: R, call_id: str, target: TransferTarget, document_url: str
+    ) -> None:
+        raise UnsupportedActionError(
+            f"{self.name}: transfer is not supported", action="transfer", route=self.name
         )
 
     async def aclose(self) -> None:

@@ -45,6 +45,7 @@ from omnivoice_rtc.media_streams.messages import Connected, InboundMessage, Star
 from omnivoice_rtc.media_streams.telnyx import AUTH_TOKEN_KEY, TelnyxCodec
 from omnivoice_rtc.settings._env import var
 from omnivoice_rtc.types import CallInfo
+from omnivoice_rtc.types.call_control import TransferTarget
 
 __all__ = [
     "ALREADY_ENDED_CODES",
@@ -374,6 +375,18 @@ class TelnyxProfile(CarrierProfile[TelnyxSettings, TelnyxRestClient]):
 
     async def _hangup(self, rest: TelnyxRestClient, call_id: str) -> None:
         await rest.hangup(call_id)
+
+    rest_digits = True
+
+    async def _send_digits(self, rest: TelnyxRestClient, call_id: str, digits: str) -> None:
+        await rest.send_dtmf(call_id, digits)
+
+    async def _transfer(
+        self, rest: TelnyxRestClient, call_id: str, target: TransferTarget, document_url: str
+    ) -> None:
+        # [?] a TeXML-answered call: its CallSid is used as the call_control_id, as the
+        # hang-up does (parse_texml_webhook)
+        await rest.transfer(call_id, target.value)
 
     async def _dial(self, rest: TelnyxRestClient, request: DialRequest) -> Dialled:
         call_id = await rest.make_call(

@@ -141,6 +141,27 @@ class TelnyxRestClient(RestClient):
             return False
         raise error
 
+    async def send_dtmf(self, call_control_id: str, digits: str) -> None:
+        """``POST /v2/calls/{id}/actions/send_dtmf`` ``{"digits": "12#"}`` (each digit
+        250 ms, Telnyx's default; developers.telnyx.com, Send DTMF)."""
+        path = f"/v2/calls/{call_control_id}/actions/send_dtmf"
+        status, reply = await self._request(
+            "POST", path, headers=self._headers, json_body={"digits": digits}
+        )
+        if status not in (200, 201):
+            raise self._fail("POST", path, status, reply)
+
+    async def transfer(self, call_control_id: str, to: str) -> None:
+        """``POST /v2/calls/{id}/actions/transfer`` ``{"to": "+1555…" | "sip:…"}``: the
+        call is bridged to a new leg dialled to ``to`` (developers.telnyx.com, Transfer
+        call)."""
+        path = f"/v2/calls/{call_control_id}/actions/transfer"
+        status, reply = await self._request(
+            "POST", path, headers=self._headers, json_body={"to": to}
+        )
+        if status not in (200, 201):
+            raise self._fail("POST", path, status, reply)
+
     def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
         code = detail = None
         errors = body.get("errors") if isinstance(body, dict) else None

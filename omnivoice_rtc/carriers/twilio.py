@@ -34,6 +34,7 @@ from omnivoice_rtc.carriers.profile import (
 from omnivoice_rtc.media_streams.twilio import TwilioCodec
 from omnivoice_rtc.settings._env import var
 from omnivoice_rtc.types import CallInfo
+from omnivoice_rtc.types.call_control import TransferTarget
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -43,6 +44,7 @@ __all__ = [
     "TwilioSettings",
     "compute_signature",
     "parse_call_webhook",
+    "twiml_dial",
     "twiml_reject",
     "twiml_stream",
     "validate_signature",
@@ -164,6 +166,15 @@ def twiml_reject(reason: str = "busy") -> str:
 _ATTRIBUTE_FIELDS: Final = ("AccountSid", "CallStatus", "Direction", "ForwardedFrom", "CallerName")
 
 
+def twiml_dial(target: TransferTarget) -> str:
+    """``<Response><Dial><Number>…</Number></Dial></Response>`` (``<Sip>`` for a SIP URI):
+    the TwiML of a cold transfer (twilio.com/docs/voice/twiml/dial)."""
+    response = ET.Element("Response")
+    dial = ET.SubElement(response, "Dial")
+    ET.SubElement(dial, "Number" if target.kind == "number" else "Sip").text = target.value
+    return xml_document(response)
+
+
 def parse_call_webhook(params: Mapping[str, str]) -> CallInfo:
     """A voice webhook's form (POST) or query (GET) fields → CallInfo (``carrier="twilio"``).
 
@@ -237,6 +248,16 @@ class TwilioRestClient(RestClient):
         if error.code in ALREADY_ENDED_CODES:
             return False
         raise error
+
+    async def update_twiml(self, call_sid: str, twiml: str) -> None:
+        """Replace a live call's instructions (``POST /Calls/{sid}.json`` ``Twiml=``): the
+        running ``<Connect><Stream>`` ends and the new TwiML runs (a ``<Dial>`` transfers)."""
+        path = self._calls_path(f"/{call_sid}")
+        status, body = await self._request(
+            "POST", path, headers=self._headers, form=[("Twiml", twiml)]
+        )
+        if status not in (200, 201):
+            raise self._fail("POST", path, status, body)
 
     def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
         code = detail = None
@@ -325,6 +346,11 @@ class TwilioProfile(CarrierProfile[TwilioSettings, TwilioRestClient]):
 
     async def _hangup(self, rest: TwilioRestClient, call_id: str) -> None:
         await rest.hangup(call_id)
+
+    async def _transfer(
+        self, rest: TwilioRestClient, call_id: str, target: TransferTarget, document_url: str
+    ) -> None:
+        await rest.update_twiml(call_id, twiml_dial(target))
 
     async def _dial(self, rest: TwilioRestClient, request: DialRequest) -> Dialled:
         twiml = twiml_stream(url=request.ws_url, parameters={TOKEN_PARAMETER: request.token})

@@ -41,6 +41,7 @@ from omnivoice_rtc.media_streams.messages import Connected, InboundMessage, Star
 from omnivoice_rtc.media_streams.vonage import VonageCodec, content_type
 from omnivoice_rtc.settings._env import load, var
 from omnivoice_rtc.types import CallInfo
+from omnivoice_rtc.types.call_control import TransferTarget
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -50,6 +51,7 @@ __all__ = [
     "VonageSettings",
     "make_application_jwt",
     "make_signed_webhook_jwt",
+    "ncco_connect",
     "ncco_reject",
     "ncco_websocket",
     "parse_answer_webhook",
@@ -221,6 +223,17 @@ def ncco_websocket(
     return [action]
 
 
+def ncco_connect(target: TransferTarget) -> list[dict[str, Any]]:
+    """The NCCO of a cold transfer: ``connect`` to a ``phone`` endpoint (number without
+    ``+``) or a ``sip`` endpoint (``uri``) (developer.vonage.com, NCCO reference)."""
+    endpoint: dict[str, Any] = (
+        {"type": "phone", "number": target.value.lstrip("+")}
+        if target.kind == "number"
+        else {"type": "sip", "uri": target.value}
+    )
+    return [{"action": "connect", "endpoint": [endpoint]}]
+
+
 def ncco_reject(text: str | None = None) -> list[dict[str, Any]]:
     """An NCCO with no connect: the call ends when it runs out. With ``text`` Vonage
     speaks it first; without, the NCCO is empty (``[]``)."""
@@ -319,6 +332,25 @@ class VonageRestClient(RestClient):
         if status == 404:
             return False
         raise self._fail("PUT", path, status, reply)
+
+    async def send_dtmf(self, call_uuid: str, digits: str) -> None:
+        """``PUT /v1/calls/{uuid}/dtmf`` ``{"digits": "12#"}``: Vonage plays the digits
+        into the call (developer.vonage.com, Voice API: Play DTMF into a call)."""
+        path = f"/v1/calls/{call_uuid}/dtmf"
+        status, reply = await self._request(
+            "PUT", path, headers=self._headers(), json_body={"digits": digits}
+        )
+        if status not in (200, 204):
+            raise self._fail("PUT", path, status, reply)
+
+    async def transfer(self, call_uuid: str, ncco: list[dict[str, Any]]) -> None:
+        """``PUT /v1/calls/{uuid}`` ``{"action":"transfer","destination":{"type":"ncco",
+        "ncco":[…]}}``: the call leaves its conversation (our WebSocket) and runs ``ncco``."""
+        path = f"/v1/calls/{call_uuid}"
+        body = {"action": "transfer", "destination": {"type": "ncco", "ncco": ncco}}
+        status, reply = await self._request("PUT", path, headers=self._headers(), json_body=body)
+        if status not in (200, 204):
+            raise self._fail("PUT", path, status, reply)
 
     def _fail(self, method: str, path: str, status: int, body: object) -> CarrierRestError:
         code = detail = None
@@ -487,6 +519,16 @@ class VonageProfile(CarrierProfile[VonageSettings, VonageRestClient]):
 
     async def _hangup(self, rest: VonageRestClient, call_id: str) -> None:
         await rest.hangup(call_id)
+
+    rest_digits = True
+
+    async def _send_digits(self, rest: VonageRestClient, call_id: str, digits: str) -> None:
+        await rest.send_dtmf(call_id, digits)
+
+    async def _transfer(
+        self, rest: VonageRestClient, call_id: str, target: TransferTarget, document_url: str
+    ) -> None:
+        await rest.transfer(call_id, ncco_connect(target))
 
     async def _dial(self, rest: VonageRestClient, request: DialRequest) -> Dialled:
         ncco = self._ncco(request.ws_url, request.token)

@@ -7,6 +7,8 @@
     omnivoice-rtc call NUMBER --via ROUTE [--agent module:build]   (docs/cli.md)
     omnivoice-rtc simulate ROUTE [--wav FILE] [--dtmf DIGITS]      (docs/cli.md)
     omnivoice-rtc calls list|show|purge   the call ledger (omnivoice_rtc.cli.calls)
+    omnivoice-rtc calls active|transfer|hold|resume|dtmf|hangup   live calls
+                                          (omnivoice_rtc.cli.call_control)
     omnivoice-rtc worker dev|start|console [--agent MODULE:ATTR] [--config FILE]
 
 Exit status: 0 on success or Ctrl-C, 1 when a stack process fails (the message
@@ -119,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sip(subparsers)
     call_command.add_parser(subparsers)
     simulate_command.add_parser(subparsers)
+    importlib.import_module("omnivoice_rtc.cli.call_control")  # calls active/transfer/...
     importlib.import_module("omnivoice_rtc.cli.calls").add_parser(subparsers)
     add_worker_parser(subparsers)
     return parser

@@ -33,6 +33,10 @@ a browser) steer it by publishing one reliable data packet per command::
   answers it by voice. ``text`` is required and non-empty.
 * ``interrupt``: stop the agent's current speech (``LiveKitSession.interrupt``).
 * ``close``: end that session (``LiveKitSession.close``).
+* ``speak``: the agent says ``text`` verbatim (not a user turn), e.g. the line before a
+  transfer (``CallSession.transfer``); ``text`` is required and non-empty.
+* ``hold`` / ``resume``: put the session on hold (the caller hears hold audio, the agent
+  stops listening and speaking) and back (:mod:`omnivoice_rtc.agent.call_tools`).
 
 ``participant`` (optional) is the identity of the session's user. When it is absent the
 command is for the sender's own session; when the sender has none and the room has
@@ -101,8 +105,9 @@ def decode_event_packet(payload: bytes | str) -> tuple[Event, str, str]:
 # --------------------------------------------------------------------------- control
 
 
-CommandType = Literal["say", "interrupt", "close"]
-_TYPES: Final = ("say", "interrupt", "close")
+CommandType = Literal["say", "interrupt", "close", "speak", "hold", "resume"]
+_TYPES: Final = ("say", "interrupt", "close", "speak", "hold", "resume")
+_WITH_TEXT: Final = ("say", "speak")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +125,10 @@ def encode_control(command: ControlCommand) -> bytes:
         raise ValueError(
             f"control command type: must be one of {', '.join(_TYPES)}; got {command.type!r}"
         )
-    if command.type == "say" and not command.text.strip():
-        raise ValueError("control command 'say': text must not be empty")
+    if command.type in _WITH_TEXT and not command.text.strip():
+        raise ValueError(f"control command {command.type!r}: text must not be empty")
     body: dict[str, str] = {"type": command.type}
-    if command.type == "say":
+    if command.type in _WITH_TEXT:
         body["text"] = command.text
     if command.participant:
         body["participant"] = command.participant
@@ -147,6 +152,8 @@ def decode_control(payload: bytes | str) -> ControlCommand:
     if not isinstance(participant, str):
         raise ValueError("omnivoice.control packet: participant must be a string")
     text = body.get("text", "")
-    if kind == "say" and (not isinstance(text, str) or not text.strip()):
-        raise ValueError("omnivoice.control packet: 'say' needs a non-empty string 'text'")
-    return ControlCommand(type=kind, text=text if kind == "say" else "", participant=participant)
+    if kind in _WITH_TEXT and (not isinstance(text, str) or not text.strip()):
+        raise ValueError(f"omnivoice.control packet: {kind!r} needs a non-empty string 'text'")
+    return ControlCommand(
+        type=kind, text=text if kind in _WITH_TEXT else "", participant=participant
+    )

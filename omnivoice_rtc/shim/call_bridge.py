@@ -27,13 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Final
 
 from aiohttp import ClientError, WebSocketError, WSMsgType
 from livekit import api, rtc
 
-from omnivoice_rtc._errors import StackError
+from omnivoice_rtc._errors import SessionClosedError, StackError
 from omnivoice_rtc.calls.apology import apology_pcm
 from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
 from omnivoice_rtc.calls.teardown import call_hook, stop_tasks, teardown_step
@@ -278,6 +278,29 @@ class CallBridge:
         if not self.ws.closed:
             await teardown_step(
                 "socket close", self.ws.close(code=CLOSE_NORMAL), timeout_s=step_s, context=context
+            )
+        await self._closed.wait()
+
+    async def hand_off(self, reason: str, transfer: Callable[[], Awaitable[None]]) -> None:
+        """Hand the call over at the carrier (a cold transfer): ``transfer`` runs with the
+        end reason already ``reason`` (the stream the carrier then stops ends with it, and
+        no REST hang-up follows); once it succeeded our socket is closed without a
+        hang-up. If ``transfer`` raises, the call goes on as before."""
+        if self._ending:
+            raise SessionClosedError(f"call {self.call.call_id!r} is ending")
+        self._ending = reason
+        try:
+            await transfer()
+        except BaseException:
+            if not self.closed:
+                self._ending = ""
+            raise
+        if not self.ws.closed:
+            await teardown_step(
+                "socket close",
+                self.ws.close(code=CLOSE_NORMAL),
+                timeout_s=self.timing.liveness.teardown_step_s,
+                context={"call_id": self.call.call_id},
             )
         await self._closed.wait()
 

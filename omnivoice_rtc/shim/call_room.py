@@ -111,6 +111,8 @@ class RoomCallbacks:
     (:attr:`CallRoomBase.agent_departure` says which)."""
     on_disconnected: Callable[[], None] = lambda: None
     """Our own connection to the room ended."""
+    on_call_control: Callable[[str, bytes], None] = lambda sender, payload: None
+    """An ``omnivoice.call_control`` packet (sender identity, payload) for this call."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,8 +183,11 @@ class CallRoomBase(abc.ABC):
         """Publish a caller keypress into the room (agents see ``sip_dtmf_received``)."""
 
     @abc.abstractmethod
-    async def send_data(self, payload: bytes, *, topic: str) -> None:
-        """Send a reliable data message to the agent only (or the room if it is unknown)."""
+    async def send_data(
+        self, payload: bytes, *, topic: str, destinations: tuple[str, ...] = ()
+    ) -> None:
+        """Send a reliable data message to ``destinations`` (identities; empty: the agent
+        only, or the room if it is unknown)."""
 
     # ------------------------------------------------------------------ room control
 

@@ -41,6 +41,8 @@ _RECORD_EXTRA_S: Final = 60.0
 absence there means "taken by a stream", never "expired"."""
 
 IsLive = Callable[[str], Awaitable[bool]]
+NewSession = Callable[[CallInfo], PstnSession]
+"""Builds the session of a call another replica dialled (with this gateway's call control)."""
 """``async (call id) -> live?``: whether a replica serves the call now."""
 
 
@@ -70,10 +72,17 @@ class DialledCalls:
     dialled calls that are bridged, by their call lease's owner token (see the module
     docstring). ``store``: where other replicas find them (None: this process only)."""
 
-    __slots__ = ("_bridged", "_is_live", "_pending", "_store")
+    __slots__ = ("_bridged", "_is_live", "_new_session", "_pending", "_store")
 
-    def __init__(self, *, store: StateStore | None = None, is_live: IsLive | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: StateStore | None = None,
+        is_live: IsLive | None = None,
+        new_session: NewSession | None = None,
+    ) -> None:
         self._pending: dict[str, _Dialled] = {}
+        self._new_session: NewSession = new_session or (lambda call: PstnSession(call=call))
         self._bridged: dict[str, OutboundLease] = {}
         self._store = store
         self._is_live = is_live
@@ -137,7 +146,7 @@ class DialledCalls:
         if shared is None:
             return None
         return DialledCall(
-            session=PstnSession(call=shared.call), lease=None, agent_name=shared.agent
+            session=self._new_session(shared.call), lease=None, agent_name=shared.agent
         )
 
     async def _record(self, pending_id: str, *, take: bool) -> _Record | None:

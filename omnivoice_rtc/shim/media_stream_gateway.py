@@ -65,6 +65,7 @@ from omnivoice_rtc.media_streams.messages import Start
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate_for
 from omnivoice_rtc.shim.call_bridge import BridgeHooks, BridgeTiming, CallBridge
 from omnivoice_rtc.shim.call_guard import CallLease, Refused
+from omnivoice_rtc.shim.carrier_control import CarrierControl
 from omnivoice_rtc.shim.dialled_calls import DialledCalls
 from omnivoice_rtc.shim.handshake import PENDING_CALL_PREFIX, OpenedStream
 from omnivoice_rtc.shim.media_socket import MediaSocket
@@ -146,7 +147,13 @@ class MediaStreamGateway:
         async def is_live(call_id: str) -> bool:
             return await registry.owner_of(carrier, call_id) is not None
 
-        self._pending = DialledCalls(store=runtime.guard.state, is_live=is_live)
+        self.control = CarrierControl(profile=profile, public_base_url=self._outbound_base)
+        """Call control: each session's actions, the carrier's transfer documents."""
+        self._pending = DialledCalls(
+            store=runtime.guard.state,
+            is_live=is_live,
+            new_session=lambda call: PstnSession(call=call, actions=self.control.actions()),
+        )
         self._bridges: set[CallBridge] = set()
         self._started = False
         self._draining = False
@@ -255,7 +262,7 @@ class MediaStreamGateway:
             direction="outbound",
             carrier=carrier,
         )
-        session = PstnSession(call=call)
+        session = PstnSession(call=call, actions=self.control.actions())
         self._sessions[call.call_id] = session
         await self._pending.add(
             pending_id, session, lease, self.runtime.tokens.ttl_s, agent_name=agent_name
@@ -454,7 +461,7 @@ class MediaStreamGateway:
             start_time=datetime.now(UTC),
             carrier=opened.carrier,
         )
-        session = PstnSession(call=call)
+        session = PstnSession(call=call, actions=self.control.actions())
         self._sessions[call.call_id] = session
         return session, None, ""
 
@@ -540,6 +547,7 @@ class MediaStreamGateway:
             timing=BridgeTiming(liveness=rt.liveness),
         )
         bridge.wire(callbacks)
+        callbacks.on_call_control = session.on_call_control
         session.attach(bridge)
         self._bridges.add(bridge)
         ledger_id = route_call_started(

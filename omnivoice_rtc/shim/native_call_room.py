@@ -21,6 +21,7 @@ import logging
 from typing import Final
 
 from omnivoice_rtc._errors import StackError
+from omnivoice_rtc.calls.control_wire import CALL_CONTROL_TOPIC
 from omnivoice_rtc.native import NativeMediaProcess
 from omnivoice_rtc.native.messages import (
     AgentAudio,
@@ -156,8 +157,10 @@ class NativeCallRoom(CallRoomBase):
     async def send_dtmf(self, digit: str) -> None:
         self._send(SendDtmf(code=dtmf_code(digit), digit=digit))
 
-    async def send_data(self, payload: bytes, *, topic: str) -> None:
-        targets = (self._agent.identity,) if self._agent.identity else ()
+    async def send_data(
+        self, payload: bytes, *, topic: str, destinations: tuple[str, ...] = ()
+    ) -> None:
+        targets = destinations or ((self._agent.identity,) if self._agent.identity else ())
         self._send(SendData(topic=topic, destinations=targets, payload=payload))
 
     # ------------------------------------------------------------------ messages
@@ -194,6 +197,8 @@ class NativeCallRoom(CallRoomBase):
             case DataReceived():
                 if message.topic == EVENTS_TOPIC:
                     self._deliver_event_json(message.payload)
+                elif message.topic == CALL_CONTROL_TOPIC:
+                    self._cb.on_call_control(message.identity, message.payload)
             case Participant():
                 self._on_participant(message)
             case ParticipantLeft():

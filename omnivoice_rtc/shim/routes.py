@@ -35,6 +35,7 @@ from omnivoice_rtc._errors import (
 )
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.shim.call_guard import Refused
+from omnivoice_rtc.shim.carrier_control import transfer_document_path
 from omnivoice_rtc.shim.handshake import StreamRejected, open_stream
 from omnivoice_rtc.shim.media_stream_gateway import (
     GENERIC_MEDIA_PATH,
@@ -81,6 +82,7 @@ def install_carrier_routes(app: web.Application, gateways: Iterable[MediaStreamG
         app.router.add_route("POST", answer_path(carrier), gateway.handle_webhook)
         app.router.add_route("GET", answer_path(carrier), gateway.handle_webhook)
         app.router.add_get(media_path(carrier), _media_handler(by_carrier, profiles, carrier))
+        app.router.add_route("*", transfer_document_path(carrier), gateway.control.handle_document)
     app.router.add_get(GENERIC_MEDIA_PATH, _media_handler(by_carrier, profiles, None))
     router = app.get(CALL_ROUTER_KEY)
     if router is not None:

@@ -20,6 +20,7 @@ import asyncio
 
 from livekit import rtc
 
+from omnivoice_rtc.calls.control_wire import CALL_CONTROL_TOPIC
 from omnivoice_rtc.calls.liveness import ping_agent
 from omnivoice_rtc.livekit.ffi_router import ffi_router
 from omnivoice_rtc.shim.call_room import (
@@ -136,10 +137,12 @@ class CallRoom(CallRoomBase):
     async def send_dtmf(self, digit: str) -> None:
         await self._room.local_participant.publish_dtmf(code=dtmf_code(digit), digit=digit)
 
-    async def send_data(self, payload: bytes, *, topic: str) -> None:
-        targets = [self._agent.identity] if self._agent.identity else None
+    async def send_data(
+        self, payload: bytes, *, topic: str, destinations: tuple[str, ...] = ()
+    ) -> None:
+        targets = list(destinations) or ([self._agent.identity] if self._agent.identity else [])
         await self._room.local_participant.publish_data(
-            payload, reliable=True, topic=topic, destination_identities=targets or []
+            payload, reliable=True, topic=topic, destination_identities=targets
         )
 
     # ------------------------------------------------------------------ room events
@@ -207,6 +210,10 @@ class CallRoom(CallRoomBase):
         self._dtmf_received(sender.identity if sender is not None else None, dtmf.digit)
 
     def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic == CALL_CONTROL_TOPIC:
+            sender = packet.participant.identity if packet.participant is not None else ""
+            self._cb.on_call_control(sender, packet.data)
+            return
         if packet.topic != EVENTS_TOPIC:
             return
         self._deliver_event_json(packet.data)

@@ -41,6 +41,8 @@ _DTMF_CODES = {
     "D": 15,
 }
 
+_DIGIT_OF_EVENT = {code: digit for digit, code in _DTMF_CODES.items()}
+
 
 @dataclass(frozen=True, slots=True)
 class _Packet:
@@ -69,6 +71,9 @@ class RtpPeer(asyncio.DatagramProtocol):
         self.received_pcm = bytearray()
         """Every received PCMU packet decoded to PCM16 at 8000 Hz, in arrival order."""
         self.other_payload_types: collections.Counter[int] = collections.Counter()
+        self.received_digits: list[str] = []
+        """RFC 4733 digits received (one per event, on its first packet), in order."""
+        self._event_timestamps: set[int] = set()
         self._queue: collections.deque[_Packet] = collections.deque()
         self._sender: asyncio.Task[None] | None = None
         self._seq = random.randrange(1 << 16)
@@ -99,6 +104,13 @@ class RtpPeer(asyncio.DatagramProtocol):
             offset += 4 + 4 * struct.unpack_from("!H", data, offset + 2)[0]
         payload_type = data[1] & 0x7F
         payload = data[offset:]
+        if payload_type == TELEPHONE_EVENT and len(payload) >= 4:
+            timestamp = struct.unpack_from("!I", data, 4)[0]
+            if timestamp not in self._event_timestamps:  # an event's packets share it
+                self._event_timestamps.add(timestamp)
+                digit = _DIGIT_OF_EVENT.get(payload[0])
+                if digit is not None:
+                    self.received_digits.append(digit)
         if payload_type != PCMU:
             self.other_payload_types[payload_type] += 1
             return

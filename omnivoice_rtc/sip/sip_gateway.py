@@ -443,6 +443,7 @@ class SIPGateway(SIPAgentRecovery):
             liveness=self._options.liveness,
             on_agent_gone=self._on_agent_gone,
             server_answers=lambda timeout_s: self._server_answers(room_name, timeout_s),
+            livekit_api=lambda: self._require_rooms().api,
         )
         self._sessions[session.id] = session
         self._recoveries[session.id] = AgentRecovery(tries=self._options.liveness.agent_tries)

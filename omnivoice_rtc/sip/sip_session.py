@@ -21,12 +21,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Final
 
-from livekit import rtc
+from livekit import api, rtc
 
 from omnivoice_rtc._errors import SessionClosedError
 from omnivoice_rtc.calls.agent_tracker import AgentDeparture, AgentTracker
 from omnivoice_rtc.calls.call_session import CallSession
+from omnivoice_rtc.calls.control import (
+    END_REASON_ATTRIBUTE,
+    SIP_ROUTE,
+    TRANSFERRED,
+    CallAction,
+    Capabilities,
+    TransferTarget,
+)
 from omnivoice_rtc.calls.liveness import ping_agent
+from omnivoice_rtc.calls.sip_actions import send_sip_digits, transfer_sip
 from omnivoice_rtc.calls.teardown import teardown_step
 from omnivoice_rtc.livekit.data_topics import (
     CONTROL_TOPIC,
@@ -94,8 +103,11 @@ class SIPSession(CallSession):
         liveness: CallSettings | None = None,
         on_agent_gone: Callable[[SIPSession, AgentDeparture], None] | None = None,
         server_answers: Callable[[float], Awaitable[bool]] | None = None,
+        livekit_api: Callable[[], api.LiveKitAPI] | None = None,
     ) -> None:
         super().__init__(call=call)
+        self._livekit_api = livekit_api
+        """The LiveKit server API (transfer); None: transfer is unsupported."""
         self.room_name = room_name
         self.identity = identity
         self._hangup_call = hangup
@@ -123,6 +135,32 @@ class SIPSession(CallSession):
 
     async def _hangup(self) -> None:
         await self._hangup_call(self)
+
+    # ------------------------------------------------------------------ call control
+
+    def _capabilities(self) -> Capabilities:
+        if self._livekit_api is None:
+            return Capabilities.of(
+                SIP_ROUTE, {CallAction.TRANSFER: "this session was given no LiveKit API"}
+            )
+        return Capabilities.of(SIP_ROUTE)
+
+    async def _transfer(self, target: TransferTarget) -> None:
+        assert self._livekit_api is not None  # reason: capabilities checked it
+        self.end_reason = self.end_reason or TRANSFERRED
+        try:
+            await transfer_sip(
+                self._livekit_api(), room=self.room_name, identity=self.identity, target=target
+            )
+        except BaseException:
+            if not self.closed and self.end_reason == TRANSFERRED:
+                self.end_reason = ""
+            raise
+
+    async def _send_dtmf(self, digits: str) -> None:
+        if self._room is None:
+            raise SessionClosedError(f"session {self.id!r} is not observing its room")
+        await send_sip_digits(self._room.local_participant, digits)
 
     # ------------------------------------------------------------------ observer
 
@@ -210,7 +248,8 @@ class SIPSession(CallSession):
 
     def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity == self.identity:  # BYE, or removed by us (reason set first)
-            self.mark_closed(self.end_reason or "hangup")
+            recorded = participant.attributes.get(END_REASON_ATTRIBUTE, "")  # by call control
+            self.mark_closed(self.end_reason or recorded or "hangup")
         elif not self.closed:
             self.agents.participant_left(participant.identity)
 

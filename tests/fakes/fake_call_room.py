@@ -58,6 +58,7 @@ class FakeCallRoom(CallRoomBase):
         self.caller_audio: list[bytes] = []
         self.caller_digits: list[str] = []
         self.data: list[tuple[str, bytes]] = []
+        self.data_destinations: list[tuple[str, ...]] = []
         self.start_calls = 0
         self.aclose_calls = 0
         self.join_error: BaseException | None = None
@@ -94,8 +95,11 @@ class FakeCallRoom(CallRoomBase):
         dtmf_code(digit)  # raises ValueError for a digit a real room refuses
         self.caller_digits.append(digit)
 
-    async def send_data(self, payload: bytes, *, topic: str) -> None:
+    async def send_data(
+        self, payload: bytes, *, topic: str, destinations: tuple[str, ...] = ()
+    ) -> None:
         self.data.append((topic, payload))
+        self.data_destinations.append(destinations)
 
     async def _dispatch_fresh_agent(self, metadata: str) -> None:
         if self.dispatch_error is not None:

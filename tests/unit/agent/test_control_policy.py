@@ -102,3 +102,18 @@ def test_say_length_and_rate_caps() -> None:
     clock.now += 60.1
     assert policy.authorise(a, ok, SESSIONS) == "visitor-a"
     policy.forget("visitor-a")
+
+
+def test_speak_counts_as_say_and_hold_needs_the_sessions_own_or_a_server_sender() -> None:
+    policy = ControlPolicy(limits=ControlLimits(say_max_chars=10, say_per_min=1))
+    operator = Sender("omnivoice-operator-1", kind=AGENT)
+    speak = ControlCommand("speak", text="hold on", participant="visitor-a")
+    assert policy.authorise(operator, speak, SESSIONS) == "visitor-a"
+    assert policy.authorise(operator, speak, SESSIONS) == ControlRefused(
+        "more than 1 say commands per minute"
+    )
+    hold = ControlCommand("hold", participant="visitor-a")
+    assert policy.authorise(operator, hold, SESSIONS) == "visitor-a"
+    assert policy.authorise(Sender("visitor-b"), hold, SESSIONS) == ControlRefused(
+        "sender may only steer its own session"
+    )

@@ -3,11 +3,14 @@ then the agent's own final report."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from omnivoice_rtc._errors import UnsupportedActionError
 from omnivoice_rtc.calls.call_session import CallSession
+from omnivoice_rtc.calls.control import DEFAULT_TRANSFER_LINE, Capabilities, TransferTarget
 from omnivoice_rtc.conversation import build_tool_call
 from omnivoice_rtc.livekit.data_topics import ControlCommand
 from omnivoice_rtc.types import (
@@ -97,3 +100,69 @@ async def test_the_duration_stops_when_the_call_ends() -> None:
     first = call.metrics().session_duration_ms
     assert first >= 5000
     assert call.metrics().session_duration_ms == first
+
+
+class _Controlled(_Call):
+    """A route that supports everything and records what it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transfers: list[tuple[str, str]] = []
+        self.digits: list[str] = []
+
+    def _capabilities(self) -> Capabilities:
+        return Capabilities.of("twilio")
+
+    async def _transfer(self, target: TransferTarget) -> None:
+        self.transfers.append((target.kind, target.value))
+
+    async def _send_dtmf(self, digits: str) -> None:
+        self.digits.append(digits)
+
+    async def _hangup(self) -> None:  # as the routes do: the reason set first wins
+        self.mark_closed(self.end_reason or "hangup")
+
+
+async def test_transfer_has_the_agent_say_the_line_first_then_transfers() -> None:
+    call = _Controlled()
+
+    sent = call.sent
+
+    class _Speaks(list[ControlCommand]):
+        def append(self, command: ControlCommand) -> None:  # the agent says it at once
+            super().append(command)
+            asyncio.get_running_loop().call_soon(
+                call.on_event, Event(type=EventType.AGENT_SPEECH_END)
+            )
+
+    call.sent = _Speaks(sent)
+    await call.transfer("sip:desk@pbx.example.com")
+    assert call.sent == [ControlCommand(type="speak", text=DEFAULT_TRANSFER_LINE)]
+    assert call.transfers == [("sip", "sip:desk@pbx.example.com")]
+    await call.transfer("+15550100", say="")  # no line: straight to the transfer
+    assert call.transfers[-1] == ("number", "+15550100")
+    assert len(call.sent) == 1
+    with pytest.raises(ValueError, match=r"E\.164"):
+        await call.transfer("nowhere")
+
+
+async def test_hold_resume_dtmf_and_hangup_with_a_reason() -> None:
+    call = _Controlled()
+    await call.hold()
+    await call.resume()
+    assert [c.type for c in call.sent] == ["hold", "resume"]
+    await call.send_dtmf("12#")
+    assert call.digits == ["12#"]
+    with pytest.raises(ValueError, match="dtmf"):
+        await call.send_dtmf("1x")
+    await call.hangup("caller_asked")
+    assert call.end_reason == "caller_asked"
+    await call.hangup("again")  # closed: nothing
+    assert call.end_reason == "caller_asked"
+
+
+async def test_a_session_without_call_control_says_so() -> None:
+    call = _Call()
+    assert call.capabilities.supported == frozenset()
+    with pytest.raises(UnsupportedActionError, match="no call control"):
+        await call.hold()

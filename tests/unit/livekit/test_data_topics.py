@@ -55,3 +55,21 @@ def test_malformed_packets(payload: bytes, message: str) -> None:
 def test_encode_rejects_empty_say() -> None:
     with pytest.raises(ValueError, match="text must not be empty"):
         encode_control(ControlCommand(type="say", text=""))
+
+
+def test_call_control_commands_round_trip() -> None:
+    speak = ControlCommand(type="speak", text="One moment, transferring you.", participant="p")
+    assert json.loads(encode_control(speak)) == {
+        "type": "speak",
+        "text": "One moment, transferring you.",
+        "participant": "p",
+    }
+    assert decode_control(encode_control(speak)) == speak
+    for kind in ("hold", "resume"):
+        assert decode_control(json.dumps({"type": kind, "text": "x"}).encode()) == ControlCommand(
+            type=kind
+        )
+    with pytest.raises(ValueError, match="'speak' needs a non-empty string 'text'"):
+        decode_control(b'{"type": "speak"}')
+    with pytest.raises(ValueError, match="text must not be empty"):
+        encode_control(ControlCommand(type="speak", text=" "))

@@ -8,7 +8,7 @@ from typing import cast
 import pytest
 from livekit import rtc
 
-from omnivoice_rtc import SessionClosedError
+from omnivoice_rtc import SessionClosedError, UnsupportedActionError
 from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, encode_event
 from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
 from omnivoice_rtc.types import (
@@ -183,3 +183,36 @@ def test_the_sip_participant_leaving_ends_the_session_with_the_reason_set_first(
     bye, _ = _watched()
     bye._on_participant_left(_participant("sip_1", SIP))
     assert bye.end_reason == "hangup"
+
+
+def test_a_reason_recorded_on_the_sip_participant_becomes_the_end_reason() -> None:
+    """Call control (an agent's tool, the CLI) records why it hung up or transferred on the
+    participant (omnivoice.end_reason) before removing it."""
+    session, _gone = _watched()
+    leaving = _Participant("sip_1", SIP)
+    leaving.attributes["omnivoice.end_reason"] = "transferred"
+    session._on_participant_left(cast(rtc.RemoteParticipant, leaving))
+    assert session.end_reason == "transferred"
+
+
+async def test_sip_capabilities_and_call_control_checks() -> None:
+    async def hangup(s: SIPSession) -> None:  # as the gateway: the reason set first wins
+        s.mark_closed(s.end_reason or "session_closed")
+
+    call = CallInfo(call_id="SCL_abc", from_="+1", to="+2", direction="inbound")
+    session = SIPSession(call=call, room_name="r", identity="sip_1", hangup=hangup)
+    # given no LiveKit API: no transfer, with the reason
+    caps = session.capabilities
+    assert caps.route == "sip"
+    assert caps.supported == {"hold", "resume", "dtmf", "hangup"}
+    assert caps.unsupported["transfer"] == "this session was given no LiveKit API"
+    with pytest.raises(UnsupportedActionError, match="sip: transfer is not supported"):
+        await session.transfer("+15550100")
+    with pytest.raises(SessionClosedError, match="not observing"):
+        await session.send_dtmf("1")  # observe() never ran
+    with pytest.raises(ValueError, match="reason"):
+        await session.hangup("not a reason")
+    await session.hangup("caller_asked")
+    assert session.end_reason == "caller_asked"
+    with pytest.raises(SessionClosedError):
+        await session.hold()

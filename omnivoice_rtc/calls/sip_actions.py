@@ -1,0 +1,104 @@
+"""Call control of a SIP participant through LiveKit: from any process holding the API key
+(``SIPSession`` in your process, the agent's tools in the worker, the operator CLI).
+
+* transfer: ``TransferSIPParticipant`` (livekit-sip sends REFER with ``Refer-To: tel:…``
+  or ``<sip:…>``; the participant leaves once the far end reported success);
+* hang-up: ``RemoveParticipant`` (livekit-sip sends BYE);
+* DTMF: ``publish_dtmf`` from a participant in the room (livekit-sip sends RFC 4733
+  events), one digit every :data:`DTMF_GAP_S` s.
+
+Before a transfer or hang-up the SIP participant's ``omnivoice.end_reason`` attribute is
+set (``UpdateParticipant``), so whoever observes the call records why it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+from livekit import api, rtc
+
+from omnivoice_rtc._errors import ProviderError, SessionClosedError, SIPCallError
+from omnivoice_rtc.calls.control import END_REASON_ATTRIBUTE, TRANSFERRED, TransferTarget
+from omnivoice_rtc.shim.call_room import dtmf_code
+
+__all__ = ["DTMF_GAP_S", "hang_up_sip", "send_sip_digits", "set_end_reason", "transfer_sip"]
+
+logger = logging.getLogger(__name__)
+
+DTMF_GAP_S: Final = 0.3
+"""Pause between two digits sent to a SIP line (s), as livekit-agents' ``send_dtmf_events``."""
+
+
+async def set_end_reason(lk: api.LiveKitAPI, *, room: str, identity: str, reason: str) -> None:
+    """Record ``reason`` on the SIP participant (``omnivoice.end_reason``); a participant
+    already gone is SessionClosedError."""
+    try:
+        await lk.room.update_participant(
+            api.UpdateParticipantRequest(
+                room=room, identity=identity, attributes={END_REASON_ATTRIBUTE: reason}
+            )
+        )
+    except api.TwirpError as exc:
+        if exc.code == api.TwirpErrorCode.NOT_FOUND:
+            raise SessionClosedError(f"participant {identity!r} has left") from exc
+        raise ProviderError(f"livekit: UpdateParticipant failed: {exc.message}") from exc
+
+
+async def transfer_sip(
+    lk: api.LiveKitAPI, *, room: str, identity: str, target: TransferTarget
+) -> None:
+    """Cold-transfer the SIP participant to ``target`` (REFER); SIPCallError when the far
+    end refused, ProviderError when LiveKit did."""
+    await set_end_reason(lk, room=room, identity=identity, reason=TRANSFERRED)
+    try:
+        reply = await lk.sip.transfer_sip_participant(
+            api.TransferSIPParticipantRequest(
+                room_name=room, participant_identity=identity, transfer_to=target.sip_uri
+            )
+        )
+    except api.TwirpError as exc:
+        await _forget_reason(lk, room=room, identity=identity)
+        status = exc.metadata.get("sip_status_code", "") if exc.metadata else ""
+        if status.isdigit():
+            raise SIPCallError(
+                f"livekit-sip: transfer refused: {exc.message}",
+                sip_status_code=int(status),
+                sip_status=exc.metadata.get("sip_status", ""),
+            ) from exc
+        raise ProviderError(f"livekit: TransferSIPParticipant failed: {exc.message}") from exc
+    if reply.status == api.SIPTransferStatus.STS_TRANSFER_FAILED:
+        await _forget_reason(lk, room=room, identity=identity)
+        raise SIPCallError(
+            f"livekit-sip: transfer failed: {reply.reason}",
+            sip_status_code=int(reply.sip_status.code) if reply.HasField("sip_status") else 0,
+            sip_status=str(reply.reason),
+        )
+
+
+async def _forget_reason(lk: api.LiveKitAPI, *, room: str, identity: str) -> None:
+    try:
+        await set_end_reason(lk, room=room, identity=identity, reason="")
+    except (SessionClosedError, ProviderError) as exc:
+        logger.info("end reason not cleared", extra={"error": str(exc)})
+
+
+async def hang_up_sip(lk: api.LiveKitAPI, *, room: str, identity: str, reason: str) -> None:
+    """Record ``reason`` and remove the SIP participant (BYE); nothing if it has left."""
+    try:
+        await set_end_reason(lk, room=room, identity=identity, reason=reason)
+        await lk.room.remove_participant(api.RoomParticipantIdentity(room=room, identity=identity))
+    except SessionClosedError:
+        return
+    except api.TwirpError as exc:
+        if exc.code != api.TwirpErrorCode.NOT_FOUND:
+            raise ProviderError(f"livekit: RemoveParticipant failed: {exc.message}") from exc
+
+
+async def send_sip_digits(participant: rtc.LocalParticipant, digits: str) -> None:
+    """Publish ``digits`` as DTMF from ``participant`` (RFC 4733 on the SIP leg)."""
+    for index, digit in enumerate(digits):
+        if index:
+            await asyncio.sleep(DTMF_GAP_S)
+        await participant.publish_dtmf(code=dtmf_code(digit), digit=digit)

@@ -338,7 +338,9 @@ class CallLedger:
         async with self.transaction() as session:
             session.add(CallEventRow(call_id=call_id, at=at, type=type, source=source, data=data))
         shown = {k: v for k, v in data.items() if k not in ("digit", "text", "arguments", "result")}
-        extra: dict[str, Any] = {"call_id": call_id, "event": type, "source": source, **shown}
+        # the event's fields under "data": a key such as a tool's "name" may not overwrite
+        # the LogRecord's own attributes (logging raises KeyError for those)
+        extra: dict[str, Any] = {"call_id": call_id, "event": type, "source": source, "data": shown}
         if "digit" in data:
             extra.update(pii(digit=data["digit"]))
         logger.info("call event", extra=extra)

@@ -4,6 +4,7 @@ events, turns and final report land in the ledger in order."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,7 +103,10 @@ class _Session:
         return self._events()
 
 
-async def test_a_session_is_recorded_in_order(tmp_path: Path) -> None:
+async def test_a_session_is_recorded_in_order(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # records are built (and their extra checked) as in a worker
     settings = LedgerSettings(database_url=f"sqlite:///{tmp_path / 'calls.db'}")
     recorder = await AgentCallRecorder.open(settings)
     assert recorder is not None
@@ -134,6 +138,7 @@ async def test_a_session_is_recorded_in_order(tmp_path: Path) -> None:
     q.put_nowait(Event(type=EventType.SESSION_ENDED, data=report))
     q.put_nowait(None)
     await recorder.aclose()
+    assert recorder.failures == 0  # e.g. logging the tool call's "name" must not fail
     ledger = await CallLedger.open(settings.database_url)
     try:
         record = await get_call(ledger, "SCL_1")

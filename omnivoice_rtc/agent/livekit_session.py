@@ -60,6 +60,7 @@ from omnivoice_rtc.agent.io_counters import (
     report_audio,
 )
 from omnivoice_rtc.agent.participants import interruption_settings, participant_info
+from omnivoice_rtc.agent.room_audio_output import INPUT_FRAME_MS, RoomAudioOutput
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter, ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.parts import PipelineParts
@@ -132,6 +133,7 @@ class LiveKitSession:
         self._ended = False
         self._close_reason = ""
         self._session: AgentSession[None] | None = None
+        self._output: RoomAudioOutput | None = None
         self._relay = (
             EventRelay(
                 publisher=room.local_participant,
@@ -212,6 +214,15 @@ class LiveKitSession:
         self._room.on("participant_disconnected", self._on_participant_left)
         if self._relay is not None:
             self._relay.start()
+        # our room output (short native queue, a pause that silences at once); set before
+        # start, RoomIO wraps it in its transcript synchronizer instead of building its own
+        self._output = RoomAudioOutput(
+            self._room,
+            sample_rate_hz=self._output_rate,
+            track_name=f"omnivoice-agent-{self._remote.identity}",
+        )
+        session.output.audio = self._output
+        self._spawn(self._output.start(), "omnivoice.publish_agent_audio")
         await session.start(
             self._agent or Agent(instructions=parts.instructions),
             room=self._room,
@@ -219,10 +230,8 @@ class LiveKitSession:
                 participant_identity=self._remote.identity,
                 close_on_disconnect=True,
                 text_input=self._primary,
-                audio_output=room_io.AudioOutputOptions(
-                    sample_rate=self._output_rate,
-                    track_name=f"omnivoice-agent-{self._remote.identity}",
-                ),
+                audio_input=room_io.AudioInputOptions(frame_size_ms=INPUT_FRAME_MS),
+                audio_output=False,
             ),
             record=False,
             session_host=False,
@@ -459,6 +468,8 @@ class LiveKitSession:
                 for task in pending:  # until none is left: a cancelled task may spawn one
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
+            if self._output is not None:
+                await self._output.aclose()
         finally:
             self._closed.set()
 

@@ -1,0 +1,94 @@
+"""The agent's audio output to its room and the input framing: what livekit-agents' RoomIO
+does, with the two changes that shorten a turn.
+
+* **Output** (:class:`RoomAudioOutput`): livekit-agents' room output
+  (``voice/room_io/_output.py``, pinned 1.8.9) with a native queue of
+  ``OUTPUT_QUEUE_MS`` instead of 200 ms, and a pause that stops the audio at once.
+  livekit's native source releases 10 ms per 10 ms tick from its queue and holds up to
+  twice the queue size; its ``pause()`` (the false-interruption pause: the user starts
+  talking over the agent) stops feeding the queue but lets what is queued play, up to
+  400 ms more agent audio at the caller after the agent decided to stop. Here the pause
+  drops the queued audio at once (accounted as discarded, as livekit does when a paused
+  frame arrives), so the agent goes quiet within one 10 ms tick; a resumed reply goes on
+  from the next unplayed frame.
+  The queue is not in front of the first frame (the first 10 ms leave at the next tick,
+  measured in docs/benchmarks.md); a shorter queue bounds what is in flight natively.
+  Direct capture (``queue_size_ms=0``, as the shim does for a caller's real-time audio)
+  is not used here: agent speech arrives in bursts with idle gaps, and a directly
+  captured source fed that way made the subscriber's jitter buffer grow to ~550 ms
+  (docs/benchmarks.md, "Turn latency per route").
+* **Input** (``INPUT_FRAME_MS``): the caller's audio reaches the VAD in 20 ms frames
+  instead of livekit's 50 ms, so the end of speech is seen up to 30 ms sooner.
+
+The session publishes the track itself (:meth:`RoomAudioOutput.start` waits for the
+participant to subscribe, so :class:`~.livekit_session.LiveKitSession` runs it as an
+owned task) and sets the output on the ``AgentSession`` before ``start``, which makes
+RoomIO wrap it in its transcript synchronizer instead of building its own.
+"""
+
+from __future__ import annotations
+
+import time
+
+from livekit import rtc
+from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
+
+__all__ = ["INPUT_FRAME_MS", "OUTPUT_QUEUE_MS", "RoomAudioOutput"]
+
+OUTPUT_QUEUE_MS = 100
+"""ms of agent audio the native source queues (livekit's own room output: 200); a
+multiple of 10 and at least one 50 ms frame of livekit's output framing."""
+
+INPUT_FRAME_MS = 20
+"""ms per caller audio frame handed to the VAD and STT (livekit's default: 50)."""
+
+
+class RoomAudioOutput(_ParticipantAudioOutput):
+    """Publishes the agent's audio as ``track_name`` at ``sample_rate_hz`` Hz (mono);
+    see the module docstring for what differs from livekit-agents' room output."""
+
+    def __init__(
+        self,
+        room: rtc.Room,
+        *,
+        sample_rate_hz: int,
+        track_name: str,
+        queue_ms: int = OUTPUT_QUEUE_MS,
+    ) -> None:
+        if queue_ms < 50 or queue_ms % 10:
+            raise ValueError("queue_ms must be a multiple of 10 and at least 50 ms")
+        super().__init__(
+            room,
+            sample_rate=sample_rate_hz,
+            num_channels=1,
+            track_publish_options=rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+            track_name=track_name,
+        )
+        stock = self._audio_source  # livekit's 200 ms source, never published
+        self._audio_source = rtc.AudioSource(sample_rate_hz, 1, queue_size_ms=queue_ms)
+        self.queue_ms = queue_ms
+        self._stock_source = stock
+
+    @property
+    def source(self) -> rtc.AudioSource:
+        """The native source the track plays (tests read its queue)."""
+        return self._audio_source
+
+    def pause(self) -> None:
+        """Pause, and silence the caller now: drop what the native source still queues."""
+        super().pause()
+        queued = self._audio_source.queued_duration  # s
+        if queued <= 0:
+            return
+        self._source_discarded_duration += queued
+        # the dropped queue never plays, so a resumed run starts past it
+        self._report_run(
+            offset=self._source_pushed_duration - queued,
+            ended_at=time.time(),
+            resumes_at=self._source_pushed_duration,
+        )
+        self._audio_source.clear_queue()
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self._stock_source.aclose()

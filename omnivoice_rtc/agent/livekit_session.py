@@ -62,6 +62,7 @@ from omnivoice_rtc.agent.io_counters import (
 from omnivoice_rtc.agent.participants import interruption_settings, participant_info
 from omnivoice_rtc.agent.room_audio_output import INPUT_FRAME_MS, RoomAudioOutput
 from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.livekit.data_topics import LATENCY_TOPIC, decode_latency_report
 from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter, ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.types import (
@@ -134,6 +135,7 @@ class LiveKitSession:
         self._close_reason = ""
         self._session: AgentSession[None] | None = None
         self._output: RoomAudioOutput | None = None
+        self._reply_unmeasured = False  # an agent reply started; no latency report taken yet
         self._relay = (
             EventRelay(
                 publisher=room.local_participant,
@@ -212,6 +214,7 @@ class LiveKitSession:
             parts.llm.on("provider_tool_calls", self._on_provider_tools)
         self._room.on("sip_dtmf_received", self._on_dtmf)
         self._room.on("participant_disconnected", self._on_participant_left)
+        self._room.on("data_received", self._on_data)
         if self._relay is not None:
             self._relay.start()
         # our room output (short native queue, a pause that silences at once); set before
@@ -356,7 +359,24 @@ class LiveKitSession:
         self._emit_all(self._mapper.user_state(ev))
 
     def _on_agent_state(self, ev: lk.AgentStateChangedEvent) -> None:
+        if ev.new_state == "speaking":
+            self._reply_unmeasured = True
         self._emit_all(self._mapper.agent_state(ev))
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        """A mouth-to-ear report from the caller's side (``omnivoice.latency``): taken
+        from this session's participant only, at most one per agent reply."""
+        if packet.topic != LATENCY_TOPIC or packet.participant is None:
+            return
+        if packet.participant.identity != self._remote.identity or not self._reply_unmeasured:
+            return
+        try:
+            report = decode_latency_report(packet.data)
+        except ValueError as exc:
+            logger.warning("ignored latency report", extra={"reason": str(exc)})
+            return
+        self._reply_unmeasured = False
+        self._emit(Event(type=EventType.TURN_LATENCY, data=report))
 
     def _on_transcribed(self, ev: lk.UserInputTranscribedEvent) -> None:
         self._emit_all(self._mapper.user_transcribed(ev))
@@ -454,6 +474,7 @@ class LiveKitSession:
         try:
             self._room.off("sip_dtmf_received", self._on_dtmf)
             self._room.off("participant_disconnected", self._on_participant_left)
+            self._room.off("data_received", self._on_data)
             if self._driver is not None:
                 self._driver.stop()
             if not self._ended:  # torn down without a close event (e.g. start failed)

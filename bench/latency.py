@@ -70,6 +70,11 @@ SECTION = "## Turn latency per route"
 ROUTES = ("webrtc", "twilio", "sip")
 PEERS = ("ours", "bare", "pipecat")
 HEAD_MS = 50  # the head of every reply that must arrive (no clipped words)
+BARGE_IN_AFTER_S = 0.6  # into the agent's reply, the user talks over it
+LONG_REPLY = (
+    "You said hello there. I will keep talking for a little while, "
+    "so that you can interrupt me whenever you like."
+)
 HEAD_SLACK_MS = 20  # where the head is searched around the whole reply's alignment
 HEAD_MIN_CORR = 0.6  # normalized correlation of the received head with the sent one
 SILENCE_RMS = 100.0  # int16 units; a 10 ms frame above it is agent speech
@@ -156,6 +161,8 @@ class Row:
     samples_ms: list[float] = field(default_factory=list)
     heads_ok: int = 0
     heads: int = 0
+    barge_in_ms: list[float] = field(default_factory=list)  # speech start -> agent audio stops
+    cough_completed: list[float] = field(default_factory=list)  # share of the reply heard
     marks: list[tuple[str, float]] = field(default_factory=list)  # (stage, monotonic s)
     stages: dict[str, list[float]] = field(default_factory=dict)  # stage -> ms after end
 
@@ -200,6 +207,68 @@ async def _turn(row: Row, sentence: np.ndarray, reply: np.ndarray, *, count: boo
         row.heads_ok += 1
 
 
+def _leading_silence_s(pcm: np.ndarray, *, threshold: int = 300) -> float:
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
+    return 0.0 if loud.size == 0 else float(loud[0]) / 48000
+
+
+def _voiced_s(client: RecordingClient, start: float, end: float) -> float:
+    return sum(
+        f.duration_s
+        for f in client.agent_audio
+        if start <= f.received_at <= end and f.rms > SILENCE_RMS
+    )
+
+
+async def _wait_quiet(client: RecordingClient, *, quiet_s: float, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        last = client.last_agent_audio()
+        if last is None or time.monotonic() - last > quiet_s:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _talk_over(
+    row: Row, sentence: np.ndarray, over: np.ndarray, reply_s: float, *, cough: bool
+) -> None:
+    """The user speaks; ``BARGE_IN_AFTER_S`` into the agent's reply the user says
+    ``over`` (a sentence: barge-in; a short "mm-hm": a cough-like backchannel)."""
+    client = row.client
+    end = await client.say(sentence) - _trailing_silence_s(sentence)
+    deadline = time.monotonic() + 10
+    first = None
+    while first is None and time.monotonic() < deadline:
+        first = client.first_agent_audio_after(end)
+        await asyncio.sleep(0.005)
+    if first is None:
+        return
+    await asyncio.sleep(max(0.0, first + BARGE_IN_AFTER_S - time.monotonic()))
+    start = time.monotonic() + 0.01 + _leading_silence_s(over)  # next mic tick, then voice
+    await client.say(over, wait=False)
+    if cough:
+        await asyncio.sleep(reply_s + 1.5)
+        heard = _voiced_s(client, first, first + reply_s + 1.5)
+        row.cough_completed.append(heard / reply_s)
+    else:
+        # the agent stopped at the last voiced frame before a gap of 300 ms
+        await asyncio.sleep(3.0)
+        frames = [f.received_at for f in client.agent_audio if f.received_at >= start]
+        voiced = [
+            f.received_at
+            for f in client.agent_audio
+            if f.received_at >= start and f.rms > SILENCE_RMS
+        ]
+        stop = start
+        for at in voiced:
+            if at - stop > 0.3 and stop > start:
+                break
+            stop = at
+        if frames:
+            row.barge_in_ms.append(max(0.0, stop - start) * 1000)
+    await _wait_quiet(client, quiet_s=1.0, limit_s=15)
+
+
 async def _webrtc_rows(
     server: LiveKitServer, build: Callable[[], Any]
 ) -> tuple[list[Row], list[Any]]:
@@ -237,10 +306,10 @@ async def _webrtc_rows(
     return rows, [gateway, bare]
 
 
-async def run(turns: int, routes: list[str]) -> list[Row]:
+async def run(turns: int, routes: list[str], *, barge_ins: int = 0) -> list[Row]:
     log = Path(tempfile.mkdtemp(prefix="bench-latency-")) / "livekit-server.log"
     supervisor, server, sink = start_livekit_server(log)
-    agent_pcm = _agent_pcm()
+    agent_pcm = _agent_pcm() if not barge_ins else _long_reply_pcm()
     reply = np.frombuffer(agent_pcm, dtype=np.int16)
     build = make_parts(agent_pcm)
     sentence = espeak_pcm(USER_SENTENCE, wpm=170)
@@ -266,6 +335,22 @@ async def run(turns: int, routes: list[str]) -> list[Row]:
                 ),
                 file=sys.stderr,
             )
+        over = espeak_pcm("wait, wait, stop please, I have a question", wpm=170)
+        mmhm = espeak_pcm("mm hm", wpm=220)
+        reply_s = _voiced_reply_s(reply)
+        for i in range(barge_ins):
+            for row in rows if i % 2 == 0 else rows[::-1]:
+                await _talk_over(row, sentence, over, reply_s, cough=False)
+                await _talk_over(row, sentence, mmhm, reply_s, cough=True)
+            print(
+                f"barge-in {i + 1}/{barge_ins}: "
+                + ", ".join(
+                    f"{r.route}/{r.peer} stop {r.barge_in_ms[-1] if r.barge_in_ms else -1:.0f} ms "
+                    f"mm-hm heard {r.cough_completed[-1] if r.cough_completed else -1:.2f}"
+                    for r in rows
+                ),
+                file=sys.stderr,
+            )
         return rows
     finally:
         for row in rows:
@@ -274,6 +359,18 @@ async def run(turns: int, routes: list[str]) -> list[Row]:
             await (owner.stop() if isinstance(owner, LiveKitGateway) else owner.aclose())
         supervisor.stop()
         sink.close()
+
+
+def _long_reply_pcm() -> bytes:
+    pcm48 = espeak_pcm(LONG_REPLY, wpm=200)
+    return pcm48[::2].astype(np.int16).tobytes()  # 48 -> 24 kHz (speech is band-limited)
+
+
+def _voiced_reply_s(reply: np.ndarray) -> float:
+    """Seconds of 10 ms frames of the reply (24 kHz) above the silence level."""
+    frames = reply[: reply.size - reply.size % 240].reshape(-1, 240).astype(np.float64)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    return float(np.count_nonzero(rms > SILENCE_RMS)) * 0.01
 
 
 def summary(rows: list[Row], routes: list[str]) -> dict[str, dict[str, float | None]]:
@@ -329,6 +426,7 @@ def report(rows: list[Row], routes: list[str]) -> str:
             *table,
             "",
             *(f"- {line}" for line in ratios + reasons(rows, routes)),
+            *_barge_in_lines(rows),
             "",
             "Where the time goes (p50 ms after the end of the user's speech, by the agent's "
             "session state changes, same clock):",
@@ -346,6 +444,34 @@ def report(rows: list[Row], routes: list[str]) -> str:
             "",
         ]
     )
+
+
+def _barge_in_lines(rows: list[Row]) -> list[str]:
+    measured = [r for r in rows if r.barge_in_ms or r.cough_completed]
+    if not measured:
+        return []
+    lines = [
+        "",
+        f"Barge-in: the user talks over the reply {BARGE_IN_AFTER_S} s into it; from the first "
+        "voiced sample of the interrupting speech to the last agent audio at the caller before "
+        'a 300 ms gap. mm-hm: a short "mm hm" at the same point; the share of the reply\'s '
+        "speech the caller still heard (1.0 = not cut).",
+        "",
+        "| route | peer | barge-ins | stop p50 ms | stop p95 ms | mm-hm trials | reply heard p50 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in measured:
+        stop = (
+            f"{_pct(r.barge_in_ms, 0.5):.0f} | {_pct(r.barge_in_ms, 0.95):.0f}"
+            if r.barge_in_ms
+            else "- | -"
+        )
+        heard = f"{_pct(r.cough_completed, 0.5):.2f}" if r.cough_completed else "-"
+        lines.append(
+            f"| {r.route} | {r.peer} | {len(r.barge_in_ms)} | {stop} | "
+            f"{len(r.cough_completed)} | {heard} |"
+        )
+    return lines
 
 
 def write_run(text: str, label: str) -> None:
@@ -368,6 +494,12 @@ def main() -> None:
     parser.add_argument(
         "--routes", default="webrtc", help=f"comma-separated, of {', '.join(ROUTES)}"
     )
+    parser.add_argument(
+        "--barge-ins",
+        type=int,
+        default=0,
+        help="also N barge-in and N mm-hm trials per row (a 5 s reply for every turn)",
+    )
     parser.add_argument("--json", action="store_true", help="print the p50 summary as JSON")
     parser.add_argument("--write", metavar="LABEL", help="append the run to docs/benchmarks.md")
     args = parser.parse_args()
@@ -375,7 +507,7 @@ def main() -> None:
     unknown = set(routes) - set(ROUTES)
     if unknown:
         parser.error(f"unknown routes: {sorted(unknown)}")
-    rows = asyncio.run(run(args.turns, routes))
+    rows = asyncio.run(run(args.turns, routes, barge_ins=args.barge_ins))
     for line in reasons(rows, routes):
         print(line, file=sys.stderr)
     text = report(rows, routes)

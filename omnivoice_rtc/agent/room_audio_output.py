@@ -2,21 +2,22 @@
 does, with the two changes that shorten a turn.
 
 * **Output** (:class:`RoomAudioOutput`): livekit-agents' room output
-  (``voice/room_io/_output.py``, pinned 1.8.9) with a native queue of
-  ``OUTPUT_QUEUE_MS`` instead of 200 ms, and a pause that stops the audio at once.
+  (``voice/room_io/_output.py``, pinned 1.8.9) with a pause that stops the audio at once.
   livekit's native source releases 10 ms per 10 ms tick from its queue and holds up to
   twice the queue size; its ``pause()`` (the false-interruption pause: the user starts
   talking over the agent) stops feeding the queue but lets what is queued play, up to
   400 ms more agent audio at the caller after the agent decided to stop. Here the pause
   drops the queued audio at once (accounted as discarded, as livekit does when a paused
   frame arrives), so the agent goes quiet within one 10 ms tick; a resumed reply goes on
-  from the next unplayed frame.
-  The queue is not in front of the first frame (the first 10 ms leave at the next tick,
-  measured in docs/benchmarks.md); a shorter queue bounds what is in flight natively.
-  Direct capture (``queue_size_ms=0``, as the shim does for a caller's real-time audio)
-  is not used here: agent speech arrives in bursts with idle gaps, and a directly
-  captured source fed that way made the subscriber's jitter buffer grow to ~550 ms
-  (docs/benchmarks.md, "Turn latency per route").
+  from the next frame not yet handed to the source.
+  The queue stays at livekit's 200 ms (``OUTPUT_QUEUE_MS``), measured in
+  docs/benchmarks.md ("Turn latency per route"): it is not in front of the first frame
+  (the first 10 ms leave at the source's next tick; ~50 ms capture -> subscriber); a
+  100 ms queue gave no faster first audio and, on a loaded machine, later first audio
+  and more replies whose head the jitter buffer warped (the source runs dry when the
+  event loop is late, and the receiver stretches); direct capture (``queue_size_ms=0``,
+  as the shim does for a caller's real-time audio) fed with bursts and idle gaps made the
+  subscriber's jitter buffer grow to ~550 ms.
 * **Input** (``INPUT_FRAME_MS``): the caller's audio reaches the VAD in 20 ms frames
   instead of livekit's 50 ms, so the end of speech is seen up to 30 ms sooner.
 
@@ -35,8 +36,8 @@ from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
 
 __all__ = ["INPUT_FRAME_MS", "OUTPUT_QUEUE_MS", "RoomAudioOutput"]
 
-OUTPUT_QUEUE_MS = 100
-"""ms of agent audio the native source queues (livekit's own room output: 200); a
+OUTPUT_QUEUE_MS = 200
+"""ms of agent audio the native source queues (livekit's own room output: the same); a
 multiple of 10 and at least one 50 ms frame of livekit's output framing."""
 
 INPUT_FRAME_MS = 20
@@ -64,7 +65,7 @@ class RoomAudioOutput(_ParticipantAudioOutput):
             track_publish_options=rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
             track_name=track_name,
         )
-        stock = self._audio_source  # livekit's 200 ms source, never published
+        stock = self._audio_source  # livekit's own source, never published
         self._audio_source = rtc.AudioSource(sample_rate_hz, 1, queue_size_ms=queue_ms)
         self.queue_ms = queue_ms
         self._stock_source = stock

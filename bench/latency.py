@@ -1,6 +1,7 @@
 """Turn latency per route: ours vs bare livekit-agents vs pipecat, same fakes and speech.
 
-    python -m bench.latency [--turns 20] [--routes webrtc] [--json] [--no-write]
+    python -m bench.latency [--turns 20] [--barge-ins N] [--routes webrtc,twilio,sip]
+                            [--json] [--write LABEL]
 
 One run, the same zero-latency fakes (bench/pipeline.py: an STT that answers at once, the
 rules responder, a TTS that returns pre-rendered espeak-ng speech at once, silero VAD
@@ -20,7 +21,12 @@ arrived / turns). It detects a head missing by more than about 20 ms.
 Routes measured here: ``webrtc`` (a real rtc participant in a room of a local
 livekit-server; ours is :class:`~omnivoice_rtc.agent.livekit_gateway.LiveKitGateway`'s
 session, bare is a plain ``AgentSession``). See docs/benchmarks.md "Turn latency per route"
-for the routes and peers not measured yet.
+for the routes and peers not measured yet (their ``--json`` entries are ``null``).
+
+``--barge-ins N``: per row, N times the user talks over a 5 s reply 0.6 s into it (the
+time until the agent's audio stops at the caller) and N times says a short "mm hm" there
+(the share of the reply still heard). ``--write LABEL`` appends the run to the section in
+docs/benchmarks.md under ``### LABEL`` (runs are kept: before/after).
 """
 
 from __future__ import annotations
@@ -84,6 +90,10 @@ NOT_MEASURED: dict[tuple[str, str], str] = {
     "LiveKit/WebRTC row in this bench",
     ("twilio", "bare"): "bare livekit-agents has no carrier media-stream route",
     ("sip", "pipecat"): "pipecat's Twilio WebSocket pipeline has no SIP route",
+    ("twilio", "ours"): "not built yet: the shim with a simulated Twilio stream and the agent",
+    ("twilio", "pipecat"): "not built yet: bench/pipecat_capacity.py's pipeline with these fakes",
+    ("sip", "ours"): "not built yet: livekit-sip with an RTP peer and the agent",
+    ("sip", "bare"): "not built yet: livekit-sip with an RTP peer and a bare AgentSession",
 }
 
 
@@ -506,7 +516,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--turns", type=int, default=20, help="measured turns per row")
     parser.add_argument(
-        "--routes", default="webrtc", help=f"comma-separated, of {', '.join(ROUTES)}"
+        "--routes",
+        default=",".join(ROUTES),
+        help=f"comma-separated, of {', '.join(ROUTES)} (only webrtc has rows yet)",
     )
     parser.add_argument(
         "--barge-ins",

@@ -1,5 +1,5 @@
-"""The agent's audio output to its room and the input framing: what livekit-agents' RoomIO
-does, with the two changes that shorten a turn.
+"""The agent's audio output to its room, and the caller's input framing: livekit-agents'
+RoomIO with one change, and the measurements behind what was left as it is.
 
 * **Output** (:class:`RoomAudioOutput`): livekit-agents' room output
   (``voice/room_io/_output.py``, pinned 1.8.9) with a pause that stops the audio at once.
@@ -18,8 +18,10 @@ does, with the two changes that shorten a turn.
   event loop is late, and the receiver stretches); direct capture (``queue_size_ms=0``,
   as the shim does for a caller's real-time audio) fed with bursts and idle gaps made the
   subscriber's jitter buffer grow to ~550 ms.
-* **Input** (``INPUT_FRAME_MS``): the caller's audio reaches the VAD in 20 ms frames
-  instead of livekit's 50 ms, so the end of speech is seen up to 30 ms sooner.
+* **Input** (``INPUT_FRAME_MS``): livekit's 50 ms frames. 20 ms frames let the VAD see the
+  end of speech ~20-30 ms sooner in the bench, but the local pipeline's Whisper then lost
+  the last word of an utterance ("... order a pizza" heard as "... order a repeat":
+  tests/integration/agent/test_local_session.py failed twice, and passed with 50 ms).
 
 The session publishes the track itself (:meth:`RoomAudioOutput.start` waits for the
 participant to subscribe, so :class:`~.livekit_session.LiveKitSession` runs it as an
@@ -40,8 +42,8 @@ OUTPUT_QUEUE_MS = 200
 """ms of agent audio the native source queues (livekit's own room output: the same); a
 multiple of 10 and at least one 50 ms frame of livekit's output framing."""
 
-INPUT_FRAME_MS = 20
-"""ms per caller audio frame handed to the VAD and STT (livekit's default: 50)."""
+INPUT_FRAME_MS = 50
+"""ms per caller audio frame handed to the VAD and STT (livekit's default; see above)."""
 
 
 class RoomAudioOutput(_ParticipantAudioOutput):

@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: dev test check soak static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt bench-ledger deps system-deps go-deps py-deps web-deps clean
+.PHONY: dev test check soak static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt bench-ledger bench-latency deps system-deps go-deps py-deps web-deps clean
 
 ## Install everything that is missing (idempotent; second run is fast).
 deps: system-deps go-deps py-deps web-deps
@@ -67,7 +67,7 @@ unit: py-deps
 soak: deps
 	$(PY) -m pytest -m soak tests/integration/faults $(PYTEST_ARGS)
 
-bench: bench-audio bench-shim bench-pipeline bench-stt bench-ledger
+bench: bench-audio bench-shim bench-pipeline bench-stt bench-ledger bench-latency
 
 bench-audio: deps
 	$(PY) -m bench.audio
@@ -84,6 +84,9 @@ bench-stt: deps
 ## Call ledger write cost per call and webhook delivery latency (SQLite and PostgreSQL).
 bench-ledger: deps
 	$(PY) -m bench.ledger
+
+bench-latency: deps
+	$(PY) -m bench.latency --turns 20 --barge-ins 5
 
 clean:
 	rm -rf $(VENV) bin .cache node_modules

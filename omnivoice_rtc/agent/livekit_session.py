@@ -60,7 +60,9 @@ from omnivoice_rtc.agent.io_counters import (
     report_audio,
 )
 from omnivoice_rtc.agent.participants import interruption_settings, participant_info
+from omnivoice_rtc.agent.room_audio_output import INPUT_FRAME_MS, RoomAudioOutput
 from omnivoice_rtc.conversation import ConversationStats
+from omnivoice_rtc.livekit.data_topics import LATENCY_TOPIC, decode_latency_report
 from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter, ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.recording import SessionRecording
@@ -136,6 +138,8 @@ class LiveKitSession:
         self.recording: SessionRecording | None = None
         """The call's recording (set by the job when calls are recorded); its ``files``
         are the reference, also in the ``session_ended`` event's ``recording``."""
+        self._output: RoomAudioOutput | None = None
+        self._reply_unmeasured = False  # an agent reply started; no latency report taken yet
         self._relay = (
             EventRelay(
                 publisher=room.local_participant,
@@ -214,8 +218,18 @@ class LiveKitSession:
             parts.llm.on("provider_tool_calls", self._on_provider_tools)
         self._room.on("sip_dtmf_received", self._on_dtmf)
         self._room.on("participant_disconnected", self._on_participant_left)
+        self._room.on("data_received", self._on_data)
         if self._relay is not None:
             self._relay.start()
+        # our room output (short native queue, a pause that silences at once); set before
+        # start, RoomIO wraps it in its transcript synchronizer instead of building its own
+        self._output = RoomAudioOutput(
+            self._room,
+            sample_rate_hz=self._output_rate,
+            track_name=f"omnivoice-agent-{self._remote.identity}",
+        )
+        session.output.audio = self._output
+        self._spawn(self._output.start(), "omnivoice.publish_agent_audio")
         await session.start(
             self._agent or Agent(instructions=parts.instructions),
             room=self._room,
@@ -223,10 +237,8 @@ class LiveKitSession:
                 participant_identity=self._remote.identity,
                 close_on_disconnect=True,
                 text_input=self._primary,
-                audio_output=room_io.AudioOutputOptions(
-                    sample_rate=self._output_rate,
-                    track_name=f"omnivoice-agent-{self._remote.identity}",
-                ),
+                audio_input=room_io.AudioInputOptions(frame_size_ms=INPUT_FRAME_MS),
+                audio_output=False,
             ),
             record=False,
             session_host=False,
@@ -351,7 +363,24 @@ class LiveKitSession:
         self._emit_all(self._mapper.user_state(ev))
 
     def _on_agent_state(self, ev: lk.AgentStateChangedEvent) -> None:
+        if ev.new_state == "speaking":
+            self._reply_unmeasured = True
         self._emit_all(self._mapper.agent_state(ev))
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        """A mouth-to-ear report from the caller's side (``omnivoice.latency``): taken
+        from this session's participant only, at most one per agent reply."""
+        if packet.topic != LATENCY_TOPIC or packet.participant is None:
+            return
+        if packet.participant.identity != self._remote.identity or not self._reply_unmeasured:
+            return
+        try:
+            report = decode_latency_report(packet.data)
+        except ValueError as exc:
+            logger.warning("ignored latency report", extra={"reason": str(exc)})
+            return
+        self._reply_unmeasured = False
+        self._emit(Event(type=EventType.TURN_LATENCY, data=report))
 
     def _on_transcribed(self, ev: lk.UserInputTranscribedEvent) -> None:
         self._emit_all(self._mapper.user_transcribed(ev))
@@ -452,6 +481,7 @@ class LiveKitSession:
         try:
             self._room.off("sip_dtmf_received", self._on_dtmf)
             self._room.off("participant_disconnected", self._on_participant_left)
+            self._room.off("data_received", self._on_data)
             if self._driver is not None:
                 self._driver.stop()
             if not self._ended:  # torn down without a close event (e.g. start failed)
@@ -466,6 +496,8 @@ class LiveKitSession:
                 for task in pending:  # until none is left: a cancelled task may spawn one
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
+            if self._output is not None:
+                await self._output.aclose()
         finally:
             self._closed.set()
 

@@ -13,7 +13,8 @@ One builder for the three places a conversation is accounted:
   report replaces what it counted.
 
 What the events count (:meth:`ConversationStats.on_event`): ``user_speech_end`` /
-``agent_speech_end`` durations, ``interruption`` s, ``error`` s and ``tool_call`` s. A
+``agent_speech_end`` durations, ``interruption`` s, ``error`` s, ``tool_call`` s and
+``turn_latency`` s (mouth-to-ear per turn, measured at the caller). A
 tool call waits for the next agent turn and is attached to it; :meth:`close` puts calls
 no agent turn followed into an empty agent turn. Times are wall-clock seconds
 (``time.time()``), latencies seconds; :meth:`metrics` renders the Go ``Metrics`` in ms.
@@ -32,6 +33,7 @@ from omnivoice_rtc.types import (
     SpeechEnded,
     ToolCall,
     Turn,
+    TurnLatency,
 )
 
 __all__ = ["ConversationStats", "LatencyKind"]
@@ -72,6 +74,7 @@ class ConversationStats:
         self._errors = 0
         self._latency: dict[LatencyKind, list[float]] = {}
         self._fallback: dict[LatencyKind, list[float]] = {}
+        self._mouth_to_ear_ms: list[int] = []
 
     # -- feeding ----------------------------------------------------------------------
     def start(self, now: float | None = None) -> None:
@@ -93,6 +96,12 @@ class ConversationStats:
         elif kind is EventType.TOOL_CALL and isinstance(data, ToolCall):
             self._tool_calls += 1
             self._pending_tools.append(data)
+        elif (
+            kind is EventType.TURN_LATENCY
+            and isinstance(data, TurnLatency)
+            and data.mouth_to_ear_ms > 0
+        ):
+            self._mouth_to_ear_ms.append(data.mouth_to_ear_ms)
 
     def add_user_turn(
         self, text: str, *, timestamp: datetime | None = None, duration_s: float = 0.0
@@ -162,4 +171,11 @@ class ConversationStats:
             error_count=self._errors,
             audio_bytes_received=self.audio_bytes_received,
             audio_bytes_sent=self.audio_bytes_sent,
+            mouth_to_ear_turns=len(self._mouth_to_ear_ms),
+            avg_mouth_to_ear_ms=(
+                round(sum(self._mouth_to_ear_ms) / len(self._mouth_to_ear_ms))
+                if self._mouth_to_ear_ms
+                else 0
+            ),
+            max_mouth_to_ear_ms=max(self._mouth_to_ear_ms, default=0),
         )

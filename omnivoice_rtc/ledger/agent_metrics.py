@@ -1,5 +1,5 @@
-"""The agent worker's own Prometheus metrics (calls served, per-turn latency, ledger
-writes), beside livekit-agents' (``lk_agents_*``: jobs, processes, CPU load).
+"""The agent worker's own Prometheus metrics (calls served, per-turn latency, mouth-to-ear
+latency reported by the caller's side, ledger writes), beside livekit-agents' (``lk_agents_*``: jobs, processes, CPU load).
 
 They live in prometheus_client's default registry, which livekit-agents serves on
 ``OMNIVOICE_WORKER_PROMETHEUS_PORT``; jobs run in child processes, so the worker sets
@@ -22,6 +22,7 @@ _LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.
 class AgentMetrics:
     calls: Counter
     turn_latency: Histogram
+    mouth_to_ear: Histogram
     ledger_failures: Counter
 
 
@@ -42,6 +43,13 @@ def agent_metrics() -> AgentMetrics:
                 "omnivoice_agent_turn_latency_seconds",
                 "Per-turn latency seen by the agent (s): stt, llm, tts, total.",
                 ["kind"],
+                buckets=_LATENCY_BUCKETS,
+            ),
+            mouth_to_ear=Histogram(
+                "omnivoice_agent_mouth_to_ear_seconds",
+                "Per turn, measured at the caller (s): end of the caller's speech -> first "
+                "agent audio heard, by who measured it (browser, carrier).",
+                ["measured_by"],
                 buckets=_LATENCY_BUCKETS,
             ),
             ledger_failures=Counter(

@@ -30,7 +30,7 @@ from omnivoice_rtc.ledger.keys import call_key, classify
 from omnivoice_rtc.ledger.store import CallLedger
 from omnivoice_rtc.logs import bind_call_id
 from omnivoice_rtc.settings import LedgerSettings
-from omnivoice_rtc.types import EventType, SessionEnded, SessionStarted
+from omnivoice_rtc.types import EventType, SessionEnded, SessionStarted, TurnLatency
 from omnivoice_rtc.types.event_data import encode_event_data
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ _RECORDED_EVENTS: Final = {
     EventType.DTMF: "dtmf",
     EventType.ERROR: "error",
     EventType.INTERRUPTION: "interruption",
+    EventType.TURN_LATENCY: "turn_latency",  # mouth-to-ear of one turn, from the caller's side
 }
 
 
@@ -211,6 +212,10 @@ class AgentCallRecorder:
                 reason=event.data.reason,
             )
         elif event.type in _RECORDED_EVENTS:
+            if isinstance(event.data, TurnLatency):
+                agent_metrics().mouth_to_ear.labels(measured_by=event.data.measured_by).observe(
+                    event.data.mouth_to_ear_ms / 1000
+                )
             raw = encode_event_data(event.data) if event.data is not None else None
             data: dict[str, Any] = raw if isinstance(raw, dict) else {"value": raw}
             if event.error:

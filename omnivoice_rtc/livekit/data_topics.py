@@ -1,4 +1,4 @@
-"""The two data topics the agent and the processes that observe a call share.
+"""The three data topics the agent and the processes that observe a call share.
 
 ``omnivoice.events`` (agent -> room): Relay session events to the room as JSON data packets on topic ``omnivoice.events``.
 
@@ -41,6 +41,16 @@ a browser) steer it by publishing one reliable data packet per command::
 ``participant`` (optional) is the identity of the session's user. When it is absent the
 command is for the sender's own session; when the sender has none and the room has
 exactly one session, for that one. Malformed packets are logged and ignored.
+
+``omnivoice.latency`` (caller's side -> agent): mouth-to-ear latency of one turn, measured
+where the caller is: the browser page, or the carrier shim for a carrier media stream::
+
+    {"mouth_to_ear_ms": 640, "measured_by": "browser"}
+
+The end of the caller's speech -> the first agent audio the caller hears, in ms on the
+sender's own clock (no clock is shared). The agent takes a report only from its session's
+own participant and at most one per agent reply, and emits it as a ``turn_latency`` event
+(:class:`~omnivoice_rtc.types.TurnLatency`).
 """
 
 from __future__ import annotations
@@ -49,21 +59,30 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from omnivoice_rtc.types import Event
+from omnivoice_rtc.types import Event, TurnLatency
 
 __all__ = [
     "CONTROL_TOPIC",
     "EVENTS_TOPIC",
+    "LATENCY_TOPIC",
+    "MAX_MOUTH_TO_EAR_MS",
     "MAX_PAYLOAD_BYTES",
+    "MEASURED_BY",
     "ControlCommand",
     "decode_control",
     "decode_event_packet",
+    "decode_latency_report",
     "encode_control",
     "encode_event",
+    "encode_latency_report",
 ]
 
 EVENTS_TOPIC: Final = "omnivoice.events"
 CONTROL_TOPIC: Final = "omnivoice.control"
+LATENCY_TOPIC: Final = "omnivoice.latency"
+MEASURED_BY: Final = ("browser", "carrier")
+MAX_MOUTH_TO_EAR_MS: Final = 60_000
+"""A report above this (ms) is refused: no turn is a minute long at the caller's ear."""
 MAX_PAYLOAD_BYTES: Final = 14_000
 """Keep packets under LiveKit's ~15 KiB reliable data packet guidance."""
 
@@ -157,3 +176,38 @@ def decode_control(payload: bytes | str) -> ControlCommand:
     return ControlCommand(
         type=kind, text=text if kind in _WITH_TEXT else "", participant=participant
     )
+
+
+# --------------------------------------------------------------------------- latency
+
+
+def encode_latency_report(*, mouth_to_ear_ms: int, measured_by: str) -> bytes:
+    """The UTF-8 JSON packet of one turn's mouth-to-ear latency (ms); ValueError if bad."""
+    report = TurnLatency(mouth_to_ear_ms=mouth_to_ear_ms, measured_by=measured_by)
+    _check_latency(report)
+    return json.dumps(report.to_dict(), separators=(",", ":")).encode()
+
+
+def decode_latency_report(payload: bytes | str) -> TurnLatency:
+    """Parse an ``omnivoice.latency`` packet; ValueError if it is not one."""
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"omnivoice.latency packet: invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ValueError("omnivoice.latency packet: expected a JSON object")
+    ms, by = body.get("mouth_to_ear_ms"), body.get("measured_by")
+    if isinstance(ms, bool) or not isinstance(ms, int | float) or not isinstance(by, str):
+        raise ValueError("omnivoice.latency packet: mouth_to_ear_ms (number), measured_by (str)")
+    report = TurnLatency(mouth_to_ear_ms=round(ms), measured_by=by)
+    _check_latency(report)
+    return report
+
+
+def _check_latency(report: TurnLatency) -> None:
+    if report.measured_by not in MEASURED_BY:
+        raise ValueError(f"omnivoice.latency: measured_by must be one of {MEASURED_BY}")
+    if not 0 < report.mouth_to_ear_ms <= MAX_MOUTH_TO_EAR_MS:
+        raise ValueError(
+            f"omnivoice.latency: mouth_to_ear_ms must be in 1..{MAX_MOUTH_TO_EAR_MS} ms"
+        )

@@ -32,11 +32,17 @@ from typing import Final
 
 from aiohttp import ClientError, WebSocketError, WSMsgType
 from livekit import api, rtc
+from livekit.rtc.participant import PublishDataError
 
 from omnivoice_rtc._errors import SessionClosedError, StackError
 from omnivoice_rtc.calls.apology import apology_pcm
 from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
 from omnivoice_rtc.calls.teardown import call_hook, stop_tasks, teardown_step
+from omnivoice_rtc.livekit.data_topics import (
+    LATENCY_TOPIC,
+    MAX_MOUTH_TO_EAR_MS,
+    encode_latency_report,
+)
 from omnivoice_rtc.media_streams.messages import Clear, MediaStreamCodec, SendMark, SendMedia
 from omnivoice_rtc.shim.agent_playout import AgentPlayout, Flush
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
@@ -57,7 +63,7 @@ from omnivoice_rtc.shim.caller_ingress import (
     StopStream,
 )
 from omnivoice_rtc.shim.media_socket import MediaSocket
-from omnivoice_rtc.shim.playback_marks import PlaybackMarks
+from omnivoice_rtc.shim.playback_marks import MouthToEar, PlaybackMarks
 from omnivoice_rtc.shim.policy import CLOSE_NORMAL, CLOSE_TOO_BIG, CallCounters, MediaPolicy
 from omnivoice_rtc.types import CallInfo, Event
 
@@ -112,6 +118,7 @@ class CallBridge:
         self.marks = PlaybackMarks(
             every_ms=self.policy.mark_every_ms, counters=self.counters, clock=clock
         )
+        self.mouth_to_ear = MouthToEar(frame_ms=self.playout.frame_ms, clock=clock)
         self._caller_ready = asyncio.Event()
         self._frames_ready = asyncio.Event()
         self._send_task: asyncio.Task[None] | None = None
@@ -320,6 +327,8 @@ class CallBridge:
                 await self._forward_digit(decision)
             case MarkEcho():
                 self.marks.on_echo(decision.name)
+                if (ms := self.mouth_to_ear.on_echo(decision.name)) is not None:
+                    self.spawn(self._report_mouth_to_ear(ms))
             case StopStream():
                 return True
             case PolicyClose():
@@ -359,6 +368,7 @@ class CallBridge:
             await self._caller_ready.wait()
             self._caller_ready.clear()
             while (pcm := self.ingress.pop_caller_audio()) is not None:
+                self.mouth_to_ear.on_caller_audio(pcm)
                 await self.room.push_caller_audio(pcm)
 
     # ------------------------------------------------------------------ room -> caller
@@ -366,7 +376,10 @@ class CallBridge:
     def on_agent_audio(self, pcm: bytes) -> None:
         """Room callback: one agent frame (PCM16) -> carrier frames for the sender (not while
         the apology plays)."""
-        if not self._announcing and self.playout.on_agent_audio(pcm):
+        if self._announcing:
+            return
+        self.mouth_to_ear.on_agent_audio(pcm)
+        if self.playout.on_agent_audio(pcm):
             self._frames_ready.set()
 
     async def _send_loop(self) -> None:
@@ -379,6 +392,8 @@ class CallBridge:
                 mark = self.marks.on_audio_sent(self.playout.frame_ms)
                 if mark is not None:
                     await self._send(self.codec.serialize(SendMark(name=mark)))
+                if (m2e := self.mouth_to_ear.mark_after_frame()) is not None:
+                    await self._send(self.codec.serialize(SendMark(name=m2e)))
 
     async def _send(self, data: str | bytes) -> None:
         if self.ws.closed:
@@ -392,8 +407,19 @@ class CallBridge:
         """Barge-in: drop queued agent audio here and at the carrier (clear/clearAudio)."""
         self.playout.flush()
         self.marks.reset()
+        self.mouth_to_ear.cancel()
         logger.info("carrier flush", extra={"call_id": self.call.call_id, "reason": reason})
         await self._send(self.codec.serialize(Clear()))
+
+    async def _report_mouth_to_ear(self, ms: int) -> None:
+        """One reply's mouth-to-ear latency (ms) -> the agent (``omnivoice.latency``)."""
+        payload = encode_latency_report(
+            mouth_to_ear_ms=min(ms, MAX_MOUTH_TO_EAR_MS), measured_by="carrier"
+        )
+        try:
+            await self.room.send_data(payload, topic=LATENCY_TOPIC)
+        except (PublishDataError, ConnectionError) as exc:  # the room is going away
+            logger.debug("latency report not sent", extra={"reason": str(exc)})
 
     def on_agent_event(self, event: Event) -> None:
         """Room callback: an ``omnivoice.events`` event from the agent (barge-in

@@ -29,6 +29,7 @@ from omnivoice_rtc.types.event_data import (
     SessionEnded,
     SessionStarted,
     SpeechEnded,
+    TurnLatency,
     UserTranscript,
 )
 from omnivoice_rtc.types.events import Event
@@ -87,6 +88,7 @@ __all__ = [
     "TextPipelineOptions",
     "ToolCall",
     "Turn",
+    "TurnLatency",
     "UserTranscript",
     "WebRTCAudioOptions",
     "WebRTCConfig",

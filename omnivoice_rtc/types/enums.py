@@ -64,8 +64,10 @@ class InterruptionMode(OpenStrEnum):
 
 
 class EventType(OpenStrEnum):
-    """The 14 session event types of the Go package, plus ``DTMF`` (a Python addition:
-    a keypad digit from a phone caller; ``data`` is ``{"digit": "5"}``)."""
+    """The 14 session event types of the Go package, plus two Python additions: ``DTMF``
+    (a keypad digit from a phone caller; ``data`` is ``{"digit": "5"}``) and
+    ``TURN_LATENCY`` (mouth-to-ear latency of one turn measured at the caller; ``data``
+    is ``{"mouth_to_ear_ms": 640, "measured_by": "browser"}``)."""
 
     SESSION_STARTED = "session_started"
     SESSION_ENDED = "session_ended"
@@ -82,3 +84,4 @@ class EventType(OpenStrEnum):
     AUDIO_RECEIVED = "audio_received"
     AUDIO_SENT = "audio_sent"
     DTMF = "dtmf"
+    TURN_LATENCY = "turn_latency"

@@ -15,6 +15,7 @@ this library always wrote (docs/sessions.md, "Event mapping"):
 ``error``                                  :class:`ErrorDetail` ``{source, recoverable}``
 ``audio_received``, ``audio_sent``         :class:`AudioBytes` ``{bytes, total_bytes}``
 ``dtmf``                                   :class:`Dtmf` ``{digit}``
+``turn_latency``                           :class:`TurnLatency` ``{mouth_to_ear_ms, measured_by}``
 ``session_ended``                          :class:`SessionEnded` (LiveKitSession) or none
 other types (``user_speech_start``, …)     none
 =========================================  ===============================================
@@ -49,6 +50,7 @@ __all__ = [
     "SessionEnded",
     "SessionStarted",
     "SpeechEnded",
+    "TurnLatency",
     "UserTranscript",
     "encode_event_data",
     "parse_event_data",
@@ -170,6 +172,18 @@ class Dtmf(GoStruct):
 
 
 @dataclass(frozen=True, slots=True)
+class TurnLatency(GoStruct):
+    """``turn_latency`` (a Python addition): one turn's mouth-to-ear latency, measured at
+    the caller: the end of the caller's speech -> the first agent audio the caller hears,
+    in ms, on the caller's own clock. ``measured_by``: ``browser`` (the page: microphone
+    and agent track levels) or ``carrier`` (the shim: the caller's frames as they arrive
+    and the carrier's echo of a mark sent with the agent's first audio)."""
+
+    mouth_to_ear_ms: int = go_field("mouth_to_ear_ms", kind=int, default=0)
+    measured_by: str = go_field("measured_by", kind=str, default="")
+
+
+@dataclass(frozen=True, slots=True)
 class RawData:
     """Data kept as the JSON value it arrived as (any type, any shape)."""
 
@@ -186,6 +200,7 @@ EventData = (
     | SessionEnded
     | AudioBytes
     | Dtmf
+    | TurnLatency
     | ToolCall
     | RawData
 )
@@ -203,6 +218,7 @@ PAYLOAD_TYPES: Final[Mapping[EventType, type[GoStruct]]] = {
     EventType.AUDIO_RECEIVED: AudioBytes,
     EventType.AUDIO_SENT: AudioBytes,
     EventType.DTMF: Dtmf,
+    EventType.TURN_LATENCY: TurnLatency,
     EventType.SESSION_ENDED: SessionEnded,
 }
 """The payload class of each event type that carries data."""

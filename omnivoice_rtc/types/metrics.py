@@ -11,7 +11,12 @@ __all__ = ["Metrics"]
 
 @dataclass(slots=True)
 class Metrics(GoStruct):
-    """Counters and averages for one session. All ``*_ms`` fields are milliseconds."""
+    """Counters and averages for one session. All ``*_ms`` fields are milliseconds.
+
+    The last three fields are Python additions (omitted from the JSON while zero, so a
+    session without them writes exactly Go's JSON): mouth-to-ear latency per turn as the
+    caller experienced it (``turn_latency`` events; docs/sessions.md).
+    """
 
     __go_name__ = "Metrics"
 
@@ -28,3 +33,9 @@ class Metrics(GoStruct):
     error_count: int = go_field("error_count", kind=int, default=0)
     audio_bytes_received: int = go_field("audio_bytes_received", kind=int, default=0)
     audio_bytes_sent: int = go_field("audio_bytes_sent", kind=int, default=0)
+    mouth_to_ear_turns: int = go_field("mouth_to_ear_turns", kind=int, default=0, omitempty=True)
+    """Turns whose mouth-to-ear latency the caller's side measured."""
+    avg_mouth_to_ear_ms: int = go_field("avg_mouth_to_ear_ms", kind=int, default=0, omitempty=True)
+    """Mean of those turns: end of the caller's speech -> first agent audio heard (ms)."""
+    max_mouth_to_ear_ms: int = go_field("max_mouth_to_ear_ms", kind=int, default=0, omitempty=True)
+    """The slowest of those turns (ms)."""

@@ -14,6 +14,8 @@ never collide on metric names. Route installers register their own collectors on
 ``omnivoice_calls_ended_total``                by route, carrier, end reason, who ended
 ``omnivoice_call_duration_seconds``            by route
 ``omnivoice_turn_latency_seconds{kind}``       per turn: stt, llm, tts, total
+``omnivoice_mouth_to_ear_seconds{route}``      per turn, measured at the caller (the
+                                               ledger's ``turn_latency`` events)
 ``omnivoice_shim_frames_total{carrier,kind}``  the shim's CallCounters of ended calls
 ``omnivoice_webhook_deliveries_total``         attempts by event and outcome
 ``omnivoice_webhook_delivery_latency_seconds`` event created → attempt done
@@ -192,6 +194,14 @@ class CallMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self.mouth_to_ear = Histogram(
+            "omnivoice_mouth_to_ear_seconds",
+            "Per turn, measured at the caller (s): end of the caller's speech -> first "
+            "agent audio heard (browser page or carrier shim), by route.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.shim_frames = Counter(
             "omnivoice_shim_frames",
             "Media-stream frames of ended shim calls by carrier and kind (frames_in, "
@@ -242,6 +252,10 @@ class CallMetrics:
             ):
                 if ms is not None:
                     self.turn_latency.labels(kind=kind).observe(ms / 1000)
+        for event in record.events:
+            ms = event.data.get("mouth_to_ear_ms") if event.type == "turn_latency" else None
+            if isinstance(ms, int) and not isinstance(ms, bool) and ms > 0:
+                self.mouth_to_ear.labels(route=labels["route"]).observe(ms / 1000)
 
     def active_calls(self, counts: dict[tuple[str, str], int]) -> None:
         for key in self._active_labels - set(counts):

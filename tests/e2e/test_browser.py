@@ -240,6 +240,17 @@ async def _wait_for_exchange(
     return state, redispatches
 
 
+async def _wait_for_turn_latency(page: Page, *, timeout_s: float = 15.0) -> list[Any]:
+    """The ``turn_latency`` events the page received (polled until one arrives)."""
+    script = "omnivoice.events.filter((e) => e.type === 'turn_latency')"
+    deadline = time.monotonic() + timeout_s
+    events: list[Any] = await page.evaluate(script)
+    while not events and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        events = await page.evaluate(script)
+    return events
+
+
 async def _wait_for_connection(page: Page, wanted: str, *, timeout_s: float) -> None:
     """Poll the page's connection state (page.evaluate is exempt from the page's CSP,
     unlike Playwright's wait_for_function, which needs 'unsafe-eval')."""
@@ -311,6 +322,14 @@ async def test_browser_joins_speaks_and_agent_answers(
     assert "agent_speech_start" in events[first_user_transcript:], context
     assert state["errors"] == [], context
     assert page_errors == [], context
+    # Mouth-to-ear: the page measured the agent's reply and the agent took its report
+    # (a turn_latency event relayed back); the figure itself is the bench's business.
+    reported = await _wait_for_turn_latency(page)
+    assert reported, f"no turn_latency event\n{context}"
+    assert reported[0]["data"]["measured_by"] == "browser", reported
+    page_latencies = await page.evaluate("omnivoice.latencies")
+    assert reported[0]["data"]["mouth_to_ear_ms"] in page_latencies, (reported, page_latencies)
+    print(f"mouth-to-ear measured by the page: {page_latencies} ms")
 
     # What the page shows on screen is what the state says.
     heard_bubble = page.locator(f"#transcript .turn[data-segment='{user_turns[0]['segment']}']")

@@ -5,6 +5,9 @@
 // Transcripts: text streams on topic `lk.transcription` (livekit-agents); one segment per
 // `lk.segment_id`; the stream's accumulated text is the segment's current text.
 // Session events: JSON on the data topic `omnivoice.events` (omnivoice session relay).
+// Mouth-to-ear latency: per agent reply, the end of your speech at this microphone -> the
+// first agent audio this page plays (+ the audio output latency), on this page's clock,
+// sent to the agent on the data topic `omnivoice.latency` (see "mouth-to-ear" below).
 //
 // For tests and debugging, `window.omnivoice` exposes the page state (see bottom).
 (() => {
@@ -13,6 +16,7 @@
   const LK = window.LivekitClient;
   const TOPIC_TRANSCRIPTION = 'lk.transcription';
   const TOPIC_EVENTS = 'omnivoice.events';
+  const TOPIC_LATENCY = 'omnivoice.latency';
   const ATTR_AGENT_STATE = 'lk.agent.state';
   const ATTR_SEGMENT_ID = 'lk.segment_id';
   const ATTR_FINAL = 'lk.transcription_final';
@@ -187,6 +191,88 @@
     ui.agentLevel.style.width = '0';
   }
 
+  // ---------------------------------------------------------------- mouth-to-ear
+  // Every LATENCY_POLL_MS the page reads the level of the microphone track and of the
+  // agent's track (WebAudio analysers, after WebRTC's jitter buffer and decoder). When the
+  // agent's audio starts after AGENT_REPLY_GAP_MS of quiet and you spoke since its last
+  // audio, that reply's mouth-to-ear latency is (now - the last instant your microphone
+  // was voiced) + the audio context's output latency. The figure is sent to the agent
+  // (one small reliable data packet per reply) and kept in `omnivoice.latencies`.
+  // Resolution: one poll (10 ms) plus the analyser window (~11 ms); a hidden tab's timers
+  // are throttled, so replies heard in one are measured late or not at all.
+  const LATENCY_POLL_MS = 10;
+  const MIC_VOICE_RMS = 0.02; // full scale 1.0
+  const AGENT_VOICE_RMS = 0.01;
+  const AGENT_REPLY_GAP_MS = 300;
+  const MAX_MOUTH_TO_EAR_MS = 60000;
+  const latency = {
+    ctx: null, timer: null, mic: null, micTrack: null, agent: null, agentTrack: null,
+    lastMicVoice: null, lastAgentVoice: null, reports: [],
+  };
+
+  function levelReader(ctx, mediaStreamTrack) {
+    const node = ctx.createAnalyser();
+    node.fftSize = 512;
+    ctx.createMediaStreamSource(new MediaStream([mediaStreamTrack])).connect(node);
+    const buf = new Float32Array(node.fftSize);
+    return () => {
+      node.getFloatTimeDomainData(buf);
+      let sum = 0;
+      for (const v of buf) sum += v * v;
+      return Math.sqrt(sum / buf.length);
+    };
+  }
+
+  function startLatencyMeter(room) {
+    stopLatencyMeter();
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    latency.ctx = new Ctx();
+    latency.ctx.resume().catch(() => { /* resumed by the next click */ });
+    latency.timer = window.setInterval(() => pollLatency(room), LATENCY_POLL_MS);
+  }
+
+  function stopLatencyMeter() {
+    if (latency.timer !== null) window.clearInterval(latency.timer);
+    if (latency.ctx) latency.ctx.close().catch(() => { /* already closed */ });
+    Object.assign(latency, {
+      ctx: null, timer: null, mic: null, micTrack: null, agent: null, agentTrack: null,
+      lastMicVoice: null, lastAgentVoice: null,
+    });
+  }
+
+  function pollLatency(room) {
+    const ctx = latency.ctx;
+    if (!ctx) return;
+    const pub = room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
+    const micTrack = pub && pub.track ? pub.track.mediaStreamTrack : null;
+    if (micTrack !== latency.micTrack) {
+      latency.micTrack = micTrack;
+      latency.mic = micTrack ? levelReader(ctx, micTrack) : null;
+    }
+    const agentTrack = page.agentAudioTrack ? page.agentAudioTrack.mediaStreamTrack : null;
+    if (agentTrack !== latency.agentTrack) {
+      latency.agentTrack = agentTrack;
+      latency.agent = agentTrack ? levelReader(ctx, agentTrack) : null;
+    }
+    const now = performance.now();
+    if (latency.mic && latency.mic() > MIC_VOICE_RMS) latency.lastMicVoice = now;
+    if (!latency.agent || latency.agent() <= AGENT_VOICE_RMS) return;
+    const last = latency.lastAgentVoice;
+    latency.lastAgentVoice = now;
+    const replyStarts = last === null || now - last >= AGENT_REPLY_GAP_MS;
+    const spoke = latency.lastMicVoice !== null && (last === null || latency.lastMicVoice > last);
+    if (!replyStarts || !spoke) return;
+    const outputMs = ((ctx.outputLatency || 0) + (ctx.baseLatency || 0)) * 1000;
+    const ms = Math.round(now - latency.lastMicVoice + outputMs);
+    if (ms <= 0 || ms > MAX_MOUTH_TO_EAR_MS) return;
+    latency.reports.push(ms);
+    const packet = JSON.stringify({ mouth_to_ear_ms: ms, measured_by: 'browser' });
+    room.localParticipant
+      .publishData(new TextEncoder().encode(packet), { reliable: true, topic: TOPIC_LATENCY })
+      .catch((err) => addEventLine(`latency report not sent: ${err}`));
+  }
+
   // ---------------------------------------------------------------- token
   async function fetchToken() {
     const params = new URLSearchParams(window.location.search);
@@ -292,6 +378,7 @@
       await room.localParticipant.setMicrophoneEnabled(true);
       ui.mute.textContent = 'Mute';
       startLevelMeters(room);
+      startLatencyMeter(room);
       setConnection('connected');
       if (page.agentState === 'absent') setAgentState('waiting');
       page.agentWaitTimer = window.setTimeout(() => {
@@ -307,6 +394,7 @@
 
   function teardown() {
     stopLevelMeters();
+    stopLatencyMeter();
     if (page.agentWaitTimer !== null) window.clearTimeout(page.agentWaitTimer);
     page.agentWaitTimer = null;
     setNotice('');
@@ -362,6 +450,7 @@
   ui.mute.addEventListener('click', () => { toggleMute(); });
   document.addEventListener('click', () => {
     if (page.room && !page.room.canPlaybackAudio) page.room.startAudio().then(clearError);
+    if (latency.ctx && latency.ctx.state === 'suspended') latency.ctx.resume().catch(() => {});
   });
   window.addEventListener('pagehide', () => { if (page.room) page.room.disconnect(); });
   setConnection('idle');
@@ -376,6 +465,7 @@
     get agentIdentity() { return page.agentIdentity; },
     get errors() { return page.errors.slice(); },
     get events() { return page.events.slice(); },
+    get latencies() { return latency.reports.slice(); },
     transcript() {
       return Array.from(page.segments.entries(), ([segment, s]) => ({
         segment, role: s.role, identity: s.identity, text: s.text, final: s.final,

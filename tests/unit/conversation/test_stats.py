@@ -15,6 +15,7 @@ from omnivoice_rtc.types import (
     Metrics,
     RawData,
     SpeechEnded,
+    TurnLatency,
     UserTranscript,
 )
 
@@ -107,3 +108,25 @@ def test_audio_bytes_are_what_the_owner_counted() -> None:
     stats.audio_bytes_sent += 640
     m = stats.metrics()
     assert (m.audio_bytes_received, m.audio_bytes_sent) == (3200, 640)
+
+
+def test_turn_latency_events_fill_the_mouth_to_ear_fields() -> None:
+    stats = ConversationStats(started_at=0.0)
+    assert stats.metrics().mouth_to_ear_turns == 0
+    for ms in (600, 0, 800):  # a zero report measures nothing
+        stats.on_event(
+            Event(
+                type=EventType.TURN_LATENCY,
+                data=TurnLatency(mouth_to_ear_ms=ms, measured_by="browser"),
+            )
+        )
+    metrics = stats.metrics()
+    assert metrics.mouth_to_ear_turns == 2
+    assert metrics.avg_mouth_to_ear_ms == 700
+    assert metrics.max_mouth_to_ear_ms == 800
+    assert metrics.to_dict()["avg_mouth_to_ear_ms"] == 700
+
+
+def test_metrics_without_mouth_to_ear_write_only_gos_keys() -> None:
+    keys = set(ConversationStats(started_at=0.0).metrics().to_dict())
+    assert not keys & {"mouth_to_ear_turns", "avg_mouth_to_ear_ms", "max_mouth_to_ear_ms"}

@@ -28,6 +28,7 @@ from omnivoice_rtc.types import (
     SessionStarted,
     ToolCall,
     Turn,
+    TurnLatency,
 )
 
 pytestmark = pytest.mark.unit
@@ -157,6 +158,52 @@ async def test_a_session_is_recorded_in_order(
     assert record.agent_reported
     assert record.metrics["avg_total_latency_ms"] == 700
     assert (record.end_reason, record.ended_by) == ("participant_disconnected", "caller")
+
+
+async def test_mouth_to_ear_reports_are_recorded_per_turn_and_in_the_metrics(
+    tmp_path: Path,
+) -> None:
+    from omnivoice_rtc.ledger.agent_metrics import agent_metrics
+
+    settings = LedgerSettings(database_url=f"sqlite:///{tmp_path / 'calls.db'}")
+    recorder = await AgentCallRecorder.open(settings)
+    assert recorder is not None
+    session = _Session()
+    recorder.track(cast(Any, session))
+    histogram = agent_metrics().mouth_to_ear.labels(measured_by="carrier")
+    observed_before = _histogram_count(histogram)
+    q = session.queue
+    q.put_nowait(
+        Event(
+            type=EventType.SESSION_STARTED,
+            data=SessionStarted(participant="sip_+1555", pipeline="local"),
+        )
+    )
+    latency = TurnLatency(mouth_to_ear_ms=640, measured_by="carrier")
+    q.put_nowait(Event(type=EventType.TURN_LATENCY, data=latency))
+    metrics = Metrics(turn_count=2, mouth_to_ear_turns=1, avg_mouth_to_ear_ms=640)
+    q.put_nowait(Event(type=EventType.SESSION_ENDED, data=SessionEnded(metrics=metrics)))
+    q.put_nowait(None)
+    await recorder.aclose()
+    ledger = await CallLedger.open(settings.database_url)
+    try:
+        record = await get_call(ledger, "SCL_1")
+    finally:
+        await ledger.aclose()
+    assert record is not None
+    assert [(e.type, e.data) for e in record.events] == [
+        ("turn_latency", {"mouth_to_ear_ms": 640, "measured_by": "carrier"})
+    ]
+    assert record.metrics["avg_mouth_to_ear_ms"] == 640
+    assert _histogram_count(histogram) == observed_before + 1
+
+
+def _histogram_count(child: Any) -> float:
+    for metric in child.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_count"):
+                return float(sample.value)
+    return 0.0
 
 
 async def test_an_unreachable_database_leaves_calls_unrecorded(tmp_path: Path) -> None:

@@ -73,3 +73,39 @@ def test_call_control_commands_round_trip() -> None:
         decode_control(b'{"type": "speak"}')
     with pytest.raises(ValueError, match="text must not be empty"):
         encode_control(ControlCommand(type="speak", text=" "))
+
+
+# --------------------------------------------------------------------------- latency
+
+
+def test_latency_report_round_trips() -> None:
+    from omnivoice_rtc.livekit.data_topics import decode_latency_report, encode_latency_report
+    from omnivoice_rtc.types import TurnLatency
+
+    raw = encode_latency_report(mouth_to_ear_ms=640, measured_by="carrier")
+    assert json.loads(raw) == {"mouth_to_ear_ms": 640, "measured_by": "carrier"}
+    assert decode_latency_report(raw) == TurnLatency(mouth_to_ear_ms=640, measured_by="carrier")
+    # the page sends a float from performance.now() differences
+    assert decode_latency_report(b'{"mouth_to_ear_ms": 612.4, "measured_by": "browser"}') == (
+        TurnLatency(mouth_to_ear_ms=612, measured_by="browser")
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[]",
+        b'{"mouth_to_ear_ms": "600", "measured_by": "browser"}',
+        b'{"mouth_to_ear_ms": true, "measured_by": "browser"}',
+        b'{"mouth_to_ear_ms": 600, "measured_by": "sip"}',
+        b'{"mouth_to_ear_ms": 0, "measured_by": "browser"}',
+        b'{"mouth_to_ear_ms": 60001, "measured_by": "browser"}',
+        b'{"measured_by": "browser"}',
+    ],
+)
+def test_a_bad_latency_report_is_refused(payload: bytes) -> None:
+    from omnivoice_rtc.livekit.data_topics import decode_latency_report
+
+    with pytest.raises(ValueError, match=r"omnivoice\.latency"):
+        decode_latency_report(payload)

@@ -498,3 +498,26 @@ async def test_a_flush_restarts_the_marker_interval() -> None:
     await until(lambda: c.marks_out() == ["ov-1"])
     c.ws.feed_close()
     await c.finished()
+
+
+async def test_a_replys_mouth_to_ear_latency_goes_to_the_agent(call: Call) -> None:
+    """Caller speech, then the agent's reply: a marker follows the reply's first frame,
+    and its echo becomes an ``omnivoice.latency`` report for the agent."""
+    import json
+
+    from omnivoice_rtc.audio.g711 import ulaw_encode
+    from omnivoice_rtc.livekit.data_topics import LATENCY_TOPIC
+
+    call.send(Media(payload=ulaw_encode(_agent_pcm(20))))  # the caller speaks
+    await until(lambda: len(call.room.caller_audio) >= 1)
+    call.clock.advance(0.6)
+    call.room.agent_speaks(_agent_pcm(20))  # the reply's first frame
+    await until(lambda: any(m.startswith("ov-m2e-") for m in call.marks_out()))
+    kinds = [type(c) for c in call.sent()]
+    assert kinds[-2:] == [SendMedia, SendMark]  # right after that frame
+    [name] = [m for m in call.marks_out() if m.startswith("ov-m2e-")]
+    call.clock.advance(0.1)
+    call.send(Mark(name=name))  # the carrier played it
+    await until(lambda: any(topic == LATENCY_TOPIC for topic, _ in call.room.data))
+    [payload] = [p for topic, p in call.room.data if topic == LATENCY_TOPIC]
+    assert json.loads(payload) == {"mouth_to_ear_ms": 680, "measured_by": "carrier"}

@@ -57,3 +57,69 @@ def test_bad_settings_are_refused() -> None:
         PlaybackMarks(every_ms=0, counters=CallCounters())
     with pytest.raises(ValueError, match=r"^PlaybackMarks.max_outstanding: must be >= 1, got 0$"):
         PlaybackMarks(every_ms=20, counters=CallCounters(), max_outstanding=0)
+
+
+# --------------------------------------------------------------------------- mouth-to-ear
+
+
+def _tone(ms: int, amplitude: int = 8000) -> bytes:
+    import numpy as np
+
+    t = np.arange(8 * ms) / 8000
+    return (amplitude * np.sin(2 * np.pi * 440 * t)).astype(np.int16).tobytes()
+
+
+SILENCE_20MS = bytes(320)
+
+
+def test_a_reply_after_the_caller_spoke_gets_one_marker_and_its_echo_a_latency() -> None:
+    from omnivoice_rtc.shim.playback_marks import M2E_MARK_PREFIX, MouthToEar
+
+    clock = VirtualClock()
+    m2e = MouthToEar(frame_ms=20.0, clock=clock)
+    m2e.on_caller_audio(_tone(20))  # the caller's last voiced frame
+    m2e.on_caller_audio(SILENCE_20MS)
+    clock.advance(0.5)
+    m2e.on_agent_audio(SILENCE_20MS)
+    assert m2e.mark_after_frame() is None  # silence is no reply
+    m2e.on_agent_audio(_tone(20))  # the reply's first voiced frame
+    name = m2e.mark_after_frame()
+    assert name is not None
+    assert name.startswith(M2E_MARK_PREFIX)
+    m2e.on_agent_audio(_tone(20))  # the same reply goes on: no second marker
+    assert m2e.mark_after_frame() is None
+    clock.advance(0.2)  # the carrier plays the frame, then echoes
+    assert m2e.on_echo("ov-3") is None  # a playback mark, not ours
+    # 0.5 + 0.2 s since the caller's voice, minus the one 20 ms frame the echo waited for
+    assert m2e.on_echo(name) == 680
+    assert m2e.on_echo(name) is None  # once
+
+
+def test_no_marker_when_the_caller_did_not_speak_since_the_last_reply() -> None:
+    from omnivoice_rtc.shim.playback_marks import MouthToEar
+
+    clock = VirtualClock()
+    m2e = MouthToEar(frame_ms=20.0, clock=clock)
+    m2e.on_agent_audio(_tone(20))  # the greeting: nobody spoke before it
+    assert m2e.mark_after_frame() is None
+    m2e.on_caller_audio(_tone(20))
+    clock.advance(1.0)
+    m2e.on_agent_audio(_tone(20))
+    assert m2e.mark_after_frame() is not None
+    clock.advance(1.0)
+    m2e.on_agent_audio(_tone(20))  # a second reply with no caller speech between
+    assert m2e.mark_after_frame() is None
+
+
+def test_a_flush_forgets_the_pending_and_outstanding_markers() -> None:
+    from omnivoice_rtc.shim.playback_marks import MouthToEar
+
+    clock = VirtualClock()
+    m2e = MouthToEar(frame_ms=20.0, clock=clock)
+    m2e.on_caller_audio(_tone(20))
+    clock.advance(1.0)
+    m2e.on_agent_audio(_tone(20))
+    name = m2e.mark_after_frame()
+    assert name is not None
+    m2e.cancel()
+    assert m2e.on_echo(name) is None  # the echo of a cleared marker measures nothing

@@ -24,6 +24,7 @@ from omnivoice_rtc.types import (
     SpeechEnded,
     ToolCall,
     Turn,
+    TurnLatency,
     UserTranscript,
 )
 
@@ -81,6 +82,11 @@ PAYLOADS: list[tuple[EventType, EventData, dict[str, Any]]] = [
         {"bytes": 1, "total_bytes": 2},
     ),
     (EventType.DTMF, Dtmf(digit="#"), {"digit": "#"}),
+    (
+        EventType.TURN_LATENCY,
+        TurnLatency(mouth_to_ear_ms=640, measured_by="browser"),
+        {"mouth_to_ear_ms": 640, "measured_by": "browser"},
+    ),
     (
         EventType.SESSION_ENDED,
         SessionEnded(reason="max_duration", metrics=Metrics(turn_count=1), transcript=(TURN,)),

@@ -1,0 +1,549 @@
+"""Turn latency per route: ours vs bare livekit-agents vs pipecat, same fakes and speech.
+
+    python -m bench.latency [--turns 20] [--barge-ins N] [--routes webrtc,twilio,sip]
+                            [--json] [--write LABEL]
+
+One run, the same zero-latency fakes (bench/pipeline.py: an STT that answers at once, the
+rules responder, a TTS that returns pre-rendered espeak-ng speech at once, silero VAD
+deciding the end of the turn) and the same user sentence for every row. Per route and peer:
+
+    overhead = (first non-silent agent audio at the caller
+                - the instant the caller sent the last voiced sample of its sentence)
+               - endpointing (max(VAD min silence, min endpointing delay) = 400 ms)
+
+p50/p95 in ms. Rows with no such route for a peer are ``null`` and the reason is printed.
+
+No clipped words: every reply is aligned with the pre-rendered reply by cross-correlation
+of the whole reply; its first 50 ms of speech must then be found within 20 ms of that
+alignment with a normalized correlation >= 0.6 ("head ok": turns whose first 50 ms
+arrived / turns). It detects a head missing by more than about 20 ms.
+
+Routes measured here: ``webrtc`` (a real rtc participant in a room of a local
+livekit-server; ours is :class:`~omnivoice_rtc.agent.livekit_gateway.LiveKitGateway`'s
+session, bare is a plain ``AgentSession``). See docs/benchmarks.md "Turn latency per route"
+for the routes and peers not measured yet (their ``--json`` entries are ``null``).
+
+``--barge-ins N``: per row, N times the user talks over a 5 s reply 0.6 s into it (the
+time until the agent's audio stops at the caller) and N times says a short "mm hm" there
+(the share of the reply still heard). ``--write LABEL`` appends the run to the section in
+docs/benchmarks.md under ``### LABEL`` (runs are kept: before/after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from livekit import rtc
+
+from bench.pipeline import (
+    AGENT_RATE_HZ,
+    ENDPOINTING_MS,
+    USER_SENTENCE,
+    BareAgent,
+    _agent_pcm,
+    _pct,
+    _trailing_silence_s,
+    make_parts,
+)
+from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
+from omnivoice_rtc.types import LiveKitCredentials, WebRTCConfig
+from tests.integration.agent.voice_client import (
+    AgentAudioFrame,
+    VoiceClient,
+    espeak_pcm,
+    participant_token,
+)
+from tests.plugins.livekit_stack import LiveKitServer, start_livekit_server
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Turn latency per route"
+ROUTES = ("webrtc", "twilio", "sip")
+PEERS = ("ours", "bare", "pipecat")
+HEAD_MS = 50  # the head of every reply that must arrive (no clipped words)
+BARGE_IN_AFTER_S = 0.6  # into the agent's reply, the user talks over it
+LONG_REPLY = (
+    "You said hello there. I will keep talking for a little while, "
+    "so that you can interrupt me whenever you like."
+)
+HEAD_SLACK_MS = 20  # where the head is searched around the whole reply's alignment
+HEAD_MIN_CORR = 0.6  # normalized correlation of the received head with the sent one
+SILENCE_RMS = 100.0  # int16 units; a 10 ms frame above it is agent speech
+
+NOT_MEASURED: dict[tuple[str, str], str] = {
+    ("webrtc", "pipecat"): "pipecat's peer here is its Twilio WebSocket pipeline; it has no "
+    "LiveKit/WebRTC row in this bench",
+    ("twilio", "bare"): "bare livekit-agents has no carrier media-stream route",
+    ("sip", "pipecat"): "pipecat's Twilio WebSocket pipeline has no SIP route",
+    ("twilio", "ours"): "not built yet: the shim with a simulated Twilio stream and the agent",
+    ("twilio", "pipecat"): "not built yet: bench/pipecat_capacity.py's pipeline with these fakes",
+    ("sip", "ours"): "not built yet: livekit-sip with an RTP peer and the agent",
+    ("sip", "bare"): "not built yet: livekit-sip with an RTP peer and a bare AgentSession",
+}
+
+
+class RecordingClient(VoiceClient):
+    """A :class:`VoiceClient` that also keeps the agent's samples (at ``AGENT_RATE_HZ``)
+    with their arrival times (monotonic s), for the clipped-words check."""
+
+    def __init__(self, *, url: str, token: str) -> None:
+        super().__init__(url=url, token=token)
+        self.chunks: list[tuple[float, np.ndarray]] = []
+
+    async def _record(self, track: rtc.Track) -> None:
+        stream = rtc.AudioStream(track, sample_rate=AGENT_RATE_HZ, num_channels=1)
+        try:
+            async for ev in stream:
+                now = time.monotonic()
+                samples = np.frombuffer(ev.frame.data, dtype=np.int16).copy()
+                as_float = samples.astype(np.float64)
+                rms = float(np.sqrt(np.mean(as_float**2))) if samples.size else 0.0
+                self.agent_audio.append(AgentAudioFrame(now, rms, ev.frame.duration))
+                self.chunks.append((now, samples))
+        finally:
+            await stream.aclose()
+
+    def audio_between(self, start: float, end: float) -> np.ndarray:
+        parts = [s for t, s in self.chunks if start <= t <= end]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def head_arrived(reply: np.ndarray, received: np.ndarray, *, head_ms: int = HEAD_MS) -> bool:
+    """True when the first ``head_ms`` ms of speech in ``reply`` (int16 at AGENT_RATE_HZ)
+    are in ``received`` (same rate) with at least half their energy.
+
+    The whole reply is aligned by cross-correlation first (one clear peak), so a reply
+    whose head was cut is not mistaken for one that arrived late."""
+    if received.size < reply.size // 2:
+        return False
+    ref = reply.astype(np.float64)
+    got = received.astype(np.float64)
+    n = 1 << int(np.ceil(np.log2(ref.size + got.size)))
+    corr = np.fft.irfft(np.fft.rfft(got, n) * np.conj(np.fft.rfft(ref, n)), n)
+    lag = int(np.argmax(corr[: got.size]))  # reply[i] ~ received[i + lag]
+    loud = np.flatnonzero(np.abs(ref) > 300)
+    if loud.size == 0:
+        return True
+    head_start = int(loud[0])
+    head_len = AGENT_RATE_HZ * head_ms // 1000
+    ref_head = ref[head_start : head_start + head_len]
+    best = 0.0
+    # the receiver's jitter buffer stretches and squeezes audio (NetEq accelerate/expand),
+    # so the head is searched within HEAD_SLACK_MS of where the whole reply puts it
+    slack = AGENT_RATE_HZ * HEAD_SLACK_MS // 1000
+    for shift in range(-slack, slack + 1):
+        at = lag + head_start + shift
+        if at < 0 or at + head_len > got.size:
+            continue
+        seg = got[at : at + head_len]
+        denom = float(np.linalg.norm(seg) * np.linalg.norm(ref_head))
+        if denom > 0:
+            best = max(best, float(np.dot(seg, ref_head)) / denom)
+    if os.environ.get("BENCH_LATENCY_DEBUG"):
+        whole = got[lag : lag + ref.size]
+        full = float(np.dot(whole, ref[: whole.size])) / max(
+            float(np.linalg.norm(whole) * np.linalg.norm(ref[: whole.size])), 1.0
+        )
+        print(f"head: lag {lag}, whole corr {full:.2f}, head corr {best:.2f}", file=sys.stderr)
+    return best >= HEAD_MIN_CORR
+
+
+@dataclass
+class Row:
+    route: str
+    peer: str
+    client: RecordingClient
+    samples_ms: list[float] = field(default_factory=list)
+    heads_ok: int = 0
+    heads: int = 0
+    barge_in_ms: list[float] = field(default_factory=list)  # speech start -> agent audio stops
+    cough_completed: list[float] = field(default_factory=list)  # share of the reply heard
+    marks: list[tuple[str, float]] = field(default_factory=list)  # (stage, monotonic s)
+    stages: dict[str, list[float]] = field(default_factory=dict)  # stage -> ms after end
+
+    def watch(self, session: Any) -> None:
+        """Record when the agent's session changes state (same clock as the client)."""
+
+        def user(ev: Any) -> None:
+            self.marks.append((f"user {ev.new_state}", time.monotonic()))
+
+        def agent(ev: Any) -> None:
+            self.marks.append((f"agent {ev.new_state}", time.monotonic()))
+
+        session.on("user_state_changed", user)
+        session.on("agent_state_changed", agent)
+
+
+async def _turn(row: Row, sentence: np.ndarray, reply: np.ndarray, *, count: bool) -> None:
+    client = row.client
+    end = await client.say(sentence) - _trailing_silence_s(sentence)
+    deadline = time.monotonic() + 15
+    first: float | None = None
+    while time.monotonic() < deadline:
+        first = client.first_agent_audio_after(end)
+        if first is not None:
+            break
+        await asyncio.sleep(0.005)
+    while time.monotonic() < deadline:  # the reply ends, then a short pause
+        last = client.last_agent_audio()
+        if last is not None and last > end and time.monotonic() - last > 0.5:
+            break
+        await asyncio.sleep(0.05)
+    if not count or first is None:
+        row.marks.clear()
+        return
+    row.samples_ms.append((first - end) * 1000)
+    for stage, at in row.marks:
+        if at >= end - 0.2 and stage not in ("user speaking", "agent listening"):
+            row.stages.setdefault(stage, []).append((at - end) * 1000)
+    row.marks.clear()
+    row.heads += 1
+    if head_arrived(reply, client.audio_between(end, time.monotonic())):
+        row.heads_ok += 1
+
+
+def _leading_silence_s(pcm: np.ndarray, *, threshold: int = 300) -> float:
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
+    return 0.0 if loud.size == 0 else float(loud[0]) / 48000
+
+
+def _voiced_s(client: RecordingClient, start: float, end: float) -> float:
+    return sum(
+        f.duration_s
+        for f in client.agent_audio
+        if start <= f.received_at <= end and f.rms > SILENCE_RMS
+    )
+
+
+async def _wait_quiet(client: RecordingClient, *, quiet_s: float, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        last = client.last_agent_audio()
+        if last is None or time.monotonic() - last > quiet_s:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _talk_over(
+    row: Row, sentence: np.ndarray, over: np.ndarray, reply_s: float, *, cough: bool
+) -> None:
+    """The user speaks; ``BARGE_IN_AFTER_S`` into the agent's reply the user says
+    ``over`` (a sentence: barge-in; a short "mm-hm": a cough-like backchannel)."""
+    client = row.client
+    end = await client.say(sentence) - _trailing_silence_s(sentence)
+    deadline = time.monotonic() + 10
+    first = None
+    while first is None and time.monotonic() < deadline:
+        first = client.first_agent_audio_after(end)
+        await asyncio.sleep(0.005)
+    if first is None:
+        return
+    await asyncio.sleep(max(0.0, first + BARGE_IN_AFTER_S - time.monotonic()))
+    start = time.monotonic() + 0.01 + _leading_silence_s(over)  # next mic tick, then voice
+    await client.say(over, wait=False)
+    if cough:
+        await asyncio.sleep(reply_s + 1.5)
+        heard = _voiced_s(client, first, first + reply_s + 1.5)
+        row.cough_completed.append(heard / reply_s)
+    else:
+        # the agent stopped at the last voiced frame before a gap of 300 ms
+        await asyncio.sleep(3.0)
+        frames = [f.received_at for f in client.agent_audio if f.received_at >= start]
+        voiced = [
+            f.received_at
+            for f in client.agent_audio
+            if f.received_at >= start and f.rms > SILENCE_RMS
+        ]
+        stop = start
+        for at in voiced:
+            if at - stop > 0.3 and stop > start:
+                break
+            stop = at
+        if frames:
+            row.barge_in_ms.append(max(0.0, stop - start) * 1000)
+    await _wait_quiet(client, quiet_s=1.0, limit_s=15)
+
+
+async def _webrtc_rows(
+    server: LiveKitServer, build: Callable[[], Any]
+) -> tuple[list[Row], list[Any]]:
+    ours_room, bare_room = f"lat-ours-{secrets.token_hex(3)}", f"lat-bare-{secrets.token_hex(3)}"
+    gateway = LiveKitGateway(
+        config=WebRTCConfig(
+            livekit=LiveKitCredentials(
+                server_url=server.url, api_key=server.api_key, api_secret=server.api_secret
+            )
+        ),
+        parts_factory=build,
+        drain_timeout_s=1.0,
+    )
+    await gateway.join_room(ours_room)
+    bare = BareAgent(server, bare_room, build())
+    await bare.start()
+    rows = []
+    sessions = {"bare": bare.session}
+    for peer, room in (("ours", ours_room), ("bare", bare_room)):
+        client = RecordingClient(
+            url=server.url,
+            token=participant_token(
+                server.api_key, server.api_secret, room=room, identity=f"user-{peer}"
+            ),
+        )
+        await client.connect()
+        rows.append(Row("webrtc", peer, client))
+    for _ in range(100):  # our session starts once the participant joined
+        if gateway.sessions():
+            break
+        await asyncio.sleep(0.05)
+    sessions["ours"] = gateway.sessions()[0].agent_session
+    for row in rows:
+        row.watch(sessions[row.peer])
+    return rows, [gateway, bare]
+
+
+async def run(turns: int, routes: list[str], *, barge_ins: int = 0) -> list[Row]:
+    log = Path(tempfile.mkdtemp(prefix="bench-latency-")) / "livekit-server.log"
+    supervisor, server, sink = start_livekit_server(log)
+    agent_pcm = _agent_pcm() if not barge_ins else _long_reply_pcm()
+    reply = np.frombuffer(agent_pcm, dtype=np.int16)
+    build = make_parts(agent_pcm)
+    sentence = espeak_pcm(USER_SENTENCE, wpm=170)
+    rows: list[Row] = []
+    owners: list[Any] = []
+    try:
+        if "webrtc" in routes:
+            new_rows, new_owners = await _webrtc_rows(server, build)
+            rows += new_rows
+            owners += new_owners
+        await asyncio.sleep(2.0)  # sessions linked, tracks subscribed
+        for row in rows:  # warm-up turn (first inference, first negotiation), not counted
+            await _turn(row, sentence, reply, count=False)
+        for i in range(turns):
+            for row in rows if i % 2 == 0 else rows[::-1]:  # alternate: drift hits all alike
+                await _turn(row, sentence, reply, count=True)
+            print(
+                f"turn {i + 1}/{turns}: "
+                + ", ".join(
+                    f"{r.route}/{r.peer} {r.samples_ms[-1] - ENDPOINTING_MS:.0f} ms"
+                    for r in rows
+                    if r.samples_ms
+                ),
+                file=sys.stderr,
+            )
+        over = espeak_pcm("wait, wait, stop please, I have a question", wpm=170)
+        mmhm = espeak_pcm("mm hm", wpm=220)
+        reply_s = _voiced_reply_s(reply)
+        for i in range(barge_ins):
+            for row in rows if i % 2 == 0 else rows[::-1]:
+                await _talk_over(row, sentence, over, reply_s, cough=False)
+                await _talk_over(row, sentence, mmhm, reply_s, cough=True)
+            print(
+                f"barge-in {i + 1}/{barge_ins}: "
+                + ", ".join(
+                    f"{r.route}/{r.peer} stop {r.barge_in_ms[-1] if r.barge_in_ms else -1:.0f} ms "
+                    f"mm-hm heard {r.cough_completed[-1] if r.cough_completed else -1:.2f}"
+                    for r in rows
+                ),
+                file=sys.stderr,
+            )
+        return rows
+    finally:
+        for row in rows:
+            await row.client.aclose()
+        for owner in owners:
+            await (owner.stop() if isinstance(owner, LiveKitGateway) else owner.aclose())
+        supervisor.stop()
+        sink.close()
+
+
+def _long_reply_pcm() -> bytes:
+    pcm48 = espeak_pcm(LONG_REPLY, wpm=200)
+    return pcm48[::2].astype(np.int16).tobytes()  # 48 -> 24 kHz (speech is band-limited)
+
+
+def _voiced_reply_s(reply: np.ndarray) -> float:
+    """Seconds of 10 ms frames of the reply (24 kHz) above the silence level."""
+    frames = reply[: reply.size - reply.size % 240].reshape(-1, 240).astype(np.float64)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    return float(np.count_nonzero(rms > SILENCE_RMS)) * 0.01
+
+
+def summary(rows: list[Row], routes: list[str]) -> dict[str, dict[str, float | None]]:
+    """``{route: {"ours_ms": p50 overhead, "bare_ms": …, "pipecat_ms": …}}`` (None: no row)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for route in routes:
+        entry: dict[str, float | None] = {f"{p}_ms": None for p in PEERS}
+        for row in rows:
+            if row.route == route and row.samples_ms:
+                entry[f"{row.peer}_ms"] = round(_pct(row.samples_ms, 0.5) - ENDPOINTING_MS, 1)
+        out[route] = entry
+    return out
+
+
+def reasons(rows: list[Row], routes: list[str]) -> list[str]:
+    measured = {(r.route, r.peer) for r in rows}
+    lines = []
+    for route in routes:
+        for peer in PEERS:
+            if (route, peer) not in measured:
+                why = NOT_MEASURED.get((route, peer), "not measured by this bench yet")
+                lines.append(f"{route}/{peer}: null: {why}")
+    return lines
+
+
+def report(rows: list[Row], routes: list[str]) -> str:
+    table = []
+    for row in rows:
+        over = [v - ENDPOINTING_MS for v in row.samples_ms]
+        if not over:
+            continue
+        table.append(
+            f"| {row.route} | {row.peer} | {len(over)} | {_pct(over, 0.5):.0f} | "
+            f"{_pct(over, 0.95):.0f} | {_pct(row.samples_ms, 0.5):.0f} | "
+            f"{row.heads_ok}/{row.heads} |"
+        )
+    ratios = []
+    for route in routes:
+        by = {r.peer: r.samples_ms for r in rows if r.route == route and r.samples_ms}
+        if "ours" in by and "bare" in by:
+            o = _pct(by["ours"], 0.5) - ENDPOINTING_MS
+            b = _pct(by["bare"], 0.5) - ENDPOINTING_MS
+            ratios.append(f"{route}: overhead ours/bare p50 {o / b:.2f} ({o:.0f} vs {b:.0f} ms)")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    turn_lines = (
+        [
+            "| route | peer | turns | overhead p50 ms | overhead p95 ms | e2e p50 ms | head ok |",
+            "|---|---|---|---|---|---|---|",
+            *table,
+            "",
+        ]
+        if table
+        else []
+    )
+    stage_lines = [
+        f"- {row.route}/{row.peer}: "
+        + ", ".join(
+            f"{k} {_pct(v, 0.5):.0f}"
+            for k, v in sorted(row.stages.items(), key=lambda kv: _pct(kv[1], 0.5))
+        )
+        + f", first audio at the caller {_pct(row.samples_ms, 0.5):.0f}"
+        for row in rows
+        if row.samples_ms
+    ]
+    return "\n".join(
+        [
+            f"`python -m bench.latency` ({when}, {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, load average {load} at the end).",
+            "",
+            *turn_lines,
+            *(f"- {line}" for line in ratios + reasons(rows, routes)),
+            *_barge_in_lines(rows),
+            *(
+                [
+                    "",
+                    "Where the time goes (p50 ms after the end of the user's speech, by the "
+                    "agent's session state changes, same clock):",
+                    "",
+                    *stage_lines,
+                ]
+                if stage_lines
+                else []
+            ),
+            "",
+        ]
+    )
+
+
+def _barge_in_lines(rows: list[Row]) -> list[str]:
+    measured = [r for r in rows if r.barge_in_ms or r.cough_completed]
+    if not measured:
+        return []
+    lines = [
+        "",
+        f"Barge-in: the user talks over the reply {BARGE_IN_AFTER_S} s into it; from the first "
+        "voiced sample of the interrupting speech to the last agent audio at the caller before "
+        'a 300 ms gap. mm-hm: a short "mm hm" at the same point; the share of the reply\'s '
+        "speech the caller still heard (1.0 = not cut).",
+        "",
+        "| route | peer | barge-ins | stop p50 ms | stop p95 ms | mm-hm trials | reply heard p50 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in measured:
+        stop = (
+            f"{_pct(r.barge_in_ms, 0.5):.0f} | {_pct(r.barge_in_ms, 0.95):.0f}"
+            if r.barge_in_ms
+            else "- | -"
+        )
+        heard = f"{_pct(r.cough_completed, 0.5):.2f}" if r.cough_completed else "-"
+        lines.append(
+            f"| {r.route} | {r.peer} | {len(r.barge_in_ms)} | {stop} | "
+            f"{len(r.cough_completed)} | {heard} |"
+        )
+    return lines
+
+
+def write_run(text: str, label: str) -> None:
+    """Append this run under ``### label`` in the section (runs are kept: before/after)."""
+    current = DOC.read_text(encoding="utf-8")
+    block = f"### {label}\n\n{text}"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    match = pattern.search(current)
+    if match is None:
+        updated = current.rstrip("\n") + f"\n\n{SECTION}\n\n{block}"
+    else:
+        body = match.group(0).rstrip("\n") + "\n\n" + block + "\n"
+        updated = current[: match.start()] + body + current[match.end() :]
+    DOC.write_text(updated, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--turns", type=int, default=20, help="measured turns per row")
+    parser.add_argument(
+        "--routes",
+        default=",".join(ROUTES),
+        help=f"comma-separated, of {', '.join(ROUTES)} (only webrtc has rows yet)",
+    )
+    parser.add_argument(
+        "--barge-ins",
+        type=int,
+        default=0,
+        help="also N barge-in and N mm-hm trials per row (a 5 s reply for every turn)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the p50 summary as JSON")
+    parser.add_argument("--write", metavar="LABEL", help="append the run to docs/benchmarks.md")
+    args = parser.parse_args()
+    routes = [r for r in args.routes.split(",") if r]
+    unknown = set(routes) - set(ROUTES)
+    if unknown:
+        parser.error(f"unknown routes: {sorted(unknown)}")
+    rows = asyncio.run(run(args.turns, routes, barge_ins=args.barge_ins))
+    for line in reasons(rows, routes):
+        print(line, file=sys.stderr)
+    text = report(rows, routes)
+    if args.json:
+        print(json.dumps(summary(rows, routes)))
+    else:
+        print(text)
+    if args.write:
+        write_run(text, args.write)
+
+
+if __name__ == "__main__":
+    main()

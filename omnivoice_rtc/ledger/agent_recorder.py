@@ -205,6 +205,10 @@ class AgentCallRecorder:
             await self._open(session, pipeline)
             await self._ledger.mark_answered(call_id, at=event.timestamp, source="agent")
         elif isinstance(event.data, SessionEnded):
+            if event.data.recording:  # the call's recorded tracks (OMNIVOICE_RECORD_CALLS)
+                await self._ledger.add_reference(
+                    call_id, "recordings", {"files": list(event.data.recording)}
+                )
             await self._ledger.agent_report(
                 call_id,
                 metrics=event.data.metrics.to_dict(),

@@ -134,7 +134,9 @@ async def test_a_session_is_recorded_in_order(
     )
     q.put_nowait(Event(type=EventType.DTMF, data=Dtmf(digit="5")))
     report = SessionEnded(
-        reason="participant_disconnected", metrics=Metrics(turn_count=2, avg_total_latency_ms=700)
+        reason="participant_disconnected",
+        metrics=Metrics(turn_count=2, avg_total_latency_ms=700),
+        recording=("/rec/c/caller.ogg", "/rec/c/agent.ogg"),
     )
     q.put_nowait(Event(type=EventType.SESSION_ENDED, data=report))
     q.put_nowait(None)
@@ -156,6 +158,7 @@ async def test_a_session_is_recorded_in_order(
     assert [e.type for e in record.events] == ["tool_call", "dtmf"]
     assert record.events[1].data == {"digit": "5"}
     assert record.agent_reported
+    assert record.refs == {"recordings": [{"files": ["/rec/c/caller.ogg", "/rec/c/agent.ogg"]}]}
     assert record.metrics["avg_total_latency_ms"] == 700
     assert (record.end_reason, record.ended_by) == ("participant_disconnected", "caller")
 

@@ -18,6 +18,7 @@ system-deps:
 go-deps:
 	@bash scripts/install-livekit.sh $(if $(NO_SIP),,--sip)
 	@bash scripts/install-native.sh
+	@bash scripts/install-egress.sh
 
 py-deps: $(STAMP)
 

@@ -3,6 +3,10 @@
 set -euo pipefail
 # postgresql: the call ledger's tests run against a real PostgreSQL too (tests/plugins/postgres.py)
 pkgs=(redis-server espeak-ng sox sip-tester baresip chromium libopus-dev libopusfile-dev libsoxr-dev pkg-config postgresql)
+# GStreamer 1.22: LiveKit Egress (call recording) builds with cgo against these and records
+# with their plugins (scripts/install-egress.sh, docs/calls.md)
+pkgs+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,7 @@
 # The module zip lacks cmd/server/templates, which main.go embeds (`//go:embed templates`;
 # only room-composite web recording uses them), so an empty folder is created before the
 # build. cgo: GStreamer 1.22 development packages from Debian (scripts/install-debian.sh
-# with --egress installs them).
+# installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="$PWD/bin"
@@ -19,7 +19,16 @@ EGRESS_VERSION="${EGRESS_VERSION:-v1.8.6}"
 OUT="$BIN/livekit-egress"
 STAMP="$BIN/.livekit-egress.version"
 
+# Egress starts each recording's handler as `egress run-handler ...` from PATH (a fixed
+# name in pkg/server/server_rpc.go): bin/egress-handler/egress is that name, and the
+# stack (omnivoice_rtc/stack/egress.py) puts the folder first on Egress's PATH.
+link_handler() {
+  mkdir -p "$BIN/egress-handler"
+  ln -sfn ../livekit-egress "$BIN/egress-handler/egress"
+}
+
 if [ -x "$OUT" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$MODULE@$EGRESS_VERSION" ]; then
+  link_handler
   exit 0
 fi
 
@@ -43,3 +52,4 @@ echo "<!-- room-composite templates are not part of this build -->" > "$work/cmd
 (cd "$work" && CGO_ENABLED=1 GOFLAGS=-mod=mod go build -trimpath -o "$OUT.tmp" ./cmd/server)
 mv "$OUT.tmp" "$OUT"
 echo "$MODULE@$EGRESS_VERSION" > "$STAMP"
+link_handler

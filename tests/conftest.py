@@ -44,12 +44,14 @@ def require_binary(name: str) -> str:
 # livekit_stack: session-wide livekit-server on free ports (fixture `livekit_server`).
 # agent_worker: the real agent worker process against that server.
 # sip_stack: redis + a redis-backed livekit-server (+ livekit-sip) for SIP tests.
+# egress: LiveKit Egress on the SIP stack's redis, for call recording tests.
 # redis_server: a redis-server for the shared-state store (RedisStateStore).
 # postgres: a real PostgreSQL for the call ledger's tests (``ledger_url``: SQLite and it).
 pytest_plugins = [  # livekit_stack first: the others import it
     "tests.plugins.livekit_stack",
     "tests.plugins.agent_worker",
     "tests.plugins.sip_stack",
+    "tests.plugins.egress",
     "tests.plugins.redis_server",
     "tests.plugins.postgres",
 ]

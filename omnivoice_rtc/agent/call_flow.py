@@ -15,6 +15,11 @@ the prompt once; if the caller still says nothing for ``timeout_s`` it says the 
 (not interruptible) and ends the call with reason ``silence_timeout``. Speech in between
 starts the count again.
 
+Answering machines (``answering_machine`` set: an outbound call with ``OMNIVOICE_AMD``):
+once the call is answered the greeting waits for :func:`~.amd.screen_call`'s verdict; a
+person (or no verdict) is greeted, a machine gets the voicemail message and the call
+ends (:mod:`.amd`).
+
 Ending a call (silence, ``max_call_duration``): after the goodbye the session closes with
 its reason and, for a phone call, the caller is removed from the room (livekit-sip sends
 BYE; the shim hangs up the carrier call).
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -37,7 +43,9 @@ from livekit.agents.utils import is_given
 from livekit.agents.voice import events as lk
 
 from omnivoice_rtc.agent.agent_spec import SilenceHandling
+from omnivoice_rtc.agent.amd import AMDOutcome, screen_call
 from omnivoice_rtc.logs import pii
+from omnivoice_rtc.settings.answering_machine import AnsweringMachineSettings
 
 __all__ = [
     "GOODBYE_TIMEOUT_S",
@@ -63,12 +71,14 @@ HangUp = Callable[[], Awaitable[None]]
 class CallFlow:
     """The session's own initiatives: ``greeting`` ("" = none), ``silence`` (None = off),
     ``wait_for_sip_answer`` (greet once the SIP call is active), ``hang_up`` (ends the
-    phone call after a goodbye; None for browsers and in-process rooms)."""
+    phone call after a goodbye; None for browsers and in-process rooms),
+    ``answering_machine`` (screen the call before greeting; None = off)."""
 
     greeting: str = ""
     silence: SilenceHandling | None = None
     wait_for_sip_answer: bool = False
     hang_up: HangUp | None = None
+    answering_machine: AnsweringMachineSettings | None = None
 
     @property
     def user_away_timeout_s(self) -> float | None:
@@ -127,10 +137,13 @@ class CallFlowDriver:
         self._ending = False
         self.greeted_at: float | None = None
         """time.monotonic() when the greeting started playing (None until then)."""
+        self.amd_outcome: AMDOutcome | None = None
+        """The answering-machine verdict (None: not screened, or not yet)."""
 
     def start(self) -> None:
-        """Greet (if there is a greeting) and watch for silence (if configured)."""
-        if self._flow.greeting:
+        """Greet (if there is a greeting, or a call to screen first) and watch for
+        silence (if configured)."""
+        if self._flow.greeting or self._flow.answering_machine is not None:
             self._spawn(self._greet(), "omnivoice.greeting")
         if self._flow.user_away_timeout_s is not None:
             self._session.on("user_state_changed", self._on_user_state)
@@ -167,6 +180,16 @@ class CallFlowDriver:
         began = time.monotonic()
         if self._flow.wait_for_sip_answer:
             await self._sip_answered()
+        if self._flow.answering_machine is not None:
+            await self._screen(self._flow.answering_machine, began)
+        else:
+            await self._say_greeting(began)
+
+    async def _say_greeting(self, began: float, *, screened: bool = False) -> None:
+        """Say the greeting; after screening (``screened``) not interruptible: the callee's
+        "Hello?" is still being transcribed and its transcript would cut it off."""
+        if not self._flow.greeting:
+            return
         self.greeted_at = time.monotonic()
         logger.info(
             "greeting the caller",
@@ -176,9 +199,40 @@ class CallFlowDriver:
             },
         )
         try:
-            await speak(self._session, self._flow.greeting)
+            await speak(
+                self._session,
+                self._flow.greeting,
+                allow_interruptions=False if screened else NOT_GIVEN,
+            )
         except RuntimeError as exc:  # the session closed before the greeting
             logger.info("greeting not played", extra={"reason": str(exc)})
+
+    async def _screen(self, settings: AnsweringMachineSettings, began: float) -> None:
+        """Answering-machine detection, then the greeting (a person, or no verdict) or
+        the end of the call (a machine: :func:`~.amd.screen_call`)."""
+
+        async def say(text: str) -> None:
+            await speak(self._session, text, allow_interruptions=False)
+
+        try:
+            outcome = await screen_call(
+                session=self._session,
+                participant=self._participant,
+                settings=settings,
+                speak=say,
+                greet=functools.partial(self._say_greeting, began, screened=True),
+            )
+        except RuntimeError as exc:  # the session closed, or AMD ended without a verdict
+            logger.info("answering machine detection stopped", extra={"reason": str(exc)})
+            if self.greeted_at is None:
+                await self._say_greeting(began)  # finds the session closed, if it is
+            return
+        self.amd_outcome = outcome
+        if outcome.greet:
+            return
+        self._ending = True
+        logger.info("ending the call", extra={"reason": outcome.end_reason})
+        await self._end_call(outcome.end_reason)
 
     # -- silence --------------------------------------------------------------------------
     def _on_user_state(self, ev: lk.UserStateChangedEvent) -> None:

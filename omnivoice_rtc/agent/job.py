@@ -36,6 +36,8 @@ from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, dec
 from omnivoice_rtc.logs import bind_call_id, install_call_id_filter, pii
 from omnivoice_rtc.pipelines.local import shutdown_decoder
 from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.recording import CallRecorder, SessionRecording
+from omnivoice_rtc.recording.session_recording import FINISH_TIMEOUT_S
 from omnivoice_rtc.settings.agent import AgentSettings
 from omnivoice_rtc.types import (
     LLMProvider,
@@ -52,6 +54,9 @@ PartsFactory = Callable[[], PipelineParts]
 
 SessionCallback = Callable[[LiveKitSession], Awaitable[None] | None]
 """Called with each session once it has started (the gateway registers it)."""
+
+RECORDING_FINISH_WAIT_S = FINISH_TIMEOUT_S + 5.0
+"""Longest the job's end waits (s) for its calls' recordings to be finished."""
 
 _SERVED_KINDS = (
     rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
@@ -80,8 +85,11 @@ class RoomAgent:
         parts_factory: PartsFactory | None = None,
         planner: SessionPlanner | None = None,
         job_metadata: str = "",
+        recorder: CallRecorder | None = None,
     ) -> None:
         self._room = room
+        self._recorder = recorder  # records phone calls (OMNIVOICE_RECORD_CALLS)
+        self._recordings: set[asyncio.Task[None]] = set()  # recordings being finished
         self._settings = settings
         self._planner = planner or SessionPlanner(
             settings=settings, llm_provider=llm_provider, parts_factory=parts_factory
@@ -160,6 +168,7 @@ class RoomAgent:
 
     async def _serve(self, p: rtc.RemoteParticipant) -> None:
         bind_call_id(call_key(self._room.name, p.identity))  # on every log line of this call
+        session: LiveKitSession | None = None
         try:
             info = participant_info(p, self._room.name)
             if self._on_participant is not None:
@@ -195,19 +204,37 @@ class RoomAgent:
                 flow=plan.flow,
             )
             self.sessions[p.identity] = session
+            if self._recorder is not None and plan.context.is_phone_call:
+                session.recording = SessionRecording(
+                    recorder=self._recorder,
+                    room=self._room,
+                    caller=p.identity,
+                    call_id=call_key(self._room.name, p.identity),
+                )
             try:
                 await session.start()
             except Exception:
                 await session.close()
                 raise
+            if session.recording is not None:
+                session.recording.start()
             if self._on_session is not None:
                 await _call(self._on_session, session)
             await session.wait_closed()
         finally:
+            if session is not None and session.recording is not None:
+                self._finish_recording(session.recording)
             self._starting.discard(p.identity)
             self.sessions.pop(p.identity, None)
             self._control.forget(p.identity)
             self._changed.set()
+
+    def _finish_recording(self, recording: SessionRecording) -> None:
+        """Stop the call's egresses in a task of its own: the job's end (:meth:`aclose`)
+        waits for it, not the serve task, which the job's end cancels."""
+        task = asyncio.create_task(recording.aclose(), name="omnivoice.recording.finish")
+        self._recordings.add(task)
+        task.add_done_callback(self._recordings.discard)
 
     def _idle(self) -> bool:
         others = [p for p in self._room.remote_participants.values() if self._eligible(p)]
@@ -258,7 +285,9 @@ class RoomAgent:
         await asyncio.gather(
             *(s.close() for s in list(self.sessions.values())), return_exceptions=True
         )
-        tasks = list(self._tasks)
+        if self._recordings:  # Egress finishes the files (bounded by FINISH_TIMEOUT_S)
+            await asyncio.wait(list(self._recordings), timeout=RECORDING_FINISH_WAIT_S)
+        tasks = [*self._tasks, *self._recordings]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -285,6 +314,11 @@ async def run_job(
         planner=planner,
         job_metadata=ctx.job.metadata,
         on_session=recorder.track if recorder is not None else None,
+        recorder=(
+            CallRecorder(api=ctx.api, directory=settings.recording.directory)
+            if settings.recording.record_calls and not ctx.is_fake_job()
+            else None
+        ),
     )
     ctx.add_shutdown_callback(agent.aclose)
     if recorder is not None:

@@ -63,6 +63,7 @@ from omnivoice_rtc.agent.participants import interruption_settings, participant_
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter, ProviderToolCallsEvent
 from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.recording import SessionRecording
 from omnivoice_rtc.types import (
     Event,
     EventType,
@@ -132,6 +133,9 @@ class LiveKitSession:
         self._ended = False
         self._close_reason = ""
         self._session: AgentSession[None] | None = None
+        self.recording: SessionRecording | None = None
+        """The call's recording (set by the job when calls are recorded); its ``files``
+        are the reference, also in the ``session_ended`` event's ``recording``."""
         self._relay = (
             EventRelay(
                 publisher=room.local_participant,
@@ -398,7 +402,10 @@ class LiveKitSession:
 
     def _final_report(self, reason: str) -> SessionEnded:
         return SessionEnded(
-            reason=reason, metrics=self._stats.metrics(), transcript=tuple(self._stats.transcript())
+            reason=reason,
+            metrics=self._stats.metrics(),
+            transcript=tuple(self._stats.transcript()),
+            recording=self.recording.files if self.recording is not None else (),
         )
 
     # -- owned tasks ----------------------------------------------------------------------

@@ -41,6 +41,7 @@ from omnivoice_rtc.pipelines.factory import build_pipeline
 from omnivoice_rtc.pipelines.parts import PipelineParts
 from omnivoice_rtc.settings.agent import AgentSettings
 from omnivoice_rtc.settings.agent_app import AgentAppSettings
+from omnivoice_rtc.settings.answering_machine import AnsweringMachineSettings
 from omnivoice_rtc.settings.pipeline import LocalPipelineOptions, PipelineSettings
 from omnivoice_rtc.types import (
     LLMProvider,
@@ -286,8 +287,16 @@ class SessionPlanner:
             silence=spec.silence_handling,
             wait_for_sip_answer=ctx.route == "sip",
             hang_up=hang_up,
+            answering_machine=self._amd_for(ctx),
         )
         return SessionPlan(context=ctx, parts=parts, agent=agent, options=options, flow=flow)
+
+    def _amd_for(self, ctx: CallContext) -> AnsweringMachineSettings | None:
+        """The AMD settings for an outbound phone call when AMD is on (None otherwise; a
+        resumed call was screened by its first agent)."""
+        amd = self._settings.answering_machine
+        outbound = ctx.is_phone_call and ctx.direction == "outbound" and not ctx.resumed
+        return amd if amd.enabled and outbound else None
 
 
 def describe_plan(plan: SessionPlan) -> dict[str, Any]:
@@ -297,6 +306,7 @@ def describe_plan(plan: SessionPlan) -> dict[str, Any]:
         "direction": plan.context.direction,
         "pipeline": plan.parts.name,
         "greeting": bool(plan.flow.greeting),
+        "answering_machine_detection": plan.flow.answering_machine is not None,
         "silence_timeout_s": plan.flow.silence.timeout_s if plan.flow.silence else 0,
         "max_duration_s": plan.options.max_session_duration / timedelta(seconds=1),
         "resumed": plan.context.resumed,

@@ -64,6 +64,7 @@ from omnivoice_rtc.settings.limits import (
     StateSettings,
 )
 from omnivoice_rtc.settings.pipeline import LocalPipelineOptions, PipelineSettings
+from omnivoice_rtc.settings.recording import RecordingSettings
 from omnivoice_rtc.settings.safety import ExposureSettings, Role, require_safe
 from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
 
@@ -92,6 +93,7 @@ __all__ = [
     "LogSettings",
     "OutboundLimits",
     "PipelineSettings",
+    "RecordingSettings",
     "Settings",
     "ShimSettings",
     "StateSettings",
@@ -153,6 +155,8 @@ class Settings:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     """Signed outbound call webhooks (:mod:`omnivoice_rtc.webhooks`)."""
     calls: CallSettings = field(default_factory=CallSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
+    """Call recording through LiveKit Egress (:mod:`omnivoice_rtc.recording`)."""
     """How a phone call notices dead media, sockets and agents (:mod:`.calls`)."""
     sip: SIPStackSettings = field(default_factory=_default_sip)
     """The local SIP stack's ports and addresses (:mod:`omnivoice_rtc.sip.processes`)."""
@@ -187,6 +191,7 @@ class Settings:
             ledger=LedgerSettings.from_env(snapshot),
             webhooks=WebhookSettings.from_env(snapshot),
             calls=CallSettings.from_env(snapshot),
+            recording=RecordingSettings.from_env(snapshot),
             sip=SIPStackSettings.from_env(snapshot),
             carriers=carrier_settings_from_env(snapshot),
             env=snapshot,

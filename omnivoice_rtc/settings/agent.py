@@ -10,10 +10,12 @@ from typing import Self
 
 from omnivoice_rtc._errors import ConfigError
 from omnivoice_rtc.settings._env import EnvVar, load, var
+from omnivoice_rtc.settings.answering_machine import AnsweringMachineSettings
 from omnivoice_rtc.settings.core import DEFAULT_AGENT_NAME, TokenSettings
 from omnivoice_rtc.settings.ledger import LedgerSettings
 from omnivoice_rtc.settings.limits import ControlLimits
 from omnivoice_rtc.settings.pipeline import PipelineSettings
+from omnivoice_rtc.settings.recording import RecordingSettings
 from omnivoice_rtc.types import InterruptionMode, SessionOptions
 
 __all__ = ["AGENT_VARIABLES", "AgentSettings", "WorkerSettings"]
@@ -55,6 +57,10 @@ class AgentSettings:
     """Caps on ``omnivoice.control`` commands (``say`` length and rate)."""
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     """Where the job records its calls (:mod:`omnivoice_rtc.ledger`); off when built in code."""
+    answering_machine: AnsweringMachineSettings = field(default_factory=AnsweringMachineSettings)
+    """Answering-machine detection on outbound calls (:mod:`omnivoice_rtc.agent.amd`)."""
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
+    """Whether the job records its phone calls, and where (:mod:`omnivoice_rtc.recording`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -69,6 +75,8 @@ class AgentSettings:
             join_timeout_s=_JOIN_TIMEOUT.read(env, 60),
             control=ControlLimits.from_env(env),
             ledger=LedgerSettings.from_env(env),
+            answering_machine=AnsweringMachineSettings.from_env(env),
+            recording=RecordingSettings.from_env(env),
         )
 
 

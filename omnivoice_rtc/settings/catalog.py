@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from omnivoice_rtc.settings._env import EnvVar, env_vars
 from omnivoice_rtc.settings.agent import AGENT_VARIABLES, WorkerSettings
 from omnivoice_rtc.settings.agent_app import AgentAppSettings
+from omnivoice_rtc.settings.answering_machine import AnsweringMachineSettings
 from omnivoice_rtc.settings.calls import CallSettings
 from omnivoice_rtc.settings.core import LiveKitSettings, LogSettings, TokenSettings, WebSettings
 from omnivoice_rtc.settings.ledger import LedgerSettings, WebhookSettings
@@ -23,6 +24,7 @@ from omnivoice_rtc.settings.limits import (
     StateSettings,
 )
 from omnivoice_rtc.settings.pipeline import PIPELINE_VARIABLES, LocalPipelineOptions
+from omnivoice_rtc.settings.recording import RecordingSettings
 from omnivoice_rtc.settings.safety import ExposureSettings
 from omnivoice_rtc.settings.shim import AudioSettings, ShimSettings
 
@@ -63,6 +65,7 @@ def sections() -> Iterator[tuple[str, list[Row]]]:
     yield "Agent", _plain(AGENT_VARIABLES)
     yield "Your agent (docs/agents.md)", _rows_of(AgentAppSettings)
     yield "Agent worker", _rows_of(WorkerSettings)
+    yield "Answering-machine detection (docs/calls.md)", _rows_of(AnsweringMachineSettings)
     yield "Pipeline", _plain(PIPELINE_VARIABLES)
     yield "Local pipeline", _rows_of(LocalPipelineOptions)
     yield "Carrier media-stream shim", _rows_of(ShimSettings) + _rows_of(AudioSettings)
@@ -78,6 +81,7 @@ def sections() -> Iterator[tuple[str, list[Row]]]:
     )
     yield "Call liveness (docs/reliability.md)", _rows_of(CallSettings)
     yield "Local SIP stack", _plain(SIP_VARIABLES)
+    yield "Call recording (docs/calls.md)", _rows_of(RecordingSettings)
     yield "Call ledger", _rows_of(LedgerSettings)
     yield "Outbound webhooks", _rows_of(WebhookSettings)
     for profile in PROFILES:

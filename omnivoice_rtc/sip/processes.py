@@ -14,9 +14,10 @@ import ipaddress
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
-from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc._errors import ConfigError, StackError
 from omnivoice_rtc.settings import LiveKitSettings, Settings, env_int, env_str
 from omnivoice_rtc.stack import (
     PROJECT_ROOT,
@@ -253,9 +254,30 @@ def sip_specs(
         livekit = LiveKitSettings(
             url=livekit_url, api_key=livekit.api_key, api_secret=livekit.api_secret
         )
+    egress, egress_url = _egress(settings, livekit=livekit, redis_address=sip.redis_address)
     return StackExtension(
         before_livekit=(redis_spec(port=sip.redis_port),),
-        after_livekit=(livekit_sip_spec(livekit=livekit, sip=sip),),
+        after_livekit=(livekit_sip_spec(livekit=livekit, sip=sip), *egress),
         redis_host=sip.redis_address,
-        urls={"SIP": sip.sip_uri, "Redis": f"redis://{sip.redis_address}"},
+        urls={"SIP": sip.sip_uri, "Redis": f"redis://{sip.redis_address}", "Egress": egress_url},
     )
+
+
+def _egress(
+    settings: Settings, *, livekit: LiveKitSettings, redis_address: str
+) -> tuple[tuple[ProcessSpec, ...], str]:
+    """LiveKit Egress on the stack's Redis (call recording), when it is installed."""
+    from omnivoice_rtc.stack.egress import egress_spec
+
+    recording = settings.recording
+    try:
+        spec = egress_spec(
+            livekit=livekit,
+            redis_address=redis_address,
+            health_port=recording.egress_health_port,
+            template_port=recording.egress_template_port,
+            search_path=settings.env.get("PATH", ""),
+        )
+    except StackError:
+        return (), "not installed (bash scripts/install-egress.sh): no call recording"
+    return (spec,), f"recording to {Path(recording.directory).absolute()}"

@@ -77,7 +77,7 @@ def go_inline(factory: Callable[[], Any]) -> Any:
 
 
 def _is_zero(value: Any) -> bool:
-    return value is None or value == "" or value == 0 or value == [] or value == {}
+    return value is None or value == "" or value == 0 or value in ([], (), {})
 
 
 class GoStruct:

@@ -113,6 +113,12 @@ def _decode_turns(raw: Any, name: str) -> tuple[Turn, ...]:
     return tuple(Turn.from_dict(item) for item in raw)
 
 
+def _decode_paths(raw: Any, name: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise ValueError(f"{name}: expected a list of strings")
+    return tuple(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class SessionEnded(GoStruct):
     """``session_ended`` of a LiveKitSession: the agent's final report.
@@ -137,6 +143,14 @@ class SessionEnded(GoStruct):
     transcript_truncated: bool = go_field(
         "transcript_truncated", kind=bool, omitempty=True, default=False
     )
+    recording: tuple[str, ...] = go_field(
+        "recording",
+        omitempty=True,
+        encode=list,
+        decode=lambda raw, name: _decode_paths(raw, name),
+        default=(),
+    )
+    """The call's recording (``OMNIVOICE_RECORD_CALLS``): each recorded track's file."""
 
 
 @dataclass(frozen=True, slots=True)

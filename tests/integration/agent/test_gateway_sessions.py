@@ -86,10 +86,14 @@ async def _session_for(
     raise TimeoutError(f"no session for {identity}")
 
 
-def _omnivoice_tasks(session: LiveKitSession) -> list[asyncio.Task[object]]:
+def _omnivoice_tasks(
+    session: LiveKitSession, before: set[asyncio.Task[object]]
+) -> list[asyncio.Task[object]]:
+    """omnivoice tasks still running that this test started (``before``: the tasks running
+    when it began; the loop is the session's, shared with other tests' servers)."""
     return [
         t
-        for t in asyncio.all_tasks()
+        for t in asyncio.all_tasks() - before
         if not t.done()
         and t.get_name().startswith("omnivoice.")
         and t.get_name() != "omnivoice.gateway." + session.room_name
@@ -144,6 +148,7 @@ async def test_text_turn_fills_transcript_and_metrics(
 async def test_silent_participant_who_leaves_ends_cleanly(
     livekit_server: LiveKitServer, gateway: LiveKitGateway
 ) -> None:
+    before = asyncio.all_tasks()
     room = _room()
     await gateway.join_room(room)
     client = await _client(livekit_server, room, "silent")
@@ -154,13 +159,14 @@ async def test_silent_participant_who_leaves_ends_cleanly(
     await asyncio.wait_for(session.wait_closed(), timeout=20)
     assert session.transcript() == []
     assert session.pending_tasks() == []
-    assert _omnivoice_tasks(session) == []
+    assert _omnivoice_tasks(session, before) == []
     assert gateway.get_session("silent") is None
 
 
 async def test_participant_leaving_mid_turn_ends_cleanly(
     livekit_server: LiveKitServer, gateway: LiveKitGateway
 ) -> None:
+    before = asyncio.all_tasks()
     room = _room()
     await gateway.join_room(room)
     client = await _client(livekit_server, room, "leaver")
@@ -172,7 +178,7 @@ async def test_participant_leaving_mid_turn_ends_cleanly(
     await client.aclose()  # gone while still talking
     await asyncio.wait_for(session.wait_closed(), timeout=20)
     assert session.pending_tasks() == []
-    assert _omnivoice_tasks(session) == []
+    assert _omnivoice_tasks(session, before) == []
     kinds = [e.type async for e in session.events()]
     assert kinds[-1] is EventType.SESSION_ENDED
 

@@ -204,3 +204,14 @@ def test_data_as_returns_the_payload_or_raises_type_error() -> None:
         event.data_as(UserTranscript)
     with pytest.raises(TypeError, match=r"got NoneType$"):
         Event(type=EventType.DTMF).data_as(Dtmf)
+
+
+def test_session_ended_carries_the_recording_files_only_when_there_are_some() -> None:
+    files = ("/rec/call_1/caller-TR_1.ogg", "/rec/call_1/agent-TR_2.ogg")
+    ended = SessionEnded(reason="hangup", recording=files)
+    wire = ended.to_dict()
+    assert wire["recording"] == list(files)
+    assert SessionEnded.from_dict(wire).recording == files
+    assert "recording" not in SessionEnded(reason="hangup").to_dict()  # Go's omitempty
+    with pytest.raises(ValueError, match="recording"):
+        SessionEnded.from_dict({**wire, "recording": "/one/path.ogg"})

@@ -37,6 +37,7 @@ from omnivoice_rtc.calls.control import (
 from omnivoice_rtc.calls.liveness import ping_agent
 from omnivoice_rtc.calls.sip_actions import send_sip_digits, transfer_sip
 from omnivoice_rtc.calls.teardown import teardown_step
+from omnivoice_rtc.calls.warm_transfer import SIP_SESSION_UNSUPPORTED_REASON
 from omnivoice_rtc.livekit.data_topics import (
     CONTROL_TOPIC,
     EVENTS_TOPIC,
@@ -139,11 +140,14 @@ class SIPSession(CallSession):
     # ------------------------------------------------------------------ call control
 
     def _capabilities(self) -> Capabilities:
+        warm: dict[str, str] = {
+            CallAction.WARM_TRANSFER: SIP_SESSION_UNSUPPORTED_REASON
+        }  # the agent's tool
         if self._livekit_api is None:
             return Capabilities.of(
-                SIP_ROUTE, {CallAction.TRANSFER: "this session was given no LiveKit API"}
+                SIP_ROUTE, {CallAction.TRANSFER: "this session was given no LiveKit API", **warm}
             )
-        return Capabilities.of(SIP_ROUTE)
+        return Capabilities.of(SIP_ROUTE, warm)
 
     async def _transfer(self, target: TransferTarget) -> None:
         assert self._livekit_api is not None  # reason: capabilities checked it

@@ -32,7 +32,7 @@ from tests.plugins.sip_stack import SIPStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
-SENTENCE = "Warm transfer this call to support"
+SENTENCE = "Warm transfer my phone call to support please"
 HUMAN_TONE_HZ = 1800.0
 """What the human's phone sends: a steady tone no hold chime note or voice resembles."""
 _PACKET_BYTES = 320  # one 20 ms PCMU packet decoded to PCM16 at 8000 Hz

@@ -63,16 +63,23 @@ def _foreign_windows(pcm: bytes, allowed_hz: tuple[float, ...]) -> int:
     return count
 
 
-async def _participants(sip_api: api.LiveKitAPI) -> list[api.ParticipantInfo] | None:
+async def _participants(
+    sip_api: api.LiveKitAPI, earlier: set[str]
+) -> list[api.ParticipantInfo] | None:
+    """Who is in this test's call room (the one room of the call not in ``earlier``)."""
     rooms = [
         r.name
         for r in (await sip_api.room.list_rooms(api.ListRoomsRequest())).rooms
-        if r.name.startswith(ROOM_PREFIX)
+        if r.name.startswith(ROOM_PREFIX) and r.name not in earlier
     ]
     if len(rooms) != 1:
         return None
     listed = await sip_api.room.list_participants(api.ListParticipantsRequest(room=rooms[0]))
     return list(listed.participants)
+
+
+async def _room_names(sip_api: api.LiveKitAPI) -> set[str]:
+    return {r.name for r in (await sip_api.room.list_rooms(api.ListRoomsRequest())).rooms}
 
 
 async def _call_in(
@@ -148,6 +155,7 @@ async def test_warm_transfer_answered_briefs_the_human_then_connects_and_leaves(
     sip_api: api.LiveKitAPI, sip_stack: SIPStack, tmp_path: Path
 ) -> None:
     require_binary("espeak-ng")
+    earlier = await _room_names(sip_api)  # an earlier test's room may linger
     human_rtp = await RtpPeer.open()
     worker, caller, human, rtp = await _call_in(
         sip_api,
@@ -185,7 +193,7 @@ async def test_warm_transfer_answered_briefs_the_human_then_connects_and_leaves(
         assert _foreign_windows(held, tuple(NOTES_HZ)) <= 2, "the caller heard speech on hold"
 
         async def agent_gone() -> bool | None:
-            listed = await _participants(sip_api)
+            listed = await _participants(sip_api, earlier)
             if listed is None:
                 return None
             kinds = [p.kind for p in listed]
@@ -221,6 +229,7 @@ async def test_warm_transfer_not_answered_brings_the_agent_back(
     sip_api: api.LiveKitAPI, sip_stack: SIPStack, tmp_path: Path
 ) -> None:
     require_binary("espeak-ng")
+    earlier = await _room_names(sip_api)  # an earlier test's room may linger
     worker, caller, human, rtp = await _call_in(
         sip_api,
         sip_stack,
@@ -239,7 +248,7 @@ async def test_warm_transfer_not_answered_brings_the_agent_back(
             return True if _foreign_windows(heard, tuple(NOTES_HZ)) >= 10 else None
 
         await wait_for(agent_speaks, timeout_s=90, what="the agent back with the caller")
-        listed = await _participants(sip_api)
+        listed = await _participants(sip_api, earlier)
         assert listed is not None
         assert api.ParticipantInfo.Kind.AGENT in [p.kind for p in listed]
         assert not any(is_transfer_target(dict(p.attributes)) for p in listed)

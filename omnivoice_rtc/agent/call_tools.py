@@ -23,6 +23,11 @@ The tools (each only on a phone call; a browser call gets none):
     keys digits on the line (IVR menus): RFC 4733 on SIP, in-band tones on carriers.
 ``end_call(reason)``
     says ``goodbye`` and hangs up; ``reason`` (a short word) is the call's end reason.
+``warm_transfer_call(destination, summary)``
+    only with ``warm_transfer=WarmTransferOptions(...)`` on a SIP call: the caller holds
+    while the agent dials the destination (a name from ``transfer_targets``), briefs the
+    human with ``summary``, connects them and leaves; nobody answers: the agent is back
+    (:mod:`omnivoice_rtc.agent.warm_transfer`).
 
 They run the same :class:`~omnivoice_rtc.calls.control_client.RoomCallControl` as the
 operator CLI: SIP through the LiveKit server API (the job's credentials), carrier calls
@@ -49,9 +54,12 @@ from omnivoice_rtc._errors import OmniVoiceError
 from omnivoice_rtc.agent.call_context import CallContext
 from omnivoice_rtc.agent.call_flow import speak
 from omnivoice_rtc.agent.call_hold import hold_of
+from omnivoice_rtc.agent.warm_transfer import WarmTransfer, WarmTransferOptions
 from omnivoice_rtc.calls.control import (
     DEFAULT_HANGUP_REASON,
     DEFAULT_TRANSFER_LINE,
+    SIP_ROUTE,
+    CallAction,
     parse_transfer_target,
 )
 from omnivoice_rtc.calls.control_client import RoomCallControl
@@ -87,8 +95,10 @@ class CallControlTools:
         resume_line: str = DEFAULT_RESUME_LINE,
         max_hold_s: float = 300.0,
         livekit_api: Callable[[], api.LiveKitAPI] | None = None,
+        warm_transfer: WarmTransferOptions | None = None,
     ) -> None:
         self._ctx = ctx
+        self._warm = warm_transfer
         self._targets = {
             name.lower(): parse_transfer_target(to).value
             for name, to in (transfer_targets or {}).items()
@@ -242,7 +252,46 @@ class CallControlTools:
 
             self._after_turn(context, goodbye_then_hang_up)
 
+        async def warm_transfer_call(
+            context: RunContext[Any], destination: str, summary: str
+        ) -> str | None:
+            target = self._resolve(destination)
+            if target is None:
+                return f"Unknown destination. Known destinations: {names}."
+            control = self._control_for(context.session)
+            control.capabilities.require(CallAction.WARM_TRANSFER)
+            assert self._warm is not None  # reason: the tool exists only with options
+            transfer = WarmTransfer(
+                session=context.session,
+                room=context.session.room_io.room,
+                caller=self._ctx.participant_identity,
+                livekit_api=self._livekit_api,
+                options=self._warm,
+            )
+
+            async def consult() -> None:
+                await transfer.run(target, summary)
+
+            self._after_turn(context, consult)
+            return None
+
+        warm = (
+            [
+                function_tool(
+                    warm_transfer_call,
+                    name="warm_transfer_call",
+                    description=(
+                        "Warm transfer: put the caller on hold, call a person, tell them "
+                        "`summary` (who is calling and why), then connect the caller and "
+                        f"leave. destination: one of {names}."
+                    ),
+                )
+            ]
+            if self._warm is not None and self._ctx.route == SIP_ROUTE
+            else []
+        )
         return [
+            *warm,
             function_tool(
                 transfer_call,
                 name="transfer_call",
@@ -282,13 +331,16 @@ def call_control_tools(
     allow_any_target: bool = False,
     transfer_line: str = DEFAULT_TRANSFER_LINE,
     goodbye: str = DEFAULT_GOODBYE,
+    warm_transfer: WarmTransferOptions | None = None,
 ) -> list[llm.Tool]:
     """The call-control tools for ``ctx``'s call (none for a browser call); see the module
-    docstring. ``transfer_targets`` maps names the model may use to numbers / SIP URIs."""
+    docstring. ``transfer_targets`` maps names the model may use to numbers / SIP URIs;
+    ``warm_transfer`` adds ``warm_transfer_call`` on SIP calls."""
     return CallControlTools(
         ctx=ctx,
         transfer_targets=transfer_targets,
         allow_any_target=allow_any_target,
         transfer_line=transfer_line,
         goodbye=goodbye,
+        warm_transfer=warm_transfer,
     ).tools

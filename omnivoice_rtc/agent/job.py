@@ -30,6 +30,7 @@ from omnivoice_rtc.agent.call_hold import CALL_CONTROL_COMMANDS, apply_call_comm
 from omnivoice_rtc.agent.control_policy import ControlPolicy, ControlRefused
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
 from omnivoice_rtc.agent.plugin import SessionPlanner, describe_plan
+from omnivoice_rtc.calls.warm_transfer import is_handed_over
 from omnivoice_rtc.ledger.agent_recorder import AgentCallRecorder
 from omnivoice_rtc.ledger.keys import call_key
 from omnivoice_rtc.livekit.data_topics import CONTROL_TOPIC, ControlCommand, decode_control
@@ -106,7 +107,8 @@ class RoomAgent:
         self._control = ControlPolicy(limits=settings.control)
 
     def _eligible(self, p: rtc.RemoteParticipant) -> bool:
-        return p.kind in _SERVED_KINDS
+        # a warm transfer's human, and its caller once connected, talk to each other
+        return p.kind in _SERVED_KINDS and not is_handed_over(dict(p.attributes))
 
     def _on_connected(self, p: rtc.RemoteParticipant) -> None:
         if (

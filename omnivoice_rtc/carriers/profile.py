@@ -67,7 +67,12 @@ from omnivoice_rtc.media_streams.messages import (
 )
 from omnivoice_rtc.settings._env import load, var
 from omnivoice_rtc.types import CallInfo
-from omnivoice_rtc.types.call_control import CallAction, Capabilities, TransferTarget
+from omnivoice_rtc.types.call_control import (
+    CARRIER_WARM_TRANSFER_REASON,
+    CallAction,
+    Capabilities,
+    TransferTarget,
+)
 
 __all__ = [
     "TOKEN_PARAMETER",
@@ -433,7 +438,7 @@ class CarrierProfile(ABC, Generic[S, R]):
         resume and DTMF (in-band) work on every carrier; hang-up is the REST hang-up or
         closing the stream; transfer needs the carrier's REST transfer and credentials
         (and, for :attr:`transfer_needs_document`, a public URL to serve its markup)."""
-        unsupported: dict[str, str] = {}
+        unsupported: dict[str, str] = {CallAction.WARM_TRANSFER: CARRIER_WARM_TRANSFER_REASON}
         if self.transfer_unsupported:
             unsupported[CallAction.TRANSFER] = self.transfer_unsupported
         elif self.rest is None:

@@ -66,6 +66,8 @@ class SIPAgentRecovery:
         if session.closed:
             return
         session.liveness_log.append((time.monotonic(), f"agent_lost:{departure}"))
+        if session.handed_over:  # warm transfer: caller and human talk on, no agent wanted
+            return
         if departure in ("", "agent_ended"):  # the agent ended the conversation: hang up
             self._spawn(session.close())
             return

@@ -37,6 +37,12 @@ from omnivoice_rtc.calls.control import (
 from omnivoice_rtc.calls.liveness import ping_agent
 from omnivoice_rtc.calls.sip_actions import send_sip_digits, transfer_sip
 from omnivoice_rtc.calls.teardown import teardown_step
+from omnivoice_rtc.calls.warm_transfer import (
+    SIP_SESSION_UNSUPPORTED_REASON,
+    WARM_TRANSFERRED,
+    is_handed_over,
+    is_transfer_target,
+)
 from omnivoice_rtc.livekit.data_topics import (
     CONTROL_TOPIC,
     EVENTS_TOPIC,
@@ -139,11 +145,14 @@ class SIPSession(CallSession):
     # ------------------------------------------------------------------ call control
 
     def _capabilities(self) -> Capabilities:
+        warm: dict[str, str] = {
+            CallAction.WARM_TRANSFER: SIP_SESSION_UNSUPPORTED_REASON
+        }  # the agent's tool
         if self._livekit_api is None:
             return Capabilities.of(
-                SIP_ROUTE, {CallAction.TRANSFER: "this session was given no LiveKit API"}
+                SIP_ROUTE, {CallAction.TRANSFER: "this session was given no LiveKit API", **warm}
             )
-        return Capabilities.of(SIP_ROUTE)
+        return Capabilities.of(SIP_ROUTE, warm)
 
     async def _transfer(self, target: TransferTarget) -> None:
         assert self._livekit_api is not None  # reason: capabilities checked it
@@ -246,10 +255,21 @@ class SIPSession(CallSession):
         ):
             self.agents.note(participant.identity, dict(participant.attributes))
 
+    @property
+    def handed_over(self) -> bool:
+        """The agent connected the caller to a human and left (a warm transfer): the
+        agent's departure is no loss; the call ends when either of the two hangs up."""
+        room = self._room
+        caller = room.remote_participants.get(self.identity) if room is not None else None
+        return caller is not None and is_handed_over(dict(caller.attributes))
+
     def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity == self.identity:  # BYE, or removed by us (reason set first)
             recorded = participant.attributes.get(END_REASON_ATTRIBUTE, "")  # by call control
             self.mark_closed(self.end_reason or recorded or "hangup")
+        elif is_transfer_target(dict(participant.attributes)) and self.handed_over:
+            self.end_reason = self.end_reason or WARM_TRANSFERRED  # the human hung up
+            self.spawn(self.close())
         elif not self.closed:
             self.agents.participant_left(participant.identity)
 

@@ -37,6 +37,7 @@ from typing import Any, Final, Literal, Protocol, runtime_checkable
 from omnivoice_rtc._errors import UnsupportedActionError
 
 __all__ = [
+    "CARRIER_WARM_TRANSFER_REASON",
     "DEFAULT_HANGUP_REASON",
     "DEFAULT_TRANSFER_LINE",
     "END_REASON_ATTRIBUTE",
@@ -61,8 +62,15 @@ class CallAction(StrEnum):
     RESUME = "resume"
     DTMF = "dtmf"
     HANGUP = "hangup"
+    WARM_TRANSFER = "warm_transfer"
 
 
+CARRIER_WARM_TRANSFER_REASON: Final = (
+    "the carrier bridge (shim) plays only the agent's track to the caller, so a human "
+    "dialled into the room would not be heard; and a carrier-dialled human gets a room "
+    "of its own (the shim's make_call). Use a SIP trunk for calls that need warm transfer"
+)
+"""Why carrier media-stream routes do not support ``warm_transfer``."""
 SIP_ROUTE: Final = "sip"
 """The route name of SIP calls (``Capabilities.route``, ``CallContext.route``)."""
 DEFAULT_TRANSFER_LINE: Final = "Please hold while I transfer your call."

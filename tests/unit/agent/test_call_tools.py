@@ -7,6 +7,7 @@ from livekit.agents.llm import FunctionTool
 
 from omnivoice_rtc.agent.call_context import CallContext
 from omnivoice_rtc.agent.call_tools import CallControlTools, _reason, call_control_tools
+from omnivoice_rtc.agent.warm_transfer import WarmTransferOptions
 
 pytestmark = pytest.mark.unit
 
@@ -39,3 +40,16 @@ def test_reasons_from_the_model_become_end_reasons() -> None:
     assert _reason("caller asked") == "caller_asked"
     assert _reason("  ") == "agent_hangup"
     assert _reason("x" * 100) == "x" * 64
+
+
+def test_warm_transfer_call_only_with_its_options_on_sip_calls() -> None:
+    options = WarmTransferOptions(outbound_trunk="desk-out")
+    sip = call_control_tools(
+        _ctx("sip"), transfer_targets={"sales": "+15550100"}, warm_transfer=options
+    )
+    names = [tool.info.name for tool in sip if isinstance(tool, FunctionTool)]
+    assert names == ["warm_transfer_call", "transfer_call", "hold_call", "send_dtmf", "end_call"]
+    without = call_control_tools(_ctx("sip"))
+    assert "warm_transfer_call" not in [t.info.name for t in without if isinstance(t, FunctionTool)]
+    carrier = call_control_tools(_ctx("twilio"), warm_transfer=options)  # unsupported there
+    assert "warm_transfer_call" not in [t.info.name for t in carrier if isinstance(t, FunctionTool)]

@@ -169,3 +169,16 @@ async def test_an_agent_that_ended_its_session_ends_the_call(
 def test_liveness_options_are_checked() -> None:
     with pytest.raises(ValueError, match=r"^agent_join_timeout_s: must be > 0 s, got 0$"):
         SIPGatewayOptions(agent_join_timeout_s=0)
+
+
+async def test_a_warm_transferred_call_gets_no_fresh_agent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a warm transfer the agent leaves on purpose: caller and human talk on."""
+    gateway, session, rooms, announced = await _gateway_with_call(monkeypatch, tries=2)
+    monkeypatch.setattr(SIPSession, "handed_over", property(lambda _self: True))
+    session.agents.gone("agent_left")
+    await _settled(gateway)
+    assert (rooms.dispatches, rooms.removed, announced) == ([], [], [])
+    assert not session.closed
+    session.mark_closed("hangup")

@@ -9,6 +9,7 @@ import pytest
 from livekit import rtc
 
 from omnivoice_rtc import SessionClosedError, UnsupportedActionError
+from omnivoice_rtc.calls.warm_transfer import SIP_SESSION_UNSUPPORTED_REASON
 from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, encode_event
 from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
 from omnivoice_rtc.types import (
@@ -216,3 +217,32 @@ async def test_sip_capabilities_and_call_control_checks() -> None:
     assert session.end_reason == "caller_asked"
     with pytest.raises(SessionClosedError):
         await session.hold()
+
+
+class _ObservedRoom:
+    def __init__(self, *participants: _Participant) -> None:
+        self.remote_participants = {p.identity: p for p in participants}
+
+
+async def test_a_warm_transferred_call_ends_when_the_human_hangs_up() -> None:
+    """The caller carries ``warm_transferred``: the session says it was handed over, and
+    the human (``omnivoice.role=transfer-target``) leaving hangs up the caller with that
+    reason; warm transfer itself is the agent's, so the session reports it unsupported."""
+
+    async def hangup(s: SIPSession) -> None:  # as the gateway: the reason set first wins
+        s.mark_closed(s.end_reason or "session_closed")
+
+    call = CallInfo(call_id="SCL_abc", from_="+1", to="+2", direction="inbound")
+    session = SIPSession(call=call, room_name="r", identity="sip_1", hangup=hangup)
+    assert session.capabilities.unsupported["warm_transfer"] == SIP_SESSION_UNSUPPORTED_REASON
+    caller = _Participant("sip_1", SIP)
+    human = _Participant("transfer-1", SIP)
+    human.attributes["omnivoice.role"] = "transfer-target"
+    session._room = cast(rtc.Room, _ObservedRoom(caller, human))
+    assert not session.handed_over
+    session._on_participant_left(cast(rtc.RemoteParticipant, human))
+    assert not session.closed  # not handed over yet: a human leaving is nothing to us
+    caller.attributes["omnivoice.end_reason"] = "warm_transferred"
+    assert session.handed_over
+    session._on_participant_left(cast(rtc.RemoteParticipant, human))
+    assert await asyncio.wait_for(session.wait_closed(), 5) == "warm_transferred"

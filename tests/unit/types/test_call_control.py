@@ -52,7 +52,7 @@ def test_digits_and_reasons() -> None:
 
 def test_capabilities_say_why() -> None:
     caps = Capabilities.of("exotel", {CallAction.TRANSFER: "no REST transfer"})
-    assert caps.supported == {"hold", "resume", "dtmf", "hangup"}
+    assert caps.supported == {"hold", "resume", "dtmf", "hangup", "warm_transfer"}
     assert caps.supports("hold")
     assert not caps.supports("transfer")
     caps.require("dtmf")
@@ -64,7 +64,7 @@ def test_capabilities_say_why() -> None:
         caps.require("teleport")
     assert caps.to_dict() == {
         "route": "exotel",
-        "supported": ["dtmf", "hangup", "hold", "resume"],
+        "supported": ["dtmf", "hangup", "hold", "resume", "warm_transfer"],
         "unsupported": {"transfer": "no REST transfer"},
     }
     assert Capabilities.of("sip").supported == {a.value for a in CallAction}

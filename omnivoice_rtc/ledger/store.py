@@ -136,6 +136,10 @@ class CallLedger:
             for name, value in known.items():
                 if value and not getattr(row, name):
                     setattr(row, name, value)
+            if parties.carrier not in ("", "sip") and row.carrier == "sip":
+                # "sip" is the placeholder of a SIP participant seen before livekit-sip added
+                # the dispatch rule's omnivoice.carrier attribute: a later writer knows better
+                row.carrier = parties.carrier
             if fact.source in ("shim", "sip_gateway"):  # the route knows best
                 row.route = parties.route
                 row.direction = parties.direction

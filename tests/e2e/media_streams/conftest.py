@@ -28,7 +28,7 @@ from omnivoice_rtc.carriers.telnyx import TelnyxProfile, TelnyxSettings
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioSettings
 from omnivoice_rtc.carriers.vonage import VonageProfile, VonageSettings
 from omnivoice_rtc.native import NativeMediaProcess
-from omnivoice_rtc.settings import LedgerSettings, LiveKitSettings, Settings
+from omnivoice_rtc.settings import CallSettings, LedgerSettings, LiveKitSettings, Settings
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
 from omnivoice_rtc.shim.policy import MediaPolicy
@@ -109,6 +109,9 @@ async def shim_server(
         agent_join_timeout_s=90,
         policy=MediaPolicy(),
         native_media=NativeMediaOptions(process=media) if media is not None else None,
+        # six calls' speech pipelines on 2 cores answer pings late; agent death has its own
+        # tests (tests/integration/faults): here a slow agent must not be replaced mid-call
+        liveness=CallSettings(agent_ping_s=2.0, agent_ping_timeout_s=10.0),
     )
     profiles: list[AnyProfile] = [
         TwilioProfile(settings=TwilioSettings(auth_token=secrets_.twilio_auth_token)),

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from omnivoice_rtc.ledger.engine import create_engine, migrate, schema_revision
-from omnivoice_rtc.ledger.keys import call_key
+from omnivoice_rtc.ledger.facts import CallOpened
+from omnivoice_rtc.ledger.keys import call_key, classify
 from omnivoice_rtc.ledger.queries import CallFilter, get_call, list_calls, purge_before
 from omnivoice_rtc.ledger.store import CallLedger, utc_now
 from tests.integration.ledger.helpers import browser_call, carrier_call, turn
@@ -174,3 +175,33 @@ async def test_a_reference_is_kept_for_call_control(ledger_url: str) -> None:
         "transfers": [{"to": "sip:desk@example.test"}],
         "recordings": [{"uri": "s3://bucket/x.ogg"}],
     }
+
+
+async def test_a_sip_call_seen_before_its_dispatch_attributes_gets_its_carrier(
+    ledger_url: str,
+) -> None:
+    """livekit-sip adds the dispatch rule's omnivoice.carrier a moment after the participant
+    joins: the first writer may only know "sip"; a later one's carrier wins over it."""
+    room, identity = "sip-telnyx-_+15550001_abc", "sip_+15550001"
+    early = {"sip.callID": "SCL_1", "sip.phoneNumber": "+15550001"}
+    late = {**early, "omnivoice.carrier": "telnyx"}
+
+    def opened(attributes: dict[str, str], source: str) -> CallOpened:
+        return CallOpened(
+            room_name=room,
+            participant_identity=identity,
+            parties=classify(room, attributes, sip_kind=True),
+            source=source,
+            created_at=utc_now(),
+        )
+
+    ledger = await CallLedger.open(ledger_url)
+    try:
+        call_id = await ledger.open_call(opened(early, "sip_gateway"))
+        await ledger.open_call(opened(late, "agent"))
+        await ledger.open_call(opened(early, "livekit_webhook"))  # "sip" never comes back
+        record = await get_call(ledger, call_id)
+    finally:
+        await ledger.aclose()
+    assert record is not None
+    assert (record.route, record.carrier) == ("sip", "telnyx")

@@ -59,6 +59,7 @@ async def test_invite_is_refused_and_creates_no_room(
         ]
         assert len(refusals) == 1, "livekit-sip did not log refusing the call"
         assert '"reason": "flood"' in refusals[0]
-        assert await room_names(sip_api) == rooms_before
+        # no room was created for it (earlier tests' rooms may still be going away)
+        assert await room_names(sip_api) - rooms_before == set()
     finally:
         await sipp.kill()

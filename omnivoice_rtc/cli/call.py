@@ -55,7 +55,7 @@ from omnivoice_rtc.simulate.observer import CallObserver
 from omnivoice_rtc.sip.sip_gateway import SIPGateway, SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import SIPSession
 from omnivoice_rtc.stack import PROJECT_ROOT, LogCheck, ProcessSpec, Supervisor
-from omnivoice_rtc.types import AgentTranscript, Event, UserTranscript
+from omnivoice_rtc.types import AgentTranscript, Event, EventType, UserTranscript
 
 __all__ = [
     "EXIT_BY_OUTCOME",
@@ -71,6 +71,8 @@ EXIT_BY_OUTCOME: Final = {"answered": 0, "busy": 3, "no_answer": 4, "failed": 5}
 _BUSY_CODES: Final = frozenset({486, 600})
 _NO_ANSWER_CODES: Final = frozenset({408, 480, 487})
 _WORKER_LOG_LINES: Final = 20
+_REPORT_WAIT_S: Final = 5.0
+"""How long (s) a followed call waits, once the callee left, for the agent's final report."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -334,6 +336,20 @@ async def _follow_room(settings: Settings, result: CallResult, max_s: float) -> 
                 result.conversation.append((who, text))
                 print(f"  {who}: {text}", flush=True)
             printed = len(lines)
+        # the caller left: the agent's final report (its whole transcript) follows shortly
+        with contextlib.suppress(TimeoutError):
+            await observer.wait_for(EventType.SESSION_ENDED, timeout_s=_REPORT_WAIT_S)
+        final = [
+            ("callee" if who == "caller" else who, text) for who, text in observer.transcript()
+        ]
+        if len(final) > printed:  # lines sent before the observer joined (the greeting)
+            shown = list(result.conversation)
+            for line in final:
+                if line in shown:
+                    shown.remove(line)
+                else:
+                    print(f"  {line[0]}: {line[1]}", flush=True)
+            result.conversation[:] = final
     finally:
         await observer.aclose()
 

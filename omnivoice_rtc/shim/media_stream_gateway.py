@@ -276,7 +276,10 @@ class MediaStreamGateway:
             session.closed and session.end_reason != "streamed_elsewhere"
         ):
             return False
-        return await self.runtime.guard.registry.owner_of(self.carrier, session.id) is not None
+        registry = self.runtime.guard.registry
+        owner = await registry.owner_of(self.carrier, session.id)
+        # our own claim: the stream reached this replica and its bridge is being built
+        return owner is not None and not owner.startswith(registry.replica_id + "/")
 
     async def _purge_pending(self) -> None:
         """Drop dialled calls whose stream never came (their token has expired)."""

@@ -20,7 +20,7 @@ from livekit import rtc
 from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, decode_event_packet
 from omnivoice_rtc.livekit.tokens import observer_token
 from omnivoice_rtc.settings import LiveKitSettings
-from omnivoice_rtc.types import AgentTranscript, Event, EventType, UserTranscript
+from omnivoice_rtc.types import AgentTranscript, Event, EventType, SessionEnded, UserTranscript
 
 __all__ = ["CallObserver", "TimedEvent"]
 
@@ -111,15 +111,26 @@ class CallObserver:
             await asyncio.sleep(0.1)
 
     def transcript(self, *, since: float = 0.0) -> list[tuple[str, str]]:
-        """(``caller`` | ``agent``, text) of the final transcripts after ``since``."""
+        """(``caller`` | ``agent``, text) of the final transcripts after ``since``.
+
+        Events sent before this observer joined are lost (a greeting spoken at once); when
+        the agent's ``session_ended`` report arrived, its transcript (the whole call) is
+        used instead if it has more lines."""
         lines: list[tuple[str, str]] = []
+        report: list[tuple[str, str]] = []
         for event in self.since(since):
             data = event.data
             if isinstance(data, UserTranscript) and data.final and data.text.strip():
                 lines.append(("caller", data.text.strip()))
             elif isinstance(data, AgentTranscript) and data.text.strip():
                 lines.append(("agent", data.text.strip()))
-        return lines
+            elif isinstance(data, SessionEnded) and since == 0.0:
+                report = [
+                    ("caller" if turn.role == "user" else "agent", turn.text.strip())
+                    for turn in data.transcript
+                    if turn.text.strip()
+                ]
+        return report if len(report) > len(lines) else lines
 
     # ------------------------------------------------------------------ room callbacks
 

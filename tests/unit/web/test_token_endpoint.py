@@ -214,6 +214,7 @@ def test_validators_directly() -> None:
             for carrier in ("twilio", "telnyx", "vonage", "plivo")
         ],
     ],
+    ids=["call", "sip-out", "sip-twilio", "sip-telnyx", "sip-vonage", "sip-plivo"],  # stable
 )
 async def test_every_phone_call_room_is_refused(
     make_client: ClientFactory, room: str, prefix: str

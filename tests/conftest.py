@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from omnivoice_rtc.stack.ports import use_port_range
+
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -68,3 +70,15 @@ def _restore_root_logging() -> Iterator[None]:
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Parallel runs (``pytest -n 2``, make test): each worker process hands out ports from
+    its own range below the kernel's ephemeral range (32768+), so two workers starting
+    servers at once never pick the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, … (unset: one process)
+    if worker.startswith("gw") and worker[2:].isdigit():
+        index = int(worker[2:])
+        low = 10_000 + 5_000 * index
+        if low + 5_000 <= 32_768:
+            use_port_range(low, low + 5_000)

@@ -35,7 +35,7 @@ from tests.plugins.livekit_stack import LiveKitServer
 
 __all__ = ["AgentWorker", "agent_worker", "agent_worker_factory", "start_agent_worker"]
 
-_REGISTER_TIMEOUT_S = 60.0
+_REGISTER_TIMEOUT_S = 180.0  # a worker loading Whisper beside a parallel test run
 _STOP_TIMEOUT_S = 10.0
 
 
@@ -89,7 +89,7 @@ def start_agent_worker(
     agent_name: str | None = None,
     command: Sequence[str] | None = None,
 ) -> AgentWorker:
-    """Start agents/worker.py in ``start`` mode and wait until it registered (60 s max).
+    """Start agents/worker.py in ``start`` mode and wait until it registered (_REGISTER_TIMEOUT_S max).
 
     ``command`` replaces ``[python, agents/worker.py]`` (e.g. the ``omnivoice-rtc worker``
     form); ``start --log-level debug`` is appended either way."""
@@ -142,7 +142,9 @@ def start_agent_worker(
             return worker
         time.sleep(0.2)
     worker.stop()
-    raise RuntimeError(f"agent worker did not register within 60 s:\n{worker.log_text()[-3000:]}")
+    raise RuntimeError(
+        f"agent worker did not register within {_REGISTER_TIMEOUT_S:.0f} s:\n{worker.log_text()[-3000:]}"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
-# make test runs test files on two processes (each with its own servers and port range)
-PYTEST_PARALLEL ?= -n 2 --dist loadfile
+# e.g. PYTEST_PARALLEL="-n 2 --dist loadfile": test files on two processes (own servers, own port range)
+PYTEST_PARALLEL ?=
 
 .PHONY: dev test check soak static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt bench-ledger bench-latency deps system-deps go-deps py-deps web-deps clean
 

@@ -279,7 +279,7 @@ class MediaStreamGateway:
         registry = self.runtime.guard.registry
         owner = await registry.owner_of(self.carrier, session.id)
         # our own claim: the stream reached this replica and its bridge is being built
-        return owner is not None and not owner.startswith(registry.replica_id + "/")
+        return owner is not None and not registry.is_ours(owner)
 
     async def _purge_pending(self) -> None:
         """Drop dialled calls whose stream never came (their token has expired)."""

@@ -68,6 +68,10 @@ class LiveCallRegistry:
         """End ``owner``'s claim (another owner's claim is left alone)."""
         await self._store.delete_if(_key(carrier, call_id), owner)
 
+    def is_ours(self, owner: str) -> bool:
+        """Whether the owner token ``owner`` (from :meth:`owner_of`) is this replica's."""
+        return owner.startswith(self.replica_id + "/")
+
     async def owner_of(self, carrier: str, call_id: str) -> str | None:
         """The owner token of the live call, None when it has none."""
         return await self._store.get(_key(carrier, call_id))

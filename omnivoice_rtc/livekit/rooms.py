@@ -13,8 +13,12 @@ Two layers over LiveKit's RoomService, one implementation:
 Deleting never leaves a room behind because livekit-server was briefly unreachable: a
 room (or participant) that is already gone counts as deleted, and transport errors,
 timeouts and 5xx answers are retried with exponential back-off (:class:`DeleteRetry`);
-a final failure is logged and returned (False), never raised. Room names come
-from :mod:`omnivoice_rtc.livekit.names`.
+a final failure is logged and returned (False), never raised. A delete answered
+``unavailable`` ("no response from servers": the room's livekit-server node died, and with
+Redis its room stays listed on that node) re-homes the room on a live node with
+``CreateRoom`` before the next attempt; livekit-server keeps a room on a node until that
+node's stats are 5 s old, so a later attempt then reaches a node that deletes it. Room
+names come from :mod:`omnivoice_rtc.livekit.names`.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ logger = logging.getLogger(__name__)
 RoomClient = api.LiveKitAPI | RoomService
 """A server API client, or its RoomService."""
 
+_REHOMED_EMPTY_TIMEOUT_S: Final = 10
+"""A room re-homed only to be deleted is removed by the server this long (s) after, if the
+delete that follows never arrives."""
 _ROOM_KEY: Final = "omnivoice.pii.room"
 """Log key of a room name: livekit-sip names inbound SIP rooms after the caller's number."""
 
@@ -171,6 +178,9 @@ async def delete_room(client: RoomClient, room: str, *, retry: DeleteRetry | Non
         gave_up="room delete gave up; the server removes the room when it is empty",
         log_extra={_ROOM_KEY: room},
         retry=retry or DeleteRetry(),
+        rehome=lambda: service.create_room(
+            api.CreateRoomRequest(name=room, empty_timeout=_REHOMED_EMPTY_TIMEOUT_S)
+        ),
     )
 
 
@@ -201,9 +211,12 @@ async def _until_gone(
     gave_up: str,
     log_extra: dict[str, object],
     retry: DeleteRetry,
+    rehome: Callable[[], Awaitable[object]] | None = None,
 ) -> bool:
     """Send ``request`` until it succeeds or answers not-found (True), the server refuses
-    it or every attempt of ``retry`` failed (False, a warning logged)."""
+    it or every attempt of ``retry`` failed (False, a warning logged). After an
+    ``unavailable`` answer, ``rehome`` (if given) runs before the next attempt; its own
+    failure only means the next attempt fails the same way."""
     backoff_s = retry.first_backoff_s
     error: Exception | None = None
     for attempt in range(1, retry.attempts + 1):
@@ -220,6 +233,14 @@ async def _until_gone(
                 )
                 return False
             error = exc
+            if rehome is not None and exc.code == api.TwirpErrorCode.UNAVAILABLE:
+                try:  # the room's node is gone: move the room to a live node first
+                    await rehome()
+                except (api.TwirpError, aiohttp.ClientError, TimeoutError) as rehome_error:
+                    logger.info(
+                        f"{what}: room not re-homed",
+                        extra={**log_extra, "error": repr(rehome_error)},
+                    )
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = exc
         if attempt < retry.attempts:
@@ -355,6 +376,17 @@ class RoomControl:
         """Delete ``room``; True once it is gone. Never raises for server or transport
         trouble (retried, then logged): see :func:`delete_room`."""
         return await delete_room(self.api, room, retry=self._delete_retry)
+
+    async def participant_identities(self, room: str) -> set[str]:
+        """Identities of everyone in ``room``, hidden participants (observers, egress)
+        included; empty for a room that does not exist."""
+        try:
+            listed = await self.api.room.list_participants(api.ListParticipantsRequest(room=room))
+        except api.TwirpError as exc:
+            if exc.code == api.TwirpErrorCode.NOT_FOUND:
+                return set()
+            raise
+        return {participant.identity for participant in listed.participants}
 
     async def list_rooms(self, names: Sequence[str] | None = None) -> list[RoomInfo]:
         """Active rooms, all of them or only those named in ``names``."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -44,6 +45,7 @@ from omnivoice_rtc.settings import CallSettings, LiveKitSettings
 from omnivoice_rtc.types import Event, EventType
 
 __all__ = [
+    "AGENT_REPORT_WAIT_S",
     "AGENT_STATE_ATTRIBUTE",
     "EVENTS_TOPIC",
     "AgentDeparture",
@@ -137,6 +139,13 @@ _EMPTY_TIMEOUT_S: Final = 30
 """A call room nobody joined is removed by livekit-server after this long (s)."""
 _DEPARTURE_TIMEOUT_S: Final = 5
 """A call room everyone left is removed by livekit-server after this long (s)."""
+
+
+AGENT_REPORT_WAIT_S: Final = 3.0
+"""Longest wait (s), after our caller left, for the agent's final report before the room is
+deleted; only when someone besides the agent is still in the room."""
+_REPORT_POLL_S: Final = 0.2
+"""How often (s) the room's participants are listed during that wait."""
 
 
 class CallRoomBase(abc.ABC):
@@ -248,14 +257,44 @@ class CallRoomBase(abc.ABC):
 
     async def _end_room(self) -> None:
         """Delete the room if this call created it, then give back the RoomControl lease.
-        A delete that gave up is logged (``room outlived its call``); nothing raises."""
+        A delete that gave up is logged (``room outlived its call``); nothing raises.
+
+        Before the delete, an agent still serving our caller gets up to
+        ``AGENT_REPORT_WAIT_S`` to publish its final report (``session_ended``: the whole
+        transcript and metrics) and leave, when someone else is in the room to receive it
+        (``omnivoice-rtc call``'s observer, a recording egress); alone with the agent, the
+        room goes at once (the agent writes its report to the ledger itself)."""
         try:
+            if self._room_created:
+                await self._bounded("agent report", self._let_agent_report())
             if self._room_created and not await self.delete_room():
                 logger.error("room outlived its call", extra={"room": self.room_name})
         finally:
             lease, self._rooms_lease = self._rooms_lease, None
             if lease is not None:
                 await self._bounded("room control release", lease.aclose())
+
+    async def _let_agent_report(self) -> None:
+        link = self._agent
+        if not link.identity or link.left or link.ended:
+            return  # no agent, gone, or it already reported (it ended the conversation)
+        started = time.monotonic()
+        while True:
+            present = await self._rooms().participant_identities(self.room_name)
+            listeners = present - {link.identity, self.identity}
+            waited_s = time.monotonic() - started
+            if link.identity not in present or not listeners or waited_s >= AGENT_REPORT_WAIT_S:
+                logger.debug(
+                    "room kept for the agent's report",
+                    extra={
+                        "room": self.room_name,
+                        "waited_ms": round(waited_s * 1000),
+                        "listeners": len(listeners),
+                        "agent_left": link.identity not in present,
+                    },
+                )
+                return
+            await asyncio.sleep(_REPORT_POLL_S)
 
     async def _bounded(self, step: str, aw: Awaitable[object]) -> bool:
         """One teardown step, at most ``liveness.teardown_step_s``; a failure or overrun is

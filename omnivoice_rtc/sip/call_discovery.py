@@ -8,8 +8,8 @@ LiveKit's webhooks drive it (:meth:`SIPCallDiscovery.attach`, the web server's
   a new inbound call. Its current attributes are read once more from the RoomService
   (livekit-sip adds the dispatch rule's own attributes, e.g. ``omnivoice.carrier``, right
   after the join) and handed to ``on_found``;
-* ``room_started`` of a room whose call was rejected: deleted again (an agent dispatched by
-  the rule may join after the room was deleted and re-create it);
+* ``room_started`` of a room whose call was rejected or ended: deleted again (an agent
+  dispatched by the rule may join after the room was deleted and re-create it);
 * ``room_finished``: the room's participants are forgotten (keeps the memory bounded).
 
 A reconciler scans ``ListRooms`` + ``ListParticipants`` every ``interval_s`` s and hands
@@ -127,7 +127,10 @@ class SIPCallDiscovery:
         self._expected.discard((room, identity))
 
     def rejected(self, room: str) -> None:
-        """The room's call was rejected: delete it again if it comes back soon."""
+        """The room's call was rejected or has ended: for the next 120 s, each scan deletes
+        it again while it is listed, and a ``room_started`` for it deletes it again (an
+        agent dispatched by the rule may re-create it; a room whose livekit-server node
+        died stays listed until a delete re-homes it, see ``livekit.rooms``)."""
         self._rejected[room] = time.monotonic() + _REJECTED_ROOM_WATCH_S
 
     # ------------------------------------------------------------------ webhooks

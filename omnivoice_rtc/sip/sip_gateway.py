@@ -173,6 +173,8 @@ class SIPGateway(SIPAgentRecovery):
         self._handler: CallHandler | None = None
         self._lease: RoomControlLease | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._end_tasks: dict[str, asyncio.Task[Any]] = {}
+        """Each call's ``_end_when_closed`` task (``stop`` lets those of ended calls finish)."""
         self._sessions: dict[str, SIPSession] = {}
         self._recoveries: dict[str, AgentRecovery] = {}
         self.discovery = SIPCallDiscovery(
@@ -222,9 +224,17 @@ class SIPGateway(SIPAgentRecovery):
 
     async def stop(self) -> None:
         """Stop watching, leave every observed room and release the calls' claims (calls in
-        progress go on; another replica's reconciler adopts them)."""
+        progress go on; another replica's reconciler adopts them). Calls that already
+        ended finish their teardown first (room deleted), within ``teardown_step_s``."""
         await self.discovery.aclose()
         step_s = self._options.liveness.teardown_step_s
+        finishing = [  # calls that already ended: their rooms are deleted first
+            task
+            for call_id, task in self._end_tasks.items()
+            if (session := self._sessions.get(call_id)) is None or session.closed
+        ]
+        if finishing:
+            await asyncio.wait(finishing, timeout=step_s)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -472,6 +482,9 @@ class SIPGateway(SIPAgentRecovery):
         """Once the call ended: record it, leave its room, delete it (retried; a final
         failure is logged), forget the session, release its outbound slot; each step runs
         whatever the others did."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._end_tasks[session.id] = task
         try:
             reason = await session.wait_closed()
             route_call_ended(
@@ -489,6 +502,8 @@ class SIPGateway(SIPAgentRecovery):
             self._sessions.pop(session.id, None)
             self._recoveries.pop(session.id, None)
             self._ended[session.id] = time.monotonic() + _REJECTED_ROOM_WATCH_S
+            self.discovery.rejected(session.room_name)  # deleted again while still listed
+            self._end_tasks.pop(session.id, None)
             await self._claims.release(session.id)
             outbound = self._outbound_leases.pop(session.id, None)
             if outbound is not None:

@@ -39,6 +39,12 @@ class ScriptedRoomService:
     def __init__(self, outcomes: list[BaseException | None]) -> None:
         self.outcomes = outcomes
         self.requests: list[str] = []
+        self.created: list[str] = []
+
+    async def create_room(self, request: api.CreateRoomRequest) -> api.Room:
+        self.created.append(request.name)
+        self.requests.append(f"create {request.name}")
+        return api.Room(name=request.name)
 
     async def delete_room(self, request: api.DeleteRoomRequest) -> api.DeleteRoomResponse:
         self.requests.append(request.room)
@@ -86,10 +92,25 @@ async def test_transport_errors_and_5xx_are_retried_until_the_delete_succeeds(
     caplog.set_level(logging.INFO, logger="omnivoice_rtc.livekit.rooms")
     rooms = service(failure, failure, None)
     assert await delete_room(cast(RoomService, rooms), "call-x-1", retry=FAST) is True
-    assert rooms.requests == ["call-x-1"] * 3
+    assert [r for r in rooms.requests if not r.startswith("create")] == ["call-x-1"] * 3
     assert [r.getMessage() for r in caplog.records if r.levelname == "INFO"] == [
         "room delete failed; retrying"
     ] * 2
+
+
+async def test_a_room_whose_node_stopped_answering_is_rehomed_before_the_next_delete() -> None:
+    # livekit-server answers 503 "no response from servers" while the room's node is dead;
+    # CreateRoom moves the room to a live node, then the delete reaches it
+    unavailable = server_error(api.TwirpErrorCode.UNAVAILABLE, 503)
+    rooms = service(unavailable, None)
+    assert await delete_room(cast(RoomService, rooms), "call-x-1", retry=FAST) is True
+    assert rooms.requests == ["call-x-1", "create call-x-1", "call-x-1"]
+
+
+async def test_other_server_errors_do_not_rehome_the_room() -> None:
+    rooms = service(server_error(api.TwirpErrorCode.INTERNAL, 500), None)
+    assert await delete_room(cast(RoomService, rooms), "call-x-1", retry=FAST) is True
+    assert rooms.created == []
 
 
 async def test_a_retried_delete_that_finds_the_room_gone_succeeds() -> None:

@@ -57,6 +57,7 @@ class _Rooms:
     def __init__(self) -> None:
         self.dispatches: list[tuple[str, str, str]] = []
         self.removed: list[tuple[str, str]] = []
+        self.deleted: list[str] = []
         self.fail_dispatch = False
 
     async def dispatch_agent(self, room: str, agent_name: str, *, metadata: str = "") -> None:
@@ -69,12 +70,17 @@ class _Rooms:
         return True
 
     async def delete_room(self, room: str) -> bool:
+        await asyncio.sleep(0.05)  # a round trip: stop() must not cut it short
+        self.deleted.append(room)
         return True
 
 
 class _Lease:
     def __init__(self, rooms: _Rooms) -> None:
         self.rooms = rooms
+
+    async def aclose(self) -> None:
+        pass
 
 
 async def _gateway_with_call(
@@ -164,6 +170,29 @@ async def test_an_agent_that_ended_its_session_ends_the_call(
     assert announced == []
     assert rooms.removed == [("sip-e2e-1", "sip_1")]
     assert session.end_reason == "session_closed"
+
+
+async def test_an_ended_calls_room_is_deleted_again_while_it_is_still_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a room whose livekit-server node died stays listed: each scan deletes it again
+    gateway, session, _rooms, _announced = await _gateway_with_call(monkeypatch, tries=1)
+    ended = asyncio.ensure_future(gateway._end_when_closed(session))
+    session.mark_closed("hangup")
+    await asyncio.wait_for(ended, 5)
+    assert "sip-e2e-1" in gateway.discovery._rejected
+    assert session.id not in gateway._sessions
+
+
+async def test_stopping_the_gateway_lets_an_ended_call_delete_its_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gateway, session, rooms, _announced = await _gateway_with_call(monkeypatch, tries=1)
+    gateway._spawn(gateway._end_when_closed(session))
+    await asyncio.sleep(0)  # the task registers itself
+    session.mark_closed("hangup")  # the caller hung up just before the gateway stops
+    await gateway.stop()
+    assert rooms.deleted == ["sip-e2e-1"]
 
 
 def test_liveness_options_are_checked() -> None:

@@ -105,6 +105,8 @@ class RoomAgent:
         self._changed = asyncio.Event()
         self._stopping = False
         self._control = ControlPolicy(limits=settings.control)
+        self.served = False
+        """True once a participant's session started (set by :meth:`run`)."""
 
     def _eligible(self, p: rtc.RemoteParticipant) -> bool:
         # a warm transfer's human, and its caller once connected, talk to each other
@@ -256,6 +258,7 @@ class RoomAgent:
             deadline = loop.time() + self._settings.join_timeout_s
             while not self._stopping and self._room.isconnected():
                 served = served or bool(self.sessions or self._starting)
+                self.served = served
                 if self._until_idle and self._idle() and (served or loop.time() >= deadline):
                     return
                 self._changed.clear()
@@ -330,4 +333,10 @@ async def run_job(
         # exit; with a planner any session may have picked the local pipeline
         ctx.add_shutdown_callback(_stop_local_decoder)
     await agent.run()
+    if not agent.served and ctx.room.isconnected() and not ctx.room.remote_participants:
+        # dispatched into a room nobody came to: typically a call that ended before this
+        # agent joined, whose room the join re-created; gone now, not after the server's
+        # departure timeout
+        logger.info("job served nobody; deleting its empty room", extra={"room": ctx.room.name})
+        await ctx.delete_room()
     ctx.shutdown("no participants left")

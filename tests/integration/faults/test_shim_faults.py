@@ -39,7 +39,20 @@ SILENT_STREAM_LIMIT_S = 20.0
 
 
 @pytest.fixture
-async def shim(fault_stack: FaultStack) -> AsyncIterator[FaultShim]:
+async def foreign_rooms(fault_api: api.LiveKitAPI) -> frozenset[str]:
+    """Call rooms an earlier test left (waited for up to 60 s first): not this test's to
+    answer for (a late agent dispatched in another test can re-create a room after its
+    call; counting it here would fail every test after that one)."""
+    for _ in range(120):
+        if not await _room_count(fault_api, frozenset()):
+            break
+        await asyncio.sleep(0.5)  # reason: livekit-server removes them on its own clock
+    rooms = await fault_api.room.list_rooms(api.ListRoomsRequest())
+    return frozenset(room.name for room in rooms.rooms if room.name.startswith("call-"))
+
+
+@pytest.fixture
+async def shim(fault_stack: FaultStack, foreign_rooms: frozenset[str]) -> AsyncIterator[FaultShim]:
     async with start_fault_shim(
         livekit=fault_stack.settings,
         agent_name="faults-no-agent",  # no worker: the stream's own faults only
@@ -57,14 +70,17 @@ async def proxy(shim: FaultShim) -> AsyncIterator[FaultProxy]:
         await fault.aclose()
 
 
-async def _room_count(lk: api.LiveKitAPI, prefix: str = "call-") -> int:
+async def _room_count(lk: api.LiveKitAPI, foreign: frozenset[str]) -> int:
+    """Call rooms listed, those in ``foreign`` (an earlier test's) not counted."""
     rooms = await lk.room.list_rooms(api.ListRoomsRequest())
-    return sum(room.name.startswith(prefix) for room in rooms.rooms)
+    return sum(room.name.startswith("call-") and room.name not in foreign for room in rooms.rooms)
 
 
-async def _no_call_rooms(lk: api.LiveKitAPI, timeout_s: float = 30.0) -> None:
+async def _no_call_rooms(
+    lk: api.LiveKitAPI, foreign: frozenset[str], timeout_s: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout_s
-    while await _room_count(lk):
+    while await _room_count(lk, foreign):
         assert time.monotonic() < deadline, "call rooms left behind"
         await asyncio.sleep(0.2)
 
@@ -80,7 +96,7 @@ async def _settled_fds(baseline: int, polls: int = 50) -> int:
 
 
 async def test_a_stream_that_starts_and_then_says_nothing_is_ended_and_hung_up(
-    shim: FaultShim, fault_api: api.LiveKitAPI, figures: Figures
+    shim: FaultShim, fault_api: api.LiveKitAPI, figures: Figures, foreign_rooms: frozenset[str]
 ) -> None:
     sim, session = await shim.open_call(mic=False)  # start, then nothing; the socket stays open
     opened_at = time.monotonic()
@@ -99,11 +115,15 @@ async def test_a_stream_that_starts_and_then_says_nothing_is_ended_and_hung_up(
         assert await sim.wait_closed() == 1000
     finally:
         await release(sim)
-    await _no_call_rooms(fault_api)
+    await _no_call_rooms(fault_api, foreign_rooms)
 
 
 async def test_a_connection_gone_silent_under_the_shim_is_ended_and_hung_up(
-    shim: FaultShim, proxy: FaultProxy, fault_api: api.LiveKitAPI, figures: Figures
+    shim: FaultShim,
+    proxy: FaultProxy,
+    fault_api: api.LiveKitAPI,
+    figures: Figures,
+    foreign_rooms: frozenset[str],
 ) -> None:
     sim, session = await shim.open_call(port=proxy.port)
     try:
@@ -125,7 +145,7 @@ async def test_a_connection_gone_silent_under_the_shim_is_ended_and_hung_up(
         assert shim.hangups(session.id) == 1
     finally:
         await release(sim)
-    await _no_call_rooms(fault_api)
+    await _no_call_rooms(fault_api, foreign_rooms)
 
 
 async def test_fifty_resets_mid_speech_end_fifty_calls_cleanly(
@@ -134,6 +154,7 @@ async def test_fifty_resets_mid_speech_end_fifty_calls_cleanly(
     fault_api: api.LiveKitAPI,
     figures: Figures,
     caplog: pytest.LogCaptureFixture,
+    foreign_rooms: frozenset[str],
 ) -> None:
     speech = tone(rate_hz=8000, ms=3000)
     ended: list[str] = []
@@ -151,14 +172,14 @@ async def test_fifty_resets_mid_speech_end_fifty_calls_cleanly(
             ended.append(await asyncio.wait_for(session.wait_closed(), 20))
             assert shim.hangups(session.id) == 1
             await release(sim)
-    await _no_call_rooms(fault_api)
+    await _no_call_rooms(fault_api, foreign_rooms)
     leaked_fds = await _settled_fds(fds_before)
     errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     figures.record(
         "50 connection resets mid-speech",
         calls=len(ended),
         ended_reasons=sorted(set(ended)),
-        rooms_left=await _room_count(fault_api),
+        rooms_left=await _room_count(fault_api, foreign_rooms),
         fds_left=max(0, leaked_fds),
         errors_logged=len(errors),
     )
@@ -170,7 +191,7 @@ async def test_fifty_resets_mid_speech_end_fifty_calls_cleanly(
 
 
 async def test_a_connect_flood_is_shed_while_a_real_call_goes_on(
-    shim: FaultShim, fault_api: api.LiveKitAPI, figures: Figures
+    shim: FaultShim, fault_api: api.LiveKitAPI, figures: Figures, foreign_rooms: frozenset[str]
 ) -> None:
     sim, session = await shim.open_call()
     assert session.bridge is not None
@@ -206,11 +227,14 @@ async def test_a_connect_flood_is_shed_while_a_real_call_goes_on(
     await sim.hang_up()
     await release(sim)
     assert await asyncio.wait_for(session.wait_closed(), 10) == "carrier_stop"
-    await _no_call_rooms(fault_api)
+    await _no_call_rooms(fault_api, foreign_rooms)
 
 
 async def test_killing_omnivoice_media_ends_its_calls_and_the_next_call_works(
-    fault_stack: FaultStack, fault_api: api.LiveKitAPI, figures: Figures
+    fault_stack: FaultStack,
+    fault_api: api.LiveKitAPI,
+    figures: Figures,
+    foreign_rooms: frozenset[str],
 ) -> None:
     media = NativeMediaProcess()
     try:
@@ -229,7 +253,7 @@ async def test_killing_omnivoice_media_ends_its_calls_and_the_next_call_works(
             for sim, session in calls:
                 assert shim.hangups(session.id) == 1
                 await release(sim)
-            await _no_call_rooms(fault_api)
+            await _no_call_rooms(fault_api, foreign_rooms)
             sim, session = await shim.open_call()  # omnivoice-media starts again
             assert session.bridge is not None
             await wait_until(
@@ -249,4 +273,4 @@ async def test_killing_omnivoice_media_ends_its_calls_and_the_next_call_works(
             assert set(reasons) == {"room_disconnected"}
     finally:
         await media.aclose()
-    await _no_call_rooms(fault_api)
+    await _no_call_rooms(fault_api, foreign_rooms)

@@ -17,7 +17,6 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from livekit import api
 
@@ -26,11 +25,9 @@ from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_starte
 from omnivoice_rtc.livekit.names import sip_outbound_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl
 from omnivoice_rtc.sip.call_discovery import SIPCallDiscovery
+from omnivoice_rtc.sip.gateway_options import SIPGatewayOptions
 from omnivoice_rtc.sip.sip_session import call_info_from_attributes
 from omnivoice_rtc.types import CallInfo
-
-if TYPE_CHECKING:
-    from omnivoice_rtc.sip.sip_gateway import SIPGatewayOptions
 
 __all__ = ["AnsweredCall", "dial_outbound", "resolve_outbound_trunk"]
 

@@ -53,7 +53,6 @@ import inspect
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import aiohttp
@@ -64,20 +63,14 @@ from omnivoice_rtc.calls.liveness import AgentRecovery
 from omnivoice_rtc.calls.teardown import teardown_step
 from omnivoice_rtc.ledger.keys import call_key
 from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
-from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.limits.outbound import OutboundGuard, OutboundLease
-from omnivoice_rtc.livekit.names import SIP_OUTBOUND_ROOM_PREFIX, sip_outbound_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
 from omnivoice_rtc.livekit.webhooks import LiveKitWebhooks
-from omnivoice_rtc.settings import (
-    DEFAULT_AGENT_NAME,
-    CallSettings,
-    LiveKitSettings,
-    OutboundLimits,
-)
+from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.sip.agent_recovery import SIPAgentRecovery
 from omnivoice_rtc.sip.call_claims import REGISTRY_ROUTE, SIPCallClaims
 from omnivoice_rtc.sip.call_discovery import SIPCallDiscovery
+from omnivoice_rtc.sip.gateway_options import SIPGatewayOptions
 from omnivoice_rtc.sip.outbound_dial import dial_outbound, resolve_outbound_trunk
 from omnivoice_rtc.sip.sip_session import (
     SIPSession,
@@ -97,56 +90,6 @@ _ANSWERED_TTL_S: Final = 4 * 3600.0
 """How long (s) a SIP call's "answered" record lives: an adopted call is not offered again."""
 _OBSERVE_BACKOFF_S: Final = (0.5, 1.0, 2.0, 4.0)
 """Waits (s) between tries to join a call's room (a server restarting); then given up."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SIPGatewayOptions:
-    """How the gateway finds calls and dials out.
-
-    ``outbound_trunk``: name or id (``ST_…``) of the outbound trunk for
-    :meth:`SIPGateway.make_call` (empty: outbound calls are refused).
-    ``agent_name``: the agent dispatched to outbound-call rooms.
-    ``poll_interval_s``: seconds between RoomService scans for new SIP participants when
-    no webhooks are attached; ``reconcile_interval_s``: the same with webhooks attached (the
-    scan then only catches what a lost webhook missed).
-    ``ringing_timeout_s``: seconds an outbound call may ring before it fails.
-    ``outbound_room_prefix``: outbound rooms are ``<prefix>-<random>``; the prefix must
-    start with a reserved namespace (``sip-`` or ``call-``) so browsers cannot join.
-    ``outbound``: the toll-fraud guard's limits (``Settings.limits.outbound`` from the
-    environment); the default allows no destination.
-    ``ledger``: records each call's start and end (and failed outbound calls) in the call
-    ledger (a started :class:`~omnivoice_rtc.ledger.service.LedgerService`).
-    ``agent_join_timeout_s``: seconds a call's first agent has to be in the room.
-    ``liveness``: agent pings, fresh agents (also dispatched as ``agent_name``), teardown.
-    """
-
-    outbound_trunk: str = ""
-    agent_name: str = DEFAULT_AGENT_NAME
-    poll_interval_s: float = 0.5
-    reconcile_interval_s: float = 30.0
-    ringing_timeout_s: float = 30.0
-    outbound_room_prefix: str = SIP_OUTBOUND_ROOM_PREFIX
-    outbound: OutboundLimits = field(default_factory=OutboundLimits)
-    ledger: LedgerService | None = None
-    agent_join_timeout_s: float = 20.0
-    liveness: CallSettings = field(default_factory=CallSettings)
-
-    def __post_init__(self) -> None:
-        if self.poll_interval_s <= 0:
-            raise ValueError(f"poll_interval_s: must be > 0 s, got {self.poll_interval_s}")
-        if self.reconcile_interval_s <= 0:
-            raise ValueError(
-                f"reconcile_interval_s: must be > 0 s, got {self.reconcile_interval_s}"
-            )
-        if self.ringing_timeout_s <= 0:
-            raise ValueError(f"ringing_timeout_s: must be > 0 s, got {self.ringing_timeout_s}")
-        if self.agent_join_timeout_s <= 0:
-            raise ValueError(
-                f"agent_join_timeout_s: must be > 0 s, got {self.agent_join_timeout_s}"
-            )
-        if not self.agent_name.strip():
-            raise ValueError("agent_name: must not be empty")
-        sip_outbound_room_name(self.outbound_room_prefix)  # ConfigError unless reserved
 
 
 class SIPGateway(SIPAgentRecovery):

@@ -14,8 +14,8 @@ from livekit import api
 from omnivoice_rtc._errors import ConfigError, SIPCallError
 from omnivoice_rtc.livekit.rooms import RoomControl
 from omnivoice_rtc.sip.call_discovery import SIPCallDiscovery
+from omnivoice_rtc.sip.gateway_options import SIPGatewayOptions
 from omnivoice_rtc.sip.outbound_dial import dial_outbound, resolve_outbound_trunk
-from omnivoice_rtc.sip.sip_gateway import SIPGatewayOptions
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,8 @@ the bridge reads, feeds them, and does what they say:
 * liveness (:class:`~omnivoice_rtc.settings.CallSettings`): no audio for ``media_timeout_s``
   ends the call with a REST hang-up (``media_timeout``); an agent gone without ending its
   session gets a fresh one with the transcript so far (``agent_tries`` times), then the
-  caller hears the apology and is hung up (``agent_lost``); see :attr:`CallBridge.liveness_log`;
+  caller hears the apology and is hung up (``agent_lost``); see :attr:`CallBridge.liveness_log`
+  (the steps: :mod:`.bridge_watchdog`, a mixin of the bridge);
 * teardown: tasks cancelled, socket closed, room closed, ``on_closed`` hook, once; every
   step runs whatever the others did, each bounded (:mod:`omnivoice_rtc.calls.teardown`).
 """
@@ -35,8 +36,7 @@ from livekit import api, rtc
 from livekit.rtc.participant import PublishDataError
 
 from omnivoice_rtc._errors import SessionClosedError, StackError
-from omnivoice_rtc.calls.apology import apology_pcm
-from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
+from omnivoice_rtc.calls.liveness import AgentRecovery
 from omnivoice_rtc.calls.teardown import call_hook, stop_tasks, teardown_step
 from omnivoice_rtc.livekit.data_topics import (
     LATENCY_TOPIC,
@@ -47,7 +47,8 @@ from omnivoice_rtc.media_streams.messages import Clear, MediaStreamCodec, SendMa
 from omnivoice_rtc.shim.agent_playout import AgentPlayout, Flush
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
 from omnivoice_rtc.shim.bridge_hooks import BridgeHooks
-from omnivoice_rtc.shim.bridge_liveness import BridgeTiming, announce, watch_media
+from omnivoice_rtc.shim.bridge_liveness import BridgeTiming
+from omnivoice_rtc.shim.bridge_watchdog import BridgeWatchdog
 from omnivoice_rtc.shim.call_room import CallRoomBase, RoomCallbacks
 from omnivoice_rtc.shim.caller_ingress import (
     CallerIngress,
@@ -75,7 +76,7 @@ _ABNORMAL_CLOSURE: Final = 1006
 """The socket died without a close frame (reset, or no pong to our heartbeat)."""
 
 
-class CallBridge:
+class CallBridge(BridgeWatchdog):
     """One carrier media stream <-> one room participant (see module doc).
 
     ``ws`` is the stream's socket (already through the handshake), ``codec`` is bound to the
@@ -456,82 +457,6 @@ class CallBridge:
 
     def on_room_disconnected(self) -> None:
         self._end_soon("room_disconnected")
-
-    # ------------------------------------------------------------------ liveness
-
-    def _note(self, what: str) -> None:
-        self.liveness_log.append((self._clock(), what))
-
-    async def _watch_media(self) -> None:
-        """End the call when the carrier has sent no audio for ``media_timeout_s``."""
-        idle_s = await watch_media(
-            last_media_at=lambda: self.ingress.last_media_at, timing=self.timing
-        )
-        logger.warning(
-            "carrier stream sent no audio; ending the call",
-            extra={"call_id": self.call.call_id, "idle_s": round(idle_s, 3)},
-        )
-        self._note("media_timeout")
-        self._end_soon("media_timeout")
-
-    def on_agent_left(self) -> None:
-        """Room callback: the agent is gone. It ended its session: the call is over.
-        Otherwise (it left, never joined, stopped answering) a fresh agent or the apology."""
-        departure = self.room.agent_departure
-        if departure in ("", "agent_ended"):
-            self._end_soon("agent_left")
-            return
-        if self._ending or self.closed:
-            return
-        self._note(f"agent_lost:{departure}")
-        self.spawn(self._recover(departure))
-
-    async def _recover(self, reason: str) -> None:
-        decision = self.recovery.on_agent_lost(reason)
-        if isinstance(decision, Redispatch):
-            logger.warning(
-                "call lost its agent; dispatching a fresh one",
-                extra={"call_id": self.call.call_id, "why": reason, "attempt": decision.attempt},
-            )
-            metadata = resume_metadata(self.hooks.transcript())
-            try:
-                await self.room.replace_agent(metadata=metadata)
-            except (OSError, ClientError, TimeoutError, api.TwirpError, RuntimeError) as exc:
-                logger.warning(
-                    "fresh agent not dispatched",
-                    extra={"call_id": self.call.call_id, "error": repr(exc)},
-                )
-                self._note("dispatch_failed")
-                await self._recover("dispatch_failed")  # the next try, or the apology
-                return
-            self._note(f"agent_dispatched:{decision.attempt}")
-            self.hooks.on_agent_replaced()
-        elif isinstance(decision, Apologize):
-            await self._apologize(decision.reason)
-
-    async def _apologize(self, reason: str) -> None:
-        """Play the apology to the caller (no agent needed), then hang up (``agent_lost``)."""
-        logger.warning(
-            "no agent left for the call; apologizing and hanging up",
-            extra={"call_id": self.call.call_id, "why": reason},
-        )
-        self._note("apology_started")
-        self._announcing = True
-        if self._send_task is not None and not self.ws.closed:
-            await self.flush("apology")
-            await announce(
-                apology_pcm(self._room_rate_out),
-                rate_hz=self._room_rate_out,
-                push=self._push_announcement,
-                stopped=lambda: self.ws.closed,
-                timing=self.timing,
-            )
-        self._note("apology_done")
-        await self.end("agent_lost")
-
-    def _push_announcement(self, pcm: bytes) -> None:
-        if self.playout.on_announcement(pcm):
-            self._frames_ready.set()
 
     def spawn(self, coro: Coroutine[None, None, None]) -> None:
         """Run ``coro`` as a task the bridge owns (cancelled at teardown); closed: dropped."""

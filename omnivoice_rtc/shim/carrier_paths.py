@@ -1,6 +1,6 @@
 """The HTTP paths a carrier reaches the shim at: its answer webhook and its media streams.
 
-:mod:`.routes` installs them; :mod:`.outbound_dial` and :mod:`.webhook_answer` name them
+:mod:`.routes` installs them; :mod:`.carrier_dialler` and :mod:`.webhook_answer` name them
 in what they send the carrier (the dial request, the answer markup).
 """
 

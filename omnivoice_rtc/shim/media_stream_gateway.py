@@ -2,7 +2,7 @@
 
 A gateway answers its carrier's webhooks (:mod:`.webhook_answer`: signature checked first,
 the ``on_call`` handler asked, markup with a one-time stream token), places outbound calls
-(:mod:`.outbound_dial`), and runs a :class:`~omnivoice_rtc.shim.call_bridge.CallBridge` for
+(:mod:`.carrier_dialler`), and runs a :class:`~omnivoice_rtc.shim.call_bridge.CallBridge` for
 each media WebSocket that redeems a token. Everything carrier-specific is the gateway's
 :class:`~omnivoice_rtc.carriers.profile.CarrierProfile`. :class:`ShimRuntime` holds what
 every gateway shares (LiveKit, agent name, the :class:`~.call_guard.CallGuard` with the
@@ -43,10 +43,10 @@ from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate
 from omnivoice_rtc.shim.call_bridge import BridgeHooks, BridgeTiming, CallBridge
 from omnivoice_rtc.shim.call_guard import CallLease, Refused
 from omnivoice_rtc.shim.carrier_control import CarrierControl
+from omnivoice_rtc.shim.carrier_dialler import OutboundDialler
 from omnivoice_rtc.shim.dialled_calls import DialledCalls
 from omnivoice_rtc.shim.handshake import PENDING_CALL_PREFIX, OpenedStream
 from omnivoice_rtc.shim.media_socket import MediaSocket
-from omnivoice_rtc.shim.outbound_dial import OutboundDialler
 from omnivoice_rtc.shim.policy import CallCounters
 from omnivoice_rtc.shim.pstn_session import PstnSession
 from omnivoice_rtc.shim.rtc_call_room import (

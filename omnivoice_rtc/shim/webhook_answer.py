@@ -4,7 +4,7 @@ The signature is checked first (403 and nothing created on failure); then the in
 (:mod:`.webhook_body`), the account's quota and the replay keys; a new call is claimed
 once (a second webhook offering an answered call gets the carrier's ``already_answered``
 answer and no token), the ``on_call`` handler decides (not for a call we dialled:
-``?pending=``, :mod:`.outbound_dial`), and the answer carries a one-time stream token
+``?pending=``, :mod:`.carrier_dialler`), and the answer carries a one-time stream token
 and the ``wss://`` media URL.
 
 Answers: 403 bad signature/credentials or a replay, 400 unparseable or hostile input,
@@ -37,8 +37,8 @@ from omnivoice_rtc._urls import ws_url_of
 from omnivoice_rtc.carriers._common import CarrierRestError
 from omnivoice_rtc.carriers.profile import WebhookAnswer, WebhookRequest
 from omnivoice_rtc.carriers.registry import AnyProfile
+from omnivoice_rtc.shim.carrier_dialler import OutboundDialler
 from omnivoice_rtc.shim.carrier_paths import media_path
-from omnivoice_rtc.shim.outbound_dial import OutboundDialler
 from omnivoice_rtc.shim.shim_runtime import ShimRuntime
 from omnivoice_rtc.shim.webhook_body import (
     check_call,

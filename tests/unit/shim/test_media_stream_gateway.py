@@ -1,6 +1,6 @@
 """The gateway without sockets: the injectable room factory and the caller's attributes;
 plus the gateway harness (:func:`_started`) the webhook and dialling tests share
-(``test_webhook_answer.py``, ``test_outbound_dial.py``).
+(``test_webhook_answer.py``, ``test_carrier_dialler.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The gateway's outbound calls without sockets (:mod:`omnivoice_rtc.shim.outbound_dial`):
+"""The gateway's outbound calls without sockets (:mod:`omnivoice_rtc.shim.carrier_dialler`):
 make_call's checks, and a dialled call's answer webhook; REST calls go to an in-memory
 client double, the gateway comes from the harness in ``test_media_stream_gateway.py``.
 """

@@ -37,14 +37,14 @@ import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, room_io
+from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import events as lk
-from livekit.agents.voice.turn import TurnHandlingOptions
 
 from omnivoice_rtc._errors import SessionClosedError
+from omnivoice_rtc.agent.agent_session_setup import new_agent_session, room_options
 from omnivoice_rtc.agent.call_flow import CallFlow, CallFlowDriver
 from omnivoice_rtc.agent.event_history import EventHistory
 from omnivoice_rtc.agent.event_map import (
@@ -60,7 +60,7 @@ from omnivoice_rtc.agent.io_counters import (
     report_audio,
 )
 from omnivoice_rtc.agent.participants import interruption_settings, participant_info
-from omnivoice_rtc.agent.room_audio_output import INPUT_FRAME_MS, RoomAudioOutput
+from omnivoice_rtc.agent.room_audio_output import RoomAudioOutput
 from omnivoice_rtc.conversation import ConversationStats
 from omnivoice_rtc.livekit.data_topics import LATENCY_TOPIC, decode_latency_report
 from omnivoice_rtc.pipelines.llm_adapter import LLMProviderAdapter, ProviderToolCallsEvent
@@ -188,22 +188,10 @@ class LiveKitSession:
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         parts = self._parts
-        opts = dict(parts.session_options)
-        turn_handling = dict(opts.pop("turn_handling", {}))
-        turn_handling["interruption"] = {
-            **turn_handling.get("interruption", {}),
-            **interruption_settings(self._options.interruption_mode),
-        }
-        opts.setdefault("aec_warmup_duration", None)
-        opts.setdefault("user_away_timeout", self._flow.user_away_timeout_s)
-        session: AgentSession[None] = AgentSession(
-            stt=parts.stt,
-            llm=parts.llm,
-            tts=parts.tts,
-            vad=parts.vad,
-            tools=list(parts.tools),
-            turn_handling=cast(TurnHandlingOptions, turn_handling),
-            **opts,
+        session = new_agent_session(
+            parts,
+            interruption_mode=self._options.interruption_mode,
+            user_away_timeout_s=self._flow.user_away_timeout_s,
         )
         self._session = session
         session.on("user_state_changed", self._on_user_state)
@@ -233,13 +221,7 @@ class LiveKitSession:
         await session.start(
             self._agent or Agent(instructions=parts.instructions),
             room=self._room,
-            room_options=room_io.RoomOptions(
-                participant_identity=self._remote.identity,
-                close_on_disconnect=True,
-                text_input=self._primary,
-                audio_input=room_io.AudioInputOptions(frame_size_ms=INPUT_FRAME_MS),
-                audio_output=False,
-            ),
+            room_options=room_options(self._remote.identity, text_input=self._primary),
             record=False,
             session_host=False,
         )

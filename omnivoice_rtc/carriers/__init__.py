@@ -31,7 +31,8 @@ from omnivoice_rtc.carriers.registry import (
 from omnivoice_rtc.carriers.stream_tokens import StreamGrant, StreamTokenError, StreamTokenStore
 from omnivoice_rtc.carriers.telnyx import TelnyxProfile, TelnyxRestClient, TelnyxSettings
 from omnivoice_rtc.carriers.twilio import TwilioProfile, TwilioRestClient, TwilioSettings
-from omnivoice_rtc.carriers.vonage import VonageProfile, VonageRestClient, VonageSettings
+from omnivoice_rtc.carriers.vonage import VonageProfile, VonageSettings
+from omnivoice_rtc.carriers.vonage_rest import VonageRestClient
 
 __all__ = [
     "PROFILES",

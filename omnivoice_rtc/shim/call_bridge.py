@@ -7,7 +7,8 @@ the bridge reads, feeds them, and does what they say:
   counters; :mod:`.caller_ingress`) ``-> Relay`` ``-> _publish_loop -> pop_caller_audio
   -> CallRoomBase.push_caller_audio``; digits held during the join, then forwarded;
   ``StopStream`` / ``PolicyClose`` end the call;
-* agent -> caller: room callback ``on_agent_audio -> AgentPlayout.on_agent_audio``
+* agent -> caller (:mod:`.bridge_playout`, a mixin of the bridge): room callback
+  ``on_agent_audio -> AgentPlayout.on_agent_audio``
   (:mod:`.agent_playout`: carrier frames in a bounded drop-oldest queue) ``-> _send_loop``
   writes them as they come (the carrier buffers; no fixed-clock pacer that could fall
   behind), asking :class:`~.playback_marks.PlaybackMarks` after each frame whether a
@@ -17,7 +18,8 @@ the bridge reads, feeds them, and does what they say:
 * liveness (:class:`~omnivoice_rtc.settings.CallSettings`): no audio for ``media_timeout_s``
   ends the call with a REST hang-up (``media_timeout``); an agent gone without ending its
   session gets a fresh one with the transcript so far (``agent_tries`` times), then the
-  caller hears the apology and is hung up (``agent_lost``); see :attr:`CallBridge.liveness_log`;
+  caller hears the apology and is hung up (``agent_lost``); see :attr:`CallBridge.liveness_log`
+  (the steps: :mod:`.bridge_watchdog`, a mixin of the bridge);
 * teardown: tasks cancelled, socket closed, room closed, ``on_closed`` hook, once; every
   step runs whatever the others did, each bounded (:mod:`omnivoice_rtc.calls.teardown`).
 """
@@ -32,22 +34,17 @@ from typing import Final
 
 from aiohttp import ClientError, WebSocketError, WSMsgType
 from livekit import api, rtc
-from livekit.rtc.participant import PublishDataError
 
 from omnivoice_rtc._errors import SessionClosedError, StackError
-from omnivoice_rtc.calls.apology import apology_pcm
-from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
+from omnivoice_rtc.calls.liveness import AgentRecovery
 from omnivoice_rtc.calls.teardown import call_hook, stop_tasks, teardown_step
-from omnivoice_rtc.livekit.data_topics import (
-    LATENCY_TOPIC,
-    MAX_MOUTH_TO_EAR_MS,
-    encode_latency_report,
-)
-from omnivoice_rtc.media_streams.messages import Clear, MediaStreamCodec, SendMark, SendMedia
-from omnivoice_rtc.shim.agent_playout import AgentPlayout, Flush
+from omnivoice_rtc.media_streams.messages import MediaStreamCodec
+from omnivoice_rtc.shim.agent_playout import AgentPlayout
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
 from omnivoice_rtc.shim.bridge_hooks import BridgeHooks
-from omnivoice_rtc.shim.bridge_liveness import BridgeTiming, announce, watch_media
+from omnivoice_rtc.shim.bridge_liveness import BridgeTiming
+from omnivoice_rtc.shim.bridge_playout import BridgePlayout
+from omnivoice_rtc.shim.bridge_watchdog import BridgeWatchdog
 from omnivoice_rtc.shim.call_room import CallRoomBase, RoomCallbacks
 from omnivoice_rtc.shim.caller_ingress import (
     CallerIngress,
@@ -65,7 +62,7 @@ from omnivoice_rtc.shim.caller_ingress import (
 from omnivoice_rtc.shim.media_socket import MediaSocket
 from omnivoice_rtc.shim.playback_marks import MouthToEar, PlaybackMarks
 from omnivoice_rtc.shim.policy import CLOSE_NORMAL, CLOSE_TOO_BIG, CallCounters, MediaPolicy
-from omnivoice_rtc.types import CallInfo, Event
+from omnivoice_rtc.types import CallInfo
 
 __all__ = ["BridgeHooks", "BridgeTiming", "CallBridge"]
 
@@ -75,7 +72,8 @@ _ABNORMAL_CLOSURE: Final = 1006
 """The socket died without a close frame (reset, or no pong to our heartbeat)."""
 
 
-class CallBridge:
+# BridgePlayout before BridgeWatchdog: its flush is the one the watchdog's stub stands for
+class CallBridge(BridgePlayout, BridgeWatchdog):
     """One carrier media stream <-> one room participant (see module doc).
 
     ``ws`` is the stream's socket (already through the handshake), ``codec`` is bound to the
@@ -371,167 +369,8 @@ class CallBridge:
                 self.mouth_to_ear.on_caller_audio(pcm)
                 await self.room.push_caller_audio(pcm)
 
-    # ------------------------------------------------------------------ room -> caller
-
-    def on_agent_audio(self, pcm: bytes) -> None:
-        """Room callback: one agent frame (PCM16) -> carrier frames for the sender (not while
-        the apology plays)."""
-        if self._announcing:
-            return
-        self.mouth_to_ear.on_agent_audio(pcm)
-        if self.playout.on_agent_audio(pcm):
-            self._frames_ready.set()
-
-    async def _send_loop(self) -> None:
-        while True:
-            await self._frames_ready.wait()
-            self._frames_ready.clear()
-            while (payload := self.playout.pop_frame()) is not None:
-                await self._send(self.codec.serialize(SendMedia(payload=payload)))
-                self.playout.frame_sent(payload)
-                mark = self.marks.on_audio_sent(self.playout.frame_ms)
-                if mark is not None:
-                    await self._send(self.codec.serialize(SendMark(name=mark)))
-                if (m2e := self.mouth_to_ear.mark_after_frame()) is not None:
-                    await self._send(self.codec.serialize(SendMark(name=m2e)))
-
-    async def _send(self, data: str | bytes) -> None:
-        if self.ws.closed:
-            return
-        if isinstance(data, bytes):
-            await self.ws.send_bytes(data)
-        else:
-            await self.ws.send_str(data)
-
-    async def flush(self, reason: str) -> None:
-        """Barge-in: drop queued agent audio here and at the carrier (clear/clearAudio)."""
-        self.playout.flush()
-        self.marks.reset()
-        self.mouth_to_ear.cancel()
-        logger.info("carrier flush", extra={"call_id": self.call.call_id, "reason": reason})
-        await self._send(self.codec.serialize(Clear()))
-
-    async def _report_mouth_to_ear(self, ms: int) -> None:
-        """One reply's mouth-to-ear latency (ms) -> the agent (``omnivoice.latency``)."""
-        payload = encode_latency_report(
-            mouth_to_ear_ms=min(ms, MAX_MOUTH_TO_EAR_MS), measured_by="carrier"
-        )
-        try:
-            await self.room.send_data(payload, topic=LATENCY_TOPIC)
-        except (PublishDataError, ConnectionError) as exc:  # the room is going away
-            logger.debug("latency report not sent", extra={"reason": str(exc)})
-
-    def on_agent_event(self, event: Event) -> None:
-        """Room callback: an ``omnivoice.events`` event from the agent (barge-in
-        bookkeeping in :class:`AgentPlayout`), then the ``on_event`` hook."""
-        self._flush_if(self.playout.on_agent_event(event.type, agent_state=self.room.agent_state))
-        self.hooks.on_event(event)
-
-    def on_agent_state(self, old: str, new: str) -> None:
-        """Room callback: ``lk.agent.state`` changed (may flush, see :class:`AgentPlayout`)."""
-        self._flush_if(self.playout.on_agent_state(old, new))
-
-    def _flush_if(self, decision: Flush | None) -> None:
-        if decision is not None and not self.closed:
-            self.spawn(self.flush(decision.reason))
-
-    def on_agent_dtmf(self, digit: str) -> None:
-        """Room callback: the agent keyed a digit for the caller's line; it goes in-band
-        (the digit's tone pair joins the outbound audio after what is queued)."""
-        if not self.playout.on_agent_dtmf(digit):
-            logger.warning(
-                "agent dtmf digit not playable",
-                extra={"call_id": self.call.call_id, "omnivoice.pii.digit": digit},
-            )
-            return
-        logger.info(
-            "agent dtmf sent in-band",
-            extra={
-                "call_id": self.call.call_id,
-                "carrier": self.codec.carrier,
-                "omnivoice.pii.digit": digit,
-            },
-        )
-        self._frames_ready.set()
-
     def on_room_disconnected(self) -> None:
         self._end_soon("room_disconnected")
-
-    # ------------------------------------------------------------------ liveness
-
-    def _note(self, what: str) -> None:
-        self.liveness_log.append((self._clock(), what))
-
-    async def _watch_media(self) -> None:
-        """End the call when the carrier has sent no audio for ``media_timeout_s``."""
-        idle_s = await watch_media(
-            last_media_at=lambda: self.ingress.last_media_at, timing=self.timing
-        )
-        logger.warning(
-            "carrier stream sent no audio; ending the call",
-            extra={"call_id": self.call.call_id, "idle_s": round(idle_s, 3)},
-        )
-        self._note("media_timeout")
-        self._end_soon("media_timeout")
-
-    def on_agent_left(self) -> None:
-        """Room callback: the agent is gone. It ended its session: the call is over.
-        Otherwise (it left, never joined, stopped answering) a fresh agent or the apology."""
-        departure = self.room.agent_departure
-        if departure in ("", "agent_ended"):
-            self._end_soon("agent_left")
-            return
-        if self._ending or self.closed:
-            return
-        self._note(f"agent_lost:{departure}")
-        self.spawn(self._recover(departure))
-
-    async def _recover(self, reason: str) -> None:
-        decision = self.recovery.on_agent_lost(reason)
-        if isinstance(decision, Redispatch):
-            logger.warning(
-                "call lost its agent; dispatching a fresh one",
-                extra={"call_id": self.call.call_id, "why": reason, "attempt": decision.attempt},
-            )
-            metadata = resume_metadata(self.hooks.transcript())
-            try:
-                await self.room.replace_agent(metadata=metadata)
-            except (OSError, ClientError, TimeoutError, api.TwirpError, RuntimeError) as exc:
-                logger.warning(
-                    "fresh agent not dispatched",
-                    extra={"call_id": self.call.call_id, "error": repr(exc)},
-                )
-                self._note("dispatch_failed")
-                await self._recover("dispatch_failed")  # the next try, or the apology
-                return
-            self._note(f"agent_dispatched:{decision.attempt}")
-            self.hooks.on_agent_replaced()
-        elif isinstance(decision, Apologize):
-            await self._apologize(decision.reason)
-
-    async def _apologize(self, reason: str) -> None:
-        """Play the apology to the caller (no agent needed), then hang up (``agent_lost``)."""
-        logger.warning(
-            "no agent left for the call; apologizing and hanging up",
-            extra={"call_id": self.call.call_id, "why": reason},
-        )
-        self._note("apology_started")
-        self._announcing = True
-        if self._send_task is not None and not self.ws.closed:
-            await self.flush("apology")
-            await announce(
-                apology_pcm(self._room_rate_out),
-                rate_hz=self._room_rate_out,
-                push=self._push_announcement,
-                stopped=lambda: self.ws.closed,
-                timing=self.timing,
-            )
-        self._note("apology_done")
-        await self.end("agent_lost")
-
-    def _push_announcement(self, pcm: bytes) -> None:
-        if self.playout.on_announcement(pcm):
-            self._frames_ready.set()
 
     def spawn(self, coro: Coroutine[None, None, None]) -> None:
         """Run ``coro`` as a task the bridge owns (cancelled at teardown); closed: dropped."""

@@ -1,8 +1,8 @@
 """PSTN gateways over carrier media streams: one :class:`MediaStreamGateway` per carrier.
 
-A gateway answers its carrier's webhooks (signature checked first; 403 and nothing
-created on failure), asks the ``on_call`` handler, answers with markup carrying a
-one-time stream token, and runs a :class:`~omnivoice_rtc.shim.call_bridge.CallBridge` for
+A gateway answers its carrier's webhooks (:mod:`.webhook_answer`: signature checked first,
+the ``on_call`` handler asked, markup with a one-time stream token), places outbound calls
+(:mod:`.carrier_dialler`), and runs a :class:`~omnivoice_rtc.shim.call_bridge.CallBridge` for
 each media WebSocket that redeems a token. Everything carrier-specific is the gateway's
 :class:`~omnivoice_rtc.carriers.profile.CarrierProfile`. :class:`ShimRuntime` holds what
 every gateway shares (LiveKit, agent name, the :class:`~.call_guard.CallGuard` with the
@@ -13,12 +13,8 @@ JWT id, signature seen before) gets 403; a second webhook offering an answered c
 the carrier's ``already_answered`` answer and no token; a second stream for a live call
 is closed with 1008 and the live call goes on.
 
-Webhook answers: 403 bad signature/credentials or a replay, 400 unparseable or hostile
-input (:mod:`.webhook_body`), 409 (per carrier) a call already answered, 413/415 body too
-large / not a form or JSON, 429 a rate limit (Retry-After), 503 gateway not started, a
-carrier setting missing (the message names the variable; nothing created), a stream limit
-reached or shared state unreachable, or the process draining (a rolling restart: the
-balancer retries elsewhere), 502 the carrier's REST API failed, 200 otherwise.
+Webhook answers: see :mod:`.webhook_answer`; besides those, 503 when the gateway is not
+started, or the process is draining (a rolling restart: the balancer retries elsewhere).
 
 Draining (:mod:`omnivoice_rtc.web.drain`): :meth:`MediaStreamGateway.stop_taking_calls`
 refuses new calls' webhooks with 503; media streams of calls already answered are still
@@ -29,34 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Final, cast
-from urllib.parse import urlsplit
+from typing import cast
 
 from aiohttp import web
 
-from omnivoice_rtc._errors import (
-    CallRejectedError,
-    ConfigError,
-    LimitError,
-    ProviderError,
-    ReplayError,
-    RequestError,
-    SignatureError,
-)
-from omnivoice_rtc._urls import ws_url_of
-from omnivoice_rtc.carriers._common import CarrierRestError
-from omnivoice_rtc.carriers.profile import (
-    TOKEN_PARAMETER,
-    CarrierSettings,
-    DialRequest,
-    WebhookAnswer,
-    WebhookRequest,
-)
+from omnivoice_rtc._errors import LimitError, ProviderError
+from omnivoice_rtc.carriers.profile import TOKEN_PARAMETER, WebhookAnswer, WebhookRequest
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
 from omnivoice_rtc.limits.outbound import OutboundLease
@@ -66,6 +43,7 @@ from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio, room_rate
 from omnivoice_rtc.shim.call_bridge import BridgeHooks, BridgeTiming, CallBridge
 from omnivoice_rtc.shim.call_guard import CallLease, Refused
 from omnivoice_rtc.shim.carrier_control import CarrierControl
+from omnivoice_rtc.shim.carrier_dialler import OutboundDialler
 from omnivoice_rtc.shim.dialled_calls import DialledCalls
 from omnivoice_rtc.shim.handshake import PENDING_CALL_PREFIX, OpenedStream
 from omnivoice_rtc.shim.media_socket import MediaSocket
@@ -79,36 +57,17 @@ from omnivoice_rtc.shim.rtc_call_room import (
     call_room_name,
 )
 from omnivoice_rtc.shim.shim_runtime import RoomFactory, ShimRuntime
-from omnivoice_rtc.shim.webhook_body import (
-    check_call,
-    plain_answer,
-    read_webhook,
-    refusal_response,
-)
+from omnivoice_rtc.shim.webhook_answer import WebhookAnswerer
 from omnivoice_rtc.types import CallHandler, CallInfo, ProviderName
 
 __all__ = [
     "MediaStreamGateway",
     "RoomFactory",
     "ShimRuntime",
-    "answer_path",
     "call_parameter_attributes",
-    "media_path",
 ]
 
 logger = logging.getLogger(__name__)
-
-GENERIC_MEDIA_PATH: Final = "/carriers/media"
-"""The one WebSocket path that detects the carrier from the first frames."""
-_LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "::1")
-
-
-def answer_path(carrier: str) -> str:
-    return f"/carriers/{carrier}/answer"
-
-
-def media_path(carrier: str) -> str:
-    return f"/carriers/{carrier}/media"
 
 
 def call_parameter_attributes(parameters: Mapping[str, str]) -> dict[str, str]:
@@ -138,8 +97,7 @@ class MediaStreamGateway:
     ) -> None:
         self.profile = profile
         self.runtime = runtime
-        self._outbound_base = public_base_url or runtime.public_base_url
-        self._handler: CallHandler | None = None
+        outbound_base = public_base_url or runtime.public_base_url
         self._sessions: dict[str, PstnSession] = {}
         registry = runtime.guard.registry
         carrier = profile.name
@@ -147,12 +105,23 @@ class MediaStreamGateway:
         async def is_live(call_id: str) -> bool:
             return await registry.owner_of(carrier, call_id) is not None
 
-        self.control = CarrierControl(profile=profile, public_base_url=self._outbound_base)
+        self.control = CarrierControl(profile=profile, public_base_url=outbound_base)
         """Call control: each session's actions, the carrier's transfer documents."""
         self._pending = DialledCalls(
             store=runtime.guard.state,
             is_live=is_live,
             new_session=lambda call: PstnSession(call=call, actions=self.control.actions()),
+        )
+        self._dialler = OutboundDialler(
+            profile=profile,
+            runtime=runtime,
+            public_base_url=outbound_base,
+            control=self.control,
+            pending=self._pending,
+            sessions=self._sessions,
+        )
+        self._webhooks = WebhookAnswerer(
+            profile=profile, runtime=runtime, public_base_url=outbound_base, dialler=self._dialler
         )
         self._bridges: set[CallBridge] = set()
         self._started = False
@@ -169,8 +138,7 @@ class MediaStreamGateway:
     @property
     def from_number(self) -> str:
         """Caller id for :meth:`make_call` (the carrier's ``*_FROM_NUMBER`` setting)."""
-        settings: CarrierSettings = self.profile.settings
-        return settings.from_number
+        return self._dialler.from_number
 
     @property
     def started(self) -> bool:
@@ -208,7 +176,7 @@ class MediaStreamGateway:
 
     def on_call(self, handler: CallHandler) -> None:
         """Called with each inbound call's CallInfo; raise CallRejectedError to reject."""
-        self._handler = handler
+        self._webhooks.handler = handler
 
     def get_session(self, call_id: str) -> PstnSession | None:
         return self._sessions.get(call_id)
@@ -228,90 +196,24 @@ class MediaStreamGateway:
         comes is dropped once its stream token has expired.
         ``agent_name``: the agent dispatched to this call's room (default: the runtime's).
         """
-        carrier = self.carrier
-        if not self._outbound_base:
-            raise ConfigError(f"OMNIVOICE_PUBLIC_URL: {carrier} make_call needs a public URL")
-        self.profile.require_rest("make_call")
-        await self._purge_pending()
-        lease = await self.runtime.guard.outbound.admit(to)
-        try:
-            pending_id = PENDING_CALL_PREFIX + secrets.token_hex(8)
-            token = await self.runtime.tokens.issue(
-                pending_id,
-                carrier,
-                context={"from": self.from_number, "to": to, "direction": "outbound"},
-                source="outbound",
-            )
-            base = self._outbound_base.rstrip("/")
-            dialled = await self.profile.dial(
-                DialRequest(
-                    to=to,
-                    from_=self.from_number,
-                    ws_url=ws_url_of(base) + media_path(carrier),
-                    answer_url=f"{base}{answer_path(carrier)}?pending={pending_id}",
-                    token=token,
-                )
-            )
-        except BaseException:
-            await asyncio.shield(lease.release())
-            raise
-        call = CallInfo(
-            call_id=dialled.call_id,
-            from_=self.from_number,
-            to=to,
-            direction="outbound",
-            carrier=carrier,
-        )
-        session = PstnSession(call=call, actions=self.control.actions())
-        self._sessions[call.call_id] = session
-        await self._pending.add(
-            pending_id, session, lease, self.runtime.tokens.ttl_s, agent_name=agent_name
-        )
-        return session
+        return await self._dialler.make_call(to, agent_name=agent_name)
 
     async def answered_elsewhere(self, session: PstnSession) -> bool:
         """Whether the call of ``session`` (dialled here) streams to another replica: no
         bridge here, a live claim in the shared live-call registry."""
-        if session.bridge is not None or (
-            session.closed and session.end_reason != "streamed_elsewhere"
-        ):
-            return False
-        registry = self.runtime.guard.registry
-        owner = await registry.owner_of(self.carrier, session.id)
-        # our own claim: the stream reached this replica and its bridge is being built
-        return owner is not None and not registry.is_ours(owner)
-
-    async def _purge_pending(self) -> None:
-        """Drop dialled calls whose stream never came (their token has expired)."""
-        for session in await self._pending.purge():
-            self._sessions.pop(session.id, None)
+        return await self._dialler.answered_elsewhere(session)
 
     # ------------------------------------------------------------------ webhook
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
-        """The answer webhook: rate limit, read (bounded), verify, ask the handler, answer
-        with markup or reject (see the module docstring for the statuses)."""
+        """The answer webhook: 503 unless started and taking calls; then rate limit, read
+        (bounded), verify, ask the handler, answer with markup or reject (the statuses:
+        :mod:`.webhook_answer`)."""
         if not self._started:
             return web.Response(status=503, text="gateway not started")
         if self._draining:
             return web.Response(status=503, text="draining", headers={"Retry-After": "1"})
-        guard = self.runtime.guard
-        client = guard.client_of(request.remote, request.headers)
-        try:
-            await guard.admit_webhook(client)
-            base = self.runtime.base_url(request)
-            hook = await read_webhook(request, url=base + request.path_qs)
-        except RequestError as exc:
-            return refusal_response(self.carrier, exc.status, str(exc), exc.retry_after_s)
-        except ProviderError as exc:  # shared state unreachable
-            return refusal_response(self.carrier, 503, f"shared state unavailable: {exc}", 1)
-        answer = await self.answer_webhook(hook, base_url=base, client=client)
-        response = web.Response(
-            status=answer.status, text=answer.body, content_type=answer.content_type
-        )
-        if answer.status in (429, 503) and answer.content_type == "text/plain":
-            response.headers["Retry-After"] = "1"
-        return response
+        return await self._webhooks.handle_webhook(request)
 
     async def answer_webhook(
         self, hook: WebhookRequest, *, base_url: str, client: str = ""
@@ -320,110 +222,7 @@ class MediaStreamGateway:
         ``scheme://host`` the carrier used; ``?pending=`` in ``hook.query`` names a call
         we dialled (Plivo fetches our answer URL for it); ``client`` is the client address
         (the stream-token quota's source when the carrier names no account)."""
-        carrier = self.carrier
-        try:
-            call = self.profile.verify(hook)
-        except SignatureError as exc:
-            logger.warning(
-                "webhook signature rejected", extra={"carrier": carrier, "error": str(exc)}
-            )
-            return plain_answer(403, "invalid signature")
-        except ValueError as exc:
-            return plain_answer(400, str(exc))
-        guard = self.runtime.guard
-        account = self.profile.account_of(call)
-        try:
-            check_call(call)
-            await guard.admit_account(carrier, account)
-            claimed = await guard.claim_replay_keys(self.profile.replay_keys(hook, call))
-            if not self.profile.is_new_call(call):
-                return WebhookAnswer.json({})  # a status report on a call: nothing to decide
-            answered = await guard.claim_answer(carrier, call.call_id)
-        except RequestError as exc:
-            return plain_answer(exc.status, str(exc))
-        except ReplayError as exc:
-            logger.warning("webhook replay refused", extra={"carrier": carrier, "what": exc.what})
-            return plain_answer(403, "replayed request")
-        except (LimitError, ProviderError) as exc:  # shared state full or unreachable
-            return plain_answer(503, f"shared state unavailable: {exc}")
-        if answered is None:
-            logger.warning(
-                "webhook for an answered call refused",
-                extra={"carrier": carrier, "call_id": call.call_id},
-            )
-            await guard.forget(claimed)
-            return self.profile.already_answered(call)
-        pending = dict(hook.query).get("pending", "")
-        answer = await self._answer_safely(call, pending, base_url, account or client)
-        if answer.status >= 500:  # not answered after all: the carrier's retry may be
-            await guard.forget([*claimed, answered])
-        return answer
-
-    async def _answer_safely(
-        self, call: CallInfo, pending: str, base: str, source: str
-    ) -> WebhookAnswer:
-        try:
-            return await self._answer(call, pending, base, source)
-        except (ValueError, CarrierRestError, LimitError, ProviderError) as exc:
-            logger.error(
-                "call could not be answered",
-                extra={"carrier": self.carrier, "call_id": call.call_id, "error": str(exc)},
-            )
-            status = 503 if isinstance(exc, ConfigError | LimitError | ProviderError) else 500
-            status = 502 if isinstance(exc, CarrierRestError) else status
-            return plain_answer(status, str(exc))
-
-    def _stream_url(self, call: CallInfo, base: str) -> str:
-        """The ``wss://`` URL the answer names; ConfigError when it could only be plain
-        ``ws://`` to a non-loopback host. A URL sent to the carrier's REST API (Telnyx Call
-        Control) comes from the configured public URL, never from the request's Host."""
-        if self.profile.sends_stream_url_over_rest(call):
-            if not self._outbound_base:
-                raise ConfigError(
-                    f"OMNIVOICE_PUBLIC_URL: required to answer {self.carrier} calls over REST "
-                    "(the stream URL would otherwise come from the request's Host header)"
-                )
-            base = self._outbound_base.rstrip("/")
-        ws_url = ws_url_of(base) + media_path(self.carrier)
-        parts = urlsplit(ws_url)
-        if parts.scheme == "ws" and (parts.hostname or "") not in _LOOPBACK_HOSTS:
-            raise ConfigError(
-                f"OMNIVOICE_PUBLIC_URL: the webhook came over plain http to {parts.hostname}; "
-                "set the public https URL (stream URLs must be wss:// beyond this machine)"
-            )
-        return ws_url
-
-    async def _answer(self, call: CallInfo, pending: str, base: str, source: str) -> WebhookAnswer:
-        """Ask the handler (unless we dialled this call), then accept or reject it."""
-        carrier = self.carrier
-        self.profile.ensure_answerable(call)  # ConfigError before anything is created
-        ws_url = self._stream_url(call, base)
-        await self._purge_pending()
-        tokens = self.runtime.tokens
-        if pending and await self._pending.is_pending(pending):  # we dialled it (Plivo)
-            token = await tokens.issue(
-                pending, carrier, context={"direction": "outbound"}, source="outbound"
-            )
-        else:
-            try:
-                await self._ask_handler(call)
-            except CallRejectedError as exc:
-                logger.info("call rejected by handler", extra={"call_id": call.call_id})
-                return await self.profile.reject(call, exc.reason)
-            token = await tokens.issue(
-                call.call_id,
-                carrier,
-                context={"from": call.from_, "to": call.to, "direction": call.direction},
-                source=source,
-            )
-        return await self.profile.accept(call, ws_url=ws_url, token=token)
-
-    async def _ask_handler(self, call: CallInfo) -> None:
-        if self._handler is None:
-            return
-        result = self._handler(call)
-        if inspect.isawaitable(result):
-            await result
+        return await self._webhooks.answer_webhook(hook, base_url=base_url, client=client)
 
     # ------------------------------------------------------------------ stream
 

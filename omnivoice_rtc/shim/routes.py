@@ -36,13 +36,9 @@ from omnivoice_rtc._errors import (
 from omnivoice_rtc.carriers.registry import AnyProfile
 from omnivoice_rtc.shim.call_guard import Refused
 from omnivoice_rtc.shim.carrier_control import transfer_document_path
+from omnivoice_rtc.shim.carrier_paths import GENERIC_MEDIA_PATH, answer_path, media_path
 from omnivoice_rtc.shim.handshake import StreamRejected, open_stream
-from omnivoice_rtc.shim.media_stream_gateway import (
-    GENERIC_MEDIA_PATH,
-    MediaStreamGateway,
-    answer_path,
-    media_path,
-)
+from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway
 from omnivoice_rtc.shim.policy import CallCounters
 from omnivoice_rtc.state.call_routing import ActionHandler
 from omnivoice_rtc.web.drain import DrainTarget

@@ -145,7 +145,7 @@ class CarrierPhone:
         await self._sim.send_dtmf(digit)
 
     def first_loud_after(self, at: float) -> float | None:
-        return self._sim.first_loud_after(at)
+        return self._sim.playout.first_loud_after(at)
 
     def received_audio(self) -> tuple[bytes, int]:
         return bytes(self._sim.received_pcm), self._sim.codec.output_format.sample_rate

@@ -8,7 +8,8 @@ the token where the markup put it; Exotel with its Basic credentials on the upgr
 stream caller audio as that carrier's frames at real-time pace, and play what comes
 back: it decodes outbound media, echoes marks after the audio before them has
 "played" (a playout clock), drops queued audio and echoes pending marks on a clear,
-and records every command with its arrival time.
+and records every command with its arrival time (that side is
+:class:`~omnivoice_rtc.simulate.carrier_playout.CarrierPlayout`).
 
 Messages are built with the carriers package's codecs (their serialize side) and the
 webhook signatures with its signing helpers; the per-carrier facts (secrets, call ids,
@@ -24,12 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 import ssl
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -41,17 +41,14 @@ from omnivoice_rtc.audio.format import PLIVO, TELNYX, TWILIO, AudioEncoding, Aud
 from omnivoice_rtc.carriers import telnyx as telnyx_api
 from omnivoice_rtc.carriers import vonage as vonage_api
 from omnivoice_rtc.media_streams.messages import (
-    Clear,
     Connected,
     Dtmf,
-    Mark,
     Media,
     MediaStreamCodec,
-    SendMark,
-    SendMedia,
     Start,
     Stop,
 )
+from omnivoice_rtc.simulate.carrier_playout import FRAME_MS, CarrierPlayout
 from omnivoice_rtc.simulate.carrier_webhooks import (
     WIRE_ENCODINGS,
     CallParties,
@@ -67,8 +64,6 @@ from omnivoice_rtc.simulate.carrier_webhooks import (
 
 __all__ = ["CarrierSecrets", "CarrierSimulator", "StreamTarget", "pcm16"]
 
-FRAME_MS = 20
-"""Media frame duration (ms) of every carrier but Exotel."""
 EXOTEL_FRAME_MS = 100
 """Exotel streams about 100 ms per ``media`` message."""
 
@@ -84,14 +79,6 @@ class StreamTarget:
 
 def pcm16(samples: np.ndarray) -> bytes:
     return samples.astype(np.int16).tobytes()
-
-
-@dataclass
-class _Playout:
-    """The carrier's playback buffer: audio plays at real time after it arrives."""
-
-    ends_at: float = 0.0
-    pending_marks: list[tuple[float, str]] = field(default_factory=list)
 
 
 class CarrierSimulator:
@@ -124,22 +111,14 @@ class CarrierSimulator:
         self.stream_id = prefix[carrier] + secrets.token_hex(16)
         self.frame_ms = EXOTEL_FRAME_MS if carrier == "exotel" else FRAME_MS
         """Duration of each media message this carrier sends (ms)."""
-        self.codec: MediaStreamCodec = stream_codec(
-            carrier, self.stream_id, 8000 if carrier != "vonage" else 16000
+        self.playout = CarrierPlayout(
+            carrier=carrier,
+            stream_id=self.stream_id,
+            codec=stream_codec(carrier, self.stream_id, 8000 if carrier != "vonage" else 16000),
         )
+        """What the carrier does with what the server sends (reads it once the stream opens)."""
         self.http: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.received_pcm = bytearray()
-        """Agent audio as decoded PCM16 at the carrier rate."""
-        self.commands: list[tuple[float, str]] = []
-        """(monotonic time, command type) of everything the shim sent."""
-        self.clears: list[float] = []
-        self.audio_log: list[tuple[float, float]] = []
-        """(monotonic arrival time, RMS) of every outbound media message decoded."""
-        self.close_code: int | None = None
-        self._playout = _Playout()
-        self._reader: asyncio.Task[None] | None = None
-        self._marker: asyncio.Task[None] | None = None
         self._seq = 0
         self._chunk = 0
         self._format: AudioFormat = TWILIO
@@ -147,6 +126,30 @@ class CarrierSimulator:
         self._player: StreamConverter | None = None
         self._mic_queue: deque[bytes] = deque()
         self._mic_waiters: list[asyncio.Future[float]] = []
+
+    @property
+    def codec(self) -> MediaStreamCodec:
+        """The stream's codec (the playout parses with it too)."""
+        return self.playout.codec
+
+    @codec.setter
+    def codec(self, codec: MediaStreamCodec) -> None:
+        self.playout.codec = codec
+
+    @property
+    def received_pcm(self) -> bytearray:
+        """Agent audio as decoded PCM16 at the carrier rate."""
+        return self.playout.received_pcm
+
+    @property
+    def clears(self) -> list[float]:
+        """Monotonic arrival times (s) of the shim's clears."""
+        return self.playout.clears
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code of the server's close, once it closed the stream."""
+        return self.playout.close_code
 
     # ------------------------------------------------------------------ setup
 
@@ -267,8 +270,7 @@ class CarrierSimulator:
         if headers is None and self.carrier == "exotel":
             headers = exotel_headers(self.secrets)
         self.ws = await http.ws_connect(target.url, headers=headers or {}, max_msg_size=0)
-        self._reader = asyncio.ensure_future(self._read())
-        self._marker = asyncio.ensure_future(self._echo_marks())
+        self.playout.start(self.ws)
         if self.carrier == "vonage":
             self.codec = stream_codec(self.carrier, self.stream_id, target.sample_rate)
             self._format = AudioFormat(AudioEncoding.PCM16, target.sample_rate)
@@ -445,92 +447,20 @@ class CarrierSimulator:
         await self.ws.close()
 
     async def close(self) -> None:
-        for task in (self._mic, self._reader, self._marker):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self._mic is not None:
+            self._mic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mic
+        await self.playout.aclose()
         if self.ws is not None and not self.ws.closed:
             await self.ws.close()
 
     async def wait_closed(self, timeout_s: float = 15.0) -> int | None:
         """Wait for the server to close the socket; returns the close code."""
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._reader), timeout_s)
-        return self.close_code
+        return await self.playout.wait_closed(timeout_s)
 
     # ------------------------------------------------------------------ what comes back
 
-    async def _read(self) -> None:
-        if self.ws is None:
-            return
-        async for msg in self.ws:
-            if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                break
-            now = time.monotonic()
-            command = self.codec.parse_command(msg.data)
-            self.commands.append((now, command.type))
-            if isinstance(command, SendMedia):
-                self._play(command.payload, now)
-            elif isinstance(command, SendMark):
-                self._playout.pending_marks.append((max(now, self._playout.ends_at), command.name))
-            elif isinstance(command, Clear):
-                self.clears.append(now)
-                await self._clear()
-        self.close_code = self.ws.close_code
-
-    def _play(self, payload: bytes, now: float) -> None:
-        if self._player is None or self._player.from_format != self.codec.output_format:
-            self._player = StreamConverter(
-                from_format=self.codec.output_format,
-                to_format=AudioFormat(AudioEncoding.PCM16, self.codec.output_format.sample_rate),
-            )
-        pcm = self._player.process(payload)
-        self.received_pcm += pcm
-        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16)
-        rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if samples.size else 0.0
-        self.audio_log.append((now, rms))
-        ms = len(payload) / self.codec.output_format.frame_bytes(1)
-        self._playout.ends_at = max(self._playout.ends_at, now) + ms / 1000.0
-
-    async def _clear(self) -> None:
-        self._playout.ends_at = 0.0
-        marks, self._playout.pending_marks = self._playout.pending_marks, []
-        for _, name in marks:
-            await self._echo(name)
-        if self.carrier == "vonage":
-            await self._send(json.dumps({"event": "websocket:cleared"}))
-        elif self.carrier == "plivo":
-            await self._send(json.dumps({"event": "clearedAudio", "streamId": self.stream_id}))
-
-    async def _echo_marks(self) -> None:
-        while True:
-            await asyncio.sleep(0.02)
-            now = time.monotonic()
-            due = [m for m in self._playout.pending_marks if m[0] <= now]
-            self._playout.pending_marks = [m for m in self._playout.pending_marks if m[0] > now]
-            for _, name in due:
-                await self._echo(name)
-
-    async def _echo(self, name: str) -> None:
-        if self.ws is None or self.ws.closed:
-            return
-        mark = Mark(name=name, stream_id=None if self.carrier == "vonage" else self.stream_id)
-        await self._send(self.codec.serialize(mark))
-
-    def first_loud_after(self, at: float, *, threshold: float = 500.0) -> float | None:
-        """Arrival (monotonic s) of the first outbound media message after ``at`` whose RMS
-        exceeds ``threshold`` (the agent's voice, not silence)."""
-        return next((t for t, rms in self.audio_log if t >= at and rms > threshold), None)
-
     def received_seconds(self, *, threshold: float = 500.0) -> float:
         """Seconds of received agent audio whose 20 ms RMS exceeds ``threshold``."""
-        rate = self.codec.output_format.sample_rate
-        samples = np.frombuffer(bytes(self.received_pcm), dtype=np.int16).astype(np.float64)
-        n = rate * FRAME_MS // 1000
-        frames = samples[: len(samples) // n * n].reshape(-1, n)
-        if not len(frames):
-            return 0.0
-        loud = np.sqrt((frames**2).mean(axis=1)) > threshold
-        return float(loud.sum()) * FRAME_MS / 1000.0
+        return self.playout.received_seconds(threshold=threshold)

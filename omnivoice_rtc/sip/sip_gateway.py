@@ -22,11 +22,12 @@ not asked again: the call was answered).
 Outbound: :meth:`SIPGateway.make_call` creates a room (``sip-out-<12 hex>``, under the
 reserved ``sip-`` namespace browsers cannot join), asks livekit-server to dial
 through the outbound trunk (``CreateSIPParticipant`` with ``wait_until_answered``) and
-dispatches the agent once the callee answered. A failed call raises :class:`~omnivoice_rtc.SIPCallError`
-with the SIP status (e.g. 486 Busy Here, 603 Decline). Before anything is created the
-outbound guard (:mod:`omnivoice_rtc.limits.outbound`, ``SIPGatewayOptions.outbound``)
-checks the destination against the allow-list (empty: every call refused), the
-per-minute rate and the calls in progress; the call holds its slot until it ends.
+dispatches the agent once the callee answered (:mod:`omnivoice_rtc.sip.outbound_dial`).
+A failed call raises :class:`~omnivoice_rtc.SIPCallError` with the SIP status (e.g. 486
+Busy Here, 603 Decline). Before anything is created the outbound guard
+(:mod:`omnivoice_rtc.limits.outbound`, ``SIPGatewayOptions.outbound``) checks the
+destination against the allow-list (empty: every call refused), the per-minute rate and
+the calls in progress; the call holds its slot until it ends.
 
     gateway = SIPGateway(livekit=LiveKitSettings.from_env(),
                          options=SIPGatewayOptions(outbound_trunk="twilio-outbound"))
@@ -50,35 +51,27 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import secrets
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, Final
 
 import aiohttp
 from livekit import api, rtc
 
-from omnivoice_rtc._errors import CallRejectedError, ConfigError, ProviderError, SIPCallError
+from omnivoice_rtc._errors import CallRejectedError, ConfigError, ProviderError
 from omnivoice_rtc.calls.liveness import AgentRecovery
 from omnivoice_rtc.calls.teardown import teardown_step
 from omnivoice_rtc.ledger.keys import call_key
 from omnivoice_rtc.ledger.route_hooks import route_call_ended, route_call_started
-from omnivoice_rtc.ledger.service import LedgerService
 from omnivoice_rtc.limits.outbound import OutboundGuard, OutboundLease
-from omnivoice_rtc.livekit.names import SIP_OUTBOUND_ROOM_PREFIX, sip_outbound_room_name
 from omnivoice_rtc.livekit.rooms import RoomControl, RoomControlLease, lease_room_control
 from omnivoice_rtc.livekit.webhooks import LiveKitWebhooks
-from omnivoice_rtc.settings import (
-    DEFAULT_AGENT_NAME,
-    CallSettings,
-    LiveKitSettings,
-    OutboundLimits,
-)
+from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.sip.agent_recovery import SIPAgentRecovery
 from omnivoice_rtc.sip.call_claims import REGISTRY_ROUTE, SIPCallClaims
 from omnivoice_rtc.sip.call_discovery import SIPCallDiscovery
+from omnivoice_rtc.sip.gateway_options import SIPGatewayOptions
+from omnivoice_rtc.sip.outbound_dial import dial_outbound, resolve_outbound_trunk
 from omnivoice_rtc.sip.sip_session import (
     SIPSession,
     call_info_from_attributes,
@@ -97,56 +90,6 @@ _ANSWERED_TTL_S: Final = 4 * 3600.0
 """How long (s) a SIP call's "answered" record lives: an adopted call is not offered again."""
 _OBSERVE_BACKOFF_S: Final = (0.5, 1.0, 2.0, 4.0)
 """Waits (s) between tries to join a call's room (a server restarting); then given up."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SIPGatewayOptions:
-    """How the gateway finds calls and dials out.
-
-    ``outbound_trunk``: name or id (``ST_…``) of the outbound trunk for
-    :meth:`SIPGateway.make_call` (empty: outbound calls are refused).
-    ``agent_name``: the agent dispatched to outbound-call rooms.
-    ``poll_interval_s``: seconds between RoomService scans for new SIP participants when
-    no webhooks are attached; ``reconcile_interval_s``: the same with webhooks attached (the
-    scan then only catches what a lost webhook missed).
-    ``ringing_timeout_s``: seconds an outbound call may ring before it fails.
-    ``outbound_room_prefix``: outbound rooms are ``<prefix>-<random>``; the prefix must
-    start with a reserved namespace (``sip-`` or ``call-``) so browsers cannot join.
-    ``outbound``: the toll-fraud guard's limits (``Settings.limits.outbound`` from the
-    environment); the default allows no destination.
-    ``ledger``: records each call's start and end (and failed outbound calls) in the call
-    ledger (a started :class:`~omnivoice_rtc.ledger.service.LedgerService`).
-    ``agent_join_timeout_s``: seconds a call's first agent has to be in the room.
-    ``liveness``: agent pings, fresh agents (also dispatched as ``agent_name``), teardown.
-    """
-
-    outbound_trunk: str = ""
-    agent_name: str = DEFAULT_AGENT_NAME
-    poll_interval_s: float = 0.5
-    reconcile_interval_s: float = 30.0
-    ringing_timeout_s: float = 30.0
-    outbound_room_prefix: str = SIP_OUTBOUND_ROOM_PREFIX
-    outbound: OutboundLimits = field(default_factory=OutboundLimits)
-    ledger: LedgerService | None = None
-    agent_join_timeout_s: float = 20.0
-    liveness: CallSettings = field(default_factory=CallSettings)
-
-    def __post_init__(self) -> None:
-        if self.poll_interval_s <= 0:
-            raise ValueError(f"poll_interval_s: must be > 0 s, got {self.poll_interval_s}")
-        if self.reconcile_interval_s <= 0:
-            raise ValueError(
-                f"reconcile_interval_s: must be > 0 s, got {self.reconcile_interval_s}"
-            )
-        if self.ringing_timeout_s <= 0:
-            raise ValueError(f"ringing_timeout_s: must be > 0 s, got {self.ringing_timeout_s}")
-        if self.agent_join_timeout_s <= 0:
-            raise ValueError(
-                f"agent_join_timeout_s: must be > 0 s, got {self.agent_join_timeout_s}"
-            )
-        if not self.agent_name.strip():
-            raise ValueError("agent_name: must not be empty")
-        sip_outbound_room_name(self.outbound_room_prefix)  # ConfigError unless reserved
 
 
 class SIPGateway(SIPAgentRecovery):
@@ -215,7 +158,9 @@ class SIPGateway(SIPAgentRecovery):
         self._lease = lease_room_control(self._livekit)
         try:
             if self._options.outbound_trunk:
-                self._outbound_trunk_id = await self._resolve_trunk(self._options.outbound_trunk)
+                self._outbound_trunk_id = await resolve_outbound_trunk(
+                    self._require_rooms().api, self._options.outbound_trunk
+                )
         except BaseException:
             lease, self._lease = self._lease, None
             await lease.aclose()
@@ -281,63 +226,17 @@ class SIPGateway(SIPAgentRecovery):
         return session
 
     async def _dial(self, rooms: RoomControl, to: str) -> SIPSession:
-        lk = rooms.api
-        room_name = sip_outbound_room_name(self._options.outbound_room_prefix)
-        identity = f"sip-{secrets.token_hex(4)}"
-        self.discovery.expect(room_name, identity)
-        request = api.CreateSIPParticipantRequest(
-            sip_trunk_id=self._outbound_trunk_id,
-            sip_call_to=to,
-            room_name=room_name,
-            participant_identity=identity,
-            participant_name="Phone",
-            wait_until_answered=True,
+        answered = await dial_outbound(
+            rooms,
+            to=to,
+            trunk_id=self._outbound_trunk_id,
+            options=self._options,
+            discovery=self.discovery,
+            delete_room=self._delete_room,
         )
-        request.ringing_timeout.FromTimedelta(timedelta(seconds=self._options.ringing_timeout_s))
-        dialled = CallInfo(call_id=identity, to=to, direction="outbound")
-        ledger_id = route_call_started(
-            self._options.ledger,
-            room_name=room_name,
-            identity=identity,
-            attributes={"sip.phoneNumber": to},
-            call=dialled,
-            source="sip_gateway",
-            answered=False,
-            bind=False,
-        )
-        try:
-            await rooms.create_room(room_name)
-            await lk.sip.create_sip_participant(request)
-        except api.SipCallError as exc:
-            await self._delete_room(room_name)
-            code = exc.sip_status_code or 0
-            status = exc.sip_status or exc.message
-            route_call_ended(
-                self._options.ledger, ledger_id, reason=f"sip_{code}", source="sip_gateway"
-            )
-            logger.info(
-                "outbound sip call failed",
-                extra={"omnivoice.pii.to": to, "sip_status_code": code, "sip_status": status},
-            )
-            raise SIPCallError(
-                f"call failed: SIP {code} {status}", sip_status_code=code, sip_status=status
-            ) from exc
-        except BaseException:  # other API errors, cancellation: no room is left behind
-            await asyncio.shield(self._delete_room(room_name))
-            raise
-        finally:
-            self.discovery.forget(room_name, identity)
-        # Dispatch the agent only once the callee answered: a failed call never gets an
-        # agent (which would re-create the deleted room by joining it).
-        await rooms.dispatch_agent(room_name, self._options.agent_name)
-        participant = await lk.room.get_participant(
-            api.RoomParticipantIdentity(room=room_name, identity=identity)
-        )
-        call = call_info_from_attributes(
-            dict(participant.attributes), direction="outbound", fallback_id=participant.sid
-        )
+        call = answered.call
         await self._claims.claim(call.call_id)  # in this process's memory this always succeeds
-        return await self._track(call, room_name, identity)
+        return await self._track(call, answered.room_name, answered.identity)
 
     # ------------------------------------------------------------------ internals
 
@@ -345,17 +244,6 @@ class SIPGateway(SIPAgentRecovery):
         if self._lease is None:
             raise RuntimeError("SIPGateway: call start() first")
         return self._lease.rooms
-
-    async def _resolve_trunk(self, name_or_id: str) -> str:
-        lk = self._require_rooms().api
-        listed = await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())
-        for trunk in listed.items:
-            if name_or_id in (trunk.sip_trunk_id, trunk.name):
-                return trunk.sip_trunk_id
-        raise ConfigError(
-            f"SIPGatewayOptions.outbound_trunk: no outbound trunk is named {name_or_id!r} "
-            "(omnivoice-rtc sip apply creates it)"
-        )
 
     async def _found(self, room_name: str, participant: api.ParticipantInfo) -> bool:
         """A SIP participant the discovery found: claim it and serve it in a task."""

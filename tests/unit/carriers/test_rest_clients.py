@@ -22,7 +22,8 @@ from omnivoice_rtc.carriers.plivo import PlivoRestClient
 from omnivoice_rtc.carriers.profile import DialRequest
 from omnivoice_rtc.carriers.telnyx import TelnyxRestClient
 from omnivoice_rtc.carriers.twilio import TwilioRestClient, twiml_stream
-from omnivoice_rtc.carriers.vonage import VonageRestClient, ncco_websocket
+from omnivoice_rtc.carriers.vonage import ncco_websocket
+from omnivoice_rtc.carriers.vonage_rest import VonageRestClient
 from tests.fakes.carrier_rest import CarrierRestFake
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from omnivoice_rtc._errors import SignatureError
 from omnivoice_rtc.carriers.vonage import (
-    make_application_jwt,
     make_signed_webhook_jwt,
     ncco_reject,
     ncco_websocket,
@@ -22,6 +21,7 @@ from omnivoice_rtc.carriers.vonage import (
     query_payload_hash,
     verify_signed_webhook,
 )
+from omnivoice_rtc.carriers.vonage_rest import make_application_jwt
 
 pytestmark = pytest.mark.unit
 

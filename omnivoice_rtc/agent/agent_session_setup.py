@@ -1,0 +1,61 @@
+"""How a :class:`~omnivoice_rtc.agent.livekit_session.LiveKitSession` sets up livekit-agents:
+the ``AgentSession`` for a pipeline's parts and the ``RoomOptions`` it starts with.
+
+Part of :mod:`omnivoice_rtc.agent.livekit_session`, kept apart to keep that module short.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from livekit.agents import AgentSession, room_io
+from livekit.agents.voice.turn import TurnHandlingOptions
+
+from omnivoice_rtc.agent.participants import interruption_settings
+from omnivoice_rtc.agent.room_audio_output import INPUT_FRAME_MS
+from omnivoice_rtc.pipelines.parts import PipelineParts
+from omnivoice_rtc.types import InterruptionMode
+
+__all__ = ["new_agent_session", "room_options"]
+
+
+def new_agent_session(
+    parts: PipelineParts,
+    *,
+    interruption_mode: InterruptionMode,
+    user_away_timeout_s: float | None,
+) -> AgentSession[None]:
+    """An AgentSession running ``parts`` (STT, LLM, TTS, VAD, tools) with the parts'
+    ``session_options``; its turn handling interrupts as ``interruption_mode`` says
+    (over the parts' own interruption settings), and unless the parts set them: no AEC
+    warm-up and ``user_away_timeout_s`` (s; None: never away)."""
+    opts = dict(parts.session_options)
+    turn_handling = dict(opts.pop("turn_handling", {}))
+    turn_handling["interruption"] = {
+        **turn_handling.get("interruption", {}),
+        **interruption_settings(interruption_mode),
+    }
+    opts.setdefault("aec_warmup_duration", None)
+    opts.setdefault("user_away_timeout", user_away_timeout_s)
+    return AgentSession(
+        stt=parts.stt,
+        llm=parts.llm,
+        tts=parts.tts,
+        vad=parts.vad,
+        tools=list(parts.tools),
+        turn_handling=cast(TurnHandlingOptions, turn_handling),
+        **opts,
+    )
+
+
+def room_options(participant_identity: str, *, text_input: bool) -> room_io.RoomOptions:
+    """RoomIO options for a session with ``participant_identity``: its audio in
+    ``INPUT_FRAME_MS`` ms frames, closed when it disconnects, text input only for the
+    primary session, and no RoomIO audio output (the session publishes its own)."""
+    return room_io.RoomOptions(
+        participant_identity=participant_identity,
+        close_on_disconnect=True,
+        text_input=text_input,
+        audio_input=room_io.AudioInputOptions(frame_size_ms=INPUT_FRAME_MS),
+        audio_output=False,
+    )

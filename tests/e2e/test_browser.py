@@ -4,7 +4,7 @@ Real peers only: Debian's chromium (driven by Playwright for Python through
 ``executable_path``; Playwright cannot download its own browser here) with an
 espeak-ng WAV as its fake microphone, our web server in-process, the session's
 real livekit-server (``livekit_server``) and the real agent worker with the keyless
-local pipeline (``agent_worker``).
+local pipeline (``browser_worker``: the default agent, with a call ledger of its own).
 
 The WAV is [2 s silence][sentence][8 s silence] and Chromium loops it, so the agent
 hears the sentence again every ~12 s whenever it joined; the test waits (bounded)
@@ -25,7 +25,7 @@ import asyncio
 import subprocess
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,11 +122,24 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
         await receiver.aclose()
 
 
+@pytest.fixture(scope="module")
+def browser_worker(
+    agent_worker_factory: Callable[..., AgentWorker], tmp_path_factory: pytest.TempPathFactory
+) -> AgentWorker:
+    """The default agent with a ledger of its own: the web server below is the only web
+    process on it. Every process sharing a ledger must have the same webhook settings
+    (docs/ledger.md); the session's shim servers share the default worker's ledger without
+    webhooks, and their sweeps would announce this test's calls to nobody."""
+    ledger = tmp_path_factory.mktemp("browser-ledger") / "calls.db"
+    return agent_worker_factory(env={"OMNIVOICE_DATABASE_URL": f"sqlite:///{ledger}"})
+
+
 @pytest.fixture
 def web_settings(
-    livekit_server: LiveKitServer, agent_worker: AgentWorker, webhook_receiver: WebhookReceiver
+    livekit_server: LiveKitServer, browser_worker: AgentWorker, webhook_receiver: WebhookReceiver
 ) -> Settings:
     """Tokens for the test server; the ledger the agent worker records to; webhooks."""
+    agent_worker = browser_worker
     return Settings(
         livekit=LiveKitSettings(
             url=livekit_server.url,
@@ -273,13 +286,6 @@ async def _participants(livekit_api: api.LiveKitAPI, room: str) -> set[str]:
     return {p.identity for p in response.participants}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known flaky in the full parallel suite (passes alone): the webhook part sometimes "
-        "misses call.answered or times out after the web server restart; under investigation"
-    ),
-)
 async def test_browser_joins_speaks_and_agent_answers(
     page: Page,
     web_server: WebServer,
@@ -287,8 +293,9 @@ async def test_browser_joins_speaks_and_agent_answers(
     webhook_receiver: WebhookReceiver,
     livekit_server: LiveKitServer,
     livekit_api: api.LiveKitAPI,
-    agent_worker: AgentWorker,
+    browser_worker: AgentWorker,
 ) -> None:
+    agent_worker = browser_worker
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
 

@@ -58,10 +58,15 @@ class FaultShim:
         target = StreamTarget(
             f"ws://127.0.0.1:{port or self.port}/carriers/twilio/media", {"token": token}
         )
-        await sim.open_stream(target)
-        if mic:
-            sim.start_mic()
-        session = await self.session(call_id)
+        try:
+            await sim.open_stream(target)
+            if mic:
+                sim.start_mic()
+            session = await self.session(call_id)
+        except BaseException:  # a call that never connected: the caller hangs up
+            await sim.hang_up()
+            await sim.__aexit__(None, None, None)
+            raise
         return sim, session
 
     async def session(self, call_id: str, timeout_s: float = 30.0) -> PstnSession:

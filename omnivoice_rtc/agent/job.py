@@ -253,17 +253,17 @@ class RoomAgent:
         try:
             for p in list(self._room.remote_participants.values()):
                 self._on_connected(p)
-            served = False
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self._settings.join_timeout_s
             while not self._stopping and self._room.isconnected():
-                served = served or bool(self.sessions or self._starting)
-                self.served = served
-                if self._until_idle and self._idle() and (served or loop.time() >= deadline):
+                self.served = self.served or bool(self.sessions or self._starting)
+                if self._until_idle and self._idle() and (self.served or loop.time() >= deadline):
                     return
                 self._changed.clear()
                 timeout = (
-                    None if served or not self._until_idle else max(0.0, deadline - loop.time())
+                    None
+                    if self.served or not self._until_idle
+                    else max(0.0, deadline - loop.time())
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=timeout)

@@ -16,9 +16,7 @@ Caller -> room (where a carrier frame becomes room audio) stays in ``CallBridge`
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 
 from livekit.rtc.participant import PublishDataError
 
@@ -28,12 +26,10 @@ from omnivoice_rtc.livekit.data_topics import (
     encode_latency_report,
 )
 from omnivoice_rtc.media_streams.messages import Clear, MediaStreamCodec, SendMark, SendMedia
-from omnivoice_rtc.shim.agent_playout import AgentPlayout, Flush
-from omnivoice_rtc.shim.bridge_hooks import BridgeHooks
-from omnivoice_rtc.shim.call_room import CallRoomBase
-from omnivoice_rtc.shim.media_socket import MediaSocket
+from omnivoice_rtc.shim.agent_playout import Flush
+from omnivoice_rtc.shim.bridge_state import BridgeState
 from omnivoice_rtc.shim.playback_marks import MouthToEar, PlaybackMarks
-from omnivoice_rtc.types import CallInfo, Event
+from omnivoice_rtc.types import Event
 
 __all__ = ["BridgePlayout"]
 
@@ -41,27 +37,13 @@ __all__ = ["BridgePlayout"]
 logger = logging.getLogger("omnivoice_rtc.shim.call_bridge")
 
 
-class BridgePlayout:
+class BridgePlayout(BridgeState):
     """Agent audio, digits and barge-in to the carrier (see the module docstring)."""
 
-    # the bridge's state, set by CallBridge.__init__
-    ws: MediaSocket
+    # more of the bridge's state, set by CallBridge.__init__ (the rest: BridgeState)
     codec: MediaStreamCodec
-    call: CallInfo
-    room: CallRoomBase
-    hooks: BridgeHooks
-    playout: AgentPlayout
     marks: PlaybackMarks
     mouth_to_ear: MouthToEar
-    _frames_ready: asyncio.Event
-    _announcing: bool
-
-    @property
-    def closed(self) -> bool:
-        raise NotImplementedError  # the bridge's
-
-    def spawn(self, coro: Coroutine[None, None, None]) -> None:
-        raise NotImplementedError  # the bridge's
 
     def on_agent_audio(self, pcm: bytes) -> None:
         """Room callback: one agent frame (PCM16) -> carrier frames for the sender (not while

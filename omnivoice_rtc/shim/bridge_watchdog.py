@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 
 from aiohttp import ClientError
 from livekit import api
@@ -25,13 +24,9 @@ from livekit import api
 from omnivoice_rtc._clock import Clock
 from omnivoice_rtc.calls.apology import apology_pcm
 from omnivoice_rtc.calls.liveness import AgentRecovery, Apologize, Redispatch, resume_metadata
-from omnivoice_rtc.shim.agent_playout import AgentPlayout
-from omnivoice_rtc.shim.bridge_hooks import BridgeHooks
 from omnivoice_rtc.shim.bridge_liveness import BridgeTiming, announce, watch_media
-from omnivoice_rtc.shim.call_room import CallRoomBase
+from omnivoice_rtc.shim.bridge_state import BridgeState
 from omnivoice_rtc.shim.caller_ingress import CallerIngress
-from omnivoice_rtc.shim.media_socket import MediaSocket
-from omnivoice_rtc.types import CallInfo
 
 __all__ = ["BridgeWatchdog"]
 
@@ -39,32 +34,18 @@ __all__ = ["BridgeWatchdog"]
 logger = logging.getLogger("omnivoice_rtc.shim.call_bridge")
 
 
-class BridgeWatchdog:
+class BridgeWatchdog(BridgeState):
     """Media timeout and agent loss of a call bridge (see the module docstring)."""
 
-    # the bridge's state, set by CallBridge.__init__
-    ws: MediaSocket
-    call: CallInfo
-    room: CallRoomBase
-    hooks: BridgeHooks
+    # more of the bridge's state, set by CallBridge.__init__ (the rest: BridgeState)
     timing: BridgeTiming
     ingress: CallerIngress
-    playout: AgentPlayout
     recovery: AgentRecovery
     liveness_log: list[tuple[float, str]]
     _clock: Clock
     _ending: str
-    _announcing: bool
     _room_rate_out: int
-    _frames_ready: asyncio.Event
     _send_task: asyncio.Task[None] | None
-
-    @property
-    def closed(self) -> bool:
-        raise NotImplementedError  # the bridge's
-
-    def spawn(self, coro: Coroutine[None, None, None]) -> None:
-        raise NotImplementedError  # the bridge's
 
     def _end_soon(self, reason: str) -> None:
         raise NotImplementedError  # the bridge's

@@ -2,7 +2,8 @@
 (``SIPSession`` in your process, the agent's tools in the worker, the operator CLI).
 
 * transfer: ``TransferSIPParticipant`` (livekit-sip sends REFER with ``Refer-To: tel:…``
-  or ``<sip:…>``; the participant leaves once the far end reported success);
+  or ``<sip:…>``; the participant leaves once the far end reported success; one still in
+  the room :data:`TRANSFER_LEAVE_S` s later is removed, so the old leg gets its BYE);
 * hang-up: ``RemoveParticipant`` (livekit-sip sends BYE);
 * DTMF: ``publish_dtmf`` from a participant in the room (livekit-sip sends RFC 4733
   events), one digit every :data:`DTMF_GAP_S` s.
@@ -23,12 +24,26 @@ from omnivoice_rtc._errors import ProviderError, SessionClosedError, SIPCallErro
 from omnivoice_rtc.calls.control import END_REASON_ATTRIBUTE, TRANSFERRED, TransferTarget
 from omnivoice_rtc.shim.call_room import dtmf_code
 
-__all__ = ["DTMF_GAP_S", "hang_up_sip", "send_sip_digits", "set_end_reason", "transfer_sip"]
+__all__ = [
+    "DTMF_GAP_S",
+    "TRANSFER_LEAVE_S",
+    "hang_up_sip",
+    "send_sip_digits",
+    "set_end_reason",
+    "transfer_sip",
+]
 
 logger = logging.getLogger(__name__)
 
 DTMF_GAP_S: Final = 0.3
 """Pause between two digits sent to a SIP line (s), as livekit-agents' ``send_dtmf_events``."""
+
+TRANSFER_LEAVE_S: Final = 3.0
+"""How long a transferred SIP participant may stay in the room (s). livekit-sip closes the
+old leg 1 s after the far end's NOTIFY reported success (``referByeTimeout``); seen once
+under load on the 2-core CI box: no BYE 60 s later. Then we remove it ourselves (BYE)."""
+
+_LEAVE_POLL_S: Final = 0.25
 
 
 async def set_end_reason(lk: api.LiveKitAPI, *, room: str, identity: str, reason: str) -> None:
@@ -75,6 +90,34 @@ async def transfer_sip(
             sip_status_code=int(reply.sip_status.code) if reply.HasField("sip_status") else 0,
             sip_status=str(reply.reason),
         )
+    await _remove_when_lingering(lk, room=room, identity=identity)
+
+
+async def _remove_when_lingering(lk: api.LiveKitAPI, *, room: str, identity: str) -> None:
+    """After a successful transfer: remove the participant if it is still in the room
+    :data:`TRANSFER_LEAVE_S` s later (livekit-sip did not close the old leg)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TRANSFER_LEAVE_S
+    request = api.RoomParticipantIdentity(room=room, identity=identity)
+    while loop.time() < deadline:
+        await asyncio.sleep(_LEAVE_POLL_S)
+        try:
+            await lk.room.get_participant(request)
+        except api.TwirpError as exc:
+            if exc.code == api.TwirpErrorCode.NOT_FOUND:
+                return  # gone: livekit-sip closed the old leg
+            logger.warning(  # the transfer itself succeeded: not the caller's error
+                "transferred SIP participant not checked", extra={"error": exc.message}
+            )
+            return
+    logger.warning(
+        "transferred SIP participant still in the room; removing it", extra={"room": room}
+    )
+    try:
+        await lk.room.remove_participant(request)
+    except api.TwirpError as exc:
+        if exc.code != api.TwirpErrorCode.NOT_FOUND:
+            logger.warning("transferred SIP participant not removed", extra={"error": exc.message})
 
 
 async def _forget_reason(lk: api.LiveKitAPI, *, room: str, identity: str) -> None:

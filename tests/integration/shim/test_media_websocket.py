@@ -350,9 +350,13 @@ async def test_an_agent_gone_without_ending_the_call_gets_a_fresh_one_with_the_t
             dispatches = await livekit_api.agent_dispatch.list_dispatch(room_name=room)
             return [d.metadata for d in dispatches if "resume" in d.metadata]
 
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while not (metadata := await resumed()):
-            assert time.monotonic() < deadline, "no fresh agent dispatched"
+            assert time.monotonic() < deadline, (
+                "no fresh agent dispatched; the bridge's liveness log: "
+                f"{session.bridge.liveness_log if session.bridge else None}, "
+                f"closed={session.closed}"
+            )
             await asyncio.sleep(0.1)
         resume = json.loads(metadata[0])["omnivoice"]["resume"]["transcript"]
         assert [t["text"] for t in resume] == ["my order"]

@@ -50,11 +50,12 @@ from typing import Any, Final
 from livekit import api
 from livekit.agents import AgentSession, RunContext, function_tool, get_job_context, llm
 
-from omnivoice_rtc._errors import OmniVoiceError
+from omnivoice_rtc._errors import OmniVoiceError, UnsupportedActionError
 from omnivoice_rtc.agent.call_context import CallContext
 from omnivoice_rtc.agent.call_flow import speak
 from omnivoice_rtc.agent.call_hold import hold_of
 from omnivoice_rtc.agent.warm_transfer import WarmTransfer, WarmTransferOptions
+from omnivoice_rtc.agent.warm_transfer_command import NOT_CONFIGURED_REASON, register_warm_transfer
 from omnivoice_rtc.calls.control import (
     DEFAULT_HANGUP_REASON,
     DEFAULT_TRANSFER_LINE,
@@ -117,6 +118,8 @@ class CallControlTools:
         self._session: AgentSession[Any] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.tools: list[llm.Tool] = self._build() if ctx.is_phone_call else []
+        if warm_transfer is not None and ctx.route == SIP_ROUTE:  # the control-topic command
+            register_warm_transfer(ctx.room, ctx.participant_identity, self)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -189,6 +192,26 @@ class CallControlTools:
         if self._owns_api and self._api is not None and self._closing is None:
             self._closing = asyncio.get_running_loop().create_task(self._api.aclose())
 
+    async def run_warm_transfer(self, session: AgentSession[Any], to: str, summary: str) -> bool:
+        """Warm-transfer the caller to ``to`` after briefing them with ``summary`` (the
+        ``warm_transfer_call`` tool, and the ``warm_transfer`` control command through
+        :mod:`.warm_transfer_command`). True connected, False not answered."""
+        if self._warm is None:
+            raise UnsupportedActionError(
+                f"{self._ctx.route}: warm_transfer is not supported: {NOT_CONFIGURED_REASON}",
+                action=CallAction.WARM_TRANSFER.value,
+                route=self._ctx.route,
+            )
+        self._control_for(session).capabilities.require(CallAction.WARM_TRANSFER)
+        transfer = WarmTransfer(
+            session=session,
+            room=session.room_io.room,
+            caller=self._ctx.participant_identity,
+            livekit_api=self._livekit_api,
+            options=self._warm,
+        )
+        return await transfer.run(to, summary)
+
     def _resolve(self, destination: str) -> str | None:
         wanted = destination.strip().lower()
         if wanted in self._targets:
@@ -258,19 +281,10 @@ class CallControlTools:
             target = self._resolve(destination)
             if target is None:
                 return f"Unknown destination. Known destinations: {names}."
-            control = self._control_for(context.session)
-            control.capabilities.require(CallAction.WARM_TRANSFER)
-            assert self._warm is not None  # reason: the tool exists only with options
-            transfer = WarmTransfer(
-                session=context.session,
-                room=context.session.room_io.room,
-                caller=self._ctx.participant_identity,
-                livekit_api=self._livekit_api,
-                options=self._warm,
-            )
+            self._control_for(context.session).capabilities.require(CallAction.WARM_TRANSFER)
 
             async def consult() -> None:
-                await transfer.run(target, summary)
+                await self.run_warm_transfer(context.session, target, summary)
 
             self._after_turn(context, consult)
             return None

@@ -15,7 +15,9 @@ A command is accepted only
 for the sender's own session; only a server-side
 sender may have it go to the room's one session. ``say`` is capped in length
 (``OMNIVOICE_CONTROL_SAY_MAX_CHARS``) and rate (``OMNIVOICE_CONTROL_SAY_PER_MIN`` per
-target session). Every refusal names its reason (the job logs it).
+target session). ``warm_transfer`` dials out, so it is accepted from a server-side sender
+only (the operator CLI, a ``SIPSession``), its summary capped like ``say``. Every refusal
+names its reason (the job logs it).
 """
 
 from __future__ import annotations
@@ -98,6 +100,13 @@ class ControlPolicy:
                 target = next(iter(sessions))
             else:
                 return ControlRefused("no session for the command")
+        if command.type == "warm_transfer":  # dials out: the server side only (toll fraud)
+            if not server_side:
+                return ControlRefused("warm_transfer only from a server-side identity")
+            if len(command.text) > self._limits.say_max_chars:
+                return ControlRefused(
+                    f"warm_transfer summary longer than {self._limits.say_max_chars} characters"
+                )
         if command.type in ("say", "speak"):
             refused = self._check_say(target, command.text)
             if refused is not None:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +30,10 @@ from omnivoice_rtc.agent.call_hold import CALL_CONTROL_COMMANDS, apply_call_comm
 from omnivoice_rtc.agent.control_policy import ControlPolicy, ControlRefused
 from omnivoice_rtc.agent.livekit_session import LiveKitSession, participant_info
 from omnivoice_rtc.agent.plugin import SessionPlanner, describe_plan
+from omnivoice_rtc.agent.warm_transfer_command import (
+    apply_warm_transfer_command,
+    refuse_warm_transfer_command,
+)
 from omnivoice_rtc.calls.warm_transfer import is_handed_over
 from omnivoice_rtc.ledger.agent_recorder import AgentCallRecorder
 from omnivoice_rtc.ledger.keys import call_key
@@ -151,9 +155,13 @@ class RoomAgent:
                     "reason": target.reason,
                 },
             )
+            if command.type == "warm_transfer":  # the requester waits for an answer
+                self._spawn_control(refuse_warm_transfer_command(self._room, target.reason))
             return
-        session = self.sessions[target]
-        task = asyncio.create_task(self._apply(session, command), name="omnivoice.control")
+        self._spawn_control(self._apply(self.sessions[target], command))
+
+    def _spawn_control(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name="omnivoice.control")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -165,6 +173,14 @@ class RoomAgent:
                 session.interrupt()
             elif command.type in CALL_CONTROL_COMMANDS:  # speak, hold, resume (call_tools)
                 await apply_call_command(session.agent_session, command.type, command.text)
+            elif command.type == "warm_transfer":  # answered in the agent's attribute
+                await apply_warm_transfer_command(
+                    session.agent_session,
+                    room=self._room,
+                    caller=session.participant.identity,
+                    to=command.to,
+                    summary=command.text,
+                )
             else:
                 await session.close()
         except SessionClosedError:

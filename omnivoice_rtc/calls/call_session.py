@@ -251,6 +251,21 @@ class CallSession(ABC):
         )
         await self._transfer(target)
 
+    async def warm_transfer(self, to: str, summary: str) -> bool:
+        """Have the call's agent warm-transfer the caller to ``to`` (E.164 or SIP URI)
+        after briefing them with ``summary``: True connected, False not answered.
+        UnsupportedActionError where the route cannot (carrier streams: the reason is in
+        :attr:`capabilities`); ValueError for a bad target or an empty summary."""
+        self._require_action(CallAction.WARM_TRANSFER)
+        target = parse_transfer_target(to)
+        if not summary.strip():
+            raise ValueError("warm transfer: summary must not be empty")
+        return await self._warm_transfer(target, summary)
+
+    async def _warm_transfer(self, target: TransferTarget, summary: str) -> bool:
+        """Route hook of :meth:`warm_transfer` (capability already checked)."""
+        raise NotImplementedError
+
     async def speak(self, text: str) -> None:
         """Have the agent say ``text`` verbatim and wait until it has (its
         ``agent_speech_end``), at most :func:`speak_timeout_s`."""

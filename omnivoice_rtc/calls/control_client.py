@@ -11,6 +11,8 @@ dtmf           ``publish_dtmf`` (RFC 4733 on the leg)     ``omnivoice.call_contr
                                                           in-band tones)
 hold / resume  the ``hold`` hook: the agent's own :class:`~omnivoice_rtc.agent.call_hold.CallHold`
                (tools), or ``hold``/``resume`` on ``omnivoice.control`` (CLI)
+warm transfer  the ``warm_transfer`` hook (CLI:            not supported (the shim plays
+               ``warm_transfer`` on ``omnivoice.control``)  only the agent's track)
 =============  ========================================  ==================================
 
 Before a transfer the ``speak`` hook has the agent say the line (the agent says it
@@ -32,7 +34,7 @@ from typing import Any, Final
 
 from livekit import api, rtc
 
-from omnivoice_rtc._errors import ProviderError, SessionClosedError
+from omnivoice_rtc._errors import ProviderError, SessionClosedError, UnsupportedActionError
 from omnivoice_rtc.calls.control import (
     DEFAULT_HANGUP_REASON,
     DEFAULT_TRANSFER_LINE,
@@ -52,7 +54,7 @@ from omnivoice_rtc.calls.control_wire import (
 )
 from omnivoice_rtc.calls.sip_actions import hang_up_sip, send_sip_digits, transfer_sip
 
-__all__ = ["HoldHook", "RoomCallControl", "SpeakHook"]
+__all__ = ["HoldHook", "RoomCallControl", "SpeakHook", "WarmTransferHook"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,9 @@ SpeakHook = Callable[[str], Awaitable[None]]
 """Has the agent say a line and returns once it has."""
 HoldHook = Callable[[bool], Awaitable[None]]
 """Puts the caller on hold (True) or takes them off it (False)."""
+WarmTransferHook = Callable[[str, str], Awaitable[bool]]
+"""Asks the call's agent for a warm transfer to ``to`` with ``summary``: True connected,
+False not answered (:func:`omnivoice_rtc.calls.warm_transfer_status.await_warm_transfer`)."""
 
 
 class RoomCallControl:
@@ -85,6 +90,7 @@ class RoomCallControl:
         livekit_api: Callable[[], api.LiveKitAPI],
         speak: SpeakHook,
         hold: HoldHook,
+        warm_transfer: WarmTransferHook | None = None,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
     ) -> None:
         self._room = room
@@ -93,6 +99,7 @@ class RoomCallControl:
         self._api = livekit_api
         self._speak = speak
         self._hold = hold
+        self._warm_transfer = warm_transfer
         self._timeout_s = reply_timeout_s
         self._waiting: dict[str, asyncio.Future[ControlReply]] = {}
         self._caller_left = asyncio.Event()
@@ -146,6 +153,24 @@ class RoomCallControl:
             ControlRequest(action=CallAction.TRANSFER, args={"to": target.value, "say": ""}),
             ends_call=True,
         )
+
+    async def warm_transfer(self, to: str, summary: str) -> bool:
+        """Have the call's agent warm-transfer the caller to ``to`` (E.164 or SIP URI)
+        after briefing them with ``summary``: True connected, False not answered (the
+        agent is back with the caller). SIP calls only (carriers: UnsupportedActionError
+        with the reason), and only with the ``warm_transfer`` hook (the operator CLI)."""
+        self._capabilities.require(CallAction.WARM_TRANSFER)
+        target = parse_transfer_target(to)
+        if not summary.strip():
+            raise ValueError("warm transfer: summary must not be empty")
+        if self._warm_transfer is None:
+            raise UnsupportedActionError(
+                f"{self._route}: warm_transfer is not supported here: the call's agent "
+                "does it with its warm_transfer_call tool",
+                action=CallAction.WARM_TRANSFER.value,
+                route=self._route,
+            )
+        return await self._warm_transfer(target.value, summary)
 
     async def hold(self) -> None:
         self._capabilities.require(CallAction.HOLD)

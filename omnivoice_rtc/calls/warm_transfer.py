@@ -41,7 +41,6 @@ __all__ = [
     "CARRIER_UNSUPPORTED_REASON",
     "DEFAULT_RING_TIMEOUT_S",
     "ROLE_ATTRIBUTE",
-    "SIP_SESSION_UNSUPPORTED_REASON",
     "TRANSFER_TARGET_ROLE",
     "WARM_TRANSFERRED",
     "call_to",
@@ -69,10 +68,6 @@ DEFAULT_RING_TIMEOUT_S: Final = 30.0
 
 CARRIER_UNSUPPORTED_REASON: Final = CARRIER_WARM_TRANSFER_REASON
 """Why carrier routes do not support it (their ``capabilities`` say so)."""
-SIP_SESSION_UNSUPPORTED_REASON: Final = (
-    "a warm transfer is done by the call's agent (it briefs the human with its own "
-    "voice): give its factory the warm_transfer_call tool"
-)
 
 
 def is_transfer_target(attributes: Mapping[str, str]) -> bool:

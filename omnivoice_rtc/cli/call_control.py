@@ -1,9 +1,10 @@
-"""``omnivoice-rtc calls active|transfer|hold|resume|dtmf|hangup``: live calls and call
+"""``omnivoice-rtc calls active|transfer|warm-transfer|hold|resume|dtmf|hangup``: live calls and call
 control from the command line (registered under ``calls`` with
 :func:`omnivoice_rtc.cli.calls.add_command`).
 
     omnivoice-rtc calls active [--json]
     omnivoice-rtc calls transfer CALL_ID TARGET [--say TEXT]   TARGET: +E.164 or sip:URI
+    omnivoice-rtc calls warm-transfer CALL_ID TARGET --summary TEXT   (SIP calls)
     omnivoice-rtc calls hold CALL_ID
     omnivoice-rtc calls resume CALL_ID
     omnivoice-rtc calls dtmf CALL_ID DIGITS
@@ -15,8 +16,9 @@ participant). Everything goes through LiveKit with ``LIVEKIT_URL``/``LIVEKIT_API
 the call's room as an operator (``omnivoice-operator-…``, kind agent, publishes
 nothing but data) and runs :class:`~omnivoice_rtc.calls.control_client.RoomCallControl`,
 the same code as the agent's tools: SIP through the server API, carrier calls through
-the shim that owns them. The transfer line and hold are asked of the agent on
-``omnivoice.control``.
+the shim that owns them. The transfer line, hold and warm transfer are asked of the
+agent on ``omnivoice.control`` (a warm transfer's outcome comes back in the agent's
+``omnivoice.warm_transfer`` attribute; "not answered" exits 1).
 
 Exit status: 0 done; 1 no such call, the route cannot (the reason is printed) or the
 action failed; 2 bad arguments.
@@ -30,12 +32,13 @@ import json
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 from livekit import api, rtc
 
 from omnivoice_rtc._errors import (
     OmniVoiceError,
+    ProviderError,
     SessionClosedError,
     UnsupportedActionError,
 )
@@ -49,6 +52,7 @@ from omnivoice_rtc.calls.control import (
 from omnivoice_rtc.calls.control_client import RoomCallControl
 from omnivoice_rtc.calls.control_wire import OPERATOR_IDENTITY_PREFIX
 from omnivoice_rtc.calls.live_calls import LiveCall, active_calls, find_call
+from omnivoice_rtc.calls.warm_transfer_status import await_warm_transfer
 from omnivoice_rtc.cli.calls import add_command
 from omnivoice_rtc.livekit.data_topics import (
     CONTROL_TOPIC,
@@ -64,6 +68,10 @@ from omnivoice_rtc.types import EventType
 __all__ = ["register"]
 
 Action = Callable[[RoomCallControl], Awaitable[None]]
+
+MAX_SUMMARY_CHARS: Final = 1000
+"""Longest ``warm-transfer --summary`` (characters; the agent refuses more than its
+``OMNIVOICE_CONTROL_SAY_MAX_CHARS``)."""
 
 
 def _livekit_api(settings: Settings) -> api.LiveKitAPI:
@@ -153,6 +161,15 @@ class _Operator:
         )
         await self._command(command)
 
+    async def warm_transfer(self, to: str, summary: str) -> bool:
+        """Ask the agent on ``omnivoice.control``; its answer comes in its attribute."""
+        command = ControlCommand(
+            type="warm_transfer", text=summary, to=to, participant=self._call.participant
+        )
+        return await await_warm_transfer(
+            self.room, caller=self._call.participant, send=lambda: self._command(command)
+        )
+
     def control(self) -> RoomCallControl:
         return RoomCallControl(
             room=self.room,
@@ -161,6 +178,7 @@ class _Operator:
             livekit_api=lambda: self._lk,
             speak=self.speak,
             hold=self.hold,
+            warm_transfer=self.warm_transfer,
         )
 
 
@@ -194,6 +212,13 @@ def _act(settings: Settings, key: str, name: str, action: Action) -> int:
         return 1
 
 
+def _check_summary(text: str) -> None:
+    if not text.strip():
+        raise ValueError("summary must not be empty")
+    if len(text) > MAX_SUMMARY_CHARS:
+        raise ValueError(f"summary longer than {MAX_SUMMARY_CHARS} characters")
+
+
 def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:
     def parse(text: str) -> str:
         try:
@@ -207,6 +232,14 @@ def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:
 
 def _run_transfer(args: argparse.Namespace, settings: Settings) -> int:
     return _act(settings, args.call_id, "transfer", lambda c: c.transfer(args.target, say=args.say))
+
+
+def _run_warm_transfer(args: argparse.Namespace, settings: Settings) -> int:
+    async def warm(control: RoomCallControl) -> None:
+        if not await control.warm_transfer(args.target, args.summary):
+            raise ProviderError("not answered; the agent is back with the caller")
+
+    return _act(settings, args.call_id, "warm-transfer", warm)
 
 
 def _run_hold(args: argparse.Namespace, settings: Settings) -> int:
@@ -241,6 +274,22 @@ def register(calls: Any) -> None:
         "--say", default=None, help="what the agent says first ('' for nothing; default line)"
     )
     transfer.set_defaults(handler=_run_transfer)
+
+    warm = calls.add_parser(
+        "warm-transfer",
+        help="the agent dials a person, briefs them, then connects the caller (SIP calls)",
+    )
+    warm.add_argument("call_id", metavar="CALL_ID")
+    warm.add_argument(
+        "target", metavar="TARGET", type=_checked(parse_transfer_target), help="+E.164 or sip:URI"
+    )
+    warm.add_argument(
+        "--summary",
+        required=True,
+        type=_checked(_check_summary),
+        help="what the agent tells the person before connecting the caller",
+    )
+    warm.set_defaults(handler=_run_warm_transfer)
 
     for name, run, what in (
         ("hold", _run_hold, "put a live call on hold (hold audio)"),

@@ -124,18 +124,36 @@ def decode_event_packet(payload: bytes | str) -> tuple[Event, str, str]:
 # --------------------------------------------------------------------------- control
 
 
-CommandType = Literal["say", "interrupt", "close", "speak", "hold", "resume"]
-_TYPES: Final = ("say", "interrupt", "close", "speak", "hold", "resume")
-_WITH_TEXT: Final = ("say", "speak")
+CommandType = Literal["say", "interrupt", "close", "speak", "hold", "resume", "warm_transfer"]
+_TYPES: Final = ("say", "interrupt", "close", "speak", "hold", "resume", "warm_transfer")
+_WITH_TEXT: Final = ("say", "speak", "warm_transfer")
+MAX_TRANSFER_TARGET_CHARS: Final = 256
+"""Longest ``to`` of a ``warm_transfer`` command (characters)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ControlCommand:
-    """One decoded command; ``participant`` is "" when the packet named none."""
+    """One decoded command; ``participant`` is "" when the packet named none.
+    ``warm_transfer``: ``to`` is the human (E.164 number or SIP URI) and ``text`` the
+    summary the agent briefs them with."""
 
     type: CommandType
     text: str = ""
     participant: str = ""
+    to: str = ""
+
+
+def _check_to(command_type: str, to: object) -> str:
+    if command_type != "warm_transfer":
+        return ""
+    if not isinstance(to, str) or not to.strip():
+        raise ValueError("control command 'warm_transfer': needs a non-empty string 'to'")
+    if len(to) > MAX_TRANSFER_TARGET_CHARS:
+        raise ValueError(
+            f"control command 'warm_transfer': 'to' longer than {MAX_TRANSFER_TARGET_CHARS}"
+            " characters"
+        )
+    return to
 
 
 def encode_control(command: ControlCommand) -> bytes:
@@ -151,6 +169,8 @@ def encode_control(command: ControlCommand) -> bytes:
         body["text"] = command.text
     if command.participant:
         body["participant"] = command.participant
+    if command.type == "warm_transfer":
+        body["to"] = _check_to(command.type, command.to)
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -173,8 +193,12 @@ def decode_control(payload: bytes | str) -> ControlCommand:
     text = body.get("text", "")
     if kind in _WITH_TEXT and (not isinstance(text, str) or not text.strip()):
         raise ValueError(f"omnivoice.control packet: {kind!r} needs a non-empty string 'text'")
+    try:
+        to = _check_to(kind, body.get("to"))
+    except ValueError as exc:
+        raise ValueError(f"omnivoice.control packet: {exc}") from None
     return ControlCommand(
-        type=kind, text=text if kind in _WITH_TEXT else "", participant=participant
+        type=kind, text=text if kind in _WITH_TEXT else "", participant=participant, to=to
     )
 
 

@@ -38,11 +38,11 @@ from omnivoice_rtc.calls.liveness import ping_agent
 from omnivoice_rtc.calls.sip_actions import send_sip_digits, transfer_sip
 from omnivoice_rtc.calls.teardown import teardown_step
 from omnivoice_rtc.calls.warm_transfer import (
-    SIP_SESSION_UNSUPPORTED_REASON,
     WARM_TRANSFERRED,
     is_handed_over,
     is_transfer_target,
 )
+from omnivoice_rtc.calls.warm_transfer_status import await_warm_transfer
 from omnivoice_rtc.livekit.data_topics import (
     CONTROL_TOPIC,
     EVENTS_TOPIC,
@@ -145,14 +145,25 @@ class SIPSession(CallSession):
     # ------------------------------------------------------------------ call control
 
     def _capabilities(self) -> Capabilities:
-        warm: dict[str, str] = {
-            CallAction.WARM_TRANSFER: SIP_SESSION_UNSUPPORTED_REASON
-        }  # the agent's tool
         if self._livekit_api is None:
             return Capabilities.of(
-                SIP_ROUTE, {CallAction.TRANSFER: "this session was given no LiveKit API", **warm}
+                SIP_ROUTE, {CallAction.TRANSFER: "this session was given no LiveKit API"}
             )
-        return Capabilities.of(SIP_ROUTE, warm)
+        return Capabilities.of(SIP_ROUTE)
+
+    async def _warm_transfer(self, target: TransferTarget, summary: str) -> bool:
+        """The agent does it (it briefs with its own voice): the ``warm_transfer``
+        command; its factory must build ``call_control_tools(ctx,
+        warm_transfer=WarmTransferOptions(...))``, else UnsupportedActionError with that
+        reason (:mod:`omnivoice_rtc.calls.warm_transfer_status`)."""
+        room = self._room
+        if room is None:
+            raise SessionClosedError(f"session {self.id!r} is not observing its room")
+        command = ControlCommand(type="warm_transfer", text=summary, to=target.value)
+        logger.info("warm transfer asked of the agent", extra={"call_id": self.id})
+        return await await_warm_transfer(
+            room, caller=self.identity, send=lambda: self._send_control(command)
+        )
 
     async def _transfer(self, target: TransferTarget) -> None:
         assert self._livekit_api is not None  # reason: capabilities checked it

@@ -185,6 +185,11 @@ class CallControl(Protocol):
         (None: :data:`DEFAULT_TRANSFER_LINE`; "": nothing). The session ends with reason
         ``transferred``."""
 
+    async def warm_transfer(self, to: str, summary: str) -> bool:
+        """Have the agent dial ``to`` (E.164 or SIP URI), brief them with ``summary`` while
+        the caller holds, then connect the caller and leave: True connected, False not
+        answered (the agent is back with the caller). SIP calls only."""
+
     async def hold(self) -> None:
         """Put the caller on hold (hold audio; the agent stops listening and speaking)."""
 

@@ -6,7 +6,8 @@ trunk into the caller's room.
 Answered: the caller's RTP carries the hold chime and never the briefing while the
 human's RTP carries the briefing; then the human's audio (a steady tone) reaches the
 caller and the agent has left the room. Not answered (486 Busy Here): the transfer
-target is gone, the agent is still there and the caller hears it speak again."""
+target is gone, the agent is still there and the caller hears it speak again. The
+operator CLI's ``calls warm-transfer`` asks the same agent for the same transfer."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from livekit import api
 
 from omnivoice_rtc.audio.g711 import ulaw_encode
 from omnivoice_rtc.calls.hold_audio import NOTES_HZ
+from omnivoice_rtc.calls.live_calls import active_calls
 from omnivoice_rtc.calls.warm_transfer import is_transfer_target
+from omnivoice_rtc.cli import main
 from omnivoice_rtc.stack import free_port
 from tests.conftest import require_binary
 from tests.e2e.hold_audio_checks import chime_windows, heard_hold_chime
@@ -255,6 +258,66 @@ async def test_warm_transfer_not_answered_brings_the_agent_back(
             return True if _foreign_windows(heard, tuple(NOTES_HZ)) >= 10 else None
 
         await wait_for(agent_speaks, timeout_s=90, what="the agent back with the caller")
+        listed = await _participants(sip_api, earlier)
+        assert listed is not None
+        assert api.ParticipantInfo.Kind.AGENT in [p.kind for p in listed]
+        assert not any(is_transfer_target(dict(p.attributes)) for p in listed)
+    finally:
+        await caller.kill()
+        await human.kill()
+        await rtp.aclose()
+        await asyncio.to_thread(worker.stop)
+
+
+async def test_the_operator_cli_asks_the_agent_for_a_warm_transfer(
+    sip_api: api.LiveKitAPI,
+    sip_stack: SIPStack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``omnivoice-rtc calls warm-transfer CALL --summary ...``: the CLI sends the
+    ``warm_transfer`` command, the agent (its factory built the warm-transfer options)
+    dials the human through the outbound trunk; the human is busy (486), so the agent
+    answers ``unanswered``, the CLI says so and exits 1, and the agent is back with the
+    caller (the transfer target is gone)."""
+    earlier = await _room_names(sip_api)
+    worker, caller, human, rtp = await _call_in(
+        sip_api,
+        sip_stack,
+        tmp_path,
+        human_scenario="uas_reject.xml",
+        human_replace={"STATUS_LINE": "486 Busy Here"},
+    )
+    for name, value in (
+        ("LIVEKIT_URL", sip_stack.livekit.url),
+        ("LIVEKIT_API_KEY", sip_stack.livekit.api_key),
+        ("LIVEKIT_API_SECRET", sip_stack.livekit.api_secret),
+    ):
+        monkeypatch.setenv(name, value)
+    try:
+        rtp.start(await caller.remote_media(timeout_s=60))
+
+        async def served() -> str | None:  # the agent's session for the caller runs
+            listed = await _participants(sip_api, earlier)
+            states = [
+                p.attributes.get("lk.agent.state", "")
+                for p in listed or []
+                if p.kind == api.ParticipantInfo.Kind.AGENT
+            ]
+            if not any(state in ("listening", "speaking", "thinking") for state in states):
+                return None
+            calls = await active_calls(sip_api)
+            return calls[0].id if len(calls) == 1 else None
+
+        call_id = await wait_for(served, timeout_s=60, what="the call's agent")
+        capsys.readouterr()
+        argv = ["calls", "warm-transfer", call_id, "+15550100", "--summary", "Refund, VIP"]
+        assert await asyncio.to_thread(main, argv) == 1
+        err = capsys.readouterr().err
+        assert "not answered; the agent is back with the caller" in err, err
+        assert "INVITE" in human.received_requests()
+        assert await human.wait(timeout_s=60) == 0, human.messages("received")
         listed = await _participants(sip_api, earlier)
         assert listed is not None
         assert api.ParticipantInfo.Kind.AGENT in [p.kind for p in listed]

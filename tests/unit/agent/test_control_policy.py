@@ -117,3 +117,22 @@ def test_speak_counts_as_say_and_hold_needs_the_sessions_own_or_a_server_sender(
     assert policy.authorise(Sender("visitor-b"), hold, SESSIONS) == ControlRefused(
         "sender may only steer its own session"
     )
+
+
+def test_warm_transfer_dials_out_so_only_a_server_sender_may_ask() -> None:
+    policy = ControlPolicy(limits=ControlLimits(say_max_chars=10))
+    warm = ControlCommand("warm_transfer", text="VIP caller", to="+15550100")
+    assert policy.authorise(Sender("visitor-a"), warm, SESSIONS) == ControlRefused(
+        "warm_transfer only from a server-side identity"
+    )
+    operator = Sender("omnivoice-operator-1", kind=AGENT)
+    targeted = ControlCommand(
+        "warm_transfer", text="VIP caller", to="+15550100", participant="visitor-a"
+    )
+    assert policy.authorise(operator, targeted, SESSIONS) == "visitor-a"
+    too_long = ControlCommand(
+        "warm_transfer", text="x" * 11, to="+15550100", participant="visitor-a"
+    )
+    assert policy.authorise(operator, too_long, SESSIONS) == ControlRefused(
+        "warm_transfer summary longer than 10 characters"
+    )

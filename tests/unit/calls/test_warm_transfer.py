@@ -13,7 +13,6 @@ from omnivoice_rtc.calls.control import END_REASON_ATTRIBUTE, CallAction, parse_
 from omnivoice_rtc.calls.warm_transfer import (
     CARRIER_UNSUPPORTED_REASON,
     ROLE_ATTRIBUTE,
-    SIP_SESSION_UNSUPPORTED_REASON,
     TRANSFER_TARGET_ROLE,
     WARM_TRANSFERRED,
     call_to,
@@ -199,4 +198,3 @@ def test_carrier_routes_do_not_support_it_and_say_why(profile: Any) -> None:
     assert caps.unsupported[CallAction.WARM_TRANSFER] == CARRIER_UNSUPPORTED_REASON
     assert "plays only the agent's track" in CARRIER_UNSUPPORTED_REASON
     assert "make_call" in CARRIER_UNSUPPORTED_REASON
-    assert "agent" in SIP_SESSION_UNSUPPORTED_REASON

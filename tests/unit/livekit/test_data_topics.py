@@ -75,6 +75,31 @@ def test_call_control_commands_round_trip() -> None:
         encode_control(ControlCommand(type="speak", text=" "))
 
 
+def test_warm_transfer_carries_the_target_and_the_summary() -> None:
+    warm = ControlCommand(
+        type="warm_transfer", text="Caller wants a refund", participant="sip_1", to="+15550100"
+    )
+    assert json.loads(encode_control(warm)) == {
+        "type": "warm_transfer",
+        "text": "Caller wants a refund",
+        "participant": "sip_1",
+        "to": "+15550100",
+    }
+    assert decode_control(encode_control(warm)) == warm
+    say = decode_control(b'{"type": "say", "text": "hi", "to": "+1555"}')
+    assert say.to == ""  # only a warm transfer has a target
+    with pytest.raises(
+        ValueError,
+        match=r"^omnivoice.control packet: control command 'warm_transfer': needs a non-empty "
+        r"string 'to'$",
+    ):
+        decode_control(b'{"type": "warm_transfer", "text": "s"}')
+    with pytest.raises(ValueError, match="'to' longer than 256 characters"):
+        encode_control(ControlCommand(type="warm_transfer", text="s", to="+1" * 200))
+    with pytest.raises(ValueError, match="'warm_transfer' needs a non-empty string 'text'"):
+        decode_control(b'{"type": "warm_transfer", "to": "+15550100"}')
+
+
 # --------------------------------------------------------------------------- latency
 
 

@@ -9,7 +9,6 @@ import pytest
 from livekit import rtc
 
 from omnivoice_rtc import SessionClosedError, UnsupportedActionError
-from omnivoice_rtc.calls.warm_transfer import SIP_SESSION_UNSUPPORTED_REASON
 from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, encode_event
 from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
 from omnivoice_rtc.types import (
@@ -205,8 +204,12 @@ async def test_sip_capabilities_and_call_control_checks() -> None:
     # given no LiveKit API: no transfer, with the reason
     caps = session.capabilities
     assert caps.route == "sip"
-    assert caps.supported == {"hold", "resume", "dtmf", "hangup"}
+    assert caps.supported == {"hold", "resume", "dtmf", "hangup", "warm_transfer"}
     assert caps.unsupported["transfer"] == "this session was given no LiveKit API"
+    with pytest.raises(ValueError, match=r"^warm transfer: summary must not be empty$"):
+        await session.warm_transfer("+15550100", " ")
+    with pytest.raises(SessionClosedError, match="not observing"):
+        await session.warm_transfer("+15550100", "VIP caller")  # observe() never ran
     with pytest.raises(UnsupportedActionError, match="sip: transfer is not supported"):
         await session.transfer("+15550100")
     with pytest.raises(SessionClosedError, match="not observing"):
@@ -227,14 +230,14 @@ class _ObservedRoom:
 async def test_a_warm_transferred_call_ends_when_the_human_hangs_up() -> None:
     """The caller carries ``warm_transferred``: the session says it was handed over, and
     the human (``omnivoice.role=transfer-target``) leaving hangs up the caller with that
-    reason; warm transfer itself is the agent's, so the session reports it unsupported."""
+    reason; warm transfer itself is asked of the agent (``SIPSession.warm_transfer``)."""
 
     async def hangup(s: SIPSession) -> None:  # as the gateway: the reason set first wins
         s.mark_closed(s.end_reason or "session_closed")
 
     call = CallInfo(call_id="SCL_abc", from_="+1", to="+2", direction="inbound")
     session = SIPSession(call=call, room_name="r", identity="sip_1", hangup=hangup)
-    assert session.capabilities.unsupported["warm_transfer"] == SIP_SESSION_UNSUPPORTED_REASON
+    assert session.capabilities.supports("warm_transfer")  # asked of the agent
     caller = _Participant("sip_1", SIP)
     human = _Participant("transfer-1", SIP)
     human.attributes["omnivoice.role"] = "transfer-target"

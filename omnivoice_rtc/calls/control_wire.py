@@ -68,7 +68,7 @@ ErrorKind = Literal["", "unsupported", "invalid", "closed", "config", "failed"]
 @dataclass(frozen=True, slots=True)
 class ControlRequest:
     """One request: ``action`` is a :class:`CallAction` value or ``capabilities``;
-    ``args`` its string arguments (``to``, ``say``, ``digits``, ``reason``)."""
+    ``args`` its string arguments (``to``, ``say``, ``digits``, ``reason``, ``summary``)."""
 
     action: str
     args: dict[str, str] = field(default_factory=dict)
@@ -148,7 +148,7 @@ def decode_packet(payload: bytes | str) -> ControlRequest | ControlReply:
     args = {
         k: v
         for k, v in body.items()
-        if k in ("to", "say", "digits", "reason") and isinstance(v, str)
+        if k in ("to", "say", "digits", "reason", "summary") and isinstance(v, str)
     }
     return ControlRequest(action=action, args=args, id=body["id"])
 
@@ -167,8 +167,17 @@ async def execute(control: CallControl, request: ControlRequest) -> ControlReply
             await control.resume()
         elif request.action == CallAction.DTMF:
             await control.send_dtmf(args.get("digits", ""))
-        else:
+        elif request.action == CallAction.WARM_TRANSFER:  # the route says whether it can
+            connected = await control.warm_transfer(args.get("to", ""), args.get("summary", ""))
+            return ControlReply(request.id, True, result={"connected": connected})
+        elif request.action == CallAction.HANGUP:
             await control.hangup(args.get("reason") or "agent_hangup")
+        else:  # reason: decode_packet admits only known actions; a new one must be added here
+            raise UnsupportedActionError(
+                f"call control: action {request.action!r} is not carried out here",
+                action=request.action,
+                route=control.capabilities.route,
+            )
     except UnsupportedActionError as exc:
         return ControlReply(request.id, False, "unsupported", str(exc))
     except SessionClosedError as exc:

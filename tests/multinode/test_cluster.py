@@ -8,7 +8,7 @@ time on 2 cores and agents miss their pings). The agent is the built-in one with
 thread executor and a greeting (pings every 2 s, 10 s timeout); a call counts as answered
 once it is bridged and the caller hears the agent.
 
-Not here yet: ``kill -9`` of a livekit-server node (docs/scaling.md, "Not done")."""
+``kill -9`` of a livekit-server node: its calls end, the other node's go on."""
 
 from __future__ import annotations
 
@@ -137,5 +137,75 @@ async def test_calls_spread_and_a_rolling_restart_drops_none(cluster: LocalClust
         assert drained["live_at_start"] == on_first
         assert drained["ended_at_deadline"] == 0
         assert not any(_rest_hangups(cluster, sim) for sim in sims)  # nobody hung up on them
+    finally:
+        await _close_all(sims + later)
+
+
+KILL_LOAD = 4
+ENDED_WITHIN_S = 60.0
+"""The bound on ending a killed node's calls (s; the figure measured is printed)."""
+
+
+async def _still_hearing(sims: list[CarrierSimulator], window_s: float) -> list[str]:
+    """The calls whose caller heard no more agent audio over ``window_s`` (s)."""
+    before = [sim.received_seconds() for sim in sims]
+    await asyncio.sleep(window_s)  # reason: listening to live calls for a while
+    return [
+        f"{sim.carrier}:{sim.call_id}"
+        for sim, was in zip(sims, before, strict=True)
+        if sim.close_code is not None or sim.received_seconds() <= was
+    ]
+
+
+async def test_a_killed_node_ends_its_calls_and_spares_the_others(cluster: LocalCluster) -> None:
+    """``kill -9`` of node 2 (the replicas reach LiveKit through node 1): the calls whose
+    rooms it hosted end cleanly (the shim closes the carrier's stream and hangs up over
+    REST) within ENDED_WITHIN_S; the calls on node 1 go on; a new call is answered."""
+    sims = await _calls(cluster, KILL_LOAD)
+    later: list[CarrierSimulator] = []
+    try:
+        await _heard(sims, timeout_s=120)
+        placed = cluster.room_nodes()
+        on_node = {
+            sim.call_id: placed.get(call_room_name(sim.carrier, sim.call_id)) for sim in sims
+        }
+        while not {0, 1} <= set(on_node.values()) and len(sims) < 8:
+            [extra] = await _calls(cluster, 1)  # the allocator placed all on one node so far
+            sims.append(extra)
+            await _heard([extra], timeout_s=120)
+            placed = cluster.room_nodes()
+            on_node[extra.call_id] = placed.get(call_room_name(extra.carrier, extra.call_id))
+        doomed = [sim for sim in sims if on_node[sim.call_id] == 1]
+        spared = [sim for sim in sims if on_node[sim.call_id] == 0]
+        assert doomed, on_node
+        assert spared, on_node
+
+        killed_at = time.monotonic()
+        cluster.kill_node(1)
+        ended_after: dict[str, float] = {}
+        while time.monotonic() - killed_at < ENDED_WITHIN_S and len(ended_after) < len(doomed):
+            for sim in doomed:
+                if sim.call_id not in ended_after and sim.close_code is not None:
+                    ended_after[sim.call_id] = time.monotonic() - killed_at
+            await asyncio.sleep(0.2)  # reason: the shims end the calls in other processes
+        print(
+            f"\nFIGURE killed node: {len(ended_after)} of {len(doomed)} calls ended, after "
+            f"{sorted(round(s, 1) for s in ended_after.values())} s; "
+            f"{len(spared)} calls on the other node"
+        )
+        assert len(ended_after) == len(doomed), [
+            (s.carrier, s.call_id) for s in doomed if s.call_id not in ended_after
+        ]
+        rest_hung_up = [s for s in doomed if s.carrier != "exotel"]  # exotel: no REST hang-up
+        assert all(_rest_hangups(cluster, s) >= 1 for s in rest_hung_up), [
+            (s.carrier, _rest_hangups(cluster, s)) for s in rest_hung_up
+        ]
+        assert await _still_hearing(spared, window_s=3.0) == []
+
+        await asyncio.sleep(
+            6.0
+        )  # reason: LiveKit places rooms on a node until its stats are 5 s old
+        later = await _calls(cluster, 1)
+        await _heard(later, timeout_s=120)
     finally:
         await _close_all(sims + later)

@@ -47,6 +47,10 @@ class Recorder:
     async def hangup(self, reason: str = "agent_hangup") -> None:
         self._did("hangup", reason)
 
+    async def warm_transfer(self, to: str, summary: str) -> bool:
+        self._did("warm_transfer", to, summary)
+        return False
+
 
 def test_request_round_trip() -> None:
     request = ControlRequest(action="transfer", args={"to": "+15550100", "say": "One moment"})
@@ -102,6 +106,7 @@ async def test_execute_maps_actions_and_errors() -> None:
         ControlRequest("dtmf", {"digits": "12"}),
         ControlRequest("hangup", {"reason": "done"}),
         ControlRequest("hangup"),
+        ControlRequest("warm_transfer", {"to": "+1555", "summary": "VIP"}),
     ):
         reply = await execute(control, request)
         assert reply.ok
@@ -113,7 +118,12 @@ async def test_execute_maps_actions_and_errors() -> None:
         ("dtmf", "12"),
         ("hangup", "done"),
         ("hangup", "agent_hangup"),
+        ("warm_transfer", "+1555", "VIP"),  # a carrier route's session refuses it itself
     ]
+    # an action that is not carried out is refused, never taken for a hang-up
+    odd = await execute(control, ControlRequest("dance"))
+    assert (odd.ok, odd.error) == (False, "unsupported")
+    assert control.calls[-1] == ("warm_transfer", "+1555", "VIP")
     caps = await execute(control, ControlRequest("capabilities"))
     assert caps.result["route"] == "twilio"
     for error, kind in (

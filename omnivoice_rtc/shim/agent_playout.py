@@ -12,6 +12,14 @@ the carrier's clear. For ``stale_after_flush_s`` (1 s) after a flush, agent audi
 interrupted speech still in flight and is dropped (``dropped_outbound``), until the agent
 speaks again (state ``speaking``) or keys a digit.
 
+Catching up after a stall: the carrier plays what it is sent at real time and buffers
+the rest, so audio sent late in a burst (this process paused, the room's audio came in a
+lump) stays ahead of the caller for the rest of the call, and every later stall adds to
+it. :class:`AgentPlayout` keeps an estimate of that lead (the audio sent minus the time
+gone by, never below zero) and, while it exceeds :data:`SHED_SILENCE_AHEAD_MS`, does not
+queue agent audio that is silence (counted as ``silence_shed``): the lead drains in the
+agent's pauses instead of delaying its next reply. Speech is never dropped for it.
+
 Agent digits have no message in any carrier's media-stream protocol: :meth:`on_agent_dtmf`
 queues the digit's tone pair (in-band, after what is queued) and counts ``dtmf_out``.
 """
@@ -28,7 +36,14 @@ from omnivoice_rtc.shim.frame_queue import FrameQueue
 from omnivoice_rtc.shim.policy import CallCounters, MediaPolicy
 from omnivoice_rtc.types import EventType
 
-__all__ = ["STALE_AFTER_FLUSH_S", "AgentPlayout", "Flush"]
+__all__ = ["SHED_SILENCE_AHEAD_MS", "SILENCE_PEAK", "STALE_AFTER_FLUSH_S", "AgentPlayout", "Flush"]
+
+SHED_SILENCE_AHEAD_MS: Final = 200.0
+"""Audio the carrier may hold ahead of real time before agent silence is shed (ms); in
+steady playout the lead stays within a frame or two (20-60 ms)."""
+SILENCE_PEAK: Final = 64
+"""A chunk of agent PCM16 whose samples all stay within this magnitude is silence (the
+agent's decoded track between replies is exact zeros or Opus comfort noise near it)."""
 
 STALE_AFTER_FLUSH_S: Final = 1.0
 """After a flush, agent audio is treated as the interrupted speech's tail for this long (s)
@@ -55,6 +70,8 @@ class AgentPlayout:
         "_clock",
         "_counters",
         "_frames_out_at_flush",
+        "_lead_at_s",
+        "_lead_ms",
         "_out",
         "_queue",
         "_stale_after_s",
@@ -86,6 +103,8 @@ class AgentPlayout:
         self._stale_until_s: float | None = None
         self._user_spoke_over_agent = False
         self._frames_out_at_flush = 0
+        self._lead_ms = 0.0
+        self._lead_at_s = clock()
         self.last_flush_at: float | None = None
         """Clock reading (s) of the last flush, None before the first."""
 
@@ -102,20 +121,34 @@ class AgentPlayout:
                 self._counters.dropped_outbound += 1
                 return False
             self._stale_until_s = None
+        if self.ahead_ms() > SHED_SILENCE_AHEAD_MS and _is_silence(pcm):
+            self._counters.silence_shed += 1
+            return bool(self._queue)
+        return self._queue_pcm(pcm)
+
+    def _queue_pcm(self, pcm: bytes) -> bool:
         for frame in self._out.convert(pcm):
             if not self._queue.push(frame):
                 self._counters.dropped_outbound += 1  # the oldest frame went
         return bool(self._queue)
+
+    def ahead_ms(self) -> float:
+        """How far ahead of real time the carrier's playback is estimated to be, counting
+        what is queued here (ms)."""
+        return self._decayed_lead_ms() + len(self._queue) * self.frame_ms
+
+    def _decayed_lead_ms(self) -> float:
+        now = self._clock()
+        self._lead_ms = max(0.0, self._lead_ms - (now - self._lead_at_s) * 1000)
+        self._lead_at_s = now
+        return self._lead_ms
 
     def on_announcement(self, pcm: bytes) -> bool:
         """Our own audio for the caller (the apology when no agent is left), PCM16 at the
         room rate: queued like agent audio but never taken for a flushed tail. Returns True
         when frames wait to be sent."""
         self._stale_until_s = None
-        for frame in self._out.convert(pcm):
-            if not self._queue.push(frame):
-                self._counters.dropped_outbound += 1
-        return bool(self._queue)
+        return self._queue_pcm(pcm)
 
     def on_agent_dtmf(self, digit: str) -> bool:
         """The agent keyed ``digit`` for the caller: its tone pair (100 ms, then 60 ms of
@@ -126,7 +159,7 @@ class AgentPlayout:
             return False
         self._counters.dtmf_out += 1
         self._stale_until_s = None  # the agent is talking to the line again
-        self.on_agent_audio(tone)
+        self._queue_pcm(tone)  # its gap is part of the digit: never shed
         return True
 
     def pop_frame(self) -> bytes | None:
@@ -137,6 +170,7 @@ class AgentPlayout:
         """The pump sent ``payload`` (one carrier frame) to the carrier."""
         self._counters.frames_out += 1
         self._counters.bytes_out += len(payload)
+        self._lead_ms = self._decayed_lead_ms() + self.frame_ms
 
     # ------------------------------------------------------------------ barge-in
 
@@ -175,6 +209,15 @@ class AgentPlayout:
         self._stale_until_s = now + self._stale_after_s
         dropped = self._queue.clear()
         self._out.reset()
+        self._lead_ms = 0.0  # the carrier's clear empties its buffer
         self._counters.flushes += 1
         self.last_flush_at = now
         return dropped
+
+
+def _is_silence(pcm: bytes) -> bool:
+    """True when every PCM16 sample of ``pcm`` is within :data:`SILENCE_PEAK`."""
+    if len(pcm) < 2:
+        return True
+    samples = memoryview(pcm)[: len(pcm) // 2 * 2].cast("h")
+    return max(samples) <= SILENCE_PEAK and min(samples) >= -SILENCE_PEAK

@@ -74,6 +74,9 @@ class CallCounters:
     dropped_backlog: int = 0
     """Caller frames dropped because the room publisher fell ``inbound_queue_ms`` behind."""
     dropped_outbound: int = 0
+    silence_shed: int = 0
+    """Agent frames of silence not sent while the carrier's playback buffer was ahead
+    (:data:`omnivoice_rtc.shim.agent_playout.SHED_SILENCE_AHEAD_MS`)."""
     dtmf_in: int = 0
     dtmf_out: int = 0
     """Agent digits played to the caller as in-band tones."""

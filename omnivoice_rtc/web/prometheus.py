@@ -62,6 +62,7 @@ _SHIM_KINDS: Final = (
     "dropped_too_fast",
     "dropped_backlog",
     "dropped_outbound",
+    "silence_shed",
 )
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -149,3 +149,53 @@ def test_agent_digits_are_queued_as_their_tones() -> None:
     assert len(frames) == 16  # 2 x (100 ms tone + 60 ms gap)
     heard = detect_dtmf(ulaw_decode(b"".join(frames)), sample_rate_hz=8000)
     assert heard == "7#"
+
+
+VOICE_20MS = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 8000).astype(np.int16).tobytes()
+"""20 ms of a 440 Hz tone at 8 kHz (PCM16): agent speech."""
+
+
+def test_steady_playout_sheds_nothing() -> None:
+    p = _Playout()
+    for i in range(100):  # one frame every 20 ms, sent at once: a lead of one frame
+        p.machine.on_agent_audio(PCM_20MS if i % 2 else VOICE_20MS)
+        p.drain()
+        p.clock.advance(0.02)
+    assert p.counters.silence_shed == 0
+    assert p.counters.frames_out == 100
+
+
+def test_silence_after_a_burst_is_shed_until_the_carrier_catches_up() -> None:
+    p = _Playout()
+    p.machine.on_agent_audio(VOICE_20MS * 30)  # 600 ms of speech at once: a stall's lump
+    assert len(p.drain()) == 30
+    assert p.machine.ahead_ms() == 600.0
+    for _ in range(10):  # the agent's pause right after: not sent while we are ahead
+        assert not p.machine.on_agent_audio(PCM_20MS)
+    assert p.counters.silence_shed == 10
+    assert p.drain() == []
+    assert p.machine.on_agent_audio(VOICE_20MS)  # speech is never shed
+    assert len(p.drain()) == 1
+    p.clock.advance(0.5)  # the carrier played 500 ms meanwhile: 120 ms ahead now
+    assert p.machine.ahead_ms() == pytest.approx(120.0)
+    assert p.machine.on_agent_audio(PCM_20MS)  # within the bound: silence is sent again
+    assert p.counters.silence_shed == 10
+
+
+def test_a_flush_empties_the_carriers_buffer_so_the_lead_too() -> None:
+    p = _Playout()
+    p.machine.on_agent_audio(VOICE_20MS * 30)
+    p.drain()
+    p.machine.flush()
+    assert p.machine.ahead_ms() == 0.0
+
+
+def test_the_gaps_of_agent_digits_are_never_shed() -> None:
+    p = _Playout()
+    p.machine.on_agent_audio(VOICE_20MS * 30)
+    p.drain()
+    assert p.machine.on_agent_dtmf("1")
+    assert p.machine.on_agent_dtmf("2")
+    pcm = ulaw_decode(b"".join(p.drain()))
+    assert detect_dtmf(pcm, sample_rate_hz=8000) == "12"
+    assert p.counters.silence_shed == 0

@@ -16,12 +16,24 @@ p50/p95 in ms. Rows with no such route for a peer are ``null`` and the reason is
 No clipped words: every reply is aligned with the pre-rendered reply by cross-correlation
 of the whole reply; its first 50 ms of speech must then be found within 20 ms of that
 alignment with a normalized correlation >= 0.6 ("head ok": turns whose first 50 ms
-arrived / turns). It detects a head missing by more than about 20 ms.
+arrived / turns). It detects a head missing by more than about 20 ms. The Twilio rows are
+checked at 8000 Hz against the reply band-limited the same way (resampled to 8 kHz and
+through μ-law: bench/latency_twilio_caller.py ``telephone_band``).
 
-Routes measured here: ``webrtc`` (a real rtc participant in a room of a local
-livekit-server; ours is :class:`~omnivoice_rtc.agent.livekit_gateway.LiveKitGateway`'s
-session, bare is a plain ``AgentSession``). See docs/benchmarks.md "Turn latency per route"
-for the routes and peers not measured yet (their ``--json`` entries are ``null``).
+Routes measured here (rows in bench/latency_rows.py):
+
+* ``webrtc``: a real rtc participant in a room of a local livekit-server; ours is
+  :class:`~omnivoice_rtc.agent.livekit_gateway.LiveKitGateway`'s session, bare is a plain
+  ``AgentSession``.
+* ``twilio``: a simulated Twilio caller (bench/latency_twilio_caller.py: Twilio Media
+  Streams over a real WebSocket, 20 ms μ-law frames in real time, the agent's audio taken
+  as Twilio plays it). Ours (bench/latency_twilio.py): the caller -> our shim -> the
+  call's room -> LiveKitGateway's session and back, so mouth-to-ear includes the shim, the
+  room and back. pipecat (bench/latency_pipecat.py): pipecat's Twilio WebSocket pipeline
+  with equivalent fakes and the same 400 ms endpointing.
+
+See docs/benchmarks.md "Turn latency per route" for the peers not measured (their
+``--json`` entries are ``null``, the reason printed).
 
 ``--barge-ins N``: per row, N times the user talks over a 5 s reply 0.6 s into it (the
 time until the agent's audio stops at the caller) and N times says a short "mm hm" there
@@ -424,7 +436,7 @@ def main() -> None:
     parser.add_argument(
         "--routes",
         default=",".join(ROUTES),
-        help=f"comma-separated, of {', '.join(ROUTES)} (only webrtc has rows yet)",
+        help=f"comma-separated, of {', '.join(ROUTES)} (webrtc and twilio have rows; sip not yet)",
     )
     parser.add_argument(
         "--barge-ins",

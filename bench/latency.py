@@ -50,6 +50,7 @@ import os
 import platform
 import re
 import secrets
+import shlex
 import sys
 import tempfile
 import time
@@ -324,7 +325,8 @@ def reasons(rows: list[Row], routes: list[str]) -> list[str]:
     return lines
 
 
-def report(rows: list[Row], routes: list[str]) -> str:
+def report(rows: list[Row], routes: list[str], *, command: str = "python -m bench.latency") -> str:
+    """The run as markdown; ``command``: how it was run (printed first)."""
     table = []
     for row in rows:
         over = [v - ENDPOINTING_MS for v in row.samples_ms]
@@ -366,7 +368,7 @@ def report(rows: list[Row], routes: list[str]) -> str:
     ]
     return "\n".join(
         [
-            f"`python -m bench.latency` ({when}, {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"`{command}` ({when}, {platform.machine()}, {os.cpu_count()} CPUs, "
             f"Python {platform.python_version()}, load average {load} at the end).",
             "",
             *turn_lines,
@@ -454,7 +456,7 @@ def main() -> None:
     rows = asyncio.run(run(args.turns, routes, barge_ins=args.barge_ins))
     for line in reasons(rows, routes):
         print(line, file=sys.stderr)
-    text = report(rows, routes)
+    text = report(rows, routes, command="python -m bench.latency " + shlex.join(sys.argv[1:]))
     if args.json:
         print(json.dumps(summary(rows, routes)))
     else:

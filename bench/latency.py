@@ -16,12 +16,24 @@ p50/p95 in ms. Rows with no such route for a peer are ``null`` and the reason is
 No clipped words: every reply is aligned with the pre-rendered reply by cross-correlation
 of the whole reply; its first 50 ms of speech must then be found within 20 ms of that
 alignment with a normalized correlation >= 0.6 ("head ok": turns whose first 50 ms
-arrived / turns). It detects a head missing by more than about 20 ms.
+arrived / turns). It detects a head missing by more than about 20 ms. The Twilio rows are
+checked at 8000 Hz against the reply band-limited the same way (resampled to 8 kHz and
+through μ-law: bench/latency_twilio_caller.py ``telephone_band``).
 
-Routes measured here: ``webrtc`` (a real rtc participant in a room of a local
-livekit-server; ours is :class:`~omnivoice_rtc.agent.livekit_gateway.LiveKitGateway`'s
-session, bare is a plain ``AgentSession``). See docs/benchmarks.md "Turn latency per route"
-for the routes and peers not measured yet (their ``--json`` entries are ``null``).
+Routes measured here (rows in bench/latency_rows.py):
+
+* ``webrtc``: a real rtc participant in a room of a local livekit-server; ours is
+  :class:`~omnivoice_rtc.agent.livekit_gateway.LiveKitGateway`'s session, bare is a plain
+  ``AgentSession``.
+* ``twilio``: a simulated Twilio caller (bench/latency_twilio_caller.py: Twilio Media
+  Streams over a real WebSocket, 20 ms μ-law frames in real time, the agent's audio taken
+  as Twilio plays it). Ours (bench/latency_twilio.py): the caller -> our shim -> the
+  call's room -> LiveKitGateway's session and back, so mouth-to-ear includes the shim, the
+  room and back. pipecat (bench/latency_pipecat.py): pipecat's Twilio WebSocket pipeline
+  with equivalent fakes and the same 400 ms endpointing.
+
+See docs/benchmarks.md "Turn latency per route" for the peers not measured (their
+``--json`` entries are ``null``, the reason printed).
 
 ``--barge-ins N``: per row, N times the user talks over a 5 s reply 0.6 s into it (the
 time until the agent's audio stops at the caller) and N times says a short "mm hm" there
@@ -38,20 +50,21 @@ import os
 import platform
 import re
 import secrets
+import shlex
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from livekit import rtc
 
+from bench.latency_pipecat import twilio_pipecat_row
+from bench.latency_rows import CallerClient, RecordingClient, Row, head_arrived
+from bench.latency_twilio import twilio_ours_row
 from bench.pipeline import (
-    AGENT_RATE_HZ,
     ENDPOINTING_MS,
     USER_SENTENCE,
     BareAgent,
@@ -62,27 +75,21 @@ from bench.pipeline import (
 )
 from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
 from omnivoice_rtc.types import LiveKitCredentials, WebRTCConfig
-from tests.integration.agent.voice_client import (
-    AgentAudioFrame,
-    VoiceClient,
-    espeak_pcm,
-    participant_token,
-)
+from tests.integration.agent.voice_client import espeak_pcm, participant_token
 from tests.plugins.livekit_stack import LiveKitServer, start_livekit_server
+
+__all__ = ["NOT_MEASURED", "RecordingClient", "Row", "head_arrived", "reasons", "run", "summary"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Turn latency per route"
 ROUTES = ("webrtc", "twilio", "sip")
 PEERS = ("ours", "bare", "pipecat")
-HEAD_MS = 50  # the head of every reply that must arrive (no clipped words)
 BARGE_IN_AFTER_S = 0.6  # into the agent's reply, the user talks over it
 LONG_REPLY = (
     "You said hello there. I will keep talking for a little while, "
     "so that you can interrupt me whenever you like."
 )
-HEAD_SLACK_MS = 20  # where the head is searched around the whole reply's alignment
-HEAD_MIN_CORR = 0.6  # normalized correlation of the received head with the sent one
 SILENCE_RMS = 100.0  # int16 units; a 10 ms frame above it is agent speech
 
 NOT_MEASURED: dict[tuple[str, str], str] = {
@@ -90,103 +97,9 @@ NOT_MEASURED: dict[tuple[str, str], str] = {
     "LiveKit/WebRTC row in this bench",
     ("twilio", "bare"): "bare livekit-agents has no carrier media-stream route",
     ("sip", "pipecat"): "pipecat's Twilio WebSocket pipeline has no SIP route",
-    ("twilio", "ours"): "not built yet: the shim with a simulated Twilio stream and the agent",
-    ("twilio", "pipecat"): "not built yet: bench/pipecat_capacity.py's pipeline with these fakes",
     ("sip", "ours"): "not built yet: livekit-sip with an RTP peer and the agent",
     ("sip", "bare"): "not built yet: livekit-sip with an RTP peer and a bare AgentSession",
 }
-
-
-class RecordingClient(VoiceClient):
-    """A :class:`VoiceClient` that also keeps the agent's samples (at ``AGENT_RATE_HZ``)
-    with their arrival times (monotonic s), for the clipped-words check."""
-
-    def __init__(self, *, url: str, token: str) -> None:
-        super().__init__(url=url, token=token)
-        self.chunks: list[tuple[float, np.ndarray]] = []
-
-    async def _record(self, track: rtc.Track) -> None:
-        stream = rtc.AudioStream(track, sample_rate=AGENT_RATE_HZ, num_channels=1)
-        try:
-            async for ev in stream:
-                now = time.monotonic()
-                samples = np.frombuffer(ev.frame.data, dtype=np.int16).copy()
-                as_float = samples.astype(np.float64)
-                rms = float(np.sqrt(np.mean(as_float**2))) if samples.size else 0.0
-                self.agent_audio.append(AgentAudioFrame(now, rms, ev.frame.duration))
-                self.chunks.append((now, samples))
-        finally:
-            await stream.aclose()
-
-    def audio_between(self, start: float, end: float) -> np.ndarray:
-        parts = [s for t, s in self.chunks if start <= t <= end]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-
-
-def head_arrived(reply: np.ndarray, received: np.ndarray, *, head_ms: int = HEAD_MS) -> bool:
-    """True when the first ``head_ms`` ms of speech in ``reply`` (int16 at AGENT_RATE_HZ)
-    are in ``received`` (same rate) with at least half their energy.
-
-    The whole reply is aligned by cross-correlation first (one clear peak), so a reply
-    whose head was cut is not mistaken for one that arrived late."""
-    if received.size < reply.size // 2:
-        return False
-    ref = reply.astype(np.float64)
-    got = received.astype(np.float64)
-    n = 1 << int(np.ceil(np.log2(ref.size + got.size)))
-    corr = np.fft.irfft(np.fft.rfft(got, n) * np.conj(np.fft.rfft(ref, n)), n)
-    lag = int(np.argmax(corr[: got.size]))  # reply[i] ~ received[i + lag]
-    loud = np.flatnonzero(np.abs(ref) > 300)
-    if loud.size == 0:
-        return True
-    head_start = int(loud[0])
-    head_len = AGENT_RATE_HZ * head_ms // 1000
-    ref_head = ref[head_start : head_start + head_len]
-    best = 0.0
-    # the receiver's jitter buffer stretches and squeezes audio (NetEq accelerate/expand),
-    # so the head is searched within HEAD_SLACK_MS of where the whole reply puts it
-    slack = AGENT_RATE_HZ * HEAD_SLACK_MS // 1000
-    for shift in range(-slack, slack + 1):
-        at = lag + head_start + shift
-        if at < 0 or at + head_len > got.size:
-            continue
-        seg = got[at : at + head_len]
-        denom = float(np.linalg.norm(seg) * np.linalg.norm(ref_head))
-        if denom > 0:
-            best = max(best, float(np.dot(seg, ref_head)) / denom)
-    if os.environ.get("BENCH_LATENCY_DEBUG"):
-        whole = got[lag : lag + ref.size]
-        full = float(np.dot(whole, ref[: whole.size])) / max(
-            float(np.linalg.norm(whole) * np.linalg.norm(ref[: whole.size])), 1.0
-        )
-        print(f"head: lag {lag}, whole corr {full:.2f}, head corr {best:.2f}", file=sys.stderr)
-    return best >= HEAD_MIN_CORR
-
-
-@dataclass
-class Row:
-    route: str
-    peer: str
-    client: RecordingClient
-    samples_ms: list[float] = field(default_factory=list)
-    heads_ok: int = 0
-    heads: int = 0
-    barge_in_ms: list[float] = field(default_factory=list)  # speech start -> agent audio stops
-    cough_completed: list[float] = field(default_factory=list)  # share of the reply heard
-    marks: list[tuple[str, float]] = field(default_factory=list)  # (stage, monotonic s)
-    stages: dict[str, list[float]] = field(default_factory=dict)  # stage -> ms after end
-
-    def watch(self, session: Any) -> None:
-        """Record when the agent's session changes state (same clock as the client)."""
-
-        def user(ev: Any) -> None:
-            self.marks.append((f"user {ev.new_state}", time.monotonic()))
-
-        def agent(ev: Any) -> None:
-            self.marks.append((f"agent {ev.new_state}", time.monotonic()))
-
-        session.on("user_state_changed", user)
-        session.on("agent_state_changed", agent)
 
 
 async def _turn(row: Row, sentence: np.ndarray, reply: np.ndarray, *, count: bool) -> None:
@@ -213,7 +126,7 @@ async def _turn(row: Row, sentence: np.ndarray, reply: np.ndarray, *, count: boo
             row.stages.setdefault(stage, []).append((at - end) * 1000)
     row.marks.clear()
     row.heads += 1
-    if head_arrived(reply, client.audio_between(end, time.monotonic())):
+    if row.head_ok(reply, client.audio_between(end, time.monotonic())):
         row.heads_ok += 1
 
 
@@ -222,7 +135,7 @@ def _leading_silence_s(pcm: np.ndarray, *, threshold: int = 300) -> float:
     return 0.0 if loud.size == 0 else float(loud[0]) / 48000
 
 
-def _voiced_s(client: RecordingClient, start: float, end: float) -> float:
+def _voiced_s(client: CallerClient, start: float, end: float) -> float:
     return sum(
         f.duration_s
         for f in client.agent_audio
@@ -230,7 +143,7 @@ def _voiced_s(client: RecordingClient, start: float, end: float) -> float:
     )
 
 
-async def _wait_quiet(client: RecordingClient, *, quiet_s: float, limit_s: float) -> None:
+async def _wait_quiet(client: CallerClient, *, quiet_s: float, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         last = client.last_agent_audio()
@@ -330,6 +243,12 @@ async def run(turns: int, routes: list[str], *, barge_ins: int = 0) -> list[Row]
             new_rows, new_owners = await _webrtc_rows(server, build)
             rows += new_rows
             owners += new_owners
+        if "twilio" in routes:  # pipecat first: its imports and model load stall the loop
+            pipecat, bot = await twilio_pipecat_row(agent_pcm)
+            owners.append(bot)
+            ours, shim_and_agent = await twilio_ours_row(server, build, reply)
+            owners.append(shim_and_agent)
+            rows += [ours, pipecat]
         await asyncio.sleep(2.0)  # sessions linked, tracks subscribed
         for row in rows:  # warm-up turn (first inference, first negotiation), not counted
             await _turn(row, sentence, reply, count=False)
@@ -406,7 +325,8 @@ def reasons(rows: list[Row], routes: list[str]) -> list[str]:
     return lines
 
 
-def report(rows: list[Row], routes: list[str]) -> str:
+def report(rows: list[Row], routes: list[str], *, command: str = "python -m bench.latency") -> str:
+    """The run as markdown; ``command``: how it was run (printed first)."""
     table = []
     for row in rows:
         over = [v - ENDPOINTING_MS for v in row.samples_ms]
@@ -448,7 +368,7 @@ def report(rows: list[Row], routes: list[str]) -> str:
     ]
     return "\n".join(
         [
-            f"`python -m bench.latency` ({when}, {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"`{command}` ({when}, {platform.machine()}, {os.cpu_count()} CPUs, "
             f"Python {platform.python_version()}, load average {load} at the end).",
             "",
             *turn_lines,
@@ -518,7 +438,7 @@ def main() -> None:
     parser.add_argument(
         "--routes",
         default=",".join(ROUTES),
-        help=f"comma-separated, of {', '.join(ROUTES)} (only webrtc has rows yet)",
+        help=f"comma-separated, of {', '.join(ROUTES)} (webrtc and twilio have rows; sip not yet)",
     )
     parser.add_argument(
         "--barge-ins",
@@ -536,7 +456,7 @@ def main() -> None:
     rows = asyncio.run(run(args.turns, routes, barge_ins=args.barge_ins))
     for line in reasons(rows, routes):
         print(line, file=sys.stderr)
-    text = report(rows, routes)
+    text = report(rows, routes, command="python -m bench.latency " + shlex.join(sys.argv[1:]))
     if args.json:
         print(json.dumps(summary(rows, routes)))
     else:

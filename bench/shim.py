@@ -351,10 +351,11 @@ async def _start_shim(
 
 
 async def _open_twilio(
-    http: aiohttp.ClientSession, url: str, *, call_id: str, token: str = ""
+    http: aiohttp.ClientSession, url: str, *, call_id: str, token: str = "", stream_id: str = ""
 ) -> tuple[aiohttp.ClientWebSocketResponse, TwilioCodec]:
-    """A Twilio media stream to ``url``: connected + start (with the stream token, if any)."""
-    codec = TwilioCodec(stream_id="MZ" + secrets.token_hex(16))
+    """A Twilio media stream to ``url``: connected + start (with the stream token, if any);
+    ``stream_id``: the streamSid (empty: a new one)."""
+    codec = TwilioCodec(stream_id=stream_id or "MZ" + secrets.token_hex(16))
     ws = await http.ws_connect(url)
     await ws.send_str(codec.serialize(Connected(protocol="Call", version="1.0.0")))
     start = Start(

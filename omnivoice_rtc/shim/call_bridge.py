@@ -34,6 +34,7 @@ from typing import Final
 
 from aiohttp import ClientError, WebSocketError, WSMsgType
 from livekit import api, rtc
+from livekit.rtc.participant import PublishTrackError
 
 from omnivoice_rtc._errors import SessionClosedError, StackError
 from omnivoice_rtc.calls.liveness import AgentRecovery
@@ -196,6 +197,7 @@ class CallBridge(BridgePlayout, BridgeWatchdog):
             OSError,
             ClientError,
             rtc.ConnectError,
+            PublishTrackError,  # joined, but the caller's track was not accepted in time
             api.TwirpError,
             StackError,
         ) as exc:

@@ -38,7 +38,7 @@ from omnivoice_rtc.types import EventType
 
 __all__ = ["SHED_SILENCE_AHEAD_MS", "SILENCE_PEAK", "STALE_AFTER_FLUSH_S", "AgentPlayout", "Flush"]
 
-SHED_SILENCE_AHEAD_MS: Final = 200.0
+SHED_SILENCE_AHEAD_MS: Final = 60.0
 """Audio the carrier may hold ahead of real time before agent silence is shed (ms); in
 steady playout the lead stays within a frame or two (20-60 ms)."""
 SILENCE_PEAK: Final = 64

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.unit
 
 PCM_20MS = np.zeros(160, dtype=np.int16).tobytes()
 """20 ms of agent silence at 8 kHz (PCM16)."""
+VOICE_20MS = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 8000).astype(np.int16).tobytes()
+"""20 ms of a 440 Hz tone at 8 kHz (PCM16): agent speech."""
 
 
 class _Playout:
@@ -42,7 +44,7 @@ class _Playout:
     def speak(self, frames: int = 1) -> bool:
         waiting = False
         for _ in range(frames):
-            waiting = self.machine.on_agent_audio(PCM_20MS)
+            waiting = self.machine.on_agent_audio(VOICE_20MS)  # speech: never shed
         return waiting
 
 
@@ -151,10 +153,6 @@ def test_agent_digits_are_queued_as_their_tones() -> None:
     assert heard == "7#"
 
 
-VOICE_20MS = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 8000).astype(np.int16).tobytes()
-"""20 ms of a 440 Hz tone at 8 kHz (PCM16): agent speech."""
-
-
 def test_steady_playout_sheds_nothing() -> None:
     p = _Playout()
     for i in range(100):  # one frame every 20 ms, sent at once: a lead of one frame
@@ -176,8 +174,8 @@ def test_silence_after_a_burst_is_shed_until_the_carrier_catches_up() -> None:
     assert p.drain() == []
     assert p.machine.on_agent_audio(VOICE_20MS)  # speech is never shed
     assert len(p.drain()) == 1
-    p.clock.advance(0.5)  # the carrier played 500 ms meanwhile: 120 ms ahead now
-    assert p.machine.ahead_ms() == pytest.approx(120.0)
+    p.clock.advance(0.58)  # the carrier played 580 ms meanwhile: 40 ms ahead now
+    assert p.machine.ahead_ms() == pytest.approx(40.0)
     assert p.machine.on_agent_audio(PCM_20MS)  # within the bound: silence is sent again
     assert p.counters.silence_shed == 10
 

@@ -127,6 +127,14 @@ async def _call_in(
     return worker, caller, human, rtp
 
 
+async def _agent_back_and_target_gone(sip_api: api.LiveKitAPI, earlier: set[str]) -> None:
+    """Not answered: the agent is still in the call's room and the transfer target is not."""
+    listed = await _participants(sip_api, earlier)
+    assert listed is not None
+    assert api.ParticipantInfo.Kind.AGENT in [p.kind for p in listed]
+    assert not any(is_transfer_target(dict(p.attributes)) for p in listed)
+
+
 async def _ask_for_the_transfer(rtp: RtpPeer, sipp_human: Sipp) -> int:
     """Wait for the greeting to end, say SENTENCE until the human's SIPp got an INVITE;
     returns the index of the caller's first packet after the request."""
@@ -258,10 +266,7 @@ async def test_warm_transfer_not_answered_brings_the_agent_back(
             return True if _foreign_windows(heard, tuple(NOTES_HZ)) >= 10 else None
 
         await wait_for(agent_speaks, timeout_s=90, what="the agent back with the caller")
-        listed = await _participants(sip_api, earlier)
-        assert listed is not None
-        assert api.ParticipantInfo.Kind.AGENT in [p.kind for p in listed]
-        assert not any(is_transfer_target(dict(p.attributes)) for p in listed)
+        await _agent_back_and_target_gone(sip_api, earlier)
     finally:
         await caller.kill()
         await human.kill()
@@ -318,10 +323,7 @@ async def test_the_operator_cli_asks_the_agent_for_a_warm_transfer(
         assert "not answered; the agent is back with the caller" in err, err
         assert "INVITE" in human.received_requests()
         assert await human.wait(timeout_s=60) == 0, human.messages("received")
-        listed = await _participants(sip_api, earlier)
-        assert listed is not None
-        assert api.ParticipantInfo.Kind.AGENT in [p.kind for p in listed]
-        assert not any(is_transfer_target(dict(p.attributes)) for p in listed)
+        await _agent_back_and_target_gone(sip_api, earlier)
     finally:
         await caller.kill()
         await human.kill()

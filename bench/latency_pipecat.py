@@ -14,7 +14,8 @@ at 8000 Hz in and out, as the examples set. The fakes, like bench/pipeline.py's:
 
 * STT: a ``SegmentedSTTService`` (transcribes the VAD's segment when the VAD reports the
   end of speech, as livekit-agents does with a non-streaming STT) that returns
-  ``USER_SENTENCE`` at once, finalized, with a p99 latency of 0;
+  the transcript of the utterance (``bench.pipeline.transcript_of``: ``USER_SENTENCE`` or "mm
+  hm" by its length) at once, finalized, with a p99 latency of 0;
 * LLM: the same rules responder (:func:`omnivoice_rtc.pipelines.local.responder.respond`)
   answering the last user message at once;
 * TTS: the same pre-rendered reply (24000 Hz, resampled to the pipeline's 8000 Hz by
@@ -44,7 +45,7 @@ import numpy as np
 
 from bench.latency_rows import Row
 from bench.latency_twilio_caller import TWILIO_RATE_HZ, TwilioCaller, telephone_band
-from bench.pipeline import AGENT_RATE_HZ, USER_SENTENCE, VAD_MIN_SILENCE_MS
+from bench.pipeline import AGENT_RATE_HZ, VAD_MIN_SILENCE_MS, transcript_of
 from omnivoice_rtc.pipelines.local.responder import respond
 from omnivoice_rtc.stack import free_port
 
@@ -97,7 +98,8 @@ def _pipeline_parts(agent_pcm: bytes, on_stage: Callable[[str], None]) -> tuple[
             await super().process_frame(frame, direction)
 
         async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
-            yield TranscriptionFrame(USER_SENTENCE, "", time_now_iso8601(), finalized=True)
+            text = transcript_of(len(audio) / (2 * TWILIO_RATE_HZ))  # 16-bit mono
+            yield TranscriptionFrame(text, "", time_now_iso8601(), finalized=True)
 
     class RulesResponder(FrameProcessor):
         async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:

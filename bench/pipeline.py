@@ -61,11 +61,20 @@ ENDPOINTING_MIN_DELAY_MS = 300
 # min_delay from there, so the turn ends max(VAD silence, min_delay) after the speech
 ENDPOINTING_MS = max(VAD_MIN_SILENCE_MS, ENDPOINTING_MIN_DELAY_MS)
 USER_SENTENCE = "hello there how are you"
+BACKCHANNEL_TEXT = "mm hm"
+BACKCHANNEL_MAX_S = 0.9
 AGENT_RATE_HZ = 24000
 
 
+def transcript_of(duration_s: float) -> str:
+    """What the fake STTs hear in an utterance of ``duration_s`` s: the bench's callers say
+    ``USER_SENTENCE`` (and a longer barge-in sentence, heard as it) or a short "mm hm"
+    (under ``BACKCHANNEL_MAX_S``)."""
+    return BACKCHANNEL_TEXT if duration_s < BACKCHANNEL_MAX_S else USER_SENTENCE
+
+
 class InstantSTT(stt.STT[Never]):
-    """Zero-latency fake STT: every utterance is ``USER_SENTENCE``."""
+    """Zero-latency fake STT: every utterance is :func:`transcript_of` its duration."""
 
     def __init__(self) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
@@ -77,11 +86,13 @@ class InstantSTT(stt.STT[Never]):
         language: NotGivenOr[str] = NOT_GIVEN,
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
+        duration_s = sum(
+            f.duration for f in ([buffer] if isinstance(buffer, rtc.AudioFrame) else buffer)
+        )
+        text = transcript_of(duration_s)
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-            alternatives=[
-                stt.SpeechData(language=LanguageCode("en"), text=USER_SENTENCE, confidence=1.0)
-            ],
+            alternatives=[stt.SpeechData(language=LanguageCode("en"), text=text, confidence=1.0)],
         )
 
 

@@ -11,8 +11,9 @@ first event) and relays each one to the room on the ``omnivoice.events`` data to
 
 Interruption modes (``SessionOptions.interruption_mode``):
 
-* ``immediate``: the agent stops for good as soon as the user has spoken for 0.5 s (VAD;
-  livekit "vad" interruptions with ``resume_false_interruption`` off, no AEC warm-up).
+* ``immediate``: the agent goes quiet after 0.25 s of user speech and its reply ends for
+  good after 0.5 s of it or a transcript that is not a backchannel; a cough or an
+  "mm-hm" resumes it 1 s later (:mod:`.barge_in`, :mod:`.backchannel`; no AEC warm-up).
 * ``after_sentence``: talking over the agent does nothing until the user's utterance
   has been transcribed with at least 2 words (``min_words=2``, ``min_duration=1.0 s``):
   the agent is interrupted after the user's sentence, not by a noise or "uh-huh".
@@ -45,6 +46,7 @@ from livekit.agents.voice import events as lk
 
 from omnivoice_rtc._errors import SessionClosedError
 from omnivoice_rtc.agent.agent_session_setup import new_agent_session, room_options
+from omnivoice_rtc.agent.barge_in import BargeInCommit
 from omnivoice_rtc.agent.call_flow import CallFlow, CallFlowDriver
 from omnivoice_rtc.agent.event_history import EventHistory
 from omnivoice_rtc.agent.event_map import (
@@ -69,6 +71,7 @@ from omnivoice_rtc.recording import SessionRecording
 from omnivoice_rtc.types import (
     Event,
     EventType,
+    InterruptionMode,
     Metrics,
     ParticipantInfo,
     SessionEnded,
@@ -139,6 +142,7 @@ class LiveKitSession:
         """The call's recording (set by the job when calls are recorded); its ``files``
         are the reference, also in the ``session_ended`` event's ``recording``."""
         self._output: RoomAudioOutput | None = None
+        self._barge_in: BargeInCommit | None = None
         self._reply_unmeasured = False  # an agent reply started; no latency report taken yet
         self._relay = (
             EventRelay(
@@ -194,6 +198,12 @@ class LiveKitSession:
             user_away_timeout_s=self._flow.user_away_timeout_s,
         )
         self._session = session
+        if self._options.interruption_mode not in (
+            InterruptionMode.AFTER_SENTENCE,
+            InterruptionMode.DISABLED,
+        ):  # immediate, and any mode this version does not list
+            self._barge_in = BargeInCommit(session)
+            session.on("user_state_changed", self._barge_in.on_user_state)
         session.on("user_state_changed", self._on_user_state)
         session.on("agent_state_changed", self._on_agent_state)
         session.on("user_input_transcribed", self._on_transcribed)
@@ -478,6 +488,8 @@ class LiveKitSession:
                 for task in pending:  # until none is left: a cancelled task may spawn one
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
+            if self._barge_in is not None:
+                await self._barge_in.aclose()
             if self._output is not None:
                 await self._output.aclose()
         finally:

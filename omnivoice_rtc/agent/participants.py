@@ -8,6 +8,7 @@ from typing import Any
 
 from livekit import rtc
 
+from omnivoice_rtc.agent.barge_in import PAUSE_AFTER_S, RESUME_AFTER_S
 from omnivoice_rtc.types import InterruptionMode, ParticipantInfo
 
 __all__ = ["interruption_settings", "participant_info"]
@@ -20,7 +21,13 @@ def interruption_settings(mode: InterruptionMode) -> dict[str, Any]:
         return {"enabled": False}
     if mode is InterruptionMode.AFTER_SENTENCE:
         return {"enabled": True, "mode": "vad", "min_words": 2, "min_duration": 1.0}
-    return {"enabled": True, "mode": "vad", "min_duration": 0.5, "resume_false_interruption": False}
+    return {  # see agent.barge_in: pause at once, end for good on a real barge-in
+        "enabled": True,
+        "mode": "vad",
+        "min_duration": PAUSE_AFTER_S,
+        "resume_false_interruption": True,
+        "false_interruption_timeout": RESUME_AFTER_S,
+    }
 
 
 def participant_info(p: rtc.RemoteParticipant, room_name: str) -> ParticipantInfo:

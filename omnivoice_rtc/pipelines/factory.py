@@ -63,4 +63,6 @@ def build_pipeline(
         parts = build_text(settings.text, llm_provider=llm_provider)
     if settings.instructions:
         parts.instructions = settings.instructions
+    if settings.mode is not PipelineMode.REALTIME:
+        parts.endpointing = settings.local.adaptive_endpointing()
     return parts

@@ -10,7 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PipelineParts"]
+__all__ = ["AdaptiveEndpointing", "PipelineParts"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdaptiveEndpointing:
+    """Adaptive endpointing (:mod:`omnivoice_rtc.agent.adaptive_endpointing`): silences
+    (ms) that end a user's turn, ``complete_silence_ms`` after an utterance that reads as
+    finished, up to ``incomplete_silence_ms`` after one that does not."""
+
+    complete_silence_ms: int = 200
+    incomplete_silence_ms: int = 900
+
+    def __post_init__(self) -> None:
+        if not 100 <= self.complete_silence_ms <= 2000:
+            raise ValueError(
+                "AdaptiveEndpointing.complete_silence_ms: must be 100-2000 ms; "
+                f"got {self.complete_silence_ms}"
+            )
+        if not self.complete_silence_ms <= self.incomplete_silence_ms <= 10000:
+            raise ValueError(
+                "AdaptiveEndpointing.incomplete_silence_ms: must be complete_silence_ms-10000 "
+                f"ms; got {self.incomplete_silence_ms}"
+            )
 
 
 @dataclass(slots=True)
@@ -20,6 +42,8 @@ class PipelineParts:
     ``llm`` is either a livekit-agents ``llm.LLM`` (text/local) or an
     ``llm.RealtimeModel`` (realtime). ``tools`` are livekit-agents function tools.
     ``session_options`` are extra AgentSession keyword arguments (e.g. endpointing).
+    ``endpointing``: adaptive endpointing, applied by our sessions when there is an STT
+    and a silero VAD (``None``: the VAD's and ``session_options``' fixed silence).
     """
 
     name: str
@@ -30,3 +54,4 @@ class PipelineParts:
     tools: list[Any] = field(default_factory=list)
     instructions: str = "You are a helpful voice assistant. Keep answers short."
     session_options: dict[str, Any] = field(default_factory=dict)
+    endpointing: AdaptiveEndpointing | None = field(default_factory=AdaptiveEndpointing)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Final, Self
 
 from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.pipelines.parts import AdaptiveEndpointing
 from omnivoice_rtc.settings._env import env_str, load, var
 from omnivoice_rtc.types import (
     LLMOptions,
@@ -106,6 +107,45 @@ class LocalPipelineOptions:
         minimum=0,
         maximum=10000,
     )
+    endpointing: str = var(
+        "OMNIVOICE_ENDPOINTING",
+        "adaptive",
+        doc="adaptive: a finished-sounding utterance ends the turn after the short silence, "
+        "an unfinished one after up to the long one (local and text pipelines); fixed: "
+        "OMNIVOICE_VAD_MIN_SILENCE_MS after every utterance",
+        choices=("adaptive", "fixed"),
+    )
+    endpointing_short_ms: int = var(
+        "OMNIVOICE_ENDPOINTING_SHORT_MS",
+        200,
+        doc="adaptive endpointing: silence that ends a finished-sounding utterance (ms)",
+        kind=int,
+        minimum=100,
+        maximum=2000,
+    )
+    endpointing_long_ms: int = var(
+        "OMNIVOICE_ENDPOINTING_LONG_MS",
+        900,
+        doc="adaptive endpointing: silence that ends an unfinished-sounding utterance (ms)",
+        kind=int,
+        minimum=100,
+        maximum=10000,
+    )
+
+    def adaptive_endpointing(self) -> AdaptiveEndpointing | None:
+        """The adaptive endpointing these settings ask for (None: fixed); ConfigError names
+        the variable when the long silence is shorter than the short one."""
+        if self.endpointing != "adaptive":
+            return None
+        if self.endpointing_long_ms < self.endpointing_short_ms:
+            raise ConfigError(
+                "OMNIVOICE_ENDPOINTING_LONG_MS: must be >= OMNIVOICE_ENDPOINTING_SHORT_MS "
+                f"({self.endpointing_short_ms}); got {self.endpointing_long_ms}"
+            )
+        return AdaptiveEndpointing(
+            complete_silence_ms=self.endpointing_short_ms,
+            incomplete_silence_ms=self.endpointing_long_ms,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:

@@ -60,3 +60,54 @@ def test_room_options_follow_only_the_sessions_participant() -> None:
     assert options.audio_output is False
     assert isinstance(options.audio_input, room_io.AudioInputOptions)
     assert options.audio_input.frame_size_ms == INPUT_FRAME_MS
+
+
+async def test_adaptive_endpointing_replaces_a_fixed_vad_silence() -> None:
+    from omnivoice_rtc.agent.adaptive_endpointing import TranscriptTurnDetector
+    from omnivoice_rtc.pipelines.local import load_vad
+    from omnivoice_rtc.pipelines.local.stt import local_stt
+
+    vad = load_vad(min_silence_ms=400)
+    parts = PipelineParts(
+        name="local",
+        stt=local_stt("pocketsphinx"),
+        vad=vad,
+        session_options={
+            "turn_handling": {"turn_detection": "vad", "endpointing": {"min_delay": 0.3}}
+        },
+    )
+    session = new_agent_session(
+        parts, interruption_mode=InterruptionMode.IMMEDIATE, user_away_timeout_s=None
+    )
+    assert isinstance(session.turn_detection, TranscriptTurnDetector)
+    endpointing = session.options.turn_handling["endpointing"]
+    assert (endpointing["min_delay"], endpointing["max_delay"]) == (0.2, 0.9)
+    from livekit.plugins import silero
+
+    assert isinstance(session.vad, silero.VAD)
+    assert session.vad.min_silence_duration == 0.2
+    assert vad.min_silence_duration == 0.4
+
+
+async def test_fixed_endpointing_keeps_the_parts_vad_and_delays() -> None:
+    from omnivoice_rtc.pipelines.local import load_vad
+    from omnivoice_rtc.pipelines.local.stt import local_stt
+
+    vad = load_vad(min_silence_ms=400)
+    options = {"turn_handling": {"turn_detection": "vad", "endpointing": {"min_delay": 0.3}}}
+    for parts in (
+        PipelineParts(
+            name="fixed",
+            stt=local_stt("pocketsphinx"),
+            vad=vad,
+            session_options=options,
+            endpointing=None,
+        ),
+        PipelineParts(name="no-stt", vad=vad, session_options=options),
+    ):
+        session = new_agent_session(
+            parts, interruption_mode=InterruptionMode.IMMEDIATE, user_away_timeout_s=None
+        )
+        assert session.turn_detection == "vad"
+        assert session.vad is vad
+        assert session.options.turn_handling["endpointing"]["min_delay"] == 0.3

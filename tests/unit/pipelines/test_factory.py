@@ -140,3 +140,25 @@ def test_registered_realtime_provider_is_accepted() -> None:
         assert settings.realtime.api_key == ""
     finally:
         unregister_realtime_provider("acme")
+
+
+def test_endpointing_is_adaptive_unless_fixed_is_asked_for() -> None:
+    from omnivoice_rtc.pipelines.parts import AdaptiveEndpointing
+
+    require_binary("espeak-ng")
+    assert build_pipeline(PipelineSettings.from_env({})).endpointing == AdaptiveEndpointing()
+    tuned = PipelineSettings.from_env(
+        {"OMNIVOICE_ENDPOINTING_SHORT_MS": "250", "OMNIVOICE_ENDPOINTING_LONG_MS": "1500"}
+    )
+    assert build_pipeline(tuned).endpointing == AdaptiveEndpointing(
+        complete_silence_ms=250, incomplete_silence_ms=1500
+    )
+    fixed = PipelineSettings.from_env({"OMNIVOICE_ENDPOINTING": "fixed"})
+    assert build_pipeline(fixed).endpointing is None
+    backwards = PipelineSettings.from_env(
+        {"OMNIVOICE_ENDPOINTING_SHORT_MS": "500", "OMNIVOICE_ENDPOINTING_LONG_MS": "300"}
+    )
+    with pytest.raises(ConfigError, match="OMNIVOICE_ENDPOINTING_LONG_MS: must be >= "):
+        build_pipeline(backwards)
+    with pytest.raises(ConfigError, match="OMNIVOICE_ENDPOINTING"):
+        PipelineSettings.from_env({"OMNIVOICE_ENDPOINTING": "smart"})

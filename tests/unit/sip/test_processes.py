@@ -63,6 +63,7 @@ def test_config_is_the_template_filled_in() -> None:
         "nat_1_to_1_ip": "127.0.0.1",
         "max_cpu_utilization": 1.0,
         "logging": {"level": "info"},
+        "enable_jitter_buffer": False,
     }
 
 

@@ -68,6 +68,9 @@ LIKELY = 0.9
 UNLIKELY = 0.1
 THRESHOLD = 0.5
 """A score below this is "unfinished": livekit-agents then waits its ``max_delay``."""
+SPEECH_END_BELOW = 0.5
+"""Silero speech probability under which the silence count starts (livekit's default:
+0.35, 0.15 below its 0.5 activation; pipecat's: 0.7)."""
 
 
 def completion_probability(text: str) -> float:
@@ -141,5 +144,9 @@ def short_silence_vad(vad: Any, silence_ms: int) -> Any | None:
         return None
     # reason: silero.VAD has no public copy; its constructor takes the loaded ONNX session
     # and the options dataclass, which is what VAD.load builds (livekit-plugins-silero 1.x)
-    opts = dataclasses.replace(vad._opts, min_silence_duration=silence_ms / 1000)
+    opts = dataclasses.replace(
+        vad._opts,
+        min_silence_duration=silence_ms / 1000,
+        deactivation_threshold=max(vad._opts.deactivation_threshold, SPEECH_END_BELOW),
+    )
     return silero.VAD(session=vad._onnx_session, opts=opts)

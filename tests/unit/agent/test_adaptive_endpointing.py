@@ -88,6 +88,8 @@ def test_the_short_silence_vad_shares_the_model_and_keeps_the_thresholds() -> No
     assert short.min_silence_duration == 0.2
     assert vad.min_silence_duration == 0.4  # the shared VAD is left as it was
     assert short._opts.activation_threshold == vad._opts.activation_threshold
+    assert short._opts.deactivation_threshold == 0.5  # silence counts from p < 0.5, not 0.35
+    assert vad._opts.deactivation_threshold == pytest.approx(0.35)
     assert short._onnx_session is vad._onnx_session
     assert short_silence_vad(object(), 200) is None
 

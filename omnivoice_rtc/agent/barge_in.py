@@ -11,7 +11,7 @@ Ours combines them:
    its queue at once (:class:`~omnivoice_rtc.agent.room_audio_output.RoomAudioOutput`),
    and a carrier stream's shim clears the carrier's buffer on the state change;
 2. :class:`BargeInCommit` ends the paused reply for good once the user has spoken for
-   :data:`COMMIT_AFTER_S` (the old ``immediate`` threshold: no transcript needed), and
+   :data:`COMMIT_AFTER_S` (no transcript needed; longer than a backchannel), and
    livekit ends it as soon as a transcript that is not a backchannel arrives;
 3. otherwise (a cough, a door, an "mm-hm" dropped by
    :class:`~omnivoice_rtc.agent.backchannel.BackchannelFilterSTT`) livekit resumes the
@@ -35,9 +35,9 @@ logger = logging.getLogger(__name__)
 
 PAUSE_AFTER_S = 0.25
 """User speech (s, VAD) after which the agent's reply pauses."""
-COMMIT_AFTER_S = 0.5
+COMMIT_AFTER_S = 0.8
 """User speech (s, VAD) after which the paused reply ends for good."""
-RESUME_AFTER_S = 1.0
+RESUME_AFTER_S = 1.5
 """Silence (s) after a pause with no transcript (or a backchannel) before the reply resumes."""
 _START_LAG_S = 0.05
 """The VAD reports the start of speech after ~50 ms of it (silero's minimum speech)."""

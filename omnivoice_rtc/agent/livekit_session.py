@@ -12,8 +12,8 @@ first event) and relays each one to the room on the ``omnivoice.events`` data to
 Interruption modes (``SessionOptions.interruption_mode``):
 
 * ``immediate``: the agent goes quiet after 0.25 s of user speech and its reply ends for
-  good after 0.5 s of it or a transcript that is not a backchannel; a cough or an
-  "mm-hm" resumes it 1 s later (:mod:`.barge_in`, :mod:`.backchannel`; no AEC warm-up).
+  good after 0.8 s of it or a transcript that is not a backchannel; a cough or an
+  "mm-hm" resumes it 1.5 s later (:mod:`.barge_in`, :mod:`.backchannel`; no AEC warm-up).
 * ``after_sentence``: talking over the agent does nothing until the user's utterance
   has been transcribed with at least 2 words (``min_words=2``, ``min_duration=1.0 s``):
   the agent is interrupted after the user's sentence, not by a noise or "uh-huh".

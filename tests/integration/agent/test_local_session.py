@@ -129,7 +129,7 @@ async def test_barge_in_stops_the_agent(
                 EventType.AUDIO_RECEIVED,
                 EventType.AUDIO_SENT,
             ):
-                print(f"  +{r.received_at - barge_start:.3f} s {r.event.type}")
+                print(f"  +{r.received_at - barge_start:.3f} s {r.event.type} {r.event.data}")
         cut_text = interruption.event.data_as(Interruption).text
         assert cut_text
         assert len(cut_text) < len(STORY)  # the story was cut short
@@ -143,5 +143,32 @@ async def test_barge_in_stops_the_agent(
             f"interruption event at +{interruption.received_at - barge_start:.3f} s "
             f"(agent spoke {heard:.1f} s of ~{story_s:.0f} s)"
         )
+    finally:
+        await client.aclose()
+
+
+async def test_a_yeah_over_the_agent_pauses_it_and_the_story_goes_on(
+    livekit_server: LiveKitServer, agent_worker: AgentWorker
+) -> None:
+    """A backchannel is not a barge-in: the agent goes quiet while it is said, its
+    transcript ("Yeah.") is dropped, and the reply resumes instead of ending. (Whisper hears
+    espeak's "uh huh" as "Uh-uh.", a "no", which rightly ends the reply.)"""
+    room = f"backchannel-{secrets.token_hex(3)}"
+    client = await _join(livekit_server, agent_worker, room, "listener")
+    try:
+        await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=120)
+        await client.room.local_participant.send_text("please tell me a story", topic="lk.chat")
+        speaking = await client.wait_for_event(EventType.AGENT_SPEECH_START, timeout_s=90)
+        for _ in range(300):  # up to 30 s
+            if client.agent_speech_seconds(since=speaking.received_at) >= 2.0:
+                break
+            await asyncio.sleep(0.1)
+        said_end = await client.say(espeak_pcm("yeah"))
+        # the reply resumes 1.5 s after the user went quiet; give it 3.5 s to be heard again
+        await asyncio.sleep(5.0)
+        resumed_s = client.agent_speech_seconds(since=said_end + 0.5)
+        kinds = [r.event.type for r in client.events if r.received_at >= said_end - 1.0]
+        assert EventType.INTERRUPTION not in kinds, kinds
+        assert resumed_s >= 2.0, f"agent speech after the yeah: {resumed_s:.1f} s; {kinds}"
     finally:
         await client.aclose()

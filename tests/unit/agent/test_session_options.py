@@ -18,7 +18,7 @@ def test_interruption_modes() -> None:
     # pauses at once; livekit resumes it after a cough, BargeInCommit ends it for good
     assert immediate["min_duration"] == 0.25
     assert immediate["resume_false_interruption"] is True
-    assert immediate["false_interruption_timeout"] == 1.0
+    assert immediate["false_interruption_timeout"] == 1.5
     after = interruption_settings(InterruptionMode.AFTER_SENTENCE)
     assert after["min_words"] >= 2
     assert after["min_duration"] > immediate["min_duration"]

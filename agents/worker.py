@@ -19,8 +19,10 @@ knobs:
                                 port in dev mode; 0 = any)
 ``OMNIVOICE_WORKER_LOAD_THRESHOLD`` percent CPU load above which the worker stops
                                 taking jobs in start mode (default 70). 100 disables load
-                                shedding: the worker reports load 0, because livekit-server
-                                also skips workers whose reported load is high (busy CI boxes)
+                                shedding: the worker reports its running jobs / 1000 as
+                                load (never near full: livekit-server also skips workers
+                                whose reported load is high, busy CI boxes), so jobs still
+                                go to the worker with the fewest
 ``OMNIVOICE_WORKER_PROMETHEUS_PORT`` serve Prometheus metrics on this port's /metrics
                                 (livekit-agents' and omnivoice's); with
                                 ``PROMETHEUS_MULTIPROC_DIR`` set, every job process's too

@@ -124,6 +124,19 @@ def _import_plugins(spec: WorkerJobSpec) -> None:
         import livekit.plugins.openai  # noqa: F401 -- reason: see the docstring
 
 
+JOBS_PER_UNIT_LOAD = 1000
+"""With load shedding off, the worker reports ``running jobs / JOBS_PER_UNIT_LOAD`` as its
+load: never near full, but livekit-server gives a job to the node whose workers have the
+most spare capacity (sum of ``1 - load``), so equal loads of 0 sent every job to one worker
+(one process: with the thread executor, one core) while another sat idle."""
+
+
+def job_count_load(server: AgentServer) -> float:
+    """The load a worker without load shedding reports: its running jobs, scaled by
+    :data:`JOBS_PER_UNIT_LOAD` (capped at 0.5)."""
+    return min(len(server.active_jobs) / JOBS_PER_UNIT_LOAD, 0.5)
+
+
 def build_server(settings: Settings, *, app: AgentAppSettings | None = None) -> AgentServer:
     """The AgentServer for ``settings`` (``app`` overrides ``settings.agent_app``: the CLI's
     ``--agent`` / ``--config``)."""
@@ -144,7 +157,7 @@ def build_server(settings: Settings, *, app: AgentAppSettings | None = None) -> 
         # model loading (silero, imports) can exceed livekit's 10 s default on a busy 2-core box
         initialize_process_timeout=30.0,
         setup_fnc=functools.partial(_prewarm, spec),
-        load_fnc=(lambda: 0.0) if no_shedding else None,
+        load_fnc=job_count_load if no_shedding else None,
         # livekit-agents serves Prometheus; jobs run in child processes, whose metrics reach
         # it through prometheus_client's multiprocess folder (PROMETHEUS_MULTIPROC_DIR, which
         # must be set before this process imported prometheus_client: docs/ledger.md)

@@ -99,6 +99,10 @@ def start_agent_worker(
     child_env = {
         **os.environ,
         **server.env(),
+        # this checkout's package, not the one the shared venv's editable install names
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+        ),
         "OMNIVOICE_AGENT_NAME": name,
         "OMNIVOICE_WORKER_HTTP_PORT": "0",
         "OMNIVOICE_WORKER_LOAD_THRESHOLD": "100",

@@ -16,9 +16,9 @@ p50/p95 in ms. Rows with no such route for a peer are ``null`` and the reason is
 No clipped words: every reply is aligned with the pre-rendered reply by cross-correlation
 of the whole reply; its first 50 ms of speech must then be found within 20 ms of that
 alignment with a normalized correlation >= 0.6 ("head ok": turns whose first 50 ms
-arrived / turns). It detects a head missing by more than about 20 ms. The Twilio rows are
-checked at 8000 Hz against the reply band-limited the same way (resampled to 8 kHz and
-through μ-law: bench/latency_twilio_caller.py ``telephone_band``).
+arrived / turns). It detects a head missing by more than about 20 ms. The Twilio and SIP
+rows are checked at 8000 Hz against the reply band-limited the same way (resampled to 8 kHz
+and through μ-law: bench/latency_twilio_caller.py ``telephone_band``).
 
 Routes measured here (rows in bench/latency_rows.py):
 
@@ -31,6 +31,13 @@ Routes measured here (rows in bench/latency_rows.py):
   call's room -> LiveKitGateway's session and back, so mouth-to-ear includes the shim, the
   room and back. pipecat (bench/latency_pipecat.py): pipecat's Twilio WebSocket pipeline
   with equivalent fakes and the same 400 ms endpointing.
+* ``sip``: a SIP phone (bench/latency_sip_caller.py: the project's SIP user agent and RTP
+  peer, 20 ms PCMU packets in real time, the agent's RTP taken as it arrives) -> the local
+  livekit-sip -> a direct dispatch rule per called number -> the row's room -> the agent and
+  back (bench/latency_sip.py). Ours is LiveKitGateway's session, bare a plain
+  ``AgentSession``. Checked at 8000 Hz through μ-law as the Twilio rows. With ``sip`` the
+  bench's livekit-server is the SIP stack's (with redis, tests/plugins/sip_stack.py) for
+  every route.
 
 See docs/benchmarks.md "Turn latency per route" for the peers not measured (their
 ``--json`` entries are ``null``, the reason printed).
@@ -63,6 +70,7 @@ import numpy as np
 
 from bench.latency_pipecat import twilio_pipecat_row
 from bench.latency_rows import CallerClient, RecordingClient, Row, head_arrived
+from bench.latency_sip import sip_rows
 from bench.latency_twilio import twilio_ours_row
 from bench.pipeline import (
     ENDPOINTING_MS,
@@ -74,9 +82,11 @@ from bench.pipeline import (
     make_parts,
 )
 from omnivoice_rtc.agent.livekit_gateway import LiveKitGateway
+from omnivoice_rtc.stack import Supervisor
 from omnivoice_rtc.types import LiveKitCredentials, WebRTCConfig
 from tests.integration.agent.voice_client import espeak_pcm, participant_token
 from tests.plugins.livekit_stack import LiveKitServer, start_livekit_server
+from tests.plugins.sip_stack import SIPStack, start_sip_stack
 
 __all__ = ["NOT_MEASURED", "RecordingClient", "Row", "head_arrived", "reasons", "run", "summary"]
 
@@ -97,8 +107,6 @@ NOT_MEASURED: dict[tuple[str, str], str] = {
     "LiveKit/WebRTC row in this bench",
     ("twilio", "bare"): "bare livekit-agents has no carrier media-stream route",
     ("sip", "pipecat"): "pipecat's Twilio WebSocket pipeline has no SIP route",
-    ("sip", "ours"): "not built yet: livekit-sip with an RTP peer and the agent",
-    ("sip", "bare"): "not built yet: livekit-sip with an RTP peer and a bare AgentSession",
 }
 
 
@@ -229,9 +237,22 @@ async def _webrtc_rows(
     return rows, [gateway, bare]
 
 
+def _start_servers(
+    routes: list[str],
+) -> tuple[Supervisor, LiveKitServer, SIPStack | None, Callable[[], None]]:
+    """livekit-server, with redis and livekit-sip when ``sip`` is measured (then the SIP
+    stack's livekit-server serves every route); the last item closes the log."""
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    if "sip" in routes:
+        supervisor, stack, sip_sink = start_sip_stack(log_dir / "sip-stack.log")
+        print(f"SIP stack log: {stack.log_file}", file=sys.stderr)
+        return supervisor, stack.livekit, stack, sip_sink.close
+    supervisor, server, sink = start_livekit_server(log_dir / "livekit-server.log")
+    return supervisor, server, None, sink.close
+
+
 async def run(turns: int, routes: list[str], *, barge_ins: int = 0) -> list[Row]:
-    log = Path(tempfile.mkdtemp(prefix="bench-latency-")) / "livekit-server.log"
-    supervisor, server, sink = start_livekit_server(log)
+    supervisor, server, stack, close_log = _start_servers(routes)
     agent_pcm = _agent_pcm() if not barge_ins else _long_reply_pcm()
     reply = np.frombuffer(agent_pcm, dtype=np.int16)
     build = make_parts(agent_pcm)
@@ -249,6 +270,10 @@ async def run(turns: int, routes: list[str], *, barge_ins: int = 0) -> list[Row]
             ours, shim_and_agent = await twilio_ours_row(server, build, reply)
             owners.append(shim_and_agent)
             rows += [ours, pipecat]
+        if stack is not None:
+            sip, agents = await sip_rows(stack, build, reply)
+            rows += sip
+            owners.append(agents)
         await asyncio.sleep(2.0)  # sessions linked, tracks subscribed
         for row in rows:  # warm-up turn (first inference, first negotiation), not counted
             await _turn(row, sentence, reply, count=False)
@@ -287,7 +312,7 @@ async def run(turns: int, routes: list[str], *, barge_ins: int = 0) -> list[Row]
         for owner in owners:
             await (owner.stop() if isinstance(owner, LiveKitGateway) else owner.aclose())
         supervisor.stop()
-        sink.close()
+        close_log()
 
 
 def _long_reply_pcm() -> bytes:
@@ -438,7 +463,7 @@ def main() -> None:
     parser.add_argument(
         "--routes",
         default=",".join(ROUTES),
-        help=f"comma-separated, of {', '.join(ROUTES)} (webrtc and twilio have rows; sip not yet)",
+        help=f"comma-separated, of {', '.join(ROUTES)}",
     )
     parser.add_argument(
         "--barge-ins",

@@ -18,7 +18,7 @@ import random
 import struct
 import time
 from dataclasses import dataclass
-from typing import cast
+from typing import Self, cast
 
 import numpy as np
 
@@ -80,9 +80,12 @@ class RtpPeer(asyncio.DatagramProtocol):
         self._ts = random.randrange(1 << 32)
         self._ssrc = random.randrange(1 << 32)
         self._event_ts: int | None = None
+        self.queue_sent_at: float | None = None
+        """When the last packet of the queue was sent (time.monotonic() s; None: never)."""
+        self._queue_sent = asyncio.Event()
 
     @classmethod
-    async def open(cls, host: str = "127.0.0.1") -> RtpPeer:
+    async def open(cls, host: str = "127.0.0.1") -> Self:
         loop = asyncio.get_running_loop()
         _transport, peer = await loop.create_datagram_endpoint(cls, local_addr=(host, 0))
         return peer
@@ -136,6 +139,14 @@ class RtpPeer(asyncio.DatagramProtocol):
     def queued_s(self) -> float:
         return len(self._queue) * _FRAME_S
 
+    async def wait_sent(self) -> float:
+        """Wait until every queued packet was sent (the sender must be started); returns
+        when the last one was (time.monotonic() s; now if nothing was ever queued)."""
+        while self._queue:
+            self._queue_sent.clear()
+            await self._queue_sent.wait()
+        return self.queue_sent_at if self.queue_sent_at is not None else time.monotonic()
+
     def send_dtmf(self, digit: str, *, duration_ms: int = 200, volume: int = 10) -> None:
         """Queue one RFC 4733 event: ``duration_ms`` of updates, then 3 end packets."""
         event = _DTMF_CODES[digit.upper()]
@@ -161,8 +172,12 @@ class RtpPeer(asyncio.DatagramProtocol):
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
-            packet = self._queue.popleft() if self._queue else _Packet(PCMU, _SILENCE)
+            queued = bool(self._queue)
+            packet = self._queue.popleft() if queued else _Packet(PCMU, _SILENCE)
             self._send(packet)
+            if queued and not self._queue:
+                self.queue_sent_at = time.monotonic()
+                self._queue_sent.set()
             next_at += _FRAME_S
             await asyncio.sleep(max(0.0, next_at - loop.time()))  # catches up after a stall
 

@@ -91,8 +91,11 @@ bench-stt: deps
 bench-ledger: deps
 	$(PY) -m bench.ledger
 
-bench-latency: deps
-	$(PY) -m bench.latency --turns 20 --barge-ins 5
+bench-latency: deps  ## turn latency per route (docs/benchmarks.md); route groups run apart on a small box
+	$(PY) -m bench.latency --routes webrtc,twilio --turns 20
+	$(PY) -m bench.latency --routes sip --turns 20
+	$(PY) -m bench.latency --routes webrtc,sip --turns 0 --barge-ins 5
+	$(PY) -m bench.latency --routes twilio --turns 0 --barge-ins 5
 
 clean:
 	rm -rf $(VENV) bin .cache node_modules

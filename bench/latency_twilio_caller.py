@@ -238,6 +238,7 @@ class TwilioCaller:
                 await asyncio.sleep(delay)
             elif delay < -_CATCH_UP_S:
                 clock = time.monotonic() - sent * FRAME_MS / 1000
+        self._speech_done.set()  # the stream closed: a waiting say() must not wait for good
 
     async def say(self, pcm: np.ndarray, *, wait: bool = True) -> float:
         """Speak ``pcm`` (int16 at 48000 Hz) in real time, as 8000 Hz μ-law; returns when
@@ -251,6 +252,8 @@ class TwilioCaller:
         self._pending.append(frames)
         if wait:
             await self._speech_done.wait()
+            if self._ws is None or self._ws.closed:
+                raise RuntimeError("the Twilio stream closed while the caller was speaking")
             assert self.last_speech_end is not None
             return self.last_speech_end
         return time.monotonic() + seconds

@@ -77,6 +77,7 @@ class AgentPlayout:
         "_stale_after_s",
         "_stale_until_s",
         "_user_spoke_over_agent",
+        "_voiced_since_flush",
         "frame_ms",
         "last_flush_at",
     )
@@ -103,6 +104,7 @@ class AgentPlayout:
         self._stale_until_s: float | None = None
         self._user_spoke_over_agent = False
         self._frames_out_at_flush = 0
+        self._voiced_since_flush = False
         self._lead_ms = 0.0
         self._lead_at_s = clock()
         self.last_flush_at: float | None = None
@@ -121,9 +123,11 @@ class AgentPlayout:
                 self._counters.dropped_outbound += 1
                 return False
             self._stale_until_s = None
-        if self.ahead_ms() > SHED_SILENCE_AHEAD_MS and _is_silence(pcm):
+        silent = _is_silence(pcm)
+        if silent and self.ahead_ms() > SHED_SILENCE_AHEAD_MS:
             self._counters.silence_shed += 1
             return bool(self._queue)
+        self._voiced_since_flush |= not silent
         return self._queue_pcm(pcm)
 
     def _queue_pcm(self, pcm: bytes) -> bool:
@@ -148,6 +152,7 @@ class AgentPlayout:
         room rate: queued like agent audio but never taken for a flushed tail. Returns True
         when frames wait to be sent."""
         self._stale_until_s = None
+        self._voiced_since_flush = True
         return self._queue_pcm(pcm)
 
     def on_agent_dtmf(self, digit: str) -> bool:
@@ -159,6 +164,7 @@ class AgentPlayout:
             return False
         self._counters.dtmf_out += 1
         self._stale_until_s = None  # the agent is talking to the line again
+        self._voiced_since_flush = True
         self._queue_pcm(tone)  # its gap is part of the digit: never shed
         return True
 
@@ -196,10 +202,12 @@ class AgentPlayout:
         return None
 
     def _flush_once(self, reason: str) -> Flush | None:
-        """A flush unless nothing was sent since the last one (one barge-in, one clear)."""
-        if self._counters.frames_out == self._frames_out_at_flush:
+        """A flush unless nothing, or only silence, was sent since the last one (one
+        barge-in, one clear; the room's silence after a clear needs none)."""
+        if self._counters.frames_out == self._frames_out_at_flush or not self._voiced_since_flush:
             return None
         self._frames_out_at_flush = self._counters.frames_out
+        self._voiced_since_flush = False
         return Flush(reason)
 
     def flush(self) -> int:

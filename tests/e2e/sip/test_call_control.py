@@ -165,11 +165,18 @@ async def test_an_operator_hang_up_is_the_sip_sessions_end_reason(
     try:
         rtp.start(await sipp.remote_media(timeout_s=60))
 
-        async def one_session() -> Session | None:
-            sessions = gateway.list_sessions()
-            return sessions[0] if sessions else None
+        async def own_session() -> Session | None:
+            # this call's session (its SIP Call-ID): a call another test left live in the
+            # shared stack must not be the one hung up
+            for candidate in gateway.list_sessions():
+                if (
+                    isinstance(candidate, SIPSession)
+                    and candidate.call.attributes.get("sip.callIDFull") == sipp.call_id
+                ):
+                    return candidate
+            return None
 
-        session = await wait_for(one_session, timeout_s=60, what="the gateway's SIP session")
+        session = await wait_for(own_session, timeout_s=60, what="the gateway's SIP session")
         assert isinstance(session, SIPSession)
         code = await asyncio.to_thread(
             main, ["calls", "hangup", session.id, "--reason", "operator_done"]

@@ -78,6 +78,12 @@ async def fakes(
             env={
                 "OMNIVOICE_AGENT": "tests.agents.provider_tools:build",
                 "OMNIVOICE_SILENCE_TIMEOUT_S": "3",
+                # these tests are about tool calls, not endpointing: the OpenAI fake
+                # transcribes every utterance as the whole SENTENCE, so a sentence that a
+                # loaded box delivers with a 200 ms gap (concealment running out) became
+                # two finished-looking turns with adaptive endpointing (full run,
+                # 2026-12-05); the fixed 400 ms silence keeps it one
+                "OMNIVOICE_ENDPOINTING": "fixed",
                 # google-genai dials wss:// and must trust the Gemini fake's certificate
                 "SSL_CERT_FILE": gemini.ca_file,
             }

@@ -197,3 +197,19 @@ def test_the_gaps_of_agent_digits_are_never_shed() -> None:
     pcm = ulaw_decode(b"".join(p.drain()))
     assert detect_dtmf(pcm, sample_rate_hz=8000) == "12"
     assert p.counters.silence_shed == 0
+
+
+def test_only_silence_sent_since_a_flush_needs_no_second_one() -> None:
+    """The room's silence keeps flowing after a barge-in's clear; the later interruption
+    event must not clear the carrier again for it."""
+    p = _Playout()
+    p.machine.on_agent_state("listening", "speaking")
+    p.speak(3)
+    p.drain()
+    p.machine.on_agent_event(EventType.USER_SPEECH_START, agent_state="speaking")
+    assert p.machine.on_agent_state("speaking", "listening") == Flush("agent_interrupted")
+    p.machine.flush()
+    p.clock.advance(STALE_AFTER_FLUSH_S + 0.1)  # the stale window is over
+    p.machine.on_agent_audio(np.zeros(160, dtype=np.int16).tobytes())
+    assert p.drain()  # silence went out
+    assert p.machine.on_agent_event(EventType.INTERRUPTION, agent_state="listening") is None

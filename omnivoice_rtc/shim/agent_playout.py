@@ -6,7 +6,8 @@ pump (:class:`~.call_bridge.CallBridge`) drains to the socket as fast as it take
 
 Barge-in: the agent's ``lk.agent.state`` leaving ``speaking`` after a ``user_speech_start``
 that arrived while it spoke, or its ``interruption`` event, asks for a flush; the answer is
-a :class:`Flush` only if audio was sent since the last one (one barge-in, one clear).
+a :class:`Flush` only if audio, not only silence, was sent since the last one (one
+barge-in, one clear; the room's silence after a clear, or a resumed reply's, decide it).
 :meth:`AgentPlayout.flush` drops what is queued here and a partial frame; the pump sends
 the carrier's clear. For ``stale_after_flush_s`` (1 s) after a flush, agent audio is the
 interrupted speech still in flight and is dropped (``dropped_outbound``), until the agent

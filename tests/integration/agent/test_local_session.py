@@ -18,7 +18,12 @@ from omnivoice_rtc.types import (
     SessionEnded,
     UserTranscript,
 )
-from tests.integration.agent.voice_client import VoiceClient, espeak_pcm, participant_token
+from tests.integration.agent.voice_client import (
+    ReceivedEvent,
+    VoiceClient,
+    espeak_pcm,
+    participant_token,
+)
 from tests.plugins.agent_worker import AgentWorker
 from tests.plugins.livekit_stack import LiveKitServer
 
@@ -104,22 +109,27 @@ async def test_spoken_sentence_gets_a_spoken_answer(
     assert EventType.AUDIO_SENT in order
 
 
+async def _story_playing(client: VoiceClient) -> ReceivedEvent:
+    """Ask for the long story and return its agent_speech_start once 2 s of it were heard.
+    Asked by chat text (livekit's lk.chat topic), so the tests do not depend on how well
+    the STT hears "story"; what is said over it is spoken."""
+    await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=120)
+    await client.room.local_participant.send_text("please tell me a story", topic="lk.chat")
+    speaking = await client.wait_for_event(EventType.AGENT_SPEECH_START, timeout_s=90)
+    for _ in range(300):  # up to 30 s
+        if client.agent_speech_seconds(since=speaking.received_at) >= 2.0:
+            break
+        await asyncio.sleep(0.1)
+    return speaking
+
+
 async def test_barge_in_stops_the_agent(
     livekit_server: LiveKitServer, agent_worker: AgentWorker
 ) -> None:
     room = f"barge-{secrets.token_hex(3)}"
     client = await _join(livekit_server, agent_worker, room, "interrupter")
     try:
-        await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=120)
-        # the long answer is asked for by chat text (livekit's lk.chat topic), so the
-        # test does not depend on how well pocketsphinx hears "story"; the barge-in is spoken
-        await client.room.local_participant.send_text("please tell me a story", topic="lk.chat")
-        speaking = await client.wait_for_event(EventType.AGENT_SPEECH_START, timeout_s=90)
-        # let the story play for a while, then talk over it
-        for _ in range(300):  # up to 30 s
-            if client.agent_speech_seconds(since=speaking.received_at) >= 2.0:
-                break
-            await asyncio.sleep(0.1)
+        speaking = await _story_playing(client)
         barge = espeak_pcm("stop talking please")
         barge_start = time.monotonic()
         await client.say(barge, wait=False)
@@ -156,13 +166,7 @@ async def test_a_yeah_over_the_agent_pauses_it_and_the_story_goes_on(
     room = f"backchannel-{secrets.token_hex(3)}"
     client = await _join(livekit_server, agent_worker, room, "listener")
     try:
-        await client.wait_for_event(EventType.SESSION_STARTED, timeout_s=120)
-        await client.room.local_participant.send_text("please tell me a story", topic="lk.chat")
-        speaking = await client.wait_for_event(EventType.AGENT_SPEECH_START, timeout_s=90)
-        for _ in range(300):  # up to 30 s
-            if client.agent_speech_seconds(since=speaking.received_at) >= 2.0:
-                break
-            await asyncio.sleep(0.1)
+        await _story_playing(client)
         said_end = await client.say(espeak_pcm("yeah"))
         # the reply resumes 1.5 s after the user went quiet; give it 3.5 s to be heard again
         await asyncio.sleep(5.0)

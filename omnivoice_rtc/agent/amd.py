@@ -17,6 +17,8 @@ is skipped for a carrier call, whose participant is of kind SIP without that att
   agent greets, not interruptibly, and the callee's answer ("Hello?") gets no reply of
   its own while the greeting plays: its transcript comes after the verdict (VAD decides
   a short answer is a person's), and would otherwise cut the greeting off;
+* a beep heard before a verdict makes it ``machine-vm`` (reason ``beep``) whatever the
+  STT heard;
 * a machine with ``OMNIVOICE_AMD_ON_MACHINE=voicemail``: wait for the beep
   (:class:`~omnivoice_rtc.audio.beep.BeepDetector` on the callee's track, at most
   ``beep_timeout_s``), say the voicemail message (not interruptible), end the call with
@@ -46,6 +48,7 @@ from omnivoice_rtc.settings.answering_machine import AnsweringMachineSettings
 __all__ = [
     "BEEP_SAMPLE_RATE_HZ",
     "REASON_ANSWERING_MACHINE",
+    "REASON_BEEP",
     "REASON_VOICEMAIL",
     "AMDOutcome",
     "Greet",
@@ -73,6 +76,8 @@ REASON_VOICEMAIL: Final = "voicemail"
 """Close reason of a call on which the agent left the voicemail message."""
 REASON_ANSWERING_MACHINE: Final = "answering_machine"
 """Close reason of a call a machine answered and the agent hung up on."""
+REASON_BEEP: Final = "beep"
+"""AMD verdict reason when the beep, heard before a verdict, decided a machine."""
 
 Speak = Callable[[str], Awaitable[None]]
 """Says a text (not interruptible) and returns once it has played."""
@@ -81,14 +86,36 @@ Greet = Callable[[], Awaitable[None]]
 
 
 class _ScreeningAMD(AMD):
-    """livekit's AMD that, after a person's verdict, also takes the turns that end while
-    it is open (the callee's "Hello?"): they join the chat without a reply."""
+    """livekit's AMD for screening a call before the agent speaks:
+
+    * no turn that ends while it is open gets a reply of its own: it is a machine's
+      greeting, or the person's "Hello?" that the greeting answers (livekit's AMD lets a
+      turn that ends before its verdict through, and that reply then plays before the
+      greeting);
+    * a person's verdict not yet released is withdrawn when more speech is transcribed: a
+      short answer followed by silence made it a person's, and the callee kept talking;
+    * :meth:`decide_on_beep` makes it a machine whatever the words were heard as."""
 
     def _on_end_of_turn(self, info: Any) -> bool:
-        if super()._on_end_of_turn(info):
-            return True
-        result = self._result
-        return not self._closed and result is not None and not result.is_machine
+        super()._on_end_of_turn(info)  # forwards the end of turn to the classifier
+        return not self._closed
+
+    def _on_transcript(self, text: str) -> None:
+        classifier = self._classifier
+        if classifier is not None and not classifier._emitted:
+            pending = classifier._verdict_result
+            if pending is not None and pending.is_human:
+                classifier._verdict_result = None
+        super()._on_transcript(text)
+
+    def decide_on_beep(self) -> None:
+        """A beep after a greeting is a mailbox's: settle ``machine-vm`` now, replacing a
+        verdict not yet released (an STT that misheard the greeting)."""
+        classifier = self._classifier
+        if classifier is None or classifier._emitted:
+            return
+        classifier._verdict_result = None
+        classifier.settle(category=AMDCategory.MACHINE_VM, reason=REASON_BEEP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +189,7 @@ async def screen_call(
     beep = asyncio.Event()
     beep_task = asyncio.create_task(wait_for_beep(participant, beep), name="omnivoice.amd_beep")
     try:
-        async with _ScreeningAMD(
+        screening = _ScreeningAMD(
             session,
             llm=classifier_llm(session),
             stt=None,  # the session's own transcripts
@@ -174,10 +201,11 @@ async def screen_call(
                 "timeout": settings.timeout_s,
                 "human_silence_threshold": HUMAN_SILENCE_S,
             },
-        ) as detector:
+        )
+        async with screening as detector:
             logger.debug("answering machine detection started")
             await _listen_on_carrier_call(detector, participant)
-            verdict = await detector.execute()
+            verdict = await _verdict_or_beep(screening, beep)
             _log_verdict(verdict, participant)
             if not verdict.is_machine:
                 await greet()  # still inside AMD: the callee's answer gets no reply meanwhile
@@ -204,6 +232,23 @@ async def screen_call(
         beep_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beep_task
+
+
+async def _verdict_or_beep(detector: _ScreeningAMD, beep: asyncio.Event) -> AMDPredictionEvent:
+    """AMD's verdict; a beep heard before it decides a machine (``machine-vm``, reason
+    :data:`REASON_BEEP`): a greeting the STT misheard still gets the message."""
+    verdict = asyncio.create_task(detector.execute(), name="omnivoice.amd_verdict")
+    beep_heard = asyncio.create_task(beep.wait(), name="omnivoice.amd_beep_heard")
+    try:
+        await asyncio.wait({verdict, beep_heard}, return_when=asyncio.FIRST_COMPLETED)
+        if not verdict.done():
+            logger.info("beep before a verdict: an answering machine")
+            detector.decide_on_beep()
+        return await verdict
+    finally:
+        for task in (verdict, beep_heard):
+            task.cancel()
+        await asyncio.gather(verdict, beep_heard, return_exceptions=True)
 
 
 async def _listen_on_carrier_call(detector: AMD, participant: rtc.RemoteParticipant) -> None:

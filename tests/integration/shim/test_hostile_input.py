@@ -91,7 +91,13 @@ async def _healthy(app: App) -> tuple[int, dict[str, int]]:
         await sim.stream_pcm(pcm, 8000)
         bridge = session.bridge
         assert bridge is not None
-        await until(lambda: bridge.counters.frames_in >= len(frames))
+        try:
+            await until(lambda: bridge.counters.frames_in >= len(frames))
+        except AssertionError as exc:  # say where the frames went (seen once in a full run)
+            raise AssertionError(
+                f"healthy call got {bridge.counters.as_dict()} of {len(frames)} frames; "
+                f"closed={session.closed} liveness={bridge.liveness_log}"
+            ) from exc
         counters = bridge.counters.as_dict()
         assert not session.closed
         await sim.hang_up()

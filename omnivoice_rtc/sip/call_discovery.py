@@ -7,7 +7,8 @@ LiveKit's webhooks drive it (:meth:`SIPCallDiscovery.attach`, the web server's
   ``sip.ruleID`` (livekit-sip puts it in the participant's token, so the webhook has it):
   a new inbound call. Its current attributes are read once more from the RoomService
   (livekit-sip adds the dispatch rule's own attributes, e.g. ``omnivoice.carrier``, right
-  after the join) and handed to ``on_found``;
+  after the join), completed from the rule itself when they are not there yet
+  (:mod:`.rule_attributes`) and handed to ``on_found``;
 * ``room_started`` of a room whose call was rejected or ended: deleted again (an agent
   dispatched by the rule may join after the room was deleted and re-create it);
 * ``room_finished``: the room's participants are forgotten (keeps the memory bounded).
@@ -33,6 +34,7 @@ import aiohttp
 from livekit import api
 
 from omnivoice_rtc.livekit.webhooks import LiveKitWebhooks, WebhookEvent
+from omnivoice_rtc.sip.rule_attributes import DispatchRuleAttributes
 
 __all__ = ["SIP_KIND", "FoundCall", "SIPCallDiscovery"]
 
@@ -71,6 +73,7 @@ class SIPCallDiscovery:
         self._unsubscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._paused = False
+        self._rule_attributes = DispatchRuleAttributes()
         self.from_webhooks = 0
         """Calls handed on from a webhook (the rest came from a scan)."""
         self.from_scans = 0
@@ -162,6 +165,8 @@ class SIPCallDiscovery:
         if key in self._seen or key in self._expected:
             return False
         self._seen.add(key)  # before the await: a scan and a webhook at once hand on one
+        if self._api is not None:
+            participant = await self._rule_attributes.complete(participant, self._api)
         if await self._on_found(room, participant):
             return True
         self._seen.discard(key)

@@ -42,7 +42,7 @@ dev: deps
 test: deps
 	$(MAKE) --no-print-directory static
 	$(MAKE) --no-print-directory go-test
-	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not multinode" $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not multinode" --durations=25 $(PYTEST_ARGS)
 	@# the local cluster (2 livekit-server nodes, 2 workers, 2 web replicas, HAProxy) runs on
 	@# its own, after the main session's servers and workers are gone (2-core CI box);
 	@# exit 5 = PYTEST_ARGS selected no cluster test

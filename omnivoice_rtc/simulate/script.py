@@ -63,6 +63,8 @@ class ScriptOptions:
     reply_wav: Path | None = None
     barge_in_timeout_s: float = 15.0
     """How long the agent may keep talking over the caller before barge-in failed (s)."""
+    dtmf_timeout_s: float = 10.0
+    """How long after the last key the agent may take to report every digit (s)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -167,7 +169,9 @@ async def _barge_in(
     return f"ok: agent interrupted {1000 * (at - onset):.0f} ms after the caller spoke{flush}"
 
 
-async def _dtmf(phone: SimulatedPhone, observer: CallObserver, digits: str) -> str:
+async def _dtmf(
+    phone: SimulatedPhone, observer: CallObserver, digits: str, *, timeout_s: float
+) -> str:
     since = time.monotonic()
     for digit in digits:
         await phone.send_dtmf(digit)
@@ -178,7 +182,10 @@ async def _dtmf(phone: SimulatedPhone, observer: CallObserver, digits: str) -> s
 
     with contextlib.suppress(TimeoutError):
         await observer.wait_for(
-            EventType.DTMF, since=since, timeout_s=10, where=lambda _e: len(heard()) >= len(digits)
+            EventType.DTMF,
+            since=since,
+            timeout_s=timeout_s,
+            where=lambda _e: len(heard()) >= len(digits),
         )
     return heard()
 
@@ -219,7 +226,9 @@ async def run_script(
     await observer.wait_quiet(quiet_s=1.5, timeout_s=20)
     if options.digits:
         report.dtmf_sent = options.digits
-        report.dtmf_heard = await _dtmf(phone, observer, options.digits)
+        report.dtmf_heard = await _dtmf(
+            phone, observer, options.digits, timeout_s=options.dtmf_timeout_s
+        )
         if report.dtmf_heard != options.digits:
             report.problems.append("the agent did not get every DTMF digit")
     report.transcript = observer.transcript(since=began)

@@ -89,6 +89,7 @@ async def _run(tmp_path: Path, *, keys_heard: bool, interrupts: bool) -> Simulat
         digits="12#",
         reply_wav=tmp_path / "reply.wav",
         barge_in_timeout_s=1.0,
+        dtmf_timeout_s=1.0,
     )
     report = SimulationReport(route="twilio", answered=True)
     await run_script(phone, observer, options, report)

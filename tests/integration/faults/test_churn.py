@@ -98,7 +98,17 @@ async def _churn(
     talk_s: float,
 ) -> dict[str, object]:
     worker = fault_worker.ensure()
-    await asyncio.gather(*(_short_call(shim, talk_s) for _ in range(at_once)))  # warm-up round
+    # warm-up round: primes the worker's process pool. A call lost here is not what this
+    # test measures (seen once in a full run: the worker, starved by the previous test's
+    # kills, lost its connection to livekit-server for 2 s and the call got the apology
+    # and a hang-up); it is counted, and its room must be gone like any other.
+    warm_up = await asyncio.gather(
+        *(_short_call(shim, talk_s) for _ in range(at_once)), return_exceptions=True
+    )
+    warm_up_lost = [r for r in warm_up if isinstance(r, BaseException)]
+    for lost in warm_up_lost:
+        if not isinstance(lost, AssertionError):
+            raise lost
     await _leftovers(lk)
     fds_before = open_fds()
     procs_before = len(descendants(worker.process.pid))
@@ -118,6 +128,7 @@ async def _churn(
         "agent_processes_left": max(0, procs_left),
         "fds_left": max(0, fds_left),
         "churn_s": round(time.monotonic() - started, 1),
+        "warm_up_lost": len(warm_up_lost),
     }
 
 

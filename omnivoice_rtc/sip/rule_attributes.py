@@ -32,7 +32,7 @@ _RULE_ID: Final = "sip.ruleID"
 
 class DispatchRuleAttributes:
     """Fills in an inbound SIP participant's attributes from its dispatch rule (see the
-    module docstring). ``lookup`` reads rules from LiveKit's SIP service."""
+    module docstring); rules are read through the ``LiveKitAPI`` given to :meth:`complete`."""
 
     def __init__(self, *, clock: Clock = MONOTONIC) -> None:
         self._clock = clock

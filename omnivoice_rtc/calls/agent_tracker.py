@@ -15,6 +15,12 @@ says why (:data:`AgentDeparture`) through ``on_gone``, once per agent:
 
 :meth:`AgentTracker.retire` gives up on the current agent before a fresh one is dispatched:
 the old identity is never taken for the agent again (a killed agent stays listed 15-25 s).
+
+One agent per call: once a fresh agent was dispatched, a fresh agent can arrive after its
+join timeout, when the next one is already dispatched, and both would answer the caller
+(seen on an overloaded machine: the job took 4 s to start, the join timeout is 6 s, the
+caller's DTMF was reported twice). :meth:`AgentTracker.claim_surplus` names such a second
+agent once, for the route to remove it from the room.
 """
 
 from __future__ import annotations
@@ -75,6 +81,9 @@ class AgentTracker:
         self._context = dict(context)
         self.link = AgentLink()
         self._retired: set[str] = set()
+        self._surplus: set[str] = set()
+        self._replaced = False
+        """A fresh agent was dispatched (:meth:`retire` ran)."""
 
     @property
     def identity(self) -> str:
@@ -99,6 +108,23 @@ class AgentTracker:
             link.state = attributes.get(AGENT_STATE_ATTRIBUTE, "")
             link.seen.set()
         return identity == link.identity
+
+    def claim_surplus(self, identity: str) -> bool:
+        """True (once per identity) when agent ``identity`` is a second agent in the call:
+        a fresh agent was dispatched (:meth:`retire`), the call has its agent, and
+        ``identity`` is neither that agent nor one given up on. The route removes it."""
+        if not self._replaced:
+            return False
+        link = self.link
+        if not link.identity or identity == link.identity or identity in self._retired:
+            return False
+        if identity in self._surplus:
+            return False
+        self._surplus.add(identity)
+        logger.warning(
+            "second agent in the call; removing it", extra={**self._context, "agent": identity}
+        )
+        return True
 
     def note_audio(self) -> None:
         """One frame of the agent's audio arrived (counted; its time kept)."""
@@ -136,6 +162,7 @@ class AgentTracker:
         old = self.link.identity
         if old:
             self._retired.add(old)
+        self._replaced = True
         self.link = AgentLink()
         return old
 

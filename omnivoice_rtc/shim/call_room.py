@@ -325,8 +325,15 @@ class CallRoomBase(abc.ABC):
 
     def _note_agent(self, identity: str, attributes: dict[str, str]) -> bool:
         """A participant of kind agent is in the room; the first one (that was not given
-        up on) is *the* agent. True when ``identity`` is the agent."""
+        up on) is *the* agent. True when ``identity`` is the agent. A second agent after a
+        fresh one was dispatched (:meth:`AgentTracker.claim_surplus`) is removed."""
+        if self.agents.claim_surplus(identity):
+            self._spawn(self._remove_surplus_agent(identity))
+            return False
         return self.agents.note(identity, attributes)
+
+    async def _remove_surplus_agent(self, identity: str) -> None:
+        await self._bounded("surplus agent removal", self._remove_stale_agent(identity))
 
     def _note_agent_audio(self) -> None:
         self.agents.note_audio()

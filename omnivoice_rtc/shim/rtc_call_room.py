@@ -163,7 +163,11 @@ class CallRoom(CallRoomBase):
         return participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 
     def _consider_participant(self, participant: rtc.RemoteParticipant) -> None:
-        if not self._is_agent(participant) or self._agent.identity:
+        if not self._is_agent(participant):
+            return
+        if self._agent.identity:
+            if participant.identity != self._agent.identity:
+                self._note_agent(participant.identity, dict(participant.attributes))
             return
         if not self._note_agent(participant.identity, dict(participant.attributes)):
             return  # an agent given up on (replaced)

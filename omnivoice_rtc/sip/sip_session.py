@@ -50,6 +50,7 @@ from omnivoice_rtc.livekit.data_topics import (
     decode_event_packet,
     encode_control,
 )
+from omnivoice_rtc.livekit.rooms import remove_participant
 from omnivoice_rtc.livekit.tokens import agent_token
 from omnivoice_rtc.settings import CallSettings, LiveKitSettings
 from omnivoice_rtc.types import CallInfo, EventType
@@ -264,7 +265,21 @@ class SIPSession(CallSession):
         if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT and not (
             participant.identity.startswith((APOLOGY_IDENTITY_PREFIX, OBSERVER_IDENTITY_PREFIX))
         ):
+            if self.agents.claim_surplus(participant.identity):
+                self.spawn(self._remove_surplus_agent(participant.identity))
+                return
             self.agents.note(participant.identity, dict(participant.attributes))
+
+    async def _remove_surplus_agent(self, identity: str) -> None:
+        """Remove a second agent from the call's room (one agent per call)."""
+        if self._livekit_api is None:
+            return  # no API: the surplus agent stays (logged by claim_surplus)
+        await teardown_step(
+            "surplus agent removal",
+            remove_participant(self._livekit_api(), self.room_name, identity),
+            timeout_s=self.liveness.teardown_step_s,
+            context={"call_id": self.id},
+        )
 
     @property
     def handed_over(self) -> bool:

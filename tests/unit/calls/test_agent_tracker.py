@@ -68,6 +68,30 @@ def test_a_retired_agent_is_never_taken_again() -> None:
     assert tracker.is_retired("agent-1")
 
 
+def test_a_second_agent_is_surplus_only_after_a_fresh_one_was_dispatched() -> None:
+    tracker, _gone = _tracker()
+    tracker.note("agent-1", {})
+    assert not tracker.claim_surplus("agent-2")  # never replaced: not ours to judge
+    tracker.retire()  # agent-1 died: a fresh one is dispatched
+    assert not tracker.claim_surplus("agent-2")  # the call has no agent yet: it may be it
+    assert tracker.note("agent-2", {})
+    assert not tracker.claim_surplus("agent-2")  # the agent itself
+    assert not tracker.claim_surplus("agent-1")  # given up on: removed by the replacement
+    assert tracker.claim_surplus("agent-3")  # a late arrival of an earlier dispatch
+    assert not tracker.claim_surplus("agent-3")  # named once
+    assert tracker.identity == "agent-2"
+
+
+def test_a_fresh_agent_late_past_its_join_timeout_is_kept_and_the_next_one_removed() -> None:
+    tracker, _gone = _tracker()
+    tracker.note("agent-1", {})
+    tracker.retire()  # first fresh agent dispatched; it is slow to start
+    tracker.retire()  # its join timeout passed: the next one is dispatched
+    assert not tracker.claim_surplus("agent-2")  # the first to arrive is the agent
+    assert tracker.note("agent-2", {})
+    assert tracker.claim_surplus("agent-3")
+
+
 async def test_an_agent_that_never_joins_is_reported() -> None:
     tracker, gone = _tracker()
     await tracker.watch_join(0.01)

@@ -68,6 +68,24 @@ async def test_a_replaced_agent_is_retired_and_the_fresh_one_is_dispatched() -> 
     await t.room._cancel_tasks([])
 
 
+async def test_a_late_fresh_agent_is_kept_and_the_next_dispatch_removed() -> None:
+    """Overloaded worker: the first fresh agent joins after its join timeout, when the next
+    one is already dispatched; both join, only the first stays (one agent per call)."""
+    t = _Room(agent_rejoin_timeout_s=5)
+    t.room.agent_joins(identity="agent-1")
+    t.room.agent_stops_answering()
+    await t.room.replace_agent(metadata="{}")  # fresh agent A dispatched, slow to start
+    await t.room.replace_agent(metadata="{}")  # its timeout passed: fresh agent B
+    assert t.room.removed == ["agent-1"]
+    t.room.agent_joins(identity="agent-A")
+    t.room.agent_joins(identity="agent-B")
+    t.room.agent_joins(identity="agent-B")  # its track arrives: named once
+    await asyncio.sleep(0)  # the removal task runs
+    assert t.room.agent_identity == "agent-A"
+    assert t.room.removed == ["agent-1", "agent-B"]
+    await t.room._cancel_tasks([])
+
+
 async def test_a_fresh_agent_that_never_joins_is_reported() -> None:
     t = _Room(agent_rejoin_timeout_s=1)
     t.room.agent_joins()

@@ -21,13 +21,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from omnivoice_rtc._errors import ConfigError, StackError
 from omnivoice_rtc.cli import call as call_command
@@ -218,5 +220,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``omnivoice-rtc`` console script (and ``python -m omnivoice_rtc.cli``):
+    :func:`main`, then exit with its status.
+
+    A command that joined a LiveKit room in this process (``simulate``, ``call``: livekit
+    rtc's native runtime was started) has printed and closed everything when :func:`main`
+    returns; it then leaves with ``os._exit`` after flushing stdout, stderr and the log
+    handlers, without the runtime's exit-time teardown. That teardown aborted the process
+    (SIGABRT, "panic in a function that cannot unwind" from a tokio thread) after a
+    finished ``simulate`` in 2 of ~25 runs with several calls at once, which turned a
+    passed simulation into exit status -6. Other commands exit normally."""
+    status = main(argv)
+    if _livekit_rtc_started():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(status)
+    sys.exit(status)
+
+
+def _livekit_rtc_started() -> bool:
+    ffi = sys.modules.get("livekit.rtc._ffi_client")
+    client = getattr(ffi, "FfiClient", None)
+    return client is not None and getattr(client, "_instance", None) is not None
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

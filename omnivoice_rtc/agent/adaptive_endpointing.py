@@ -7,8 +7,10 @@ it?", too short after "I'd like to order a ...". livekit-agents' answer is its t
 model, which its plugin downloads at run time (not allowed here: nothing is fetched when a
 call starts). Ours reads the transcript instead, the way the model's caller uses it:
 
-* the VAD ends an utterance after ``complete_silence_ms`` (200 ms) of silence, the STT
-  transcribes it, and :class:`TranscriptTurnDetector` (livekit-agents' turn-detector hook)
+* the VAD ends an utterance one 32 ms window before ``complete_silence_ms`` (200 ms) of
+  silence (:func:`vad_silence_ms`), the STT transcribes it while livekit's endpointing
+  waits the rest of the 200 ms (counted from the last speech), and
+  :class:`TranscriptTurnDetector` (livekit-agents' turn-detector hook)
   scores it: a question or exclamation mark, or a last word that is not a continuation
   ("and", "the", "to", "um", ...; recognizers often put a full stop after a fragment, so
   a full stop alone decides nothing) reads as finished;
@@ -41,6 +43,7 @@ __all__ = [
     "adaptive_turn_handling",
     "completion_probability",
     "short_silence_vad",
+    "vad_silence_ms",
 ]
 
 CONTINUATION_WORDS = frozenset(
@@ -134,10 +137,27 @@ def adaptive_turn_handling(options: AdaptiveEndpointing) -> dict[str, Any]:
     }
 
 
-def short_silence_vad(vad: Any, silence_ms: int) -> Any | None:
+SILERO_WINDOW_MS = 32
+"""Silero's inference window (512 samples at 16 kHz, 256 at 8 kHz): it counts silence in
+whole windows."""
+
+
+def vad_silence_ms(endpoint_ms: int) -> int:
+    """The VAD silence (ms) for a turn that ends after ``endpoint_ms`` of silence: the
+    largest whole number of silero windows below it (192 for 200), at least one.
+
+    Silero counts silence in 32 ms windows, so a VAD silence of 200 ms ends speech after 7
+    windows, 224 ms. One window less ends it before the endpoint, livekit's endpointing
+    (``min_delay``, counted from the last speech) ends the turn at ``endpoint_ms`` exactly,
+    and the STT transcribes the utterance during that rest of the wait instead of after it."""
+    windows = max(1, -(-endpoint_ms // SILERO_WINDOW_MS) - 1)
+    return windows * SILERO_WINDOW_MS
+
+
+def short_silence_vad(vad: Any, endpoint_ms: int) -> Any | None:
     """A silero VAD like ``vad`` (same model session, same thresholds) that ends speech
-    after ``silence_ms`` of silence; ``None`` when ``vad`` is not a silero VAD (its own
-    silence is then kept)."""
+    after :func:`vad_silence_ms` ``(endpoint_ms)`` of silence; ``None`` when ``vad`` is not
+    a silero VAD (its own silence is then kept)."""
     from livekit.plugins import silero
 
     if not isinstance(vad, silero.VAD):
@@ -146,7 +166,7 @@ def short_silence_vad(vad: Any, silence_ms: int) -> Any | None:
     # and the options dataclass, which is what VAD.load builds (livekit-plugins-silero 1.x)
     opts = dataclasses.replace(
         vad._opts,
-        min_silence_duration=silence_ms / 1000,
+        min_silence_duration=vad_silence_ms(endpoint_ms) / 1000,
         deactivation_threshold=max(vad._opts.deactivation_threshold, SPEECH_END_BELOW),
     )
     return silero.VAD(session=vad._onnx_session, opts=opts)

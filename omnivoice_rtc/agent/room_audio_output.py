@@ -18,10 +18,15 @@ RoomIO with one change, and the measurements behind what was left as it is.
   event loop is late, and the receiver stretches); direct capture (``queue_size_ms=0``,
   as the shim does for a caller's real-time audio) fed with bursts and idle gaps made the
   subscriber's jitter buffer grow to ~550 ms.
-* **Input** (``INPUT_FRAME_MS``): livekit's 50 ms frames. 20 ms frames let the VAD see the
-  end of speech ~20-30 ms sooner in the bench, but the local pipeline's Whisper then lost
-  the last word of an utterance ("... order a pizza" heard as "... order a repeat":
-  tests/integration/agent/test_local_session.py failed twice, and passed with 50 ms).
+* **Input** (``INPUT_FRAME_MS``): 20 ms frames instead of livekit's 50 ms: the VAD sees the
+  end of speech up to 30 ms sooner (a frame is handed on when it is full). A first try
+  (2026-12-04, with the fixed 400 ms silence, on a loaded box) was dropped after the local
+  pipeline's Whisper lost the last word of an utterance twice in
+  tests/integration/agent/test_local_session.py ("... order a pizza" heard as "... order a
+  repeat"); the cause was not found. Taken again on 2026-12-05 with adaptive endpointing:
+  that test passed 4 times of 4 and the local-pipeline e2e tests (answering machine,
+  simulate, browser, receptionist) passed; measured in docs/benchmarks.md ("Turn latency
+  per route"). The cost: 50 instead of 20 input frames a second per call in the agent.
 
 The session publishes the track itself (:meth:`RoomAudioOutput.start` waits for the
 participant to subscribe, so :class:`~.livekit_session.LiveKitSession` runs it as an
@@ -42,8 +47,8 @@ OUTPUT_QUEUE_MS = 200
 """ms of agent audio the native source queues (livekit's own room output: the same); a
 multiple of 10 and at least one 50 ms frame of livekit's output framing."""
 
-INPUT_FRAME_MS = 50
-"""ms per caller audio frame handed to the VAD and STT (livekit's default; see above)."""
+INPUT_FRAME_MS = 20
+"""ms per caller audio frame handed to the VAD and STT (livekit's default: 50; see above)."""
 
 
 class RoomAudioOutput(_ParticipantAudioOutput):

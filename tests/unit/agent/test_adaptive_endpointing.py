@@ -14,6 +14,7 @@ from omnivoice_rtc.agent.adaptive_endpointing import (
     adaptive_turn_handling,
     completion_probability,
     short_silence_vad,
+    vad_silence_ms,
 )
 from omnivoice_rtc.pipelines.local import load_vad
 from omnivoice_rtc.pipelines.parts import AdaptiveEndpointing
@@ -85,13 +86,20 @@ def test_the_short_silence_vad_shares_the_model_and_keeps_the_thresholds() -> No
     short = short_silence_vad(vad, 200)
     assert short is not None
     assert short is not vad
-    assert short.min_silence_duration == 0.2
+    assert short.min_silence_duration == 0.192  # 6 windows: the turn ends at 200 ms
     assert vad.min_silence_duration == 0.4  # the shared VAD is left as it was
     assert short._opts.activation_threshold == vad._opts.activation_threshold
     assert short._opts.deactivation_threshold == 0.5  # silence counts from p < 0.5, not 0.35
     assert vad._opts.deactivation_threshold == pytest.approx(0.35)
     assert short._onnx_session is vad._onnx_session
     assert short_silence_vad(object(), 200) is None
+
+
+@pytest.mark.parametrize(
+    ("endpoint_ms", "vad_ms"), [(200, 192), (192, 160), (193, 192), (100, 96), (40, 32), (10, 32)]
+)
+def test_the_vad_ends_speech_one_window_before_the_endpoint(endpoint_ms: int, vad_ms: int) -> None:
+    assert vad_silence_ms(endpoint_ms) == vad_ms
 
 
 @pytest.mark.parametrize(

@@ -109,7 +109,9 @@ class VoiceClient:
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
         self._source = rtc.AudioSource(MIC_RATE_HZ, 1, queue_size_ms=40)
-        self.last_speech_end: float | None = None  # monotonic time the last WAV sample left
+        self.last_speech_end: float | None = None
+        """Monotonic time (s) the last sample of the last utterance leaves the source's
+        queue (is sent), not when it was put in."""
 
     async def connect(self) -> None:
         self.room.on("data_received", self._on_data)
@@ -133,6 +135,7 @@ class VoiceClient:
         current: np.ndarray | None = None
         offset = 0
         while True:
+            ended = False
             if current is None and self._pending:
                 current, offset = self._pending.popleft(), 0
             if current is not None:
@@ -142,14 +145,18 @@ class VoiceClient:
                     chunk = np.concatenate([chunk, silence[: _FRAME_SAMPLES - len(chunk)]])
                 if offset >= len(current):
                     current = None
-                    if not self._pending:
-                        self.last_speech_end = time.monotonic() + 0.01
-                        self._speech_done.set()
+                    ended = not self._pending
             else:
                 chunk = silence
             await self._source.capture_frame(
                 rtc.AudioFrame(chunk.tobytes(), MIC_RATE_HZ, 1, _FRAME_SAMPLES)
             )
+            if ended:
+                # the last sample is sent when the source's queue has played out to it: a
+                # browser or phone sends it as it is captured, with no such queue (the
+                # Twilio and SIP callers of the bench count a frame from its sending too)
+                self.last_speech_end = time.monotonic() + self._source.queued_duration
+                self._speech_done.set()
             next_at += 0.01
             delay = next_at - time.monotonic()
             if delay > 0:

@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # e.g. PYTEST_PARALLEL="-n 2 --dist loadfile": test files on two processes (own servers, own port range)
 PYTEST_PARALLEL ?=
 
-.PHONY: dev test check soak static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt bench-ledger bench-latency deps system-deps go-deps py-deps web-deps clean
+.PHONY: dev test check soak static lint typecheck go-test unit bench bench-audio bench-shim bench-pipeline bench-stt bench-ledger bench-latency bench-agent-cpu deps system-deps go-deps py-deps web-deps clean
 
 ## Install everything that is missing (idempotent; second run is fast).
 deps: system-deps go-deps py-deps web-deps
@@ -73,7 +73,7 @@ unit: py-deps
 soak: deps
 	$(PY) -m pytest -m soak tests/integration/faults $(PYTEST_ARGS)
 
-bench: bench-audio bench-shim bench-pipeline bench-stt bench-ledger bench-latency
+bench: bench-audio bench-shim bench-pipeline bench-stt bench-ledger bench-latency bench-agent-cpu
 
 bench-audio: deps
 	$(PY) -m bench.audio
@@ -90,6 +90,10 @@ bench-stt: deps
 ## Call ledger write cost per call and webhook delivery latency (SQLite and PostgreSQL).
 bench-ledger: deps
 	$(PY) -m bench.ledger
+
+## The agent worker's CPU per call with 20 ms (ours) and 50 ms (livekit's) input frames.
+bench-agent-cpu: deps
+	$(PY) -m bench.agent_input_cpu
 
 bench-latency: deps  ## turn latency per route (docs/benchmarks.md); route groups run apart on a small box
 	$(PY) -m bench.latency --routes webrtc,twilio --turns 20

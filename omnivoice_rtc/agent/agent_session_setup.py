@@ -79,14 +79,16 @@ def new_agent_session(
     return session
 
 
-def room_options(participant_identity: str, *, text_input: bool) -> room_io.RoomOptions:
+def room_options(
+    participant_identity: str, *, text_input: bool, input_frame_ms: int = INPUT_FRAME_MS
+) -> room_io.RoomOptions:
     """RoomIO options for a session with ``participant_identity``: its audio in
-    ``INPUT_FRAME_MS`` ms frames, closed when it disconnects, text input only for the
+    ``input_frame_ms`` ms frames, closed when it disconnects, text input only for the
     primary session, and no RoomIO audio output (the session publishes its own)."""
     return room_io.RoomOptions(
         participant_identity=participant_identity,
         close_on_disconnect=True,
         text_input=text_input,
-        audio_input=room_io.AudioInputOptions(frame_size_ms=INPUT_FRAME_MS),
+        audio_input=room_io.AudioInputOptions(frame_size_ms=input_frame_ms),
         audio_output=False,
     )

@@ -231,7 +231,11 @@ class LiveKitSession:
         await session.start(
             self._agent or Agent(instructions=parts.instructions),
             room=self._room,
-            room_options=room_options(self._remote.identity, text_input=self._primary),
+            room_options=room_options(
+                self._remote.identity,
+                text_input=self._primary,
+                input_frame_ms=parts.input_frame_ms,
+            ),
             record=False,
             session_host=False,
         )

@@ -18,7 +18,7 @@ RoomIO with one change, and the measurements behind what was left as it is.
   event loop is late, and the receiver stretches); direct capture (``queue_size_ms=0``,
   as the shim does for a caller's real-time audio) fed with bursts and idle gaps made the
   subscriber's jitter buffer grow to ~550 ms.
-* **Input** (``INPUT_FRAME_MS``): 20 ms frames instead of livekit's 50 ms: the VAD sees the
+* **Input** (``INPUT_FRAME_MS``, ``OMNIVOICE_INPUT_FRAME_MS``): 20 ms frames instead of livekit's 50 ms: the VAD sees the
   end of speech up to 30 ms sooner (a frame is handed on when it is full). A first try
   (2026-12-04, with the fixed 400 ms silence, on a loaded box) was dropped after the local
   pipeline's Whisper lost the last word of an utterance twice in
@@ -41,14 +41,13 @@ import time
 from livekit import rtc
 from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
 
+from omnivoice_rtc.pipelines.parts import INPUT_FRAME_MS
+
 __all__ = ["INPUT_FRAME_MS", "OUTPUT_QUEUE_MS", "RoomAudioOutput"]
 
 OUTPUT_QUEUE_MS = 200
 """ms of agent audio the native source queues (livekit's own room output: the same); a
 multiple of 10 and at least one 50 ms frame of livekit's output framing."""
-
-INPUT_FRAME_MS = 20
-"""ms per caller audio frame handed to the VAD and STT (livekit's default: 50; see above)."""
 
 
 class RoomAudioOutput(_ParticipantAudioOutput):

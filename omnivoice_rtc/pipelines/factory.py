@@ -65,4 +65,5 @@ def build_pipeline(
         parts.instructions = settings.instructions
     if settings.mode is not PipelineMode.REALTIME:
         parts.endpointing = settings.local.adaptive_endpointing()
+    parts.input_frame_ms = settings.local.input_frame_ms
     return parts

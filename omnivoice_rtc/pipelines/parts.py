@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AdaptiveEndpointing", "PipelineParts"]
+__all__ = ["INPUT_FRAME_MS", "AdaptiveEndpointing", "PipelineParts"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +35,11 @@ class AdaptiveEndpointing:
             )
 
 
+INPUT_FRAME_MS = 20
+"""Default caller audio frame handed to an agent's VAD and STT (ms; livekit's: 50). Why and
+at what cost: :mod:`omnivoice_rtc.agent.room_audio_output`."""
+
+
 @dataclass(slots=True)
 class PipelineParts:
     """Components for one AgentSession. Unused parts stay None.
@@ -55,3 +60,5 @@ class PipelineParts:
     instructions: str = "You are a helpful voice assistant. Keep answers short."
     session_options: dict[str, Any] = field(default_factory=dict)
     endpointing: AdaptiveEndpointing | None = field(default_factory=AdaptiveEndpointing)
+    input_frame_ms: int = INPUT_FRAME_MS
+    """Caller audio frame handed to the VAD and STT (ms; ``OMNIVOICE_INPUT_FRAME_MS``)."""

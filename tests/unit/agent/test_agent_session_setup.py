@@ -59,7 +59,10 @@ def test_room_options_follow_only_the_sessions_participant() -> None:
     assert options.text_input is False
     assert options.audio_output is False
     assert isinstance(options.audio_input, room_io.AudioInputOptions)
-    assert options.audio_input.frame_size_ms == INPUT_FRAME_MS
+    assert options.audio_input.frame_size_ms == INPUT_FRAME_MS == 20
+    framed = room_options("caller-1", text_input=False, input_frame_ms=50).audio_input
+    assert isinstance(framed, room_io.AudioInputOptions)
+    assert framed.frame_size_ms == 50
 
 
 async def test_adaptive_endpointing_replaces_a_fixed_vad_silence() -> None:
@@ -85,7 +88,7 @@ async def test_adaptive_endpointing_replaces_a_fixed_vad_silence() -> None:
     from livekit.plugins import silero
 
     assert isinstance(session.vad, silero.VAD)
-    assert session.vad.min_silence_duration == 0.2
+    assert session.vad.min_silence_duration == 0.192  # one window before the 200 ms endpoint
     assert vad.min_silence_duration == 0.4
 
 

@@ -97,3 +97,14 @@ def test_min_ms_sets_the_shortest_beep() -> None:
 def test_a_bad_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="sample_rate_hz"):
         BeepDetector(sample_rate_hz=0)
+
+
+def test_a_vowel_with_one_strong_harmonic_is_not_a_beep() -> None:
+    """A synthetic voice's vowel can put ~80 % of a block's energy on one harmonic (espeak's
+    "Hello?" reached 0.77, its vowels up to 0.88): held for 300 ms it is still no beep."""
+    t = np.arange(int(RATE * 0.3)) / RATE
+    harmonics = [(400, 1.0), (800, 0.45), (1200, 0.2)]  # ~80 % of the energy at 400 Hz
+    vowel = 0.3 * sum(a * np.sin(2 * np.pi * hz * t) for hz, a in harmonics) / 1.65
+    assert not _feed_in_frames(BeepDetector(sample_rate_hz=RATE), _pcm(np.asarray(vowel)))
+    beep = _tone(400, 0.3) + 0.003 * np.random.default_rng(7).standard_normal(int(RATE * 0.3))
+    assert _feed_in_frames(BeepDetector(sample_rate_hz=RATE), _pcm(beep))

@@ -142,6 +142,15 @@ def test_registered_realtime_provider_is_accepted() -> None:
         unregister_realtime_provider("acme")
 
 
+def test_the_input_frame_is_20_ms_unless_set() -> None:
+    require_binary("espeak-ng")
+    assert build_pipeline(PipelineSettings.from_env({})).input_frame_ms == 20
+    livekits = PipelineSettings.from_env({"OMNIVOICE_INPUT_FRAME_MS": "50"})
+    assert build_pipeline(livekits).input_frame_ms == 50
+    with pytest.raises(ConfigError, match="OMNIVOICE_INPUT_FRAME_MS"):
+        PipelineSettings.from_env({"OMNIVOICE_INPUT_FRAME_MS": "5"})
+
+
 def test_endpointing_is_adaptive_unless_fixed_is_asked_for() -> None:
     from omnivoice_rtc.pipelines.parts import AdaptiveEndpointing
 

@@ -18,15 +18,13 @@ RoomIO with one change, and the measurements behind what was left as it is.
   event loop is late, and the receiver stretches); direct capture (``queue_size_ms=0``,
   as the shim does for a caller's real-time audio) fed with bursts and idle gaps made the
   subscriber's jitter buffer grow to ~550 ms.
-* **Input** (``INPUT_FRAME_MS``, ``OMNIVOICE_INPUT_FRAME_MS``): 20 ms frames instead of livekit's 50 ms: the VAD sees the
-  end of speech up to 30 ms sooner (a frame is handed on when it is full). A first try
-  (2026-12-04, with the fixed 400 ms silence, on a loaded box) was dropped after the local
-  pipeline's Whisper lost the last word of an utterance twice in
-  tests/integration/agent/test_local_session.py ("... order a pizza" heard as "... order a
-  repeat"); the cause was not found. Taken again on 2026-12-05 with adaptive endpointing:
-  that test passed 4 times of 4 and the local-pipeline e2e tests (answering machine,
-  simulate, browser, receptionist) passed; measured in docs/benchmarks.md ("Turn latency
-  per route"). The cost: 50 instead of 20 input frames a second per call in the agent.
+* **Input** (``INPUT_FRAME_MS``, ``OMNIVOICE_INPUT_FRAME_MS``): livekit's 50 ms frames by
+  default. 20 ms frames let the VAD see the end of speech up to 30 ms sooner (5-25 ms off a
+  turn in the bench) for ~20-30 % more agent CPU per call (docs/benchmarks.md, "Agent CPU
+  per call by input frame"). A first try of 20 ms (2026-12-04) was dropped after local
+  Whisper lost an utterance's last word twice in tests/integration/agent/test_local_session.py;
+  on 2026-12-05 that test passed 4 of 4 with 20 ms, but a full run on the 2-core box
+  failed on a load race (Whisper over a second late), and 50 ms stayed the default.
 
 The session publishes the track itself (:meth:`RoomAudioOutput.start` waits for the
 participant to subscribe, so :class:`~.livekit_session.LiveKitSession` runs it as an

@@ -136,8 +136,8 @@ class LocalPipelineOptions:
         "OMNIVOICE_INPUT_FRAME_MS",
         INPUT_FRAME_MS,
         doc="caller audio frame handed to the agent's VAD and STT (ms): 20 lets the VAD see "
-        "the end of speech up to 30 ms sooner than livekit's 50, for ~2.5x the frames a "
-        "second per call (docs/benchmarks.md, 'Agent CPU per call by input frame')",
+        "the end of speech up to 30 ms sooner than livekit's 50, for ~20-30 % more agent CPU "
+        "per call (docs/benchmarks.md, 'Agent CPU per call by input frame')",
         kind=int,
         minimum=10,
         maximum=100,

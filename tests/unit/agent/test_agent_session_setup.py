@@ -59,10 +59,10 @@ def test_room_options_follow_only_the_sessions_participant() -> None:
     assert options.text_input is False
     assert options.audio_output is False
     assert isinstance(options.audio_input, room_io.AudioInputOptions)
-    assert options.audio_input.frame_size_ms == INPUT_FRAME_MS == 20
-    framed = room_options("caller-1", text_input=False, input_frame_ms=50).audio_input
+    assert options.audio_input.frame_size_ms == INPUT_FRAME_MS == 50
+    framed = room_options("caller-1", text_input=False, input_frame_ms=20).audio_input
     assert isinstance(framed, room_io.AudioInputOptions)
-    assert framed.frame_size_ms == 50
+    assert framed.frame_size_ms == 20
 
 
 async def test_adaptive_endpointing_replaces_a_fixed_vad_silence() -> None:

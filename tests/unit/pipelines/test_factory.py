@@ -142,11 +142,11 @@ def test_registered_realtime_provider_is_accepted() -> None:
         unregister_realtime_provider("acme")
 
 
-def test_the_input_frame_is_20_ms_unless_set() -> None:
+def test_the_input_frame_is_livekits_50_ms_unless_set() -> None:
     require_binary("espeak-ng")
-    assert build_pipeline(PipelineSettings.from_env({})).input_frame_ms == 20
-    livekits = PipelineSettings.from_env({"OMNIVOICE_INPUT_FRAME_MS": "50"})
-    assert build_pipeline(livekits).input_frame_ms == 50
+    assert build_pipeline(PipelineSettings.from_env({})).input_frame_ms == 50
+    faster = PipelineSettings.from_env({"OMNIVOICE_INPUT_FRAME_MS": "20"})
+    assert build_pipeline(faster).input_frame_ms == 20
     with pytest.raises(ConfigError, match="OMNIVOICE_INPUT_FRAME_MS"):
         PipelineSettings.from_env({"OMNIVOICE_INPUT_FRAME_MS": "5"})
 

@@ -199,9 +199,14 @@ async def _answers(sim: CarrierSimulator, speech: bytes, *, timeout_s: float) ->
 async def _fresh_agent(lk: api.LiveKitAPI, room: str, since_ns: int) -> bool:
     """An agent joined ``room`` after ``since_ns`` (ns since the epoch)."""
     try:
-        listed = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
-    except api.TwirpError:
-        return False  # the room is being re-homed
+        listed = await asyncio.wait_for(
+            lk.room.list_participants(api.ListParticipantsRequest(room=room)), 5.0
+        )
+    except (api.TwirpError, TimeoutError):
+        # the room is being re-homed; a request about a room of the killed node can hang
+        # (run 17 on 2026-12-05 waited on one for 10 min: the 600 s timeout's alarm came
+        # while an event-loop callback ran, and asyncio logged and swallowed it)
+        return False
     return any(
         p.kind == api.ParticipantInfo.Kind.AGENT and p.joined_at_ms * 1_000_000 >= since_ns
         for p in listed.participants

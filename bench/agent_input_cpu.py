@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import secrets
 import shlex
 import sys
@@ -38,6 +37,7 @@ from typing import Final
 
 from livekit import api
 
+from bench.doc_runs import append_run
 from omnivoice_rtc.types import EventType
 from tests.integration.agent.voice_client import VoiceClient, espeak_pcm, participant_token
 from tests.plugins.agent_worker import AgentWorker, start_agent_worker
@@ -192,17 +192,8 @@ def report(phases: list[Phase], *, command: str) -> str:
 
 
 def write_run(text: str, label: str) -> None:
-    """Append this run under ``### label`` in :data:`SECTION` (created at the end)."""
-    current = DOC.read_text(encoding="utf-8")
-    block = f"### {label}\n\n{text}"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    match = pattern.search(current)
-    if match is None:
-        updated = current.rstrip("\n") + f"\n\n{SECTION}\n\n{block}"
-    else:
-        body = match.group(0).rstrip("\n") + "\n\n" + block + "\n"
-        updated = current[: match.start()] + body + current[match.end() :]
-    DOC.write_text(updated, encoding="utf-8")
+    """Append this run under ``### label`` in :data:`SECTION` (runs are kept: before/after)."""
+    append_run(text, label, section=SECTION, doc=DOC)
 
 
 def main() -> None:

@@ -55,7 +55,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import secrets
 import shlex
 import sys
@@ -68,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.doc_runs import append_run
 from bench.latency_pipecat import twilio_pipecat_row
 from bench.latency_rows import CallerClient, RecordingClient, Row, head_arrived
 from bench.latency_sip import sip_rows
@@ -444,17 +444,8 @@ def _barge_in_lines(rows: list[Row]) -> list[str]:
 
 
 def write_run(text: str, label: str) -> None:
-    """Append this run under ``### label`` in the section (runs are kept: before/after)."""
-    current = DOC.read_text(encoding="utf-8")
-    block = f"### {label}\n\n{text}"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    match = pattern.search(current)
-    if match is None:
-        updated = current.rstrip("\n") + f"\n\n{SECTION}\n\n{block}"
-    else:
-        body = match.group(0).rstrip("\n") + "\n\n" + block + "\n"
-        updated = current[: match.start()] + body + current[match.end() :]
-    DOC.write_text(updated, encoding="utf-8")
+    """Append this run under ``### label`` in :data:`SECTION` (runs are kept: before/after)."""
+    append_run(text, label, section=SECTION, doc=DOC)
 
 
 def main() -> None:

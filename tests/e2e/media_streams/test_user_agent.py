@@ -140,10 +140,13 @@ async def test_a_users_agent_answers_a_twilio_call(
             heard = [e.data.text for _, e in log.events if isinstance(e.data, UserTranscript)]
             assert tool is not None, f"the tool was never called; heard {heard}"
             assert (tool.name, tool.result) == ("order", pizza_shop.TOOL_RESULT)
-            # the call's session (observing the room) counts it and files it on the answer
+            # the call's session (observing the room) counts it and files it on the answer.
+            # The answer may be cut short: when the caller's audio stalls on its way (the
+            # shim shares this test's event loop), the VAD can split the sentence and its
+            # tail barges in on the answer ("Your" + "Peace out.", seen once on a cold box)
             await log.wait_for(
                 EventType.AGENT_TRANSCRIPT,
-                where=lambda e: e.data_as(AgentTranscript).text == pizza_shop.TOOL_RESULT,
+                where=lambda e: _starts_answer(e.data_as(AgentTranscript)),
                 since=said,
                 timeout_s=60,
             )
@@ -167,3 +170,10 @@ async def test_a_users_agent_answers_a_twilio_call(
             "resume_transcript": [],
         }
         await until(lambda: session.closed, timeout_s=30, what="session not closed")
+
+
+def _starts_answer(said: AgentTranscript) -> bool:
+    """The tool's result as the agent said it: whole, or its start when interrupted."""
+    if said.interrupted:
+        return bool(said.text) and pizza_shop.TOOL_RESULT.startswith(said.text)
+    return said.text == pizza_shop.TOOL_RESULT

@@ -21,6 +21,15 @@ TOOL_RESULT = "Your pizza is on its way."
 REPORT_DIR = Path(tempfile.gettempdir()) / "omnivoice-call-contexts"
 
 
+def says_tool_result(text: str, *, interrupted: bool) -> bool:
+    """An agent turn that says the tool's result: whole, or its start when the caller cut
+    in (a stall on the caller's audio path can split the order sentence, and its tail
+    barges in on the answer)."""
+    if interrupted:
+        return bool(text) and TOOL_RESULT.startswith(text)
+    return text == TOOL_RESULT
+
+
 def report_path(room: str) -> Path:
     """Where the factory writes the CallContext of a call in ``room``."""
     return REPORT_DIR / f"{room}.json"

@@ -146,7 +146,7 @@ async def test_a_users_agent_answers_a_twilio_call(
             # tail barges in on the answer ("Your" + "Peace out.", seen once on a cold box)
             await log.wait_for(
                 EventType.AGENT_TRANSCRIPT,
-                where=lambda e: _starts_answer(e.data_as(AgentTranscript)),
+                where=lambda e: _says_tool_result(e.data_as(AgentTranscript)),
                 since=said,
                 timeout_s=60,
             )
@@ -172,8 +172,5 @@ async def test_a_users_agent_answers_a_twilio_call(
         await until(lambda: session.closed, timeout_s=30, what="session not closed")
 
 
-def _starts_answer(said: AgentTranscript) -> bool:
-    """The tool's result as the agent said it: whole, or its start when interrupted."""
-    if said.interrupted:
-        return bool(said.text) and pizza_shop.TOOL_RESULT.startswith(said.text)
-    return said.text == pizza_shop.TOOL_RESULT
+def _says_tool_result(said: AgentTranscript) -> bool:
+    return pizza_shop.says_tool_result(said.text, interrupted=said.interrupted)

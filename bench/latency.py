@@ -72,6 +72,7 @@ from bench.latency_pipecat import twilio_pipecat_row
 from bench.latency_rows import CallerClient, RecordingClient, Row, head_arrived
 from bench.latency_sip import sip_rows
 from bench.latency_twilio import twilio_ours_row
+from bench.latency_twilio_caller import TwilioCaller, playout_gap_lines
 from bench.pipeline import (
     ENDPOINTING_MS,
     USER_SENTENCE,
@@ -399,6 +400,13 @@ def report(rows: list[Row], routes: list[str], *, command: str = "python -m benc
             *turn_lines,
             *(f"- {line}" for line in ratios + reasons(rows, routes)),
             *_barge_in_lines(rows),
+            *playout_gap_lines(
+                [
+                    (f"{r.route}/{r.peer}", r.client)
+                    for r in rows
+                    if isinstance(r.client, TwilioCaller)
+                ]
+            ),
             *(
                 [
                     "",

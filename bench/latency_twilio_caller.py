@@ -52,6 +52,7 @@ __all__ = [
     "HeardPlayout",
     "TwilioCaller",
     "heard_frames",
+    "playout_gap_lines",
     "telephone_band",
     "ulaw_frames",
 ]
@@ -71,6 +72,8 @@ _T = TypeVar("_T")
 _PAUSE_S: Final = 0.3
 """Agent speech after this long without any (s) is a new reply (for ``ARRIVAL_MARK``)."""
 ARRIVAL_MARK: Final = "agent audio arrives at the caller (before its playout)"
+_GAP_MS: Final = 1.0
+"""A playout that ran dry for less than this (ms) is clock rounding, not a gap."""
 
 
 def ulaw_frames(pcm: np.ndarray) -> list[tuple[bytes, int]]:
@@ -121,18 +124,36 @@ class HeardPlayout(CarrierPlayout):
         super().__init__(carrier="twilio", stream_id=stream_id, codec=codec)
         self._on_heard = on_heard
         self._on_clear = on_clear
+        self.voice_gaps_ms: list[float] = []
+        """Each time the playout ran dry between two voiced pieces (ms of silence the caller
+        heard inside the agent's speech: a piece that came too late)."""
+        self.voiced_s = 0.0
+        """Seconds of voiced agent audio played (pieces above ``SILENCE_RMS``)."""
+        self._prev_voiced = False
 
     def _play(self, payload: bytes, now: float) -> None:
         heard_at = max(now, self._ends_at)  # the playout clock before this piece
+        ran_dry_ms = (now - self._ends_at) * 1000 if self._ends_at > 0 else 0.0
         before = len(self.received_pcm)
         super()._play(payload, now)
         pcm = bytes(self.received_pcm[before:])
         samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16)
+        voiced = bool(samples.size) and _rms(samples) > SILENCE_RMS
+        if voiced:
+            self.voiced_s += samples.size / TWILIO_RATE_HZ
+            if self._prev_voiced and ran_dry_ms > _GAP_MS:
+                self.voice_gaps_ms.append(ran_dry_ms)
+        self._prev_voiced = voiced
         self._on_heard(now, heard_at, samples)
 
     async def _clear(self) -> None:
         self._on_clear(time.monotonic())
+        self._prev_voiced = False  # what follows a clear is a new reply
         await super()._clear()
+
+
+def _rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 
 
 class TwilioCaller:
@@ -276,6 +297,13 @@ class TwilioCaller:
         self.agent_audio = [f for f in self.agent_audio if f.received_at <= now]
         self.chunks = [c for c in self.chunks if c[0] <= now]
 
+    def voice_gaps(self) -> tuple[list[float], float]:
+        """(each gap inside the agent's speech in ms, seconds of agent speech played): see
+        :attr:`HeardPlayout.voice_gaps_ms`."""
+        if self._playout is None:
+            return [], 0.0
+        return list(self._playout.voice_gaps_ms), self._playout.voiced_s
+
     def first_agent_audio_after(self, t: float) -> float | None:
         return next(
             (f.received_at for f in self.agent_audio if f.received_at >= t and f.rms > SILENCE_RMS),
@@ -313,3 +341,25 @@ class TwilioCaller:
             await self._ws.close()
         if self._http is not None:
             await self._http.close()
+
+
+def playout_gap_lines(callers: list[tuple[str, TwilioCaller]]) -> list[str]:
+    """bench/latency.py's report lines on the playout gaps inside the agent's speech of
+    each ``(row label, caller)``: what a smaller playout cushion risks."""
+    lines = []
+    for label, caller in callers:
+        gaps, voiced_s = caller.voice_gaps()
+        longest = f", longest {max(gaps):.0f} ms" if gaps else ""
+        lines.append(
+            f"- {label}: {len(gaps)} gaps in {voiced_s:.1f} s of agent speech heard "
+            f"(total {sum(gaps):.0f} ms{longest})"
+        )
+    if not lines:
+        return []
+    return [
+        "",
+        "Playout gaps inside the agent's speech (Twilio's buffer ran dry between two voiced "
+        "pieces):",
+        "",
+        *lines,
+    ]

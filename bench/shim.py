@@ -49,6 +49,7 @@ from omnivoice_rtc.settings import LiveKitSettings, Settings
 from omnivoice_rtc.shim.audio_path import InboundAudio, OutboundAudio
 from omnivoice_rtc.shim.media_stream_gateway import MediaStreamGateway, ShimRuntime
 from omnivoice_rtc.shim.native_call_room import NativeMediaOptions
+from omnivoice_rtc.shim.policy import MediaPolicy
 from omnivoice_rtc.shim.routes import carrier_route_installer
 from omnivoice_rtc.stack import Supervisor, free_port, free_ports, livekit_server_spec
 from omnivoice_rtc.web import create_app
@@ -331,11 +332,13 @@ async def _start_shim(
     lk: LiveKitSettings, agent_name: str, *, native: NativeMediaProcess | None = None
 ) -> tuple[web.AppRunner, int, MediaStreamGateway]:
     queue_ms = int(os.environ.get("BENCH_SHIM_SOURCE_QUEUE_MS", "0"))
+    cushion = os.environ.get("BENCH_SHIM_CUSHION_MS", "")  # a fixed playout cushion (ms)
     runtime = ShimRuntime(
         livekit=lk,
         agent_name=agent_name,
         agent_join_timeout_s=3600,
         source_queue_ms=queue_ms,
+        policy=MediaPolicy(playout_cushion_ms=int(cushion) if cushion else None),
         native_media=NativeMediaOptions(process=native) if native is not None else None,
     )
     gateway = MediaStreamGateway(

@@ -17,9 +17,12 @@ Catching up after a stall: the carrier plays what it is sent at real time and bu
 the rest, so audio sent late in a burst (this process paused, the room's audio came in a
 lump) stays ahead of the caller for the rest of the call, and every later stall adds to
 it. :class:`AgentPlayout` keeps an estimate of that lead (the audio sent minus the time
-gone by, never below zero) and, while it exceeds :data:`SHED_SILENCE_AHEAD_MS`, does not
-queue agent audio that is silence (counted as ``silence_shed``): the lead drains in the
-agent's pauses instead of delaying its next reply. Speech is never dropped for it.
+gone by, never below zero) and, while it exceeds the playout cushion
+(:class:`~.playout_cushion.PlayoutCushion`: 10-60 ms, from how late the agent's audio
+arrives; ``MediaPolicy.playout_cushion_ms`` fixes it), does not queue agent audio that is
+silence (counted as ``silence_shed``): the lead drains in the agent's pauses instead of
+delaying its next reply, and a reply starts behind no more silence than the cushion.
+Speech is never dropped for it.
 
 Agent digits have no message in any carrier's media-stream protocol: :meth:`on_agent_dtmf`
 queues the digit's tone pair (in-band, after what is queued) and counts ``dtmf_out``.
@@ -34,14 +37,15 @@ from omnivoice_rtc._clock import MONOTONIC, Clock
 from omnivoice_rtc.audio.dtmf import dtmf_tone
 from omnivoice_rtc.shim.audio_path import OutboundAudio
 from omnivoice_rtc.shim.frame_queue import FrameQueue
+from omnivoice_rtc.shim.playout_cushion import MAX_CUSHION_MS, PlayoutCushion
 from omnivoice_rtc.shim.policy import CallCounters, MediaPolicy
 from omnivoice_rtc.types import EventType
 
 __all__ = ["SHED_SILENCE_AHEAD_MS", "SILENCE_PEAK", "STALE_AFTER_FLUSH_S", "AgentPlayout", "Flush"]
 
-SHED_SILENCE_AHEAD_MS: Final = 60.0
-"""Audio the carrier may hold ahead of real time before agent silence is shed (ms); in
-steady playout the lead stays within a frame or two (20-60 ms)."""
+SHED_SILENCE_AHEAD_MS: Final = MAX_CUSHION_MS
+"""The most audio the carrier may hold ahead of real time before agent silence is shed
+(ms); the bound in use is the call's playout cushion, 10-60 ms (:mod:`.playout_cushion`)."""
 SILENCE_PEAK: Final = 64
 """A chunk of agent PCM16 whose samples all stay within this magnitude is silence (the
 agent's decoded track between replies is exact zeros or Opus comfort noise near it)."""
@@ -70,11 +74,13 @@ class AgentPlayout:
     __slots__ = (
         "_clock",
         "_counters",
+        "_cushion",
         "_frames_out_at_flush",
         "_lead_at_s",
         "_lead_ms",
         "_out",
         "_queue",
+        "_room_bytes_per_ms",
         "_stale_after_s",
         "_stale_until_s",
         "_user_spoke_over_agent",
@@ -108,6 +114,8 @@ class AgentPlayout:
         self._voiced_since_flush = False
         self._lead_ms = 0.0
         self._lead_at_s = clock()
+        self._cushion = PlayoutCushion(fixed_ms=policy.playout_cushion_ms, clock=clock)
+        self._room_bytes_per_ms = outbound.room_rate_hz * 2 / 1000
         self.last_flush_at: float | None = None
         """Clock reading (s) of the last flush, None before the first."""
 
@@ -119,13 +127,14 @@ class AgentPlayout:
         Returns True when frames wait to be sent (wake the sender). Dropped (counted in
         ``dropped_outbound``) while the stale window after a flush is open.
         """
+        self._cushion.on_arrival(len(pcm) / self._room_bytes_per_ms)
         if self._stale_until_s is not None:
             if self._clock() < self._stale_until_s:
                 self._counters.dropped_outbound += 1
                 return False
             self._stale_until_s = None
         silent = _is_silence(pcm)
-        if silent and self.ahead_ms() > SHED_SILENCE_AHEAD_MS:
+        if silent and self.ahead_ms() > self._cushion.target_ms():
             self._counters.silence_shed += 1
             return bool(self._queue)
         self._voiced_since_flush |= not silent
@@ -136,6 +145,10 @@ class AgentPlayout:
             if not self._queue.push(frame):
                 self._counters.dropped_outbound += 1  # the oldest frame went
         return bool(self._queue)
+
+    def cushion_ms(self) -> float:
+        """The playout cushion now (ms; :class:`~.playout_cushion.PlayoutCushion`)."""
+        return self._cushion.target_ms()
 
     def ahead_ms(self) -> float:
         """How far ahead of real time the carrier's playback is estimated to be, counting

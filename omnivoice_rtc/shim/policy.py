@@ -54,6 +54,17 @@ class MediaPolicy:
     """Send a playback marker after this much outbound audio (ms)."""
     late_gap_ms: int = 60
     """An inbound frame arriving this long after the previous one counts as late (ms)."""
+    playout_cushion_ms: int | None = None
+    """Agent audio the carrier may hold ahead of real time while the agent is silent (ms):
+    what a reply waits behind and may lose to a late frame. None adapts it to how late the
+    agent's audio arrives, 10-60 ms (:mod:`omnivoice_rtc.shim.playout_cushion`)."""
+
+    def __post_init__(self) -> None:
+        if self.playout_cushion_ms is not None and not 0 <= self.playout_cushion_ms <= 1000:
+            raise ValueError(
+                "MediaPolicy.playout_cushion_ms: must be None or 0-1000 ms, "
+                f"got {self.playout_cushion_ms!r}"
+            )
 
 
 @dataclass(slots=True)
@@ -75,8 +86,8 @@ class CallCounters:
     """Caller frames dropped because the room publisher fell ``inbound_queue_ms`` behind."""
     dropped_outbound: int = 0
     silence_shed: int = 0
-    """Agent frames of silence not sent while the carrier's playback buffer was ahead
-    (:data:`omnivoice_rtc.shim.agent_playout.SHED_SILENCE_AHEAD_MS`)."""
+    """Agent frames of silence not sent while the carrier's playback buffer was ahead by
+    more than the playout cushion (:mod:`omnivoice_rtc.shim.playout_cushion`)."""
     dtmf_in: int = 0
     dtmf_out: int = 0
     """Agent digits played to the caller as in-band tones."""

@@ -143,3 +143,19 @@ async def test_audio_sent_ahead_plays_after_what_the_caller_holds_and_clear_is_t
     starts = [at for _, at, _ in heard]
     # one after another: each piece starts once the 20 ms before it have played
     assert all(b - a >= 0.02 - 1e-9 for a, b in itertools.pairwise(starts))
+
+
+def test_a_playout_that_runs_dry_inside_the_agents_speech_is_a_gap() -> None:
+    codec = TwilioCodec(stream_id=STREAM)
+    playout = HeardPlayout(
+        stream_id=STREAM, codec=codec, on_heard=lambda *_: None, on_clear=lambda _: None
+    )
+    voice = ulaw_encode(_tone(440, 0.02, TWILIO_RATE_HZ).tobytes())
+    silence = ulaw_encode(bytes(2 * FRAME_BYTES))
+    playout._play(voice, 10.0)  # plays 10.00-10.02
+    playout._play(voice, 10.01)  # early: queued, 10.02-10.04
+    playout._play(voice, 10.07)  # 30 ms after the playout ran dry: a gap
+    playout._play(silence, 10.2)  # a pause in the speech
+    playout._play(voice, 10.3)  # after silence: a new word, not a gap
+    assert playout.voice_gaps_ms == pytest.approx([30.0])
+    assert playout.voiced_s == pytest.approx(0.08)

@@ -213,3 +213,56 @@ def test_only_silence_sent_since_a_flush_needs_no_second_one() -> None:
     p.machine.on_agent_audio(np.zeros(160, dtype=np.int16).tobytes())
     assert p.drain()  # silence went out
     assert p.machine.on_agent_event(EventType.INTERRUPTION, agent_state="listening") is None
+
+
+def _silence_ahead_of_a_reply(
+    p: _Playout, *, seconds: float = 2.0, stall_at_s: float = -1.0
+) -> float:
+    """The agent's silence for ``seconds`` (20 ms frames sent at once, arriving 4 ms early
+    and late in turn; at ``stall_at_s``, if given, a 100 ms stall and five frames at once
+    after it), then a reply: how far ahead the carrier is (ms) when the reply's first frame
+    is queued, i.e. the silence the reply waits behind."""
+    stall_frame = round(stall_at_s / 0.02) if stall_at_s >= 0 else -1
+    for i in range(round(seconds / 0.02)):
+        p.machine.on_agent_audio(PCM_20MS)
+        p.drain()
+        if i == stall_frame:
+            p.clock.advance(0.1)
+            for _ in range(4):  # the stall's frames arrive at once
+                p.machine.on_agent_audio(PCM_20MS)
+                p.drain()
+        p.clock.advance((20.0 + (4.0 if i % 2 else -4.0)) / 1000)
+    ahead = p.machine.ahead_ms()
+    assert p.speak()
+    return ahead
+
+
+def test_a_reply_waits_behind_no_more_silence_than_the_cushion() -> None:
+    p = _Playout()
+    ahead = _silence_ahead_of_a_reply(p)
+    assert p.machine.cushion_ms() == 10.0  # frames within 4 ms of their time: the smallest
+    assert ahead <= 10.0
+
+
+def test_a_stall_widens_the_cushion_and_its_lead_is_shed_as_it_narrows() -> None:
+    p = _Playout()
+    ahead = _silence_ahead_of_a_reply(p, stall_at_s=1.0)
+    assert p.machine.cushion_ms() == 60.0  # 80 ms late: the largest cushion
+    assert 40.0 <= ahead <= 60.0  # the stall's burst is kept
+    p = _Playout()
+    ahead = _silence_ahead_of_a_reply(p, seconds=20.0, stall_at_s=1.0)
+    assert p.machine.cushion_ms() == 10.0  # forgotten (5 ms per s)
+    assert ahead <= 10.0
+    assert p.counters.silence_shed > 0  # the burst's lead drained in the silence
+
+
+def test_a_fixed_cushion_keeps_the_former_60_ms_lead() -> None:
+    p = _Playout(policy=MediaPolicy(playout_cushion_ms=60))
+    assert 40.0 <= _silence_ahead_of_a_reply(p, seconds=20.0, stall_at_s=1.0) <= 60.0
+
+
+def test_the_cushion_setting_is_checked() -> None:
+    with pytest.raises(
+        ValueError, match=r"^MediaPolicy.playout_cushion_ms: must be None or 0-1000 ms, got -5$"
+    ):
+        MediaPolicy(playout_cushion_ms=-5)

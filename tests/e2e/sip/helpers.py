@@ -13,7 +13,7 @@ from livekit import api
 
 from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.sip.provisioning import ApplyResult, apply, delete
-from omnivoice_rtc.types import Event, EventType, UserTranscript
+from omnivoice_rtc.types import AgentTranscript, Event, EventType, UserTranscript
 from tests.plugins.sip_stack import SIPStack
 
 __all__ = [
@@ -98,12 +98,18 @@ async def wait_for(
 
 
 async def wait_for_event(
-    events: list[Event], kind: EventType, *, timeout_s: float, since: int = 0
+    events: list[Event],
+    kind: EventType,
+    *,
+    timeout_s: float,
+    since: int = 0,
+    where: Callable[[Event], bool] = lambda e: True,
 ) -> Event:
-    """The first event of ``kind`` in ``events`` (filled by a reader task) after ``since``."""
+    """The first event of ``kind`` in ``events`` (filled by a reader task) after ``since``
+    for which ``where`` holds."""
 
     async def probe() -> Event | None:
-        return next((e for e in events[since:] if e.type is kind), None)
+        return next((e for e in events[since:] if e.type is kind and where(e)), None)
 
     return await wait_for(probe, timeout_s=timeout_s, what=f"event {kind.value}")
 
@@ -122,7 +128,7 @@ async def say_until_understood(
     events: list[Event], speaker: Speaker, pcmu: bytes, *, attempts: int = 3
 ) -> float:
     """Play ``pcmu`` until the final user transcripts of one attempt (VAD may cut it in two)
-    hold two of :data:`KEY_WORDS` and the agent has answered; a caller who is misheard says
+    hold two of :data:`KEY_WORDS` and the agent has answered in full; a caller who is misheard says
     it again. PocketSphinx on 8 kHz PCMU is rough ("what like an order up the"), more so
     on a loaded 2-core box. Returns the monotonic time the understood attempt ended."""
     heard: list[str] = []
@@ -134,7 +140,15 @@ async def say_until_understood(
         except AssertionError:
             heard.append("")
             continue
-        await wait_for_event(events, EventType.AGENT_SPEECH_END, timeout_s=60, since=marker)
+        # an answer not interrupted: when the VAD cut the sentence in two, its tail barged
+        # in on the answer to the first half (docs/sessions.md, "Endpointing")
+        await wait_for_event(
+            events,
+            EventType.AGENT_TRANSCRIPT,
+            timeout_s=60,
+            since=marker,
+            where=lambda e: not e.data_as(AgentTranscript).interrupted,
+        )
         texts = [e.data.text for e in events[marker:] if isinstance(e.data, UserTranscript)]
         heard.append(" / ".join(texts))
         print(f"caller heard as {heard[-1]!r}")

@@ -68,12 +68,20 @@ class BridgePlayout(BridgeState):
                     await self._send(self.codec.serialize(SendMark(name=m2e)))
 
     async def _send(self, data: str | bytes) -> None:
+        """Send one message to the carrier; nothing once the socket is closed or closing
+        (the read loop ends the call: a send racing the carrier's close is not an error)."""
         if self.ws.closed:
             return
-        if isinstance(data, bytes):
-            await self.ws.send_bytes(data)
-        else:
-            await self.ws.send_str(data)
+        try:
+            if isinstance(data, bytes):
+                await self.ws.send_bytes(data)
+            else:
+                await self.ws.send_str(data)
+        except ConnectionResetError as exc:  # aiohttp: "Cannot write to closing transport"
+            logger.debug(
+                "carrier socket closing; message not sent",
+                extra={"call_id": self.call.call_id, "error": str(exc)},
+            )
 
     async def flush(self, reason: str) -> None:
         """Barge-in: drop queued agent audio here and at the carrier (clear/clearAudio)."""

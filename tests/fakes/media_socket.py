@@ -29,6 +29,9 @@ class FakeMediaSocket:
         self.close_message = b""
         self.closed_by: str = ""
         self._closed = False
+        self.transport_closing = False
+        """The connection is going away but ``closed`` is not set yet (aiohttp between a
+        peer's reset and the close): sends raise ConnectionResetError."""
         self._sent_event = asyncio.Event()
 
     # ------------------------------------------------------------------ the carrier's side
@@ -90,7 +93,7 @@ class FakeMediaSocket:
         self._record(bytes(data))
 
     def _record(self, data: str | bytes) -> None:
-        if self._closed:
+        if self._closed or self.transport_closing:
             raise ConnectionResetError("Cannot write to closing transport")
         self.sent.append(data)
         self._sent_event.set()

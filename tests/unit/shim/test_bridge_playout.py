@@ -179,3 +179,15 @@ async def test_a_replys_mouth_to_ear_latency_goes_to_the_agent(call: Call) -> No
     await until(lambda: any(topic == LATENCY_TOPIC for topic, _ in call.room.data))
     [payload] = [p for topic, p in call.room.data if topic == LATENCY_TOPIC]
     assert json.loads(payload) == {"mouth_to_ear_ms": 680, "measured_by": "carrier"}
+
+
+async def test_a_send_racing_the_carriers_close_is_not_an_error(call: Call) -> None:
+    """aiohttp raises "Cannot write to closing transport" before ``closed`` is set: the
+    send loop goes on (the read loop ends the call) instead of dying unretrieved."""
+    call.ws.transport_closing = True
+    call.room.agent_speaks(_agent_pcm(20))
+    await settle()
+    assert call.media_out() == []
+    call.ws.transport_closing = False  # (a fake can come back; the loop is still there)
+    call.room.agent_speaks(_agent_pcm(20))
+    await until(lambda: len(call.media_out()) == 1)

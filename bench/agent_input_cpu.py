@@ -48,8 +48,6 @@ __all__ = ["FRAME_SIZES_MS", "Phase", "measure"]
 FRAME_SIZES_MS: Final = (50, 20)
 """livekit-agents' default first (the peer), then ours."""
 SENTENCE: Final = "What is the weather like today"
-ROOT: Final = Path(__file__).resolve().parents[1]
-DOC: Final = ROOT / "docs" / "benchmarks.md"
 SECTION: Final = "## Agent CPU per call by input frame"
 
 
@@ -193,7 +191,7 @@ def report(phases: list[Phase], *, command: str) -> str:
 
 def write_run(text: str, label: str) -> None:
     """Append this run under ``### label`` in :data:`SECTION` (runs are kept: before/after)."""
-    append_run(text, label, section=SECTION, doc=DOC)
+    append_run(text, label, section=SECTION)
 
 
 def main() -> None:

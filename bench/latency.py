@@ -91,8 +91,6 @@ from tests.plugins.sip_stack import SIPStack, start_sip_stack
 
 __all__ = ["NOT_MEASURED", "RecordingClient", "Row", "head_arrived", "reasons", "run", "summary"]
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Turn latency per route"
 ROUTES = ("webrtc", "twilio", "sip")
 PEERS = ("ours", "bare", "pipecat")
@@ -453,7 +451,7 @@ def _barge_in_lines(rows: list[Row]) -> list[str]:
 
 def write_run(text: str, label: str) -> None:
     """Append this run under ``### label`` in :data:`SECTION` (runs are kept: before/after)."""
-    append_run(text, label, section=SECTION, doc=DOC)
+    append_run(text, label, section=SECTION)
 
 
 def main() -> None:

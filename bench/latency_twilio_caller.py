@@ -138,7 +138,7 @@ class HeardPlayout(CarrierPlayout):
         super()._play(payload, now)
         pcm = bytes(self.received_pcm[before:])
         samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16)
-        voiced = bool(samples.size) and _rms(samples) > SILENCE_RMS
+        voiced = self.audio_log[-1][1] > SILENCE_RMS  # the piece's RMS, logged by _play
         if voiced:
             self.voiced_s += samples.size / TWILIO_RATE_HZ
             if self._prev_voiced and ran_dry_ms > _GAP_MS:
@@ -150,10 +150,6 @@ class HeardPlayout(CarrierPlayout):
         self._on_clear(time.monotonic())
         self._prev_voiced = False  # what follows a clear is a new reply
         await super()._clear()
-
-
-def _rms(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 
 
 class TwilioCaller:

@@ -37,15 +37,12 @@ from omnivoice_rtc._clock import MONOTONIC, Clock
 from omnivoice_rtc.audio.dtmf import dtmf_tone
 from omnivoice_rtc.shim.audio_path import OutboundAudio
 from omnivoice_rtc.shim.frame_queue import FrameQueue
-from omnivoice_rtc.shim.playout_cushion import MAX_CUSHION_MS, PlayoutCushion
+from omnivoice_rtc.shim.playout_cushion import PlayoutCushion
 from omnivoice_rtc.shim.policy import CallCounters, MediaPolicy
 from omnivoice_rtc.types import EventType
 
-__all__ = ["SHED_SILENCE_AHEAD_MS", "SILENCE_PEAK", "STALE_AFTER_FLUSH_S", "AgentPlayout", "Flush"]
+__all__ = ["SILENCE_PEAK", "STALE_AFTER_FLUSH_S", "AgentPlayout", "Flush"]
 
-SHED_SILENCE_AHEAD_MS: Final = MAX_CUSHION_MS
-"""The most audio the carrier may hold ahead of real time before agent silence is shed
-(ms); the bound in use is the call's playout cushion, 10-60 ms (:mod:`.playout_cushion`)."""
 SILENCE_PEAK: Final = 64
 """A chunk of agent PCM16 whose samples all stay within this magnitude is silence (the
 agent's decoded track between replies is exact zeros or Opus comfort noise near it)."""

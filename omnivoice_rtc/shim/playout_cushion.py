@@ -2,7 +2,8 @@
 shim's playout cushion, adapted to how late the agent's audio reaches this process.
 
 The carrier plays what it is sent at real time and buffers the rest (Twilio, Telnyx,
-Vonage and Plivo alike). Between replies the shim forwards the agent's silence only while
+Vonage, Plivo and Exotel alike: every carrier stream goes through the same
+:class:`~omnivoice_rtc.shim.agent_playout.AgentPlayout`). Between replies the shim forwards the agent's silence only while
 the carrier holds no more than the cushion
 (:class:`~omnivoice_rtc.shim.agent_playout.AgentPlayout` sheds the rest), so a reply starts
 behind that much silence: the cushion is paid once per reply, in mouth-to-ear, and it is
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 MIN_CUSHION_MS: Final = 10.0
-"""Smallest cushion (ms): half a carrier frame, against the few ms of scheduling jitter
+"""Smallest cushion (ms): half a 20 ms carrier frame, against the few ms of scheduling jitter
 that a healthy event loop still has."""
 MAX_CUSHION_MS: Final = 60.0
 """Largest cushion (ms): the former fixed bound; a longer stall is not worth a longer wait

@@ -128,8 +128,8 @@ async def say_until_understood(
     events: list[Event], speaker: Speaker, pcmu: bytes, *, attempts: int = 3
 ) -> float:
     """Play ``pcmu`` until the final user transcripts of one attempt (VAD may cut it in two)
-    hold two of :data:`KEY_WORDS` and the agent has answered in full; a caller who is misheard says
-    it again. PocketSphinx on 8 kHz PCMU is rough ("what like an order up the"), more so
+    hold two of :data:`KEY_WORDS` and the agent has answered in full; a caller who is
+    misheard says it again. PocketSphinx on 8 kHz PCMU is rough ("what like an order up the"), more so
     on a loaded 2-core box. Returns the monotonic time the understood attempt ended."""
     heard: list[str] = []
     for _ in range(attempts):

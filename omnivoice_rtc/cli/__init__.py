@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import logging
-import os
 import signal
 import sys
 import threading
@@ -35,6 +33,7 @@ from omnivoice_rtc._errors import ConfigError, StackError
 from omnivoice_rtc.cli import call as call_command
 from omnivoice_rtc.cli import simulate as simulate_command
 from omnivoice_rtc.cli.worker import add_parser as add_worker_parser
+from omnivoice_rtc.livekit.process_exit import exit_process
 from omnivoice_rtc.livekit.tokens import generate_client_token
 from omnivoice_rtc.logs import configure_logging
 from omnivoice_rtc.settings import Settings
@@ -224,26 +223,11 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``omnivoice-rtc`` console script (and ``python -m omnivoice_rtc.cli``):
     :func:`main`, then exit with its status.
 
-    A command that joined a LiveKit room in this process (``simulate``, ``call``: livekit
-    rtc's native runtime was started) has printed and closed everything when :func:`main`
-    returns; it then leaves with ``os._exit`` after flushing stdout, stderr and the log
-    handlers, without the runtime's exit-time teardown. That teardown aborted the process
-    (SIGABRT, "panic in a function that cannot unwind" from a tokio thread) after a
-    finished ``simulate`` in 2 of ~25 runs with several calls at once, which turned a
-    passed simulation into exit status -6. Other commands exit normally."""
-    status = main(argv)
-    if _livekit_rtc_started():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        logging.shutdown()
-        os._exit(status)
-    sys.exit(status)
-
-
-def _livekit_rtc_started() -> bool:
-    ffi = sys.modules.get("livekit.rtc._ffi_client")
-    client = getattr(ffi, "FfiClient", None)
-    return client is not None and getattr(client, "_instance", None) is not None
+    A command that joined a LiveKit room in this process (``simulate``, ``call``) has
+    printed and closed everything when :func:`main` returns; it leaves without livekit
+    rtc's exit-time teardown, which could abort it (:mod:`omnivoice_rtc.livekit.process_exit`).
+    Other commands exit normally."""
+    exit_process(main(argv))
 
 
 if __name__ == "__main__":

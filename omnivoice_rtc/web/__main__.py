@@ -9,6 +9,8 @@ Exit status 2 on a configuration error (the message names the setting).
 SIGTERM drains (a rolling restart, :mod:`omnivoice_rtc.web.drain`): ``/healthz`` answers
 503, new calls are refused, live calls go on for up to ``OMNIVOICE_DRAIN_S`` s, then the
 rest are hung up and the process exits 0. A second SIGTERM/SIGINT hangs up at once.
+The process leaves without livekit rtc's exit-time teardown, which could abort it after
+a finished drain (:mod:`omnivoice_rtc.livekit.process_exit`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from omnivoice_rtc._errors import ConfigError
+from omnivoice_rtc.livekit.process_exit import exit_process
 from omnivoice_rtc.logs import configure_logging
 from omnivoice_rtc.settings import Settings
 from omnivoice_rtc.web.app import VENDOR_JS, create_app
@@ -81,4 +84,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -180,11 +180,14 @@ class SIPGateway(SIPAgentRecovery):
         ]
         if finishing:
             await asyncio.wait(finishing, timeout=step_s)
+        # taken before the tasks are cancelled: a cancelled ``_end_when_closed`` forgets
+        # its session, whose observer would then stay in the room (a leaked connection)
+        in_progress = list(self._sessions.values())
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=step_s)
-        for session in list(self._sessions.values()):
+        for session in in_progress:
             await session.aclose()  # each leave bounded by teardown_step_s
         self._sessions.clear()
         for outbound in self._outbound_leases.values():

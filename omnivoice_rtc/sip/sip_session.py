@@ -194,7 +194,8 @@ class SIPSession(CallSession):
         self, *, livekit: LiveKitSettings, agent_join_timeout_s: float = 20.0
     ) -> None:
         """Join the call's room as its observer (receives the agent's events), start
-        watching the agent (it has ``agent_join_timeout_s`` s to be there)."""
+        watching the agent (it has ``agent_join_timeout_s`` s to be there). A call that
+        ended while the observer joined is left again at once."""
         token = agent_token(
             credentials=livekit, room=self.room_name, identity=self.observer_identity
         )
@@ -208,6 +209,14 @@ class SIPSession(CallSession):
         except BaseException:
             await teardown_step("observer disconnect", room.disconnect(), timeout_s=5.0)
             raise
+        if self.closed:  # the call ended (and aclose ran) while we joined: leave again
+            await teardown_step(
+                "observer disconnect",
+                room.disconnect(),
+                timeout_s=self.liveness.teardown_step_s,
+                context={"call_id": self.id},
+            )
+            return
         self._room = room
         if self.identity not in room.remote_participants:
             # Left (or removed) before we joined; the room is still there until deleted.

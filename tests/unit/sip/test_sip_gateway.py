@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import aiohttp
 import pytest
+from livekit import rtc
 
 from omnivoice_rtc.calls.liveness import AgentRecovery
 from omnivoice_rtc.livekit.rooms import RoomControlLease
@@ -165,6 +166,32 @@ async def test_stopping_the_gateway_lets_an_ended_call_delete_its_room(
     session.mark_closed("hangup")  # the caller hung up just before the gateway stops
     await gateway.stop()
     assert rooms.deleted == ["sip-e2e-1"]
+
+
+class _ObserverRoom:
+    """The observer's room connection: whether it was left."""
+
+    def __init__(self) -> None:
+        self.left = False
+
+    async def disconnect(self) -> None:
+        self.left = True
+
+
+async def test_stopping_the_gateway_leaves_the_room_of_a_call_in_progress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the call goes on (another replica adopts it): its room stays, our observer leaves it
+    gateway, session, rooms, _announced = await _gateway_with_call(monkeypatch, tries=1)
+    room = _ObserverRoom()
+    session._room = cast(rtc.Room, room)
+    gateway._spawn(gateway._end_when_closed(session))
+    await asyncio.sleep(0)  # the task registers itself and waits for the call's end
+    await gateway.stop()
+    assert room.left
+    assert session.closed
+    assert rooms.deleted == []
+    assert gateway._sessions == {}
 
 
 def test_liveness_options_are_checked() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from typing import ClassVar, cast
 
 import pytest
 from livekit import rtc
 
 from omnivoice_rtc import SessionClosedError, UnsupportedActionError
 from omnivoice_rtc.livekit.data_topics import EVENTS_TOPIC, encode_event
+from omnivoice_rtc.settings import LiveKitSettings
 from omnivoice_rtc.sip.sip_session import SIPSession, call_info_from_attributes
 from omnivoice_rtc.types import (
     AgentTranscript,
@@ -249,3 +250,40 @@ async def test_a_warm_transferred_call_ends_when_the_human_hangs_up() -> None:
     assert session.handed_over
     session._on_participant_left(cast(rtc.RemoteParticipant, human))
     assert await asyncio.wait_for(session.wait_closed(), 5) == "warm_transferred"
+
+
+class _SlowRoom:
+    """An ``rtc.Room`` whose connect waits for the test; records whether it was left."""
+
+    joined: ClassVar[asyncio.Event] = asyncio.Event()
+    instances: ClassVar[list[_SlowRoom]] = []
+
+    def __init__(self) -> None:
+        self.remote_participants: dict[str, rtc.RemoteParticipant] = {}
+        self.left = False
+        _SlowRoom.instances.append(self)
+
+    def on(self, event: str, callback: object) -> None:
+        pass
+
+    async def connect(self, url: str, token: str, options: rtc.RoomOptions) -> None:
+        await _SlowRoom.joined.wait()
+
+    async def disconnect(self) -> None:
+        self.left = True
+
+
+async def test_a_call_that_ends_while_its_observer_joins_does_not_keep_the_observer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _SlowRoom.joined, _SlowRoom.instances = asyncio.Event(), []
+    monkeypatch.setattr(rtc, "Room", _SlowRoom)
+    session = _session()
+    joining = asyncio.ensure_future(session.observe(livekit=LiveKitSettings(api_secret="s" * 32)))
+    await asyncio.sleep(0)  # the observer is connecting
+    await session.aclose()  # the call ended meanwhile (the gateway closes the session)
+    _SlowRoom.joined.set()
+    await asyncio.wait_for(joining, 5)
+    (room,) = _SlowRoom.instances
+    assert room.left
+    assert session._room is None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +31,18 @@ def require(condition: bool, what: str) -> None:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)  # not under CI: see IN_CI above
+
+
+def run_python(program: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run ``program`` (Python source) in a fresh interpreter with ``argv``; its exit
+    status and captured text output (60 s at most, a non-zero status is not raised)."""
+    return subprocess.run(
+        [sys.executable, "-c", program, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def require_binary(name: str) -> str:

@@ -4,7 +4,8 @@ The runtime's exit-time teardown (``livekit_ffi_dispose``, run by an ``atexit`` 
 ``livekit.rtc``) can abort the process: a tokio thread panics "in a function that cannot
 unwind" and the process dies by SIGABRT (status -6) after it has done all its work.
 Seen after a finished ``omnivoice-rtc simulate`` with several calls (2 of ~25 runs) and
-after the web server's SIGTERM drain had ended every call and stopped (CI of stop 21).
+after the web server's SIGTERM drain had ended every call and stopped (a CI run of
+6951e2e).
 A process whose own shutdown is complete leaves with :func:`exit_process` instead: it
 flushes stdout, stderr and the log handlers, then ``os._exit`` skips that teardown. The
 kernel closes the sockets; every room was already left by then.

@@ -207,15 +207,10 @@ class SIPSession(CallSession):
         try:
             await room.connect(livekit.url, token, rtc.RoomOptions(auto_subscribe=False))
         except BaseException:
-            await teardown_step("observer disconnect", room.disconnect(), timeout_s=5.0)
+            await self._leave(room)
             raise
         if self.closed:  # the call ended (and aclose ran) while we joined: leave again
-            await teardown_step(
-                "observer disconnect",
-                room.disconnect(),
-                timeout_s=self.liveness.teardown_step_s,
-                context={"call_id": self.id},
-            )
+            await self._leave(room)
             return
         self._room = room
         if self.identity not in room.remote_participants:
@@ -249,13 +244,17 @@ class SIPSession(CallSession):
         ``events()`` iterator."""
         room, self._room = self._room, None
         if room is not None:
-            await teardown_step(
-                "observer disconnect",
-                room.disconnect(),
-                timeout_s=self.liveness.teardown_step_s,
-                context={"call_id": self.id},
-            )
+            await self._leave(room)
         self.mark_closed(self.end_reason or "closed")
+
+    async def _leave(self, room: rtc.Room) -> None:
+        """Disconnect the observer from ``room`` (bounded by ``teardown_step_s``)."""
+        await teardown_step(
+            "observer disconnect",
+            room.disconnect(),
+            timeout_s=self.liveness.teardown_step_s,
+            context={"call_id": self.id},
+        )
 
     def _on_data(self, packet: rtc.DataPacket) -> None:
         if packet.topic != EVENTS_TOPIC:

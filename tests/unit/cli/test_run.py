@@ -4,10 +4,9 @@ at exit once the native runtime was started (it can abort a finished command).""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+
+from tests.conftest import run_python
 
 pytestmark = pytest.mark.unit
 
@@ -23,24 +22,14 @@ cli.run()
 """
 
 
-def _run(mode: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", _PROGRAM, mode],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_after_livekit_rtc_the_status_is_kept_the_output_flushed_and_teardown_skipped() -> None:
-    done = _run("rtc")
+    done = run_python(_PROGRAM, "rtc")
     assert done.returncode == 3, done.stderr
     assert done.stdout == "report"  # printed without a newline: flushed before os._exit
     assert "atexit ran" not in done.stdout
 
 
 def test_without_livekit_rtc_the_command_exits_normally() -> None:
-    done = _run("plain")
+    done = run_python(_PROGRAM, "plain")
     assert done.returncode == 3, done.stderr
     assert done.stdout == "reportatexit ran\n"

@@ -4,10 +4,9 @@ teardown (which can abort a finished process with SIGABRT) is skipped."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+
+from tests.conftest import run_python
 
 pytestmark = pytest.mark.unit
 
@@ -25,25 +24,15 @@ exit_process(5)
 """
 
 
-def _run(mode: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", _PROGRAM, mode],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_after_livekit_rtc_started_the_teardown_is_skipped_and_everything_flushed() -> None:
-    done = _run("rtc")
+    done = run_python(_PROGRAM, "rtc")
     assert done.returncode == 5, done.stderr
     assert done.stdout == "started "  # no newline: flushed before os._exit
     assert "last log line" in done.stderr
 
 
 def test_without_livekit_rtc_the_process_exits_normally() -> None:
-    done = _run("plain")
+    done = run_python(_PROGRAM, "plain")
     assert done.returncode == 5, done.stderr
     assert done.stdout == "not started atexit ran\n"
     assert "last log line" in done.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar, cast
+from typing import cast
 
 import pytest
 from livekit import rtc
@@ -253,21 +253,18 @@ async def test_a_warm_transferred_call_ends_when_the_human_hangs_up() -> None:
 
 
 class _SlowRoom:
-    """An ``rtc.Room`` whose connect waits for the test; records whether it was left."""
-
-    joined: ClassVar[asyncio.Event] = asyncio.Event()
-    instances: ClassVar[list[_SlowRoom]] = []
+    """An ``rtc.Room`` whose connect waits for ``joined``; records whether it was left."""
 
     def __init__(self) -> None:
+        self.joined = asyncio.Event()
         self.remote_participants: dict[str, rtc.RemoteParticipant] = {}
         self.left = False
-        _SlowRoom.instances.append(self)
 
     def on(self, event: str, callback: object) -> None:
         pass
 
     async def connect(self, url: str, token: str, options: rtc.RoomOptions) -> None:
-        await _SlowRoom.joined.wait()
+        await self.joined.wait()
 
     async def disconnect(self) -> None:
         self.left = True
@@ -276,14 +273,13 @@ class _SlowRoom:
 async def test_a_call_that_ends_while_its_observer_joins_does_not_keep_the_observer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _SlowRoom.joined, _SlowRoom.instances = asyncio.Event(), []
-    monkeypatch.setattr(rtc, "Room", _SlowRoom)
+    room = _SlowRoom()
+    monkeypatch.setattr(rtc, "Room", lambda: room)
     session = _session()
     joining = asyncio.ensure_future(session.observe(livekit=LiveKitSettings(api_secret="s" * 32)))
     await asyncio.sleep(0)  # the observer is connecting
     await session.aclose()  # the call ended meanwhile (the gateway closes the session)
-    _SlowRoom.joined.set()
+    room.joined.set()
     await asyncio.wait_for(joining, 5)
-    (room,) = _SlowRoom.instances
     assert room.left
     assert session._room is None
